@@ -1,0 +1,125 @@
+"""The stimulus manifest (``stimuli/manifest.yaml``): typed model and loading.
+
+Pure module (no hardware). Scanning and verifying clip files lives in
+:mod:`experiments.stimulus_files`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ManifestError, did_you_mean
+from .strict_yaml import YamlReadError, read_located
+
+FORMAT_VERSION = 1
+VALENCES = ("positive", "negative", "bittersweet", "neutral")
+
+
+class Clip(BaseModel):
+    """One stimulus clip."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+    file: str = Field(description="Path relative to the manifest's folder.")
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    duration: Annotated[float, Field(gt=0)] = Field(description="Seconds.")
+    fps: Annotated[float, Field(gt=0)]
+    frame_count: Annotated[int, Field(gt=0)]
+    width: Annotated[int, Field(gt=0)]
+    height: Annotated[int, Field(gt=0)]
+    audio: bool
+    tags: dict[str, str] = Field(default_factory=dict,
+                                 description="Free tags; 'valence' is one of " + ", ".join(VALENCES))
+    licence: str = Field(description="SPDX id or licence text, e.g. 'CC-BY-4.0'.")
+    source: str = Field(description="Where the clip comes from (URL, citation, generator).")
+    redistributable: bool = Field(False, description="May be shipped inside protocol bundles.")
+
+    @field_validator("tags")
+    @classmethod
+    def _valence(cls, v):
+        val = v.get("valence")
+        if val is not None and val not in VALENCES:
+            raise ValueError(f"valence '{val}' is not one of {', '.join(VALENCES)}"
+                             f"{did_you_mean(val, VALENCES)}")
+        return v
+
+
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format_version: Literal[1]
+    clips: list[Clip]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A loaded manifest and its location."""
+
+    path: Path
+    clips: tuple[Clip, ...]
+
+    def ids(self) -> list[str]:
+        return [c.id for c in self.clips]
+
+    def clip(self, clip_id: str) -> Clip:
+        for c in self.clips:
+            if c.id == clip_id:
+                return c
+        raise ManifestError(f"{self.path}: no clip '{clip_id}'{did_you_mean(clip_id, self.ids())}")
+
+    def clip_path(self, clip_id: str) -> Path:
+        """Absolute path of a clip's file."""
+        return (self.path.parent / self.clip(clip_id).file).resolve()
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Load and validate a stimulus manifest.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``manifest.yaml``.
+
+    Returns
+    -------
+    Manifest
+
+    Raises
+    ------
+    ManifestError
+        ``FILE:LINE:COL: field: problem`` for each problem.
+
+    Examples
+    --------
+    >>> m = load_manifest("stimuli/manifest.yaml")  # doctest: +SKIP
+    >>> m.clip("demo-positive").tags["valence"]      # doctest: +SKIP
+    'positive'
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: no such manifest file",
+                            hint="run 'coaffect stimuli scan' to create it")
+    try:
+        doc = read_located(path)
+    except YamlReadError as exc:
+        lines = [f"{path}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
+        raise ManifestError(lines[0], lines=lines) from None
+    try:
+        model = ManifestModel.model_validate(doc.data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line, col = doc.where(loc)
+            dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
+            lines.append(f"{path}:{line}:{col}: {dotted}: {err['msg'].removeprefix('Value error, ')}")
+        raise ManifestError(lines[0], lines=lines) from None
+    ids = [c.id for c in model.clips]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ManifestError(f"{path}: clip id(s) listed twice: {', '.join(dup)}")
+    return Manifest(path.resolve(), tuple(model.clips))

@@ -1,0 +1,474 @@
+"""The study protocol: typed model, loading and validation.
+
+A protocol is one YAML file (see ``docs/protocol.md``). This module is pure: it
+imports no hardware and is shared by the runner and the analysis.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ProtocolError, did_you_mean
+from .keys import RESERVED_KEYS, VALID_KEYS
+from .strict_yaml import LocatedYaml, YamlReadError, read_located
+
+#: The protocol format this version of coaffect writes and reads.
+FORMAT_VERSION = 1
+
+Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+Color = Union[str, tuple[float, float, float]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class Texts(_Strict):
+    """Texts shown to participants, in any language (UTF-8)."""
+
+    consent: str = Field(description="Shown first; the experimenter presses space to go on.")
+    instructions: str = Field(description="How to use the two buttons.")
+    button_check: str = Field(
+        "Seat {seat}: press and hold your {button} button, then release it.",
+        description="Button-check prompt; {seat} and {button} are filled in.")
+    baseline: str = Field("Please relax and look at the cross.",
+                          description="Shown just before the baseline period.")
+    rating_intro: str = Field("Please rate the clip you just saw.",
+                              description="Heading of the rating screen.")
+    end: str = Field("Thank you! The session is over.", description="Final screen.")
+    font: Optional[str] = Field(None, description="Font family for all texts "
+                                "(e.g. 'Noto Sans CJK JP' for Japanese); default: system font.")
+
+
+class Display(_Strict):
+    """The participants' screen."""
+
+    size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = Field(
+        (1024, 768), description="Window size in pixels, [width, height].")
+    fullscreen: bool = False
+    screen: Annotated[int, Field(ge=0)] = Field(0, description="Screen number for the window.")
+    background: Color = Field("black", description="Colour name, hex '#rrggbb' or [r, g, b] in -1..1.")
+    text_height: Annotated[float, Field(gt=0)] = Field(28, description="Text height in pixels.")
+
+    @field_validator("background")
+    @classmethod
+    def _color(cls, v):
+        if isinstance(v, tuple):
+            if not all(-1 <= c <= 1 for c in v):
+                raise ValueError("RGB components must lie in -1..1")
+        elif not (re.fullmatch(r"#[0-9a-fA-F]{6}", v) or re.fullmatch(r"[a-zA-Z]+", v)):
+            raise ValueError("use a colour name, '#rrggbb' or [r, g, b]")
+        return v
+
+
+class Stimuli(_Strict):
+    """Which clips the study shows."""
+
+    manifest: str = Field("../stimuli/manifest.yaml",
+                          description="Stimulus manifest, relative to the protocol file.")
+    clips: list[Slug] = Field(min_length=1, description="Stimulus ids from the manifest.")
+
+    @field_validator("clips")
+    @classmethod
+    def _unique(cls, v):
+        dup = sorted({c for c in v if v.count(c) > 1})
+        if dup:
+            raise ValueError(f"clip listed twice: {', '.join(dup)}")
+        return v
+
+
+class TrialOrder(_Strict):
+    """How the clips are ordered in each session.
+
+    ``fixed``: as listed. ``random``: shuffled per session, reproducibly from
+    ``seed`` and the session's number. ``latin_square``: a balanced (Williams)
+    Latin square; session *k* takes row *k* mod the number of rows.
+    """
+
+    mode: Literal["fixed", "random", "latin_square"] = "fixed"
+    seed: Optional[int] = Field(None, description="Required for mode 'random'.")
+
+    @model_validator(mode="after")
+    def _seed(self):
+        if self.mode == "random" and self.seed is None:
+            raise ValueError("mode 'random' needs a seed (an integer) so orders can be reproduced")
+        return self
+
+
+class Baseline(_Strict):
+    """The neutral reference period before the first clip."""
+
+    duration: Annotated[float, Field(gt=0, le=600)] = Field(description="Seconds.")
+    kind: Literal["fixation", "clip"] = "fixation"
+    clip: Optional[Slug] = Field(None, description="Stimulus id when kind is 'clip'.")
+
+    @model_validator(mode="after")
+    def _clip(self):
+        if self.kind == "clip" and not self.clip:
+            raise ValueError("kind 'clip' needs a clip id")
+        if self.kind == "fixation" and self.clip:
+            raise ValueError("clip given but kind is 'fixation'; set kind: clip")
+        return self
+
+
+class Condition(_Strict):
+    """A viewing condition: how many people watch together."""
+
+    participants: Annotated[int, Field(ge=1, le=16)]
+
+
+class Buttons(_Strict):
+    """A seat's two buttons, as key names."""
+
+    happy: str
+    sad: str
+
+    @field_validator("happy", "sad")
+    @classmethod
+    def _key(cls, v):
+        if v in RESERVED_KEYS:
+            raise ValueError(f"'{v}' is reserved (escape aborts the session); choose another key")
+        if v not in VALID_KEYS:
+            raise ValueError(f"unknown key name '{v}'{did_you_mean(v, VALID_KEYS)} "
+                             "(allowed: a-z, 0-9, num_0..num_9, f1..f12, space, left, right, ...)")
+        return v
+
+
+class Seat(_Strict):
+    """One place in the room."""
+
+    id: Slug
+    buttons: Buttons
+    label: Optional[str] = Field(None, description="Where the seat is, e.g. 'left'.")
+
+
+class RatingItem(_Strict):
+    """One post-clip rating scale."""
+
+    id: Slug
+    prompt: str
+    low: int = 0
+    high: int = 9
+    low_label: str = ""
+    high_label: str = ""
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.high <= self.low:
+            raise ValueError(f"high ({self.high}) must be greater than low ({self.low})")
+        return self
+
+
+class Ratings(_Strict):
+    """Post-clip ratings."""
+
+    mode: Literal["simultaneous", "in_turn"] = Field(
+        "simultaneous", description="All seats rate at once on their own buttons, or one by one.")
+    timeout: Annotated[float, Field(gt=0)] = Field(60, description="Seconds before a rating is "
+                                                   "recorded as missing.")
+    items: list[RatingItem] = Field(default_factory=list)
+
+    @field_validator("items")
+    @classmethod
+    def _unique(cls, v):
+        ids = [i.id for i in v]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"rating id used twice: {', '.join(dup)}")
+        return v
+
+
+class Camera(_Strict):
+    """A camera: a real device, or a video file replayed as if it were one."""
+
+    name: Slug
+    device: Optional[Union[Annotated[int, Field(ge=0)], str]] = Field(
+        None, description="Device index or /dev/video* path.")
+    file: Optional[str] = Field(None, description="Video file replayed at its own rate "
+                                "(relative to the protocol file).")
+    loop: bool = Field(False, description="Replay the file in a loop.")
+    resolution: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = (640, 480)
+    fps: Annotated[float, Field(gt=0, le=240)] = 30
+    seats: list[Slug] = Field(min_length=1, description="Seats this camera sees, left to right.")
+    required: bool = Field(True, description="Stop before the session if it cannot be opened.")
+
+    @model_validator(mode="after")
+    def _source(self):
+        if (self.device is None) == (self.file is None):
+            raise ValueError("give exactly one of 'device' or 'file'")
+        return self
+
+
+class Analysis(_Strict):
+    """Analysis settings that travel with the protocol."""
+
+    baseline_window: tuple[Annotated[float, Field(ge=0)], Optional[float]] = Field(
+        (1.0, None), description="[start, end] in seconds from baseline onset used as the "
+        "neutral reference; end defaults to the end of the baseline.")
+    simultaneity_threshold: Annotated[float, Field(ge=0)] = Field(
+        0.5, description="Seconds of both buttons held for a clip to count as mixed.")
+    coherence_lag: Optional[Annotated[float, Field(ge=0, le=10)]] = Field(
+        None, description="Face-after-button lag in seconds; default: estimated from the data.")
+    min_face_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.5, description="Trials with a smaller share of frames with a face are excluded.")
+    models: list[str] = Field(default_factory=lambda: ["AU12 ~ condition * valence"],
+                              description="Mixed-model formulas (fixed part).")
+
+    @field_validator("baseline_window", mode="before")
+    @classmethod
+    def _window(cls, v):
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            start, end = v
+            if end is not None and start is not None and end <= start:
+                raise ValueError(f"end ({end}) must be after start ({start})")
+        return v
+
+
+class Protocol(_Strict):
+    """A complete study protocol."""
+
+    format_version: int = Field(description=f"Protocol format; this coaffect writes {FORMAT_VERSION}.")
+    id: Slug
+    version: str = Field(description="The protocol's own version, e.g. '1.0.0'.")
+    title: str
+    authors: list[str] = Field(min_length=1)
+    description: str = ""
+    texts: Texts
+    display: Display = Display()
+    stimuli: Stimuli
+    trial_order: TrialOrder = TrialOrder()
+    baseline: Baseline
+    iti: Annotated[float, Field(ge=0, le=120)] = Field(2.0, description="Seconds between trials.")
+    conditions: dict[Literal["alone", "group"], Condition]
+    seats: list[Seat] = Field(min_length=1)
+    ratings: Ratings = Ratings()
+    cameras: list[Camera] = Field(default_factory=list)
+    analysis: Analysis = Analysis()
+
+    def seat(self, seat_id: str) -> Seat:
+        """The seat with this id."""
+        for s in self.seats:
+            if s.id == seat_id:
+                return s
+        raise KeyError(seat_id)
+
+
+@dataclass(frozen=True)
+class LoadedProtocol:
+    """A validated protocol with the file it came from."""
+
+    protocol: Protocol
+    path: Path
+    sha256: str
+
+    def resolve(self, relative: str) -> Path:
+        """A path written in the protocol, resolved against the protocol's folder."""
+        p = Path(relative)
+        return p if p.is_absolute() else (self.path.parent / p).resolve()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.resolve(self.protocol.stimuli.manifest)
+
+
+# ---------------------------------------------------------------- validation
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _allowed_fields(loc: tuple) -> list[str]:
+    model: type[BaseModel] | None = Protocol
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    return list(model.model_fields) if model else []
+
+
+def _model_of(annotation):
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found:
+            return found
+    return None
+
+
+def _pydantic_lines(exc: ValidationError, doc: LocatedYaml, fname: str) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        # pydantic adds the tagged-union member name to loc; keep only document keys
+        loc = tuple(p for p in loc if p not in {"tuple[float, float, float]", "str", "int"})
+        etype = err["type"]
+        if etype == "extra_forbidden":
+            line, col = doc.where_key(loc)
+            allowed = _allowed_fields(loc[:-1])
+            msg = (f"unknown field '{loc[-1]}'{did_you_mean(loc[-1], allowed)}"
+                   f" (allowed: {', '.join(allowed)})")
+        elif etype == "missing":
+            line, col = doc.where(loc[:-1])
+            msg = f"missing required field '{loc[-1]}'"
+        else:
+            line, col = doc.where(loc)
+            text = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            msg = f"{text} (got {_short(got)})" if not isinstance(got, (dict, list)) else text
+        lines.append(f"{fname}:{line}:{col}: {_dotted(loc)}: {msg}")
+    return lines
+
+
+def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[set]) -> list[str]:
+    out: list[str] = []
+
+    def add(loc: tuple, msg: str) -> None:
+        line, col = doc.where(loc)
+        out.append(f"{fname}:{line}:{col}: {_dotted(loc)}: {msg}")
+
+    used: dict[str, tuple] = {}
+    for i, seat in enumerate(p.seats):
+        for button in ("happy", "sad"):
+            key = getattr(seat.buttons, button)
+            loc = ("seats", i, "buttons", button)
+            if key in used:
+                add(loc, f"key '{key}' is already used by {_dotted(used[key])}; "
+                         "every button needs its own key")
+            else:
+                used[key] = loc
+    seat_ids = [s.id for s in p.seats]
+    for i, sid in enumerate(seat_ids):
+        if sid in seat_ids[:i]:
+            add(("seats", i, "id"), f"seat id '{sid}' is used twice")
+    for name, cond in p.conditions.items():
+        loc = ("conditions", name, "participants")
+        if name == "alone" and cond.participants != 1:
+            add(loc, f"the alone condition has exactly 1 participant (got {cond.participants})")
+        if name == "group" and cond.participants < 2:
+            add(loc, f"a group has at least 2 participants (got {cond.participants})")
+        if cond.participants > len(p.seats):
+            add(loc, f"{cond.participants} participants but only {len(p.seats)} seats; "
+                     "add seats or lower the number")
+    for c, cam in enumerate(p.cameras):
+        for s, sid in enumerate(cam.seats):
+            if sid not in seat_ids:
+                add(("cameras", c, "seats", s),
+                    f"unknown seat '{sid}'{did_you_mean(sid, seat_ids)} (seats: {', '.join(seat_ids)})")
+    names = [c.name for c in p.cameras]
+    for c, name in enumerate(names):
+        if name in names[:c]:
+            add(("cameras", c, "name"), f"camera name '{name}' is used twice")
+    if clip_ids is not None:
+        for i, clip in enumerate(p.stimuli.clips):
+            if clip not in clip_ids:
+                add(("stimuli", "clips", i), f"stimulus '{clip}' is not in the manifest"
+                    f"{did_you_mean(clip, clip_ids)}; run 'coaffect stimuli scan' or fix the id")
+        if p.baseline.clip and p.baseline.clip not in clip_ids:
+            add(("baseline", "clip"), f"stimulus '{p.baseline.clip}' is not in the manifest"
+                f"{did_you_mean(p.baseline.clip, clip_ids)}")
+    start, end = p.analysis.baseline_window
+    if start >= p.baseline.duration or (end is not None and end > p.baseline.duration):
+        add(("analysis", "baseline_window"),
+            f"window [{start}, {end}] lies outside the {p.baseline.duration} s baseline")
+    return out
+
+
+def validate_protocol_data(doc: LocatedYaml, fname: str, clip_ids: Optional[set] = None
+                           ) -> tuple[Optional[Protocol], list[str]]:
+    """Validate parsed YAML; return the protocol (or None) and problem lines."""
+    if not isinstance(doc.data, dict):
+        got = type(doc.data).__name__ if doc.data is not None else "an empty file"
+        return None, [f"{fname}:1:1: (top level): a protocol is a YAML mapping of fields (got {got})"]
+    fv = doc.data.get("format_version")
+    if isinstance(fv, int) and not isinstance(fv, bool) and fv > FORMAT_VERSION:
+        line, col = doc.where(("format_version",))
+        return None, [f"{fname}:{line}:{col}: format_version: protocol format {fv} is newer than "
+                      f"this coaffect reads ({FORMAT_VERSION}); upgrade coaffect"]
+    if isinstance(fv, int) and fv < 1:
+        line, col = doc.where(("format_version",))
+        return None, [f"{fname}:{line}:{col}: format_version: must be 1 or more (got {fv})"]
+    try:
+        p = Protocol.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, _pydantic_lines(exc, doc, fname)
+    return p, _cross_checks(p, doc, fname, clip_ids)
+
+
+def load_protocol(path: str | Path, check_manifest: bool = True) -> LoadedProtocol:
+    """Load and validate a protocol file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The protocol YAML file.
+    check_manifest : bool
+        Also check that every stimulus id is in the protocol's manifest.
+
+    Returns
+    -------
+    LoadedProtocol
+        The typed protocol, its path and its sha256.
+
+    Raises
+    ------
+    ProtocolError
+        With one line per problem, ``FILE:LINE:COL: field.path: what is wrong``.
+
+    Examples
+    --------
+    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")  # doctest: +SKIP
+    >>> lp.protocol.conditions["group"].participants           # doctest: +SKIP
+    3
+    """
+    path = Path(path)
+    fname = str(path)
+    if not path.is_file():
+        raise ProtocolError(f"{fname}: no such protocol file", hint="check the path")
+    raw = path.read_bytes()
+    try:
+        doc = read_located(path)
+    except YamlReadError as exc:
+        lines = [f"{fname}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
+        raise ProtocolError(lines[0], lines=lines) from None
+    clip_ids = None
+    protocol, lines = validate_protocol_data(doc, fname)
+    if protocol is not None and check_manifest:
+        manifest_path = (path.parent / protocol.stimuli.manifest).resolve()
+        from .manifest import load_manifest  # local: manifest imports protocol helpers
+
+        try:
+            clip_ids = set(load_manifest(manifest_path).ids())
+        except Exception as exc:  # manifest problems are reported against the protocol
+            line, col = doc.where(("stimuli", "manifest"))
+            msg = getattr(exc, "message", str(exc))
+            lines.append(f"{fname}:{line}:{col}: stimuli.manifest: cannot read manifest ({msg})")
+        else:
+            lines = _cross_checks(protocol, doc, fname, clip_ids)
+    if lines:
+        raise ProtocolError(lines[0], lines=lines)
+    return LoadedProtocol(protocol, path.resolve(), hashlib.sha256(raw).hexdigest())
+
+
+def protocol_json_schema() -> dict:
+    """JSON Schema of the protocol format, for editors and other tools."""
+    schema = Protocol.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://coaffect.org/schema/protocol-v{FORMAT_VERSION}.json"
+    return schema
