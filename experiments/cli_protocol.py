@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-HELP = "check a protocol file, or print the protocol JSON Schema"
+HELP = "check, pack, verify, import or diff protocols, or print the protocol JSON Schema"
 EXAMPLE = "coaffect protocol check protocols/bittersweet-demo.yaml"
 
 
@@ -17,11 +17,17 @@ def add_arguments(parser) -> None:
                        help="do not check stimulus ids against the manifest")
     schema = sub.add_parser("schema", help="print the JSON Schema of the protocol format")
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead")
+    from .bundle.cli_actions import add_bundle_actions
+
+    add_bundle_actions(sub)
 
 
 def run(args) -> int:
+    from .bundle.cli_actions import ACTIONS, run_bundle_action
     from .protocol import load_protocol, protocol_json_schema
 
+    if args.protocol_verb in ACTIONS:
+        return run_bundle_action(args)
     if args.protocol_verb == "check":
         lp = load_protocol(args.file, check_manifest=not args.no_manifest)
         p = lp.protocol

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ManifestError, did_you_mean
 from .strict_yaml import YamlReadError, read_located
+from .validation_messages import model_fields_at, pydantic_lines
 
 FORMAT_VERSION = 1
 VALENCES = ("positive", "negative", "bittersweet", "neutral")
@@ -111,12 +112,7 @@ def load_manifest(path: str | Path) -> Manifest:
     try:
         model = ManifestModel.model_validate(doc.data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line, col = doc.where(loc)
-            dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
-            lines.append(f"{path}:{line}:{col}: {dotted}: {err['msg'].removeprefix('Value error, ')}")
+        lines = pydantic_lines(exc, doc, str(path), lambda loc: model_fields_at(ManifestModel, loc))
         raise ManifestError(lines[0], lines=lines) from None
     ids = [c.id for c in model.clips]
     dup = sorted({i for i in ids if ids.count(i) > 1})

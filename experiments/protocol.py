@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ProtocolError, did_you_mean
 from .keys import RESERVED_KEYS, VALID_KEYS
 from .strict_yaml import LocatedYaml, YamlReadError, read_located
+from .validation_messages import model_fields_at, pydantic_lines
 
 #: The protocol format this version of coaffect writes and reads.
 FORMAT_VERSION = 1
@@ -55,14 +56,24 @@ class Display(_Strict):
     background: Color = Field("black", description="Colour name, hex '#rrggbb' or [r, g, b] in -1..1.")
     text_height: Annotated[float, Field(gt=0)] = Field(28, description="Text height in pixels.")
 
+    @field_validator("background", mode="before")
+    @classmethod
+    def _color_kind(cls, v):
+        if not isinstance(v, (str, list, tuple)):
+            raise ValueError(f"not a colour (got {v!r}; allowed: a name such as 'black', "
+                             "'#rrggbb', or [r, g, b] in -1..1)")
+        return v
+
     @field_validator("background")
     @classmethod
     def _color(cls, v):
         if isinstance(v, tuple):
             if not all(-1 <= c <= 1 for c in v):
-                raise ValueError("RGB components must lie in -1..1")
+                raise ValueError(f"RGB components must lie in -1..1 (got {list(v)}; "
+                                 "allowed: e.g. [1, 0, 0] for red, or a name or '#rrggbb')")
         elif not (re.fullmatch(r"#[0-9a-fA-F]{6}", v) or re.fullmatch(r"[a-zA-Z]+", v)):
-            raise ValueError("use a colour name, '#rrggbb' or [r, g, b]")
+            raise ValueError(f"not a colour (got {v!r}; allowed: a name such as 'black', "
+                             "'#rrggbb', or [r, g, b] in -1..1)")
         return v
 
 
@@ -78,7 +89,7 @@ class Stimuli(_Strict):
     def _unique(cls, v):
         dup = sorted({c for c in v if v.count(c) > 1})
         if dup:
-            raise ValueError(f"clip listed twice: {', '.join(dup)}")
+            raise ValueError(f"clip listed twice; list each clip once (got {', '.join(dup)} twice)")
         return v
 
 
@@ -110,7 +121,7 @@ class Baseline(_Strict):
     @model_validator(mode="after")
     def _clip(self):
         if self.kind == "clip" and not self.clip:
-            raise ValueError("kind 'clip' needs a clip id")
+            raise ValueError("kind 'clip' needs a clip id (add clip: <stimulus id>)")
         if self.kind == "fixation" and self.clip:
             raise ValueError("clip given but kind is 'fixation'; set kind: clip")
         return self
@@ -132,10 +143,12 @@ class Buttons(_Strict):
     @classmethod
     def _key(cls, v):
         if v in RESERVED_KEYS:
-            raise ValueError(f"'{v}' is reserved (escape aborts the session); choose another key")
+            raise ValueError(f"key reserved for aborting the session; choose another key "
+                             f"(got '{v}')")
         if v not in VALID_KEYS:
-            raise ValueError(f"unknown key name '{v}'{did_you_mean(v, VALID_KEYS)} "
-                             "(allowed: a-z, 0-9, num_0..num_9, f1..f12, space, left, right, ...)")
+            raise ValueError(f"unknown key name (got '{v}'; allowed: a-z, 0-9, num_0..num_9, "
+                             f"f1..f12, space, left, right, ... see docs/protocol.md"
+                             f"{did_you_mean(v, VALID_KEYS)})")
         return v
 
 
@@ -160,7 +173,7 @@ class RatingItem(_Strict):
     @model_validator(mode="after")
     def _range(self):
         if self.high <= self.low:
-            raise ValueError(f"high ({self.high}) must be greater than low ({self.low})")
+            raise ValueError(f"high must be greater than low (got low {self.low}, high {self.high})")
         return self
 
 
@@ -179,7 +192,7 @@ class Ratings(_Strict):
         ids = [i.id for i in v]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
-            raise ValueError(f"rating id used twice: {', '.join(dup)}")
+            raise ValueError(f"rating id used twice (got {', '.join(dup)} twice)")
         return v
 
 
@@ -200,7 +213,8 @@ class Camera(_Strict):
     @model_validator(mode="after")
     def _source(self):
         if (self.device is None) == (self.file is None):
-            raise ValueError("give exactly one of 'device' or 'file'")
+            raise ValueError("give exactly one of 'device' or 'file' (got "
+                             + ("both" if self.device is not None else "neither") + ")")
         return self
 
 
@@ -225,7 +239,7 @@ class Analysis(_Strict):
         if isinstance(v, (list, tuple)) and len(v) == 2:
             start, end = v
             if end is not None and start is not None and end <= start:
-                raise ValueError(f"end ({end}) must be after start ({start})")
+                raise ValueError(f"end must be after start (got [{start}, {end}])")
         return v
 
 
@@ -285,55 +299,14 @@ def _dotted(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _short(value, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _allowed_fields(loc: tuple) -> list[str]:
-    model: type[BaseModel] | None = Protocol
-    for part in loc:
-        if model is None or isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        model = _model_of(field.annotation)
-    return list(model.model_fields) if model else []
-
-
-def _model_of(annotation):
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_of(arg)
-        if found:
-            return found
-    return None
-
-
 def _pydantic_lines(exc: ValidationError, doc: LocatedYaml, fname: str) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        # pydantic adds the tagged-union member name to loc; keep only document keys
-        loc = tuple(p for p in loc if p not in {"tuple[float, float, float]", "str", "int"})
-        etype = err["type"]
-        if etype == "extra_forbidden":
-            line, col = doc.where_key(loc)
-            allowed = _allowed_fields(loc[:-1])
-            msg = (f"unknown field '{loc[-1]}'{did_you_mean(loc[-1], allowed)}"
-                   f" (allowed: {', '.join(allowed)})")
-        elif etype == "missing":
-            line, col = doc.where(loc[:-1])
-            msg = f"missing required field '{loc[-1]}'"
-        else:
-            line, col = doc.where(loc)
-            text = err["msg"].removeprefix("Value error, ")
-            got = err.get("input")
-            msg = f"{text} (got {_short(got)})" if not isinstance(got, (dict, list)) else text
-        lines.append(f"{fname}:{line}:{col}: {_dotted(loc)}: {msg}")
-    return lines
+    return pydantic_lines(exc, doc, fname, lambda loc: model_fields_at(Protocol, loc))
+
+
+def _allowed_ids(got: str, ids: set) -> str:
+    ordered = sorted(ids)
+    listed = ", ".join(ordered[:8]) + (", ..." if len(ordered) > 8 else "")
+    return f"; allowed: {listed}{did_you_mean(got, ordered)}"
 
 
 def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[set]) -> list[str]:
@@ -349,44 +322,52 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
             key = getattr(seat.buttons, button)
             loc = ("seats", i, "buttons", button)
             if key in used:
-                add(loc, f"key '{key}' is already used by {_dotted(used[key])}; "
-                         "every button needs its own key")
+                add(loc, f"key already used by {_dotted(used[key])}; every button needs its "
+                         f"own key (got '{key}')")
             else:
                 used[key] = loc
     seat_ids = [s.id for s in p.seats]
     for i, sid in enumerate(seat_ids):
         if sid in seat_ids[:i]:
-            add(("seats", i, "id"), f"seat id '{sid}' is used twice")
+            add(("seats", i, "id"), f"seat id used twice; give every seat its own id (got '{sid}')")
+    if not p.conditions:
+        add(("conditions",), "no condition given (got an empty mapping; allowed: alone, group, "
+                             "e.g. alone: {participants: 1})")
     for name, cond in p.conditions.items():
         loc = ("conditions", name, "participants")
         if name == "alone" and cond.participants != 1:
-            add(loc, f"the alone condition has exactly 1 participant (got {cond.participants})")
+            add(loc, f"the alone condition has exactly 1 participant (got {cond.participants}; "
+                     "allowed: 1)")
         if name == "group" and cond.participants < 2:
-            add(loc, f"a group has at least 2 participants (got {cond.participants})")
+            add(loc, f"a group has at least 2 participants (got {cond.participants}; "
+                     f"allowed: 2..{len(p.seats)})")
         if cond.participants > len(p.seats):
-            add(loc, f"{cond.participants} participants but only {len(p.seats)} seats; "
-                     "add seats or lower the number")
+            add(loc, f"more participants than seats; add seats or lower the number "
+                     f"(got {cond.participants}; the protocol has {len(p.seats)} seats)")
     for c, cam in enumerate(p.cameras):
         for s, sid in enumerate(cam.seats):
             if sid not in seat_ids:
                 add(("cameras", c, "seats", s),
-                    f"unknown seat '{sid}'{did_you_mean(sid, seat_ids)} (seats: {', '.join(seat_ids)})")
+                    f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
+                    f"{did_you_mean(sid, seat_ids)})")
     names = [c.name for c in p.cameras]
     for c, name in enumerate(names):
         if name in names[:c]:
-            add(("cameras", c, "name"), f"camera name '{name}' is used twice")
+            add(("cameras", c, "name"), f"camera name used twice (got '{name}')")
     if clip_ids is not None:
         for i, clip in enumerate(p.stimuli.clips):
             if clip not in clip_ids:
-                add(("stimuli", "clips", i), f"stimulus '{clip}' is not in the manifest"
-                    f"{did_you_mean(clip, clip_ids)}; run 'coaffect stimuli scan' or fix the id")
+                add(("stimuli", "clips", i), f"stimulus not in the manifest "
+                    f"{p.stimuli.manifest} (got '{clip}'{_allowed_ids(clip, clip_ids)})")
         if p.baseline.clip and p.baseline.clip not in clip_ids:
-            add(("baseline", "clip"), f"stimulus '{p.baseline.clip}' is not in the manifest"
-                f"{did_you_mean(p.baseline.clip, clip_ids)}")
+            add(("baseline", "clip"), f"stimulus not in the manifest {p.stimuli.manifest} "
+                f"(got '{p.baseline.clip}'{_allowed_ids(p.baseline.clip, clip_ids)})")
     start, end = p.analysis.baseline_window
     if start >= p.baseline.duration or (end is not None and end > p.baseline.duration):
         add(("analysis", "baseline_window"),
-            f"window [{start}, {end}] lies outside the {p.baseline.duration} s baseline")
+            f"window lies outside the {p.baseline.duration:g} s baseline (got [{start:g}, "
+            f"{'null' if end is None else format(end, 'g')}]; allowed: start < "
+            f"{p.baseline.duration:g}, end <= {p.baseline.duration:g})")
     return out
 
 
@@ -394,16 +375,21 @@ def validate_protocol_data(doc: LocatedYaml, fname: str, clip_ids: Optional[set]
                            ) -> tuple[Optional[Protocol], list[str]]:
     """Validate parsed YAML; return the protocol (or None) and problem lines."""
     if not isinstance(doc.data, dict):
-        got = type(doc.data).__name__ if doc.data is not None else "an empty file"
-        return None, [f"{fname}:1:1: (top level): a protocol is a YAML mapping of fields (got {got})"]
+        got = {type(None): "an empty file", list: "a list", str: "a single line of text"}.get(
+            type(doc.data), f"a single {type(doc.data).__name__} value")
+        line, col = doc.where(())
+        return None, [f"{fname}:{line}:{col}: (top level): a protocol is a mapping of "
+                      f"'field: value' lines, starting with format_version: {FORMAT_VERSION} "
+                      f"(got {got})"]
     fv = doc.data.get("format_version")
     if isinstance(fv, int) and not isinstance(fv, bool) and fv > FORMAT_VERSION:
         line, col = doc.where(("format_version",))
-        return None, [f"{fname}:{line}:{col}: format_version: protocol format {fv} is newer than "
-                      f"this coaffect reads ({FORMAT_VERSION}); upgrade coaffect"]
+        return None, [f"{fname}:{line}:{col}: format_version: written for a newer coaffect; "
+                      f"upgrade coaffect to read it (got {fv}; allowed: {FORMAT_VERSION})"]
     if isinstance(fv, int) and fv < 1:
         line, col = doc.where(("format_version",))
-        return None, [f"{fname}:{line}:{col}: format_version: must be 1 or more (got {fv})"]
+        return None, [f"{fname}:{line}:{col}: format_version: must be 1 or more (got {fv}; "
+                      f"allowed: {FORMAT_VERSION})"]
     try:
         p = Protocol.model_validate(doc.data)
     except ValidationError as exc:
@@ -450,7 +436,7 @@ def load_protocol(path: str | Path, check_manifest: bool = True) -> LoadedProtoc
     clip_ids = None
     protocol, lines = validate_protocol_data(doc, fname)
     if protocol is not None and check_manifest:
-        manifest_path = (path.parent / protocol.stimuli.manifest).resolve()
+        manifest_path = path.parent / protocol.stimuli.manifest
         from .manifest import load_manifest  # local: manifest imports protocol helpers
 
         try:

@@ -45,8 +45,8 @@ class TableSpec:
 EVENTS = TableSpec("events.tsv", "Every phase of the session, one row written when it ends.", (
     Column("onset", "float", "s", "Start on the session clock (flip that showed it)."),
     Column("duration", "float", "s", "Length; offset = onset + duration (flip after the last frame)."),
-    Column("trial_type", "str", "", "instructions, button_check, button_check_skipped, baseline, "
-           "clip, rating, iti, enrollment, end, abort, resume."),
+    Column("trial_type", "str", "", "consent, instructions, button_check, button_check_skipped, "
+           "baseline, clip, rating, iti, enrollment, end, abort, resume, camera_gap."),
     Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
     Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
     Column("detail", "str", "", "Free text, e.g. frames shown/dropped for clips.", required=False),
@@ -85,7 +85,15 @@ FLIPS = TableSpec("flips.tsv", "One row per screen flip while a clip plays (drop
 CAMERA_FRAMES = TableSpec("cam-{name}_frames.tsv", "One row per camera frame written to the video.", (
     Column("frame", "int", "", "0-based index of the frame in cam-<name> video."),
     Column("t", "float", "s", "Capture time on the session clock."),
+    Column("byte_offset", "int", "bytes", "Where the frame's JPEG starts in the cam-<name>.mjpg "
+           "file (random access: read byte_length bytes from here and decode)."),
+    Column("byte_length", "int", "bytes", "Length of the frame's JPEG."),
+    Column("source_frame", "int", "", "File-backed cameras: 0-based frame index in the replayed "
+           "file; n/a for real devices.", required=False),
 ))
+
+#: Container of camera videos: raw MJPEG (concatenated JPEG images); see docs/cameras.md.
+CAMERA_EXT = "mjpg"
 
 PARTICIPANTS = TableSpec("participants.tsv", "Dataset level: one row per participant.", (
     Column("participant_id", "str", "", "Pseudonym, unique in the dataset."),
@@ -99,6 +107,27 @@ TABLES = {t.filename: t for t in (EVENTS, BUTTONS, RATINGS, FLIPS, PARTICIPANTS)
 #: Keys that session.json always has.
 SESSION_JSON_KEYS = ("format_version", "session_id", "status", "condition", "participants",
                      "protocol", "clock", "started_at", "versions")
+
+#: Keys the session runner adds to session.json (optional for readers).
+SESSION_JSON_RUNNER_KEYS = {
+    "session_index": "0-based number of the session in its dataset (picks the Latin-square row).",
+    "trial_order": "Clip ids in the order this session shows them.",
+    "trial_order_mode": "fixed, random or latin_square (from the protocol).",
+    "seats": "Seats used: id, label, happy and sad key.",
+    "clock_zero_perf": "time.perf_counter() value that is t=0 of the session clock.",
+    "simulate": "null, 'inprocess' or 'xdotool' (simulated participants).",
+    "seed": "Seed of the simulated participants.",
+    "display": "Window size, fullscreen, screen number, X display.",
+    "keyboard": "Key backend (ptb), devices, measured GetSecs - perf_counter offset (s).",
+    "button_check": "passed or skipped.",
+    "clips": "Per trial: flips, frames_shown, dropped, repeated, max_frame_s, duration_s.",
+    "resumes": "One entry per --resume: session time, next trial, whether the clock was re-based.",
+    "abort_reason": "experimenter, interrupted, or the error that stopped the session.",
+    "ended_at": "UTC time the session ended.",
+}
+
+#: Extra file of simulated sessions: every planned/injected key action (runner's audit).
+SIMULATED_KEYS_FILE = "simulated_keys.tsv"
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9]+$")
 _PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9]+$")

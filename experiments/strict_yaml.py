@@ -41,8 +41,8 @@ class _StrictLoader(yaml.SafeLoader):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
                 None, None,
-                f"YAML alias '*{event.anchor}' is not allowed (anchors and aliases are refused "
-                "in shared files; write the value out)",
+                "YAML alias not allowed; anchors (&name) and aliases (*name) are refused in "
+                f"shared files, write the value out in full (got '*{event.anchor}')",
                 event.start_mark)
         return super().compose_node(parent, index)
 
@@ -77,9 +77,11 @@ def _walk(node: Node, path: tuple, positions: dict, key_positions: dict,
             key = key_node.value if isinstance(key_node, ScalarNode) else str(key_node.value)
             line = key_node.start_mark.line + 1
             if key in seen:
+                where = _dotted(path + (key,))
                 problems.append(YamlProblem(
                     line, key_node.start_mark.column + 1,
-                    f"duplicate key '{key}' (first given on line {seen[key]}); keep only one"))
+                    f"{where}: duplicate key; keep only one (got '{key}' again; first given "
+                    f"on line {seen[key]})"))
                 continue
             seen[key] = line
             key_positions[path + (key,)] = (line, key_node.start_mark.column + 1)
@@ -87,6 +89,42 @@ def _walk(node: Node, path: tuple, positions: dict, key_positions: dict,
     elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
             _walk(item, path + (i,), positions, key_positions, problems)
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _explain_syntax(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's message plus, for the puzzling ones, what usually causes it."""
+    problem = exc.problem or ""
+    text = f"{exc.context}, {problem}" if exc.context else problem
+    if problem.startswith("YAML"):
+        return problem
+    why = ""
+    if "'\\t'" in problem or "'\t'" in problem:
+        why = "YAML is indented with spaces, not tabs; replace the tab"
+    elif "mapping values are not allowed" in problem:
+        why = ("check this line's indentation against the line above, or put a value "
+               "containing ': ' in quotes")
+    elif exc.context and "flow sequence" in exc.context and exc.context_mark:
+        why = (f"the '[' on line {exc.context_mark.line + 1} is not closed, or a value in it "
+               "needs quotes")
+    elif exc.context and "flow mapping" in exc.context and exc.context_mark:
+        why = (f"the '{{' on line {exc.context_mark.line + 1} is not closed, or a value in it "
+               "needs quotes, e.g. one containing '?' or ':'")
+    elif "expected a single document" in (exc.context or "") + problem:
+        why = "a protocol is one document; remove the '---' line and what follows"
+    elif "found character" in problem and "cannot start any token" in problem:
+        why = "put the value in quotes"
+    elif "expected <block end>" in problem:
+        why = "check this line's indentation against the lines above"
+    elif "could not find expected ':'" in problem:
+        why = "a 'name: value' line is broken, or a quote is not closed"
+    return f"YAML syntax error: {text}" + (f" ({why})" if why else "")
 
 
 def load_located(text: str) -> LocatedYaml:
@@ -131,13 +169,11 @@ def load_located(text: str) -> LocatedYaml:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or str(exc)
         if "could not determine a constructor" in what:
-            tag = what.split("tag", 1)[-1].strip(" '")
-            what = (f"YAML tag {tag} is not allowed (only plain YAML values are read; "
-                    "remove the tag)")
-        elif exc.context and exc.problem:
-            what = f"YAML syntax error: {exc.context}, {exc.problem}"
+            tag = what.split("tag", 1)[-1].strip(" '").replace("tag:yaml.org,2002:", "!!")
+            what = (f"YAML tag not allowed; only plain values are read, remove the tag "
+                    f"(got {tag})")
         elif exc.problem:
-            what = what if what.startswith("YAML") else f"YAML syntax error: {what}"
+            what = _explain_syntax(exc)
         raise YamlReadError([YamlProblem(line, col, what)]) from None
     except yaml.YAMLError as exc:
         raise YamlReadError([YamlProblem(1, 1, f"YAML error: {exc}")]) from None
@@ -153,5 +189,8 @@ def read_located(path: str | Path) -> LocatedYaml:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise YamlReadError([YamlProblem(line, 1, "file is not UTF-8 text; save it as UTF-8")]) from None
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlReadError([YamlProblem(
+            line, col, f"file is not UTF-8 text; save it as UTF-8 in your editor "
+            f"(got byte 0x{raw[exc.start]:02x})")]) from None
     return load_located(text)

@@ -1,0 +1,1 @@
+"""Expression measures from faces: landmark action units, composites, FER probabilities."""

@@ -1,0 +1,65 @@
+"""Data-quality table: one row per participant of every session."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _gaps(times: pd.Series, factor: float) -> tuple[int, float]:
+    t = np.sort(times.dropna().astype(float).to_numpy())
+    if len(t) < 3:
+        return 0, np.nan
+    d = np.diff(t)
+    med = np.median(d)
+    return int((d > factor * med).sum()), float(d.max())
+
+
+def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
+    """Data quality per participant.
+
+    Parameters
+    ----------
+    study : Study
+    trials : pandas.DataFrame
+        Trial table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        session_id, participant_id, condition, status, n_clips, n_excluded,
+        n_face_excluded, face_fraction (mean over clips), identity_confidence
+        (mean over frames with a face), dropped_flips (flip intervals longer
+        than 1.5x the median, during clips), camera_gaps (frame intervals
+        longer than 2x the median, all cameras), max_camera_gap_s.
+
+    Examples
+    --------
+    >>> quality_table(study, trials).head()  # doctest: +SKIP
+    """
+    rows = []
+    for sd in study.sessions:
+        dropped, _ = _gaps(sd.session.flips["t"], 1.5) if len(sd.session.flips) else (np.nan, np.nan)
+        cam_gaps, cam_max = 0, np.nan
+        for frames in sd.session.cameras.values():
+            n, mx = _gaps(frames["t"], 2.0)
+            cam_gaps += n
+            cam_max = mx if np.isnan(cam_max) else max(cam_max, mx)
+        if not sd.session.cameras:
+            cam_gaps = np.nan
+        t = trials[trials["session_id"] == sd.session_id]
+        for pid in sd.participants["participant_id"]:
+            tp = t[t["participant_id"] == pid]
+            ident = np.nan
+            if sd.faces is not None and "identity_confidence" in sd.faces.columns:
+                f = sd.faces[sd.faces["participant_id"] == pid]
+                ident = float(f["identity_confidence"].mean()) if len(f) else np.nan
+            rows.append({"session_id": sd.session_id, "participant_id": pid,
+                         "condition": sd.condition, "status": sd.session.status,
+                         "n_clips": int(len(tp)), "n_excluded": int(tp["excluded"].sum()),
+                         "n_face_excluded": int(tp["face_excluded"].sum()),
+                         "face_fraction": float(tp["face_fraction"].mean()) if len(tp) else np.nan,
+                         "identity_confidence": ident, "dropped_flips": dropped,
+                         "camera_gaps": cam_gaps, "max_camera_gap_s": cam_max})
+    out = pd.DataFrame(rows)
+    out.attrs["min_face_fraction"] = study.settings.min_face_fraction
+    return out

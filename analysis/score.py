@@ -1,0 +1,445 @@
+"""Score faces: per-session pure function, dataset driver, single videos and images.
+
+:func:`score_session` reads one session folder and returns the faces table
+and a summary without writing anything (so it can be mapped on a cluster);
+:func:`write_scores` writes them atomically; :func:`score_dataset` runs
+sessions in parallel (joblib), skips sessions already scored with the same
+settings hash, and shows progress (tqdm).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.errors import AnalysisError, SessionFormatError
+
+from .expression.baseline import baseline_mask
+from .expression.fer_model import FER_CLASSES
+from .expression.geometry import landmark_action_units
+from .expression.measures import expression_measures
+from .faces.identity import UNKNOWN, assign_tracks, enrollment_encodings, label_tracks_by_cluster
+from .faces.pipeline import PipelineSettings, VideoObservations, observe_video
+from .faces_schema import (ACTION_UNITS, ALL_COLUMNS, EMOTIONS, FACES_FORMAT_VERSION, column_docs)
+
+#: Folder of coaffect's outputs inside a dataset.
+DERIVATIVES = Path("derivatives") / "coaffect"
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Everything that changes the faces table; its hash decides re-scoring.
+
+    Attributes
+    ----------
+    pipeline : PipelineSettings
+    tolerance : float
+        Encoding distance up to which a face is the enrolled participant.
+    """
+
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    tolerance: float = 0.6
+
+    def settings_hash(self) -> str:
+        """Short sha256 of the settings and the table format version.
+
+        Examples
+        --------
+        >>> len(ScoreSettings().settings_hash())
+        16
+        """
+        blob = json.dumps({"pipeline": self.pipeline.as_dict(), "tolerance": self.tolerance,
+                           "format": FACES_FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def faces_table(obs: VideoObservations, identity: pd.DataFrame, participants: list[str],
+                session_id: str, camera: str, frame_times=None, baseline=None) -> tuple[pd.DataFrame, dict]:
+    """Turn pipeline observations into the frame x participant faces table.
+
+    Parameters
+    ----------
+    obs : VideoObservations
+    identity : pandas.DataFrame
+        track_id, participant_id (or ``unknown``), identity_confidence.
+    participants : list of str
+        Participants of this camera: one row per frame for each, seen or not.
+    session_id, camera : str
+    frame_times : pandas.DataFrame, optional
+        frame, t on the session clock (``cam-<name>_frames.tsv``); default frame / fps.
+    baseline : (events, window), optional
+        Session events and the protocol's baseline window; default: whole recording.
+
+    Returns
+    -------
+    faces : pandas.DataFrame
+        Columns :data:`analysis.faces_schema.ALL_COLUMNS`.
+    notes : dict
+        unknown_face_frames, baseline_source.
+
+    Examples
+    --------
+    >>> obs = observe_video("../shared/data/edge/no_face.mp4", stop=5)       # doctest: +SKIP
+    >>> faces_table(obs, pd.DataFrame(columns=["track_id", "participant_id",
+    ...     "identity_confidence"]), ["P01"], "S1", "wide")[0]["face_found"].sum()  # doctest: +SKIP
+    0
+    """
+    frames = obs.frames[["frame", "t_video", "scored"]]
+    t = frames["t_video"].to_numpy(dtype=float)
+    if frame_times is not None and len(frame_times):
+        ft = dict(zip(frame_times["frame"].astype(int), frame_times["t"].astype(float)))
+        t = np.array([ft.get(int(f), np.nan) for f in frames["frame"]])
+    grid = pd.DataFrame({
+        "participant_id": np.repeat(np.asarray(participants, dtype=object), len(frames)),
+        "frame": np.tile(frames["frame"].to_numpy(), len(participants)),
+        "t": np.tile(t, len(participants)),
+        "scored": np.tile(frames["scored"].to_numpy(), len(participants)),
+    })
+    faces = obs.faces.merge(identity, on="track_id", how="left")
+    faces["participant_id"] = faces["participant_id"].fillna(UNKNOWN)
+    faces["row"] = np.arange(len(faces))
+    known = faces[faces["participant_id"].isin(participants)]
+    known = known.sort_values(["detection_confidence"], ascending=False).drop_duplicates(
+        ["frame", "participant_id"])
+    n_unknown = int((faces["participant_id"] == UNKNOWN).sum())
+    merged = grid.merge(known, on=["frame", "participant_id"], how="left")
+    found = merged["row"].notna().to_numpy()
+    lms = np.full((len(merged), 68, 2), np.nan)
+    lms[found] = obs.landmarks[merged.loc[found, "row"].astype(int).to_numpy()]
+    if baseline is not None:
+        mask, source = baseline_mask(merged["t"].to_numpy(), *baseline)
+    else:
+        mask, source = np.zeros(len(merged), bool), "whole recording"
+    if not mask[found].any():
+        source = "whole recording"
+    fps = obs.info["fps"] / obs.info["step"]
+    measures = expression_measures(merged, lms, mask, fps)
+    out = pd.DataFrame({"session_id": session_id, "camera": camera,
+                        "frame": merged["frame"].astype("int64"), "t": merged["t"].astype(float),
+                        "participant_id": merged["participant_id"].astype(str),
+                        "face_found": found})
+    for col in ("face_x", "face_y", "face_w", "face_h", "detection_confidence", "identity_confidence"):
+        out[col] = merged[col].astype(float)
+    out["track_id"] = merged["track_id"].astype("Int64")
+    out = pd.concat([out, measures], axis=1)
+    for emo in EMOTIONS:
+        out[emo] = merged[emo].astype(float)
+    scored = merged["scored"].to_numpy(dtype=bool)
+    by_pid = {pid: [int(found[idx].sum()), int(scored[idx].sum())]
+              for pid, idx in merged.groupby("participant_id", sort=True).indices.items()}
+    return out[list(ALL_COLUMNS)], {"unknown_face_frames": n_unknown, "baseline_source": source,
+                                    "scored_rows": int(scored.sum()), "found_rows": int(found.sum()),
+                                    "by_participant": by_pid}
+
+
+def score_video(path, settings: ScoreSettings | None = None, start: int = 0, stop: int | None = None,
+                progress=None) -> tuple[pd.DataFrame, dict]:
+    """Score a plain video (no session): faces clustered into face01, face02... left to right.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any video OpenCV reads.
+    settings : ScoreSettings, optional
+    start, stop : int
+        Frame range to score (default: the whole video).
+
+    Returns
+    -------
+    faces : pandas.DataFrame
+        One row per frame x face label (columns of :data:`ALL_COLUMNS`); with no
+        face at all, one ``face01`` row per frame, all NaN.
+    summary : dict
+        Frames, faces found fraction, minimum face size, settings hash...
+
+    Examples
+    --------
+    >>> faces, summary = score_video("../shared/data/edge/no_face.mp4", stop=4)  # doctest: +SKIP
+    >>> len(faces), summary["faces_found_fraction"]                            # doctest: +SKIP
+    (4, 0.0)
+    """
+    settings = settings or ScoreSettings()
+    path = Path(path)
+    obs = observe_video(path, settings.pipeline, start, stop, progress=progress)
+    identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
+    participants = sorted(set(identity["participant_id"])) or ["face01"]
+    faces, notes = faces_table(obs, identity, participants, path.stem, "video")
+    return faces, _summary(faces, {"video": obs.info}, settings, notes=[], extra=notes)
+
+
+def _summary(faces: pd.DataFrame, infos: dict, settings: ScoreSettings, notes, extra) -> dict:
+    scored_rows = extra.pop("scored_rows", len(faces))
+    found_rows = extra.pop("found_rows", int(faces["face_found"].sum()))
+    per = {pid: round(f / n, 4) if n else 0.0
+           for pid, (f, n) in extra.pop("by_participant", {}).items()}
+    smallest = [i["smallest_face_px"] for i in infos.values() if np.isfinite(i["smallest_face_px"])]
+    return {
+        "format_version": FACES_FORMAT_VERSION,
+        "settings_hash": settings.settings_hash(),
+        "settings": {"pipeline": settings.pipeline.as_dict(), "tolerance": settings.tolerance},
+        "rows": int(len(faces)),
+        "scored_rows": int(scored_rows),
+        "faces_found_fraction": round(found_rows / scored_rows, 4) if scored_rows else 0.0,
+        "faces_found_fraction_by_participant": per,
+        "min_face_px_detectable": float(min(i["min_face_px"] for i in infos.values())) if infos else None,
+        "smallest_face_px_found": float(min(smallest)) if smallest else None,
+        "cameras": infos,
+        "notes": list(notes),
+        **extra,
+    }
+
+
+def score_session(session_dir, settings: ScoreSettings | None = None, progress=None) -> tuple[pd.DataFrame, dict]:
+    """Score every camera of one session folder (pure: reads, returns, writes nothing).
+
+    Parameters
+    ----------
+    session_dir : str or Path
+        A ``ses-<id>`` folder with session.json, protocol.yaml, cam-<name> videos,
+        their frame tables, events.tsv and enroll/.
+    settings : ScoreSettings, optional
+
+    Returns
+    -------
+    faces : pandas.DataFrame
+        One row per camera frame x participant seen by that camera.
+    summary : dict
+        Per camera info, faces-found fractions, minimum face size, notes.
+
+    Raises
+    ------
+    AnalysisError
+        No camera video, or a participant on a seat that no camera sees.
+
+    Examples
+    --------
+    >>> faces, summary = score_session("data/ses-S01")   # doctest: +SKIP
+    >>> summary["faces_found_fraction"]                   # doctest: +SKIP
+    0.98
+    """
+    from experiments.protocol import load_protocol
+
+    from .session_reader import read_session
+
+    settings = settings or ScoreSettings()
+    session = read_session(session_dir)
+    sdir = Path(session_dir)
+    protocol_path = sdir / "protocol.yaml"
+    if not protocol_path.exists():
+        raise SessionFormatError(f"{protocol_path}: missing; the runner freezes the protocol here")
+    protocol = load_protocol(protocol_path, check_manifest=False).protocol
+    people = session.meta.get("participants") or []
+    seats = {p["participant_id"]: p.get("seat") for p in people}
+    enrollment, notes = enrollment_encodings(sdir / "enroll", list(seats))
+    tables, infos = [], {}
+    extra = {"unknown_face_frames": 0, "baseline_source": {}, "scored_rows": 0, "found_rows": 0}
+    for cam in protocol.cameras:
+        video = session.camera_video(cam.name)
+        if video is None:
+            notes.append(f"cam-{cam.name}: no video in the session folder")
+            continue
+        mine = [pid for pid, seat in seats.items() if seat in cam.seats]
+        obs = observe_video(video, settings.pipeline, progress=progress,
+                            frame_table=session.cameras.get(cam.name))
+        identity = assign_tracks(obs.tracks, mine, seats, list(cam.seats), enrollment, settings.tolerance)
+        faces, cam_notes = faces_table(obs, identity, mine, session.session_id, cam.name,
+                                       session.cameras.get(cam.name),
+                                       (session.events, protocol.analysis.baseline_window))
+        tables.append(faces)
+        infos[cam.name] = obs.info
+        for key in ("unknown_face_frames", "scored_rows", "found_rows"):
+            extra[key] += cam_notes[key]
+        for pid, (f, n) in cam_notes["by_participant"].items():
+            tot = extra.setdefault("by_participant", {}).setdefault(pid, [0, 0])
+            tot[0] += f
+            tot[1] += n
+        extra["baseline_source"][cam.name] = cam_notes["baseline_source"]
+    if not tables:
+        raise AnalysisError(f"{sdir}: no camera video to score (looked for cam-<name>.* of "
+                            f"{', '.join(c.name for c in protocol.cameras) or 'no cameras in protocol.yaml'})")
+    seen = {pid for t in tables for pid in t["participant_id"]}
+    for pid in seats:
+        if pid not in seen:
+            notes.append(f"{pid}: seat {seats[pid]} is in no camera's view; no rows")
+    faces = pd.concat(tables, ignore_index=True)
+    return faces, _summary(faces, infos, settings, notes, extra)
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
+    """Write faces.parquet, its JSON sidecar and score_summary.json (each atomically).
+
+    The summary is written last: its presence with a matching settings hash
+    marks a finished session (an interrupted run leaves none and is redone).
+
+    Returns
+    -------
+    Path
+        The faces.parquet written.
+
+    Examples
+    --------
+    >>> write_scores(tmp / "derivatives/coaffect/ses-S01", faces, summary)  # doctest: +SKIP
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary_path = out / "score_summary.json"
+    if summary_path.exists():
+        summary_path.unlink()
+    table = pa.Table.from_pandas(faces, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"coaffect_faces_format": str(FACES_FORMAT_VERSION).encode(),
+                                           b"coaffect_settings_hash": summary["settings_hash"].encode()})
+    parquet = out / "faces.parquet"
+    _atomic(parquet, lambda p: pq.write_table(table, p))
+    sidecar = {"format_version": FACES_FORMAT_VERSION, "columns": column_docs()}
+    for name, data in (("faces.json", sidecar), ("score_summary.json", summary)):
+        _atomic(out / name, lambda p, d=data: p.write_text(json.dumps(d, indent=2, default=_json) + "\n"))
+    return parquet
+
+
+def _json(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not np.isfinite(o) else float(o)
+    return str(o)
+
+
+def is_scored(out_dir, settings: ScoreSettings) -> bool:
+    """True if ``out_dir`` holds a finished scoring with these settings.
+
+    Examples
+    --------
+    >>> is_scored(Path("/nonexistent"), ScoreSettings())
+    False
+    """
+    path = Path(out_dir) / "score_summary.json"
+    if not path.exists() or not (Path(out_dir) / "faces.parquet").exists():
+        return False
+    try:
+        return json.loads(path.read_text())["settings_hash"] == settings.settings_hash()
+    except (json.JSONDecodeError, KeyError):
+        return False
+
+
+def _score_one(session_dir: Path, out_dir: Path, settings: ScoreSettings) -> dict:
+    faces, summary = score_session(session_dir, settings)
+    write_scores(out_dir, faces, summary)
+    return summary
+
+
+def score_dataset(path, jobs: int = 1, settings: ScoreSettings | None = None,
+                  force: bool = False) -> pd.DataFrame:
+    """Score every session of a dataset (or one session folder), resumably.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder (with ses-* folders) or one ses-<id> folder.
+    jobs : int
+        Sessions scored in parallel (joblib processes).
+    settings : ScoreSettings, optional
+    force : bool
+        Re-score sessions already scored with the same settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per session: session, status (scored | skipped), faces_found_fraction,
+        smallest_face_px_found, output.
+
+    Examples
+    --------
+    >>> score_dataset("data", jobs=2)  # doctest: +SKIP
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    settings = settings or ScoreSettings()
+    path = Path(path)
+    if (path / "session.json").exists():
+        sessions, dataset = [path], path.parent
+    else:
+        sessions, dataset = sorted(p for p in path.glob("ses-*") if p.is_dir()), path
+    if not sessions:
+        raise AnalysisError(f"{path}: no ses-* folders and no session.json here",
+                            hint="give a dataset folder or one ses-<id> folder")
+    outs = [dataset / DERIVATIVES / s.name for s in sessions]
+    todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings)]
+    results = {}
+    if todo:
+        run = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_score_one)(s, o, settings) for s, o in todo)
+        for (s, _), summary in tqdm(zip(todo, run), total=len(todo), desc="sessions", unit="session"):
+            results[s] = summary
+    rows = []
+    for s, o in zip(sessions, outs):
+        summary = results.get(s) or json.loads((o / "score_summary.json").read_text())
+        rows.append({"session": s.name, "status": "scored" if s in results else "skipped",
+                     "faces_found_fraction": summary["faces_found_fraction"],
+                     "smallest_face_px_found": summary["smallest_face_px_found"],
+                     "output": str(o / "faces.parquet")})
+    return pd.DataFrame(rows)
+
+
+def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
+    """Score every face in one still image.
+
+    A still has no baseline, so the action-unit columns hold the raw geometric
+    measures (face-frame units, see docs/faces-table.md), not z-scores; the
+    emo_ columns are FER probabilities.
+
+    Parameters
+    ----------
+    path : str or Path
+        An image OpenCV reads (jpg, png...).
+    min_face_px : float, optional
+        Smallest face width to find (default: 40 px or 1/25 of the longer side).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per face, left to right: face, face_x, face_y, face_w, face_h,
+        detection_confidence, AU01...AU45 (raw), emo_angry...emo_neutral.
+
+    Examples
+    --------
+    >>> faces = score_image("../shared/data/single/single_face.jpg")  # doctest: +SKIP
+    >>> faces["emo_happy"].round(2).tolist()                           # doctest: +SKIP
+    [0.99]
+    """
+    import cv2
+
+    from .expression.fer_model import expression_probabilities
+    from .faces.detect import to_grey
+    from .faces.identity import encode_image_faces
+
+    img = cv2.imread(str(path))
+    if img is None:
+        raise AnalysisError(f"{path}: cannot read this image",
+                            hint="give a JPEG or PNG file" if Path(path).exists() else "check the path")
+    found = encode_image_faces(img, min_face_px).sort_values("face_x").reset_index(drop=True)
+    grey = to_grey(img)
+    lms = np.stack(found["landmarks"].to_list()) if len(found) else np.zeros((0, 68, 2))
+    aus = landmark_action_units(lms)[list(ACTION_UNITS)]
+    probs = [expression_probabilities(grey, p) for p in lms]
+    emo = pd.DataFrame(probs, columns=list(FER_CLASSES)) if probs else pd.DataFrame(columns=list(FER_CLASSES))
+    base = found[["face_x", "face_y", "face_w", "face_h", "detection_confidence"]].astype(float)
+    base.insert(0, "face", np.arange(1, len(found) + 1))
+    return pd.concat([base, aus, emo], axis=1)

@@ -1,0 +1,96 @@
+"""Mixed ANOVA on participant means (pingouin), the simpler analysis many labs report.
+
+Condition is the between-participant factor and clip valence the within
+factor; each participant contributes the mean of their usable trials per
+valence. Participants without a mean for every valence level are left out
+(pingouin needs complete cells) and counted.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from experiments.errors import AnalysisError
+
+from .model_data import _is_face_column
+
+
+def participant_means(trials: pd.DataFrame, dv: str, within: str = "valence",
+                      between: str = "condition") -> tuple[pd.DataFrame, int]:
+    """Mean of ``dv`` per participant x ``within`` level over usable trials.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        participant_id, ``between``, ``within``, ``dv``, n_trials; and the
+        number of participants dropped for an incomplete design.
+
+    Examples
+    --------
+    >>> means, n_out = participant_means(trials, "AU12")  # doctest: +SKIP
+    """
+    if dv not in trials.columns:
+        raise AnalysisError(f"anova: unknown outcome column '{dv}'")
+    keep = ~trials["excluded"].astype(bool) if "excluded" in trials.columns else True
+    if _is_face_column(dv) and "face_excluded" in trials.columns:
+        keep = keep & ~trials["face_excluded"].astype(bool)
+    d = trials.loc[keep].dropna(subset=[dv]).copy()
+    d[dv] = d[dv].astype(float)
+    g = d.groupby(["participant_id", between, within], observed=True)
+    means = g[dv].mean().rename(dv).to_frame()
+    means["n_trials"] = g.size()
+    means = means.reset_index()
+    levels = d[within].nunique()
+    complete = means.groupby("participant_id")[within].nunique() == levels
+    dropped = int((~complete).sum())
+    means = means[means["participant_id"].isin(complete[complete].index)].reset_index(drop=True)
+    return means, dropped
+
+
+def mixed_anova_table(trials: pd.DataFrame, dv: str, within: str = "valence",
+                      between: str = "condition", padjust: str = "holm"
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Mixed ANOVA (pingouin) on participant means, with pairwise follow-ups.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        Trial table.
+    dv : str
+        Outcome column, e.g. ``"AU12"`` or ``"t_both"``.
+    within, between : str
+        Within-participant and between-participant factors.
+    padjust : str
+        Multiple-comparison correction of the pairwise tests (pingouin names).
+
+    Returns
+    -------
+    anova : pandas.DataFrame
+        source, SS, DF1, DF2, MS, F, p_unc, np2, eps (pingouin 0.7 columns,
+        ``Source`` lower-cased).
+    pairwise : pandas.DataFrame
+        pingouin ``pairwise_tests`` output (contrast, A, B, T, dof, p_unc,
+        p_corr, hedges, ...), columns lower-cased.
+    info : dict
+        n_participants, n_dropped_incomplete, dv, within, between.
+
+    Examples
+    --------
+    >>> aov, post, info = mixed_anova_table(trials, "t_both")  # doctest: +SKIP
+    >>> aov[["source", "F", "p_unc"]]                          # doctest: +SKIP
+    """
+    import pingouin as pg
+
+    means, dropped = participant_means(trials, dv, within, between)
+    if means[between].nunique() < 2 or means[within].nunique() < 2:
+        raise AnalysisError(f"anova {dv}: needs two or more levels of '{between}' and of '{within}' "
+                            f"with complete data (got {means[between].nunique()} and "
+                            f"{means[within].nunique()})")
+    aov = pg.mixed_anova(data=means, dv=dv, within=within, between=between, subject="participant_id")
+    post = pg.pairwise_tests(data=means, dv=dv, within=within, between=between,
+                             subject="participant_id", padjust=padjust)
+    aov = aov.rename(columns={"Source": "source"})
+    post = post.rename(columns={c: c.lower() for c in post.columns if c not in ("T",)})
+    info = {"dv": dv, "within": within, "between": between,
+            "n_participants": int(means["participant_id"].nunique()),
+            "n_dropped_incomplete": dropped}
+    return aov, post, info

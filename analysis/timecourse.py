@@ -1,0 +1,143 @@
+"""Time courses: per-second means of each measure, aligned to clip onset.
+
+Button states (``happy``, ``sad``: share of the bin the button was held) are
+always available; facial measures (baseline-corrected, see
+:mod:`analysis.trials`) only for scored sessions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .study_data import SessionData, Study, measure_columns
+from .trials import button_state, clip_frames, session_segments
+
+#: Measures kept by default (others can be asked for).
+DEFAULT_MEASURES = ("AU12", "AU06", "happiness", "sadness", "emo_happy", "emo_sad")
+
+
+def _grid_frames(sd: SessionData, rate: float = 10.0) -> pd.DataFrame:
+    """Button states on a regular grid when a session has no faces table."""
+    parts = []
+    for clip in sd.clips.itertuples(index=False):
+        t = clip.onset + np.arange(0, clip.duration, 1.0 / rate)
+        for pid in sd.participants["participant_id"]:
+            parts.append(pd.DataFrame({
+                "session_id": sd.session_id, "participant_id": pid, "trial": int(clip.trial),
+                "stimulus_id": str(clip.stimulus_id), "t": t, "t_rel": t - clip.onset,
+                "face_found": False,
+                "happy": button_state(session_segments(sd), pid, "happy", t),
+                "sad": button_state(session_segments(sd), pid, "sad", t)}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def session_timecourses(sd: SessionData, measures: list[str], bin_width: float = 1.0
+                        ) -> pd.DataFrame:
+    """Per-bin means for one session (see :func:`timecourses`).
+
+    Examples
+    --------
+    >>> session_timecourses(study.sessions[0], ["AU12"]).columns[:6].tolist()  # doctest: +SKIP
+    ['session_id', 'participant_id', 'trial', 'stimulus_id', 'second', 'happy']
+    """
+    present = [m for m in measures if m in measure_columns(sd.faces)]
+    frames = clip_frames(sd, present) if sd.faces is not None else _grid_frames(sd)
+    if frames.empty:
+        return frames
+    for m in measures:
+        if m not in frames.columns:
+            frames[m] = np.nan
+    frames["second"] = np.floor(frames["t_rel"] / bin_width) * bin_width
+    keys = ["session_id", "participant_id", "trial", "stimulus_id", "second"]
+    g = frames.groupby(keys, sort=True)
+    out = g[["happy", "sad", *measures]].mean()
+    out["face_fraction"] = g["face_found"].mean()
+    return out.reset_index()
+
+
+def timecourses(study: Study, trials: pd.DataFrame | None = None,
+                measures: list[str] | tuple = DEFAULT_MEASURES, bin_width: float = 1.0
+                ) -> pd.DataFrame:
+    """Per-participant time courses of every clip, aligned to clip onset.
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`analysis.study_data.load_study`.
+    trials : pandas.DataFrame, optional
+        Trial table; when given, trials it marks ``excluded`` are dropped and
+        facial measures of ``face_excluded`` trials are set to NaN.
+    measures : list of str
+        Facial measures (missing ones come out NaN).
+    bin_width : float
+        Bin width in seconds (default 1 s).
+
+    Returns
+    -------
+    pandas.DataFrame
+        session_id, participant_id, condition, trial, stimulus_id, valence,
+        second (bin start, s since clip onset), happy and sad (share of the
+        bin held), each measure (mean over frames with a face), face_fraction.
+
+    Examples
+    --------
+    >>> tc = timecourses(load_study("sim"))                      # doctest: +SKIP
+    >>> tc.groupby(["valence", "second"])["AU12"].mean().head()  # doctest: +SKIP
+    """
+    measures = list(measures)
+    parts = []
+    for sd in study.sessions:
+        part = session_timecourses(sd, measures, bin_width)
+        if len(part):
+            part.insert(2, "condition", sd.condition)
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame()
+    tc = pd.concat(parts, ignore_index=True)
+    tc = tc.merge(study.stimuli[["stimulus_id", "valence"]], on="stimulus_id", how="left")
+    if trials is not None and len(trials):
+        flags = trials[["participant_id", "trial", "excluded", "face_excluded"]]
+        tc = tc.merge(flags, on=["participant_id", "trial"], how="left")
+        tc = tc[~tc["excluded"].fillna(False).astype(bool)]
+        tc.loc[tc["face_excluded"].fillna(True).astype(bool), measures] = np.nan
+        tc = tc.drop(columns=["excluded", "face_excluded"])
+    cols = ["session_id", "participant_id", "condition", "trial", "stimulus_id", "valence",
+            "second", "happy", "sad", *measures, "face_fraction"]
+    return tc[cols].reset_index(drop=True)
+
+
+def condition_timecourse(tc: pd.DataFrame, measure: str,
+                         by: tuple[str, ...] = ("valence", "condition")) -> pd.DataFrame:
+    """Mean time course with a 95% confidence band per group.
+
+    Each participant is first averaged over the clips of a group (so the band
+    reflects participants, not clips), then the band is the t interval over
+    participants.
+
+    Parameters
+    ----------
+    tc : pandas.DataFrame
+        From :func:`timecourses`.
+    measure : str
+        Column to summarise (a facial measure, ``happy`` or ``sad``).
+    by : tuple of str
+        Grouping columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, second, mean, sem, ci_low, ci_high, n (participants).
+
+    Examples
+    --------
+    >>> condition_timecourse(tc, "AU12").head()  # doctest: +SKIP
+    """
+    keys = [*by, "second"]
+    per = tc.groupby([*keys, "participant_id"], observed=True)[measure].mean().dropna()
+    g = per.groupby(level=keys, observed=True)
+    out = pd.DataFrame({"mean": g.mean(), "sem": g.sem(), "n": g.size()}).reset_index()
+    q = sps.t.ppf(0.975, np.maximum(out["n"] - 1, 1))
+    out["ci_low"] = out["mean"] - q * out["sem"]
+    out["ci_high"] = out["mean"] + q * out["sem"]
+    return out[[*keys, "mean", "sem", "ci_low", "ci_high", "n"]]

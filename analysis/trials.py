@@ -1,0 +1,326 @@
+"""The trial table: one row per participant x clip (``trials.tsv``).
+
+Every participant x clip of every session gets a row; nothing is deleted.
+Two pairs of flags say what may be used:
+
+* ``excluded`` / ``exclusion_reason``: the trial itself is unusable (the
+  session was aborted during the clip, the clip was cut short). Applies to
+  every outcome.
+* ``face_excluded`` / ``face_exclusion_reason``: the facial measures are
+  unusable (no faces table, no face during the baseline, face visible in fewer
+  than ``analysis.min_face_fraction`` of the clip's frames). Applies to facial
+  outcomes only; the button measures of such a trial stay usable.
+
+Facial measures over the clip window are baseline-corrected: the participant's
+mean over the protocol's ``analysis.baseline_window`` is subtracted. A measure
+``M`` gives two columns: ``M`` (mean over frames with a face) and ``M_peak``
+(maximum), so model formulas can say ``AU12 ~ condition * valence``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .self_report import _union, ratings_wide, self_report_measures
+from .study_data import SessionData, Study, measure_columns
+
+#: Identifying columns at the start of every trial table.
+ID_COLUMNS = ("participant_id", "session_id", "condition", "seat", "trial", "stimulus_id", "valence")
+
+
+def hold_segments(intervals: pd.DataFrame) -> dict:
+    """Merged hold segments per (participant_id, button), as (onsets, offsets) arrays.
+
+    Examples
+    --------
+    >>> iv = pd.DataFrame({"participant_id": ["P1", "P1"], "button": ["happy"] * 2,
+    ...                    "onset": [1.0, 1.5], "offset": [2.0, 3.0]})
+    >>> [a.tolist() for a in hold_segments(iv)[("P1", "happy")]]
+    [[1.0], [3.0]]
+    """
+    out = {}
+    for (pid, button), part in intervals.groupby(["participant_id", "button"]):
+        segs = _union(list(zip(part["onset"].astype(float), part["offset"].astype(float))))
+        out[(str(pid), str(button))] = (np.array([a for a, _ in segs]), np.array([b for _, b in segs]))
+    return out
+
+
+def button_state(intervals: pd.DataFrame | dict, participant_id: str, button: str,
+                 times: np.ndarray) -> np.ndarray:
+    """Whether a button was held (1.0) or not (0.0) at each time.
+
+    Parameters
+    ----------
+    intervals : pandas.DataFrame or dict
+        Hold intervals (participant_id, button, onset, offset), or their
+        :func:`hold_segments` (faster when called many times).
+    participant_id, button : str
+        Whose button (``happy`` or ``sad``).
+    times : numpy.ndarray
+        Session-clock times (s).
+
+    Returns
+    -------
+    numpy.ndarray of float
+        1.0 where held (onset <= t < offset), else 0.0.
+
+    Examples
+    --------
+    >>> iv = pd.DataFrame({"participant_id": ["P1"], "button": ["happy"],
+    ...                    "onset": [1.0], "offset": [2.0]})
+    >>> button_state(iv, "P1", "happy", np.array([0.5, 1.0, 1.5, 2.0])).tolist()
+    [0.0, 1.0, 1.0, 0.0]
+    """
+    segments = intervals if isinstance(intervals, dict) else hold_segments(intervals)
+    on, off = segments.get((str(participant_id), button), (np.array([]), np.array([])))
+    if len(on) == 0:
+        return np.zeros(len(times))
+    held = np.searchsorted(on, times, side="right") - np.searchsorted(off, times, side="right")
+    return (held > 0).astype(float)
+
+
+def session_segments(sd: SessionData) -> dict:
+    """:func:`hold_segments` of a session, computed once."""
+    if "segments" not in sd.cache:
+        sd.cache["segments"] = hold_segments(sd.intervals)
+    return sd.cache["segments"]
+
+
+def baseline_means(sd: SessionData, measures: list[str]) -> pd.DataFrame:
+    """Each participant's mean of each measure over the baseline window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by participant_id, one column per measure, plus
+        ``baseline_frames`` (frames with a face in the window).
+
+    Examples
+    --------
+    >>> baseline_means(study.sessions[0], ["AU12"])  # doctest: +SKIP
+    """
+    faces = sd.faces
+    if faces is None or sd.baseline is None:
+        return pd.DataFrame(columns=[*measures, "baseline_frames"])
+    a, b = sd.baseline
+    win = faces.loc[(faces["t"] >= a) & (faces["t"] < b) & faces["face_found"].astype(bool)]
+    means = win.groupby("participant_id")[measures].mean()
+    means["baseline_frames"] = win.groupby("participant_id").size()
+    return means
+
+
+def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFrame:
+    """Frames inside each clip window, baseline-corrected, with button states.
+
+    Parameters
+    ----------
+    sd : SessionData
+        One session (its faces table must exist).
+    measures : list of str, optional
+        Facial measures to keep (default: all present).
+
+    Returns
+    -------
+    pandas.DataFrame
+        session_id, participant_id, trial, stimulus_id, t (session clock),
+        t_rel (s since clip onset), face_found, happy, sad (button held 0/1)
+        and each measure minus the participant's baseline mean (NaN where no
+        face or no baseline).
+
+    Examples
+    --------
+    >>> clip_frames(study.sessions[0], ["AU12"]).columns.tolist()  # doctest: +SKIP
+    ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12']
+    """
+    faces = sd.faces
+    if faces is None:
+        raise ValueError("clip_frames needs a faces table")
+    measures = list(measures) if measures is not None else measure_columns(faces)
+    for have, frames in sd.cache.items():  # computed once per session, reused by every analysis
+        if isinstance(have, tuple) and set(measures) <= set(have):
+            return frames[[c for c in frames.columns if c not in have or c in measures]]
+    base = baseline_means(sd, measures)
+    parts = []
+    for clip in sd.clips.itertuples(index=False):
+        on, off = clip.onset, clip.onset + clip.duration
+        win = faces.loc[(faces["t"] >= on) & (faces["t"] < off),
+                        ["participant_id", "t", "face_found", *measures]].copy()
+        win.insert(0, "session_id", sd.session_id)
+        win.insert(2, "trial", int(clip.trial))
+        win.insert(3, "stimulus_id", str(clip.stimulus_id))
+        win.insert(5, "t_rel", win["t"] - on)
+        parts.append(win)
+    cols = ["session_id", "participant_id", "trial", "stimulus_id", "t", "t_rel", "face_found",
+            "happy", "sad", *measures]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    frames = pd.concat(parts, ignore_index=True)
+    frames["face_found"] = frames["face_found"].astype(bool)
+    ref = base.reindex(frames["participant_id"])[measures].to_numpy()
+    frames[measures] = frames[measures].to_numpy() - ref
+    frames.loc[~frames["face_found"], measures] = np.nan
+    for button in ("happy", "sad"):
+        frames[button] = np.nan
+        for pid, idx in frames.groupby("participant_id").groups.items():
+            frames.loc[idx, button] = button_state(session_segments(sd), pid, button,
+                                                   frames.loc[idx, "t"].to_numpy())
+    frames = frames[cols]
+    sd.cache[tuple(measures)] = frames
+    return frames
+
+
+def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: list[str]
+                    ) -> pd.DataFrame:
+    pids = sd.participants["participant_id"].tolist()
+    sr = self_report_measures(sd.intervals, sd.clips, pids, settings.simultaneity_threshold)
+    sr = sr.merge(ratings_wide(sd.session.ratings), on=["participant_id", "trial"], how="left")
+    sr = sr.merge(sd.participants, on="participant_id", how="left")
+    sr.insert(1, "session_id", sd.session_id)
+    sr.insert(2, "condition", sd.condition)
+    sr = sr.merge(stimuli, on="stimulus_id", how="left")
+    reasons = []
+    for row in sr.itertuples(index=False):
+        why = []
+        off = row.clip_onset + row.clip_duration
+        if any(row.clip_onset <= a <= off + 0.5 for a in sd.aborts):
+            why.append("session aborted during the clip")
+        planned = getattr(row, "planned_duration", np.nan)
+        if planned == planned and row.clip_duration < 0.9 * planned:
+            why.append(f"clip shown for {row.clip_duration:.1f} s of {planned:.1f} s")
+        reasons.append("; ".join(why))
+    sr["excluded"] = [bool(r) for r in reasons]
+    sr["exclusion_reason"] = reasons
+    face_cols = {m: np.nan for m in measures} | {f"{m}_peak": np.nan for m in measures}
+    if sd.faces is None or not measures:
+        for c, v in face_cols.items():
+            sr[c] = v
+        sr["face_fraction"] = np.nan
+        sr["n_frames"] = 0
+        sr["face_excluded"] = True
+        sr["face_exclusion_reason"] = "no faces table (session not scored)"
+        return sr
+    frames = clip_frames(sd, measures)
+    base = baseline_means(sd, measures)
+    g = frames.groupby(["participant_id", "trial"])
+    agg = g[measures].mean()
+    peaks = g[measures].max().add_suffix("_peak")
+    counts = g.size().rename("n_frames")
+    frac = g["face_found"].mean().rename("face_fraction")
+    face = pd.concat([agg, peaks, counts, frac], axis=1).reset_index()
+    sr = sr.merge(face, on=["participant_id", "trial"], how="left")
+    sr["n_frames"] = sr["n_frames"].fillna(0).astype("int64")
+    why_face = []
+    for row in sr.itertuples(index=False):
+        if row.n_frames == 0:
+            why_face.append("no camera frames during the clip")
+        elif row.participant_id not in base.index or base.loc[row.participant_id, "baseline_frames"] == 0:
+            why_face.append("no face during the baseline")
+        elif row.face_fraction < settings.min_face_fraction:
+            why_face.append(f"face visible in {100 * row.face_fraction:.0f}% of frames "
+                            f"(< {100 * settings.min_face_fraction:.0f}%)")
+        else:
+            why_face.append("")
+    sr["face_excluded"] = [bool(w) for w in why_face]
+    sr["face_exclusion_reason"] = why_face
+    return sr
+
+
+def trial_table(study: Study, measures: list[str] | None = None, progress: bool = False
+                ) -> pd.DataFrame:
+    """One row per participant x clip with self-report and facial measures.
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`analysis.study_data.load_study`.
+    measures : list of str, optional
+        Facial measures to summarise (default: every measure in the faces tables).
+    progress : bool
+        Show a tqdm progress bar over sessions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ID_COLUMNS`, stimulus tags, the self-report columns of
+        :func:`analysis.self_report.self_report_measures`, ``rating_<item>``,
+        ``face_fraction``, ``n_frames``, each measure ``M`` (baseline-corrected
+        mean) and ``M_peak``, ``excluded``, ``exclusion_reason``,
+        ``face_excluded``, ``face_exclusion_reason``.
+
+    Examples
+    --------
+    >>> trials = trial_table(load_study("sim"))               # doctest: +SKIP
+    >>> trials.groupby("valence")["t_both"].mean().round(1)   # doctest: +SKIP
+    """
+    if measures is None:
+        found = [measure_columns(s.faces) for s in study.sessions if s.faces is not None]
+        measures = [m for m in (found[0] if found else []) if all(m in f for f in found)]
+    sessions = study.sessions
+    if progress:
+        from tqdm import tqdm
+        sessions = tqdm(sessions, desc="trial table", unit="session")
+    parts = [_session_trials(sd, study.stimuli, study.settings, measures) for sd in sessions]
+    table = pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else pd.DataFrame()
+    if table.empty:
+        return table
+    first = [c for c in ID_COLUMNS if c in table.columns]
+    rest = [c for c in table.columns if c not in first and c not in
+            ("excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason")]
+    table = table[first + rest + ["excluded", "exclusion_reason", "face_excluded",
+                                  "face_exclusion_reason"]]
+    return table.sort_values(["session_id", "participant_id", "trial"]).reset_index(drop=True)
+
+
+def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
+    """Write ``trials.tsv`` per session and for the whole dataset, with JSON sidecars.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`trial_table`.
+    dataset_dir : str or Path
+        The dataset; files go to ``derivatives/coaffect/``.
+
+    Returns
+    -------
+    Path
+        ``derivatives/coaffect/trials.tsv`` (all sessions).
+
+    Examples
+    --------
+    >>> write_trials(trial_table(load_study("sim")), "sim")  # doctest: +SKIP
+    PosixPath('sim/derivatives/coaffect/trials.tsv')
+    """
+    deriv = Path(dataset_dir) / "derivatives" / "coaffect"
+    deriv.mkdir(parents=True, exist_ok=True)
+    side = {c: {"Description": _describe(c)} for c in table.columns}
+    for sid, part in table.groupby("session_id"):
+        d = deriv / f"ses-{sid}"
+        d.mkdir(exist_ok=True)
+        part.to_csv(d / "trials.tsv", sep="\t", index=False, na_rep="n/a")
+        (d / "trials.json").write_text(json.dumps(side, indent=2))
+    path = deriv / "trials.tsv"
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    (deriv / "trials.json").write_text(json.dumps(side, indent=2))
+    return path
+
+
+def _describe(col: str) -> str:
+    fixed = {"t_happy": "Seconds the happy button was held during the clip.",
+             "t_sad": "Seconds the sad button was held during the clip.",
+             "t_both": "Seconds both buttons were held at once (mixed feelings).",
+             "p_both": "t_both / clip duration.", "min_index": "min(t_happy, t_sad), s.",
+             "n_switches": "Changes between happy and sad presses.",
+             "face_fraction": "Share of the clip's camera frames with this participant's face.",
+             "excluded": "Trial unusable for every outcome (see exclusion_reason).",
+             "face_excluded": "Facial measures unusable (see face_exclusion_reason)."}
+    if col in fixed:
+        return fixed[col]
+    if col.endswith("_peak"):
+        return f"Maximum of {col[:-5]} over the clip, minus the baseline mean."
+    if col.startswith("rating_"):
+        return f"Post-clip rating '{col[7:]}' (scale points)."
+    return col.replace("_", " ")

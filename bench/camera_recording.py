@@ -1,0 +1,166 @@
+"""Benchmark: a simulated group session's cameras, recorded on the session clock.
+
+Three file-backed cameras (real 30 fps clips from ../shared/data, looping)
+record for ``--seconds`` (default 120). Printed per camera: frames delivered vs
+written, capture-to-disk latency (median, max), and the resident memory of its
+capture process sampled over time (peak, and growth after warm-up). Then, if
+the session runner is installed, two short simulated sessions are run, without
+and with the three cameras, and the movie-frame statistics of their clips are
+compared (frames dropped/repeated, from events.tsv). The last line is one JSON
+object of headline figures.
+
+Run under a display (the presentation part opens a PsychoPy window)::
+
+    xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python bench/camera_recording.py --seconds 30
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = Path(os.environ.get("COAFFECT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+FEEDS = {"seatA": "single/single_face.mp4", "seatB": "single/book.mkv",
+         "seatC": "single/again.mkv"}  # 640x360 / 640x480, all 30 fps
+
+
+def record(seconds: float, out: Path, sample_every: float = 0.5) -> dict:
+    """Record the three feeds for ``seconds``; return summary and RSS samples."""
+    import psutil
+    from tqdm import tqdm
+
+    from experiments.cameras import CameraSet, CameraSpec
+
+    seats = {"seatA": ("A",), "seatB": ("B",), "seatC": ("C",)}
+    specs = [CameraSpec(name, file=str(SHARED / rel), loop=True, seats=seats[name])
+             for name, rel in FEEDS.items()]
+    cams = CameraSet(specs, out, time.perf_counter()).start()
+    procs = {n: psutil.Process(p) for n, p in cams.pids().items()}
+    samples = {n: [] for n in procs}
+    start = time.monotonic()
+    try:
+        with tqdm(total=int(seconds), unit="s", desc="recording", leave=False) as bar:
+            while (elapsed := time.monotonic() - start) < seconds:
+                for n, p in procs.items():
+                    try:
+                        samples[n].append((elapsed, p.memory_info().rss))
+                    except psutil.Error:
+                        pass
+                cams.poll()
+                time.sleep(sample_every)
+                bar.update(int(time.monotonic() - start) - bar.n)
+    finally:
+        summary = cams.stop()
+    return {"summary": summary, "rss": samples}
+
+
+def memory_figures(samples: list) -> dict:
+    """Peak RSS and growth between the first and last fifth after a 10% warm-up."""
+    import numpy as np
+
+    t = np.array([s[0] for s in samples])
+    rss = np.array([s[1] for s in samples]) / 2**20
+    span = t.max()
+    warm = t > 0.1 * span
+    early = rss[warm & (t < 0.3 * span)]
+    late = rss[t > 0.8 * span]
+    return {"rss_start_mib": round(float(rss[0]), 1), "rss_peak_mib": round(float(rss.max()), 1),
+            "rss_growth_mib": round(float(np.median(late) - np.median(early)), 2)
+            if len(early) and len(late) else None}
+
+
+def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
+    """Run one simulated session; return movie-frame statistics of its clips."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "protocols" / "bittersweet-demo.yaml").read_text())
+    data["stimuli"] = {"manifest": str(ROOT / "stimuli" / "manifest.yaml"), "clips": clips}
+    data["baseline"] = {"duration": 1.5, "kind": "fixation"}
+    data["analysis"]["baseline_window"] = [0.5, 1.5]
+    data["iti"] = 0.2
+    data["cameras"] = [{"name": n, "file": str(SHARED / rel), "loop": True, "seats": [s]}
+                       for (n, rel), s in zip(FEEDS.items(), "ABC")]
+    proto = tmp / f"bench-{'cams' if with_cameras else 'nocams'}.yaml"
+    proto.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp / f"data-{'cams' if with_cameras else 'nocams'}"
+    cmd = [sys.executable, "-m", "experiments.cli", "run", str(proto), "--condition", "group",
+           "--participants", "P01,P02,P03", "--simulate", "--session-id", "B1",
+           "--output", str(out)] + ([] if with_cameras else ["--no-cameras"])
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed"}
+    lines = (out / "ses-B1" / "events.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    stats = {"clips": 0, "flips": 0, "frames_shown": 0, "dropped": 0, "repeated": 0}
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        if row["trial_type"] != "clip":
+            continue
+        stats["clips"] += 1
+        for part in row["detail"].split():
+            key, _, value = part.partition("=")
+            if key in stats:
+                stats[key] += int(value)
+    meta = json.loads((out / "ses-B1" / "session.json").read_text())
+    if with_cameras:
+        stats["camera_frames"] = {n: c.get("frames_written") for n, c in
+                                  (meta.get("cameras") or {}).items()}
+    return stats
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=120.0, help="recording length (120)")
+    parser.add_argument("--no-presentation", action="store_true",
+                        help="skip the with/without-cameras presentation comparison")
+    parser.add_argument("--clips", default="demo-positive,demo-negative,demo-bittersweet",
+                        help="clips of the simulated sessions")
+    args = parser.parse_args(argv)
+    headline: dict = {"seconds": args.seconds, "cameras": {}}
+    with tempfile.TemporaryDirectory(prefix="coaffect-bench-") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        rec = record(args.seconds, tmp / "ses-bench")
+        wall = time.perf_counter() - t0
+        print(f"recorded {len(FEEDS)} file-backed cameras for {args.seconds:.0f} s "
+              f"(wall {wall:.1f} s, {os.cpu_count()} CPUs)")
+        print(f"{'camera':8} {'delivered':>9} {'written':>8} {'dropped':>8} {'written%':>8} "
+              f"{'fps':>7} {'lat_med_ms':>10} {'lat_max_ms':>10} {'rss_peak':>9} "
+              f"{'rss_growth':>10}")
+        for name, s in rec["summary"].items():
+            mem = memory_figures(rec["rss"][name])
+            pct = 100.0 * s["frames_written"] / s["frames_delivered"] if s["frames_delivered"] else 0
+            print(f"{name:8} {s['frames_delivered']:9d} {s['frames_written']:8d} "
+                  f"{s['frames_dropped']:8d} {pct:8.2f} {s['fps_measured']:7.2f} "
+                  f"{1000 * s['latency_median']:10.1f} {1000 * s['latency_max']:10.1f} "
+                  f"{mem['rss_peak_mib']:7.1f}Mi {mem['rss_growth_mib']:8.2f}Mi")
+            headline["cameras"][name] = {
+                "delivered": s["frames_delivered"], "written": s["frames_written"],
+                "written_pct": round(pct, 2), "fps": s["fps_measured"],
+                "latency_median_ms": round(1000 * s["latency_median"], 1),
+                "latency_max_ms": round(1000 * s["latency_max"], 1), **mem}
+        print("RSS over time (MiB), per camera: " + "; ".join(
+            f"{n}: " + " ".join(f"{rss / 2**20:.1f}" for _, rss in v[:: max(1, len(v) // 8)])
+            for n, v in rec["rss"].items()))
+        have_runner = (ROOT / "experiments" / "runner" / "__init__.py").exists()
+        if have_runner and not args.no_presentation and os.environ.get("DISPLAY"):
+            clips = args.clips.split(",")
+            for label, with_cams in (("without cameras", False), ("with 3 cameras", True)):
+                stats = presentation(with_cams, clips, tmp)
+                print(f"presentation {label}: {stats}")
+                headline["without_cameras" if not with_cams else "with_cameras"] = stats
+        else:
+            print("presentation comparison skipped (no runner, no DISPLAY, or --no-presentation)")
+    print(json.dumps(headline))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""``CameraSet``: every camera of a session, each recording in its own process.
+
+The runner opens the set before the session starts, calls :meth:`CameraSet.poll`
+now and then (between frames is fine: it never blocks), and :meth:`CameraSet.stop`
+at the end or on abort. See :func:`experiments.cameras.open_cameras`.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import session_format as fmt
+from ..errors import HardwareError
+from .capture_process import capture_main
+from .mjpeg_store import camera_paths, last_frame_row, read_frame_rows
+from .source import CameraSpec
+
+#: Seconds to wait for every camera to open and deliver its first frame.
+OPEN_TIMEOUT = 20.0
+#: Restarts of a crashed capture process before a camera is given up.
+MAX_RESTARTS = 5
+
+
+def _alive(process) -> bool:
+    """Whether a capture process runs (also when someone else has reaped it)."""
+    if not process.is_alive():
+        return False
+    try:
+        os.kill(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@dataclass
+class _Camera:
+    spec: CameraSpec
+    process: object = None
+    messages: object = None
+    stop_event: object = None
+    status: str = "starting"     # ok, ended, missing, failed, crashed
+    error: str | None = None
+    fps_nominal: float | None = None
+    first_t: float | None = None
+    gaps: list = field(default_factory=list)
+    open_gap: float | None = None
+    summaries: list = field(default_factory=list)
+    restarts: int = 0
+    pending_events: list = field(default_factory=list)
+
+
+class CameraSet:
+    """The cameras of one session (see :func:`~experiments.cameras.open_cameras`).
+
+    Parameters
+    ----------
+    specs : list of CameraSpec
+        The cameras.
+    session_dir : Path
+        The ``ses-<id>`` folder.
+    clock_zero : float
+        ``time.perf_counter()`` at session t = 0.
+    allow_missing : bool
+        Start even if a required camera cannot be opened.
+
+    Examples
+    --------
+    >>> cams = CameraSet([CameraSpec("wide", file="wide.avi", seats=("A",))],
+    ...                  Path("ses-01"), time.perf_counter())        # doctest: +SKIP
+    >>> cams.start(); cams.poll(); summary = cams.stop()             # doctest: +SKIP
+    """
+
+    def __init__(self, specs, session_dir, clock_zero: float, allow_missing: bool = False):
+        self.session_dir = Path(session_dir)
+        self.clock_zero = float(clock_zero)
+        self.allow_missing = allow_missing
+        self.cameras = {s.name: _Camera(s) for s in specs}
+        self._ctx = multiprocessing.get_context("spawn")  # no fork of a GL/PsychoPy parent
+        self._summary: dict | None = None
+
+    # ------------------------------------------------------------------ life cycle
+    def now(self) -> float:
+        """Current session time (s).
+
+        Examples
+        --------
+        >>> CameraSet([], Path("ses-01"), time.perf_counter() - 5).now() >= 5
+        True
+        """
+        return time.perf_counter() - self.clock_zero
+
+    def _spawn(self, cam: _Camera, gap_start: float | None = None) -> None:
+        cam.messages = self._ctx.Queue()
+        cam.stop_event = self._ctx.Event()
+        cam.process = self._ctx.Process(
+            target=capture_main, name=f"coaffect-cam-{cam.spec.name}", daemon=True,
+            args=(cam.spec, str(self.session_dir), self.clock_zero, cam.messages,
+                  cam.stop_event, os.getpid(), gap_start))
+        cam.process.start()
+
+    def start(self, timeout: float = OPEN_TIMEOUT) -> "CameraSet":
+        """Start every capture process; return once each delivered a frame or failed.
+
+        Raises
+        ------
+        HardwareError
+            A required camera cannot be opened (unless ``allow_missing``).
+
+        Examples
+        --------
+        >>> cams = CameraSet(specs, Path("ses-01"), clock_zero).start()  # doctest: +SKIP
+        >>> cams.cameras["wide"].first_t                                 # doctest: +SKIP
+        0.71
+        """
+        self.session_dir.mkdir(parents=True, exist_ok=True)
+        for cam in self.cameras.values():
+            self._spawn(cam)
+        deadline = time.monotonic() + timeout
+        waiting = set(self.cameras)
+        while waiting and time.monotonic() < deadline:
+            for name in list(waiting):
+                cam = self.cameras[name]
+                self._drain(cam)
+                if cam.first_t is not None or cam.status in ("failed", "ended"):
+                    waiting.discard(name)
+                elif not cam.process.is_alive():
+                    self._drain(cam)
+                    if cam.status == "starting":
+                        cam.status, cam.error = "failed", "capture process exited at start"
+                    waiting.discard(name)
+            time.sleep(0.02)
+        for name in waiting:
+            cam = self.cameras[name]
+            cam.status = "failed"
+            cam.error = f"no frame within {timeout:.0f} s"
+        problems = []
+        for cam in self.cameras.values():
+            if cam.status != "failed":
+                continue
+            self._halt(cam)
+            cam.status = "missing"
+            if cam.spec.required and not self.allow_missing:
+                problems.append(cam)
+        if problems:
+            self.stop()
+            lines = [f"camera '{c.spec.name}' ({c.spec.kind} {c.spec.where}): {c.error}"
+                     for c in problems]
+            raise HardwareError(lines[0], lines=lines, hint=(
+                "check that the camera is plugged in and not used by another program "
+                "(a device) or that the file exists (a file); coaffect rig-check PROTOCOL lists "
+                "the cameras it can open; set 'required: false' or pass --allow-missing-cameras "
+                "to run without it"))
+        return self
+
+    def _halt(self, cam: _Camera, timeout: float = 10.0) -> None:
+        if cam.process is None:
+            return
+        cam.stop_event.set()
+        deadline = time.monotonic() + timeout
+        while _alive(cam.process) and time.monotonic() < deadline:
+            cam.process.join(0.05)
+            self._drain(cam)  # keep its pipe empty so it can exit
+        if _alive(cam.process):
+            cam.process.terminate()
+            cam.process.join(2.0)
+        if _alive(cam.process):
+            cam.process.kill()
+            cam.process.join(2.0)
+        self._drain(cam)
+
+    # ------------------------------------------------------------------ messages
+    def _gap_event(self, cam: _Camera, start: float, end: float, reason: str) -> dict:
+        return {"onset": round(start, 6), "duration": round(max(0.0, end - start), 6),
+                "trial_type": "camera_gap",
+                "detail": f"camera {cam.spec.name}: no frames for {end - start:.2f} s ({reason})"}
+
+    def _drain(self, cam: _Camera) -> None:
+        if cam.messages is None:
+            return
+        while True:
+            try:
+                msg = cam.messages.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return
+            kind = msg["kind"]
+            if kind == "failed":
+                cam.status, cam.error = "failed", msg["error"]
+            elif kind == "opened":
+                cam.fps_nominal = msg["fps_nominal"]
+                if cam.status in ("starting", "crashed"):
+                    cam.status = "ok"
+            elif kind == "first_frame":
+                if cam.first_t is None:
+                    cam.first_t = msg["t"]
+            elif kind == "gap_open":
+                cam.open_gap = msg["start"]
+                if msg.get("reason") == "file ended":
+                    cam.status = "ended"
+            elif kind == "gap":
+                cam.open_gap = None
+                cam.gaps.append([msg["start"], msg["end"]])
+                reason = msg.get("reason", "no frames")
+                cam.pending_events.append(self._gap_event(cam, msg["start"], msg["end"], reason))
+            elif kind == "summary":
+                cam.summaries.append(msg)
+
+    def poll(self) -> list[dict]:
+        """Gaps that ended since the last call, as ``events.tsv`` rows; restarts crashed captures.
+
+        Returns
+        -------
+        list of dict
+            ``onset``, ``duration``, ``trial_type`` (``'camera_gap'``), ``detail``.
+
+        Examples
+        --------
+        >>> for row in cams.poll():                 # doctest: +SKIP
+        ...     writer.append("events.tsv", row)
+        """
+        for cam in self.cameras.values():
+            self._drain(cam)
+            if self._summary is None and cam.process is not None and not _alive(cam.process) \
+                    and cam.status not in ("missing", "ended") and not cam.stop_event.is_set():
+                self._restart(cam)
+        out = []
+        for cam in self.cameras.values():
+            out.extend(cam.pending_events)
+            cam.pending_events = []
+        return sorted(out, key=lambda r: r["onset"])
+
+    def _restart(self, cam: _Camera) -> None:
+        """A capture process died (kill -9, crash): start a new one that appends."""
+        _, table = camera_paths(self.session_dir, cam.spec.name)
+        last = last_frame_row(table)
+        fps = cam.fps_nominal or cam.spec.fps
+        start = min(last.t + 1.0 / fps, self.now()) if last else self.now()
+        if cam.open_gap is not None:
+            start = cam.open_gap
+        cam.open_gap = start
+        if cam.restarts >= MAX_RESTARTS:
+            cam.status = "crashed"
+            return
+        cam.restarts += 1
+        cam.status = "crashed"
+        self._spawn(cam, gap_start=start)
+
+    # ------------------------------------------------------------------ summary
+    def pids(self) -> dict[str, int]:
+        """Process id of each running capture process (for monitoring).
+
+        Examples
+        --------
+        >>> psutil.Process(cams.pids()["wide"]).memory_info().rss  # doctest: +SKIP
+        79560704
+        """
+        return {n: c.process.pid for n, c in self.cameras.items()
+                if c.process is not None and _alive(c.process)}
+
+    def stop(self) -> dict:
+        """Stop recording; return the per-camera summary for ``session.json["cameras"]``.
+
+        Idempotent and safe to call from ``finally``. Gaps still open end at the
+        stop time; :meth:`poll` after ``stop`` returns their events.
+
+        Returns
+        -------
+        dict
+            Per camera: ``frames_written``, ``fps_measured``, ``fps_nominal``,
+            ``gaps`` (``[[start, end], ...]``), ``file``, ``frames_table``, ``codec``,
+            ``status``, ``frames_delivered``, ``frames_dropped``, ``restarts``,
+            ``latency_median``, ``latency_max``, ``source``, ``seats``.
+
+        Examples
+        --------
+        >>> session_writer.update(cameras=cams.stop())  # doctest: +SKIP
+        """
+        if self._summary is not None:
+            return self._summary
+        for cam in self.cameras.values():
+            if cam.stop_event is not None:
+                cam.stop_event.set()
+        for cam in self.cameras.values():
+            self._halt(cam)
+        stop_t = self.now()
+        self._summary = {}
+        for name, cam in self.cameras.items():
+            if cam.open_gap is not None:  # e.g. process died and could not be restarted
+                cam.gaps.append([cam.open_gap, stop_t])
+                cam.pending_events.append(self._gap_event(cam, cam.open_gap, stop_t,
+                                                          "capture process died"))
+                cam.open_gap = None
+            self._summary[name] = self._camera_summary(cam)
+        return self._summary
+
+    def _camera_summary(self, cam: _Camera) -> dict:
+        video, table = camera_paths(self.session_dir, cam.spec.name)
+        rows = read_frame_rows(table)
+        ts = [r.t for r in rows]
+        intervals = sorted(b - a for a, b in zip(ts, ts[1:]))
+        fps_measured = round(1.0 / intervals[len(intervals) // 2], 3) if intervals and \
+            intervals[len(intervals) // 2] > 0 else None
+        lat = [s["latency_median"] for s in cam.summaries if s["latency_median"] is not None]
+        status = cam.status
+        if status == "ok" and cam.gaps:
+            status = "gaps"
+        return {
+            "frames_written": len(rows),
+            "frames_delivered": sum(s["delivered"] for s in cam.summaries),
+            "frames_dropped": sum(s["dropped"] for s in cam.summaries),
+            "fps_measured": fps_measured,
+            "fps_nominal": round(cam.fps_nominal, 3) if cam.fps_nominal else cam.spec.fps,
+            "first_t": ts[0] if ts else None,
+            "last_t": ts[-1] if ts else None,
+            "gaps": [[round(a, 6), round(b, 6)] for a, b in cam.gaps],
+            "restarts": cam.restarts,
+            "file": video.name if rows else None,
+            "frames_table": table.name if rows else None,
+            "codec": "mjpeg",
+            "container": f"raw MJPEG (.{fmt.CAMERA_EXT}): concatenated JPEG frames",
+            "latency_median": max(lat) if lat else None,
+            "latency_max": max((s["latency_max"] for s in cam.summaries), default=None),
+            "status": status,
+            "error": cam.error,
+            "source": {"kind": cam.spec.kind, "where": cam.spec.where, "loop": cam.spec.loop},
+            "seats": list(cam.spec.seats),
+        }
+
+    # ------------------------------------------------------------------ enrollment
+    def enroll(self, participants: dict[str, str], enroll_dir, timeout: float = 5.0) -> dict:
+        """One face snapshot per participant: ``enroll/<participant_id>.png``.
+
+        See :func:`experiments.cameras.enroll.enroll_participants`; only cameras
+        that are delivering frames are used.
+
+        Examples
+        --------
+        >>> cams.enroll({"A": "P01"}, ses_dir / "enroll")  # doctest: +SKIP
+        {'P01': PosixPath('.../enroll/P01.png')}
+        """
+        from .enroll import enroll_participants
+
+        live = [c.spec for c in self.cameras.values() if c.status in ("ok",)]
+        return enroll_participants(live, self.session_dir, participants, Path(enroll_dir),
+                                   timeout=timeout)
+
+    def __enter__(self) -> "CameraSet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

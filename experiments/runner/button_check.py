@@ -1,0 +1,91 @@
+"""The button check: every seat presses and releases each of its two buttons.
+
+Seat by seat, each button is prompted (``texts.button_check`` with ``{seat}``
+and ``{button}`` filled in) until it has been seen going down and then up. When
+all seats pass, the experimenter presses space to go on or ``r`` to repeat.
+Escape opens the abort dialog, which here also offers ``s`` to skip the check;
+a skip (or ``--skip-button-check``) is logged as ``button_check_skipped``.
+"""
+from __future__ import annotations
+
+from .runtime import Runtime, SkipRequested
+
+
+def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str,
+                     skip: bool = False) -> bool:
+    """Run the check; return True if it passed, False if it was skipped.
+
+    Parameters
+    ----------
+    rt : Runtime
+    seats : list of (seat_id, seat_label, participant_id)
+    prompt : str
+        Template with ``{seat}`` and ``{button}``.
+    skip : bool
+        Skip at once (logged).
+
+    Examples
+    --------
+    >>> run_button_check(rt, [("A", "left", "P01")], "Seat {seat}: hold {button}")  # doctest: +SKIP
+    True
+    """
+    t0 = rt.clock.now()
+    if skip:
+        rt.writer.append("events.tsv", {"onset": t0, "duration": 0.0,
+                                        "trial_type": "button_check_skipped",
+                                        "detail": "--skip-button-check"})
+        return False
+    rt.skip_choice = ("s", "skip the button check")
+    try:
+        while True:
+            start = rt.clock.now()
+            for seat_id, label, pid in seats:
+                for button in ("happy", "sad"):
+                    _check_one(rt, seat_id, label, button, prompt)
+            done = rt.clock.now()
+            rt.writer.append("events.tsv", {"onset": start, "duration": done - start,
+                                            "trial_type": "button_check",
+                                            "detail": f"passed: {len(seats)} seat(s)"})
+            msg = "Button check passed.\n\nSPACE = continue, R = repeat the check"
+            rt.experimenter_keys.clear()
+            repeat = False
+            while True:
+                rt.display.text(msg)
+                t = rt.display.flip()
+                rt.tick()
+                if rt.simulate and t - done > 0.2:
+                    break
+                key = rt.pop_experimenter_key("space", "return", "r")
+                if key:
+                    repeat = key == "r"
+                    break
+            if not repeat:
+                return True
+    except SkipRequested:
+        now = rt.clock.now()
+        rt.writer.append("events.tsv", {"onset": t0, "duration": now - t0,
+                                        "trial_type": "button_check_skipped",
+                                        "detail": "skipped by the experimenter"})
+        return False
+    finally:
+        rt.skip_choice = None
+
+
+def _check_one(rt: Runtime, seat_id: str, label: str, button: str, prompt: str) -> None:
+    seat_name = f"{seat_id} ({label})" if label else seat_id
+    text = prompt.format(seat=seat_name, button=button.upper())
+    rt.display.text(text)
+    t0 = rt.display.flip()
+    rt.plan("button_check", t0, seat=seat_id, button=button)
+    seen_down = False
+    while True:
+        rt.display.text(text)
+        if seen_down:
+            rt.display.text("OK - now release it", pos=(0, -150), color="lightgreen")
+        rt.display.flip()
+        for ev in rt.tick():
+            if ev.seat == seat_id and ev.button == button:
+                if ev.action == "down":
+                    seen_down = True
+                elif seen_down:
+                    return

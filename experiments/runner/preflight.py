@@ -1,0 +1,213 @@
+"""Checks made before the window opens: every bad input stops here with exit 2.
+
+:func:`prepare_session` validates the protocol, stimuli, participants, session
+folder and output disk, and returns a :class:`SessionPlan`. It writes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from .. import session_format as fmt
+from ..errors import ManifestError, SessionSetupError, did_you_mean
+from ..manifest import Manifest, load_manifest
+from ..protocol import LoadedProtocol, load_protocol
+from ..session_writer import check_output_dir, read_participant_ids
+from .trial_order import trial_order
+
+
+@dataclass
+class SessionPlan:
+    """Everything a session needs, checked, before anything is written."""
+
+    loaded: LoadedProtocol
+    manifest: Manifest
+    condition: str
+    participants: list[str]
+    seats: list[str]                # seat id per participant, same order
+    session_id: str
+    dataset_dir: Path
+    order: list[str]
+    session_index: int
+    resume: bool = False
+    meta: dict = field(default_factory=dict)  # session.json when resuming
+
+    @property
+    def session_dir(self) -> Path:
+        return self.dataset_dir / fmt.session_dirname(self.session_id)
+
+    def seat_of(self) -> dict[str, str]:
+        """participant_id -> seat id."""
+        return dict(zip(self.participants, self.seats))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_clips(lp: LoadedProtocol, clip_ids: list[str]) -> Manifest:
+    """Check that every clip file exists and matches its manifest sha256.
+
+    Uses ``experiments.stimulus_files.verify_stimuli`` when that module is
+    installed; otherwise checks size-then-sha256 itself.
+
+    Raises
+    ------
+    ManifestError
+        ``FILE: clip 'id': problem`` for the first bad clip.
+    """
+    manifest = load_manifest(lp.manifest_path)
+    if importlib.util.find_spec("experiments.stimulus_files") is not None:
+        from .. import stimulus_files
+
+        verify = getattr(stimulus_files, "verify_stimuli", None)
+        if verify is not None:
+            try:
+                verify(manifest, clip_ids)
+                return manifest
+            except TypeError:  # other signature: fall back to our own check
+                pass
+    for cid in clip_ids:
+        path = manifest.clip_path(cid)
+        if not path.is_file():
+            raise ManifestError(f"{manifest.path}: clip '{cid}': file {path} is missing",
+                                hint="restore the file or run 'coaffect stimuli scan'")
+        if _sha256(path) != manifest.clip(cid).sha256:
+            raise ManifestError(f"{manifest.path}: clip '{cid}': {path.name} has changed "
+                                f"(sha256 differs from the manifest)",
+                                hint="restore the original file, or re-scan the stimuli and "
+                                     "bump the protocol version")
+    return manifest
+
+
+def default_session_id() -> str:
+    """A session id from the local time, e.g. ``20261128T154233``."""
+    return datetime.now().strftime("%Y%m%dT%H%M%S")
+
+
+def prepare_session(protocol: str | Path, condition: Optional[str], participants: Optional[list[str]],
+                    *, session_id: Optional[str] = None, output: str | Path = "data",
+                    resume: Optional[str | Path] = None, check_disk: bool = True) -> SessionPlan:
+    """Validate every input of a session and plan it; writes nothing.
+
+    Parameters
+    ----------
+    protocol : path
+        Protocol YAML.
+    condition : {'alone', 'group'}
+        Ignored (taken from session.json) when resuming, but must match if given.
+    participants : list of str
+        Pseudonyms, one per seat in protocol order.
+    session_id : str, optional
+        Default: the local date and time.
+    output : path
+        Dataset folder.
+    resume : path, optional
+        An existing ``ses-<id>`` folder to continue.
+
+    Returns
+    -------
+    SessionPlan
+
+    Raises
+    ------
+    CoaffectError
+        ProtocolError, ManifestError or SessionSetupError with one line each.
+
+    Examples
+    --------
+    >>> plan = prepare_session("protocols/bittersweet-demo.yaml", "group",
+    ...                        ["P01", "P02", "P03"], output="/tmp/x")  # doctest: +SKIP
+    >>> plan.seats                                                     # doctest: +SKIP
+    ['A', 'B', 'C']
+    """
+    lp = load_protocol(protocol)
+    p = lp.protocol
+    meta: dict = {}
+    if resume is not None:
+        sdir = Path(resume)
+        meta_path = sdir / "session.json"
+        if not meta_path.is_file():
+            raise SessionSetupError(f"{sdir}: not a session folder (no session.json)",
+                                    hint="--resume takes a ses-<id> folder")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("status") == "complete":
+            raise SessionSetupError(f"{sdir}: session is already complete; nothing to resume")
+        if meta.get("protocol", {}).get("sha256") != lp.sha256:
+            raise SessionSetupError(f"{protocol}: protocol differs from the one the session ran "
+                                    f"(sha256 {meta.get('protocol', {}).get('sha256', '?')[:12]}...)",
+                                    hint=f"resume with the frozen copy: {sdir / 'protocol.yaml'}")
+        saved = [x["participant_id"] for x in meta["participants"]]
+        if condition and condition != meta["condition"]:
+            raise SessionSetupError(f"--condition: {condition} differs from the session's "
+                                    f"'{meta['condition']}'", hint="omit --condition when resuming")
+        if participants and list(participants) != saved:
+            raise SessionSetupError(f"--participants: {','.join(participants)} differ from the "
+                                    f"session's {','.join(saved)}",
+                                    hint="omit --participants when resuming")
+        manifest = verify_clips(lp, list(meta["trial_order"]))
+        return SessionPlan(lp, manifest, meta["condition"], saved,
+                           [x["seat"] for x in meta["participants"]], meta["session_id"],
+                           sdir.resolve().parent, list(meta["trial_order"]),
+                           int(meta.get("session_index", 0)), resume=True, meta=meta)
+
+    if condition is None:
+        raise SessionSetupError("--condition is required (alone or group)")
+    if condition not in p.conditions:
+        raise SessionSetupError(f"{lp.path}: conditions: protocol has no condition '{condition}'"
+                                f"{did_you_mean(condition, p.conditions)} "
+                                f"(allowed: {', '.join(p.conditions)})")
+    participants = [x.strip() for x in (participants or []) if x.strip()]
+    if not participants:
+        raise SessionSetupError("--participants: give at least one participant id, e.g. P01")
+    bad = [x for x in participants if not fmt.valid_participant_id(x)]
+    if bad:
+        raise SessionSetupError(f"--participants: '{bad[0]}' is not a valid id "
+                                "(letters and digits only, e.g. P01)")
+    dup = sorted({x for x in participants if participants.count(x) > 1})
+    if dup:
+        raise SessionSetupError(f"--participants: {', '.join(dup)} given twice")
+    if len(participants) > len(p.seats):
+        raise SessionSetupError(f"--participants: {len(participants)} participants but the protocol "
+                                f"has only {len(p.seats)} seats "
+                                f"({', '.join(s.id for s in p.seats)})",
+                                hint="give at most one participant per seat")
+    if condition == "alone" and len(participants) != 1:
+        raise SessionSetupError(f"--participants: the alone condition has 1 participant "
+                                f"(got {len(participants)})")
+    if condition == "group" and len(participants) < 2:
+        raise SessionSetupError("--participants: a group session needs at least 2 participants "
+                                f"(got {len(participants)})")
+    session_id = session_id or default_session_id()
+    if not fmt.valid_session_id(session_id):
+        raise SessionSetupError(f"--session-id: '{session_id}' must be letters and digits only")
+    dataset = Path(output)
+    sdir = dataset / fmt.session_dirname(session_id)
+    if sdir.exists():
+        raise SessionSetupError(f"{sdir}: session folder already exists",
+                                hint="use another --session-id, or --resume to continue it")
+    used = read_participant_ids(dataset) if dataset.is_dir() else set()
+    reused = [x for x in participants if x in used]
+    if reused:
+        raise SessionSetupError(f"{dataset / fmt.PARTICIPANTS.filename}: participant id "
+                                f"'{reused[0]}' is already in this dataset",
+                                hint="participant ids must be unique in a dataset; "
+                                     "use a new pseudonym")
+    if check_disk:
+        check_output_dir(dataset)
+    manifest = verify_clips(lp, list(p.stimuli.clips) +
+                            ([p.baseline.clip] if p.baseline.clip else []))
+    index = len([d for d in dataset.glob("ses-*") if d.is_dir()]) if dataset.is_dir() else 0
+    order = trial_order(p.stimuli.clips, p.trial_order.mode, index, p.trial_order.seed)
+    seats = [s.id for s in p.seats[: len(participants)]]
+    return SessionPlan(lp, manifest, condition, participants, seats, session_id,
+                       dataset.resolve(), order, index)

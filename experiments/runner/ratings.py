@@ -1,0 +1,185 @@
+"""Post-clip ratings with the participants' own two buttons.
+
+Each participant rates on their own scale with the two buttons they already
+hold: a short press (tap) of HAPPY moves their marker one step right, a tap of
+SAD one step left, and pressing BOTH at once confirms. No extra keyboard, mouse
+or experimenter help is needed, so the same hardware works for 1..N seats.
+
+``ratings.mode``:
+
+``simultaneous``
+    Every seat rates the same item at the same time, each on its own scale
+    (one row per seat on screen). The screen ends when everyone has confirmed
+    or ``ratings.timeout`` has passed. Fast for groups.
+``in_turn``
+    Seat by seat (others see whose turn it is). Slower, but nobody is
+    distracted by the others' markers.
+
+A key already held when the screen appears (a hold carried over from the
+clip) neither moves the marker nor confirms: only presses that start on the
+rating screen count. Every raw down/up is still written to ``buttons.tsv``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .runtime import ButtonEvent, Runtime
+
+
+@dataclass
+class _SeatState:
+    seat: str
+    label: str
+    participant_id: str
+    value: int
+    pressed: dict                 # button -> bool: went down on this screen
+    confirmed: bool = False
+    rt: Optional[float] = None
+
+
+def apply_rating_event(state: _SeatState, ev: ButtonEvent, held: set, low: int, high: int,
+                       onset: float) -> None:
+    """Update one seat's rating from one of its button events (pure logic).
+
+    Parameters
+    ----------
+    state : _SeatState
+    ev : ButtonEvent
+        An event of this seat.
+    held : set of str
+        Buttons of this seat held right after the event.
+    low, high : int
+        Scale ends.
+    onset : float
+        Screen onset (for the response time).
+
+    Examples
+    --------
+    >>> s = _SeatState("A", "", "P01", 5, {"happy": False, "sad": False})
+    >>> e = lambda t, a, b: ButtonEvent(t, a, "k", "A", "P01", b)
+    >>> apply_rating_event(s, e(1.0, "down", "happy"), {"happy"}, 0, 9, 0.0)
+    >>> apply_rating_event(s, e(1.1, "up", "happy"), set(), 0, 9, 0.0)
+    >>> s.value
+    6
+    >>> apply_rating_event(s, e(2.0, "down", "sad"), {"sad"}, 0, 9, 0.0)
+    >>> apply_rating_event(s, e(2.02, "down", "happy"), {"sad", "happy"}, 0, 9, 0.0)
+    >>> s.confirmed, s.value, s.rt
+    (True, 6, 2.02)
+    """
+    if state.confirmed:
+        return
+    other = "sad" if ev.button == "happy" else "happy"
+    if ev.action == "down":
+        state.pressed[ev.button] = True
+        if other in held and state.pressed[other]:
+            state.confirmed = True
+            state.rt = round(ev.t - onset, 6)
+    elif state.pressed[ev.button]:
+        state.pressed[ev.button] = False
+        if other not in held:  # a tap, not half of a chord
+            step = 1 if ev.button == "happy" else -1
+            state.value = min(high, max(low, state.value + step))
+
+
+def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set) -> None:
+    d = rt.display
+    w, h = d.size
+    d.text(intro, pos=(0, h / 2 - 40))
+    d.text(item.prompt, pos=(0, h / 2 - 90))
+    n = len(states)
+    band = (h - 200) / max(n, 1)
+    values = list(range(item.low, item.high + 1))
+    span = w * 0.6
+    step = span / max(len(values) - 1, 1)
+    for i, st in enumerate(states):
+        y = h / 2 - 160 - band * i - band / 2 + 30
+        name = f"{st.seat}" + (f" ({st.label})" if st.label else "")
+        color = "white" if st.seat in active else "grey"
+        d.text(name, pos=(-w / 2 + 80, y), height=d.text_height * 0.8, color=color)
+        for j, v in enumerate(values):
+            x = -span / 2 + j * step
+            d.text(str(v), pos=(x, y), height=d.text_height * 0.8, color=color)
+        if st.seat in active or st.confirmed:
+            x = -span / 2 + (st.value - item.low) * step
+            d.rect((x, y), (d.text_height * 1.4, d.text_height * 1.4),
+                   color="lightgreen" if st.confirmed else "yellow")
+        d.text(item.low_label, pos=(-span / 2, y - 35), height=d.text_height * 0.6, color=color)
+        d.text(item.high_label, pos=(span / 2, y - 35), height=d.text_height * 0.6, color=color)
+
+
+def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, item, intro: str,
+                      seats: list[tuple[str, str, str]], active: list[str], timeout: float) -> None:
+    """One rating screen for one item; writes a ``ratings.tsv`` row per active seat.
+
+    Parameters
+    ----------
+    rt : Runtime
+    trial : int
+    stimulus_id, valence : str
+    item : RatingItem
+    intro : str
+    seats : list of (seat_id, label, participant_id)
+        All seats (drawn), in protocol order.
+    active : list of str
+        Seats rating on this screen.
+    timeout : float
+        Seconds; unconfirmed ratings are written with value and rt ``n/a``.
+
+    Examples
+    --------
+    >>> run_rating_screen(rt, 1, "demo-positive", "positive", item, "Rate:",
+    ...                   [("A", "left", "P01")], ["A"], 30.0)       # doctest: +SKIP
+    """
+    start = (item.low + item.high) // 2
+    states = [_SeatState(s, lab, pid, start, {"happy": False, "sad": False})
+              for s, lab, pid in seats]
+    by_seat = {st.seat: st for st in states}
+    active_set = set(active)
+    _draw(rt, intro, item, states, active_set)
+    onset = rt.display.flip()
+    rt.plan("rating", onset, trial=trial, seats=active, item=item.id, low=item.low, high=item.high,
+            start=start, valence=valence)
+    pending = set(active)
+    while pending and rt.clock.now() - onset < timeout:
+        for ev in rt.tick():
+            st = by_seat.get(ev.seat)
+            if st is None or ev.seat not in pending:
+                continue
+            held = {b for (s, b) in rt.held if s == ev.seat}
+            apply_rating_event(st, ev, held, item.low, item.high, onset)
+            if st.confirmed:
+                pending.discard(ev.seat)
+                rt.writer.append("ratings.tsv", {"trial": trial, "stimulus_id": stimulus_id,
+                                                 "participant_id": st.participant_id,
+                                                 "item": item.id, "value": st.value, "rt": st.rt,
+                                                 "onset": onset})
+        _draw(rt, intro, item, states, active_set)
+        rt.display.flip()
+    for sid in sorted(pending, key=active.index):
+        st = by_seat[sid]
+        rt.writer.append("ratings.tsv", {"trial": trial, "stimulus_id": stimulus_id,
+                                         "participant_id": st.participant_id, "item": item.id,
+                                         "value": None, "rt": None, "onset": onset})
+    end = rt.clock.now()
+    detail = f"item={item.id} seats={','.join(active)}"
+    if pending:
+        detail += f" timed_out={','.join(sorted(pending))}"
+    rt.writer.append("events.tsv", {"onset": onset, "duration": end - onset, "trial_type": "rating",
+                                    "trial": trial, "stimulus_id": stimulus_id, "detail": detail})
+
+
+def run_ratings(rt: Runtime, ratings_cfg, trial: int, stimulus_id: str, valence: str,
+                intro: str, seats: list[tuple[str, str, str]]) -> None:
+    """All rating screens of one trial, in the protocol's ``ratings.mode``."""
+    if not ratings_cfg.items:
+        return
+    if ratings_cfg.mode == "in_turn":
+        for seat_id, _, _ in seats:
+            for item in ratings_cfg.items:
+                run_rating_screen(rt, trial, stimulus_id, valence, item, intro, seats, [seat_id],
+                                  ratings_cfg.timeout)
+    else:
+        for item in ratings_cfg.items:
+            run_rating_screen(rt, trial, stimulus_id, valence, item, intro, seats,
+                              [s for s, _, _ in seats], ratings_cfg.timeout)

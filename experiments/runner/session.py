@@ -1,0 +1,200 @@
+"""One session, start to end: :func:`run_session`.
+
+Flow: checks (no window) -> session folder -> cameras -> window -> consent and
+instructions -> button check -> face enrollment -> baseline -> trials (clip,
+ratings, inter-trial interval) -> end screen. Every row is written as it
+happens; escape + ``y`` aborts and keeps everything; any exit runs the
+cleanup (cameras stopped, keys released, window closed, session.json final).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..errors import HardwareError, SessionSetupError
+from ..session_writer import SessionWriter
+from .clock import SessionClock
+from .preflight import SessionPlan, prepare_session
+from .resume import find_resume_point, resumed_clock_zero
+
+SIMULATE_MODES = ("inprocess", "xdotool")
+
+
+@dataclass
+class SessionResult:
+    """What :func:`run_session` did."""
+
+    session_dir: Path
+    status: str
+    trials_done: list = field(default_factory=list)
+    injected: list = field(default_factory=list)   # (Action, t_before, t_after)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("coaffect", "psychopy", "psychtoolbox", "ffpyplayer", "pyglet"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _check_environment(simulate: Optional[str]) -> None:
+    """Fail before anything is written if there is no screen to open a window on."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        raise HardwareError("no display: DISPLAY is not set, so no window can open",
+                            hint="run on the lab computer's desktop, or rehearse headless with "
+                                 "xvfb-run -a coaffect run ... --simulate")
+    if simulate is None:
+        return
+    if simulate not in SIMULATE_MODES:
+        raise SessionSetupError(f"--simulate: unknown mode '{simulate}' "
+                                f"(allowed: {', '.join(SIMULATE_MODES)})")
+    if simulate == "xdotool" and not shutil.which("xdotool"):
+        raise HardwareError("--simulate xdotool needs the xdotool program",
+                            hint="apt-get install xdotool, or use --simulate inprocess")
+
+
+def _new_folder(plan: SessionPlan, simulate, seed, clock_zero) -> SessionWriter:
+    p = plan.loaded.protocol
+    seats = {s.id: s for s in p.seats}
+    meta = {
+        "condition": plan.condition,
+        "participants": [{"participant_id": pid, "seat": s} for pid, s in
+                         zip(plan.participants, plan.seats)],
+        "protocol": {"id": p.id, "version": p.version, "sha256": plan.loaded.sha256,
+                     "source": str(plan.loaded.path), "file": "protocol.yaml"},
+        "versions": _versions(),
+        "session_index": plan.session_index,
+        "trial_order": plan.order,
+        "trial_order_mode": p.trial_order.mode,
+        "seats": [{"id": s, "label": seats[s].label, "happy": seats[s].buttons.happy,
+                   "sad": seats[s].buttons.sad} for s in plan.seats],
+        "clock_zero_perf": clock_zero,
+        "simulate": simulate,
+        "seed": seed,
+        "resumes": [],
+    }
+    writer = SessionWriter.create(plan.dataset_dir, plan.session_id, meta)
+    shutil.copyfile(plan.loaded.path, writer.dir / "protocol.yaml")
+    return writer
+
+
+def _open_cameras(plan, writer, clock_zero, overrides):
+    try:
+        from ..cameras import open_cameras
+    except ImportError:
+        raise HardwareError("camera support (experiments.cameras) is not installed",
+                            hint="run with --no-cameras") from None
+    return open_cameras(plan.loaded, writer.dir, clock_zero, overrides=dict(overrides or {}),
+                        allow_missing=False)
+
+
+def run_session(protocol, condition: Optional[str] = None, participants: Optional[list] = None, *,
+                session_id: Optional[str] = None, output="data", simulate: Optional[str] = None,
+                seed: int = 0, resume=None, cameras: bool = True,
+                camera_files: Optional[dict] = None, skip_button_check: bool = False,
+                scripted: Optional[list] = None, progress: bool = True) -> SessionResult:
+    """Run one session and write its folder.
+
+    Parameters
+    ----------
+    protocol : path
+        Protocol YAML (``coaffect protocol check`` must pass).
+    condition : {'alone', 'group'}
+    participants : list of str
+        Pseudonyms; seats are assigned in protocol order.
+    session_id : str, optional
+        Default: local date and time.
+    output : path
+        Dataset folder (``ses-<id>`` is created inside).
+    simulate : {None, 'inprocess', 'xdotool'}
+        Simulated participants: key events made in-process, or injected as real
+        X key events with xdotool (tests the real keyboard path).
+    seed : int
+        Seed of the simulated participants.
+    resume : path, optional
+        ``ses-<id>`` folder of an interrupted session to continue.
+    cameras : bool
+        Record the protocol's cameras (``--no-cameras``: False).
+    camera_files : dict, optional
+        Camera name -> video file replayed instead of the device.
+    skip_button_check : bool
+        Skip the button check (logged).
+    scripted : list of Scripted, optional
+        Extra simulated key actions (tests: holds across trials, escape).
+    progress : bool
+        Show a progress bar of trials.
+
+    Returns
+    -------
+    SessionResult
+
+    Raises
+    ------
+    CoaffectError
+        Bad input, before the window opens (nothing written or overwritten).
+
+    Examples
+    --------
+    >>> res = run_session("protocols/bittersweet-demo.yaml", "group", ["P01", "P02", "P03"],
+    ...                   simulate="inprocess", cameras=False, output="/tmp/x")  # doctest: +SKIP
+    >>> res.status                                                                # doctest: +SKIP
+    'complete'
+    """
+    _check_environment(simulate)
+    plan = prepare_session(protocol, condition, participants, session_id=session_id,
+                           output=output, resume=resume)
+    p = plan.loaded.protocol
+    if plan.resume:
+        rp = find_resume_point(plan.session_dir)
+        clock_zero, rebased = resumed_clock_zero(plan.meta.get("clock_zero_perf"), rp.last_time)
+        writer = SessionWriter(plan.dataset_dir, plan.session_id, resume=True)
+        created_dataset = False
+    else:
+        rp, rebased = None, False
+        created_dataset = not (plan.dataset_dir / "dataset_description.json").exists()
+        clock_zero = time.perf_counter()
+        writer = _new_folder(plan, simulate, seed, clock_zero)
+    clock = SessionClock(clock_zero)
+    cams = None
+    if p.cameras and cameras:
+        try:
+            cams = _open_cameras(plan, writer, clock_zero, camera_files)
+        except BaseException:
+            writer.close()
+            if not plan.resume:  # we made this folder a moment ago; leave no trace
+                shutil.rmtree(writer.dir, ignore_errors=True)
+                if created_dataset:
+                    (plan.dataset_dir / "dataset_description.json").unlink(missing_ok=True)
+            raise
+    if not plan.resume:
+        writer.add_participants([{"participant_id": pid, "condition": plan.condition,
+                                  "session_id": plan.session_id, "seat": s}
+                                 for pid, s in zip(plan.participants, plan.seats)])
+    from .flow import SessionFlow
+
+    flow = SessionFlow(plan, writer, clock, cams, simulate=simulate, seed=seed,
+                       scripted=scripted, progress=progress)
+    result = SessionResult(writer.dir, "running")
+    try:
+        result.status = flow.run(skip_button_check, rp, rebased)
+    except BaseException as exc:
+        result.status = "aborted"
+        flow.crashed(exc)
+        raise
+    finally:
+        flow.cleanup()
+        result.trials_done = flow.trials_done
+        result.injected = flow.injected
+    return result

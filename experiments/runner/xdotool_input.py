@@ -1,0 +1,113 @@
+"""Real X key events for simulated participants, injected with ``xdotool``.
+
+A background thread runs ``xdotool keydown|keyup KEYSYM`` at each planned
+session time, so the key events travel the real path (X server -> Psychtoolbox
+queue -> :class:`~experiments.runner.keyboard.PtbKeyboard`). For each action it
+keeps the session time just before and just after the ``xdotool`` call; the
+X server receives the event in between.
+"""
+from __future__ import annotations
+
+import heapq
+import shutil
+import subprocess
+import threading
+import time
+
+from ..errors import HardwareError
+from ..keys import XDOTOOL_KEYSYMS
+from .clock import SessionClock
+from .simulated import Action
+
+#: Keys outside the protocol's key names that the experimenter uses.
+_EXPERIMENTER_KEYSYMS = {"escape": "Escape"}
+
+
+def keysym(key: str) -> str:
+    """The X keysym xdotool needs for a PsychoPy key name."""
+    return _EXPERIMENTER_KEYSYMS.get(key) or XDOTOOL_KEYSYMS.get(key, key)
+
+
+class XdotoolInjector:
+    """Inject planned key actions as X events from a background thread.
+
+    Parameters
+    ----------
+    clock : SessionClock
+
+    Examples
+    --------
+    >>> inj = XdotoolInjector(clock)                          # doctest: +SKIP
+    >>> inj.schedule([Action(clock.now() + 0.5, "down", "a")])  # doctest: +SKIP
+    >>> inj.close()                                            # doctest: +SKIP
+    """
+
+    def __init__(self, clock: SessionClock):
+        self.xdotool = shutil.which("xdotool")
+        if self.xdotool is None:
+            raise HardwareError("--simulate xdotool needs the xdotool program",
+                                hint="apt-get install xdotool, or use --simulate inprocess")
+        self.clock = clock
+        self._heap: list[Action] = []
+        self._cv = threading.Condition()
+        self._stop = False
+        self._busy = False
+        #: (action, t_before, t_after) for every injected action
+        self.sent: list[tuple[Action, float, float]] = []
+        self._held: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name="xdotool-injector", daemon=True)
+        self._thread.start()
+
+    def schedule(self, actions: list[Action]) -> None:
+        """Queue actions (session-clock times)."""
+        with self._cv:
+            for a in actions:
+                heapq.heappush(self._heap, a)
+            self._cv.notify()
+
+    def idle(self) -> bool:
+        """True when nothing is queued or being sent."""
+        with self._cv:
+            return not self._heap and not self._busy
+
+    def _send(self, a: Action) -> None:
+        sym = keysym(a.key)
+        before = self.clock.now()
+        subprocess.run([self.xdotool, "keydown" if a.action == "down" else "keyup", sym],
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        after = self.clock.now()
+        (self._held.add if a.action == "down" else self._held.discard)(a.key)
+        self.sent.append((a, before, after))
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stop and not self._heap:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                wait = self._heap[0].t - self.clock.now()
+                if wait > 0.002:
+                    self._cv.wait(timeout=min(wait - 0.001, 0.05))
+                    continue
+                a = heapq.heappop(self._heap)
+                self._busy = True
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                self._send(a)
+            finally:
+                with self._cv:
+                    self._busy = False
+
+    def close(self) -> None:
+        """Stop the thread and release every key still held (so X is left clean)."""
+        with self._cv:
+            self._stop = True
+            self._heap.clear()
+            self._cv.notify()
+        self._thread.join(timeout=2)
+        for key in list(self._held):
+            subprocess.run([self.xdotool, "keyup", keysym(key)], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._held.clear()

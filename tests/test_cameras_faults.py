@@ -1,0 +1,136 @@
+"""Camera faults: kill -9 of a capture process or of the runner, and memory over time.
+
+"Every frame older than about two seconds must still be readable": after each
+kill the recorded .mjpg is read back with cv2.VideoCapture, as the analysis does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import cv2
+import numpy as np
+import psutil
+
+from experiments.cameras import CameraSet, CameraSpec
+from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
+
+SINGLE = "single/single_face.mp4"      # 72 frames, 30 fps, 640x360
+WOLF = "single/WolfgangLanger_Pexels.mp4"  # 472 frames, 23.976 fps, 640x360
+
+
+def count_decodable(video) -> int:
+    cap = cv2.VideoCapture(str(video))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n
+
+
+def test_kill9_of_a_capture_process_loses_nothing_older_than_2s_and_restarts(shared_data, tmp_path):
+    spec = CameraSpec("seat", file=str(shared_data / SINGLE), loop=True, seats=("A",))
+    cams = CameraSet([spec], tmp_path, time.perf_counter()).start()
+    video, table = camera_paths(tmp_path, "seat")
+    try:
+        time.sleep(2.5)
+        pid = cams.pids()["seat"]
+        os.kill(pid, signal.SIGKILL)
+        t_kill = cams.now()
+        psutil.Process(pid).wait(5) if psutil.pid_exists(pid) else None  # reaps it, too
+        rows = read_frame_rows(table)
+        old = [r for r in rows if r.t < t_kill - 2.0]
+        assert len(old) >= 10
+        # everything is readable, except at most the one frame being written at the kill
+        assert count_decodable(video) >= len(rows) - 1 >= len(old)
+        # the runner's next polls restart the capture, which appends after repairing the cut
+        events = []
+        deadline = time.monotonic() + 15
+        while not events and time.monotonic() < deadline:
+            events = cams.poll()
+            time.sleep(0.05)
+        time.sleep(1.0)
+    finally:
+        summary = cams.stop()
+    s = summary["seat"]
+    assert s["restarts"] == 1 and s["status"] == "gaps"
+    assert len(events) == 1 and events[0]["trial_type"] == "camera_gap"
+    assert "capture process restarted" in events[0]["detail"]
+    all_rows = read_frame_rows(table)
+    kept = [r for r in all_rows if r.t < t_kill]
+    assert len(kept) >= len(rows) - 1
+    gap_start, gap_end = s["gaps"][0]
+    assert abs(gap_start - (kept[-1].t + 1 / 30)) < 0.002       # when the next frame was due
+    assert gap_end == all_rows[len(kept)].t                     # first frame of the new process
+    assert events[0]["onset"] == gap_start
+    assert 0.3 < gap_end - gap_start < 10
+    assert [r.frame for r in all_rows] == list(range(len(all_rows)))
+    assert np.all(np.diff([r.t for r in all_rows]) > 0)
+    assert s["frames_written"] == len(all_rows) == count_decodable(video)
+
+
+PARENT = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from experiments.cameras import CameraSet, CameraSpec
+    specs = [CameraSpec("a", file={a!r}, loop=True, seats=("A",)),
+             CameraSpec("b", file={b!r}, loop=True, seats=("B",))]
+    cams = CameraSet(specs, Path({out!r}), {clock_zero!r}).start()
+    print(json.dumps(cams.pids()), flush=True)
+    time.sleep(120)
+""")
+
+
+def test_kill9_of_the_runner_keeps_every_frame_and_stops_the_captures(shared_data, tmp_path, root):
+    clock_zero = time.perf_counter()
+    code = PARENT.format(root=str(root), a=str(shared_data / SINGLE), b=str(shared_data / WOLF),
+                         out=str(tmp_path), clock_zero=clock_zero)
+    runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = json.loads(runner.stdout.readline())
+        time.sleep(3.0)
+        runner.kill()  # SIGKILL: no finally, no atexit in the runner
+        t_kill = time.perf_counter() - clock_zero
+        runner.wait(5)
+    finally:
+        runner.kill()
+    # the capture processes notice (PR_SET_PDEATHSIG) and close their files
+    gone, alive = psutil.wait_procs([psutil.Process(p) for p in pids.values()
+                                     if psutil.pid_exists(p)], timeout=8)
+    assert not alive
+    for name, fps in (("a", 30.0), ("b", 23.976)):
+        video, table = camera_paths(tmp_path, name)
+        rows = read_frame_rows(table)
+        old = [r for r in rows if r.t < t_kill - 2.0]
+        assert len(old) >= 0.5 * fps  # at least a second of frames before the 2 s horizon
+        assert count_decodable(video) == len(rows)
+        assert rows[-1].t < t_kill + 1.0
+        assert [r.frame for r in rows] == list(range(len(rows)))
+
+
+def test_memory_of_a_capture_process_stays_flat(shared_data, tmp_path):
+    # loop a 3 s clip for 16 s (about 480 frames, 5 passes through the file)
+    spec = CameraSpec("seat", file=str(shared_data / SINGLE), loop=True, seats=("A",))
+    cams = CameraSet([spec], tmp_path, time.perf_counter()).start()
+    samples = []
+    try:
+        proc = psutil.Process(cams.pids()["seat"])
+        start = time.monotonic()
+        while time.monotonic() - start < 16:
+            samples.append((time.monotonic() - start, proc.memory_info().rss))
+            time.sleep(0.25)
+    finally:
+        summary = cams.stop()
+    t = np.array([s[0] for s in samples])
+    rss = np.array([s[1] for s in samples]) / 2**20
+    early = np.median(rss[(t > 3) & (t < 7)])
+    late = np.median(rss[t > 12])
+    assert late - early < 2.0, (early, late)     # MiB; a frame buffer would grow ~0.7 MiB/frame
+    assert rss.max() - early < 8.0
+    assert summary["seat"]["frames_dropped"] == 0
+    assert summary["seat"]["frames_written"] > 400
