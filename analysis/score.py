@@ -165,7 +165,7 @@ def score_video(path, settings: ScoreSettings | None = None, start: int = 0, sto
     """
     settings = settings or ScoreSettings()
     path = Path(path)
-    obs = observe_video(path, settings.pipeline, start, stop, progress=progress)
+    obs = observe_video(path, settings.pipeline, start, stop, encode="auto", progress=progress)
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
@@ -244,7 +244,7 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
             notes.append(f"cam-{cam.name}: no video in the session folder")
             continue
         mine = [pid for pid, seat in seats.items() if seat in cam.seats]
-        obs = observe_video(video, settings.pipeline, progress=progress,
+        obs = observe_video(video, settings.pipeline, progress=progress, encode=bool(enrollment),
                             frame_table=session.cameras.get(cam.name))
         identity = assign_tracks(obs.tracks, mine, seats, list(cam.seats), enrollment, settings.tolerance)
         faces, cam_notes = faces_table(obs, identity, mine, session.session_id, cam.name,

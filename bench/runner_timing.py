@@ -7,10 +7,9 @@ key times (median, 95th percentile, max, in ms). The last line is JSON.
 
     xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python bench/runner_timing.py
 
-"Injected" is the session time just before the ``xdotool`` call; the X server
-gets the event while that call runs, so the error includes xdotool's start-up
-(a few ms); ``sent_end`` errors (just after the call returns) bound it from the
-other side.
+"Injected" is the session time just before the ``keydown``/``keyup`` line is
+written to the long-lived ``xdotool -`` process; the error is how much later
+the keyboard path (X server -> Psychtoolbox queue -> session clock) stamped it.
 """
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ def test_tracking_bridges_tilted_heads(shared_data):
     per_frame = obs.faces.groupby("frame")["track_id"].nunique()
     assert len(per_frame) == 56 and (per_frame == 2).all()
     assert sorted(obs.tracks["track_id"]) == [1, 2]
-    assert obs.info["detections_run"] == 10  # every 0.5 s at 12.5 fps = every 6th frame
+    assert obs.info["detections_run"] == 5  # every 1 s at 12.5 fps = every 12th (13th) frame
 
 
 def test_tiny_faces_are_reported_not_invented(shared_data):

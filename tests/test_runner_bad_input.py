@@ -165,3 +165,13 @@ def test_resume_complete_session_refused(capsys, study):
     before = _snapshot(data)
     code, err = _run(capsys, proto, "--resume", data / "ses-S0", "--output", data)
     _assert_clean(code, err, data, before, "already complete")
+
+
+def test_no_display(capsys, study, monkeypatch):
+    proto, data = study
+    before = _snapshot(data)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
+                     "--output", data, "--session-id", "S1", "--simulate")
+    _assert_clean(code, err, data, before, "no display", "xvfb-run")

@@ -100,8 +100,8 @@ def test_xdotool_holds_across_clip_end_rating_and_trials(tmp_path, display):
     s = read_session(data / "ses-S1")
     assert s.status == "complete"
     sim = read_tsv(s.path / "simulated_keys.tsv")
-    # every injected action was recorded once, by the ptb keyboard, while xdotool sent it
-    # (between the start and the end of the xdotool call, plus at most one 60 Hz frame)
+    # every injected action was recorded once, by the ptb keyboard, after its line was
+    # written to xdotool and at most two 60 Hz frames after (bench: median 0.4 ms, p95 10 ms)
     assert len(s.buttons) == len(sim)
     errors = []
     for (key, action), inj in sim.groupby(["key", "action"]):
@@ -109,10 +109,11 @@ def test_xdotool_holds_across_clip_end_rating_and_trials(tmp_path, display):
         inj = inj.sort_values("t_sent")
         assert len(rec) == len(inj)
         t = rec["t"].to_numpy()
-        assert (t >= inj["t_sent"].to_numpy() - 0.001).all()
-        assert (t <= inj["t_sent_end"].to_numpy() + 0.017).all()
+        late = t - inj["t_sent_end"].to_numpy()
+        assert (t >= inj["t_sent"].to_numpy() - 0.001).all(), (key, action, t, inj)
+        assert (late <= 0.034).all(), (key, action, late)      # two frames after the call
         errors += list(t - inj["t_sent"].to_numpy())
-    assert np.median(errors) < 0.034                                  # within two frames
+    assert np.median(errors) < 0.017, errors                         # within one frame
     clips = s.events[s.events.trial_type == "clip"]
     c1, c2 = clips.iloc[0], clips.iloc[1]
     rating1 = s.events[(s.events.trial_type == "rating") & (s.events.trial == 1)].iloc[0]
@@ -120,8 +121,8 @@ def test_xdotool_holds_across_clip_end_rating_and_trials(tmp_path, display):
     a_happy = iv[(iv.participant_id == "P01") & (iv.button == "happy")]
     assert len(a_happy) == 1                                     # one hold, not split
     h = a_happy.iloc[0]
-    assert h.onset == pytest.approx(c1.onset + 0.5, abs=0.034)
-    assert h.offset == pytest.approx(c2.onset + 0.5, abs=0.034)
+    # planned 0.5 s into clip 1 and clip 2; the injection itself takes a few ms (more under load)
+    assert 0.5 <= h.onset - c1.onset < 0.6 and 0.5 <= h.offset - c2.onset < 0.6
     assert h.onset < c1.onset + c1.duration < rating1.onset < c2.onset < h.offset
     # P01 held a button through both rating screens, so their ratings timed out (n/a)
     p01 = s.ratings[s.ratings.participant_id == "P01"]
@@ -135,8 +136,9 @@ def test_escape_cancel_then_confirmed_abort(tmp_path, display, shared_data):
     proto = make_study(tmp_path, seats=2, camera=shared_data / "single/head-pose-face-detection-male.gif")
     data = tmp_path / "data"
     keys = []
-    for key, phase, off in [("escape", "clip", 0.2), ("n", "clip", 0.45),
-                            ("escape", "iti", 0.02), ("y", "iti", 0.3)]:
+    # both dialogs open while clip 1 plays (the clip pauses while the dialog is up)
+    for key, phase, off in [("escape", "clip", 0.1), ("n", "clip", 0.3),
+                            ("escape", "clip", 0.5), ("y", "clip", 0.7)]:
         keys += [dict(key=key, action="down", phase=phase, trial=1, offset=off),
                  dict(key=key, action="up", phase=phase, trial=1, offset=off + 0.05)]
     r = run_library(protocol=proto, condition="alone", participants=["P01"], output=data,
@@ -148,8 +150,8 @@ def test_escape_cancel_then_confirmed_abort(tmp_path, display, shared_data):
     assert s.status == "aborted" and s.meta["abort_reason"] == "experimenter"
     aborts = s.events[s.events.trial_type == "abort"]
     assert aborts["detail"].tolist() == ["abort dialog cancelled", "aborted by the experimenter"]
-    assert _types(s)[-3:] == ["clip", "rating", "abort"]       # trial 1 kept, no iti row
-    assert len(s.flips) > 30 and len(s.ratings) == 1
+    assert _types(s)[-3:] == ["baseline", "abort", "abort"]    # aborted inside clip 1
+    assert (s.flips.trial == 1).sum() > 5 and len(s.ratings) == 0  # its flips are kept
     assert not (s.events.trial_type == "end").any()
     assert s.meta["cameras"]["wide"]["status"] == "ok"       # cams.stop() ran on abort
     assert len(s.cameras["wide"]) == s.meta["cameras"]["wide"]["frames_written"] > 10
@@ -166,7 +168,8 @@ def _wait_for(path: Path, needle: str, timeout: float) -> None:
 
 def test_kill_9_then_resume(tmp_path, display):
     """kill -9 during clip 2: the folder still reads; --resume finishes it and keeps every row."""
-    proto = make_study(tmp_path, seats=2, clips=("clip-pos", "clip-neg", "clip-bit"))
+    proto = make_study(tmp_path, seats=2, clips=("clip-pos", "clip-neg", "clip-bit"),
+                       rating_mode="in_turn")
     data = tmp_path / "data"
     sdir = data / "ses-S1"
     proc = subprocess.Popen([PY, "-m", "experiments.cli", "run", str(proto), "--condition", "group",
@@ -174,8 +177,8 @@ def test_kill_9_then_resume(tmp_path, display):
                              "--skip-button-check", "--output", str(data), "--session-id", "S1"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(sdir / "flips.tsv", "\t2\tclip-neg\t5\t", timeout=60)  # clip 2, frame 5 shown
-        time.sleep(0.2)
+        _wait_for(sdir / "flips.tsv", "\t2\tclip-neg\t", timeout=60)  # clip 2 is on screen
+        time.sleep(0.3)                                                 # ... about mid-clip
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -198,8 +201,12 @@ def test_kill_9_then_resume(tmp_path, display):
     assert resume.trial == 2 and resume.onset > last_t          # the clock went on
     assert sorted(s.events[s.events.trial_type == "iti"]["trial"].tolist()) == [1, 2, 3]
     clip2 = s.events[(s.events.trial_type == "clip") & (s.events.trial == 2)]
-    assert len(clip2) == 1 and "attempt=2" in clip2.iloc[0]["detail"]  # the cut clip wrote no row
+    assert "attempt=2" in clip2.iloc[-1]["detail"]                # the restarted clip says so
     assert sorted(set(s.ratings["trial"])) == [1, 2, 3]
+    # ratings.mode in_turn: one screen per seat, A then B
+    t3 = s.events[(s.events.trial_type == "rating") & (s.events.trial == 3)]["detail"].tolist()
+    assert t3 == ["item=happy seats=A", "item=happy seats=B"]
+    assert s.ratings[s.ratings.trial == 3]["participant_id"].tolist() == ["P01", "P02"]
     assert len(s.meta["resumes"]) == 1
     assert s.intervals()["closed"].all()
     assert len(read_participants(data)) == 2                  # not added twice

@@ -176,7 +176,7 @@ def test_cli_video_and_errors(tmp_path, shared_data, capsys):
     assert "faces found in 100% of frames" in capsys.readouterr().out
     assert main(["score", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"coaffect: error: {tmp_path / 'nope'}: no such folder"]
+    assert err == [f"{tmp_path / 'nope'}: no such folder"]
     assert main(["score"]) == 2
     assert "hint:" in capsys.readouterr().err
     assert main(["score", str(tmp_path)]) == 2

@@ -18,7 +18,7 @@ from experiments.errors import AnalysisError
 
 from ..expression.fer_model import FER_CLASSES, expression_probabilities
 from .detect import HOG_WINDOW_PX, to_grey
-from .identity import face_encoding
+from .identity import encode_chips, face_chip
 from .track import FaceTracker, TrackerSettings
 
 
@@ -41,8 +41,8 @@ class PipelineSettings:
 
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     step: int = 1
-    encodings_per_track: int = 3
-    encode_every_s: float = 1.0
+    encodings_per_track: int = 2
+    encode_every_s: float = 2.0
     fer: bool = True
 
     def as_dict(self) -> dict:
@@ -131,7 +131,7 @@ def _video_frames(cap: cv2.VideoCapture, start: int, stop: int | None, step: int
 
 
 def observe_video(path, settings: PipelineSettings | None = None, start: int = 0,
-                  stop: int | None = None, encode: bool = True, progress=None,
+                  stop: int | None = None, encode: bool | str = True, progress=None,
                   frame_table: pd.DataFrame | None = None) -> VideoObservations:
     """Detect, track and measure every face in frames ``[start, stop)`` of a video.
 
@@ -143,8 +143,10 @@ def observe_video(path, settings: PipelineSettings | None = None, start: int = 0
     settings : PipelineSettings, optional
     start, stop : int
         Frame range (stop None = to the end).
-    encode : bool
-        Compute identity encodings (needed only when identity must be decided).
+    encode : bool or "auto"
+        Compute identity encodings (about 115 ms each, at most
+        ``encodings_per_track`` per track); ``"auto"``: only if more than one
+        face track was found.
     progress : tqdm-like, optional
         Updated by one per frame read.
     frame_table : pandas.DataFrame, optional
@@ -205,7 +207,7 @@ def observe_video(path, settings: PipelineSettings | None = None, start: int = 0
                     span[2].append((x + w / 2) / width)
                     if (encode and tr.detected_now and len(encs.get(tr.track_id, [])) < settings.encodings_per_track
                             and i - last_enc.get(tr.track_id, -10 ** 9) >= encode_gap):
-                        encs.setdefault(tr.track_id, []).append(face_encoding(img, tr.landmarks))
+                        encs.setdefault(tr.track_id, []).append(face_chip(img, tr.landmarks))
                         last_enc[tr.track_id] = i
                 k += 1
     finally:
@@ -216,6 +218,11 @@ def observe_video(path, settings: PipelineSettings | None = None, start: int = 0
     rows = [rows[j] for j in keep]
     lms = [lms[j] for j in keep]
     spans = {t: v for t, v in spans.items() if t in confirmed}
+    encs = {t: v for t, v in encs.items() if t in confirmed}
+    if encode == "auto" and len(spans) < 2:
+        encs = {}  # one face only: no identity to decide, skip the slow encodings
+    n_chips = {t: len(chips) for t, chips in encs.items()}
+    encs = {t: encode_chips(chips) for t, chips in encs.items() if chips}
     cols = ["frame", "track_id", "face_x", "face_y", "face_w", "face_h", "detected",
             "detection_confidence", *FER_CLASSES]
     faces = pd.DataFrame(rows, columns=cols)
@@ -225,8 +232,8 @@ def observe_video(path, settings: PipelineSettings | None = None, start: int = 0
         "first_frame": [s[0] for s in spans.values()],
         "last_frame": [s[1] for s in spans.values()],
         "x_center": [float(np.median(s[2])) for s in spans.values()],
-        "encoding": [np.mean(encs[t], axis=0) if encs.get(t) else None for t in spans],
-        "n_encodings": [len(encs.get(t, [])) for t in spans],
+        "encoding": [encs.get(t) for t in spans],
+        "n_encodings": [n_chips.get(t, 0) if t in encs else 0 for t in spans],
     }, columns=["track_id", "first_frame", "last_frame", "x_center", "encoding", "n_encodings"])
     info = {"fps": fps, "width": width, "height": height, "n_frames": len(frames),
             "n_frames_in_file": n_total, "step": step,

@@ -44,7 +44,7 @@ class TrackerSettings:
     """
 
     min_face_px: float = 60.0
-    detect_every_s: float = 0.5
+    detect_every_s: float = 1.0
     max_bridge_s: float = 3.0
     min_patch_ncc: float = 0.3
     detect_threshold: float = 0.0
@@ -120,6 +120,7 @@ class FaceTracker:
         self._next_id = 1
         self.n_detections_run = 0
         self.confirmed_ids: dict[int, bool] = {}
+        self._recheck_at = -1
         self._min_width: dict[int, float] = {}
 
     def _follow(self, track: Track, grey: np.ndarray) -> bool:
@@ -159,8 +160,11 @@ class FaceTracker:
             if self._follow(tr, grey):
                 alive.append(tr)
         self.tracks = alive
-        if frame % self.detect_every == 0:
+        if frame % self.detect_every == 0 or frame == self._recheck_at:
             self._detect(frame, grey)
+            if any(not self.confirmed(t) for t in self.tracks):
+                # a new, unconfirmed face: look again soon rather than a full interval later
+                self._recheck_at = frame + max(1, self.detect_every // 4)
         self._drop_duplicates()
         for tr in self.tracks:
             self.confirmed_ids[tr.track_id] = self.confirmed_ids.get(tr.track_id, False) or self.confirmed(tr)

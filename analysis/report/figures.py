@@ -30,6 +30,10 @@ def quality_figure(quality: pd.DataFrame, path: Path) -> Path:
     >>> quality_figure(quality_table(study, trials), Path("quality.png"))  # doctest: +SKIP
     """
     q = quality.dropna(subset=["face_fraction"])
+    per_session = len(q) > 80  # one bar per person stops being readable: one per session
+    if per_session:
+        q = (q.groupby(["session_id", "condition"], as_index=False)["face_fraction"].mean()
+             .assign(participant_id="mean"))
     fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(q) + 2), 3.6))
     x = np.arange(len(q))
     ax.bar(x, q["face_fraction"], color=[COLORS.get(c, "grey") for c in q["condition"]])
@@ -37,7 +41,8 @@ def quality_figure(quality: pd.DataFrame, path: Path) -> Path:
                   rotation=90, fontsize=7)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("share of clip frames with a face")
-    ax.set_title("Face found, per participant (blue: alone, red: group)")
+    ax.set_title(f"Face found, per {'session (mean of its participants)' if per_session else 'participant'}"
+                 " (blue: alone, red: group)")
     if "min_face_fraction" in quality.attrs:
         ax.axhline(quality.attrs["min_face_fraction"], color="k", lw=0.8, ls="--")
     return _save(fig, path)
@@ -80,14 +85,16 @@ def raster_figure(study, path: Path, max_clips: int = 12, max_people: int = 40) 
             if ys:  # one call per button: hundreds of broken_barh calls are slow
                 ax.hlines(ys, x0, x1, colors=COLORS[button], lw=max(1.0, 80 / max(row, 1)))
         ax.set_xlim(0, dur or 1)
+        ax.tick_params(labelsize=7)
         ax.set_ylim(0, max(row, 1))
         ax.set_yticks([])
         ax.set_title(f"{clip} ({valence.get(clip, '?')})", fontsize=9)
         ax.set_xlabel("s from clip onset")
     for ax in list(axes.flat)[len(clips):]:
         ax.axis("off")
-    fig.suptitle("Button holds (yellow: happy, blue: sad; one row per participant)", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle("Button holds (yellow: happy, blue: sad; one row per participant, "
+                 f"at most {max_people} per clip)", fontsize=10)
+    fig.tight_layout(w_pad=2.0)
     return _save(fig, path)
 
 

@@ -81,9 +81,15 @@ class Display:
         self._fix.draw()
 
     def rect(self, pos, size, color="white", fill=None) -> None:
-        """Draw an outlined (or filled) rectangle."""
-        self._visual.Rect(self.win, width=size[0], height=size[1], pos=pos, lineColor=color,
-                          fillColor=fill).draw()
+        """Draw an outlined (or filled) rectangle (one cached stimulus per size and colour)."""
+        key = ("rect", tuple(size), color, fill)
+        stim = self._texts.get(key)
+        if stim is None:
+            stim = self._visual.Rect(self.win, width=size[0], height=size[1], lineColor=color,
+                                     fillColor=fill, lineWidth=2)
+            self._texts[key] = stim
+        stim.pos = pos
+        stim.draw()
 
     def movie(self, path: Path):
         """Load a movie (ffpyplayer) scaled to fit the window; returns a :class:`Movie`."""

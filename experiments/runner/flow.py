@@ -75,7 +75,8 @@ class SessionFlow:
                           simulated=self.source, planner=planner,
                           inprocess=self.simulate == "inprocess", cams=self.cams)
         self.writer.update(display={"size": list(d.size), "fullscreen": d.fullscreen,
-                                    "screen": d.screen, "refresh_hz": None,
+                                    "screen": d.screen,
+                                    "refresh_hz": self.display.refresh_rate(),
                                     "x_display": os.environ.get("DISPLAY")},
                            keyboard={"backend": "ptb", "devices": self.keyboard.devices,
                                      "ptb_getsecs_minus_perf_counter": self.keyboard.ptb_offset,
@@ -263,6 +264,7 @@ class SessionFlow:
             try:
                 summary = self.cams.stop()
                 self.writer.update(cameras=summary)
+                self._poll_cameras()  # gaps still open at the end close only at stop()
             except Exception as exc:  # keep the session data even if cameras fail to stop
                 self.writer.update(cameras={"error": f"{type(exc).__name__}: {exc}"})
         if self.keyboard is not None:

@@ -27,6 +27,10 @@ from typing import Optional
 from .runtime import ButtonEvent, Runtime
 
 
+#: Reminder at the bottom of every rating screen.
+HOW_TO = "tap HAPPY = right, tap SAD = left, press BOTH = confirm"
+
+
 @dataclass
 class _SeatState:
     seat: str
@@ -106,6 +110,9 @@ def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set) 
                    color="lightgreen" if st.confirmed else "yellow")
         d.text(item.low_label, pos=(-span / 2, y - 35), height=d.text_height * 0.6, color=color)
         d.text(item.high_label, pos=(span / 2, y - 35), height=d.text_height * 0.6, color=color)
+        if st.confirmed:
+            d.text("OK", pos=(span / 2 + 70, y), height=d.text_height * 0.8, color="lightgreen")
+    d.text(HOW_TO, pos=(0, -h / 2 + 30), height=d.text_height * 0.7, color="grey")
 
 
 def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, item, intro: str,

@@ -152,9 +152,9 @@ def run_session(protocol, condition: Optional[str] = None, participants: Optiona
     >>> res.status                                                                # doctest: +SKIP
     'complete'
     """
-    _check_environment(simulate)
     plan = prepare_session(protocol, condition, participants, session_id=session_id,
                            output=output, resume=resume)
+    _check_environment(simulate)
     p = plan.loaded.protocol
     if plan.resume:
         rp = find_resume_point(plan.session_dir)

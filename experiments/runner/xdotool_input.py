@@ -1,10 +1,12 @@
 """Real X key events for simulated participants, injected with ``xdotool``.
 
-A background thread runs ``xdotool keydown|keyup KEYSYM`` at each planned
-session time, so the key events travel the real path (X server -> Psychtoolbox
-queue -> :class:`~experiments.runner.keyboard.PtbKeyboard`). For each action it
-keeps the session time just before and just after the ``xdotool`` call; the
-X server receives the event in between.
+A background thread writes ``keydown|keyup KEYSYM`` lines, at each planned
+session time, to one long-lived ``xdotool -`` process (which runs each line as
+it arrives: measured here about 0.4 ms from the write to Psychtoolbox's key
+timestamp, against 5-20 ms for starting ``xdotool`` once per key). The key
+events travel the real path (X server -> Psychtoolbox queue ->
+:class:`~experiments.runner.keyboard.PtbKeyboard`). For each action it keeps
+the session time just before and just after the write.
 """
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ class XdotoolInjector:
             raise HardwareError("--simulate xdotool needs the xdotool program",
                                 hint="apt-get install xdotool, or use --simulate inprocess")
         self.clock = clock
+        self._proc = subprocess.Popen([self.xdotool, "-"], stdin=subprocess.PIPE, text=True,
+                                      bufsize=1, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
         self._heap: list[Action] = []
         self._cv = threading.Condition()
         self._stop = False
@@ -71,10 +76,10 @@ class XdotoolInjector:
             return not self._heap and not self._busy
 
     def _send(self, a: Action) -> None:
-        sym = keysym(a.key)
+        line = f"{'keydown' if a.action == 'down' else 'keyup'} {keysym(a.key)}\n"
         before = self.clock.now()
-        subprocess.run([self.xdotool, "keydown" if a.action == "down" else "keyup", sym],
-                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._proc.stdin.write(line)
+        self._proc.stdin.flush()
         after = self.clock.now()
         (self._held.add if a.action == "down" else self._held.discard)(a.key)
         self.sent.append((a, before, after))
@@ -107,7 +112,12 @@ class XdotoolInjector:
             self._heap.clear()
             self._cv.notify()
         self._thread.join(timeout=2)
-        for key in list(self._held):
-            subprocess.run([self.xdotool, "keyup", keysym(key)], check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for key in list(self._held):
+                self._proc.stdin.write(f"keyup {keysym(key)}\n")
+            self._proc.stdin.close()
+            self._proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):  # pragma: no cover
+            self._proc.kill()
+            self._proc.wait()
         self._held.clear()

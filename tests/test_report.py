@@ -1,0 +1,82 @@
+"""The HTML report: built end to end, with and without faces, and rendered in headless Chromium."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from analysis.report import build_report
+from experiments.cli import main
+from tests.conftest import require_tool
+from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
+
+FIGURES = ("quality.png", "rasters.png", "self_report.png", "timecourses.png", "coherence.png",
+           "synchrony.png")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL),
+                      tmp_path_factory.mktemp("rep") / "ds")
+    return build_report(ds)
+
+
+def _chromium(args, tmp_path, timeout=90):
+    exe = require_tool("chromium")
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run",
+           f"--user-data-dir={tmp_path / 'chrome-profile'}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_report_files_and_figures(report):
+    out = report.parent
+    assert report.name == "report.html"
+    for name in FIGURES:
+        img = np.asarray(Image.open(out / name).convert("L"), dtype=float)
+        assert img.shape[0] > 200 and img.shape[1] > 400, name
+        assert img.std() > 5, f"{name} looks blank"
+    info = json.loads((out / "report.json").read_text())
+    assert info["has_faces"] and info["formulas"] == [
+        "AU12 ~ condition * valence", "sadness ~ condition * valence", "t_both ~ condition * valence"]
+    fitted = [m["formula"] for m in info["models"]]
+    assert "AU12 ~ condition * valence" in fitted and "z ~ condition * button" in fitted
+    assert (out / "stats" / "model-1_AU12_condition_valence_fixed.tsv").exists()
+    assert (report.parents[1] / "trials.tsv").exists()      # derivatives/coaffect/trials.tsv
+
+
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    proc = _chromium(["--dump-dom", report.as_uri()], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    for heading in ("Data quality per session", "Self-report: button holds per clip",
+                    "Time courses by condition", "Face-button coherence and group synchrony",
+                    "Statistics"):
+        assert heading in dom, heading
+    assert "condition[T.group]" in dom and "(0 + in_group | session_id)" in dom
+    assert "they are not felt emotions" in dom
+    srcs = re.findall(r'<img src="([^"]+)"', dom)
+    assert sorted(srcs) == sorted(FIGURES)
+    assert all((report.parent / s).exists() for s in srcs)
+    shot = tmp_path / "shot.png"
+    proc = _chromium([f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri()], tmp_path)
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
+    # the figures' coloured bars and lines are on screen, not just black text on white
+    assert (np.abs(pixels[..., 0] - pixels[..., 2]) > 60).mean() > 0.001
+
+
+def test_report_without_faces_says_so(tmp_path_factory, tmp_path):
+    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path / "ds")
+    for f in (ds / "derivatives" / "coaffect").glob("ses-*/faces.parquet"):
+        f.unlink()
+    assert main(["report", str(ds), "--quiet"]) == 0
+    html = (ds / "derivatives/coaffect/report/report.html").read_text()
+    assert "No faces.parquet for any session" in html
+    assert "Coherence and synchrony need facial measures" in html
+    assert "Not fitted: AU12 ~ condition * valence" in html     # facial model skipped, not crashed
+    assert "t_both ~ condition * valence + (1 | participant_id)" in html

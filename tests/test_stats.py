@@ -1,0 +1,92 @@
+"""Tidy mixed-model and mixed-ANOVA tables, user errors, and the stats CLI."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.stats import FIXED_COLUMNS, fit_mixed, mixed_anova_table, run_stats
+from analysis.study_data import load_study
+from analysis.trials import trial_table
+from experiments.cli import main
+from experiments.errors import AnalysisError
+from tests.sim_helpers import SMALL, sim_dataset
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return sim_dataset(tmp_path_factory, "small", **SMALL)
+
+
+@pytest.fixture(scope="module")
+def trials(small):
+    return trial_table(load_study(small))
+
+
+def test_fixed_table_is_tidy_with_levels_and_convergence(trials):
+    res = fit_mixed(trials, "t_both ~ condition + valence")
+    assert list(res.fixed.columns) == list(FIXED_COLUMNS)
+    assert list(res.fixed["term"]) == ["Intercept", "condition[T.group]", "valence[T.negative]",
+                                       "valence[T.positive]"]
+    z = res.fixed["estimate"] / res.fixed["se"]
+    np.testing.assert_allclose(res.fixed["stat"], z)
+    np.testing.assert_allclose(res.fixed["ci_high"] - res.fixed["estimate"], 1.959964 * res.fixed["se"],
+                               rtol=1e-5)
+    assert list(res.random.columns) == ["component", "variance", "sd"]
+    assert res.random["component"].iloc[-1] == "residual"
+    # SMALL: 3 alone + 2 groups of 2 = 7 participants, 5 sessions, 3 clips, 21 trials
+    assert res.n == {"participants": 7, "sessions": 5, "group_sessions": 2, "stimuli": 3,
+                     "observations": 21}
+    assert isinstance(res.converged, bool)
+    assert "(0 + in_group | session_id)" in res.full_formula
+
+
+def test_session_component_only_with_two_group_sessions(trials):
+    alone = trials[trials["condition"] == "alone"]
+    res = fit_mixed(alone, "t_happy ~ valence")
+    assert list(res.random["component"]) == ["participant_id", "stimulus_id", "residual"]
+
+
+def test_user_mistakes_raise_one_line_errors(trials):
+    with pytest.raises(AnalysisError, match="unknown column 'AU13'; did you mean 'AU43'"):
+        fit_mixed(trials, "AU13 ~ condition")
+    with pytest.raises(AnalysisError, match="needs 'outcome ~ predictors'"):
+        fit_mixed(trials, "AU12 condition")
+    with pytest.raises(AnalysisError, match="unknown engine 'lme5'"):
+        fit_mixed(trials, "AU12 ~ condition", engine="lme5")
+    const = trials.assign(flat=1.0)
+    with pytest.raises(AnalysisError, match="outcome 'flat' is constant"):
+        fit_mixed(const, "flat ~ condition")
+
+
+def test_mixed_anova_on_participant_means_drops_incomplete(trials):
+    aov, post, info = mixed_anova_table(trials, "t_both")
+    assert list(aov["source"]) == ["condition", "valence", "Interaction"]
+    assert {"F", "p_unc", "np2", "DF1", "DF2"} <= set(aov.columns)
+    assert info["n_participants"] == 7 and info["n_dropped_incomplete"] == 0
+    assert {"contrast", "a", "b", "p_corr"} <= set(post.columns)
+    # remove one participant's negative clip: that participant has an empty cell
+    pid = trials["participant_id"].iloc[0]
+    cut = trials[~((trials["participant_id"] == pid) & (trials["valence"] == "negative"))]
+    _, _, info = mixed_anova_table(cut, "t_both")
+    assert info["n_participants"] == 6 and info["n_dropped_incomplete"] == 1
+    assert np.isfinite(aov["F"]).all()
+    # bittersweet clips have the most simultaneous holding (SimulationSpec fractions 0.45/0.45)
+    means = trials.groupby("valence")["t_both"].mean()
+    assert means.idxmax() == "bittersweet"
+
+
+def test_run_stats_writes_tables_and_skips_unfittable(trials, tmp_path):
+    out = run_stats(trials, ["t_both ~ condition * valence", "nope ~ condition"], out_dir=tmp_path)
+    assert len(out.models) == 1 and len(out.skipped) == 1 and "nope" in out.skipped[0]
+    fixed = pd.read_csv(tmp_path / "model-1_t_both_condition_valence_fixed.tsv", sep="\t")
+    assert list(fixed.columns) == list(FIXED_COLUMNS)
+    assert (tmp_path / "anova-t_both.tsv").exists() and (tmp_path / "pairwise-t_both.tsv").exists()
+
+
+def test_stats_cli(small, capsys):
+    assert main(["stats", str(small), "--formula", "t_both ~ condition + valence"]) == 0
+    text = capsys.readouterr().out
+    assert "condition[T.group]" in text and "N: participants 7" in text
+    assert main(["stats", str(small / "missing")]) == 2
+    assert "no such dataset folder" in capsys.readouterr().err

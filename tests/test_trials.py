@@ -1,0 +1,131 @@
+"""Trial table, time courses, coherence and synchrony on simulated session folders."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import faces_schema as fs
+from analysis.coherence import coherence_table
+from analysis.study_data import load_study
+from analysis.synchrony import synchrony_summary, synchrony_table
+from analysis.timecourse import condition_timecourse, timecourses
+from analysis.trials import trial_table, write_trials
+from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return sim_dataset(tmp_path_factory, "small", **SMALL)
+
+
+@pytest.fixture(scope="module")
+def study_trials(small):
+    study = load_study(small)
+    return study, trial_table(study)
+
+
+def test_one_row_per_participant_and_clip_with_design_columns(study_trials):
+    study, trials = study_trials
+    # 3 alone + 2 groups of 2 = 7 participants x 3 clips
+    assert len(trials) == 21
+    assert trials.groupby(["participant_id", "stimulus_id"]).size().max() == 1
+    assert set(trials["condition"]) == {"alone", "group"}
+    assert (trials.groupby("condition")["participant_id"].nunique().to_dict()
+            == {"alone": 3, "group": 4})
+    # valence comes from the manifest the frozen protocol points at (clips cycle pos/neg/bitter)
+    assert trials.drop_duplicates("stimulus_id").set_index("stimulus_id")["valence"].to_dict() == {
+        "clip01": "positive", "clip02": "negative", "clip03": "bittersweet"}
+    for col in ("seat", "t_happy", "t_both", "p_both", "min_index", "n_switches",
+                "rating_happy", "rating_sad", "AU12", "AU12_peak", "emo_happy", "face_fraction",
+                "excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason"):
+        assert col in trials.columns, col
+    assert not trials["excluded"].any()
+
+
+def test_facial_means_are_baseline_corrected(small, study_trials):
+    study, trials = study_trials
+    sd = next(s for s in study.sessions if s.condition == "group")
+    faces = pd.read_parquet(small / "derivatives" / "coaffect" / f"ses-{sd.session_id}" / "faces.parquet")
+    pid = sd.participants["participant_id"].iloc[1]
+    clip = sd.clips.iloc[1]
+    base_ev = sd.session.events.query("trial_type == 'baseline'").iloc[0]
+    me = faces[(faces["participant_id"] == pid) & faces["face_found"]]
+    # protocol baseline_window [0, null]: the whole baseline
+    base = me[(me["t"] >= base_ev["onset"]) & (me["t"] < base_ev["onset"] + base_ev["duration"])]
+    win = me[(me["t"] >= clip["onset"]) & (me["t"] < clip["onset"] + clip["duration"])]
+    row = trials[(trials["participant_id"] == pid) & (trials["trial"] == clip["trial"])].iloc[0]
+    assert row["AU12"] == pytest.approx(win["AU12"].mean() - base["AU12"].mean(), rel=1e-9)
+    assert row["AU12_peak"] == pytest.approx(win["AU12"].max() - base["AU12"].mean(), rel=1e-9)
+    all_frames = faces[(faces["participant_id"] == pid) & (faces["t"] >= clip["onset"])
+                       & (faces["t"] < clip["onset"] + clip["duration"])]
+    assert row["face_fraction"] == pytest.approx(all_frames["face_found"].mean())
+
+
+def test_exclusions_keep_rows_and_say_why(small, tmp_path):
+    ds = copy_dataset(small, tmp_path / "ds")
+    study = load_study(ds)
+    sd_abort, sd_noface, sd_hidden = study.sessions[0], study.sessions[1], study.sessions[3]
+    clip = sd_abort.clips.sort_values("trial").iloc[1]
+    with open(ds / f"ses-{sd_abort.session_id}" / "events.tsv", "a") as fh:
+        fh.write(f"{clip['onset'] + 2.0}\t0.0\tabort\tn/a\tn/a\texperimenter pressed escape\n")
+    (ds / "derivatives" / "coaffect" / f"ses-{sd_noface.session_id}" / "faces.parquet").unlink()
+    fpath = ds / "derivatives" / "coaffect" / f"ses-{sd_hidden.session_id}" / "faces.parquet"
+    faces = pd.read_parquet(fpath)
+    hidden_clip = sd_hidden.clips.iloc[0]
+    hidden_pid = sd_hidden.participants["participant_id"].iloc[0]
+    sel = ((faces["participant_id"] == hidden_pid) & (faces["t"] >= hidden_clip["onset"])
+           & (faces["t"] < hidden_clip["onset"] + 7.0))   # 7 of 10 s without a face
+    faces.loc[sel, "face_found"] = False
+    faces.loc[sel, list(fs.MEASURES)] = np.nan
+    faces.to_parquet(fpath)
+    trials = trial_table(load_study(ds))
+    assert len(trials) == 21                                   # nothing deleted
+    ab = trials[(trials["session_id"] == sd_abort.session_id) & (trials["trial"] == clip["trial"])]
+    assert ab["excluded"].all()
+    assert ab["exclusion_reason"].iloc[0] == "session aborted during the clip"
+    nf = trials[trials["session_id"] == sd_noface.session_id]
+    assert nf["face_excluded"].all() and nf["AU12"].isna().all()
+    assert nf["face_exclusion_reason"].iloc[0] == "no faces table (session not scored)"
+    assert not nf["excluded"].any() and nf["t_happy"].notna().all()   # buttons still usable
+    hid = trials[(trials["participant_id"] == hidden_pid) & (trials["trial"] == hidden_clip["trial"])]
+    assert hid["face_excluded"].iloc[0]
+    # 7 s of 10 s hidden at 5 fps: 15 of 50 frames visible (a few more were missing already)
+    assert hid["face_exclusion_reason"].iloc[0].startswith("face visible in ")
+    assert hid["face_fraction"].iloc[0] <= 0.30
+    out = write_trials(trials, ds)
+    back = pd.read_csv(out, sep="\t", na_values="n/a", keep_default_na=False)
+    assert len(back) == 21 and (ds / "derivatives/coaffect" / f"ses-{sd_abort.session_id}"
+                                / "trials.tsv").exists()
+
+
+def test_timecourses_coherence_and_synchrony(study_trials):
+    study, trials = study_trials
+    tc = timecourses(study, trials)
+    # 21 trials x 10 one-second bins
+    assert len(tc) == 210 and sorted(tc["second"].unique()) == list(np.arange(10.0))
+    assert tc["happy"].between(0, 1).all()
+    band = condition_timecourse(tc, "AU12")
+    assert {"mean", "ci_low", "ci_high", "n"} <= set(band.columns)
+    assert (band["ci_low"] <= band["mean"]).all()
+    coh, curve, lag = coherence_table(study, trials)
+    # the simulation makes AU12 follow the happy button 1.0 s later (SimulationSpec.coupling_lag)
+    assert lag == pytest.approx(1.0, abs=0.5)
+    assert len(curve) == 21                                    # 0..5 s in 0.25 s steps
+    assert coh.loc[coh["button"] == "happy", "r"].mean() > 0.2
+    coh_fixed, _, lag_fixed = coherence_table(study, trials, lag=2.0)
+    assert lag_fixed == 2.0 and (coh_fixed["lag"] == 2.0).all()
+    syn = synchrony_table(tc)
+    # 2 group sessions of 2: per clip 2 real and 4 pseudo pairs among usable faces
+    ok = trials[(trials["condition"] == "group") & ~trials["face_excluded"]]
+    want = {"real": 0, "pseudo": 0}
+    for _, part in ok.groupby("stimulus_id"):
+        s = part["session_id"].tolist()
+        for i in range(len(s)):
+            for j in range(i + 1, len(s)):
+                want["real" if s[i] == s[j] else "pseudo"] += 1
+    assert syn.groupby("pair").size().to_dict() == want
+    assert want["real"] >= 4 and want["pseudo"] >= 8
+    per, test = synchrony_summary(syn)
+    assert len(per) == 2 and test["n_sessions"] == 2
+    assert test["mean_real_r"] > test["mean_pseudo_r"]   # shared session signal in the simulation
