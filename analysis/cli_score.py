@@ -36,10 +36,12 @@ def run(args) -> int:
     settings = ScoreSettings(PipelineSettings(tracker=TrackerSettings(min_face_px=args.min_face_px),
                                               step=args.step))
     if args.video is not None:
+        import cv2
         from tqdm.auto import tqdm
 
         out = args.out or args.video.with_name(args.video.stem + "_coaffect")
-        with tqdm(desc=args.video.name, unit="frame") as bar:
+        total = int(cv2.VideoCapture(str(args.video)).get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+        with tqdm(total=total, desc=args.video.name, unit="frame") as bar:
             faces, summary = score_video(args.video, settings, progress=bar)
         path = write_scores(out, faces, summary)
         print(f"{path}: {len(faces)} rows, faces found in {summary['faces_found_fraction']:.0%} "

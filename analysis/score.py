@@ -19,13 +19,12 @@ import pandas as pd
 
 from experiments.errors import AnalysisError, SessionFormatError
 
-from .expression.baseline import baseline_mask
 from .expression.fer_model import FER_CLASSES
 from .expression.geometry import landmark_action_units
-from .expression.measures import expression_measures
-from .faces.identity import UNKNOWN, assign_tracks, enrollment_encodings, label_tracks_by_cluster
-from .faces.pipeline import PipelineSettings, VideoObservations, observe_video
-from .faces_schema import (ACTION_UNITS, ALL_COLUMNS, EMOTIONS, FACES_FORMAT_VERSION, column_docs)
+from .faces.identity import assign_tracks, enrollment_encodings, label_tracks_by_cluster
+from .faces.pipeline import PipelineSettings, observe_video
+from .faces.table import faces_table, score_summary
+from .faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION, column_docs
 
 #: Folder of coaffect's outputs inside a dataset.
 DERIVATIVES = Path("derivatives") / "coaffect"
@@ -58,83 +57,8 @@ class ScoreSettings:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def faces_table(obs: VideoObservations, identity: pd.DataFrame, participants: list[str],
-                session_id: str, camera: str, frame_times=None, baseline=None) -> tuple[pd.DataFrame, dict]:
-    """Turn pipeline observations into the frame x participant faces table.
-
-    Parameters
-    ----------
-    obs : VideoObservations
-    identity : pandas.DataFrame
-        track_id, participant_id (or ``unknown``), identity_confidence.
-    participants : list of str
-        Participants of this camera: one row per frame for each, seen or not.
-    session_id, camera : str
-    frame_times : pandas.DataFrame, optional
-        frame, t on the session clock (``cam-<name>_frames.tsv``); default frame / fps.
-    baseline : (events, window), optional
-        Session events and the protocol's baseline window; default: whole recording.
-
-    Returns
-    -------
-    faces : pandas.DataFrame
-        Columns :data:`analysis.faces_schema.ALL_COLUMNS`.
-    notes : dict
-        unknown_face_frames, baseline_source.
-
-    Examples
-    --------
-    >>> obs = observe_video("../shared/data/edge/no_face.mp4", stop=5)       # doctest: +SKIP
-    >>> faces_table(obs, pd.DataFrame(columns=["track_id", "participant_id",
-    ...     "identity_confidence"]), ["P01"], "S1", "wide")[0]["face_found"].sum()  # doctest: +SKIP
-    0
-    """
-    frames = obs.frames[["frame", "t_video", "scored"]]
-    t = frames["t_video"].to_numpy(dtype=float)
-    if frame_times is not None and len(frame_times):
-        ft = dict(zip(frame_times["frame"].astype(int), frame_times["t"].astype(float)))
-        t = np.array([ft.get(int(f), np.nan) for f in frames["frame"]])
-    grid = pd.DataFrame({
-        "participant_id": np.repeat(np.asarray(participants, dtype=object), len(frames)),
-        "frame": np.tile(frames["frame"].to_numpy(), len(participants)),
-        "t": np.tile(t, len(participants)),
-        "scored": np.tile(frames["scored"].to_numpy(), len(participants)),
-    })
-    faces = obs.faces.merge(identity, on="track_id", how="left")
-    faces["participant_id"] = faces["participant_id"].fillna(UNKNOWN)
-    faces["row"] = np.arange(len(faces))
-    known = faces[faces["participant_id"].isin(participants)]
-    known = known.sort_values(["detection_confidence"], ascending=False).drop_duplicates(
-        ["frame", "participant_id"])
-    n_unknown = int((faces["participant_id"] == UNKNOWN).sum())
-    merged = grid.merge(known, on=["frame", "participant_id"], how="left")
-    found = merged["row"].notna().to_numpy()
-    lms = np.full((len(merged), 68, 2), np.nan)
-    lms[found] = obs.landmarks[merged.loc[found, "row"].astype(int).to_numpy()]
-    if baseline is not None:
-        mask, source = baseline_mask(merged["t"].to_numpy(), *baseline)
-    else:
-        mask, source = np.zeros(len(merged), bool), "whole recording"
-    if not mask[found].any():
-        source = "whole recording"
-    fps = obs.info["fps"] / obs.info["step"]
-    measures = expression_measures(merged, lms, mask, fps)
-    out = pd.DataFrame({"session_id": session_id, "camera": camera,
-                        "frame": merged["frame"].astype("int64"), "t": merged["t"].astype(float),
-                        "participant_id": merged["participant_id"].astype(str),
-                        "face_found": found})
-    for col in ("face_x", "face_y", "face_w", "face_h", "detection_confidence", "identity_confidence"):
-        out[col] = merged[col].astype(float)
-    out["track_id"] = merged["track_id"].astype("Int64")
-    out = pd.concat([out, measures], axis=1)
-    for emo in EMOTIONS:
-        out[emo] = merged[emo].astype(float)
-    scored = merged["scored"].to_numpy(dtype=bool)
-    by_pid = {pid: [int(found[idx].sum()), int(scored[idx].sum())]
-              for pid, idx in merged.groupby("participant_id", sort=True).indices.items()}
-    return out[list(ALL_COLUMNS)], {"unknown_face_frames": n_unknown, "baseline_source": source,
-                                    "scored_rows": int(scored.sum()), "found_rows": int(found.sum()),
-                                    "by_participant": by_pid}
+def _settings_dict(settings: ScoreSettings) -> dict:
+    return {"pipeline": settings.pipeline.as_dict(), "tolerance": settings.tolerance}
 
 
 def score_video(path, settings: ScoreSettings | None = None, start: int = 0, stop: int | None = None,
@@ -169,29 +93,8 @@ def score_video(path, settings: ScoreSettings | None = None, start: int = 0, sto
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
-    return faces, _summary(faces, {"video": obs.info}, settings, notes=[], extra=notes)
-
-
-def _summary(faces: pd.DataFrame, infos: dict, settings: ScoreSettings, notes, extra) -> dict:
-    scored_rows = extra.pop("scored_rows", len(faces))
-    found_rows = extra.pop("found_rows", int(faces["face_found"].sum()))
-    per = {pid: round(f / n, 4) if n else 0.0
-           for pid, (f, n) in extra.pop("by_participant", {}).items()}
-    smallest = [i["smallest_face_px"] for i in infos.values() if np.isfinite(i["smallest_face_px"])]
-    return {
-        "format_version": FACES_FORMAT_VERSION,
-        "settings_hash": settings.settings_hash(),
-        "settings": {"pipeline": settings.pipeline.as_dict(), "tolerance": settings.tolerance},
-        "rows": int(len(faces)),
-        "scored_rows": int(scored_rows),
-        "faces_found_fraction": round(found_rows / scored_rows, 4) if scored_rows else 0.0,
-        "faces_found_fraction_by_participant": per,
-        "min_face_px_detectable": float(min(i["min_face_px"] for i in infos.values())) if infos else None,
-        "smallest_face_px_found": float(min(smallest)) if smallest else None,
-        "cameras": infos,
-        "notes": list(notes),
-        **extra,
-    }
+    return faces, score_summary(faces, {"video": obs.info}, settings.settings_hash(),
+                                _settings_dict(settings), notes=[], extra=notes)
 
 
 def score_session(session_dir, settings: ScoreSettings | None = None, progress=None) -> tuple[pd.DataFrame, dict]:
@@ -267,7 +170,8 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
         if pid not in seen:
             notes.append(f"{pid}: seat {seats[pid]} is in no camera's view; no rows")
     faces = pd.concat(tables, ignore_index=True)
-    return faces, _summary(faces, infos, settings, notes, extra)
+    return faces, score_summary(faces, infos, settings.settings_hash(), _settings_dict(settings),
+                                notes, extra)
 
 
 def _atomic(path: Path, write) -> None:
@@ -339,7 +243,12 @@ def is_scored(out_dir, settings: ScoreSettings) -> bool:
 
 
 def _score_one(session_dir: Path, out_dir: Path, settings: ScoreSettings) -> dict:
-    faces, summary = score_session(session_dir, settings)
+    from tqdm.auto import tqdm
+
+    n = sum(max(0, len(p.read_text(encoding="utf-8").splitlines()) - 1)
+            for p in Path(session_dir).glob("cam-*_frames.tsv"))
+    with tqdm(total=n or None, desc=Path(session_dir).name, unit="frame", leave=False) as bar:
+        faces, summary = score_session(session_dir, settings, progress=bar)
     write_scores(out_dir, faces, summary)
     return summary
 

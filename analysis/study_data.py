@@ -8,6 +8,7 @@ when face scoring has run. The computations (:mod:`analysis.trials`,
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,28 @@ def read_faces(dataset_dir: Path, session_id: str) -> pd.DataFrame | None:
         raise AnalysisError(f"{path}: missing column(s) {', '.join(missing)}",
                             hint="re-run 'coaffect score' for this session")
     faces["participant_id"] = faces["participant_id"].astype(str)
-    return faces
+    return _scored_rows_only(faces, path.parent / "score_summary.json")
+
+
+def _scored_rows_only(faces: pd.DataFrame, summary_path: Path) -> pd.DataFrame:
+    """Drop the rows of frames that ``coaffect score --step N`` skipped.
+
+    Skipped frames are NaN rows like frames without a face; keeping them
+    would make every face look visible in at most 1/N of the frames.
+    """
+    if not summary_path.exists() or "frame" not in faces.columns:
+        return faces
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return faces
+    default = summary.get("settings", {}).get("pipeline", {}).get("step", 1) or 1
+    cams = summary.get("cameras", {}) or {}
+    steps = faces["camera"].map(lambda c: int((cams.get(c) or {}).get("step", default) or 1)) \
+        if "camera" in faces.columns else pd.Series(int(default), index=faces.index)
+    if (steps <= 1).all():
+        return faces
+    return faces[(faces["frame"].astype("int64") % steps) == 0].reset_index(drop=True)
 
 
 def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> Study:
@@ -195,11 +217,18 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
                              "session's protocol; the first are used")
         else:
             notes.append(f"ses-{s.session_id}: no frozen protocol.yaml; default analysis settings")
+        source = s.meta.get("protocol", {}).get("source") if isinstance(s.meta.get("protocol"), dict) else None
+        if source and Path(source).is_file():  # the original protocol's manifest, where it still is
+            try:
+                manifests.append(load_protocol(source, check_manifest=False).manifest_path)
+            except CoaffectError:
+                pass
         ev = s.events
         clips = ev.loc[ev["trial_type"] == "clip", ["onset", "duration", "trial", "stimulus_id"]]
         clips = clips.dropna(subset=["trial", "stimulus_id"]).astype(
             {"onset": "float64", "duration": "float64", "trial": "int64", "stimulus_id": "str"})
         stim_ids += clips["stimulus_id"].tolist()
+        stim_ids += [str(c) for c in (s.meta.get("trial_order") or []) if isinstance(c, str)]
         base_rows = ev.loc[ev["trial_type"] == "baseline"]
         baseline = None
         if len(base_rows):

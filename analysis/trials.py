@@ -143,30 +143,38 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
         if isinstance(have, tuple) and set(measures) <= set(have):
             return frames[[c for c in frames.columns if c not in have or c in measures]]
     base = baseline_means(sd, measures)
-    parts = []
-    for clip in sd.clips.itertuples(index=False):
-        on, off = clip.onset, clip.onset + clip.duration
-        win = faces.loc[(faces["t"] >= on) & (faces["t"] < off),
-                        ["participant_id", "t", "face_found", *measures]].copy()
-        win.insert(0, "session_id", sd.session_id)
-        win.insert(2, "trial", int(clip.trial))
-        win.insert(3, "stimulus_id", str(clip.stimulus_id))
-        win.insert(5, "t_rel", win["t"] - on)
-        parts.append(win)
     cols = ["session_id", "participant_id", "trial", "stimulus_id", "t", "t_rel", "face_found",
             "happy", "sad", *measures]
-    if not parts:
+    t_all = faces["t"].to_numpy(dtype=float)
+    idx, trial, stim, onset = [], [], [], []
+    for clip in sd.clips.itertuples(index=False):
+        hit = np.flatnonzero((t_all >= clip.onset) & (t_all < clip.onset + clip.duration))
+        idx.append(hit)
+        trial.append(np.full(len(hit), int(clip.trial)))
+        stim += [str(clip.stimulus_id)] * len(hit)
+        onset.append(np.full(len(hit), float(clip.onset)))
+    if not idx or not sum(len(i) for i in idx):
         return pd.DataFrame(columns=cols)
-    frames = pd.concat(parts, ignore_index=True)
-    frames["face_found"] = frames["face_found"].astype(bool)
-    ref = base.reindex(frames["participant_id"])[measures].to_numpy()
-    frames[measures] = frames[measures].to_numpy() - ref
-    frames.loc[~frames["face_found"], measures] = np.nan
+    rows = np.concatenate(idx)
+    t = t_all[rows]
+    pids = faces["participant_id"].to_numpy()[rows].astype(str)
+    found = faces["face_found"].to_numpy()[rows].astype(bool)
+    values = faces[measures].to_numpy(dtype=float)[rows]
+    ref = base.reindex(pids)[measures].to_numpy(dtype=float) if len(measures) else values
+    values = values - ref
+    values[~found] = np.nan
+    frames = pd.DataFrame({"session_id": sd.session_id, "participant_id": pids,
+                           "trial": np.concatenate(trial), "stimulus_id": stim, "t": t,
+                           "t_rel": t - np.concatenate(onset), "face_found": found})
+    segments = session_segments(sd)
     for button in ("happy", "sad"):
-        frames[button] = np.nan
-        for pid, idx in frames.groupby("participant_id").groups.items():
-            frames.loc[idx, button] = button_state(session_segments(sd), pid, button,
-                                                   frames.loc[idx, "t"].to_numpy())
+        state = np.zeros(len(frames))
+        for pid in np.unique(pids):
+            sel = pids == pid
+            state[sel] = button_state(segments, pid, button, t[sel])
+        frames[button] = state
+    for j, m in enumerate(measures):
+        frames[m] = values[:, j]
     frames = frames[cols]
     sd.cache[tuple(measures)] = frames
     return frames
@@ -228,6 +236,25 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     return sr
 
 
+def _not_shown(sd: SessionData, stimuli: pd.DataFrame) -> pd.DataFrame:
+    """Rows for planned clips (session.json ``trial_order``) that never played."""
+    order = [c for c in (sd.session.meta.get("trial_order") or []) if isinstance(c, str)]
+    shown = set(sd.clips["stimulus_id"])
+    rows = []
+    for k, clip in enumerate(order, start=1):
+        if clip in shown:
+            continue
+        why = f"not shown: the session ended ({sd.session.status}) before this clip"
+        for p in sd.participants.itertuples(index=False):
+            rows.append({"participant_id": p.participant_id, "session_id": sd.session_id,
+                         "condition": sd.condition, "seat": p.seat, "trial": k,
+                         "stimulus_id": clip, "excluded": True, "exclusion_reason": why,
+                         "face_excluded": True, "face_exclusion_reason": why, "n_frames": 0})
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).merge(stimuli, on="stimulus_id", how="left")
+
+
 def trial_table(study: Study, measures: list[str] | None = None, progress: bool = False
                 ) -> pd.DataFrame:
     """One row per participant x clip with self-report and facial measures.
@@ -262,7 +289,10 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     if progress:
         from tqdm import tqdm
         sessions = tqdm(sessions, desc="trial table", unit="session")
-    parts = [_session_trials(sd, study.stimuli, study.settings, measures) for sd in sessions]
+    parts = []
+    for sd in sessions:
+        parts += [_session_trials(sd, study.stimuli, study.settings, measures),
+                  _not_shown(sd, study.stimuli)]
     table = pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else pd.DataFrame()
     if table.empty:
         return table

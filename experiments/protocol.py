@@ -41,6 +41,8 @@ class Texts(_Strict):
                           description="Shown just before the baseline period.")
     rating_intro: str = Field("Please rate the clip you just saw.",
                               description="Heading of the rating screen.")
+    rating_help: str = Field("tap HAPPY = right, tap SAD = left, press BOTH = confirm",
+                             description="How to answer, shown under the rating scales.")
     end: str = Field("Thank you! The session is over.", description="Final screen.")
     font: Optional[str] = Field(None, description="Font family for all texts "
                                 "(e.g. 'Noto Sans CJK JP' for Japanese); default: system font.")

@@ -78,5 +78,6 @@ def test_report_without_faces_says_so(tmp_path_factory, tmp_path):
     html = (ds / "derivatives/coaffect/report/report.html").read_text()
     assert "No faces.parquet for any session" in html
     assert "Coherence and synchrony need facial measures" in html
-    assert "Not fitted: AU12 ~ condition * valence" in html     # facial model skipped, not crashed
+    # the facial model is skipped with its reason, not crashed
+    assert "Not fitted: formula &#x27;AU12 ~ condition * valence&#x27;: facial measure &#x27;AU12&#x27; is not" in html
     assert "t_both ~ condition * valence + (1 | participant_id)" in html

@@ -129,3 +129,44 @@ def test_timecourses_coherence_and_synchrony(study_trials):
     per, test = synchrony_summary(syn)
     assert len(per) == 2 and test["n_sessions"] == 2
     assert test["mean_real_r"] > test["mean_pseudo_r"]   # shared session signal in the simulation
+
+
+def test_frames_skipped_by_score_step_do_not_count_as_missing_faces(small, tmp_path):
+    ds = copy_dataset(small, tmp_path / "ds")
+    sid = "a01"
+    fpath = ds / "derivatives" / "coaffect" / f"ses-{sid}" / "faces.parquet"
+    faces = pd.read_parquet(fpath)
+    skipped = faces["frame"] % 2 == 1            # what 'coaffect score --step 2' writes
+    faces.loc[skipped, "face_found"] = False
+    faces.loc[skipped, list(fs.MEASURES)] = np.nan
+    faces.to_parquet(fpath)
+    before = trial_table(load_study(ds)).query("session_id == @sid")
+    assert before["face_fraction"].max() <= 0.5   # without the summary: half the frames "lost"
+    (fpath.parent / "score_summary.json").write_text(
+        '{"settings": {"pipeline": {"step": 2}}, "cameras": {"sim": {"step": 2}}}')
+    after = trial_table(load_study(ds)).query("session_id == @sid")
+    assert after["face_fraction"].min() > 0.8 and not after["face_excluded"].any()
+    assert (after["n_frames"] == 25).all()        # 10 s at 5 fps, every 2nd frame scored
+
+
+def test_planned_clips_never_shown_get_excluded_rows(small, tmp_path):
+    import json
+
+    ds = copy_dataset(small, tmp_path / "ds")
+    ses = ds / "ses-g02"
+    meta = json.loads((ses / "session.json").read_text())
+    events = (ses / "events.tsv").read_text().splitlines()
+    clips = [line.split("\t")[4] for line in events[1:] if line.split("\t")[2] == "clip"]
+    last = clips[-1]
+    # the session was aborted before its last clip: no clip row, but the plan lists it
+    kept = [line for line in events if not (line.split("\t")[2] in ("clip", "rating")
+                                            and line.split("\t")[4] == last)]
+    (ses / "events.tsv").write_text("\n".join(kept) + "\n")
+    meta.update(status="aborted", trial_order=clips)
+    (ses / "session.json").write_text(json.dumps(meta))
+    trials = trial_table(load_study(ds))
+    assert len(trials) == 21                                   # still every participant x clip
+    gone = trials[(trials["session_id"] == "g02") & (trials["stimulus_id"] == last)]
+    assert len(gone) == 2 and gone["excluded"].all() and (gone["trial"] == 3).all()
+    assert gone["exclusion_reason"].iloc[0] == "not shown: the session ended (aborted) before this clip"
+    assert gone["valence"].notna().all() and gone["t_happy"].isna().all()

@@ -103,7 +103,8 @@ def encode_image_faces(bgr: np.ndarray, min_face_px: float | None = None) -> pd.
         The image (BGR or grey).
     min_face_px : float, optional
         Smallest face width to find; default the larger of 40 px and 1/25 of
-        the image's longer side.
+        the image's longer side, and if that finds nothing in a small image
+        (enrollment snapshots are seat slices of a camera frame), 27 px.
 
     Returns
     -------
@@ -118,9 +119,12 @@ def encode_image_faces(bgr: np.ndarray, min_face_px: float | None = None) -> pd.
     1
     """
     grey = to_grey(bgr)
-    if min_face_px is None:
+    auto = min_face_px is None
+    if auto:
         min_face_px = max(40.0, max(grey.shape) / 25.0)
     boxes, scores = detect_faces(grey, detection_scale(min_face_px))
+    if auto and len(boxes) == 0 and max(grey.shape) <= 800:
+        boxes, scores = detect_faces(grey, 3.0)
     rows = []
     for box, score in zip(boxes, scores):
         pts = fit_landmarks(grey, box)

@@ -239,9 +239,10 @@ class FaceTracker:
                     return
 
     def _confirm(self, tr: Track, grey, box, score, frame) -> None:
-        tr.landmarks = fit_landmarks(grey, box)
-        tr.box = box_from_landmarks(tr.landmarks)
-        tr.patch = _patch(grey, tr.box)
+        if iou(box, tr.box) < 0.7:  # tracked landmarks far from the detection: re-anchor
+            tr.landmarks = fit_landmarks(grey, box)
+            tr.box = box_from_landmarks(tr.landmarks)
+            tr.patch = _patch(grey, tr.box)
         tr.det_score = float(score)
         tr.best_score = max(tr.best_score, float(score))
         tr.last_detected = frame
@@ -258,9 +259,14 @@ class FaceTracker:
         self._min_width[tr.track_id] = min(self._min_width.get(tr.track_id, np.inf), float(box[2]))
 
     def _drop_duplicates(self) -> None:
+        """Two tracks on one face (boxes overlapping, or centres within a third of a
+        face width): keep the older one."""
         keep: list[Track] = []
         for tr in sorted(self.tracks, key=lambda t: t.track_id):
-            if any(iou(tr.box, k.box) > 0.5 for k in keep):
+            c = tr.box[:2] + tr.box[2:] / 2
+            if any(iou(tr.box, k.box) > 0.5
+                   or np.hypot(*(c - k.box[:2] - k.box[2:] / 2)) < 0.33 * min(tr.box[2], k.box[2])
+                   for k in keep):
                 continue
             keep.append(tr)
         self.tracks = keep

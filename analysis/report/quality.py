@@ -28,8 +28,9 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         session_id, participant_id, condition, status, n_clips, n_excluded,
         n_face_excluded, face_fraction (mean over clips), identity_confidence
-        (mean over frames with a face), dropped_flips (flip intervals longer
-        than 1.5x the median, during clips), camera_gaps (frame intervals
+        (mean over frames with a face), dropped_frames (movie frames the
+        runner reports dropped, summed over clips), long_flips (flip intervals
+        longer than 1.5x the median, during clips), camera_gaps (frame intervals
         longer than 2x the median, all cameras), max_camera_gap_s.
 
     Examples
@@ -38,7 +39,10 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for sd in study.sessions:
-        dropped, _ = _gaps(sd.session.flips["t"], 1.5) if len(sd.session.flips) else (np.nan, np.nan)
+        long_flips, _ = _gaps(sd.session.flips["t"], 1.5) if len(sd.session.flips) else (np.nan, np.nan)
+        clip_detail = sd.session.events.loc[sd.session.events["trial_type"] == "clip", "detail"]
+        counts = clip_detail.dropna().astype(str).str.extract(r"dropped=(\d+)")[0].dropna()
+        dropped = int(counts.astype(int).sum()) if len(counts) else np.nan
         cam_gaps, cam_max = 0, np.nan
         for frames in sd.session.cameras.values():
             n, mx = _gaps(frames["t"], 2.0)
@@ -58,7 +62,8 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
                          "n_clips": int(len(tp)), "n_excluded": int(tp["excluded"].sum()),
                          "n_face_excluded": int(tp["face_excluded"].sum()),
                          "face_fraction": float(tp["face_fraction"].mean()) if len(tp) else np.nan,
-                         "identity_confidence": ident, "dropped_flips": dropped,
+                         "identity_confidence": ident, "dropped_frames": dropped,
+                         "long_flips": long_flips,
                          "camera_gaps": cam_gaps, "max_camera_gap_s": cam_max})
     out = pd.DataFrame(rows)
     out.attrs["min_face_fraction"] = study.settings.min_face_fraction

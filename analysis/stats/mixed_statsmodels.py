@@ -39,6 +39,10 @@ def _indicators(values: pd.Series, weight: np.ndarray | None = None) -> tuple[li
     return [str(lv) for lv, k in zip(levels, keep) if k], Z[:, keep]
 
 
+#: statsmodels warnings that only say we stopped its optimiser at iteration 0 on purpose.
+_STOPPED_ON_PURPOSE = ("optimization failed", "failed to converge", "different optimizer")
+
+
 def _best_fit(model, k_vc: int):
     """REML fit whose variance search respects the zero boundary, as lme4's does.
 
@@ -80,16 +84,23 @@ def _best_fit(model, k_vc: int):
                 best = res
         start = params(best.x ** 2)
         for kwargs in ({"maxiter": 0}, {}):  # results object at the bounded optimum; then free
-            try:
-                f = model.fit(reml=True, method=["lbfgs"], start_params=start, **kwargs)
-            except (np.linalg.LinAlgError, ValueError):
-                continue
-            if "maxiter" in kwargs:
+            with warnings.catch_warnings(record=True) as wlist:
+                warnings.simplefilter("always")
+                try:
+                    f = model.fit(reml=True, method=["lbfgs"], start_params=start, **kwargs)
+                except (np.linalg.LinAlgError, ValueError):
+                    continue
+            msgs = [str(w.message).splitlines()[0] for w in wlist]
+            if "maxiter" in kwargs:  # stopped on purpose: convergence is the bounded search's
                 f.converged = bool(best.success)
-            fits.append(f)
+                msgs = [m for m in msgs if not any(k in m for k in _STOPPED_ON_PURPOSE)]
+            fits.append((f, msgs))
     if not fits:
-        fits.append(model.fit(reml=True, method=["lbfgs"]))
-    return max(fits, key=lambda f: f.llf if np.isfinite(f.llf) else -np.inf)
+        with warnings.catch_warnings(record=True) as wlist:
+            warnings.simplefilter("always")
+            f = model.fit(reml=True, method=["lbfgs"])
+        fits.append((f, [str(w.message).splitlines()[0] for w in wlist]))
+    return max(fits, key=lambda fm: fm[0].llf if np.isfinite(fm[0].llf) else -np.inf)
 
 
 def fit_statsmodels(md: ModelData) -> MixedModelResult:
@@ -124,17 +135,15 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
     groups = np.zeros(len(d))
     y = d[md.dv].astype(float).to_numpy()
     X = md.X
-    caught: list[str] = []
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as wlist, _one_blas_thread():
-        warnings.simplefilter("always")
+    with _one_blas_thread():
         if names:
             model = MixedLM(y, X, groups, exog_vc=VCSpec(names, colnames, mats))
         else:  # one observation per participant and stimulus: an ordinary regression
             model = MixedLM(y, X, groups, exog_re=np.zeros((len(d), 0)))
-        fit = _best_fit(model, len(names))
+        fit, msgs = _best_fit(model, len(names))
     seconds = time.perf_counter() - t0
-    caught = sorted({str(w.message).splitlines()[0] for w in wlist})
+    caught = sorted(set(msgs))
     fe = fit.fe_params
     se = fit.bse_fe
     z = fe / se

@@ -107,6 +107,11 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
     names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", unquoted)) - _FUNCTIONS
     cols = [c for c in trials.columns]
     for name in sorted(names):
+        if name not in trials.columns and _is_face_column(name):
+            raise AnalysisError(f"formula '{formula}': facial measure '{name}' is not in the trial "
+                                "table (no session has a faces.parquet)",
+                                hint="run 'coaffect score DATASET' first, or model a self-report "
+                                     "outcome such as t_both")
         if name not in trials.columns:
             raise AnalysisError(f"formula '{formula}': unknown column '{name}'"
                                 f"{did_you_mean(name, cols)}",
@@ -140,6 +145,13 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
     if np.nanstd(data[dv].astype(float)) == 0:
         raise AnalysisError(f"formula '{formula}': outcome '{dv}' is constant "
                             f"({data[dv].iloc[0]}) in the usable trials")
+    rhs_names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"(['\"]).*?\1", "", rhs)))
+    for name in sorted(rhs_names & set(data.columns)):
+        col = data[name]
+        if not pd.api.types.is_numeric_dtype(col) and col.nunique() < 2:
+            raise AnalysisError(f"formula '{formula}': predictor '{name}' has one level only "
+                                f"({col.iloc[0]}) in the usable trials",
+                                hint="a comparison needs both levels, e.g. alone and group sessions")
     data["in_group"] = (data["condition"] == "group").astype(float)
     data = data.reset_index(drop=True)
     try:
@@ -149,7 +161,9 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
     if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
         raise AnalysisError(f"formula '{formula}': fixed effects are not estimable "
                             f"(design columns {', '.join(X.columns)} are collinear)",
-                            hint="e.g. a predictor with one level in the usable trials")
+                            hint="some combination of levels has no usable trials (e.g. a clip "
+                                 "valence no group saw); try additive terms such as "
+                                 "'condition + valence'")
     random = []
     if data["participant_id"].nunique() > 1 and data.groupby("participant_id").size().max() > 1:
         random.append("participant_id")

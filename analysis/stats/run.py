@@ -132,7 +132,7 @@ def run_stats(trials: pd.DataFrame, formulas: list[str], engine: str = "statsmod
         except AnalysisError as exc:
             if strict:
                 raise
-            out.skipped.append(f"{formula}: {exc.message}")
+            out.skipped.append(exc.message)
             continue
         out.models.append(res)
         if out.out_dir is not None:
@@ -150,7 +150,8 @@ def run_stats(trials: pd.DataFrame, formulas: list[str], engine: str = "statsmod
             try:
                 aov, post, info = mixed_anova_table(trials, dv)
             except (AnalysisError, ValueError, KeyError) as exc:
-                out.skipped.append(f"anova {dv}: {getattr(exc, 'message', str(exc))}")
+                msg = getattr(exc, "message", str(exc))
+                out.skipped.append(msg if msg.startswith("anova") else f"anova {dv}: {msg}")
                 continue
             out.anovas.append((dv, aov, post, info))
             if out.out_dir is not None:

@@ -193,7 +193,7 @@ class SessionFlow:
         self.writer.update(clips=self.clip_audit)
         self._poll_cameras()
         run_ratings(self.rt, self.p.ratings, i, clip_id, valence, self.p.texts.rating_intro,
-                    self.seat_rows)
+                    self.seat_rows, self.p.texts.rating_help)
         self._poll_cameras()
         onset = self.display.flip()
         self.rt.plan("iti", onset, trial=i)

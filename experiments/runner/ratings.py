@@ -86,7 +86,8 @@ def apply_rating_event(state: _SeatState, ev: ButtonEvent, held: set, low: int, 
             state.value = min(high, max(low, state.value + step))
 
 
-def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set) -> None:
+def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set,
+          how_to: str = HOW_TO) -> None:
     d = rt.display
     w, h = d.size
     d.text(intro, pos=(0, h / 2 - 40))
@@ -112,11 +113,12 @@ def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set) 
         d.text(item.high_label, pos=(span / 2, y - 35), height=d.text_height * 0.6, color=color)
         if st.confirmed:
             d.text("OK", pos=(span / 2 + 70, y), height=d.text_height * 0.8, color="lightgreen")
-    d.text(HOW_TO, pos=(0, -h / 2 + 30), height=d.text_height * 0.7, color="grey")
+    d.text(how_to, pos=(0, -h / 2 + 30), height=d.text_height * 0.7, color="grey")
 
 
 def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, item, intro: str,
-                      seats: list[tuple[str, str, str]], active: list[str], timeout: float) -> None:
+                      seats: list[tuple[str, str, str]], active: list[str], timeout: float,
+                      how_to: str = HOW_TO) -> None:
     """One rating screen for one item; writes a ``ratings.tsv`` row per active seat.
 
     Parameters
@@ -143,7 +145,7 @@ def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, i
               for s, lab, pid in seats]
     by_seat = {st.seat: st for st in states}
     active_set = set(active)
-    _draw(rt, intro, item, states, active_set)
+    _draw(rt, intro, item, states, active_set, how_to)
     onset = rt.display.flip()
     rt.plan("rating", onset, trial=trial, seats=active, item=item.id, low=item.low, high=item.high,
             start=start, valence=valence)
@@ -161,7 +163,7 @@ def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, i
                                                  "participant_id": st.participant_id,
                                                  "item": item.id, "value": st.value, "rt": st.rt,
                                                  "onset": onset})
-        _draw(rt, intro, item, states, active_set)
+        _draw(rt, intro, item, states, active_set, how_to)
         rt.display.flip()
     for sid in sorted(pending, key=active.index):
         st = by_seat[sid]
@@ -177,7 +179,7 @@ def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, i
 
 
 def run_ratings(rt: Runtime, ratings_cfg, trial: int, stimulus_id: str, valence: str,
-                intro: str, seats: list[tuple[str, str, str]]) -> None:
+                intro: str, seats: list[tuple[str, str, str]], how_to: str = HOW_TO) -> None:
     """All rating screens of one trial, in the protocol's ``ratings.mode``."""
     if not ratings_cfg.items:
         return
@@ -185,8 +187,8 @@ def run_ratings(rt: Runtime, ratings_cfg, trial: int, stimulus_id: str, valence:
         for seat_id, _, _ in seats:
             for item in ratings_cfg.items:
                 run_rating_screen(rt, trial, stimulus_id, valence, item, intro, seats, [seat_id],
-                                  ratings_cfg.timeout)
+                                  ratings_cfg.timeout, how_to)
     else:
         for item in ratings_cfg.items:
             run_rating_screen(rt, trial, stimulus_id, valence, item, intro, seats,
-                              [s for s, _, _ in seats], ratings_cfg.timeout)
+                              [s for s, _, _ in seats], ratings_cfg.timeout, how_to)
