@@ -153,7 +153,7 @@ def self_report_measures(intervals: pd.DataFrame, clips: pd.DataFrame,
     ...                       "stimulus_id": ["c1"]})
     >>> m = self_report_measures(iv, clips)
     >>> m[["t_happy", "t_sad", "t_both", "n_switches", "min_index"]].values.tolist()
-    [[4.0, 7.0, 2.0, 1, 4.0]]
+    [[4.0, 7.0, 2.0, 1.0, 4.0]]
     """
     if participants is None:
         participants = sorted(intervals["participant_id"].dropna().unique().tolist())

@@ -13,12 +13,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PROTOCOL = ROOT / "protocols" / "bittersweet-demo.yaml"
 
-#: (session id, condition, participants): one group of three and three people alone.
+#: (session id, condition, participants): two groups of three and three people alone
+#: (two groups, so that group synchrony can be compared with pseudo-pairs).
 DEMO_SESSIONS = (
     ("demo01", "group", ["P01", "P02", "P03"]),
     ("demo02", "alone", ["P04"]),
-    ("demo03", "alone", ["P05"]),
-    ("demo04", "alone", ["P06"]),
+    ("demo03", "group", ["P05", "P06", "P07"]),
+    ("demo04", "alone", ["P08"]),
+    ("demo05", "alone", ["P09"]),
 )
 
 

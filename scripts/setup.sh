@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libportaudio2 libasound2 libsndfile1 libusb-1.0-0  # psychtoolbox keyboard/sound libraries
   ffmpeg                              # ffprobe for the stimulus manifest; encoders
   fonts-dejavu-core fonts-noto-cjk    # Latin, Cyrillic, Japanese, Chinese, Korean texts on screen
-  r-base-core r-cran-lme4 r-cran-lmertest  # reference engine for the mixed models
+  r-base-core r-cran-lme4 r-cran-lmertest r-cran-jsonlite  # reference engine for the mixed models
   chromium                            # headless browser check of the HTML report
 )
 

@@ -36,6 +36,8 @@ def test_statsmodels_matches_lme4_fixed_effects_and_variances(trials):
         "participant_id", "stimulus_id", "session_id", "residual"]
     assert (r.random["variance"] > 0.01).all()          # no boundary fit here
     np.testing.assert_allclose(sm.random["variance"], r.random["variance"], rtol=1e-3)
+    # same REML criterion at the optimum (both use the same constant)
+    assert sm.loglik == pytest.approx(r.loglik, rel=1e-6)
     # standard errors: statsmodels' REML Hessian vs lme4's; close but not required to 1e-3
     np.testing.assert_allclose(sm.fixed["se"], r.fixed["se"], rtol=2e-2)
     assert sm.n == r.n == {"participants": 36, "sessions": 20, "group_sessions": 8,

@@ -82,12 +82,51 @@ def expression_probabilities(grey: np.ndarray, landmarks: np.ndarray) -> np.ndar
     >>> round(float(p.sum()), 3), FER_CLASSES[int(p.argmax())]
     (1.0, 'emo_happy')
     """
-    crop = aligned_face_crop(grey, landmarks).astype(np.float32)
-    x = ((crop / 255.0) - 0.5) * 2.0
+    return expression_probabilities_batch(grey, [landmarks])[0]
+
+
+@lru_cache(maxsize=None)
+def _io_indices() -> tuple[int, int]:
     interp = _interpreter()
-    inp = interp.get_input_details()[0]["index"]
-    out = interp.get_output_details()[0]["index"]
-    interp.set_tensor(inp, x[None, :, :, None])
-    interp.invoke()
-    p = np.asarray(interp.get_tensor(out)[0], dtype=float)
-    return p / p.sum()
+    return interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+
+
+def expression_probabilities_batch(grey: np.ndarray, landmarks_list) -> np.ndarray:
+    """FER probabilities for every face of one frame (one row per face).
+
+    Same numbers as :func:`expression_probabilities` face by face; the model
+    runs once per face (a batched tensor measured no faster here: about
+    0.7 ms a face either way), but tensor lookups are done once.
+
+    Parameters
+    ----------
+    grey : numpy.ndarray
+        8-bit grey frame.
+    landmarks_list : sequence of numpy.ndarray
+        (68, 2) landmarks of each face.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_faces, 7) probabilities in the order of :data:`FER_CLASSES`.
+
+    Examples
+    --------
+    >>> from analysis.faces.detect import detect_faces, fit_landmarks, to_grey
+    >>> from skimage.data import astronaut
+    >>> g = to_grey(astronaut()[:, :, ::-1])
+    >>> pts = fit_landmarks(g, detect_faces(g)[0][0])
+    >>> expression_probabilities_batch(g, [pts, pts]).shape
+    (2, 7)
+    """
+    interp = _interpreter()
+    inp, out = _io_indices()
+    result = np.empty((len(landmarks_list), len(FER_CLASSES)))
+    for k, landmarks in enumerate(landmarks_list):
+        crop = aligned_face_crop(grey, landmarks).astype(np.float32)
+        x = ((crop / 255.0) - 0.5) * 2.0
+        interp.set_tensor(inp, x[None, :, :, None])
+        interp.invoke()
+        p = np.asarray(interp.get_tensor(out)[0], dtype=float)
+        result[k] = p / p.sum()
+    return result

@@ -16,7 +16,7 @@ import pandas as pd
 
 from experiments.errors import AnalysisError
 
-from ..expression.fer_model import FER_CLASSES, expression_probabilities
+from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
 from .detect import HOG_WINDOW_PX, to_grey
 from .identity import encode_chips, face_chip
 from .track import FaceTracker, TrackerSettings
@@ -114,25 +114,197 @@ def _mjpeg_frames(path: Path, table: pd.DataFrame, start: int, stop: int | None,
             yield int(frame), img, True
 
 
-def _video_frames(cap: cv2.VideoCapture, start: int, stop: int | None, step: int):
+def _seek(cap: cv2.VideoCapture, start: int, path: Path) -> cv2.VideoCapture | None:
+    """Position ``cap`` before frame ``start``: seek if the container allows it exactly, else decode forward."""
+    if start <= 0:
+        return cap
+    if path.suffix.lower() not in (".gif",) and cap.set(cv2.CAP_PROP_POS_FRAMES, start) \
+            and int(round(cap.get(cv2.CAP_PROP_POS_FRAMES))) == start:
+        return cap
+    cap.release()
+    cap = open_video(path)
     for _ in range(start):
         if not cap.grab():
+            return None
+    return cap
+
+
+def _video_frames(cap: cv2.VideoCapture, start: int, stop: int | None, step: int, path: Path | None = None):
+    if path is not None:
+        cap = _seek(cap, start, path)
+        if cap is None:
             return
+    else:
+        for _ in range(start):
+            if not cap.grab():
+                return
     i = start
-    while stop is None or i < stop:
-        if (i - start) % step == 0:
-            ok, img = cap.read()
-        else:
-            ok, img = cap.grab(), None
-        if not ok:
-            return
-        yield i, img, img is not None
-        i += 1
+    try:
+        while stop is None or i < stop:
+            if (i - start) % step == 0:
+                ok, img = cap.read()
+            else:
+                ok, img = cap.grab(), None
+            if not ok:
+                return
+            yield i, img, img is not None
+            i += 1
+    finally:
+        cap.release()  # may be a re-opened capture (see _seek); releasing twice is harmless
+
+
+@dataclass
+class RangeObservations:
+    """Raw per-process output of :func:`observe_range` (picklable; stitched by :mod:`.chunks`).
+
+    Track ids are the tracker's own; ``confirmed`` holds those the tracker ever
+    confirmed and ``chips`` the face chips kept for identity encodings.
+    """
+
+    frames: list
+    rows: list
+    landmarks: np.ndarray
+    confirmed: set
+    chips: dict
+    min_width: dict
+    info: dict
+
+
+def _open_range(path: Path, start: int, stop: int | None, step: int, frame_table):
+    if frame_table is not None and {"byte_offset", "byte_length"} <= set(frame_table.columns):
+        if not path.exists():
+            raise AnalysisError(f"{path}: no such video file")
+        t = frame_table["t"].to_numpy(dtype=float)
+        fps = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 and np.median(np.diff(t)) > 0 else 25.0
+        return None, fps, len(frame_table), _mjpeg_frames(path, frame_table, start, stop, step)
+    cap = open_video(path)
+    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+    n_total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    return cap, fps, n_total, _video_frames(cap, start, stop, step, path)
+
+
+def observe_range(path, settings: PipelineSettings | None = None, start: int = 0, stop: int | None = None,
+                  encode: bool | str = True, progress=None,
+                  frame_table: pd.DataFrame | None = None) -> RangeObservations:
+    """Run the tracker over frames ``[start, stop)`` and keep everything, unfiltered.
+
+    The per-process worker of :func:`observe_video` (one call per chunk when
+    ``jobs > 1``). Per frame it does only the face work (grey conversion once,
+    landmarks, FER on a batch of that frame's faces, face chips on a few
+    detected frames); tables are assembled once at the end.
+
+    Returns
+    -------
+    RangeObservations
+
+    Examples
+    --------
+    >>> raw = observe_range("../shared/data/single/single_face.mp4", stop=3)  # doctest: +SKIP
+    >>> sorted({r[1] for r in raw.rows})                                     # doctest: +SKIP
+    [1]
+    """
+    settings = settings or PipelineSettings()
+    step = max(1, int(settings.step))
+    path = Path(path)
+    cap, fps, n_total, frames_iter = _open_range(path, start, stop, step, frame_table)
+    tracker = FaceTracker(fps / step, settings.tracker)
+    encode_gap = max(1, int(round(settings.encode_every_s * fps)))
+    frames, rows, lms = [], [], []
+    chips: dict[int, list] = {}
+    last_enc: dict[int, int] = {}
+    width = height = 0
+    nan_probs = (np.nan,) * len(FER_CLASSES)
+    k = 0
+    try:
+        for i, img, scored in frames_iter:
+            frames.append((i, i / fps, scored))
+            if progress is not None:
+                progress.update(1)
+            if not scored:
+                continue
+            height, width = img.shape[:2]
+            grey = to_grey(img)
+            visible = tracker.update(k, grey)
+            k += 1
+            if not visible:
+                continue
+            probs = expression_probabilities_batch(grey, [tr.landmarks for tr in visible]) if settings.fer \
+                else [nan_probs] * len(visible)
+            for tr, p in zip(visible, probs):
+                x, y, w, h = tr.box
+                rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
+                lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
+                if (encode and tr.detected_now and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
+                        and i - last_enc.get(tr.track_id, -10 ** 9) >= encode_gap):
+                    chips.setdefault(tr.track_id, []).append((i, face_chip(img, tr.landmarks)))
+                    last_enc[tr.track_id] = i
+    finally:
+        if cap is not None:
+            cap.release()
+    info = {"fps": fps, "width": width, "height": height, "n_frames_in_file": n_total, "step": step,
+            "detections_run": tracker.n_detections_run, "min_face_px": HOG_WINDOW_PX / tracker.scale}
+    return RangeObservations(frames, rows, np.asarray(lms, dtype=float).reshape(-1, 68, 2),
+                             {t for t, ok in tracker.confirmed_ids.items() if ok}, chips,
+                             dict(tracker._min_width), info)
+
+
+def finish_observations(raw: RangeObservations, settings: PipelineSettings,
+                        encode: bool | str = True) -> VideoObservations:
+    """Keep confirmed tracks, pick and encode identity chips, build the tables (vectorised).
+
+    Examples
+    --------
+    >>> obs = finish_observations(observe_range("clip.mp4"), PipelineSettings())  # doctest: +SKIP
+    """
+    cols = ["frame", "track_id", "face_x", "face_y", "face_w", "face_h", "detected",
+            "detection_confidence", *FER_CLASSES]
+    faces = pd.DataFrame(raw.rows, columns=cols)
+    faces["track_id"] = faces["track_id"].astype("int64")
+    faces["detected"] = faces["detected"].astype(bool)
+    keep = faces["track_id"].isin(sorted(raw.confirmed)).to_numpy()
+    faces = faces[keep].reset_index(drop=True)
+    landmarks = raw.landmarks[keep] if len(raw.landmarks) else raw.landmarks
+    width = raw.info["width"] or 1
+    g = faces.assign(xc=(faces["face_x"] + faces["face_w"] / 2) / width).groupby("track_id", sort=False)
+    spans = pd.DataFrame({"first_frame": g["frame"].min(), "last_frame": g["frame"].max(),
+                          "x_center": g["xc"].median()}).reset_index()
+    fps = raw.info["fps"]
+    encode_gap = max(1, int(round(settings.encode_every_s * fps)))
+    chips = {}
+    for tid in spans["track_id"]:
+        picked, last = [], -10 ** 9
+        for frame, chip in sorted(raw.chips.get(int(tid), []), key=lambda fc: fc[0]):
+            if len(picked) < settings.encodings_per_track and frame - last >= encode_gap:
+                picked.append(chip)
+                last = frame
+        if picked:
+            chips[int(tid)] = picked
+    if not encode or (encode == "auto" and len(spans) < 2):
+        chips = {}  # one face only: no identity to decide, skip the slow encodings
+    encs = {t: encode_chips(c) for t, c in chips.items()}
+    tracks = pd.DataFrame({
+        "track_id": spans["track_id"].astype("int64").tolist(),
+        "first_frame": spans["first_frame"].astype("int64").tolist(),
+        "last_frame": spans["last_frame"].astype("int64").tolist(),
+        "x_center": spans["x_center"].astype(float).tolist(),
+        "encoding": [encs.get(int(t)) for t in spans["track_id"]],
+        "n_encodings": [len(chips[int(t)]) if int(t) in encs else 0 for t in spans["track_id"]],
+    }, columns=["track_id", "first_frame", "last_frame", "x_center", "encoding", "n_encodings"])
+    widths = [w for t, w in raw.min_width.items() if t in raw.confirmed]
+    info = {"fps": fps, "width": raw.info["width"], "height": raw.info["height"],
+            "n_frames": len(raw.frames), "n_frames_in_file": raw.info["n_frames_in_file"],
+            "step": raw.info["step"], "detections_run": raw.info["detections_run"],
+            "min_face_px": raw.info["min_face_px"],
+            "smallest_face_px": float(min(widths)) if widths else float("nan")}
+    if "jobs" in raw.info:
+        info["jobs"], info["chunks"] = raw.info["jobs"], raw.info["chunks"]
+    return VideoObservations(pd.DataFrame(raw.frames, columns=["frame", "t_video", "scored"]), faces,
+                             landmarks.reshape(-1, 68, 2), tracks, info)
 
 
 def observe_video(path, settings: PipelineSettings | None = None, start: int = 0,
                   stop: int | None = None, encode: bool | str = True, progress=None,
-                  frame_table: pd.DataFrame | None = None) -> VideoObservations:
+                  frame_table: pd.DataFrame | None = None, jobs: int = 1) -> VideoObservations:
     """Detect, track and measure every face in frames ``[start, stop)`` of a video.
 
     Parameters
@@ -148,11 +320,17 @@ def observe_video(path, settings: PipelineSettings | None = None, start: int = 0
         ``encodings_per_track`` per track); ``"auto"``: only if more than one
         face track was found.
     progress : tqdm-like, optional
-        Updated by one per frame read.
+        Updated by one per frame read (by a chunk's frames when ``jobs > 1``).
     frame_table : pandas.DataFrame, optional
         The camera's ``cam-<name>_frames.tsv`` (frame, t, byte_offset, byte_length):
         frames are then decoded from their byte ranges and the frame rate is
         taken from the session-clock times.
+    jobs : int
+        Processes to use (default 1). With more than one, the range is cut
+        into contiguous chunks scored in parallel (joblib/loky); each chunk
+        starts a few detection intervals early and its tracks are joined to
+        the previous chunk's by box overlap (see :mod:`analysis.faces.chunks`).
+        Short videos (under about 12 s) are scored in one process.
 
     Returns
     -------
@@ -165,81 +343,11 @@ def observe_video(path, settings: PipelineSettings | None = None, start: int = 0
     [1, 1, 1]
     """
     settings = settings or PipelineSettings()
-    step = max(1, int(settings.step))
-    path = Path(path)
-    if frame_table is not None and {"byte_offset", "byte_length"} <= set(frame_table.columns):
-        if not path.exists():
-            raise AnalysisError(f"{path}: no such video file")
-        t = frame_table["t"].to_numpy(dtype=float)
-        fps = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 and np.median(np.diff(t)) > 0 else 25.0
-        n_total = len(frame_table)
-        frames_iter = _mjpeg_frames(path, frame_table, start, stop, step)
-        cap = None
+    if jobs is None or int(jobs) < 1:
+        raise AnalysisError(f"jobs must be at least 1 (got {jobs})")
+    if int(jobs) > 1:
+        from .chunks import observe_chunked
+        raw = observe_chunked(Path(path), settings, start, stop, encode, progress, frame_table, int(jobs))
     else:
-        cap = open_video(path)
-        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
-        n_total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        frames_iter = _video_frames(cap, start, stop, step)
-    tracker = FaceTracker(fps / step, settings.tracker)
-    encode_gap = max(1, int(round(settings.encode_every_s * fps)))
-    frames, rows, lms = [], [], []
-    encs: dict[int, list] = {}
-    last_enc: dict[int, int] = {}
-    spans: dict[int, list] = {}
-    width = height = 0
-    k = 0
-    try:
-        for i, img, scored in frames_iter:
-            frames.append((i, i / fps, scored))
-            if progress is not None:
-                progress.update(1)
-            if scored:
-                height, width = img.shape[:2]
-                grey = to_grey(img)
-                for tr in tracker.update(k, grey):
-                    x, y, w, h = tr.box
-                    probs = expression_probabilities(grey, tr.landmarks) if settings.fer \
-                        else np.full(len(FER_CLASSES), np.nan)
-                    rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *probs))
-                    lms.append(tr.landmarks.copy())
-                    span = spans.setdefault(tr.track_id, [i, i, []])
-                    span[1] = i
-                    span[2].append((x + w / 2) / width)
-                    if (encode and tr.detected_now and len(encs.get(tr.track_id, [])) < settings.encodings_per_track
-                            and i - last_enc.get(tr.track_id, -10 ** 9) >= encode_gap):
-                        encs.setdefault(tr.track_id, []).append(face_chip(img, tr.landmarks))
-                        last_enc[tr.track_id] = i
-                k += 1
-    finally:
-        if cap is not None:
-            cap.release()
-    confirmed = {tr_id for tr_id, ok in tracker.confirmed_ids.items() if ok}
-    keep = [j for j, r in enumerate(rows) if r[1] in confirmed]
-    rows = [rows[j] for j in keep]
-    lms = [lms[j] for j in keep]
-    spans = {t: v for t, v in spans.items() if t in confirmed}
-    encs = {t: v for t, v in encs.items() if t in confirmed}
-    if encode == "auto" and len(spans) < 2:
-        encs = {}  # one face only: no identity to decide, skip the slow encodings
-    n_chips = {t: len(chips) for t, chips in encs.items()}
-    encs = {t: encode_chips(chips) for t, chips in encs.items() if chips}
-    cols = ["frame", "track_id", "face_x", "face_y", "face_w", "face_h", "detected",
-            "detection_confidence", *FER_CLASSES]
-    faces = pd.DataFrame(rows, columns=cols)
-    faces["track_id"] = faces["track_id"].astype("int64")
-    tracks = pd.DataFrame({
-        "track_id": list(spans),
-        "first_frame": [s[0] for s in spans.values()],
-        "last_frame": [s[1] for s in spans.values()],
-        "x_center": [float(np.median(s[2])) for s in spans.values()],
-        "encoding": [encs.get(t) for t in spans],
-        "n_encodings": [n_chips.get(t, 0) if t in encs else 0 for t in spans],
-    }, columns=["track_id", "first_frame", "last_frame", "x_center", "encoding", "n_encodings"])
-    info = {"fps": fps, "width": width, "height": height, "n_frames": len(frames),
-            "n_frames_in_file": n_total, "step": step,
-            "detections_run": tracker.n_detections_run,
-            "min_face_px": HOG_WINDOW_PX / tracker.scale,
-            "smallest_face_px": tracker.smallest_detected_px}
-    return VideoObservations(
-        pd.DataFrame(frames, columns=["frame", "t_video", "scored"]), faces,
-        np.asarray(lms, dtype=float).reshape(-1, 68, 2), tracks, info)
+        raw = observe_range(path, settings, start, stop, encode, progress, frame_table)
+    return finish_observations(raw, settings, encode)

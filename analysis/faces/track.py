@@ -119,6 +119,7 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self.n_detections_run = 0
+        self.n_local_detections = 0
         self.confirmed_ids: dict[int, bool] = {}
         self._recheck_at = -1
         self._min_width: dict[int, float] = {}
@@ -160,8 +161,12 @@ class FaceTracker:
             if self._follow(tr, grey):
                 alive.append(tr)
         self.tracks = alive
-        if frame % self.detect_every == 0 or frame == self._recheck_at:
-            self._detect(frame, grey)
+        scheduled = frame % self.detect_every == 0
+        if scheduled or frame == self._recheck_at:
+            if scheduled:
+                self._detect(frame, grey)
+            else:
+                self._detect_near_unconfirmed(frame, grey)
             if any(not self.confirmed(t) for t in self.tracks):
                 # a new, unconfirmed face: look again soon rather than a full interval later
                 self._recheck_at = frame + max(1, self.detect_every // 4)
@@ -201,6 +206,35 @@ class FaceTracker:
             self._next_id += 1
             self.tracks.append(tr)
             self._note_size(tr, b)
+
+    def _detect_near_unconfirmed(self, frame: int, grey: np.ndarray) -> None:
+        """Re-run detection, at the detection scale, only around unconfirmed tracks.
+
+        A recheck exists to confirm (or not) a new face quickly; HOG is local,
+        so a crop with half a face of margin gives the same detection and score
+        there as the full frame, for a few ms instead of 100-300 ms. New faces
+        elsewhere wait for the next scheduled full-frame detection.
+        """
+        height, width = grey.shape[:2]
+        for tr in self.tracks:
+            if self.confirmed(tr):
+                continue
+            x, y, w, h = tr.box
+            margin = max(0.6 * max(w, h), HOG_WINDOW_PX / self.scale)
+            x0, y0 = int(max(0, x - margin)), int(max(0, y - margin))
+            x1, y1 = int(min(width, x + w + margin)), int(min(height, y + h + margin))
+            if x1 - x0 < 8 or y1 - y0 < 8:
+                continue
+            boxes, scores = detect_faces(np.ascontiguousarray(grey[y0:y1, x0:x1]), self.scale,
+                                         self.settings.detect_threshold)
+            self.n_local_detections += 1
+            if not len(boxes):
+                continue
+            boxes[:, :2] += (x0, y0)
+            overlaps = [iou(b, tr.box) for b in boxes]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= 0.3:
+                self._confirm(tr, grey, boxes[best], scores[best], frame)
 
     def _verify_upright(self, tr: Track, grey: np.ndarray, frame: int) -> None:
         """Re-detect a tracked face in a crop rotated so its eyes are level.

@@ -51,7 +51,8 @@ if (spec$mixed) {
 }
 out <- list(term = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2]),
             df = unname(co[, 3]), stat = unname(co[, 4]), p_val = unname(co[, 5]),
-            random = rand, converged = converged, warnings = unique(msgs), seconds = secs)
+            random = rand, converged = converged, warnings = unique(msgs), seconds = secs,
+            loglik = as.numeric(logLik(fit)))
 writeLines(toJSON(out, digits = NA, auto_unbox = FALSE), args[3])
 """
 
@@ -137,5 +138,7 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
     full = f"{md.formula} + {md.random_formula()}" if md.random else md.formula
     converged = bool(out["converged"][0]) if isinstance(out["converged"], list) else bool(out["converged"])
     secs = out["seconds"][0] if isinstance(out["seconds"], list) else out["seconds"]
+    loglik = out["loglik"][0] if isinstance(out["loglik"], list) else out["loglik"]
     return MixedModelResult("lme4", md.formula, full, table, rand, md.n_levels(), converged,
-                            list(out["warnings"]), "t (Satterthwaite)", float(secs), list(md.notes))
+                            list(out["warnings"]), "t (Satterthwaite)", float(secs), list(md.notes),
+                            float(loglik))

@@ -103,6 +103,38 @@ def _best_fit(model, k_vc: int):
     return max(fits, key=lambda fm: fm[0].llf if np.isfinite(fm[0].llf) else -np.inf)
 
 
+def mixedlm_model(md: ModelData):
+    """The statsmodels ``MixedLM`` of a model: one group, one variance component per factor.
+
+    Returns
+    -------
+    (statsmodels MixedLM, list of str)
+        The unfitted model and the names of its variance components.
+
+    Examples
+    --------
+    >>> model, names = mixedlm_model(model_data(trials, "AU12 ~ condition"))  # doctest: +SKIP
+    >>> names                                                                # doctest: +SKIP
+    ['participant_id', 'stimulus_id', 'session_id']
+    """
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+
+    d = md.data
+    names, colnames, mats = [], [], []
+    for comp in md.random:
+        weight = d["in_group"].to_numpy() if comp == "session_id" else None
+        cols, Z = _indicators(d[comp], weight)
+        names.append(comp)
+        colnames.append([cols])
+        mats.append([Z])
+    groups = np.zeros(len(d))
+    y = d[md.dv].astype(float).to_numpy()
+    if names:
+        return MixedLM(y, md.X, groups, exog_vc=VCSpec(names, colnames, mats)), names
+    # one observation per participant and stimulus: an ordinary regression
+    return MixedLM(y, md.X, groups, exog_re=np.zeros((len(d), 0))), names
+
+
 def fit_statsmodels(md: ModelData) -> MixedModelResult:
     """Fit a :class:`~analysis.stats.model_data.ModelData` with statsmodels MixedLM (REML).
 
@@ -122,25 +154,10 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
     >>> res = fit_statsmodels(model_data(trials, "AU12 ~ condition + valence"))  # doctest: +SKIP
     >>> res.fixed[["term", "estimate", "p_val"]]                                 # doctest: +SKIP
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
-
-    d = md.data
-    names, colnames, mats = [], [], []
-    for comp in md.random:
-        weight = d["in_group"].to_numpy() if comp == "session_id" else None
-        cols, Z = _indicators(d[comp], weight)
-        names.append(comp)
-        colnames.append([cols])
-        mats.append([Z])
-    groups = np.zeros(len(d))
-    y = d[md.dv].astype(float).to_numpy()
     X = md.X
     t0 = time.perf_counter()
     with _one_blas_thread():
-        if names:
-            model = MixedLM(y, X, groups, exog_vc=VCSpec(names, colnames, mats))
-        else:  # one observation per participant and stimulus: an ordinary regression
-            model = MixedLM(y, X, groups, exog_re=np.zeros((len(d), 0)))
+        model, names = mixedlm_model(md)
         fit, msgs = _best_fit(model, len(names))
     seconds = time.perf_counter() - t0
     caught = sorted(set(msgs))
@@ -159,4 +176,5 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
     rand["sd"] = np.sqrt(rand["variance"].clip(lower=0))
     full = f"{md.formula} + {md.random_formula()}" if md.random else md.formula
     return MixedModelResult("statsmodels", md.formula, full, fixed, rand, md.n_levels(),
-                            bool(fit.converged), caught, "z (Wald)", seconds, list(md.notes))
+                            bool(fit.converged), caught, "z (Wald)", seconds, list(md.notes),
+                            float(fit.llf))

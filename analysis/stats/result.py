@@ -35,6 +35,10 @@ class MixedModelResult:
         ``z (Wald)`` or ``t (Satterthwaite)``.
     seconds : float
         Time of the fit itself.
+    notes : list of str
+        Rows left out and similar remarks.
+    loglik : float
+        REML log-likelihood at the estimates (comparable between engines).
     """
 
     engine: str
@@ -48,6 +52,7 @@ class MixedModelResult:
     test: str = ""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    loglik: float = float("nan")
 
     def n_table(self) -> pd.DataFrame:
         """N per level as a two-column table (level, n)."""
@@ -57,4 +62,5 @@ class MixedModelResult:
         """Everything but the tables, for JSON."""
         return {"engine": self.engine, "formula": self.formula, "full_formula": self.full_formula,
                 "n": self.n, "converged": self.converged, "warnings": self.warnings,
-                "test": self.test, "seconds": round(self.seconds, 4), "notes": self.notes}
+                "test": self.test, "seconds": round(self.seconds, 4), "notes": self.notes,
+                "reml_loglik": self.loglik}

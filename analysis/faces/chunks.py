@@ -1,0 +1,205 @@
+"""Score one long video in parallel: contiguous chunks, stitched at the seams.
+
+dlib holds the GIL, so threads do not help; processes do. The frame range is
+cut into contiguous chunks, each scored by :func:`~.pipeline.observe_range` in
+its own process (joblib/loky). Every chunk after the first starts
+``overlap`` frames early (two detection intervals): by the seam its tracker
+has detected and confirmed the faces, and its tracks are joined to the
+previous chunk's tracks by box overlap (IoU >= 0.5) on the frames both saw.
+Only the previous chunk's rows are kept for those overlap frames, so every
+frame is scored once, and chunk starts fall on the single-process detection
+schedule, so detection runs on the same frames as with one process.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .detect import iou
+from .pipeline import PipelineSettings, RangeObservations, observe_range, open_video
+
+#: Detection intervals a chunk starts before its seam (two detections confirm a face).
+OVERLAP_DETECTIONS = 2
+
+#: IoU at which a box of the new chunk is the same face as a box of the previous one.
+STITCH_IOU = 0.5
+
+
+def _range_facts(path: Path, frame_table) -> tuple[float, int]:
+    if frame_table is not None and {"byte_offset", "byte_length"} <= set(frame_table.columns):
+        t = frame_table["t"].to_numpy(dtype=float)
+        d = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+        return (1.0 / d if d > 0 else 25.0), len(frame_table)
+    cap = open_video(path)
+    try:
+        return float(cap.get(cv2.CAP_PROP_FPS)) or 25.0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    finally:
+        cap.release()
+
+
+def plan_chunks(start: int, end: int, jobs: int, detect_frames: int,
+                overlap_detections: int = OVERLAP_DETECTIONS) -> list[tuple[int, int, int]]:
+    """Cut frames ``[start, end)`` into chunks of about equal work.
+
+    Parameters
+    ----------
+    start, end : int
+        Frame range.
+    jobs : int
+        Parallel processes.
+    detect_frames : int
+        Frames between two scheduled detections (chunk starts are aligned to them).
+    overlap_detections : int
+        Detection intervals each chunk after the first starts early.
+
+    Returns
+    -------
+    list of (read_from, seam, stop)
+        Each chunk reads ``[read_from, stop)`` and keeps rows from ``seam`` on.
+        One chunk (``[(start, start, end)]``) when the range is too short to
+        be worth splitting (fewer than two overlaps per job).
+
+    Examples
+    --------
+    >>> plan_chunks(0, 240, 2, 24)
+    [(0, 0, 144), (96, 144, 240)]
+    >>> plan_chunks(0, 100, 2, 24)
+    [(0, 0, 100)]
+    """
+    det = max(1, int(detect_frames))
+    ov = overlap_detections * det
+    n = end - start
+    if jobs < 2 or n < 2 * jobs * ov:
+        return [(start, start, end)]
+    n_chunks = max(jobs, min(4 * jobs, n // (25 * ov)))  # long videos: finer progress, better balance
+    per = (n + (n_chunks - 1) * ov) / n_chunks
+    seams = [start]
+    for c in range(1, n_chunks):
+        want = start + c * per - (c - 1) * ov  # chunk c-1 kept about `per - ov` frames
+        read_from = start + int(round((want - ov - start) / det)) * det
+        seam = read_from + ov
+        if seam <= seams[-1] or seam >= end:
+            continue
+        seams.append(seam)
+    stops = seams[1:] + [end]
+    return [(s - (ov if k else 0), s, e) for k, (s, e) in enumerate(zip(seams, stops))]
+
+
+def _match(prev: dict, new: dict) -> dict:
+    """Local track id of the new chunk -> global id, by frames with IoU >= STITCH_IOU."""
+    votes: dict[tuple[int, int], int] = {}
+    for frame, boxes in new.items():
+        for tid, box in boxes:
+            for gid, gbox in prev.get(frame, ()):
+                if iou(box, gbox) >= STITCH_IOU:
+                    votes[(tid, gid)] = votes.get((tid, gid), 0) + 1
+    out, used = {}, set()
+    for (tid, gid), _ in sorted(votes.items(), key=lambda kv: -kv[1]):
+        if tid not in out and gid not in used:
+            out[tid] = gid
+            used.add(gid)
+    return out
+
+
+def stitch_chunks(parts: list[RangeObservations], seams: list[int]) -> RangeObservations:
+    """Join chunk observations into one, with track ids consistent across seams.
+
+    Parameters
+    ----------
+    parts : list of RangeObservations
+        In frame order; part ``c`` read from before ``seams[c]``.
+    seams : list of int
+        First frame each part owns.
+
+    Returns
+    -------
+    RangeObservations
+        Rows of every frame once; tracks continuing over a seam keep the id
+        they had in the earlier chunk, new ones get fresh ids.
+
+    Examples
+    --------
+    >>> raw = stitch_chunks([part0, part1], [0, 144])  # doctest: +SKIP
+    """
+    frames, rows, lms, chips, min_width, confirmed = [], [], [], {}, {}, set()
+    next_id = 1
+    info = dict(parts[0].info)
+    info["detections_run"] = 0
+    for c, (part, seam) in enumerate(zip(parts, seams)):
+        prow = np.array([r[0] for r in part.rows], dtype=np.int64)
+        if c == 0:
+            mapping = {}
+        else:
+            lo = min((r[0] for r in part.rows), default=seam)
+            prev: dict[int, list] = {}
+            for r in rows:
+                if lo <= r[0] < seam:
+                    prev.setdefault(r[0], []).append((r[1], r[2:6]))
+            new: dict[int, list] = {}
+            for r in part.rows:
+                if r[0] < seam:
+                    new.setdefault(r[0], []).append((r[1], r[2:6]))
+            mapping = _match(prev, new)
+        for tid in sorted({r[1] for r in part.rows} | set(part.chips) | set(part.min_width)):
+            if tid not in mapping:
+                mapping[tid] = next_id
+                next_id += 1
+        next_id = max([next_id, *(g + 1 for g in mapping.values())])
+        keep = prow >= seam if c else np.ones(len(prow), bool)
+        rows.extend((r[0], mapping[r[1]], *r[2:]) for r, k in zip(part.rows, keep) if k)
+        if len(part.landmarks):
+            lms.append(part.landmarks[keep])
+        frames.extend(f for f in part.frames if not c or f[0] >= seam)
+        confirmed |= {mapping[t] for t in part.confirmed}
+        for tid, cs in part.chips.items():
+            chips.setdefault(mapping[tid], []).extend(fc for fc in cs if not c or fc[0] >= seam)
+        for tid, w in part.min_width.items():
+            min_width[mapping[tid]] = min(min_width.get(mapping[tid], np.inf), w)
+        info["detections_run"] += part.info["detections_run"]
+        if part.info["width"]:
+            info["width"], info["height"] = part.info["width"], part.info["height"]
+    landmarks = np.concatenate(lms) if lms else np.zeros((0, 68, 2))
+    return RangeObservations(frames, rows, landmarks, confirmed, chips, min_width, info)
+
+
+def observe_chunked(path: Path, settings: PipelineSettings, start: int, stop: int | None,
+                    encode, progress, frame_table: pd.DataFrame | None, jobs: int) -> RangeObservations:
+    """Score frames ``[start, stop)`` in ``jobs`` processes and stitch the chunks.
+
+    Parameters are those of :func:`~.pipeline.observe_video`. Falls back to
+    one process when the frame count is unknown or the range is short
+    (see :func:`plan_chunks`).
+
+    Returns
+    -------
+    RangeObservations
+
+    Examples
+    --------
+    >>> raw = observe_chunked(Path("long.mp4"), PipelineSettings(), 0, None, True, None, None, 2)  # doctest: +SKIP
+    """
+    fps, n_total = _range_facts(path, frame_table)
+    end = min(stop, n_total) if stop is not None else n_total
+    step = max(1, int(settings.step))
+    detect_frames = step * max(1, int(round(settings.tracker.detect_every_s * fps / step)))
+    plan = plan_chunks(start, end, jobs, detect_frames) if end > start else [(start, start, stop)]
+    if len(plan) == 1:
+        raw = observe_range(path, settings, start, stop, encode, progress, frame_table)
+        raw.info.update(jobs=1, chunks=1)
+        return raw
+    plan[-1] = (plan[-1][0], plan[-1][1], stop)  # the last chunk reads to the real end
+    from joblib import Parallel, delayed
+
+    parts = []
+    run = Parallel(n_jobs=min(jobs, len(plan)), backend="loky", return_as="generator")(
+        delayed(observe_range)(path, settings, a, e, encode, None, frame_table) for a, _, e in plan)
+    for (a, seam, e), part in zip(plan, run):
+        parts.append(part)
+        if progress is not None:
+            progress.update(sum(1 for f in part.frames if f[0] >= seam))
+    raw = stitch_chunks(parts, [seam for _, seam, _ in plan])
+    raw.info.update(jobs=int(jobs), chunks=len(plan))
+    return raw
