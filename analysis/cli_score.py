@@ -12,7 +12,7 @@ def add_arguments(parser) -> None:
                         help="a dataset folder (ses-* inside) or one ses-<id> folder")
     parser.add_argument("--video", type=Path, help="score a plain video file instead of sessions")
     parser.add_argument("--out", type=Path, help="output folder for --video (default: next to the video)")
-    parser.add_argument("--jobs", type=int, default=1, help="sessions scored in parallel (default 1)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes: sessions in parallel, or chunks of one video/session (default 1)")
     parser.add_argument("--step", type=int, default=1, help="score every Nth frame (default 1: all)")
     parser.add_argument("--min-face-px", type=float, default=60.0,
                         help="smallest face width in pixels to detect (default 60; smaller is slower)")
@@ -42,7 +42,7 @@ def run(args) -> int:
         out = args.out or args.video.with_name(args.video.stem + "_coaffect")
         total = int(cv2.VideoCapture(str(args.video)).get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
         with tqdm(total=total, desc=args.video.name, unit="frame") as bar:
-            faces, summary = score_video(args.video, settings, progress=bar)
+            faces, summary = score_video(args.video, settings, progress=bar, jobs=args.jobs)
         path = write_scores(out, faces, summary)
         print(f"{path}: {len(faces)} rows, faces found in {summary['faces_found_fraction']:.0%} "
               f"of frames, smallest face {summary['smallest_face_px_found']} px")

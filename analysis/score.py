@@ -62,7 +62,7 @@ def _settings_dict(settings: ScoreSettings) -> dict:
 
 
 def score_video(path, settings: ScoreSettings | None = None, start: int = 0, stop: int | None = None,
-                progress=None) -> tuple[pd.DataFrame, dict]:
+                progress=None, jobs: int = 1) -> tuple[pd.DataFrame, dict]:
     """Score a plain video (no session): faces clustered into face01, face02... left to right.
 
     Parameters
@@ -72,6 +72,10 @@ def score_video(path, settings: ScoreSettings | None = None, start: int = 0, sto
     settings : ScoreSettings, optional
     start, stop : int
         Frame range to score (default: the whole video).
+    progress : tqdm-like, optional
+    jobs : int
+        Processes for this one video (contiguous chunks scored in parallel and
+        stitched; same table as with one process, see :mod:`analysis.faces.chunks`).
 
     Returns
     -------
@@ -89,7 +93,7 @@ def score_video(path, settings: ScoreSettings | None = None, start: int = 0, sto
     """
     settings = settings or ScoreSettings()
     path = Path(path)
-    obs = observe_video(path, settings.pipeline, start, stop, encode="auto", progress=progress)
+    obs = observe_video(path, settings.pipeline, start, stop, encode="auto", progress=progress, jobs=jobs)
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
@@ -97,7 +101,8 @@ def score_video(path, settings: ScoreSettings | None = None, start: int = 0, sto
                                 _settings_dict(settings), notes=[], extra=notes)
 
 
-def score_session(session_dir, settings: ScoreSettings | None = None, progress=None) -> tuple[pd.DataFrame, dict]:
+def score_session(session_dir, settings: ScoreSettings | None = None, progress=None,
+                  jobs: int = 1) -> tuple[pd.DataFrame, dict]:
     """Score every camera of one session folder (pure: reads, returns, writes nothing).
 
     Parameters
@@ -106,6 +111,9 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
         A ``ses-<id>`` folder with session.json, protocol.yaml, cam-<name> videos,
         their frame tables, events.tsv and enroll/.
     settings : ScoreSettings, optional
+    progress : tqdm-like, optional
+    jobs : int
+        Processes per camera video (chunks scored in parallel, see :func:`score_video`).
 
     Returns
     -------
@@ -148,7 +156,7 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
             continue
         mine = [pid for pid, seat in seats.items() if seat in cam.seats]
         obs = observe_video(video, settings.pipeline, progress=progress, encode=bool(enrollment),
-                            frame_table=session.cameras.get(cam.name))
+                            frame_table=session.cameras.get(cam.name), jobs=jobs)
         identity = assign_tracks(obs.tracks, mine, seats, list(cam.seats), enrollment, settings.tolerance)
         faces, cam_notes = faces_table(obs, identity, mine, session.session_id, cam.name,
                                        session.cameras.get(cam.name),
@@ -242,13 +250,13 @@ def is_scored(out_dir, settings: ScoreSettings) -> bool:
         return False
 
 
-def _score_one(session_dir: Path, out_dir: Path, settings: ScoreSettings) -> dict:
+def _score_one(session_dir: Path, out_dir: Path, settings: ScoreSettings, jobs: int = 1) -> dict:
     from tqdm.auto import tqdm
 
     n = sum(max(0, len(p.read_text(encoding="utf-8").splitlines()) - 1)
             for p in Path(session_dir).glob("cam-*_frames.tsv"))
     with tqdm(total=n or None, desc=Path(session_dir).name, unit="frame", leave=False) as bar:
-        faces, summary = score_session(session_dir, settings, progress=bar)
+        faces, summary = score_session(session_dir, settings, progress=bar, jobs=jobs)
     write_scores(out_dir, faces, summary)
     return summary
 
@@ -262,7 +270,8 @@ def score_dataset(path, jobs: int = 1, settings: ScoreSettings | None = None,
     path : str or Path
         A dataset folder (with ses-* folders) or one ses-<id> folder.
     jobs : int
-        Sessions scored in parallel (joblib processes).
+        Processes: sessions are scored in parallel; when only one session is
+        left to score, its videos are cut into chunks scored in parallel instead.
     settings : ScoreSettings, optional
     force : bool
         Re-score sessions already scored with the same settings.
@@ -292,7 +301,9 @@ def score_dataset(path, jobs: int = 1, settings: ScoreSettings | None = None,
     outs = [dataset / DERIVATIVES / s.name for s in sessions]
     todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings)]
     results = {}
-    if todo:
+    if len(todo) == 1:
+        results[todo[0][0]] = _score_one(todo[0][0], todo[0][1], settings, jobs=jobs)
+    elif todo:
         run = Parallel(n_jobs=jobs, return_as="generator")(
             delayed(_score_one)(s, o, settings) for s, o in todo)
         for (s, _), summary in tqdm(zip(todo, run), total=len(todo), desc="sessions", unit="session"):

@@ -67,7 +67,7 @@ def test_kill9_of_a_capture_process_loses_nothing_older_than_2s_and_restarts(sha
     assert abs(gap_start - (kept[-1].t + 1 / 30)) < 0.002       # when the next frame was due
     assert gap_end == all_rows[len(kept)].t                     # first frame of the new process
     assert events[0]["onset"] == gap_start
-    assert 0.3 < gap_end - gap_start < 10
+    assert 2 / 30 < gap_end - gap_start < 10                    # frames were really missed
     assert [r.frame for r in all_rows] == list(range(len(all_rows)))
     assert np.all(np.diff([r.t for r in all_rows]) > 0)
     assert s["frames_written"] == len(all_rows) == count_decodable(video)

@@ -195,7 +195,7 @@ def observe_chunked(path: Path, settings: PipelineSettings, start: int, stop: in
 
     parts = []
     run = Parallel(n_jobs=min(jobs, len(plan)), backend="loky", return_as="generator")(
-        delayed(observe_range)(path, settings, a, e, encode, None, frame_table) for a, _, e in plan)
+        delayed(observe_range)(path, settings, a, e, encode, None, frame_table, seam) for a, seam, e in plan)
     for (a, seam, e), part in zip(plan, run):
         parts.append(part)
         if progress is not None:

@@ -185,13 +185,22 @@ def _open_range(path: Path, start: int, stop: int | None, step: int, frame_table
 
 def observe_range(path, settings: PipelineSettings | None = None, start: int = 0, stop: int | None = None,
                   encode: bool | str = True, progress=None,
-                  frame_table: pd.DataFrame | None = None) -> RangeObservations:
+                  frame_table: pd.DataFrame | None = None, warm_up_to: int | None = None) -> RangeObservations:
     """Run the tracker over frames ``[start, stop)`` and keep everything, unfiltered.
 
     The per-process worker of :func:`observe_video` (one call per chunk when
     ``jobs > 1``). Per frame it does only the face work (grey conversion once,
     landmarks, FER on a batch of that frame's faces, face chips on a few
     detected frames); tables are assembled once at the end.
+
+    Parameters
+    ----------
+    path, settings, start, stop, encode, progress, frame_table
+        As for :func:`observe_video`.
+    warm_up_to : int, optional
+        Frames before this one only warm the tracker up (a chunk's overlap with
+        the previous chunk): boxes and landmarks are kept for stitching, FER
+        probabilities (NaN) and identity chips are skipped.
 
     Returns
     -------
@@ -228,13 +237,14 @@ def observe_range(path, settings: PipelineSettings | None = None, start: int = 0
             k += 1
             if not visible:
                 continue
-            probs = expression_probabilities_batch(grey, [tr.landmarks for tr in visible]) if settings.fer \
-                else [nan_probs] * len(visible)
+            warm = warm_up_to is not None and i < warm_up_to
+            probs = expression_probabilities_batch(grey, [tr.landmarks for tr in visible]) \
+                if settings.fer and not warm else [nan_probs] * len(visible)
             for tr, p in zip(visible, probs):
                 x, y, w, h = tr.box
                 rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
                 lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
-                if (encode and tr.detected_now and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
+                if (encode and not warm and tr.detected_now and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
                         and i - last_enc.get(tr.track_id, -10 ** 9) >= encode_gap):
                     chips.setdefault(tr.track_id, []).append((i, face_chip(img, tr.landmarks)))
                     last_enc[tr.track_id] = i
@@ -246,6 +256,24 @@ def observe_range(path, settings: PipelineSettings | None = None, start: int = 0
     return RangeObservations(frames, rows, np.asarray(lms, dtype=float).reshape(-1, 68, 2),
                              {t for t, ok in tracker.confirmed_ids.items() if ok}, chips,
                              dict(tracker._min_width), info)
+
+
+def _encode_group(group: dict) -> dict:
+    return {t: encode_chips(c) for t, c in group.items()}
+
+
+def _encode_tracks(chips: dict, jobs: int) -> dict:
+    """Mean encoding per track; spread over ``jobs`` processes (about 115 ms a chip)."""
+    if jobs < 2 or len(chips) < 2:
+        return _encode_group(chips)
+    from joblib import Parallel, delayed
+
+    items = sorted(chips.items(), key=lambda kv: -len(kv[1]))
+    groups = [dict(items[k::jobs]) for k in range(min(jobs, len(items)))]
+    out: dict = {}
+    for part in Parallel(n_jobs=len(groups), backend="loky")(delayed(_encode_group)(g) for g in groups):
+        out.update(part)
+    return out
 
 
 def finish_observations(raw: RangeObservations, settings: PipelineSettings,
@@ -262,8 +290,11 @@ def finish_observations(raw: RangeObservations, settings: PipelineSettings,
     faces["track_id"] = faces["track_id"].astype("int64")
     faces["detected"] = faces["detected"].astype(bool)
     keep = faces["track_id"].isin(sorted(raw.confirmed)).to_numpy()
-    faces = faces[keep].reset_index(drop=True)
-    landmarks = raw.landmarks[keep] if len(raw.landmarks) else raw.landmarks
+    # rows in (frame, track_id) order: the tracker's own order, and stitched chunks' too
+    order = np.flatnonzero(keep)
+    order = order[np.lexsort((faces["track_id"].to_numpy()[order], faces["frame"].to_numpy()[order]))]
+    faces = faces.iloc[order].reset_index(drop=True)
+    landmarks = raw.landmarks[order] if len(raw.landmarks) else raw.landmarks
     width = raw.info["width"] or 1
     g = faces.assign(xc=(faces["face_x"] + faces["face_w"] / 2) / width).groupby("track_id", sort=False)
     spans = pd.DataFrame({"first_frame": g["frame"].min(), "last_frame": g["frame"].max(),
@@ -281,7 +312,7 @@ def finish_observations(raw: RangeObservations, settings: PipelineSettings,
             chips[int(tid)] = picked
     if not encode or (encode == "auto" and len(spans) < 2):
         chips = {}  # one face only: no identity to decide, skip the slow encodings
-    encs = {t: encode_chips(c) for t, c in chips.items()}
+    encs = _encode_tracks(chips, int(raw.info.get("jobs", 1)))
     tracks = pd.DataFrame({
         "track_id": spans["track_id"].astype("int64").tolist(),
         "first_frame": spans["first_frame"].astype("int64").tolist(),
