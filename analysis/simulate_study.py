@@ -25,7 +25,6 @@ pseudo-pairs. Self-reports depend on the clip, not on the condition.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 

@@ -10,7 +10,6 @@ import html as _html
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..coherence import coherence_table

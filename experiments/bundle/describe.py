@@ -96,7 +96,7 @@ def build_readme(p: Protocol, req: Requirements, clips: list[Clip], stimuli: lis
     if p.description:
         out += [p.description.strip(), ""]
     out += ["## Design", "",
-            f"- Conditions: " + ", ".join(f"{k} ({v.participants} participant"
+            "- Conditions: " + ", ".join(f"{k} ({v.participants} participant"
                                           f"{'s' if v.participants > 1 else ''})"
                                           for k, v in p.conditions.items()),
             f"- Clip order: {p.trial_order.mode}"

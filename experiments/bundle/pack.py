@@ -17,6 +17,7 @@ import yaml
 from ..errors import BundleError, ManifestError
 from ..manifest import Clip, load_manifest
 from ..protocol import load_protocol
+from ..stimulus_files import sha256_file
 from .describe import build_readme, build_requirements
 from .layout import (BUNDLE_FORMAT, BUNDLE_JSON, PROTOCOL_DIR, README_MD, REQUIREMENTS_JSON,
                      TEXTS_DIR, BundleManifest, FileEntry, ProtocolEntry, StimulusEntry)
@@ -39,21 +40,6 @@ class PackResult:
 
 def _inside(rel: str) -> bool:
     return not (rel.startswith("../") or rel == ".." or rel.startswith("/"))
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in chunks.
-
-    Examples
-    --------
-    >>> sha256_file(Path("protocols/bittersweet-demo.yaml"))[:8]  # doctest: +SKIP
-    '3f1c...'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _clip_bundle_file(clip: Clip, manifest_dir: str, taken: set[str]) -> str:

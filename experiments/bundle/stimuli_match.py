@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from ..manifest import Clip, load_manifest
-from .pack import sha256_file
+from ..stimulus_files import sha256_file
 
 Status = Literal["checksum", "re-encoded", "different", "missing"]
 

@@ -5,8 +5,6 @@ folder and output disk, and returns a :class:`SessionPlan`. It writes nothing.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,8 +12,9 @@ from pathlib import Path
 from typing import Optional
 
 from .. import session_format as fmt
-from ..errors import ManifestError, SessionSetupError, did_you_mean
+from ..errors import SessionSetupError, did_you_mean
 from ..manifest import Manifest, load_manifest
+from ..stimulus_files import verify_stimuli
 from ..protocol import LoadedProtocol, load_protocol
 from ..session_writer import check_output_dir, read_participant_ids
 from .trial_order import trial_order
@@ -46,46 +45,16 @@ class SessionPlan:
         return dict(zip(self.participants, self.seats))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_clips(lp: LoadedProtocol, clip_ids: list[str]) -> Manifest:
-    """Check that every clip file exists and matches its manifest sha256.
-
-    Uses ``experiments.stimulus_files.verify_stimuli`` when that module is
-    installed; otherwise checks size-then-sha256 itself.
+    """Check every clip file against the manifest (missing, changed sha256, unreadable).
 
     Raises
     ------
     ManifestError
-        ``FILE: clip 'id': problem`` for the first bad clip.
+        One line per bad clip, from :func:`experiments.stimulus_files.verify_stimuli`.
     """
     manifest = load_manifest(lp.manifest_path)
-    if importlib.util.find_spec("experiments.stimulus_files") is not None:
-        from .. import stimulus_files
-
-        verify = getattr(stimulus_files, "verify_stimuli", None)
-        if verify is not None:
-            try:
-                verify(manifest, clip_ids)
-                return manifest
-            except TypeError:  # other signature: fall back to our own check
-                pass
-    for cid in clip_ids:
-        path = manifest.clip_path(cid)
-        if not path.is_file():
-            raise ManifestError(f"{manifest.path}: clip '{cid}': file {path} is missing",
-                                hint="restore the file or run 'coaffect stimuli scan'")
-        if _sha256(path) != manifest.clip(cid).sha256:
-            raise ManifestError(f"{manifest.path}: clip '{cid}': {path.name} has changed "
-                                f"(sha256 differs from the manifest)",
-                                hint="restore the original file, or re-scan the stimuli and "
-                                     "bump the protocol version")
+    verify_stimuli(manifest, clip_ids, progress=False)
     return manifest
 
 
