@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import queue
+import re
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -15,6 +18,7 @@ from experiments.cameras import open_cameras
 from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
 from experiments.errors import HardwareError
 from experiments.protocol import load_protocol
+from conftest import require_tool
 
 GIF3 = "group/face-demographics-walking-and-pause.gif"  # 41 frames, 3 people, 480x270
 SINGLE = "single/single_face.mp4"                       # 72 frames, 30 fps, 640x360
@@ -67,7 +71,7 @@ def test_rig_check_lists_cameras_measures_fps_and_saves_previews(root, tmp_path,
         {"name": "seat", "file": str(shared_data / SINGLE), "loop": True, "seats": ["A"]},
         {"name": "spare", "device": "/dev/video9", "seats": ["B"], "required": False}])
     out = tmp_path / "rc"
-    res = coaffect("rig-check", str(proto), "--seconds", "2", "--output", str(out))
+    res = coaffect("rig-check", str(proto), "--seconds", "2", "--output", str(out), "--no-buttons")
     assert res.returncode == 0, res.stderr
     report = json.loads((out / "rig-check.json").read_text())
     cams = {c["camera"]: c for c in report["cameras"]}
@@ -83,11 +87,12 @@ def test_rig_check_lists_cameras_measures_fps_and_saves_previews(root, tmp_path,
     disp = report["display"]
     assert (disp["refresh_hz"] or 0) > 0 or disp["error"]
     assert "display:" in res.stdout
+    assert report["button_check"] is None and "buttons: not checked (--no-buttons)" in res.stdout
     # a required camera that cannot be opened: one line, a hint, exit 2
     bad = small_protocol(root, tmp_path, [
         {"name": "cam9", "device": "/dev/video9", "seats": ["A"], "required": True}])
     res = coaffect("rig-check", str(bad), "--seconds", "0.5", "--output", str(out),
-                   "--no-display")
+                   "--no-display", "--no-buttons")
     assert res.returncode == 2
     assert "camera 'cam9' (device /dev/video9): no such device /dev/video9" in res.stderr
     assert "Traceback" not in res.stderr
@@ -129,3 +134,167 @@ def test_simulated_group_session_records_cameras(root, tmp_path, shared_data, di
     # seat gets its strip of the live wide camera (480 px / 3 seats = 160 px)
     shapes = {p.stem: cv2.imread(str(p)).shape for p in (ses / "enroll").glob("*.png")}
     assert shapes == {"P01": (270, 160, 3), "P02": (270, 160, 3), "P03": (270, 160, 3)}
+
+
+# ---------------------------------------------------------------- rig-check: the button check
+#: Seats of protocols/bittersweet-demo.yaml (its lines 53-55): seat -> (happy key, sad key).
+DEMO_KEYS = {"A": ("a", "z"), "B": ("g", "b"), "C": ("k", "m")}
+#: Hold time injected per (seat, button), all different so a mix-up would show.
+HOLDS = {("A", "happy"): 0.25, ("A", "sad"): 0.40, ("B", "happy"): 0.55,
+         ("B", "sad"): 0.30, ("C", "happy"): 0.45, ("C", "sad"): 0.35}
+#: Two frames at 60 Hz: the tolerance of a key time (ptb timestamp vs the xdotool write).
+TWO_FRAMES = 2 / 60
+PROMPT = re.compile(r"button check: seat (\w+) .*press and hold the (HAPPY|SAD) button")
+
+
+def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60):
+    """Run rig-check and act as the participants: real X key events with xdotool.
+
+    At each prompt rig-check prints on stderr, hold that button for its
+    ``HOLDS`` time (unless its (seat, button) is in ``skip``); at ``escape_at``
+    press escape then ``s`` (skip the check). Then press space until rig-check
+    exits (the "passed" screen waits for it). Returns (result, injected holds).
+    """
+    xdo = subprocess.Popen([require_tool("xdotool"), "-"], stdin=subprocess.PIPE, text=True,
+                           bufsize=1)
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "rig-check", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    err: list[str] = []
+
+    def pump():
+        for line in proc.stderr:
+            err.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def send(cmd):
+        xdo.stdin.write(cmd + "\n")
+        xdo.stdin.flush()
+        return time.perf_counter()
+
+    injected = {}
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            try:
+                line = lines.get(timeout=0.3)
+            except queue.Empty:
+                if proc.poll() is None:
+                    send("key space")
+                continue
+            if line is None:
+                break
+            m = PROMPT.search(line)
+            if not m:
+                continue
+            seat, button = m.group(1), m.group(2).lower()
+            if (seat, button) == escape_at:
+                time.sleep(0.2)
+                send("key Escape")
+                time.sleep(0.3)
+                send("key s")
+                continue
+            if (seat, button) in skip:
+                continue
+            key = DEMO_KEYS[seat][button == "sad"]
+            time.sleep(0.1)
+            t_down = send(f"keydown {key}")
+            time.sleep(HOLDS[seat, button])
+            t_up = send(f"keyup {key}")
+            injected[seat, button] = t_up - t_down
+        out = proc.communicate(timeout=max(1.0, end - time.monotonic()))[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        xdo.stdin.close()
+        xdo.wait(timeout=5)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(err)), injected
+
+
+def test_rig_check_button_check_with_real_x_key_events(root, tmp_path, display):
+    """Every seat's two buttons, held for known times, are seen down and up."""
+    out = tmp_path / "rc"
+    res, injected = _rig_check_with_keys(
+        [str(root / "protocols" / "bittersweet-demo.yaml"), "--seconds", "0.5", "--output",
+         str(out)])
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert set(injected) == set(HOLDS)
+    check = json.loads((out / "rig-check.json").read_text())["button_check"]
+    assert check["status"] == "passed" and check["missing"] == [] and check["simulate"] is None
+    rows = {(b["seat"], b["button"]): b for b in check["buttons"]}
+    assert list(rows) == [(s, b) for s in "ABC" for b in ("happy", "sad")]  # protocol order
+    for (seat, button), b in rows.items():
+        assert b["seen_down"] and b["seen_up"] and b["prompted"]
+        assert b["key"] == DEMO_KEYS[seat][button == "sad"]
+        assert b["hold_s"] == pytest.approx(injected[seat, button], abs=TWO_FRAMES)
+        assert b["hold_s"] == pytest.approx(HOLDS[seat, button], abs=TWO_FRAMES)
+    # the printed report says the same, one line per seat and button
+    assert "buttons: PASSED, 6 of 6 seen down and up" in res.stdout
+    line = next(x for x in res.stdout.splitlines() if "seat B (middle)" in x and " happy " in x)
+    assert line.endswith(f"held {rows['B', 'happy']['hold_s']:.3f} s") and "key g" in line
+    # the check's window measured the refresh rate (no second window)
+    assert "display:" in res.stdout
+    # no session folder anywhere: only the report and the camera preview were written
+    assert sorted(p.name for p in out.iterdir()) == ["rig-check-wide.png", "rig-check.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rc"]
+
+
+def test_rig_check_button_never_pressed_exits_1_naming_seat_and_button(root, tmp_path,
+                                                                       display):
+    """Seat B's sad button never goes down: after a 1 s timeout the check moves on, exit 1."""
+    proto = root / "protocols" / "bittersweet-demo.yaml"
+    out = tmp_path / "rc"
+    res, injected = _rig_check_with_keys(
+        [str(proto), "--no-display", "--button-timeout", "1", "--output", str(out),
+         "--seconds", "0.5"],
+        skip={("B", "sad")})
+    assert res.returncode == 1, res.stderr[-2000:]
+    # demo protocol line 54: "  - {id: B, label: middle, buttons: {happy: g, sad: b}}"
+    assert (f"{proto}:54:53: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never "
+            f"pressed within 1 s") in res.stderr
+    assert "hint: check the button's cable" in res.stderr and "key named in the protocol" \
+        in res.stderr
+    assert "Traceback" not in res.stderr
+    check = json.loads((out / "rig-check.json").read_text())["button_check"]
+    assert check["status"] == "failed" and check["missing"] == [["B", "sad"]]
+    # seat C still had its turn after B's timeout
+    assert [b["seen_up"] for b in check["buttons"]] == [True, True, True, False, True, True]
+    assert "seat B (middle)   sad   key b: NEVER PRESSED" in res.stdout
+    assert json.loads((out / "rig-check.json").read_text())["display"] is None
+
+
+def test_rig_check_skipped_by_the_experimenter_exits_1(root, tmp_path, display):
+    """Escape, then S (skip the button check) at seat B's happy prompt: exit 1."""
+    proto = root / "protocols" / "bittersweet-demo.yaml"
+    out = tmp_path / "rc"
+    res, _ = _rig_check_with_keys([str(proto), "--no-display", "--output", str(out),
+                                   "--seconds", "0.5"], escape_at=("B", "happy"))
+    assert res.returncode == 1, res.stderr[-2000:]
+    check = json.loads((out / "rig-check.json").read_text())["button_check"]
+    assert check["status"] == "skipped"
+    assert check["missing"] == [["B", "happy"], ["B", "sad"], ["C", "happy"], ["C", "sad"]]
+    assert (f"{proto}:54:45: seats[1].buttons.happy: seat B (middle) happy button (key 'g') "
+            f"never pressed before the experimenter skipped the check") in res.stderr
+    assert "seat C (right) sad button (key 'm') not checked (the experimenter skipped" \
+        in res.stderr
+
+
+def test_check_buttons_rehearsal_inprocess(root, display):
+    """--simulate inprocess: simulated participants hold each button 0.3 s (simulated.py)."""
+    from experiments.cameras.rig_check import check_buttons
+
+    prompts = []
+    res = check_buttons(load_protocol(root / "protocols" / "bittersweet-demo.yaml"),
+                        simulate="inprocess", timeout=5, refresh=False,
+                        on_prompt=lambda seat, button: prompts.append((seat, button)))
+    assert res["status"] == "passed" and res["display"] is None
+    assert prompts == [(s, b) for s in "ABC" for b in ("happy", "sad")]
+    # in-process events arrive at exactly their planned times: holds are exactly 0.3 s
+    assert [b["hold_s"] for b in res["buttons"]] == [0.3] * 6
+    planned = {(a["seat"], a["button"], a["action"]): a["t_planned"] for a in res["injected"]}
+    for b in res["buttons"]:
+        assert b["down_t"] == pytest.approx(planned[b["seat"], b["button"], "down"], abs=1e-6)

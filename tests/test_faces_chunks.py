@@ -42,3 +42,23 @@ def test_two_processes_give_the_one_process_table(shared_data):
     pd.testing.assert_frame_equal(one.faces, two.faces)  # same rows, ids, boxes, FER to the bit
     np.testing.assert_array_equal(one.landmarks, two.landmarks)
     pd.testing.assert_frame_equal(one.tracks, two.tracks)
+
+
+def test_session_scored_in_two_processes_equals_one(tmp_path):
+    # A 3-face group camera, 8 s at 15 fps = 120 frames in the runner's MJPEG file: chunks
+    # [0, 75) and [45, 120) (entered by byte offset), identity from the seat plan + enrollment.
+    from test_score import make_session
+
+    from analysis.score import score_session
+    from analysis.synthetic_faces import base_face, write_group_video
+
+    video = tmp_path / "wide.avi"
+    write_group_video(video, n_faces=3, fps=15, duration_s=8)
+    people = [("P01", "A"), ("P02", "B"), ("P03", "C")]
+    photo = base_face()[0]
+    sdir = make_session(tmp_path / "data", "S01", video, people, ["A", "B", "C"], {p: photo for p, _ in people})
+    one, s1 = score_session(sdir)
+    two, s2 = score_session(sdir, jobs=2)
+    assert s2["cameras"]["wide"]["chunks"] == 2
+    assert len(one) == 120 * 3 and one["face_found"].all()
+    pd.testing.assert_frame_equal(one, two)

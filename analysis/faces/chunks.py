@@ -2,7 +2,10 @@
 
 dlib holds the GIL, so threads do not help; processes do. The frame range is
 cut into contiguous chunks, each scored by :func:`~.pipeline.observe_range` in
-its own process (joblib/loky). Every chunk after the first starts
+its own process (joblib/loky). A session's MJPEG camera file is entered at
+a chunk's first frame by its byte offset; a plain video is decoded forward to
+it (OpenCV's frame seeks land a few frames off in variable-frame-rate files),
+which costs about 1-2 ms a skipped frame. Every chunk after the first starts
 ``overlap`` frames early (two detection intervals): by the seam its tracker
 has detected and confirmed the faces, and its tracks are joined to the
 previous chunk's tracks by box overlap (IoU >= 0.5) on the frames both saw.
@@ -41,7 +44,8 @@ def _range_facts(path: Path, frame_table) -> tuple[float, int]:
 
 
 def plan_chunks(start: int, end: int, jobs: int, detect_frames: int,
-                overlap_detections: int = OVERLAP_DETECTIONS) -> list[tuple[int, int, int]]:
+                overlap_detections: int = OVERLAP_DETECTIONS,
+                max_chunks_per_job: int = 4) -> list[tuple[int, int, int]]:
     """Cut frames ``[start, end)`` into chunks of about equal work.
 
     Parameters
@@ -54,6 +58,10 @@ def plan_chunks(start: int, end: int, jobs: int, detect_frames: int,
         Frames between two scheduled detections (chunk starts are aligned to them).
     overlap_detections : int
         Detection intervals each chunk after the first starts early.
+    max_chunks_per_job : int
+        Long ranges get up to this many chunks per job (finer progress, better
+        balance); 1 where reaching a chunk's start costs decoding all frames
+        before it (plain videos).
 
     Returns
     -------
@@ -74,7 +82,7 @@ def plan_chunks(start: int, end: int, jobs: int, detect_frames: int,
     n = end - start
     if jobs < 2 or n < 2 * jobs * ov:
         return [(start, start, end)]
-    n_chunks = max(jobs, min(4 * jobs, n // (25 * ov)))  # long videos: finer progress, better balance
+    n_chunks = max(jobs, min(max_chunks_per_job * jobs, n // (25 * ov)))  # long videos: finer progress, better balance
     per = (n + (n_chunks - 1) * ov) / n_chunks
     seams = [start]
     for c in range(1, n_chunks):
@@ -185,7 +193,12 @@ def observe_chunked(path: Path, settings: PipelineSettings, start: int, stop: in
     end = min(stop, n_total) if stop is not None else n_total
     step = max(1, int(settings.step))
     detect_frames = step * max(1, int(round(settings.tracker.detect_every_s * fps / step)))
-    plan = plan_chunks(start, end, jobs, detect_frames) if end > start else [(start, start, stop)]
+    byte_ranges = frame_table is not None and {"byte_offset", "byte_length"} <= set(frame_table.columns)
+    # a plain video is read forward to each chunk's start (seeks are inexact in
+    # variable-frame-rate files), so it gets one chunk per job; session MJPEG
+    # files jump to any frame by its byte offset
+    plan = plan_chunks(start, end, jobs, detect_frames, max_chunks_per_job=4 if byte_ranges else 1) \
+        if end > start else [(start, start, stop)]
     if len(plan) == 1:
         raw = observe_range(path, settings, start, stop, encode, progress, frame_table)
         raw.info.update(jobs=1, chunks=1)

@@ -4,6 +4,11 @@
 recordings, single videos and sessions: every face gets the same crops and
 models. It returns observations per (frame, track); identity and baseline
 normalisation come after (:mod:`analysis.score`).
+
+Speed: per frame only the face work is done (one grey conversion, a landmark
+fit and a FER crop per face); the tables are built once at the end, and
+``jobs > 1`` scores contiguous chunks in parallel processes
+(:mod:`analysis.faces.chunks`) with the same result as one process.
 """
 from __future__ import annotations
 
@@ -66,8 +71,9 @@ class VideoObservations:
     tracks : pandas.DataFrame
         track_id, first_frame, last_frame, x_center (0-1 of width), encoding (mean or None), n_encodings.
     info : dict
-        fps, width, height, n_frames, detections_run, min_face_px (detector limit),
-        smallest_face_px (smallest face found).
+        fps, width, height, n_frames, detections_run (full-frame HOG, including
+        the chunks' warm-up), min_face_px (detector limit), smallest_face_px
+        (smallest face found); with ``jobs > 1`` also jobs and chunks.
     """
 
     frames: pd.DataFrame
@@ -114,43 +120,22 @@ def _mjpeg_frames(path: Path, table: pd.DataFrame, start: int, stop: int | None,
             yield int(frame), img, True
 
 
-def _seek(cap: cv2.VideoCapture, start: int, path: Path) -> cv2.VideoCapture | None:
-    """Position ``cap`` before frame ``start``: seek if the container allows it exactly, else decode forward."""
-    if start <= 0:
-        return cap
-    if path.suffix.lower() not in (".gif",) and cap.set(cv2.CAP_PROP_POS_FRAMES, start) \
-            and int(round(cap.get(cv2.CAP_PROP_POS_FRAMES))) == start:
-        return cap
-    cap.release()
-    cap = open_video(path)
+def _video_frames(cap: cv2.VideoCapture, start: int, stop: int | None, step: int):
+    # Decode forward to ``start`` rather than seek: CAP_PROP_POS_FRAMES / _MSEC seeks
+    # land a few frames off in variable-frame-rate files (edge/*.mov, no_face.mp4).
     for _ in range(start):
         if not cap.grab():
-            return None
-    return cap
-
-
-def _video_frames(cap: cv2.VideoCapture, start: int, stop: int | None, step: int, path: Path | None = None):
-    if path is not None:
-        cap = _seek(cap, start, path)
-        if cap is None:
             return
-    else:
-        for _ in range(start):
-            if not cap.grab():
-                return
     i = start
-    try:
-        while stop is None or i < stop:
-            if (i - start) % step == 0:
-                ok, img = cap.read()
-            else:
-                ok, img = cap.grab(), None
-            if not ok:
-                return
-            yield i, img, img is not None
-            i += 1
-    finally:
-        cap.release()  # may be a re-opened capture (see _seek); releasing twice is harmless
+    while stop is None or i < stop:
+        if (i - start) % step == 0:
+            ok, img = cap.read()
+        else:
+            ok, img = cap.grab(), None
+        if not ok:
+            return
+        yield i, img, img is not None
+        i += 1
 
 
 @dataclass
@@ -180,7 +165,7 @@ def _open_range(path: Path, start: int, stop: int | None, step: int, frame_table
     cap = open_video(path)
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
     n_total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    return cap, fps, n_total, _video_frames(cap, start, stop, step, path)
+    return cap, fps, n_total, _video_frames(cap, start, stop, step)
 
 
 def observe_range(path, settings: PipelineSettings | None = None, start: int = 0, stop: int | None = None,

@@ -1,7 +1,8 @@
 """Sparse detection plus landmark tracking: every face, every frame, cheaply.
 
-HOG detection (about 50-150 ms a frame) runs only every ``detect_every_s``
-seconds. In between, each face is tracked by re-fitting its 68 landmarks
+HOG detection (about 50-300 ms a frame) runs on the full frame only every
+``detect_every_s`` seconds; a new, not yet confirmed face is re-checked sooner
+on a crop around it (a few ms). In between, each face is tracked by re-fitting its 68 landmarks
 (about 1.5-3 ms) inside a box derived from its landmarks in the previous
 frame. A track survives missed detections (turned heads) for up to
 ``max_bridge_s`` seconds, and ends at once when the tracked patch stops
@@ -36,8 +37,10 @@ class TrackerSettings:
     detect_threshold : float
         dlib HOG score threshold for confirming an existing track.
     confirm_detections : int
-        A track counts as a face only once this many full-frame detections
-        matched it, or one scored at least ``confirm_score``; unconfirmed
+        A track counts as a face only once this many detections at the
+        detection scale matched it (the scheduled full-frame ones, or the
+        quick re-check on a crop around a new face a quarter interval after
+        it appeared), or one scored at least ``confirm_score``; unconfirmed
         tracks are dropped by the pipeline (false positives on clothing score
         about 0; small real faces also score 0.1-0.5, so score alone cannot tell).
     confirm_score : float

@@ -5,14 +5,27 @@ and ``{button}`` filled in) until it has been seen going down and then up. When
 all seats pass, the experimenter presses space to go on or ``r`` to repeat.
 Escape opens the abort dialog, which here also offers ``s`` to skip the check;
 a skip (or ``--skip-button-check``) is logged as ``button_check_skipped``.
+With a ``timeout`` (``coaffect rig-check``; sessions use none), a button not
+seen down and up in time is given up and the check raises
+:class:`ButtonCheckFailed` once every seat has had its turn.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 from .runtime import Runtime, SkipRequested
 
 
+class ButtonCheckFailed(Exception):
+    """Buttons not seen down and up within the timeout: ``missing`` lists (seat, button)."""
+
+    def __init__(self, missing: list[tuple[str, str]]):
+        super().__init__(", ".join(f"{s} {b}" for s, b in missing))
+        self.missing = list(missing)
+
+
 def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str,
-                     skip: bool = False) -> bool:
+                     skip: bool = False, timeout: Optional[float] = None) -> bool:
     """Run the check; return True if it passed, False if it was skipped.
 
     Parameters
@@ -23,6 +36,14 @@ def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str
         Template with ``{seat}`` and ``{button}``.
     skip : bool
         Skip at once (logged).
+    timeout : float, optional
+        Seconds each button may take (down and up) before it is given up;
+        None (sessions) waits until it is seen or the experimenter skips.
+
+    Raises
+    ------
+    ButtonCheckFailed
+        Only with a ``timeout``: some buttons were not seen in time.
 
     Examples
     --------
@@ -39,9 +60,13 @@ def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str
     try:
         while True:
             start = rt.clock.now()
+            missing = []
             for seat_id, label, pid in seats:
                 for button in ("happy", "sad"):
-                    _check_one(rt, seat_id, label, button, prompt)
+                    if not _check_one(rt, seat_id, label, button, prompt, timeout):
+                        missing.append((seat_id, button))
+            if missing:
+                raise ButtonCheckFailed(missing)
             done = rt.clock.now()
             rt.writer.append("events.tsv", {"onset": start, "duration": done - start,
                                             "trial_type": "button_check",
@@ -71,7 +96,8 @@ def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str
         rt.skip_choice = None
 
 
-def _check_one(rt: Runtime, seat_id: str, label: str, button: str, prompt: str) -> None:
+def _check_one(rt: Runtime, seat_id: str, label: str, button: str, prompt: str,
+               timeout: Optional[float] = None) -> bool:
     seat_name = f"{seat_id} ({label})" if label else seat_id
     text = prompt.format(seat=seat_name, button=button.upper())
     rt.display.text(text)
@@ -82,10 +108,12 @@ def _check_one(rt: Runtime, seat_id: str, label: str, button: str, prompt: str) 
         rt.display.text(text)
         if seen_down:
             rt.display.text("OK - now release it", pos=(0, -150), color="lightgreen")
-        rt.display.flip()
+        t = rt.display.flip()
         for ev in rt.tick():
             if ev.seat == seat_id and ev.button == button:
                 if ev.action == "down":
                     seen_down = True
                 elif seen_down:
-                    return
+                    return True
+        if timeout is not None and t - t0 >= timeout:
+            return False
