@@ -88,7 +88,8 @@ def _print_buttons(check) -> None:
 
 
 def run(args) -> int:
-    from .cameras.rig_check import RigCheckFailed, button_problems, rig_check
+    from .cameras.rig_buttons import button_problems
+    from .cameras.rig_check import RigCheckFailed, rig_check
     from .errors import HardwareError
     from .protocol import load_protocol
 

@@ -157,6 +157,10 @@ def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60):
     """
     xdo = subprocess.Popen([require_tool("xdotool"), "-"], stdin=subprocess.PIPE, text=True,
                            bufsize=1)
+    # warm-up: xdotool's first key command is slow (about 30 ms seen here); key-ups of keys
+    # that are not down change nothing, and rig-check's keyboard is not open yet
+    xdo.stdin.write("keyup a z g b k m space Escape s\n")
+    xdo.stdin.flush()
     proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "rig-check", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue = queue.Queue()
@@ -285,7 +289,7 @@ def test_rig_check_skipped_by_the_experimenter_exits_1(root, tmp_path, display):
 
 def test_check_buttons_rehearsal_inprocess(root, display):
     """--simulate inprocess: simulated participants hold each button 0.3 s (simulated.py)."""
-    from experiments.cameras.rig_check import check_buttons
+    from experiments.cameras.rig_buttons import check_buttons
 
     prompts = []
     res = check_buttons(load_protocol(root / "protocols" / "bittersweet-demo.yaml"),
