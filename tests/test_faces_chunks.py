@@ -1,11 +1,12 @@
 """Scoring one video in parallel chunks gives exactly the one-process result."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pandas as pd
 
 from analysis.faces.chunks import plan_chunks
-from analysis.faces.pipeline import observe_video
+from analysis.faces.pipeline import PipelineSettings, observe_video
 
 
 def test_plan_chunks_balances_work_and_aligns_to_detections():
@@ -44,21 +45,32 @@ def test_two_processes_give_the_one_process_table(shared_data):
     pd.testing.assert_frame_equal(one.tracks, two.tracks)
 
 
-def test_session_scored_in_two_processes_equals_one(tmp_path):
-    # A 3-face group camera, 8 s at 15 fps = 120 frames in the runner's MJPEG file: chunks
-    # [0, 75) and [45, 120) (entered by byte offset), identity from the seat plan + enrollment.
+def test_session_camera_file_in_two_processes_equals_one(tmp_path, shared_data):
+    # The runner's MJPEG camera file of 96 frames (24 fps) showing two faces: WolfgangLanger_Pexels.mp4
+    # and its mirror image side by side. Detection every 0.5 s (12 frames) -> chunks [0, 60) and
+    # [36, 96), the second entered by its byte offset. Identity encodings (2 per track) are
+    # computed in the two processes too.
     from test_score import make_session
 
-    from analysis.score import score_session
-    from analysis.synthetic_faces import base_face, write_group_video
+    from analysis.faces.track import TrackerSettings
 
+    cap = cv2.VideoCapture(str(shared_data / "single" / "WolfgangLanger_Pexels.mp4"))
     video = tmp_path / "wide.avi"
-    write_group_video(video, n_faces=3, fps=15, duration_s=8)
-    people = [("P01", "A"), ("P02", "B"), ("P03", "C")]
-    photo = base_face()[0]
-    sdir = make_session(tmp_path / "data", "S01", video, people, ["A", "B", "C"], {p: photo for p, _ in people})
-    one, s1 = score_session(sdir)
-    two, s2 = score_session(sdir, jobs=2)
-    assert s2["cameras"]["wide"]["chunks"] == 2
-    assert len(one) == 120 * 3 and one["face_found"].all()
-    pd.testing.assert_frame_equal(one, two)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (1280, 360))
+    for _ in range(96):
+        img = cap.read()[1]
+        writer.write(np.hstack([img, img[:, ::-1]]))
+    writer.release()
+    sdir = make_session(tmp_path / "data", "S01", video, [("P01", "A"), ("P02", "B")], ["A", "B"], {})
+    table = pd.read_csv(sdir / "cam-wide_frames.tsv", sep="\t")
+    settings = PipelineSettings(tracker=TrackerSettings(detect_every_s=0.5, min_face_px=120))  # faces ~150 px
+    one = observe_video(sdir / "cam-wide.mjpg", settings, frame_table=table)
+    two = observe_video(sdir / "cam-wide.mjpg", settings, frame_table=table, jobs=2)
+    assert two.info["chunks"] == 2
+    assert len(one.frames) == 96 and len(one.faces) > 180 and one.faces["track_id"].nunique() == 2
+    pd.testing.assert_frame_equal(one.faces, two.faces)
+    np.testing.assert_array_equal(one.landmarks, two.landmarks)
+    cols = ["track_id", "first_frame", "last_frame", "x_center", "n_encodings"]
+    pd.testing.assert_frame_equal(one.tracks[cols], two.tracks[cols])
+    assert one.tracks["n_encodings"].tolist() == [2, 2]
+    np.testing.assert_allclose(np.stack(one.tracks["encoding"]), np.stack(two.tracks["encoding"]), atol=1e-6)

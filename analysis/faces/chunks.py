@@ -12,6 +12,11 @@ previous chunk's tracks by box overlap (IoU >= 0.5) on the frames both saw.
 Only the previous chunk's rows are kept for those overlap frames, so every
 frame is scored once, and chunk starts fall on the single-process detection
 schedule, so detection runs on the same frames as with one process.
+
+The result equals the one-process result wherever both trackers agree by the
+seam (the tests check it to the bit). Where they cannot (a face missed by both
+warm-up detections of a chunk), that face starts a new track at the next
+detection that finds it, and its frames from the seam until then are NaN.
 """
 from __future__ import annotations
 

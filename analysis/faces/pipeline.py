@@ -229,7 +229,8 @@ def observe_range(path, settings: PipelineSettings | None = None, start: int = 0
                 x, y, w, h = tr.box
                 rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
                 lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
-                if (encode and not warm and tr.detected_now and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
+                if (encode and not warm and tr.detected_now
+                        and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
                         and i - last_enc.get(tr.track_id, -10 ** 9) >= encode_gap):
                     chips.setdefault(tr.track_id, []).append((i, face_chip(img, tr.landmarks)))
                     last_enc[tr.track_id] = i
