@@ -222,9 +222,11 @@ def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60):
 def test_rig_check_button_check_with_real_x_key_events(root, tmp_path, display):
     """Every seat's two buttons, held for known times, are seen down and up."""
     out = tmp_path / "rc"
+    # the demo's camera feed is made by `coaffect demo`; replay a committed clip instead
+    feed = root / "stimuli" / "demo" / "demo-positive.mp4"
     res, injected = _rig_check_with_keys(
         [str(root / "protocols" / "bittersweet-demo.yaml"), "--seconds", "0.5", "--output",
-         str(out)])
+         str(out), "--camera-file", f"wide={feed}"])
     assert res.returncode == 0, res.stderr[-2000:]
     assert set(injected) == set(HOLDS)
     check = json.loads((out / "rig-check.json").read_text())["button_check"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
@@ -68,8 +67,8 @@ def test_group_session_end_to_end(tmp_path, group_video):
     video, truth = group_video
     photo = base_face()[0]
     people = [("P01", "A"), ("P02", "B"), ("P03", "C")]
-    sdir = make_session(tmp_path / "data", "S01", video, people, ["A", "B", "C"],
-                        {p: photo for p, _ in people})
+    make_session(tmp_path / "data", "S01", video, people, ["A", "B", "C"],
+                 {p: photo for p, _ in people})
     table = score_dataset(tmp_path / "data")
     assert table[["session", "status", "faces_found_fraction"]].values.tolist() == [["ses-S01", "scored", 1.0]]
     out = tmp_path / "data" / "derivatives" / "coaffect" / "ses-S01"

@@ -91,11 +91,8 @@ def _new_folder(plan: SessionPlan, simulate, seed, clock_zero) -> SessionWriter:
 
 
 def _open_cameras(plan, writer, clock_zero, overrides):
-    try:
-        from ..cameras import open_cameras
-    except ImportError:
-        raise HardwareError("camera support (experiments.cameras) is not installed",
-                            hint="run with --no-cameras") from None
+    from ..cameras import open_cameras  # local: camera processes only when a session records
+
     return open_cameras(plan.loaded, writer.dir, clock_zero, overrides=dict(overrides or {}),
                         allow_missing=False)
 
