@@ -28,7 +28,8 @@ __all__ = ["build_report", "quality_table"]
 def _model_section(out) -> str:
     parts = []
     for res in out.models:
-        warn = ("; warnings: " + "; ".join(res.warnings)) if res.warnings else ""
+        warn = ("; warnings: " + "; ".join(w.rstrip(". ") for w in res.warnings)
+                if res.warnings else "")
         parts.append(f"<h3><code>{_html.escape(res.full_formula)}</code></h3>"
                      f"<p>Engine {res.engine}, REML, tests: {res.test}; converged: "
                      f"{'yes' if res.converged else 'NO'}{_html.escape(warn)}.</p>"

@@ -115,7 +115,10 @@ def timecourse_figure(tc: pd.DataFrame, measures: list[str], path: Path) -> Path
             for cond, part in summary[summary["valence"] == v].groupby("condition"):
                 c = COLORS.get(cond, "grey")
                 ax.plot(part["second"], part["mean"], color=c, label=cond)
-                ax.fill_between(part["second"], part["ci_low"], part["ci_high"], color=c, alpha=0.2)
+                low, high = part["ci_low"], part["ci_high"]
+                if m in ("happy", "sad"):  # a share of the second held lies in [0, 1]
+                    low, high = low.clip(0, 1), high.clip(0, 1)
+                ax.fill_between(part["second"], low, high, color=c, alpha=0.2)
             if i == 0:
                 ax.set_title(v)
             if j == 0:
