@@ -330,10 +330,10 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
     for sid, part in table.groupby("session_id"):
         d = deriv / f"ses-{sid}"
         d.mkdir(exist_ok=True)
-        part.to_csv(d / "trials.tsv", sep="\t", index=False, na_rep="n/a")
+        part.to_csv(d / "trials.tsv", sep="\t", index=False, na_rep="n/a", float_format="%.10g")
         (d / "trials.json").write_text(json.dumps(side, indent=2))
     path = deriv / "trials.tsv"
-    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
     (deriv / "trials.json").write_text(json.dumps(side, indent=2))
     return path
 

@@ -16,3 +16,41 @@ def test_demo_plan_names_every_session_its_seats_keys_and_clip_order(capsys):
     assert len(set(orders)) >= 4
     assert main(["demo", "--plan-only"]) == 0
     assert "session demo05 (alone): P09" in capsys.readouterr().out
+
+
+def test_demo_runs_end_to_end(tmp_path, display, capsys):
+    """The main job: 5 simulated sessions with cameras -> faces -> trials -> models -> report."""
+    import json
+
+    import pandas as pd
+
+    from analysis.session_reader import read_dataset
+    from experiments.demo import run_demo
+
+    report = run_demo(tmp_path / "demo")
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(f"Report: {report}")
+    data = tmp_path / "demo" / "data"
+    sessions = read_dataset(data)
+    assert [(s.session_id, s.status) for s in sessions] == [
+        (sid, "complete") for sid, _, _ in DEMO_SESSIONS]
+    for s, (_, condition, people) in zip(sessions, DEMO_SESSIONS):
+        assert s.meta["condition"] == condition
+        # every session filmed its participants and scored one row per frame x participant
+        frames = len(s.cameras["wide"])
+        assert frames > 100 and s.meta["cameras"]["wide"]["frames_written"] == frames
+        faces = pd.read_parquet(data / "derivatives" / "coaffect" / f"ses-{s.session_id}"
+                                / "faces.parquet")
+        assert len(faces) == frames * len(people)
+        assert sorted(faces["participant_id"].unique()) == people
+        assert faces["face_found"].mean() > 0.9
+    trials = pd.read_csv(data / "derivatives" / "coaffect" / "trials.tsv", sep="\t")
+    assert len(trials) == 9 * 3 and not trials["excluded"].any()
+    assert set(trials["condition"]) == {"alone", "group"}
+    # the protocol's two models were fitted and reported
+    html = report.read_text(encoding="utf-8")
+    for formula in ("AU12 ~ condition * valence", "t_both ~ condition * valence"):
+        assert formula in html
+    info = json.loads((report.parent / "stats" / "model-1_AU12_condition_valence_info.json")
+                      .read_text())
+    assert info["n"]["participants"] == 9 and info["n"]["group_sessions"] == 2

@@ -84,7 +84,7 @@ def build_report(dataset_dir: str | Path, out_dir: str | Path | None = None,
     out_dir.mkdir(parents=True, exist_ok=True)
     trials = trial_table(study, progress=progress)
     trials_path = write_trials(trials, dataset_dir)
-    trials.to_csv(out_dir / "trials.tsv", sep="\t", index=False, na_rep="n/a")
+    trials.to_csv(out_dir / "trials.tsv", sep="\t", index=False, na_rep="n/a", float_format="%.10g")
     notes = list(study.notes)
     sections = []
 
