@@ -8,6 +8,7 @@ when that is unset, from the data: the lag on a grid (default 0-5 s in 0.25 s
 steps) that maximises the mean Fisher z over all usable trials. Trials where a
 button was never (or always) held have no correlation (NaN) and say so.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,15 +21,19 @@ from .trials import button_state, clip_frames, session_segments
 PAIRS = (("happy", "AU12"), ("sad", "sadness"))
 
 
-def _grouped_r(keys: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _grouped_r(
+    keys: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r per group from sums (vectorised), with the group's n."""
     ok = np.isfinite(x) & np.isfinite(y)
     k, x, y = keys[ok], x[ok], y[ok]
     n = np.bincount(k, minlength=n_groups).astype(float)
     sx, sy = np.bincount(k, x, n_groups), np.bincount(k, y, n_groups)
-    sxx, syy, sxy = (np.bincount(k, x * x, n_groups), np.bincount(k, y * y, n_groups),
-                     np.bincount(k, x * y, n_groups))
+    sxx, syy, sxy = (
+        np.bincount(k, x * x, n_groups),
+        np.bincount(k, y * y, n_groups),
+        np.bincount(k, x * y, n_groups),
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / n
         vx, vy = sxx - sx * sx / n, syy - sy * sy / n
@@ -37,8 +42,9 @@ def _grouped_r(keys: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int
     return r, n
 
 
-def coherence_table(study: Study, trials: pd.DataFrame, lag: float | None = None,
-                    lags: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+def coherence_table(
+    study: Study, trials: pd.DataFrame, lag: float | None = None, lags: np.ndarray | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """Face-button correlation per participant x clip at one lag.
 
     Parameters
@@ -70,8 +76,9 @@ def coherence_table(study: Study, trials: pd.DataFrame, lag: float | None = None
     if lag is None:
         lag = study.settings.coherence_lag
     lags = np.round(np.arange(0.0, 5.0001, 0.25), 4) if lags is None else np.asarray(lags, float)
-    usable = trials.loc[~trials["excluded"].astype(bool) & ~trials["face_excluded"].astype(bool),
-                        ["participant_id", "trial"]]
+    usable = trials.loc[
+        ~trials["excluded"].astype(bool) & ~trials["face_excluded"].astype(bool), ["participant_id", "trial"]
+    ]
     frames = []
     for sd in study.sessions:
         if sd.faces is None:
@@ -81,8 +88,21 @@ def coherence_table(study: Study, trials: pd.DataFrame, lag: float | None = None
             continue
         f = clip_frames(sd, measures)
         frames.append((sd, f.merge(usable, on=["participant_id", "trial"], how="inner")))
-    cols = ["participant_id", "session_id", "condition", "trial", "stimulus_id", "valence",
-            "button", "measure", "lag", "r", "z", "n_frames", "note"]
+    cols = [
+        "participant_id",
+        "session_id",
+        "condition",
+        "trial",
+        "stimulus_id",
+        "valence",
+        "button",
+        "measure",
+        "lag",
+        "r",
+        "z",
+        "n_frames",
+        "note",
+    ]
     if not frames or all(f.empty for _, f in frames):
         return pd.DataFrame(columns=cols), pd.DataFrame(columns=["lag", "mean_z"]), np.nan
     allf = pd.concat([f.assign(_sid=i) for i, (_, f) in enumerate(frames)], ignore_index=True)
@@ -101,8 +121,7 @@ def coherence_table(study: Study, trials: pd.DataFrame, lag: float | None = None
         return s
 
     def rs(shift: float) -> dict:
-        return {(b, m): _grouped_r(keys, states(b, shift), allf[m].to_numpy(), len(key_df))
-                for b, m in PAIRS}
+        return {(b, m): _grouped_r(keys, states(b, shift), allf[m].to_numpy(), len(key_df)) for b, m in PAIRS}
 
     curve = []
     if lag is None:

@@ -8,6 +8,7 @@ recording when no baseline is given), so units match; composites are computed
 from them the same way. py-feat's emotion probabilities fill the ``emo_``
 columns; OpenFace has none (NaN). Units the tool lacks are NaN.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,16 +16,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
+from coaffect.formats.faces_schema import ACTION_UNITS, ALL_COLUMNS, EMOTIONS
 
 from .expression.baseline import baseline_zscores
 from .expression.composites import composite_scores
 from .faces.detect import box_from_landmarks
-from .faces_schema import ACTION_UNITS, ALL_COLUMNS, EMOTIONS
 
-_PYFEAT_EMOTIONS = {"anger": "emo_angry", "disgust": "emo_disgust", "fear": "emo_fear",
-                    "happiness": "emo_happy", "sadness": "emo_sad", "surprise": "emo_surprise",
-                    "neutral": "emo_neutral"}
+_PYFEAT_EMOTIONS = {
+    "anger": "emo_angry",
+    "disgust": "emo_disgust",
+    "fear": "emo_fear",
+    "happiness": "emo_happy",
+    "sadness": "emo_sad",
+    "surprise": "emo_surprise",
+    "neutral": "emo_neutral",
+}
 
 
 def _read_csv(path) -> pd.DataFrame:
@@ -52,14 +59,35 @@ def _boxes(df: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _assemble(df, frame, t, found, boxes, det_conf, aus: dict, emotions: dict, session_id, camera,
-              participant_id, in_baseline, track, scale) -> pd.DataFrame:
+def _assemble(
+    df,
+    frame,
+    t,
+    found,
+    boxes,
+    det_conf,
+    aus: dict,
+    emotions: dict,
+    session_id,
+    camera,
+    participant_id,
+    in_baseline,
+    track,
+    scale,
+) -> pd.DataFrame:
     if scale not in ("z", "native"):
         raise AnalysisError(f"scale: got '{scale}'; allowed: z, native")
     n = len(df)
-    out = pd.DataFrame({"session_id": session_id, "camera": camera,
-                        "frame": np.asarray(frame, dtype="int64"), "t": np.asarray(t, dtype=float),
-                        "participant_id": participant_id, "face_found": np.asarray(found, dtype=bool)})
+    out = pd.DataFrame(
+        {
+            "session_id": session_id,
+            "camera": camera,
+            "frame": np.asarray(frame, dtype="int64"),
+            "t": np.asarray(t, dtype=float),
+            "participant_id": participant_id,
+            "face_found": np.asarray(found, dtype=bool),
+        }
+    )
     for k, col in enumerate(("face_x", "face_y", "face_w", "face_h")):
         out[col] = boxes[:, k]
     out["detection_confidence"] = np.asarray(det_conf, dtype=float)
@@ -77,8 +105,14 @@ def _assemble(df, frame, t, found, boxes, det_conf, aus: dict, emotions: dict, s
     return out[list(ALL_COLUMNS)]
 
 
-def read_openface(path, session_id: str | None = None, camera: str = "video",
-                  participant_id: str = "face01", in_baseline=None, scale: str = "z") -> pd.DataFrame:
+def read_openface(
+    path,
+    session_id: str | None = None,
+    camera: str = "video",
+    participant_id: str = "face01",
+    in_baseline=None,
+    scale: str = "z",
+) -> pd.DataFrame:
     """Read an OpenFace 2.x FeatureExtraction CSV as a coaffect faces table.
 
     Parameters
@@ -96,7 +130,7 @@ def read_openface(path, session_id: str | None = None, camera: str = "video",
     Returns
     -------
     pandas.DataFrame
-        Columns of :data:`analysis.faces_schema.ALL_COLUMNS`; frames where
+        Columns of :data:`coaffect.formats.faces_schema.ALL_COLUMNS`; frames where
         OpenFace's ``success`` is 0 have NaN measures. ``detection_confidence``
         holds OpenFace's ``confidence`` (0-1).
 
@@ -109,18 +143,39 @@ def read_openface(path, session_id: str | None = None, camera: str = "video",
     df = _read_csv(path)
     needed = {"frame", "timestamp", "success"}
     if not needed <= set(df.columns) or not any(c.endswith("_r") for c in df.columns):
-        raise AnalysisError(f"{path}: not an OpenFace 2.x CSV (needs frame, timestamp, success "
-                            f"and AUxx_r columns; got {', '.join(list(df.columns)[:6])}...)")
+        raise AnalysisError(
+            f"{path}: not an OpenFace 2.x CSV (needs frame, timestamp, success "
+            f"and AUxx_r columns; got {', '.join(list(df.columns)[:6])}...)"
+        )
     aus = {au: df[f"{au}_r"].to_numpy(float) for au in ACTION_UNITS if f"{au}_r" in df.columns}
     track = df["face_id"].to_numpy() + 1 if "face_id" in df.columns else np.ones(len(df), int)
-    return _assemble(df, df["frame"].to_numpy() - 1, df["timestamp"], df["success"].to_numpy() == 1,
-                     _boxes(df), df.get("confidence", pd.Series(np.nan, index=df.index)), aus, {},
-                     session_id or Path(path).stem, camera, participant_id, in_baseline, track, scale)
+    return _assemble(
+        df,
+        df["frame"].to_numpy() - 1,
+        df["timestamp"],
+        df["success"].to_numpy() == 1,
+        _boxes(df),
+        df.get("confidence", pd.Series(np.nan, index=df.index)),
+        aus,
+        {},
+        session_id or Path(path).stem,
+        camera,
+        participant_id,
+        in_baseline,
+        track,
+        scale,
+    )
 
 
-def read_pyfeat(path, session_id: str | None = None, camera: str = "video",
-                participant_id: str = "face01", fps: float | None = None, in_baseline=None,
-                scale: str = "z") -> pd.DataFrame:
+def read_pyfeat(
+    path,
+    session_id: str | None = None,
+    camera: str = "video",
+    participant_id: str = "face01",
+    fps: float | None = None,
+    in_baseline=None,
+    scale: str = "z",
+) -> pd.DataFrame:
     """Read a py-feat detector CSV (Fex table) as a coaffect faces table.
 
     Parameters
@@ -163,6 +218,19 @@ def read_pyfeat(path, session_id: str | None = None, camera: str = "video",
     found = np.isfinite(boxes).all(axis=1)
     aus = {au: df[au].to_numpy(float) for au in ACTION_UNITS if au in df.columns}
     emotions = {emo: df[col].to_numpy(float) for col, emo in _PYFEAT_EMOTIONS.items() if col in df.columns}
-    return _assemble(df, frame, t, found, boxes, df.get("FaceScore", pd.Series(np.nan, index=df.index)),
-                     aus, emotions, session_id or Path(path).stem, camera, participant_id,
-                     in_baseline, np.ones(len(df), int), scale)
+    return _assemble(
+        df,
+        frame,
+        t,
+        found,
+        boxes,
+        df.get("FaceScore", pd.Series(np.nan, index=df.index)),
+        aus,
+        emotions,
+        session_id or Path(path).stem,
+        camera,
+        participant_id,
+        in_baseline,
+        np.ones(len(df), int),
+        scale,
+    )

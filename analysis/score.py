@@ -6,6 +6,7 @@ and a summary without writing anything (so it can be mapped on a cluster);
 sessions in parallel (joblib), skips sessions already scored with the same
 settings hash, and shows progress (tqdm).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,17 +18,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.errors import AnalysisError, SessionFormatError
+from coaffect.formats.errors import AnalysisError, SessionFormatError
+from coaffect.formats.faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION, column_docs
+from coaffect.formats.tables import derivatives_dir
 
 from .expression.fer_model import FER_CLASSES
 from .expression.geometry import landmark_action_units
 from .faces.identity import assign_tracks, enrollment_encodings, label_tracks_by_cluster
-from .faces.pipeline import PipelineSettings, observe_video
+from .faces.observe import observe_video
+from .faces.pipeline import PipelineSettings
 from .faces.table import faces_table, score_summary
-from .faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION, column_docs
 
 #: Folder of coaffect's outputs inside a dataset.
-DERIVATIVES = Path("derivatives") / "coaffect"
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,14 @@ class ScoreSettings:
         >>> len(ScoreSettings().settings_hash())
         16
         """
-        blob = json.dumps({"pipeline": self.pipeline.as_dict(), "tolerance": self.tolerance,
-                           "format": FACES_FORMAT_VERSION}, sort_keys=True)
+        blob = json.dumps(
+            {
+                "pipeline": self.pipeline.as_dict(),
+                "tolerance": self.tolerance,
+                "format": FACES_FORMAT_VERSION,
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -61,8 +69,14 @@ def _settings_dict(settings: ScoreSettings) -> dict:
     return {"pipeline": settings.pipeline.as_dict(), "tolerance": settings.tolerance}
 
 
-def score_video(path, settings: ScoreSettings | None = None, start: int = 0, stop: int | None = None,
-                progress=None, jobs: int = 1) -> tuple[pd.DataFrame, dict]:
+def score_video(
+    path,
+    settings: ScoreSettings | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    progress=None,
+    jobs: int = 1,
+) -> tuple[pd.DataFrame, dict]:
     """Score a plain video (no session): faces clustered into face01, face02... left to right.
 
     Parameters
@@ -97,12 +111,14 @@ def score_video(path, settings: ScoreSettings | None = None, start: int = 0, sto
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
-    return faces, score_summary(faces, {"video": obs.info}, settings.settings_hash(),
-                                _settings_dict(settings), notes=[], extra=notes)
+    return faces, score_summary(
+        faces, {"video": obs.info}, settings.settings_hash(), _settings_dict(settings), notes=[], extra=notes
+    )
 
 
-def score_session(session_dir, settings: ScoreSettings | None = None, progress=None,
-                  jobs: int = 1) -> tuple[pd.DataFrame, dict]:
+def score_session(
+    session_dir, settings: ScoreSettings | None = None, progress=None, jobs: int = 1
+) -> tuple[pd.DataFrame, dict]:
     """Score every camera of one session folder (pure: reads, returns, writes nothing).
 
     Parameters
@@ -133,9 +149,8 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
     >>> summary["faces_found_fraction"]                   # doctest: +SKIP
     0.98
     """
-    from experiments.protocol import load_protocol
-
-    from .session_reader import read_session
+    from coaffect.formats.protocol import load_protocol
+    from coaffect.formats.session_reader import read_session
 
     settings = settings or ScoreSettings()
     session = read_session(session_dir)
@@ -155,12 +170,24 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
             notes.append(f"cam-{cam.name}: no video in the session folder")
             continue
         mine = [pid for pid, seat in seats.items() if seat in cam.seats]
-        obs = observe_video(video, settings.pipeline, progress=progress, encode=bool(enrollment),
-                            frame_table=session.cameras.get(cam.name), jobs=jobs)
+        obs = observe_video(
+            video,
+            settings.pipeline,
+            progress=progress,
+            encode=bool(enrollment),
+            frame_table=session.cameras.get(cam.name),
+            jobs=jobs,
+        )
         identity = assign_tracks(obs.tracks, mine, seats, list(cam.seats), enrollment, settings.tolerance)
-        faces, cam_notes = faces_table(obs, identity, mine, session.session_id, cam.name,
-                                       session.cameras.get(cam.name),
-                                       (session.events, protocol.analysis.baseline_window))
+        faces, cam_notes = faces_table(
+            obs,
+            identity,
+            mine,
+            session.session_id,
+            cam.name,
+            session.cameras.get(cam.name),
+            (session.events, protocol.analysis.baseline_window),
+        )
         tables.append(faces)
         infos[cam.name] = obs.info
         for key in ("unknown_face_frames", "scored_rows", "found_rows"):
@@ -171,15 +198,18 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
             tot[1] += n
         extra["baseline_source"][cam.name] = cam_notes["baseline_source"]
     if not tables:
-        raise AnalysisError(f"{sdir}: no camera video to score (looked for cam-<name>.* of "
-                            f"{', '.join(c.name for c in protocol.cameras) or 'no cameras in protocol.yaml'})")
+        raise AnalysisError(
+            f"{sdir}: no camera video to score (looked for cam-<name>.* of "
+            f"{', '.join(c.name for c in protocol.cameras) or 'no cameras in protocol.yaml'})"
+        )
     seen = {pid for t in tables for pid in t["participant_id"]}
     for pid in seats:
         if pid not in seen:
             notes.append(f"{pid}: seat {seats[pid]} is in no camera's view; no rows")
     faces = pd.concat(tables, ignore_index=True)
-    return faces, score_summary(faces, infos, settings.settings_hash(), _settings_dict(settings),
-                                notes, extra)
+    return faces, score_summary(
+        faces, infos, settings.settings_hash(), _settings_dict(settings), notes, extra
+    )
 
 
 def _atomic(path: Path, write) -> None:
@@ -214,9 +244,13 @@ def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
     if summary_path.exists():
         summary_path.unlink()
     table = pa.Table.from_pandas(faces, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           b"coaffect_faces_format": str(FACES_FORMAT_VERSION).encode(),
-                                           b"coaffect_settings_hash": summary["settings_hash"].encode()})
+    table = table.replace_schema_metadata(
+        {
+            **(table.schema.metadata or {}),
+            b"coaffect_faces_format": str(FACES_FORMAT_VERSION).encode(),
+            b"coaffect_settings_hash": summary["settings_hash"].encode(),
+        }
+    )
     parquet = out / "faces.parquet"
     _atomic(parquet, lambda p: pq.write_table(table, p))
     sidecar = {"format_version": FACES_FORMAT_VERSION, "columns": column_docs()}
@@ -253,16 +287,19 @@ def is_scored(out_dir, settings: ScoreSettings) -> bool:
 def _score_one(session_dir: Path, out_dir: Path, settings: ScoreSettings, jobs: int = 1) -> dict:
     from tqdm.auto import tqdm
 
-    n = sum(max(0, len(p.read_text(encoding="utf-8").splitlines()) - 1)
-            for p in Path(session_dir).glob("cam-*_frames.tsv"))
+    n = sum(
+        max(0, len(p.read_text(encoding="utf-8").splitlines()) - 1)
+        for p in Path(session_dir).glob("cam-*_frames.tsv")
+    )
     with tqdm(total=n or None, desc=Path(session_dir).name, unit="frame", leave=False) as bar:
         faces, summary = score_session(session_dir, settings, progress=bar, jobs=jobs)
     write_scores(out_dir, faces, summary)
     return summary
 
 
-def score_dataset(path, jobs: int = 1, settings: ScoreSettings | None = None,
-                  force: bool = False) -> pd.DataFrame:
+def score_dataset(
+    path, jobs: int = 1, settings: ScoreSettings | None = None, force: bool = False
+) -> pd.DataFrame:
     """Score every session of a dataset (or one session folder), resumably.
 
     Parameters
@@ -296,25 +333,33 @@ def score_dataset(path, jobs: int = 1, settings: ScoreSettings | None = None,
     else:
         sessions, dataset = sorted(p for p in path.glob("ses-*") if p.is_dir()), path
     if not sessions:
-        raise AnalysisError(f"{path}: no ses-* folders and no session.json here",
-                            hint="give a dataset folder or one ses-<id> folder")
-    outs = [dataset / DERIVATIVES / s.name for s in sessions]
+        raise AnalysisError(
+            f"{path}: no ses-* folders and no session.json here",
+            hint="give a dataset folder or one ses-<id> folder",
+        )
+    outs = [derivatives_dir(dataset) / s.name for s in sessions]
     todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings)]
     results = {}
     if len(todo) == 1:
         results[todo[0][0]] = _score_one(todo[0][0], todo[0][1], settings, jobs=jobs)
     elif todo:
         run = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_score_one)(s, o, settings) for s, o in todo)
+            delayed(_score_one)(s, o, settings) for s, o in todo
+        )
         for (s, _), summary in tqdm(zip(todo, run), total=len(todo), desc="sessions", unit="session"):
             results[s] = summary
     rows = []
     for s, o in zip(sessions, outs):
         summary = results.get(s) or json.loads((o / "score_summary.json").read_text())
-        rows.append({"session": s.name, "status": "scored" if s in results else "skipped",
-                     "faces_found_fraction": summary["faces_found_fraction"],
-                     "smallest_face_px_found": summary["smallest_face_px_found"],
-                     "output": str(o / "faces.parquet")})
+        rows.append(
+            {
+                "session": s.name,
+                "status": "scored" if s in results else "skipped",
+                "faces_found_fraction": summary["faces_found_fraction"],
+                "smallest_face_px_found": summary["smallest_face_px_found"],
+                "output": str(o / "faces.parquet"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -352,8 +397,10 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
 
     img = cv2.imread(str(path))
     if img is None:
-        raise AnalysisError(f"{path}: cannot read this image",
-                            hint="give a JPEG or PNG file" if Path(path).exists() else "check the path")
+        raise AnalysisError(
+            f"{path}: cannot read this image",
+            hint="give a JPEG or PNG file" if Path(path).exists() else "check the path",
+        )
     found = encode_image_faces(img, min_face_px).sort_values("face_x").reset_index(drop=True)
     grey = to_grey(img)
     lms = np.stack(found["landmarks"].to_list()) if len(found) else np.zeros((0, 68, 2))

@@ -2,7 +2,7 @@
 
 Participants hold a *happy* and a *sad* button while they feel so; holding both
 is a simultaneous mixed feeling. From the hold intervals rebuilt by
-:func:`analysis.session_reader.button_intervals`, clipped to each clip's onset
+:func:`coaffect.formats.session_reader.button_intervals`, clipped to each clip's onset
 and offset from ``events.tsv``, this module computes per participant x clip:
 
 ========================  ====================================================
@@ -25,15 +25,30 @@ column                    meaning
 
 All computation is on tidy tables; reading files is done by the callers.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 #: Columns of :func:`self_report_measures`, in order.
-SELF_REPORT_COLUMNS = ("participant_id", "trial", "stimulus_id", "clip_onset", "clip_duration",
-                       "t_happy", "t_sad", "t_both", "p_happy", "p_sad", "p_both",
-                       "any_simultaneous", "n_switches", "min_index", "unclosed_hold")
+SELF_REPORT_COLUMNS = (
+    "participant_id",
+    "trial",
+    "stimulus_id",
+    "clip_onset",
+    "clip_duration",
+    "t_happy",
+    "t_sad",
+    "t_both",
+    "p_happy",
+    "p_sad",
+    "p_both",
+    "any_simultaneous",
+    "n_switches",
+    "min_index",
+    "unclosed_hold",
+)
 
 
 def _union(segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -75,7 +90,7 @@ def clip_intervals(intervals: pd.DataFrame, onset: float, offset: float) -> pd.D
     Parameters
     ----------
     intervals : pandas.DataFrame
-        Output of :func:`analysis.session_reader.button_intervals`.
+        Output of :func:`coaffect.formats.session_reader.button_intervals`.
     onset, offset : float
         Window on the session clock (s).
 
@@ -100,8 +115,7 @@ def clip_intervals(intervals: pd.DataFrame, onset: float, offset: float) -> pd.D
     return out.reset_index(drop=True)
 
 
-def _one(holds: list[tuple[str, float, float, bool]], onset: float, offset: float,
-         threshold: float) -> dict:
+def _one(holds: list[tuple[str, float, float, bool]], onset: float, offset: float, threshold: float) -> dict:
     """Measures from one participant's holds, already clipped to [onset, offset]."""
     duration = offset - onset
     segs = {b: _union([(a, e) for bb, a, e, _ in holds if bb == b]) for b in ("happy", "sad")}
@@ -110,16 +124,26 @@ def _one(holds: list[tuple[str, float, float, bool]], onset: float, offset: floa
     presses = sorted((a, b) for b in ("happy", "sad") for a, _ in segs[b])
     switches = sum(1 for (_, b0), (_, b1) in zip(presses, presses[1:]) if b0 != b1)
     share = (lambda x: x / duration) if duration > 0 else (lambda x: np.nan)
-    return {"t_happy": t_happy, "t_sad": t_sad, "t_both": t_both,
-            "p_happy": share(t_happy), "p_sad": share(t_sad), "p_both": share(t_both),
-            "any_simultaneous": bool(t_both >= threshold and t_both > 0),
-            "n_switches": int(switches), "min_index": min(t_happy, t_sad),
-            "unclosed_hold": any(not closed for *_, closed in holds)}
+    return {
+        "t_happy": t_happy,
+        "t_sad": t_sad,
+        "t_both": t_both,
+        "p_happy": share(t_happy),
+        "p_sad": share(t_sad),
+        "p_both": share(t_both),
+        "any_simultaneous": bool(t_both >= threshold and t_both > 0),
+        "n_switches": int(switches),
+        "min_index": min(t_happy, t_sad),
+        "unclosed_hold": any(not closed for *_, closed in holds),
+    }
 
 
-def self_report_measures(intervals: pd.DataFrame, clips: pd.DataFrame,
-                         participants: list[str] | None = None,
-                         threshold: float = 0.5) -> pd.DataFrame:
+def self_report_measures(
+    intervals: pd.DataFrame,
+    clips: pd.DataFrame,
+    participants: list[str] | None = None,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
     """Larsen & McGraw (2011) button measures per participant x clip.
 
     Parameters
@@ -127,7 +151,7 @@ def self_report_measures(intervals: pd.DataFrame, clips: pd.DataFrame,
     intervals : pandas.DataFrame
         Hold intervals of one session (``participant_id``, ``button``,
         ``onset``, ``offset``, ``closed``), from
-        :func:`analysis.session_reader.button_intervals`.
+        :func:`coaffect.formats.session_reader.button_intervals`.
     clips : pandas.DataFrame
         The session's clip events: ``onset``, ``duration``, ``trial``,
         ``stimulus_id`` (``events.tsv`` rows with ``trial_type == 'clip'``).
@@ -159,23 +183,37 @@ def self_report_measures(intervals: pd.DataFrame, clips: pd.DataFrame,
         participants = sorted(intervals["participant_id"].dropna().unique().tolist())
     by_pid: dict[str, list] = {}
     closed = intervals["closed"] if "closed" in intervals.columns else [True] * len(intervals)
-    for pid, button, a, e, c in zip(intervals["participant_id"].astype(str), intervals["button"],
-                                    intervals["onset"].astype(float),
-                                    intervals["offset"].astype(float), closed):
+    for pid, button, a, e, c in zip(
+        intervals["participant_id"].astype(str),
+        intervals["button"],
+        intervals["onset"].astype(float),
+        intervals["offset"].astype(float),
+        closed,
+    ):
         by_pid.setdefault(pid, []).append((str(button), a, e, bool(c)))
     rows = []
     for clip in clips.itertuples(index=False):
         onset, offset = float(clip.onset), float(clip.onset) + float(clip.duration)
         for pid in participants:
-            holds = [(b, max(a, onset), min(e, offset), c) for b, a, e, c in by_pid.get(str(pid), [])
-                     if e > onset and a < offset]
-            rows.append({"participant_id": str(pid), "trial": int(clip.trial),
-                         "stimulus_id": str(clip.stimulus_id), "clip_onset": onset,
-                         "clip_duration": float(clip.duration),
-                         **_one(holds, onset, offset, threshold)})
+            holds = [
+                (b, max(a, onset), min(e, offset), c)
+                for b, a, e, c in by_pid.get(str(pid), [])
+                if e > onset and a < offset
+            ]
+            rows.append(
+                {
+                    "participant_id": str(pid),
+                    "trial": int(clip.trial),
+                    "stimulus_id": str(clip.stimulus_id),
+                    "clip_onset": onset,
+                    "clip_duration": float(clip.duration),
+                    **_one(holds, onset, offset, threshold),
+                }
+            )
     out = pd.DataFrame(rows, columns=list(SELF_REPORT_COLUMNS))
-    return out.astype({"trial": "int64", "n_switches": "int64", "any_simultaneous": "bool",
-                       "unclosed_hold": "bool"})
+    return out.astype(
+        {"trial": "int64", "n_switches": "int64", "any_simultaneous": "bool", "unclosed_hold": "bool"}
+    )
 
 
 def ratings_wide(ratings: pd.DataFrame) -> pd.DataFrame:
@@ -201,12 +239,15 @@ def ratings_wide(ratings: pd.DataFrame) -> pd.DataFrame:
     ['participant_id', 'trial', 'rating_happy', 'rating_sad']
     """
     if ratings.empty:
-        return pd.DataFrame({"participant_id": pd.Series(dtype="str"),
-                             "trial": pd.Series(dtype="int64")})
-    r = ratings.assign(value=pd.to_numeric(ratings["value"], errors="coerce").astype("float64"),
-                       participant_id=ratings["participant_id"].astype(str),
-                       trial=ratings["trial"].astype("int64"), item=ratings["item"].astype(str))
-    wide = r.pivot_table(index=["participant_id", "trial"], columns="item", values="value",
-                         aggfunc="last", dropna=False)
+        return pd.DataFrame({"participant_id": pd.Series(dtype="str"), "trial": pd.Series(dtype="int64")})
+    r = ratings.assign(
+        value=pd.to_numeric(ratings["value"], errors="coerce").astype("float64"),
+        participant_id=ratings["participant_id"].astype(str),
+        trial=ratings["trial"].astype("int64"),
+        item=ratings["item"].astype(str),
+    )
+    wide = r.pivot_table(
+        index=["participant_id", "trial"], columns="item", values="value", aggfunc="last", dropna=False
+    )
     wide.columns = [f"rating_{c}" for c in wide.columns]
     return wide.reset_index()

@@ -1,12 +1,12 @@
 """Simulate a complete group-vs-alone study with known effects (``coaffect simulate-study``).
 
 The dataset looks like one recorded by the runner: ``ses-<id>/`` folders
-written with :class:`experiments.session_writer.SessionWriter` (session.json,
+written with :class:`coaffect.formats.session_writer.SessionWriter` (session.json,
 frozen protocol.yaml, events.tsv with baseline and clip rows, raw down/up rows
 in buttons.tsv, ratings.tsv), a dataset-level participants.tsv, and, instead
 of video, frame-level facial measures in
 ``derivatives/coaffect/ses-<id>/faces.parquet`` with the columns of
-:mod:`analysis.faces_schema`. A ``stimuli/manifest.yaml`` inside the dataset
+:mod:`coaffect.formats.faces_schema`. A ``stimuli/manifest.yaml`` inside the dataset
 gives every simulated clip its valence (the frozen protocols point at it), and
 ``derivatives/coaffect/simulation.json`` keeps the true parameters.
 
@@ -22,6 +22,7 @@ later, a stimulus-driven time course shared by every viewer, and (in groups) a
 session-shared time course, which makes real pairs more synchronous than
 pseudo-pairs. Self-reports depend on the clip, not on the condition.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,13 +34,25 @@ import pandas as pd
 import yaml
 from scipy.signal import lfilter
 
-from experiments.errors import AnalysisError
-from experiments.session_writer import SessionWriter, write_json_atomic
+from coaffect.formats import faces_schema as fs
+from coaffect.formats.errors import AnalysisError
+from coaffect.formats.session_writer import SessionWriter, write_json_atomic
+from coaffect.formats.tables import derivatives_dir
 
-from . import faces_schema as fs
-
-_KEYS = [("a", "z"), ("g", "b"), ("k", "m"), ("q", "w"), ("e", "r"), ("t", "y"), ("u", "i"),
-         ("o", "p"), ("s", "d"), ("f", "h"), ("j", "l"), ("x", "c")]
+_KEYS = [
+    ("a", "z"),
+    ("g", "b"),
+    ("k", "m"),
+    ("q", "w"),
+    ("e", "r"),
+    ("t", "y"),
+    ("u", "i"),
+    ("o", "p"),
+    ("s", "d"),
+    ("f", "h"),
+    ("j", "l"),
+    ("x", "c"),
+]
 
 
 @dataclass
@@ -62,19 +75,23 @@ class SimulationSpec:
     fps: float = 5.0
     smile_group_effect: float = 0.25
     sad_group_effect: float = -0.20
-    smile_valence: dict = field(default_factory=lambda: {
-        "positive": 0.8, "negative": -0.2, "bittersweet": 0.3, "neutral": 0.0})
-    sad_valence: dict = field(default_factory=lambda: {
-        "positive": -0.2, "negative": 0.8, "bittersweet": 0.4, "neutral": 0.0})
+    smile_valence: dict = field(
+        default_factory=lambda: {"positive": 0.8, "negative": -0.2, "bittersweet": 0.3, "neutral": 0.0}
+    )
+    sad_valence: dict = field(
+        default_factory=lambda: {"positive": -0.2, "negative": 0.8, "bittersweet": 0.4, "neutral": 0.0}
+    )
     sd_participant: float = 0.35
     sd_stimulus: float = 0.25
     sd_session: float = 0.15
     sd_residual: float = 1.0
     sd_frame: float = 0.5
-    happy_fraction: dict = field(default_factory=lambda: {
-        "positive": 0.55, "negative": 0.05, "bittersweet": 0.45, "neutral": 0.05})
-    sad_fraction: dict = field(default_factory=lambda: {
-        "positive": 0.05, "negative": 0.55, "bittersweet": 0.45, "neutral": 0.05})
+    happy_fraction: dict = field(
+        default_factory=lambda: {"positive": 0.55, "negative": 0.05, "bittersweet": 0.45, "neutral": 0.05}
+    )
+    sad_fraction: dict = field(
+        default_factory=lambda: {"positive": 0.05, "negative": 0.55, "bittersweet": 0.45, "neutral": 0.05}
+    )
     mean_hold: float = 3.0
     coupling: float = 0.6
     coupling_lag: float = 1.0
@@ -88,13 +105,12 @@ class SimulationSpec:
 
     def clips(self) -> list[tuple[str, str]]:
         """(stimulus id, valence) of every simulated clip."""
-        return [(f"clip{k + 1:02d}", self.valences[k % len(self.valences)])
-                for k in range(self.n_clips)]
+        return [(f"clip{k + 1:02d}", self.valences[k % len(self.valences)]) for k in range(self.n_clips)]
 
 
 def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float = 0.9) -> np.ndarray:
     """Stationary AR(1) noise with marginal SD ``sd``."""
-    e = rng.normal(0.0, sd * np.sqrt(1 - phi ** 2), n)
+    e = rng.normal(0.0, sd * np.sqrt(1 - phi**2), n)
     return lfilter([1.0], [1.0, -phi], e)
 
 
@@ -121,13 +137,19 @@ def _state(segments, times: np.ndarray) -> np.ndarray:
 def simulated_protocol(spec: SimulationSpec) -> dict:
     """The protocol (as a dict) that the simulated sessions ran."""
     if spec.group_size > len(_KEYS):
-        raise AnalysisError(f"group_size: at most {len(_KEYS)} seats can be simulated "
-                            f"(got {spec.group_size})")
-    seats = [{"id": chr(ord("A") + i), "buttons": {"happy": h, "sad": s}}
-             for i, (h, s) in enumerate(_KEYS[:spec.group_size])]
+        raise AnalysisError(
+            f"group_size: at most {len(_KEYS)} seats can be simulated (got {spec.group_size})"
+        )
+    seats = [
+        {"id": chr(ord("A") + i), "buttons": {"happy": h, "sad": s}}
+        for i, (h, s) in enumerate(_KEYS[: spec.group_size])
+    ]
     return {
-        "format_version": 1, "id": "simulated-study", "version": "1.0.0",
-        "title": "Simulated group-vs-alone study", "authors": ["coaffect simulate-study"],
+        "format_version": 1,
+        "id": "simulated-study",
+        "version": "1.0.0",
+        "title": "Simulated group-vs-alone study",
+        "authors": ["coaffect simulate-study"],
         "texts": {"consent": "Simulated.", "instructions": "Hold happy / sad."},
         "stimuli": {"manifest": "../stimuli/manifest.yaml", "clips": [c for c, _ in spec.clips()]},
         "trial_order": {"mode": "random", "seed": spec.seed},
@@ -135,24 +157,44 @@ def simulated_protocol(spec: SimulationSpec) -> dict:
         "iti": 1.0,
         "conditions": {"alone": {"participants": 1}, "group": {"participants": spec.group_size}},
         "seats": seats,
-        "ratings": {"items": [{"id": "happy", "prompt": "How happy did you feel?"},
-                              {"id": "sad", "prompt": "How sad did you feel?"}]},
-        "analysis": {"baseline_window": [0.0, None], "simultaneity_threshold": 0.5,
-                     "min_face_fraction": 0.5,
-                     "models": ["AU12 ~ condition * valence", "sadness ~ condition * valence",
-                                "t_both ~ condition * valence"]},
+        "ratings": {
+            "items": [
+                {"id": "happy", "prompt": "How happy did you feel?"},
+                {"id": "sad", "prompt": "How sad did you feel?"},
+            ]
+        },
+        "analysis": {
+            "baseline_window": [0.0, None],
+            "simultaneity_threshold": 0.5,
+            "min_face_fraction": 0.5,
+            "models": [
+                "AU12 ~ condition * valence",
+                "sadness ~ condition * valence",
+                "t_both ~ condition * valence",
+            ],
+        },
     }
 
 
 def _manifest(spec: SimulationSpec) -> dict:
     clips = []
     for cid, valence in spec.clips():
-        clips.append({"id": cid, "file": f"{cid}.mp4",
-                      "sha256": hashlib.sha256(cid.encode()).hexdigest(),
-                      "duration": spec.clip_duration, "fps": 25.0,
-                      "frame_count": int(spec.clip_duration * 25), "width": 640, "height": 360,
-                      "audio": False, "tags": {"valence": valence}, "licence": "CC0-1.0",
-                      "source": "simulated by coaffect simulate-study (no file)"})
+        clips.append(
+            {
+                "id": cid,
+                "file": f"{cid}.mp4",
+                "sha256": hashlib.sha256(cid.encode()).hexdigest(),
+                "duration": spec.clip_duration,
+                "fps": 25.0,
+                "frame_count": int(spec.clip_duration * 25),
+                "width": 640,
+                "height": 360,
+                "audio": False,
+                "tags": {"valence": valence},
+                "licence": "CC0-1.0",
+                "source": "simulated by coaffect simulate-study (no file)",
+            }
+        )
     return {"format_version": 1, "clips": clips}
 
 
@@ -161,8 +203,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None,
-                   progress: bool = False) -> Path:
+def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, progress: bool = False) -> Path:
     """Write a simulated dataset with known effects.
 
     Parameters
@@ -188,11 +229,13 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None,
     spec = spec or SimulationSpec()
     out = Path(out_dir)
     if any(out.glob("ses-*")):
-        raise AnalysisError(f"{out}: already holds ses-* folders",
-                            hint="choose a new --output folder for the simulated study")
+        raise AnalysisError(
+            f"{out}: already holds ses-* folders", hint="choose a new --output folder for the simulated study"
+        )
     if spec.n_alone < 0 or spec.n_group_sessions < 0 or spec.n_alone + spec.n_group_sessions == 0:
-        raise AnalysisError(f"n_alone={spec.n_alone}, n_group_sessions={spec.n_group_sessions}: "
-                            "need at least one session")
+        raise AnalysisError(
+            f"n_alone={spec.n_alone}, n_group_sessions={spec.n_group_sessions}: need at least one session"
+        )
     if spec.n_group_sessions and spec.group_size < 2:
         raise AnalysisError(f"group_size: a group has at least 2 participants (got {spec.group_size})")
     rng = np.random.default_rng(spec.seed)
@@ -204,54 +247,79 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None,
     clips = spec.clips()
     u_stim = {c: (rng.normal(0, spec.sd_stimulus), rng.normal(0, spec.sd_stimulus)) for c, _ in clips}
     n_frames_clip = int(round(spec.clip_duration * spec.fps))
-    stim_signal = {c: [_ar1(rng, n_frames_clip, spec.stimulus_signal_sd, 0.95) for _ in range(2)]
-                   for c, _ in clips}
+    stim_signal = {
+        c: [_ar1(rng, n_frames_clip, spec.stimulus_signal_sd, 0.95) for _ in range(2)] for c, _ in clips
+    }
     sessions = [("alone", f"a{k + 1:02d}", 1) for k in range(spec.n_alone)]
     sessions += [("group", f"g{k + 1:02d}", spec.group_size) for k in range(spec.n_group_sessions)]
     iterator = sessions
     if progress:
         from tqdm import tqdm
+
         iterator = tqdm(sessions, desc="simulating sessions", unit="session")
     pid_counter = 0
     for condition, sid, size in iterator:
         pids = [f"P{pid_counter + i + 1:04d}" for i in range(size)]
         pid_counter += size
-        _simulate_session(out, spec, rng, condition, sid, pids, clips, u_stim, stim_signal,
-                          protocol_text, protocol_sha)
-    truth = {"spec": asdict(spec), "truth": {
-        "AU12": {"condition[T.group]": spec.smile_group_effect},
-        "sadness": {"condition[T.group]": spec.sad_group_effect},
-        "variances": {"participant_id": spec.sd_participant ** 2,
-                      "stimulus_id": spec.sd_stimulus ** 2,
-                      "session_id": spec.sd_session ** 2}}}
-    deriv = out / "derivatives" / "coaffect"
+        _simulate_session(
+            out, spec, rng, condition, sid, pids, clips, u_stim, stim_signal, protocol_text, protocol_sha
+        )
+    truth = {
+        "spec": asdict(spec),
+        "truth": {
+            "AU12": {"condition[T.group]": spec.smile_group_effect},
+            "sadness": {"condition[T.group]": spec.sad_group_effect},
+            "variances": {
+                "participant_id": spec.sd_participant**2,
+                "stimulus_id": spec.sd_stimulus**2,
+                "session_id": spec.sd_session**2,
+            },
+        },
+    }
+    deriv = derivatives_dir(out)
     deriv.mkdir(parents=True, exist_ok=True)
     write_json_atomic(deriv / "simulation.json", truth)
     return out
 
 
-def _simulate_session(out, spec, rng, condition, sid, pids, clips, u_stim, stim_signal,
-                      protocol_text, protocol_sha):
+def _simulate_session(
+    out, spec, rng, condition, sid, pids, clips, u_stim, stim_signal, protocol_text, protocol_sha
+):
     proto = simulated_protocol(spec)
-    seats = [s["id"] for s in proto["seats"]][:len(pids)]
-    writer = SessionWriter.create(out, sid, {
-        "condition": condition,
-        "participants": [{"participant_id": p, "seat": s} for p, s in zip(pids, seats)],
-        "protocol": {"id": proto["id"], "version": proto["version"], "sha256": protocol_sha,
-                     "file": "protocol.yaml"},
-        "versions": {"coaffect": "simulate-study"}, "simulated": True,
-        "cameras": [{"name": "sim", "fps": spec.fps, "seats": seats, "simulated": True}],
-        "seats": seats})
+    seats = [s["id"] for s in proto["seats"]][: len(pids)]
+    writer = SessionWriter.create(
+        out,
+        sid,
+        {
+            "condition": condition,
+            "participants": [{"participant_id": p, "seat": s} for p, s in zip(pids, seats)],
+            "protocol": {
+                "id": proto["id"],
+                "version": proto["version"],
+                "sha256": protocol_sha,
+                "file": "protocol.yaml",
+            },
+            "versions": {"coaffect": "simulate-study"},
+            "simulated": True,
+            "cameras": [{"name": "sim", "fps": spec.fps, "seats": seats, "simulated": True}],
+            "seats": seats,
+        },
+    )
     (writer.dir / "protocol.yaml").write_text(protocol_text, encoding="utf-8")
-    writer.add_participants([{"participant_id": p, "condition": condition, "session_id": sid,
-                              "seat": s} for p, s in zip(pids, seats)])
+    writer.add_participants(
+        [
+            {"participant_id": p, "condition": condition, "session_id": sid, "seat": s}
+            for p, s in zip(pids, seats)
+        ]
+    )
     order = [clips[i] for i in rng.permutation(len(clips))]
     t = 0.0
     writer.append("events.tsv", {"onset": t, "duration": 5.0, "trial_type": "instructions"})
     t = 5.0
     base_on = t
-    writer.append("events.tsv", {"onset": base_on, "duration": spec.baseline_duration,
-                                 "trial_type": "baseline"})
+    writer.append(
+        "events.tsv", {"onset": base_on, "duration": spec.baseline_duration, "trial_type": "baseline"}
+    )
     t += spec.baseline_duration + 1.0
     trials = []
     for k, (cid, valence) in enumerate(order, start=1):
@@ -265,8 +333,17 @@ def _simulate_session(out, spec, rng, condition, sid, pids, clips, u_stim, stim_
     rating_rows = []
     group = condition == "group"
     u_ses = (rng.normal(0, spec.sd_session), rng.normal(0, spec.sd_session)) if group else (0.0, 0.0)
-    shared = {cid: [_ar1(rng, int(round(spec.clip_duration * spec.fps)), spec.session_signal_sd, 0.9)
-                    for _ in range(2)] for cid, _ in clips} if group else None
+    shared = (
+        {
+            cid: [
+                _ar1(rng, int(round(spec.clip_duration * spec.fps)), spec.session_signal_sd, 0.9)
+                for _ in range(2)
+            ]
+            for cid, _ in clips
+        }
+        if group
+        else None
+    )
     p_missing = spec.p_missing_group if group else spec.p_missing_alone
     p_dropout = spec.p_dropout_group if group else spec.p_dropout_alone
     for seat_i, (pid, seat) in enumerate(zip(pids, seats)):
@@ -287,11 +364,20 @@ def _simulate_session(out, spec, rng, condition, sid, pids, clips, u_stim, stim_
             n = len(idx)
             happy_lag = _state(holds["happy"], times[idx] - spec.coupling_lag)
             sad_lag = _state(holds["sad"], times[idx] - spec.coupling_lag)
-            for which, (latent, effect, val, state) in enumerate((
+            for which, (latent, effect, val, state) in enumerate(
+                (
                     (smile, spec.smile_group_effect, spec.smile_valence, happy_lag),
-                    (sad, spec.sad_group_effect, spec.sad_valence, sad_lag))):
-                mean = (val.get(valence, 0.0) + effect * group + u_p[which] + u_stim[cid][which]
-                        + u_ses[which] + rng.normal(0, spec.sd_residual))
+                    (sad, spec.sad_group_effect, spec.sad_valence, sad_lag),
+                )
+            ):
+                mean = (
+                    val.get(valence, 0.0)
+                    + effect * group
+                    + u_p[which]
+                    + u_stim[cid][which]
+                    + u_ses[which]
+                    + rng.normal(0, spec.sd_residual)
+                )
                 wiggle = stim_signal[cid][which][:n] - stim_signal[cid][which][:n].mean()
                 if group:
                     sh = shared[cid][which][:n]
@@ -305,25 +391,56 @@ def _simulate_session(out, spec, rng, condition, sid, pids, clips, u_stim, stim_
             r_on = offset + 0.5
             for item, p in (("happy", p_h), ("sad", p_s)):
                 value = int(np.clip(round(1 + 8 * p + rng.normal(0, 1)), 0, 9))
-                rating_rows.append({"trial": k, "stimulus_id": cid, "participant_id": pid,
-                                    "item": item, "value": value,
-                                    "rt": round(1.0 + rng.exponential(1.0), 3), "onset": r_on})
+                rating_rows.append(
+                    {
+                        "trial": k,
+                        "stimulus_id": cid,
+                        "participant_id": pid,
+                        "item": item,
+                        "value": value,
+                        "rt": round(1.0 + rng.exponential(1.0), 3),
+                        "onset": r_on,
+                    }
+                )
         frames_all.append(_face_frames(rng, sid, pid, seat_i, times, smile, sad, missing))
     for k, cid, valence, onset in trials:
-        writer.append("events.tsv", {"onset": onset, "duration": spec.clip_duration,
-                                     "trial_type": "clip", "trial": k, "stimulus_id": cid,
-                                     "detail": f"simulated valence={valence}"})
-        writer.append("events.tsv", {"onset": onset + spec.clip_duration + 0.5, "duration": 4.5,
-                                     "trial_type": "rating", "trial": k, "stimulus_id": cid})
+        writer.append(
+            "events.tsv",
+            {
+                "onset": onset,
+                "duration": spec.clip_duration,
+                "trial_type": "clip",
+                "trial": k,
+                "stimulus_id": cid,
+                "detail": f"simulated valence={valence}",
+            },
+        )
+        writer.append(
+            "events.tsv",
+            {
+                "onset": onset + spec.clip_duration + 0.5,
+                "duration": 4.5,
+                "trial_type": "rating",
+                "trial": k,
+                "stimulus_id": cid,
+            },
+        )
     for row in sorted(button_rows):
-        writer.append("buttons.tsv", {"t": row[0], "action": row[1], "participant_id": row[2],
-                                      "seat": row[3], "button": row[4],
-                                      "key": dict(zip(("happy", "sad"),
-                                                      _KEYS[seats.index(row[3])]))[row[4]]})
+        writer.append(
+            "buttons.tsv",
+            {
+                "t": row[0],
+                "action": row[1],
+                "participant_id": row[2],
+                "seat": row[3],
+                "button": row[4],
+                "key": dict(zip(("happy", "sad"), _KEYS[seats.index(row[3])]))[row[4]],
+            },
+        )
     for row in rating_rows:
         writer.append("ratings.tsv", row)
     writer.append("events.tsv", {"onset": end, "duration": 0.0, "trial_type": "end"})
-    deriv = out / "derivatives" / "coaffect" / f"ses-{sid}"
+    deriv = derivatives_dir(out, sid)
     deriv.mkdir(parents=True, exist_ok=True)
     faces = pd.concat(frames_all, ignore_index=True)
     faces.to_parquet(deriv / "faces.parquet", index=False)
@@ -348,12 +465,23 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
     logits[:, fs.EMOTIONS.index("emo_sad")] = 1.2 * sad
     logits[:, fs.EMOTIONS.index("emo_neutral")] = 1.0
     emos = _softmax(logits)
-    df = pd.DataFrame({"session_id": sid, "camera": "sim", "frame": np.arange(n, dtype="int64"),
-                       "t": times, "participant_id": pid, "face_found": ~missing,
-                       "face_x": 40.0 + 200 * seat_i, "face_y": 120.0, "face_w": 120.0,
-                       "face_h": 120.0, "detection_confidence": rng.uniform(0.8, 1.0, n),
-                       "identity_confidence": rng.uniform(0.7, 0.99, n),
-                       "track_id": seat_i})
+    df = pd.DataFrame(
+        {
+            "session_id": sid,
+            "camera": "sim",
+            "frame": np.arange(n, dtype="int64"),
+            "t": times,
+            "participant_id": pid,
+            "face_found": ~missing,
+            "face_x": 40.0 + 200 * seat_i,
+            "face_y": 120.0,
+            "face_w": 120.0,
+            "face_h": 120.0,
+            "detection_confidence": rng.uniform(0.8, 1.0, n),
+            "identity_confidence": rng.uniform(0.7, 0.99, n),
+            "track_id": seat_i,
+        }
+    )
     for name in fs.ACTION_UNITS:
         df[name] = cols[name]
     for name in fs.COMPOSITES:

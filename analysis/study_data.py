@@ -1,11 +1,12 @@
 """Read everything the analysis needs from a dataset folder (I/O only).
 
 :func:`load_study` reads each ``ses-<id>`` folder (validated by
-:mod:`analysis.session_reader`), its frozen ``protocol.yaml``, the stimulus
+:mod:`coaffect.formats.session_reader`), its frozen ``protocol.yaml``, the stimulus
 tags from the protocol's manifest, and ``derivatives/coaffect/ses-<id>/faces.parquet``
 when face scoring has run. The computations (:mod:`analysis.trials`,
 :mod:`analysis.timecourse`, ...) take the :class:`Study` it returns.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.errors import AnalysisError, CoaffectError
-from experiments.manifest import VALENCES, load_manifest
-from experiments.protocol import Analysis, load_protocol
-
-from . import faces_schema as fs
-from .session_reader import Session, read_dataset, read_participants
+from coaffect.formats import faces_schema as fs
+from coaffect.formats.errors import AnalysisError, CoaffectError
+from coaffect.formats.manifest import VALENCES, load_manifest
+from coaffect.formats.protocol import Analysis, load_protocol
+from coaffect.formats.session_reader import Session, read_dataset, read_participants
+from coaffect.formats.tables import derivatives_dir
 
 
 @dataclass
@@ -40,7 +41,7 @@ class SessionData:
     baseline : tuple of float or None
         Absolute [start, end] of the baseline reference window (s), or None.
     intervals : pandas.DataFrame
-        Button hold intervals (:func:`analysis.session_reader.button_intervals`).
+        Button hold intervals (:func:`coaffect.formats.session_reader.button_intervals`).
     faces : pandas.DataFrame or None
         ``faces.parquet`` rows, or None when the session has not been scored.
     aborts : list of float
@@ -73,7 +74,7 @@ class Study:
     sessions : list of SessionData
     stimuli : pandas.DataFrame
         stimulus_id, valence, planned_duration and ``tag_<name>`` columns.
-    settings : experiments.protocol.Analysis
+    settings : coaffect.formats.protocol.Analysis
         Analysis settings of the (first) frozen protocol.
     notes : list of str
         What the loader noticed (missing faces, differing protocols, ...).
@@ -114,8 +115,11 @@ def _stimuli_table(ids: list[str], manifests: list[Path], notes: list[str]) -> p
         if t is None:
             notes.append(f"stimulus '{sid}': not in any manifest found; valence guessed from its id")
             t = {"valence": _valence_from_id(sid)}
-        row = {"stimulus_id": sid, "valence": t.get("valence", "unknown"),
-               "planned_duration": durations.get(sid, float("nan"))}
+        row = {
+            "stimulus_id": sid,
+            "valence": t.get("valence", "unknown"),
+            "planned_duration": durations.get(sid, float("nan")),
+        }
         row.update({f"tag_{k}": v for k, v in t.items() if k != "valence"})
         rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["stimulus_id", "valence", "planned_duration"])
@@ -129,14 +133,15 @@ def read_faces(dataset_dir: Path, session_id: str) -> pd.DataFrame | None:
     >>> read_faces(Path("sim"), "g01").columns[:5].tolist()  # doctest: +SKIP
     ['session_id', 'camera', 'frame', 't', 'participant_id']
     """
-    path = Path(dataset_dir) / "derivatives" / "coaffect" / f"ses-{session_id}" / "faces.parquet"
+    path = derivatives_dir(dataset_dir, session_id, "faces.parquet")
     if not path.exists():
         return None
     faces = pd.read_parquet(path)
     missing = [c for c in ("t", "participant_id", "face_found") if c not in faces.columns]
     if missing:
-        raise AnalysisError(f"{path}: missing column(s) {', '.join(missing)}",
-                            hint="re-run 'coaffect score' for this session")
+        raise AnalysisError(
+            f"{path}: missing column(s) {', '.join(missing)}", hint="re-run 'coaffect score' for this session"
+        )
     faces["participant_id"] = faces["participant_id"].astype(str)
     return _scored_rows_only(faces, path.parent / "score_summary.json")
 
@@ -155,8 +160,11 @@ def _scored_rows_only(faces: pd.DataFrame, summary_path: Path) -> pd.DataFrame:
         return faces
     default = summary.get("settings", {}).get("pipeline", {}).get("step", 1) or 1
     cams = summary.get("cameras", {}) or {}
-    steps = faces["camera"].map(lambda c: int((cams.get(c) or {}).get("step", default) or 1)) \
-        if "camera" in faces.columns else pd.Series(int(default), index=faces.index)
+    steps = (
+        faces["camera"].map(lambda c: int((cams.get(c) or {}).get("step", default) or 1))
+        if "camera" in faces.columns
+        else pd.Series(int(default), index=faces.index)
+    )
     if (steps <= 1).all():
         return faces
     return faces[(faces["frame"].astype("int64") % steps) == 0].reset_index(drop=True)
@@ -190,13 +198,18 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
     """
     path = Path(dataset_dir)
     if not path.is_dir():
-        raise AnalysisError(f"{path}: no such dataset folder",
-                            hint="give the folder holding participants.tsv and ses-* folders")
+        raise AnalysisError(
+            f"{path}: no such dataset folder",
+            hint="give the folder holding participants.tsv and ses-* folders",
+        )
     sessions = read_dataset(path)
     people = read_participants(path)
-    people = people.assign(participant_id=people["participant_id"].astype(str),
-                           session_id=people["session_id"].astype(str),
-                           seat=people["seat"].astype(str), condition=people["condition"].astype(str))
+    people = people.assign(
+        participant_id=people["participant_id"].astype(str),
+        session_id=people["session_id"].astype(str),
+        seat=people["seat"].astype(str),
+        condition=people["condition"].astype(str),
+    )
     notes: list[str] = []
     manifests = [Path(manifest)] if manifest else []
     settings = None
@@ -213,11 +226,15 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
             if settings is None:
                 settings = proto.analysis
             elif proto.analysis != settings:
-                notes.append(f"ses-{s.session_id}: analysis settings differ from the first "
-                             "session's protocol; the first are used")
+                notes.append(
+                    f"ses-{s.session_id}: analysis settings differ from the first "
+                    "session's protocol; the first are used"
+                )
         else:
             notes.append(f"ses-{s.session_id}: no frozen protocol.yaml; default analysis settings")
-        source = s.meta.get("protocol", {}).get("source") if isinstance(s.meta.get("protocol"), dict) else None
+        source = (
+            s.meta.get("protocol", {}).get("source") if isinstance(s.meta.get("protocol"), dict) else None
+        )
         if source and Path(source).is_file():  # the original protocol's manifest, where it still is
             try:
                 manifests.append(load_protocol(source, check_manifest=False).manifest_path)
@@ -226,7 +243,8 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
         ev = s.events
         clips = ev.loc[ev["trial_type"] == "clip", ["onset", "duration", "trial", "stimulus_id"]]
         clips = clips.dropna(subset=["trial", "stimulus_id"]).astype(
-            {"onset": "float64", "duration": "float64", "trial": "int64", "stimulus_id": "str"})
+            {"onset": "float64", "duration": "float64", "trial": "int64", "stimulus_id": "str"}
+        )
         stim_ids += clips["stimulus_id"].tolist()
         stim_ids += [str(c) for c in (s.meta.get("trial_order") or []) if isinstance(c, str)]
         base_rows = ev.loc[ev["trial_type"] == "baseline"]
@@ -239,18 +257,38 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
             baseline = (start, min(end, float(b["onset"]) + float(b["duration"])))
         mine = people.loc[people["session_id"] == s.session_id, ["participant_id", "seat", "condition"]]
         if mine.empty:
-            mine = pd.DataFrame([{"participant_id": str(p["participant_id"]), "seat": str(p.get("seat")),
-                                  "condition": s.meta.get("condition", "unknown")}
-                                 for p in s.meta.get("participants", []) if isinstance(p, dict)],
-                                columns=["participant_id", "seat", "condition"])
+            mine = pd.DataFrame(
+                [
+                    {
+                        "participant_id": str(p["participant_id"]),
+                        "seat": str(p.get("seat")),
+                        "condition": s.meta.get("condition", "unknown"),
+                    }
+                    for p in s.meta.get("participants", [])
+                    if isinstance(p, dict)
+                ],
+                columns=["participant_id", "seat", "condition"],
+            )
         condition = str(s.meta.get("condition") or (mine["condition"].iloc[0] if len(mine) else "unknown"))
         faces = read_faces(path, s.session_id)
         if faces is None:
-            notes.append(f"ses-{s.session_id}: no faces.parquet (run 'coaffect score'); "
-                         "facial measures are missing for this session")
+            notes.append(
+                f"ses-{s.session_id}: no faces.parquet (run 'coaffect score'); "
+                "facial measures are missing for this session"
+            )
         aborts = ev.loc[ev["trial_type"] == "abort", "onset"].astype(float).tolist()
-        out.append(SessionData(s, condition, mine[["participant_id", "seat"]].reset_index(drop=True),
-                               clips.reset_index(drop=True), baseline, s.intervals(), faces, aborts))
+        out.append(
+            SessionData(
+                s,
+                condition,
+                mine[["participant_id", "seat"]].reset_index(drop=True),
+                clips.reset_index(drop=True),
+                baseline,
+                s.intervals(),
+                faces,
+                aborts,
+            )
+        )
     manifests.append(path / "stimuli" / "manifest.yaml")
     seen, uniq = set(), []
     for m in manifests:
@@ -268,4 +306,3 @@ def measure_columns(faces: pd.DataFrame | None) -> list[str]:
     if faces is None:
         return []
     return [m for m in fs.MEASURES if m in faces.columns]
-

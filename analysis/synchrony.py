@@ -8,6 +8,7 @@ is per group session: d = mean Fisher z of the session's real pairs minus the
 mean z of the pseudo-pairs involving its members, one-sample t test of d
 across sessions (sessions are the independent units).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -17,8 +18,7 @@ import pandas as pd
 from scipy import stats as sps
 
 
-def synchrony_table(tc: pd.DataFrame, measure: str = "AU12", min_seconds: int = 5
-                    ) -> pd.DataFrame:
+def synchrony_table(tc: pd.DataFrame, measure: str = "AU12", min_seconds: int = 5) -> pd.DataFrame:
     """Correlation of every real and pseudo pair of group participants per clip.
 
     Parameters
@@ -41,8 +41,17 @@ def synchrony_table(tc: pd.DataFrame, measure: str = "AU12", min_seconds: int = 
     >>> syn = synchrony_table(timecourses(study, trials))  # doctest: +SKIP
     >>> syn.groupby("pair")["z"].mean()                     # doctest: +SKIP
     """
-    cols = ["stimulus_id", "participant_a", "participant_b", "session_a", "session_b", "pair",
-            "r", "z", "n_seconds"]
+    cols = [
+        "stimulus_id",
+        "participant_a",
+        "participant_b",
+        "session_a",
+        "session_b",
+        "pair",
+        "r",
+        "z",
+        "n_seconds",
+    ]
     g = tc[(tc["condition"] == "group")].dropna(subset=[measure])
     rows = []
     for stim, part in g.groupby("stimulus_id"):
@@ -58,8 +67,19 @@ def synchrony_table(tc: pd.DataFrame, measure: str = "AU12", min_seconds: int = 
             a, b = people[i], people[j]
             sa, sb = session[a], session[b]
             r = corr[i, j]
-            rows.append((stim, a, b, sa, sb, "real" if sa == sb else "pseudo", r,
-                         np.arctanh(np.clip(r, -0.999999, 0.999999)), int(shared[i, j])))
+            rows.append(
+                (
+                    stim,
+                    a,
+                    b,
+                    sa,
+                    sb,
+                    "real" if sa == sb else "pseudo",
+                    r,
+                    np.arctanh(np.clip(r, -0.999999, 0.999999)),
+                    int(shared[i, j]),
+                )
+            )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -89,18 +109,35 @@ def synchrony_summary(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             rows.append((sid, real["z"].mean(), pseudo["z"].mean(), len(real), len(pseudo)))
     per = pd.DataFrame(rows, columns=["session_id", "real_z", "pseudo_z", "n_real", "n_pseudo"])
     per.insert(3, "difference", per["real_z"] - per["pseudo_z"])
-    test = {"mean_real_r": float(t.loc[t["pair"] == "real", "r"].mean()) if len(t) else np.nan,
-            "mean_pseudo_r": float(t.loc[t["pair"] == "pseudo", "r"].mean()) if len(t) else np.nan,
-            "n_sessions": int(len(per))}
+    test = {
+        "mean_real_r": float(t.loc[t["pair"] == "real", "r"].mean()) if len(t) else np.nan,
+        "mean_pseudo_r": float(t.loc[t["pair"] == "pseudo", "r"].mean()) if len(t) else np.nan,
+        "n_sessions": int(len(per)),
+    }
     if len(per) >= 2:
         d = per["difference"].to_numpy()
         res = sps.ttest_1samp(d, 0.0)
         se = d.std(ddof=1) / np.sqrt(len(d))
         q = sps.t.ppf(0.975, len(d) - 1)
-        test.update({"mean_difference_z": float(d.mean()), "t": float(res.statistic),
-                     "df": int(len(d) - 1), "p_val": float(res.pvalue),
-                     "ci_low": float(d.mean() - q * se), "ci_high": float(d.mean() + q * se)})
+        test.update(
+            {
+                "mean_difference_z": float(d.mean()),
+                "t": float(res.statistic),
+                "df": int(len(d) - 1),
+                "p_val": float(res.pvalue),
+                "ci_low": float(d.mean() - q * se),
+                "ci_high": float(d.mean() + q * se),
+            }
+        )
     else:
-        test.update({"mean_difference_z": np.nan, "t": np.nan, "df": np.nan, "p_val": np.nan,
-                     "ci_low": np.nan, "ci_high": np.nan})
+        test.update(
+            {
+                "mean_difference_z": np.nan,
+                "t": np.nan,
+                "df": np.nan,
+                "p_val": np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+            }
+        )
     return per, test

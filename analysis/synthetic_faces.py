@@ -8,6 +8,7 @@ face). The result is a video with ground truth: tests check that the scorer
 recovers the injected intensities, and the demo uses the group version as its
 camera feed on a machine without the shared media.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
+from coaffect.formats.tables import write_tsv
 
 #: Action units the generator can inject.
 SYNTHETIC_UNITS = ("AU01", "AU02", "AU04", "AU12", "AU15", "AU26", "AU45")
@@ -26,16 +28,53 @@ SYNTHETIC_UNITS = ("AU01", "AU02", "AU04", "AU12", "AU15", "AU26", "AU45")
 _MOVES = {
     "AU01": {21: (0, -0.13), 22: (0, -0.13), 20: (0, -0.08), 23: (0, -0.08), 19: (0, -0.03), 24: (0, -0.03)},
     "AU02": {17: (0, -0.13), 26: (0, -0.13), 18: (0, -0.10), 25: (0, -0.10), 19: (0, -0.05), 24: (0, -0.05)},
-    "AU04": {17: (0, 0.04), 18: (0, 0.06), 19: (0.02, 0.08), 20: (0.04, 0.09), 21: (0.06, 0.10),
-             26: (0, 0.04), 25: (0, 0.06), 24: (-0.02, 0.08), 23: (-0.04, 0.09), 22: (-0.06, 0.10)},
-    "AU12": {48: (-0.09, -0.11), 54: (0.09, -0.11), 60: (-0.07, -0.09), 64: (0.07, -0.09),
-             49: (-0.04, -0.06), 53: (0.04, -0.06), 59: (-0.05, -0.05), 55: (0.05, -0.05),
-             61: (-0.02, -0.03), 63: (0.02, -0.03), 67: (-0.02, -0.02), 65: (0.02, -0.02)},
-    "AU15": {48: (0.01, 0.10), 54: (-0.01, 0.10), 60: (0.01, 0.08), 64: (-0.01, 0.08),
-             49: (0, 0.04), 53: (0, 0.04), 59: (0, 0.05), 55: (0, 0.05)},
-    "AU26": {**{i: (0, 0.22 * w) for i, w in zip(range(4, 13), (0.3, 0.6, 0.8, 0.95, 1, 0.95, 0.8, 0.6, 0.3))},
-             56: (0, 0.20), 57: (0, 0.22), 58: (0, 0.20), 55: (0, 0.12), 59: (0, 0.12),
-             65: (0, 0.18), 66: (0, 0.20), 67: (0, 0.18)},
+    "AU04": {
+        17: (0, 0.04),
+        18: (0, 0.06),
+        19: (0.02, 0.08),
+        20: (0.04, 0.09),
+        21: (0.06, 0.10),
+        26: (0, 0.04),
+        25: (0, 0.06),
+        24: (-0.02, 0.08),
+        23: (-0.04, 0.09),
+        22: (-0.06, 0.10),
+    },
+    "AU12": {
+        48: (-0.09, -0.11),
+        54: (0.09, -0.11),
+        60: (-0.07, -0.09),
+        64: (0.07, -0.09),
+        49: (-0.04, -0.06),
+        53: (0.04, -0.06),
+        59: (-0.05, -0.05),
+        55: (0.05, -0.05),
+        61: (-0.02, -0.03),
+        63: (0.02, -0.03),
+        67: (-0.02, -0.02),
+        65: (0.02, -0.02),
+    },
+    "AU15": {
+        48: (0.01, 0.10),
+        54: (-0.01, 0.10),
+        60: (0.01, 0.08),
+        64: (-0.01, 0.08),
+        49: (0, 0.04),
+        53: (0, 0.04),
+        59: (0, 0.05),
+        55: (0, 0.05),
+    },
+    "AU26": {
+        **{i: (0, 0.22 * w) for i, w in zip(range(4, 13), (0.3, 0.6, 0.8, 0.95, 1, 0.95, 0.8, 0.6, 0.3))},
+        56: (0, 0.20),
+        57: (0, 0.22),
+        58: (0, 0.20),
+        55: (0, 0.12),
+        59: (0, 0.12),
+        65: (0, 0.18),
+        66: (0, 0.20),
+        67: (0, 0.18),
+    },
     "AU45": {},  # filled per face: upper lids down to the lower lids
 }
 
@@ -58,14 +97,17 @@ def base_face(image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
 
     if image is None:
         from skimage.data import astronaut
+
         image = np.ascontiguousarray(astronaut()[:, :, ::-1])
     grey = to_grey(image)
     boxes, scores = detect_faces(grey, 1.0)
     if len(boxes) == 0:
         boxes, scores = detect_faces(grey, 2.0)
     if len(boxes) == 0:
-        raise AnalysisError("no face found in the photo to animate",
-                            hint="give a photo with one clear frontal face at least 40 px wide")
+        raise AnalysisError(
+            "no face found in the photo to animate",
+            hint="give a photo with one clear frontal face at least 40 px wide",
+        )
     best = int(np.argmax(boxes[:, 2]))
     return image, fit_landmarks(grey, boxes[best])
 
@@ -134,8 +176,9 @@ def warp_face(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray
         if x1 <= x0 or y1 <= y0:
             continue
         m = cv2.getAffineTransform(st, dt - np.float32([x0, y0]))
-        patch = cv2.warpAffine(image, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REFLECT)
+        patch = cv2.warpAffine(
+            image, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillConvexPoly(mask, np.round(dt - [x0, y0]).astype(np.int32), 1, lineType=cv2.LINE_8)
         region = out[y0:y1, x0:x1]
@@ -179,8 +222,10 @@ def au_schedule(n_frames: int, fps: float = 15.0, offset_s: float = 0.0) -> pd.D
         "AU04": _bump(u, f(0.66, 0), 0.05 * span, 0.06 * span, 0.05 * span),
         "AU15": _bump(u, f(0.66, 0), 0.05 * span, 0.06 * span, 0.05 * span) * 0.8,
         "AU26": _bump(u, f(0.86, 0), 0.04 * span, 0.04 * span, 0.04 * span),
-        "AU45": np.maximum(_bump(u, f(0.38, 0), 0.02 * span, 0.0, 0.02 * span),
-                           _bump(u, f(0.62, 0), 0.02 * span, 0.0, 0.02 * span)),
+        "AU45": np.maximum(
+            _bump(u, f(0.38, 0), 0.02 * span, 0.0, 0.02 * span),
+            _bump(u, f(0.62, 0), 0.02 * span, 0.0, 0.02 * span),
+        ),
     }
     out = pd.DataFrame({"frame": np.arange(n_frames), "t": t})
     for au in SYNTHETIC_UNITS:
@@ -199,8 +244,13 @@ def _writer(path: Path, fps: float, size) -> cv2.VideoWriter:
     return writer
 
 
-def write_synthetic_video(path, schedule: pd.DataFrame | None = None, fps: float = 15.0,
-                          n_frames: int = 90, image: np.ndarray | None = None) -> pd.DataFrame:
+def write_synthetic_video(
+    path,
+    schedule: pd.DataFrame | None = None,
+    fps: float = 15.0,
+    n_frames: int = 90,
+    image: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Animate one face with a known schedule; write the video and ``<stem>_truth.tsv``.
 
     Parameters
@@ -231,12 +281,18 @@ def write_synthetic_video(path, schedule: pd.DataFrame | None = None, fps: float
             writer.write(warp_face(img, pts, displaced_landmarks(pts, intens)))
     finally:
         writer.release()
-    schedule.to_csv(path.with_name(path.stem + "_truth.tsv"), sep="\t", index=False)
+    write_tsv(schedule, path.with_name(path.stem + "_truth.tsv"))
     return schedule
 
 
-def write_group_video(path, n_faces: int = 3, fps: float = 15.0, duration_s: float = 10.0,
-                      size=(640, 480), image: np.ndarray | None = None) -> pd.DataFrame:
+def write_group_video(
+    path,
+    n_faces: int = 3,
+    fps: float = 15.0,
+    duration_s: float = 10.0,
+    size=(640, 480),
+    image: np.ndarray | None = None,
+) -> pd.DataFrame:
     """A "group camera": ``n_faces`` animated faces side by side, each with its own schedule.
 
     Face k (0 = leftmost) runs :func:`au_schedule` shifted by k x 1.7 s, so the
@@ -265,7 +321,7 @@ def write_group_video(path, n_faces: int = 3, fps: float = 15.0, duration_s: flo
     c = (lo + hi) / 2
     # head and neck only: clothing badges and logos give HOG false positives
     img = img.copy()
-    img[int(hi[1] + 0.45 * (hi[1] - lo[1])):] = 60
+    img[int(hi[1] + 0.45 * (hi[1] - lo[1])) :] = 60
     tile_w = width // n_faces
     face_w = float(hi[0] - lo[0])
     # a face about 0.45 of the tile wide (at least ~85 px for 3 faces in 640 px)
@@ -278,16 +334,23 @@ def write_group_video(path, n_faces: int = 3, fps: float = 15.0, duration_s: flo
             for k, sched in enumerate(schedules):
                 intens = dict(zip(SYNTHETIC_UNITS, sched.loc[f, list(SYNTHETIC_UNITS)]))
                 warped = warp_face(img, pts, displaced_landmarks(pts, intens))
-                m = np.array([[zoom, 0, tile_w * (k + 0.5) - zoom * c[0]],
-                              [0, zoom, height * 0.45 - zoom * c[1]]])
+                m = np.array(
+                    [[zoom, 0, tile_w * (k + 0.5) - zoom * c[0]], [0, zoom, height * 0.45 - zoom * c[1]]]
+                )
                 m[0, 2] -= tile_w * k
-                tile = cv2.warpAffine(warped, m, (tile_w, height), flags=cv2.INTER_AREA,
-                                      borderMode=cv2.BORDER_CONSTANT, borderValue=(60, 60, 60))
-                canvas[:, k * tile_w:(k + 1) * tile_w] = tile
+                tile = cv2.warpAffine(
+                    warped,
+                    m,
+                    (tile_w, height),
+                    flags=cv2.INTER_AREA,
+                    borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=(60, 60, 60),
+                )
+                canvas[:, k * tile_w : (k + 1) * tile_w] = tile
             writer.write(canvas)
     finally:
         writer.release()
     truth = pd.concat([s.assign(face=k + 1) for k, s in enumerate(schedules)], ignore_index=True)
     truth = truth[["face", "frame", "t", *SYNTHETIC_UNITS]]
-    truth.to_csv(path.with_name(path.stem + "_truth.tsv"), sep="\t", index=False)
+    write_tsv(truth, path.with_name(path.stem + "_truth.tsv"))
     return truth

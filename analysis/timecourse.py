@@ -4,6 +4,7 @@ Button states (``happy``, ``sad``: share of the bin the button was held) are
 always available; facial measures (baseline-corrected, see
 :mod:`analysis.trials`) only for scored sessions.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,17 +24,25 @@ def _grid_frames(sd: SessionData, rate: float = 10.0) -> pd.DataFrame:
     for clip in sd.clips.itertuples(index=False):
         t = clip.onset + np.arange(0, clip.duration, 1.0 / rate)
         for pid in sd.participants["participant_id"]:
-            parts.append(pd.DataFrame({
-                "session_id": sd.session_id, "participant_id": pid, "trial": int(clip.trial),
-                "stimulus_id": str(clip.stimulus_id), "t": t, "t_rel": t - clip.onset,
-                "face_found": False,
-                "happy": button_state(session_segments(sd), pid, "happy", t),
-                "sad": button_state(session_segments(sd), pid, "sad", t)}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "session_id": sd.session_id,
+                        "participant_id": pid,
+                        "trial": int(clip.trial),
+                        "stimulus_id": str(clip.stimulus_id),
+                        "t": t,
+                        "t_rel": t - clip.onset,
+                        "face_found": False,
+                        "happy": button_state(session_segments(sd), pid, "happy", t),
+                        "sad": button_state(session_segments(sd), pid, "sad", t),
+                    }
+                )
+            )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def session_timecourses(sd: SessionData, measures: list[str], bin_width: float = 1.0
-                        ) -> pd.DataFrame:
+def session_timecourses(sd: SessionData, measures: list[str], bin_width: float = 1.0) -> pd.DataFrame:
     """Per-bin means for one session (see :func:`timecourses`).
 
     Examples
@@ -56,9 +65,12 @@ def session_timecourses(sd: SessionData, measures: list[str], bin_width: float =
     return out.reset_index()
 
 
-def timecourses(study: Study, trials: pd.DataFrame | None = None,
-                measures: list[str] | tuple = DEFAULT_MEASURES, bin_width: float = 1.0
-                ) -> pd.DataFrame:
+def timecourses(
+    study: Study,
+    trials: pd.DataFrame | None = None,
+    measures: list[str] | tuple = DEFAULT_MEASURES,
+    bin_width: float = 1.0,
+) -> pd.DataFrame:
     """Per-participant time courses of every clip, aligned to clip onset.
 
     Parameters
@@ -102,13 +114,25 @@ def timecourses(study: Study, trials: pd.DataFrame | None = None,
         tc = tc[~tc["excluded"].fillna(False).astype(bool)]
         tc.loc[tc["face_excluded"].fillna(True).astype(bool), measures] = np.nan
         tc = tc.drop(columns=["excluded", "face_excluded"])
-    cols = ["session_id", "participant_id", "condition", "trial", "stimulus_id", "valence",
-            "second", "happy", "sad", *measures, "face_fraction"]
+    cols = [
+        "session_id",
+        "participant_id",
+        "condition",
+        "trial",
+        "stimulus_id",
+        "valence",
+        "second",
+        "happy",
+        "sad",
+        *measures,
+        "face_fraction",
+    ]
     return tc[cols].reset_index(drop=True)
 
 
-def condition_timecourse(tc: pd.DataFrame, measure: str,
-                         by: tuple[str, ...] = ("valence", "condition")) -> pd.DataFrame:
+def condition_timecourse(
+    tc: pd.DataFrame, measure: str, by: tuple[str, ...] = ("valence", "condition")
+) -> pd.DataFrame:
     """Mean time course with a 95% confidence band per group.
 
     Each participant is first averaged over the clips of a group (so the band

@@ -16,6 +16,7 @@ mean over the protocol's ``analysis.baseline_window`` is subtracted. A measure
 ``M`` gives two columns: ``M`` (mean over frames with a face) and ``M_peak``
 (maximum), so model formulas can say ``AU12 ~ condition * valence``.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from .self_report import _union, ratings_wide, self_report_measures
 from .study_data import SessionData, Study, measure_columns
@@ -48,8 +51,9 @@ def hold_segments(intervals: pd.DataFrame) -> dict:
     return out
 
 
-def button_state(intervals: pd.DataFrame | dict, participant_id: str, button: str,
-                 times: np.ndarray) -> np.ndarray:
+def button_state(
+    intervals: pd.DataFrame | dict, participant_id: str, button: str, times: np.ndarray
+) -> np.ndarray:
     """Whether a button was held (1.0) or not (0.0) at each time.
 
     Parameters
@@ -143,8 +147,18 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
         if isinstance(have, tuple) and set(measures) <= set(have):
             return frames[[c for c in frames.columns if c not in have or c in measures]]
     base = baseline_means(sd, measures)
-    cols = ["session_id", "participant_id", "trial", "stimulus_id", "t", "t_rel", "face_found",
-            "happy", "sad", *measures]
+    cols = [
+        "session_id",
+        "participant_id",
+        "trial",
+        "stimulus_id",
+        "t",
+        "t_rel",
+        "face_found",
+        "happy",
+        "sad",
+        *measures,
+    ]
     t_all = faces["t"].to_numpy(dtype=float)
     idx, trial, stim, onset = [], [], [], []
     for clip in sd.clips.itertuples(index=False):
@@ -163,9 +177,17 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
     ref = base.reindex(pids)[measures].to_numpy(dtype=float) if len(measures) else values
     values = values - ref
     values[~found] = np.nan
-    frames = pd.DataFrame({"session_id": sd.session_id, "participant_id": pids,
-                           "trial": np.concatenate(trial), "stimulus_id": stim, "t": t,
-                           "t_rel": t - np.concatenate(onset), "face_found": found})
+    frames = pd.DataFrame(
+        {
+            "session_id": sd.session_id,
+            "participant_id": pids,
+            "trial": np.concatenate(trial),
+            "stimulus_id": stim,
+            "t": t,
+            "t_rel": t - np.concatenate(onset),
+            "face_found": found,
+        }
+    )
     segments = session_segments(sd)
     for button in ("happy", "sad"):
         state = np.zeros(len(frames))
@@ -180,8 +202,7 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
     return frames
 
 
-def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: list[str]
-                    ) -> pd.DataFrame:
+def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: list[str]) -> pd.DataFrame:
     pids = sd.participants["participant_id"].tolist()
     sr = self_report_measures(sd.intervals, sd.clips, pids, settings.simultaneity_threshold)
     sr = sr.merge(ratings_wide(sd.session.ratings), on=["participant_id", "trial"], how="left")
@@ -227,8 +248,10 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
         elif row.participant_id not in base.index or base.loc[row.participant_id, "baseline_frames"] == 0:
             why_face.append("no face during the baseline")
         elif row.face_fraction < settings.min_face_fraction:
-            why_face.append(f"face visible in {100 * row.face_fraction:.0f}% of frames "
-                            f"(< {100 * settings.min_face_fraction:.0f}%)")
+            why_face.append(
+                f"face visible in {100 * row.face_fraction:.0f}% of frames "
+                f"(< {100 * settings.min_face_fraction:.0f}%)"
+            )
         else:
             why_face.append("")
     sr["face_excluded"] = [bool(w) for w in why_face]
@@ -246,17 +269,27 @@ def _not_shown(sd: SessionData, stimuli: pd.DataFrame) -> pd.DataFrame:
             continue
         why = f"not shown: the session ended ({sd.session.status}) before this clip"
         for p in sd.participants.itertuples(index=False):
-            rows.append({"participant_id": p.participant_id, "session_id": sd.session_id,
-                         "condition": sd.condition, "seat": p.seat, "trial": k,
-                         "stimulus_id": clip, "excluded": True, "exclusion_reason": why,
-                         "face_excluded": True, "face_exclusion_reason": why, "n_frames": 0})
+            rows.append(
+                {
+                    "participant_id": p.participant_id,
+                    "session_id": sd.session_id,
+                    "condition": sd.condition,
+                    "seat": p.seat,
+                    "trial": k,
+                    "stimulus_id": clip,
+                    "excluded": True,
+                    "exclusion_reason": why,
+                    "face_excluded": True,
+                    "face_exclusion_reason": why,
+                    "n_frames": 0,
+                }
+            )
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).merge(stimuli, on="stimulus_id", how="left")
 
 
-def trial_table(study: Study, measures: list[str] | None = None, progress: bool = False
-                ) -> pd.DataFrame:
+def trial_table(study: Study, measures: list[str] | None = None, progress: bool = False) -> pd.DataFrame:
     """One row per participant x clip with self-report and facial measures.
 
     Parameters
@@ -288,19 +321,22 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     sessions = study.sessions
     if progress:
         from tqdm import tqdm
+
         sessions = tqdm(sessions, desc="trial table", unit="session")
     parts = []
     for sd in sessions:
-        parts += [_session_trials(sd, study.stimuli, study.settings, measures),
-                  _not_shown(sd, study.stimuli)]
+        parts += [_session_trials(sd, study.stimuli, study.settings, measures), _not_shown(sd, study.stimuli)]
     table = pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else pd.DataFrame()
     if table.empty:
         return table
     first = [c for c in ID_COLUMNS if c in table.columns]
-    rest = [c for c in table.columns if c not in first and c not in
-            ("excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason")]
-    table = table[first + rest + ["excluded", "exclusion_reason", "face_excluded",
-                                  "face_exclusion_reason"]]
+    rest = [
+        c
+        for c in table.columns
+        if c not in first
+        and c not in ("excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason")
+    ]
+    table = table[first + rest + ["excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason"]]
     return table.sort_values(["session_id", "participant_id", "trial"]).reset_index(drop=True)
 
 
@@ -324,29 +360,32 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
     >>> write_trials(trial_table(load_study("sim")), "sim")  # doctest: +SKIP
     PosixPath('sim/derivatives/coaffect/trials.tsv')
     """
-    deriv = Path(dataset_dir) / "derivatives" / "coaffect"
+    deriv = derivatives_dir(dataset_dir)
     deriv.mkdir(parents=True, exist_ok=True)
     side = {c: {"Description": _describe(c)} for c in table.columns}
     for sid, part in table.groupby("session_id"):
         d = deriv / f"ses-{sid}"
         d.mkdir(exist_ok=True)
-        part.to_csv(d / "trials.tsv", sep="\t", index=False, na_rep="n/a", float_format="%.10g")
+        write_tsv(part, d / "trials.tsv")
         (d / "trials.json").write_text(json.dumps(side, indent=2))
     path = deriv / "trials.tsv"
-    table.to_csv(path, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
+    write_tsv(table, path)
     (deriv / "trials.json").write_text(json.dumps(side, indent=2))
     return path
 
 
 def _describe(col: str) -> str:
-    fixed = {"t_happy": "Seconds the happy button was held during the clip.",
-             "t_sad": "Seconds the sad button was held during the clip.",
-             "t_both": "Seconds both buttons were held at once (mixed feelings).",
-             "p_both": "t_both / clip duration.", "min_index": "min(t_happy, t_sad), s.",
-             "n_switches": "Changes between happy and sad presses.",
-             "face_fraction": "Share of the clip's camera frames with this participant's face.",
-             "excluded": "Trial unusable for every outcome (see exclusion_reason).",
-             "face_excluded": "Facial measures unusable (see face_exclusion_reason)."}
+    fixed = {
+        "t_happy": "Seconds the happy button was held during the clip.",
+        "t_sad": "Seconds the sad button was held during the clip.",
+        "t_both": "Seconds both buttons were held at once (mixed feelings).",
+        "p_both": "t_both / clip duration.",
+        "min_index": "min(t_happy, t_sad), s.",
+        "n_switches": "Changes between happy and sad presses.",
+        "face_fraction": "Share of the clip's camera frames with this participant's face.",
+        "excluded": "Trial unusable for every outcome (see exclusion_reason).",
+        "face_excluded": "Facial measures unusable (see face_exclusion_reason).",
+    }
     if col in fixed:
         return fixed[col]
     if col.endswith("_peak"):

@@ -13,6 +13,7 @@ Run under a display (the presentation part opens a PsychoPy window)::
 
     xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python bench/camera_recording.py --seconds 30
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("COAFFECT_SHARED_DATA", ROOT.parent / "shared" / "data"))
-FEEDS = {"seatA": "single/single_face.mp4", "seatB": "single/book.mkv",
-         "seatC": "single/again.mkv"}  # 640x360 / 640x480, all 30 fps
+FEEDS = {
+    "seatA": "single/single_face.mp4",
+    "seatB": "single/book.mkv",
+    "seatC": "single/again.mkv",
+}  # 640x360 / 640x480, all 30 fps
 
 
 def record(seconds: float, out: Path, sample_every: float = 0.5) -> dict:
@@ -39,8 +43,9 @@ def record(seconds: float, out: Path, sample_every: float = 0.5) -> dict:
     from experiments.cameras import CameraSet, CameraSpec
 
     seats = {"seatA": ("A",), "seatB": ("B",), "seatC": ("C",)}
-    specs = [CameraSpec(name, file=str(SHARED / rel), loop=True, seats=seats[name])
-             for name, rel in FEEDS.items()]
+    specs = [
+        CameraSpec(name, file=str(SHARED / rel), loop=True, seats=seats[name]) for name, rel in FEEDS.items()
+    ]
     cams = CameraSet(specs, out, time.perf_counter()).start()
     procs = {n: psutil.Process(p) for n, p in cams.pids().items()}
     samples = {n: [] for n in procs}
@@ -71,9 +76,13 @@ def memory_figures(samples: list) -> dict:
     warm = t > 0.1 * span
     early = rss[warm & (t < 0.3 * span)]
     late = rss[t > 0.8 * span]
-    return {"rss_start_mib": round(float(rss[0]), 1), "rss_peak_mib": round(float(rss.max()), 1),
-            "rss_growth_mib": round(float(np.median(late) - np.median(early)), 2)
-            if len(early) and len(late) else None}
+    return {
+        "rss_start_mib": round(float(rss[0]), 1),
+        "rss_peak_mib": round(float(rss.max()), 1),
+        "rss_growth_mib": round(float(np.median(late) - np.median(early)), 2)
+        if len(early) and len(late)
+        else None,
+    }
 
 
 def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
@@ -85,14 +94,29 @@ def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
     data["baseline"] = {"duration": 1.5, "kind": "fixation"}
     data["analysis"]["baseline_window"] = [0.5, 1.5]
     data["iti"] = 0.2
-    data["cameras"] = [{"name": n, "file": str(SHARED / rel), "loop": True, "seats": [s]}
-                       for (n, rel), s in zip(FEEDS.items(), "ABC")]
+    data["cameras"] = [
+        {"name": n, "file": str(SHARED / rel), "loop": True, "seats": [s]}
+        for (n, rel), s in zip(FEEDS.items(), "ABC")
+    ]
     proto = tmp / f"bench-{'cams' if with_cameras else 'nocams'}.yaml"
     proto.write_text(yaml.safe_dump(data, sort_keys=False))
     out = tmp / f"data-{'cams' if with_cameras else 'nocams'}"
-    cmd = [sys.executable, "-m", "experiments.cli", "run", str(proto), "--condition", "group",
-           "--participants", "P01,P02,P03", "--simulate", "--session-id", "B1",
-           "--output", str(out)] + ([] if with_cameras else ["--no-cameras"])
+    cmd = [
+        sys.executable,
+        "-m",
+        "coaffect.cli",
+        "run",
+        str(proto),
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02,P03",
+        "--simulate",
+        "--session-id",
+        "B1",
+        "--output",
+        str(out),
+    ] + ([] if with_cameras else ["--no-cameras"])
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
         return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed"}
@@ -110,18 +134,21 @@ def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
                 stats[key] += int(value)
     meta = json.loads((out / "ses-B1" / "session.json").read_text())
     if with_cameras:
-        stats["camera_frames"] = {n: c.get("frames_written") for n, c in
-                                  (meta.get("cameras") or {}).items()}
+        stats["camera_frames"] = {n: c.get("frames_written") for n, c in (meta.get("cameras") or {}).items()}
     return stats
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="recording length (120)")
-    parser.add_argument("--no-presentation", action="store_true",
-                        help="skip the with/without-cameras presentation comparison")
-    parser.add_argument("--clips", default="demo-positive,demo-negative,demo-bittersweet",
-                        help="clips of the simulated sessions")
+    parser.add_argument(
+        "--no-presentation", action="store_true", help="skip the with/without-cameras presentation comparison"
+    )
+    parser.add_argument(
+        "--clips",
+        default="demo-positive,demo-negative,demo-bittersweet",
+        help="clips of the simulated sessions",
+    )
     args = parser.parse_args(argv)
     headline: dict = {"seconds": args.seconds, "cameras": {}}
     with tempfile.TemporaryDirectory(prefix="coaffect-bench-") as tmp:
@@ -129,26 +156,40 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         rec = record(args.seconds, tmp / "ses-bench")
         wall = time.perf_counter() - t0
-        print(f"recorded {len(FEEDS)} file-backed cameras for {args.seconds:.0f} s "
-              f"(wall {wall:.1f} s, {os.cpu_count()} CPUs)")
-        print(f"{'camera':8} {'delivered':>9} {'written':>8} {'dropped':>8} {'written%':>8} "
-              f"{'fps':>7} {'lat_med_ms':>10} {'lat_max_ms':>10} {'rss_peak':>9} "
-              f"{'rss_growth':>10}")
+        print(
+            f"recorded {len(FEEDS)} file-backed cameras for {args.seconds:.0f} s "
+            f"(wall {wall:.1f} s, {os.cpu_count()} CPUs)"
+        )
+        print(
+            f"{'camera':8} {'delivered':>9} {'written':>8} {'dropped':>8} {'written%':>8} "
+            f"{'fps':>7} {'lat_med_ms':>10} {'lat_max_ms':>10} {'rss_peak':>9} "
+            f"{'rss_growth':>10}"
+        )
         for name, s in rec["summary"].items():
             mem = memory_figures(rec["rss"][name])
             pct = 100.0 * s["frames_written"] / s["frames_delivered"] if s["frames_delivered"] else 0
-            print(f"{name:8} {s['frames_delivered']:9d} {s['frames_written']:8d} "
-                  f"{s['frames_dropped']:8d} {pct:8.2f} {s['fps_measured']:7.2f} "
-                  f"{1000 * s['latency_median']:10.1f} {1000 * s['latency_max']:10.1f} "
-                  f"{mem['rss_peak_mib']:7.1f}Mi {mem['rss_growth_mib']:8.2f}Mi")
+            print(
+                f"{name:8} {s['frames_delivered']:9d} {s['frames_written']:8d} "
+                f"{s['frames_dropped']:8d} {pct:8.2f} {s['fps_measured']:7.2f} "
+                f"{1000 * s['latency_median']:10.1f} {1000 * s['latency_max']:10.1f} "
+                f"{mem['rss_peak_mib']:7.1f}Mi {mem['rss_growth_mib']:8.2f}Mi"
+            )
             headline["cameras"][name] = {
-                "delivered": s["frames_delivered"], "written": s["frames_written"],
-                "written_pct": round(pct, 2), "fps": s["fps_measured"],
+                "delivered": s["frames_delivered"],
+                "written": s["frames_written"],
+                "written_pct": round(pct, 2),
+                "fps": s["fps_measured"],
                 "latency_median_ms": round(1000 * s["latency_median"], 1),
-                "latency_max_ms": round(1000 * s["latency_max"], 1), **mem}
-        print("RSS over time (MiB), per camera: " + "; ".join(
-            f"{n}: " + " ".join(f"{rss / 2**20:.1f}" for _, rss in v[:: max(1, len(v) // 8)])
-            for n, v in rec["rss"].items()))
+                "latency_max_ms": round(1000 * s["latency_max"], 1),
+                **mem,
+            }
+        print(
+            "RSS over time (MiB), per camera: "
+            + "; ".join(
+                f"{n}: " + " ".join(f"{rss / 2**20:.1f}" for _, rss in v[:: max(1, len(v) // 8)])
+                for n, v in rec["rss"].items()
+            )
+        )
         have_runner = (ROOT / "experiments" / "runner" / "__init__.py").exists()
         if have_runner and not args.no_presentation and os.environ.get("DISPLAY"):
             clips = args.clips.split(",")

@@ -11,6 +11,7 @@ key times (median, 95th percentile, max, in ms). The last line is JSON.
 written to the long-lived ``xdotool -`` process; the error is how much later
 the keyboard path (X server -> Psychtoolbox queue -> session clock) stamped it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,11 @@ def make_study(tmp: Path, seconds: float) -> Path:
             w.write(f)
         w.release()
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        entries.append(f"- {{id: {cid}, file: {path.name}, sha256: {sha}, duration: {seconds}, "
-                       f"fps: 30.0, frame_count: {n}, width: 320, height: 240, audio: false, "
-                       f"tags: {{valence: {valence}}}, licence: CC0-1.0, source: bench}}\n")
+        entries.append(
+            f"- {{id: {cid}, file: {path.name}, sha256: {sha}, duration: {seconds}, "
+            f"fps: 30.0, frame_count: {n}, width: 320, height: 240, audio: false, "
+            f"tags: {{valence: {valence}}}, licence: CC0-1.0, source: bench}}\n"
+        )
     (tmp / "manifest.yaml").write_text("format_version: 1\nclips:\n" + "".join(entries))
     seats = "".join(f"  - {{id: {s}, buttons: {{happy: '{h}', sad: '{d}'}}}}\n" for s, h, d in SEATS)
     proto = tmp / "bench.yaml"
@@ -80,10 +83,15 @@ def timing_errors(buttons, sim) -> dict:
         err += list((rec["t"].to_numpy() - inj["t_sent"].to_numpy()) * 1000)
         err_end += list((rec["t"].to_numpy() - inj["t_sent_end"].to_numpy()) * 1000)
     e = np.array(err)
-    return {"n": len(e), "missing": missing, "median_ms": round(float(np.median(e)), 2),
-            "p95_ms": round(float(np.percentile(e, 95)), 2), "max_ms": round(float(e.max()), 2),
-            "min_ms": round(float(e.min()), 2),
-            "median_vs_sent_end_ms": round(float(np.median(err_end)), 2)}
+    return {
+        "n": len(e),
+        "missing": missing,
+        "median_ms": round(float(np.median(e)), 2),
+        "p95_ms": round(float(np.percentile(e, 95)), 2),
+        "max_ms": round(float(e.max()), 2),
+        "min_ms": round(float(e.min()), 2),
+        "median_vs_sent_end_ms": round(float(np.median(err_end)), 2),
+    }
 
 
 def main(argv=None) -> int:
@@ -93,40 +101,62 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import pandas as pd
 
-    from analysis.session_reader import read_session
+    from coaffect.formats.session_reader import read_session
     from experiments.runner import run_session
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         proto = make_study(tmp, args.seconds)
-        res = run_session(proto, "group", ["P01", "P02", "P03", "P04"], output=tmp / "data",
-                          session_id="bench", simulate="xdotool", seed=args.seed, cameras=False,
-                          skip_button_check=True, progress=False)
+        res = run_session(
+            proto,
+            "group",
+            ["P01", "P02", "P03", "P04"],
+            output=tmp / "data",
+            session_id="bench",
+            simulate="xdotool",
+            seed=args.seed,
+            cameras=False,
+            skip_button_check=True,
+            progress=False,
+        )
         s = read_session(res.session_dir)
-        sim = pd.read_csv(res.session_dir / "simulated_keys.tsv", sep="\t",
-                          keep_default_na=False)
+        sim = pd.read_csv(res.session_dir / "simulated_keys.tsv", sep="\t", keep_default_na=False)
         clips = s.meta["clips"]
         iv = s.intervals()
         injected_holds = int((sim.action == "down").sum())
     print(f"session: {res.status}, {len(clips)} clips, 4 seats, seed {args.seed}")
     for k, c in clips.items():
-        print(f"clip {k} {c['stimulus_id']}: {c['flips']} flips, {c['frames_shown']} frames shown, "
-              f"{c['dropped']} dropped, {c['repeated']} repeated (on screen > 1.5 frames), "
-              f"longest frame {c['max_frame_s'] * 1000:.1f} ms, duration {c['duration_s']:.3f} s")
+        print(
+            f"clip {k} {c['stimulus_id']}: {c['flips']} flips, {c['frames_shown']} frames shown, "
+            f"{c['dropped']} dropped, {c['repeated']} repeated (on screen > 1.5 frames), "
+            f"longest frame {c['max_frame_s'] * 1000:.1f} ms, duration {c['duration_s']:.3f} s"
+        )
     t = timing_errors(s.buttons, sim)
-    print(f"key events: {t['n']} injected and recorded, {t['missing']} missing; "
-          f"holds injected {injected_holds}, intervals recorded {len(iv)}")
-    print(f"recorded - injected (ms): median {t['median_ms']}, p95 {t['p95_ms']}, "
-          f"max {t['max_ms']}, min {t['min_ms']} (median vs end of xdotool call: "
-          f"{t['median_vs_sent_end_ms']})")
-    headline = {"bench": "runner_timing", "status": res.status, "seats": 4, "clips": len(clips),
-                "flips_per_clip": [c["flips"] for c in clips.values()],
-                "dropped_frames": sum(c["dropped"] for c in clips.values()),
-                "repeated_frames": sum(c["repeated"] for c in clips.values()),
-                "holds_injected": injected_holds, "intervals_recorded": int(len(iv)),
-                "events_missing": t["missing"], "key_error_median_ms": t["median_ms"],
-                "key_error_p95_ms": t["p95_ms"], "key_error_max_ms": t["max_ms"],
-                "p95_within_one_frame": bool(t["p95_ms"] <= 16.7)}
+    print(
+        f"key events: {t['n']} injected and recorded, {t['missing']} missing; "
+        f"holds injected {injected_holds}, intervals recorded {len(iv)}"
+    )
+    print(
+        f"recorded - injected (ms): median {t['median_ms']}, p95 {t['p95_ms']}, "
+        f"max {t['max_ms']}, min {t['min_ms']} (median vs end of xdotool call: "
+        f"{t['median_vs_sent_end_ms']})"
+    )
+    headline = {
+        "bench": "runner_timing",
+        "status": res.status,
+        "seats": 4,
+        "clips": len(clips),
+        "flips_per_clip": [c["flips"] for c in clips.values()],
+        "dropped_frames": sum(c["dropped"] for c in clips.values()),
+        "repeated_frames": sum(c["repeated"] for c in clips.values()),
+        "holds_injected": injected_holds,
+        "intervals_recorded": int(len(iv)),
+        "events_missing": t["missing"],
+        "key_error_median_ms": t["median_ms"],
+        "key_error_p95_ms": t["p95_ms"],
+        "key_error_max_ms": t["max_ms"],
+        "p95_within_one_frame": bool(t["p95_ms"] <= 16.7),
+    }
     print(json.dumps(headline))
     return 0
 

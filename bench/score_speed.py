@@ -27,6 +27,7 @@ Usage::
 
     .venv/bin/python bench/score_speed.py [--frames 720] [--naive-frames 24] [--jobs 2] [--accuracy]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,6 +61,7 @@ def _worker_peak() -> tuple[int, float]:
 def _warm_worker() -> int:
     from analysis.expression.fer_model import _interpreter
     from analysis.faces.models import face_encoder, hog_detector, shape_predictor
+
     hog_detector(), shape_predictor(), face_encoder(), _interpreter()
     time.sleep(0.2)
     return os.getpid()
@@ -83,7 +85,7 @@ def stage_costs(video: Path, obs) -> dict:
     cap = cv2.VideoCapture(str(video))
     frames = [cap.read()[1] for _ in range(30)]
     cap.release()
-    idx = iter(range(10 ** 9))
+    idx = iter(range(10**9))
     cap = cv2.VideoCapture(str(video))
     decode = _median_ms(cap.read, 60)
     cap.release()
@@ -98,7 +100,9 @@ def stage_costs(video: Path, obs) -> dict:
         "decode_ms": round(decode, 2),
         "grey_ms": round(_median_ms(lambda: to_grey(frames[next(idx) % 30]), 100), 3),
         "landmarks_ms_per_face": round(_median_ms(lambda: fit_landmarks(grey, boxes[next(idx) % k]), 200), 2),
-        "fer_ms_per_face": round(_median_ms(lambda: expression_probabilities(grey, pts[next(idx) % k]), 200), 2),
+        "fer_ms_per_face": round(
+            _median_ms(lambda: expression_probabilities(grey, pts[next(idx) % k]), 200), 2
+        ),
         "hog_full_frame_ms": round(_median_ms(lambda: detect_faces(grey, 2.0), 3), 1),
         "encoding_ms_per_chip": round(_median_ms(lambda: encode_chips([face_chip(img, pts[0])]), 3), 1),
     }
@@ -123,7 +127,7 @@ def _tile(img: np.ndarray, w: int = 320, h: int = 240) -> np.ndarray:
     small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     out = np.zeros((h, w, 3), np.uint8)
     y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
-    out[y:y + small.shape[0], x:x + small.shape[1]] = small
+    out[y : y + small.shape[0], x : x + small.shape[1]] = small
     return out
 
 
@@ -133,6 +137,7 @@ def build_mosaic(path: Path, n_frames: int) -> str:
         sources, origin = [str(SHARED / c) for c in CLIPS], "shared media"
     else:
         from analysis.synthetic_faces import au_schedule, write_synthetic_video
+
         tmp = path.parent
         sources = []
         for k in range(4):
@@ -184,12 +189,17 @@ def naive(path: Path, n_frames: int) -> tuple[list, float]:
 def tracking_accuracy(video: Path, n_frames: int = 240) -> list[dict]:
     """Landmarks with sparse detection + tracking vs HOG detection on every frame."""
     from analysis.expression.geometry import landmark_action_units
-    from analysis.faces.pipeline import PipelineSettings, observe_video
+    from analysis.faces.observe import observe_video
+    from analysis.faces.pipeline import PipelineSettings
     from analysis.faces.track import TrackerSettings
 
     def run(every):
-        return observe_video(video, PipelineSettings(tracker=TrackerSettings(detect_every_s=every), fer=False),
-                             stop=n_frames, encode=False)
+        return observe_video(
+            video,
+            PipelineSettings(tracker=TrackerSettings(detect_every_s=every), fer=False),
+            stop=n_frames,
+            encode=False,
+        )
 
     ref = run(1e-6)
     out = []
@@ -201,11 +211,19 @@ def tracking_accuracy(video: Path, n_frames: int = 240) -> list[dict]:
         iod = np.linalg.norm(a[:, 36:42].mean(1) - a[:, 42:48].mean(1), axis=1)
         err = np.linalg.norm(a - b, axis=2).mean(1) / iod
         au_a, au_b = landmark_action_units(a), landmark_action_units(b)
-        out.append({"detect_every_s": every, "frames": int(len(common)), "reference_frames": int(len(ref.faces)),
-                    "landmark_error_iod_mean": round(float(err.mean()), 4),
-                    "landmark_error_iod_p95": round(float(np.percentile(err, 95)), 4),
-                    **{f"r_{c}": round(float(np.corrcoef(au_a[c], au_b[c])[0, 1]), 3)
-                       for c in ("AU12", "AU04", "AU01", "AU45")}})
+        out.append(
+            {
+                "detect_every_s": every,
+                "frames": int(len(common)),
+                "reference_frames": int(len(ref.faces)),
+                "landmark_error_iod_mean": round(float(err.mean()), 4),
+                "landmark_error_iod_p95": round(float(np.percentile(err, 95)), 4),
+                **{
+                    f"r_{c}": round(float(np.corrcoef(au_a[c], au_b[c])[0, 1]), 3)
+                    for c in ("AU12", "AU04", "AU01", "AU45")
+                },
+            }
+        )
     return out
 
 
@@ -214,17 +232,22 @@ def main(argv=None) -> int:
     # 720 frames (~30 s): one clip's worth of recording, so that the few identity
     # encodings per track are spread over a realistic length, as in a session
     parser.add_argument("--frames", type=int, default=720, help="frames in the mosaic (default 720)")
-    parser.add_argument("--naive-frames", type=int, default=24,
-                        help="frames timed for the naive approach (default 24)")
+    parser.add_argument(
+        "--naive-frames", type=int, default=24, help="frames timed for the naive approach (default 24)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="processes for the parallel run (default 2)")
-    parser.add_argument("--accuracy", action="store_true",
-                        help="also compare tracked landmarks with every-frame detection "
-                             "(WolfgangLanger_Pexels.mp4, 240 frames)")
+    parser.add_argument(
+        "--accuracy",
+        action="store_true",
+        help="also compare tracked landmarks with every-frame detection "
+        "(WolfgangLanger_Pexels.mp4, 240 frames)",
+    )
     args = parser.parse_args(argv)
 
     from joblib import Parallel, delayed
 
-    from analysis.faces.pipeline import PipelineSettings, observe_video
+    from analysis.faces.observe import observe_video
+    from analysis.faces.pipeline import PipelineSettings
     from analysis.faces.track import TrackerSettings
 
     # same reach as the naive detector (HOG upsampled once: faces from about 40 px)
@@ -234,8 +257,10 @@ def main(argv=None) -> int:
         origin = build_mosaic(video, args.frames)
         n, dt = decode_only(video)
         decode_fps = n / dt
-        print(f"mosaic: {n} frames 640x480, 4 faces from {origin}; {os.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.2f} at start")
+        print(
+            f"mosaic: {n} frames 640x480, 4 faces from {origin}; {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.2f} at start"
+        )
         print(f"decode-only: {decode_fps:.1f} fps")
         # load the models first (a one-off per process, like face_recognition's import)
         _warm_worker()
@@ -244,9 +269,11 @@ def main(argv=None) -> int:
         obs = observe_video(video, settings)
         fps1 = n / (time.perf_counter() - t0)
         mem_ours = _peak_mb()
-        print(f"coaffect pipeline, 1 process: {fps1:.1f} fps ({obs.info['detections_run']} full-frame HOG "
-              f"detections, {len(obs.tracks)} tracks, landmarks + FER on {len(obs.faces)} face-frames); "
-              f"peak RSS {mem_ours:.0f} MB")
+        print(
+            f"coaffect pipeline, 1 process: {fps1:.1f} fps ({obs.info['detections_run']} full-frame HOG "
+            f"detections, {len(obs.tracks)} tracks, landmarks + FER on {len(obs.faces)} face-frames); "
+            f"peak RSS {mem_ours:.0f} MB"
+        )
         t0 = time.perf_counter()
         pids = set(Parallel(n_jobs=args.jobs)(delayed(_warm_worker)() for _ in range(2 * args.jobs)))
         warm_s = time.perf_counter() - t0
@@ -255,78 +282,113 @@ def main(argv=None) -> int:
         fps_j = n / (time.perf_counter() - t0)
         peaks = dict(Parallel(n_jobs=args.jobs)(delayed(_worker_peak)() for _ in range(2 * args.jobs)))
         worker_mb = max(peaks.values()) if peaks else float("nan")
-        print(f"coaffect pipeline, {args.jobs} processes: {fps_j:.1f} fps ({obs_j.info.get('chunks', 1)} chunks, "
-              f"{obs_j.info['detections_run']} full-frame HOG detections incl. the chunks' warm-up; "
-              f"workers started and models loaded beforehand in {warm_s:.1f} s, {len(pids)} workers); "
-              f"peak RSS per worker {worker_mb:.0f} MB")
+        print(
+            f"coaffect pipeline, {args.jobs} processes: {fps_j:.1f} fps ({obs_j.info.get('chunks', 1)} chunks, "
+            f"{obs_j.info['detections_run']} full-frame HOG detections incl. the chunks' warm-up; "
+            f"workers started and models loaded beforehand in {warm_s:.1f} s, {len(pids)} workers); "
+            f"peak RSS per worker {worker_mb:.0f} MB"
+        )
         naive_boxes, naive_dt = naive(video, args.naive_frames)
         naive_fps = len(naive_boxes) / naive_dt
-        print(f"naive (face_recognition on every full frame): {naive_fps:.2f} fps "
-              f"(timed on {len(naive_boxes)} frames); peak RSS {_peak_mb():.0f} MB")
+        print(
+            f"naive (face_recognition on every full frame): {naive_fps:.2f} fps "
+            f"(timed on {len(naive_boxes)} frames); peak RSS {_peak_mb():.0f} MB"
+        )
         matched, total, extra = same_faces(obs, naive_boxes)
         matched_j, _, _ = same_faces(obs_j, naive_boxes)
         # every face the naive approach finds must be found; extra faces in coaffect are
         # frames where tracking bridged a missed detection (reported, not an error)
         same = matched == total and matched_j == total
-        identical = (len(obs.faces) == len(obs_j.faces)
-                     and obs.faces[["frame", "track_id"]].equals(obs_j.faces[["frame", "track_id"]]))
-        print(f"same faces: {matched}/{total} (1 process), {matched_j}/{total} ({args.jobs} processes) naive faces "
-              f"matched (IoU >= 0.5) -> {'yes' if same else 'NO'}; {extra} face-frames found only by coaffect; "
-              f"{args.jobs}-process rows and track ids identical to 1 process: {'yes' if identical else 'NO'}")
+        identical = len(obs.faces) == len(obs_j.faces) and obs.faces[["frame", "track_id"]].equals(
+            obs_j.faces[["frame", "track_id"]]
+        )
+        print(
+            f"same faces: {matched}/{total} (1 process), {matched_j}/{total} ({args.jobs} processes) naive faces "
+            f"matched (IoU >= 0.5) -> {'yes' if same else 'NO'}; {extra} face-frames found only by coaffect; "
+            f"{args.jobs}-process rows and track ids identical to 1 process: {'yes' if identical else 'NO'}"
+        )
         best = max(fps1, fps_j)
         ratio_naive, ratio_decode = best / naive_fps, best / decode_fps
-        print(f"speed vs naive: {fps1 / naive_fps:.1f}x (1 process), {fps_j / naive_fps:.1f}x ({args.jobs}); "
-              f"target >= 10x -> {'met' if ratio_naive >= 10 else 'NOT met'}")
-        print(f"fraction of decode-only: {fps1 / decode_fps:.3f} (1 process), {fps_j / decode_fps:.3f} "
-              f"({args.jobs}); target >= 0.2 -> {'met' if ratio_decode >= 0.2 else 'NOT met'}")
+        print(
+            f"speed vs naive: {fps1 / naive_fps:.1f}x (1 process), {fps_j / naive_fps:.1f}x ({args.jobs}); "
+            f"target >= 10x -> {'met' if ratio_naive >= 10 else 'NOT met'}"
+        )
+        print(
+            f"fraction of decode-only: {fps1 / decode_fps:.3f} (1 process), {fps_j / decode_fps:.3f} "
+            f"({args.jobs}); target >= 0.2 -> {'met' if ratio_decode >= 0.2 else 'NOT met'}"
+        )
         costs = stage_costs(video, obs)
         k = costs["faces_per_frame"]
-        floor_ms = costs["decode_ms"] + costs["grey_ms"] + k * (costs["landmarks_ms_per_face"]
-                                                                 + costs["fer_ms_per_face"])
+        floor_ms = (
+            costs["decode_ms"]
+            + costs["grey_ms"]
+            + k * (costs["landmarks_ms_per_face"] + costs["fer_ms_per_face"])
+        )
         bound1 = 1000.0 / floor_ms
         bound_cores = min(os.cpu_count() or 1, args.jobs) * bound1
-        print(f"stage costs now (ms): decode {costs['decode_ms']}, grey {costs['grey_ms']}, "
-              f"68 landmarks {costs['landmarks_ms_per_face']} per face, FER {costs['fer_ms_per_face']} per face, "
-              f"full-frame HOG (x2 upsampled) {costs['hog_full_frame_ms']} per detection, "
-              f"identity encoding {costs['encoding_ms_per_chip']} per chip")
-        print(f"lower bound per frame with {k} faces (decode + grey + {k} x (landmarks + FER), "
-              f"no detection, no identity): {floor_ms:.1f} ms -> at most {bound1:.0f} fps per core, "
-              f"{bound_cores:.0f} fps on {min(os.cpu_count() or 1, args.jobs)} idle cores; "
-              f"1/5 of decode-only is {decode_fps / 5:.0f} fps")
+        print(
+            f"stage costs now (ms): decode {costs['decode_ms']}, grey {costs['grey_ms']}, "
+            f"68 landmarks {costs['landmarks_ms_per_face']} per face, FER {costs['fer_ms_per_face']} per face, "
+            f"full-frame HOG (x2 upsampled) {costs['hog_full_frame_ms']} per detection, "
+            f"identity encoding {costs['encoding_ms_per_chip']} per chip"
+        )
+        print(
+            f"lower bound per frame with {k} faces (decode + grey + {k} x (landmarks + FER), "
+            f"no detection, no identity): {floor_ms:.1f} ms -> at most {bound1:.0f} fps per core, "
+            f"{bound_cores:.0f} fps on {min(os.cpu_count() or 1, args.jobs)} idle cores; "
+            f"1/5 of decode-only is {decode_fps / 5:.0f} fps"
+        )
         det_ms = costs["hog_full_frame_ms"] * obs.info["detections_run"] / n
         id_ms = costs["encoding_ms_per_chip"] * int(obs.tracks["n_encodings"].sum()) / n
         full_ms = floor_ms + det_ms + id_ms
-        print(f"with full-frame detection ({obs.info['detections_run']} x {costs['hog_full_frame_ms']} ms = "
-              f"{det_ms:.1f} ms a frame) and identity ({int(obs.tracks['n_encodings'].sum())} encodings = "
-              f"{id_ms:.1f} ms a frame on this {n}-frame clip): {full_ms:.1f} ms a frame -> at most "
-              f"{1000 / full_ms:.0f} fps per idle core, {min(os.cpu_count() or 1, args.jobs) * 1000 / full_ms:.0f} "
-              f"on {min(os.cpu_count() or 1, args.jobs)} idle cores, vs targets {10 * naive_fps:.0f} fps (10x naive) "
-              f"and {decode_fps / 5:.0f} fps (1/5 decode-only); the landmark fit (fixed cost per face per frame, "
-              f"needed for tracking) is {100 * k * costs['landmarks_ms_per_face'] / full_ms:.0f}% of it")
+        print(
+            f"with full-frame detection ({obs.info['detections_run']} x {costs['hog_full_frame_ms']} ms = "
+            f"{det_ms:.1f} ms a frame) and identity ({int(obs.tracks['n_encodings'].sum())} encodings = "
+            f"{id_ms:.1f} ms a frame on this {n}-frame clip): {full_ms:.1f} ms a frame -> at most "
+            f"{1000 / full_ms:.0f} fps per idle core, {min(os.cpu_count() or 1, args.jobs) * 1000 / full_ms:.0f} "
+            f"on {min(os.cpu_count() or 1, args.jobs)} idle cores, vs targets {10 * naive_fps:.0f} fps (10x naive) "
+            f"and {decode_fps / 5:.0f} fps (1/5 decode-only); the landmark fit (fixed cost per face per frame, "
+            f"needed for tracking) is {100 * k * costs['landmarks_ms_per_face'] / full_ms:.0f}% of it"
+        )
         load_end = os.getloadavg()[0]
         print(f"load average at end {load_end:.2f} (other processes share these cores)")
         result = {
-            "frames": n, "faces_source": origin,
-            "decode_fps": round(decode_fps, 1), "naive_fps": round(naive_fps, 2),
-            "coaffect_fps": round(fps1, 1), "coaffect_fps_jobs": round(fps_j, 1), "jobs": args.jobs,
-            "speedup_vs_naive": round(ratio_naive, 1), "fraction_of_decode": round(ratio_decode, 3),
-            "target_naive_met": bool(ratio_naive >= 10), "target_decode_met": bool(ratio_decode >= 0.2),
+            "frames": n,
+            "faces_source": origin,
+            "decode_fps": round(decode_fps, 1),
+            "naive_fps": round(naive_fps, 2),
+            "coaffect_fps": round(fps1, 1),
+            "coaffect_fps_jobs": round(fps_j, 1),
+            "jobs": args.jobs,
+            "speedup_vs_naive": round(ratio_naive, 1),
+            "fraction_of_decode": round(ratio_decode, 3),
+            "target_naive_met": bool(ratio_naive >= 10),
+            "target_decode_met": bool(ratio_decode >= 0.2),
             "target_met": bool(ratio_naive >= 10 and ratio_decode >= 0.2),
-            "bound_fps_per_core": round(bound1, 1), "bound_fps_idle_cores": round(bound_cores, 1),
+            "bound_fps_per_core": round(bound1, 1),
+            "bound_fps_idle_cores": round(bound_cores, 1),
             "bound_fps_per_core_with_detection_identity": round(1000 / full_ms, 1),
             "stage_costs_ms": costs,
-            "peak_rss_mb": round(_peak_mb(), 0), "rss_before_pipeline_mb": round(mem_before, 0),
-            "peak_rss_worker_mb": round(worker_mb, 0), "worker_warmup_s": round(warm_s, 1),
-            "same_faces": same, "jobs_identical": bool(identical),
-            "naive_faces": total, "matched": matched, "coaffect_only": extra,
-            "cpu_count": os.cpu_count(), "load_avg_1min": round(load_end, 2),
+            "peak_rss_mb": round(_peak_mb(), 0),
+            "rss_before_pipeline_mb": round(mem_before, 0),
+            "peak_rss_worker_mb": round(worker_mb, 0),
+            "worker_warmup_s": round(warm_s, 1),
+            "same_faces": same,
+            "jobs_identical": bool(identical),
+            "naive_faces": total,
+            "matched": matched,
+            "coaffect_only": extra,
+            "cpu_count": os.cpu_count(),
+            "load_avg_1min": round(load_end, 2),
         }
         if args.accuracy and (SHARED / CLIPS[0]).exists():
             result["tracking_accuracy"] = tracking_accuracy(SHARED / CLIPS[0])
             for row in result["tracking_accuracy"]:
-                print(f"detect every {row['detect_every_s']} s: landmarks within "
-                      f"{row['landmark_error_iod_mean']:.4f} IOD (p95 {row['landmark_error_iod_p95']:.4f}) "
-                      f"of every-frame detection; r AU12 {row['r_AU12']}, AU04 {row['r_AU04']}")
+                print(
+                    f"detect every {row['detect_every_s']} s: landmarks within "
+                    f"{row['landmark_error_iod_mean']:.4f} IOD (p95 {row['landmark_error_iod_p95']:.4f}) "
+                    f"of every-frame detection; r AU12 {row['r_AU12']}, AU04 {row['r_AU04']}"
+                )
         print(json.dumps(result))
     return 0
 

@@ -9,6 +9,7 @@ Fit times are the fits alone (R: inside R, without Rscript start-up).
 
 Run: ``.venv/bin/python bench/stats_speed.py [--alone 80 --groups 40 --clips 12]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="coaffect-bench-") as tmp:
         t0 = time.perf_counter()
-        ds = simulate_study(Path(tmp) / "sim", SimulationSpec(
-            n_alone=args.alone, n_group_sessions=args.groups, group_size=args.group_size,
-            n_clips=args.clips, clip_duration=args.clip_duration, fps=args.fps, seed=7),
-            progress=True)
+        ds = simulate_study(
+            Path(tmp) / "sim",
+            SimulationSpec(
+                n_alone=args.alone,
+                n_group_sessions=args.groups,
+                group_size=args.group_size,
+                n_clips=args.clips,
+                clip_duration=args.clip_duration,
+                fps=args.fps,
+                seed=7,
+            ),
+            progress=True,
+        )
         t1 = time.perf_counter()
         trials = trial_table(load_study(ds), measures=["AU12"], progress=True)
         t2 = time.perf_counter()
@@ -60,21 +70,34 @@ def main(argv=None) -> int:
             t5 = time.perf_counter()
             plain = model.fit(reml=True)
             t6 = time.perf_counter()
-    rel = ((sm.fixed["estimate"] - r.fixed["estimate"]).abs()
-           / r.fixed["estimate"].abs().clip(lower=1e-12)).max()
-    rel_vc = ((sm.random["variance"] - r.random["variance"]).abs()
-              / r.random["variance"].abs().clip(lower=1e-3)).max()
-    out = {"participants": sm.n["participants"], "clips": sm.n["stimuli"],
-           "observations": sm.n["observations"], "formula": sm.full_formula,
-           "simulate_s": round(t1 - t0, 2), "trial_table_s": round(t2 - t1, 2),
-           "statsmodels_s": round(sm.seconds, 3), "lme4_s": round(r.seconds, 3),
-           "lme4_wall_s": round(t4 - t3, 3), "statsmodels_wall_s": round(t3 - t2, 3),
-           "ratio_statsmodels_over_lme4": round(sm.seconds / max(r.seconds, 1e-3), 2),
-           "statsmodels_default_optimizer_s": round(t6 - t5, 3),
-           "reml_loglik": {"statsmodels": round(sm.loglik, 4), "lme4": round(r.loglik, 4),
-                           "statsmodels_default_optimizer": round(float(plain.llf), 4)},
-           "max_rel_diff_fixed": float(rel), "max_rel_diff_variances": float(rel_vc),
-           "converged": {"statsmodels": sm.converged, "lme4": r.converged}}
+    rel = (
+        (sm.fixed["estimate"] - r.fixed["estimate"]).abs() / r.fixed["estimate"].abs().clip(lower=1e-12)
+    ).max()
+    rel_vc = (
+        (sm.random["variance"] - r.random["variance"]).abs() / r.random["variance"].abs().clip(lower=1e-3)
+    ).max()
+    out = {
+        "participants": sm.n["participants"],
+        "clips": sm.n["stimuli"],
+        "observations": sm.n["observations"],
+        "formula": sm.full_formula,
+        "simulate_s": round(t1 - t0, 2),
+        "trial_table_s": round(t2 - t1, 2),
+        "statsmodels_s": round(sm.seconds, 3),
+        "lme4_s": round(r.seconds, 3),
+        "lme4_wall_s": round(t4 - t3, 3),
+        "statsmodels_wall_s": round(t3 - t2, 3),
+        "ratio_statsmodels_over_lme4": round(sm.seconds / max(r.seconds, 1e-3), 2),
+        "statsmodels_default_optimizer_s": round(t6 - t5, 3),
+        "reml_loglik": {
+            "statsmodels": round(sm.loglik, 4),
+            "lme4": round(r.loglik, 4),
+            "statsmodels_default_optimizer": round(float(plain.llf), 4),
+        },
+        "max_rel_diff_fixed": float(rel),
+        "max_rel_diff_variances": float(rel_vc),
+        "converged": {"statsmodels": sm.converged, "lme4": r.converged},
+    }
     print(json.dumps(out))
     return 0
 

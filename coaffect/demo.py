@@ -5,6 +5,7 @@ feed of three animated faces (real photo, known expressions), runs one group
 session and three alone sessions with simulated participants in a real
 PsychoPy window, scores the recorded faces, and writes the HTML report.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,24 +37,27 @@ def describe_plan(protocol_path: Path = DEMO_PROTOCOL, sessions=DEMO_SESSIONS) -
     >>> print("\\n".join(describe_plan()))  # doctest: +SKIP
     session demo01 (group): P01 seat A (happy=a, sad=z), ...
     """
-    from .protocol import load_protocol
-    from .runner.trial_order import trial_order
+    from coaffect.formats.protocol import load_protocol
+    from experiments.runner.trial_order import trial_order
 
     p = load_protocol(protocol_path).protocol
     lines = []
     for index, (sid, condition, people) in enumerate(sessions):
-        seats = ", ".join(f"{pid} seat {s.id} (happy={s.buttons.happy}, sad={s.buttons.sad})"
-                          for pid, s in zip(people, p.seats))
+        seats = ", ".join(
+            f"{pid} seat {s.id} (happy={s.buttons.happy}, sad={s.buttons.sad})"
+            for pid, s in zip(people, p.seats)
+        )
         # the runner numbers sessions by how many the dataset already has
         order = trial_order(p.stimuli.clips, p.trial_order.mode, index, p.trial_order.seed)
-        lines.append(f"session {sid} ({condition}): {seats}; baseline {p.baseline.duration:g} s, "
-                     f"clips {' -> '.join(order)}, ratings "
-                     f"{', '.join(i.id for i in p.ratings.items) or 'none'}")
+        lines.append(
+            f"session {sid} ({condition}): {seats}; baseline {p.baseline.duration:g} s, "
+            f"clips {' -> '.join(order)}, ratings "
+            f"{', '.join(i.id for i in p.ratings.items) or 'none'}"
+        )
     return lines
 
 
-def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
-             jobs: int = 2) -> Path:
+def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess", jobs: int = 2) -> Path:
     """Run the demo study and return the path of its HTML report.
 
     Parameters
@@ -80,11 +84,10 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
     from analysis.report import build_report
     from analysis.score import score_dataset
     from analysis.synthetic_faces import write_group_video
-
-    from .manifest import load_manifest
-    from .protocol import load_protocol
-    from .runner import run_session
-    from .stimulus_files import verify_stimuli
+    from coaffect.formats.manifest import load_manifest
+    from coaffect.formats.protocol import load_protocol
+    from experiments.runner import run_session
+    from experiments.stimulus_files import verify_stimuli
 
     total = 6
     start = time.monotonic()
@@ -103,22 +106,36 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
     if feed.exists():
         _say(2, total, f"camera feed: {feed.relative_to(ROOT)} (already made)")
     else:
-        _say(2, total, f"making the synthetic wide-camera feed {feed.relative_to(ROOT)} "
-                       "(3 animated faces from one real photo)")
+        _say(
+            2,
+            total,
+            f"making the synthetic wide-camera feed {feed.relative_to(ROOT)} "
+            "(3 animated faces from one real photo)",
+        )
         feed.parent.mkdir(parents=True, exist_ok=True)
         write_group_video(feed, n_faces=3, fps=15.0, duration_s=20.0)
 
     _say(3, total, f"running {len(DEMO_SESSIONS)} simulated sessions in a PsychoPy window")
     for sid, condition, people in DEMO_SESSIONS:
-        result = run_session(DEMO_PROTOCOL, condition, people, session_id=sid, output=dataset,
-                             simulate=simulate, seed=int(sid[-2:]), progress=False)
+        result = run_session(
+            DEMO_PROTOCOL,
+            condition,
+            people,
+            session_id=sid,
+            output=dataset,
+            simulate=simulate,
+            seed=int(sid[-2:]),
+            progress=False,
+        )
         print(f"      {result.session_dir.name}: {result.status}")
 
     _say(4, total, "scoring faces in the camera recordings")
     scored = score_dataset(dataset, jobs=jobs)
     for row in scored.itertuples():
-        print(f"      {row.session}: {row.status}, faces found in "
-              f"{row.faces_found_fraction:.0%} of participant-frames")
+        print(
+            f"      {row.session}: {row.status}, faces found in "
+            f"{row.faces_found_fraction:.0%} of participant-frames"
+        )
 
     _say(5, total, "trial table, mixed models and report")
     report = build_report(dataset)

@@ -6,6 +6,7 @@ Three clearly labelled clips, ``demo-positive``, ``demo-negative`` and
 640x360, MPEG-4 Part 2 (``mp4v``) in ``.mp4``, no audio. The frames depend only
 on the frame index, so the same coaffect writes the same pictures every time.
 """
+
 from __future__ import annotations
 
 import math
@@ -98,8 +99,7 @@ def _scene_bittersweet(cv2, img: np.ndarray, i: int) -> None:
         cv2.ellipse(img, (x, y), (8, 4), (i * 6 + k * 25) % 180, 0, 360, color, -1, cv2.LINE_AA)
 
 
-_SCENES = {"positive": _scene_positive, "negative": _scene_negative,
-           "bittersweet": _scene_bittersweet}
+_SCENES = {"positive": _scene_positive, "negative": _scene_negative, "bittersweet": _scene_bittersweet}
 
 
 def render_frame(clip: DemoClip, i: int) -> np.ndarray:
@@ -128,12 +128,19 @@ def render_frame(clip: DemoClip, i: int) -> np.ndarray:
     _SCENES[clip.valence](cv2, img, i)
     caption = f"PLACEHOLDER - {clip.valence} demo clip"
     cv2.rectangle(img, (0, 0), (WIDTH, 34), (0, 0, 0), -1)
-    cv2.putText(img, caption, (12, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2,
-                cv2.LINE_AA)
+    cv2.putText(img, caption, (12, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
     counter = f"frame {i:03d}  t={i / FPS:5.2f}s"
     cv2.rectangle(img, (WIDTH - 230, HEIGHT - 30), (WIDTH, HEIGHT), (0, 0, 0), -1)
-    cv2.putText(img, counter, (WIDTH - 222, HEIGHT - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
-                (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        counter,
+        (WIDTH - 222, HEIGHT - 9),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.6,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
     return img
 
 
@@ -141,11 +148,45 @@ def _ffmpeg_command(path: Path) -> list[str]:
     # OpenCV's writer has no quality setting for mp4v (its clips were 2.6 MB for the
     # three); ffmpeg's mpeg4 encoder at a fixed quantiser writes the same codec, about
     # 0.4 MB per clip. Single thread and bitexact flags keep the bytes reproducible.
-    return ["ffmpeg", "-nostdin", "-y", "-v", "error",
-            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS),
-            "-i", "-", "-an", "-c:v", "mpeg4", "-tag:v", FOURCC, "-q:v", "4", "-g", "60",
-            "-threads", "1", "-pix_fmt", "yuv420p", "-map_metadata", "-1",
-            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-f", "mp4", str(path)]
+    return [
+        "ffmpeg",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "-s",
+        f"{WIDTH}x{HEIGHT}",
+        "-r",
+        str(FPS),
+        "-i",
+        "-",
+        "-an",
+        "-c:v",
+        "mpeg4",
+        "-tag:v",
+        FOURCC,
+        "-q:v",
+        "4",
+        "-g",
+        "60",
+        "-threads",
+        "1",
+        "-pix_fmt",
+        "yuv420p",
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:v",
+        "+bitexact",
+        "-f",
+        "mp4",
+        str(path),
+    ]
 
 
 def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
@@ -183,12 +224,13 @@ def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
 
     from tqdm import tqdm
 
-    from .errors import ManifestError
+    from coaffect.formats.errors import ManifestError
 
     if shutil.which("ffmpeg") is None:
-        raise ManifestError("ffmpeg: program not found; it encodes the demo clips",
-                            hint="install it (Debian/Ubuntu: sudo apt-get install ffmpeg) "
-                                 "or run scripts/setup.sh")
+        raise ManifestError(
+            "ffmpeg: program not found; it encodes the demo clips",
+            hint="install it (Debian/Ubuntu: sudo apt-get install ffmpeg) or run scripts/setup.sh",
+        )
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -196,13 +238,13 @@ def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
         raise ManifestError(f"{out_dir}: cannot create folder ({exc.strerror})") from None
     n_frames = FPS * SECONDS
     written = []
-    with tqdm(total=n_frames * len(DEMO_CLIPS), unit="frame", desc="demo clips",
-              disable=None if progress else True) as bar:
+    with tqdm(
+        total=n_frames * len(DEMO_CLIPS), unit="frame", desc="demo clips", disable=None if progress else True
+    ) as bar:
         for clip in DEMO_CLIPS:
             path = out_dir / clip.filename
             tmp = path.with_name(".tmp-" + path.name)
-            proc = subprocess.Popen(_ffmpeg_command(tmp), stdin=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
+            proc = subprocess.Popen(_ffmpeg_command(tmp), stdin=subprocess.PIPE, stderr=subprocess.PIPE)
             try:
                 for i in range(n_frames):
                     proc.stdin.write(render_frame(clip, i).tobytes())
@@ -246,6 +288,13 @@ def make_demo_files(out_dir: str | Path, manifest: str | Path, progress: bool = 
     from .stimulus_files import scan_stimuli
 
     make_demo_clips(out_dir, progress=progress)
-    fields = {c.filename: {"tags": {"valence": c.valence}, "licence": DEMO_LICENCE,
-                           "source": DEMO_SOURCE, "redistributable": True} for c in DEMO_CLIPS}
+    fields = {
+        c.filename: {
+            "tags": {"valence": c.valence},
+            "licence": DEMO_LICENCE,
+            "source": DEMO_SOURCE,
+            "redistributable": True,
+        }
+        for c in DEMO_CLIPS
+    }
     return scan_stimuli(out_dir, manifest, new_clip_fields=fields, progress=progress)

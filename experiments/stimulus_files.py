@@ -6,6 +6,7 @@ manifest, keeping what people wrote by hand (id, tags, licence, source,
 redistributable). :func:`verify_stimuli` checks the files against the manifest
 and reports each problem as one ``FILE:LINE:COL: clips[i].field: ...`` line.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -19,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
-from .errors import ManifestError
+from coaffect.formats.errors import ManifestError
 
 #: File endings treated as stimulus clips by :func:`scan_stimuli`.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg")
@@ -87,12 +88,21 @@ def sha256_file(path: str | Path) -> str:
 def _ffprobe(path: Path) -> dict:
     exe = shutil.which("ffprobe")
     if exe is None:
-        raise ManifestError("ffprobe: program not found; it measures stimulus clips",
-                            hint="install ffmpeg (Debian/Ubuntu: sudo apt-get install ffmpeg) "
-                                 "or run scripts/setup.sh")
-    cmd = [exe, "-v", "error", "-count_packets", "-show_entries",
-           "stream=codec_type,width,height,avg_frame_rate,r_frame_rate,nb_read_packets,duration"
-           ":format=duration", "-of", "json", str(path)]
+        raise ManifestError(
+            "ffprobe: program not found; it measures stimulus clips",
+            hint="install ffmpeg (Debian/Ubuntu: sudo apt-get install ffmpeg) or run scripts/setup.sh",
+        )
+    cmd = [
+        exe,
+        "-v",
+        "error",
+        "-count_packets",
+        "-show_entries",
+        "stream=codec_type,width,height,avg_frame_rate,r_frame_rate,nb_read_packets,duration:format=duration",
+        "-of",
+        "json",
+        str(path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         msg = (proc.stderr.strip().splitlines() or ["ffprobe failed"])[-1]
@@ -169,11 +179,19 @@ def probe_clip(path: str | Path) -> ClipProbe:
             duration = frames / fps
         width, height = _decode_first_frame(path)
     except _Unreadable as exc:
-        raise ManifestError(f"{path}: unreadable video ({exc})",
-                            hint="re-encode it, e.g. ffmpeg -i IN -c:v mpeg4 -q:v 3 OUT.mp4") from None
-    return ClipProbe(sha256=sha256_file(path), duration=round(duration, 4), fps=round(fps, 4),
-                     frame_count=frames, width=width, height=height,
-                     audio=any(s.get("codec_type") == "audio" for s in info.get("streams", [])))
+        raise ManifestError(
+            f"{path}: unreadable video ({exc})",
+            hint="re-encode it, e.g. ffmpeg -i IN -c:v mpeg4 -q:v 3 OUT.mp4",
+        ) from None
+    return ClipProbe(
+        sha256=sha256_file(path),
+        duration=round(duration, 4),
+        fps=round(fps, 4),
+        frame_count=frames,
+        width=width,
+        height=height,
+        audio=any(s.get("codec_type") == "audio" for s in info.get("streams", [])),
+    )
 
 
 def _clip_id(stem: str, taken: set[str]) -> str:
@@ -199,9 +217,12 @@ def find_clips(directory: str | Path, exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     out = []
     for p in sorted(directory.rglob("*")):
         rel = p.relative_to(directory).as_posix()
-        if (p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-                and not any(fnmatch.fnmatch(rel, pat) for pat in exclude)):
+        if (
+            p.is_file()
+            and p.suffix.lower() in VIDEO_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+            and not any(fnmatch.fnmatch(rel, pat) for pat in exclude)
+        ):
             out.append(p)
     return out
 
@@ -209,7 +230,7 @@ def find_clips(directory: str | Path, exclude: tuple[str, ...] = DEFAULT_EXCLUDE
 def _read_existing(manifest: Path) -> list[dict]:
     if not manifest.exists():
         return []
-    from .manifest import load_manifest
+    from coaffect.formats.manifest import load_manifest
 
     # validate first so a broken hand edit is reported, not overwritten
     return [c.model_dump() for c in load_manifest(manifest).clips]
@@ -218,19 +239,24 @@ def _read_existing(manifest: Path) -> list[dict]:
 def _write_manifest(manifest: Path, clips: list[dict]) -> None:
     import yaml
 
-    from .manifest import FORMAT_VERSION
+    from coaffect.formats.manifest import FORMAT_VERSION
 
-    text = _HEADER + yaml.safe_dump({"format_version": FORMAT_VERSION, "clips": clips},
-                                    sort_keys=False, allow_unicode=True, width=100)
+    text = _HEADER + yaml.safe_dump(
+        {"format_version": FORMAT_VERSION, "clips": clips}, sort_keys=False, allow_unicode=True, width=100
+    )
     tmp = manifest.with_name(manifest.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(manifest)
 
 
-def scan_stimuli(directory: str | Path, manifest: Optional[str | Path] = None, *,
-                 new_clip_fields: Optional[dict[str, dict]] = None,
-                 exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
-                 progress: bool = True) -> ScanResult:
+def scan_stimuli(
+    directory: str | Path,
+    manifest: Optional[str | Path] = None,
+    *,
+    new_clip_fields: Optional[dict[str, dict]] = None,
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
+    progress: bool = True,
+) -> ScanResult:
     """Probe every clip under ``directory`` and write or update the manifest.
 
     Parameters
@@ -290,19 +316,28 @@ def scan_stimuli(directory: str | Path, manifest: Optional[str | Path] = None, *
             try:
                 rel = path.resolve().relative_to(base).as_posix()
             except ValueError:
-                raise ManifestError(f"{path}: clip lies outside the manifest's folder {base}",
-                                    hint="keep clips in the manifest's folder or below it") from None
+                raise ManifestError(
+                    f"{path}: clip lies outside the manifest's folder {base}",
+                    hint="keep clips in the manifest's folder or below it",
+                ) from None
             cid = _clip_id(path.stem, taken)
             taken.add(cid)
             extra = dict((new_clip_fields or {}).get(path.name, {}))
-            entry = {"id": cid, "file": rel, **probe, "tags": extra.pop("tags", {}),
-                     "licence": extra.pop("licence", UNKNOWN), "source": extra.pop("source", UNKNOWN),
-                     "redistributable": extra.pop("redistributable", False), **extra}
+            entry = {
+                "id": cid,
+                "file": rel,
+                **probe,
+                "tags": extra.pop("tags", {}),
+                "licence": extra.pop("licence", UNKNOWN),
+                "source": extra.pop("source", UNKNOWN),
+                "redistributable": extra.pop("redistributable", False),
+                **extra,
+            }
             clips.append(entry)
             result.added.append(cid)
     result.missing = [c["id"] for c in clips if not (base / c["file"]).is_file()]
     result.needs_metadata = [c["id"] for c in clips if UNKNOWN in (c["licence"], c["source"])]
-    from .manifest import Clip
+    from coaffect.formats.manifest import Clip
 
     clips = [Clip.model_validate(c).model_dump() for c in clips]  # same field order everywhere
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -310,15 +345,14 @@ def scan_stimuli(directory: str | Path, manifest: Optional[str | Path] = None, *
     return result
 
 
-def verify_stimuli(manifest, clip_ids: Optional[list[str]] = None,
-                   progress: bool = True) -> list[str]:
+def verify_stimuli(manifest, clip_ids: Optional[list[str]] = None, progress: bool = True) -> list[str]:
     """Check every clip file against the manifest.
 
     Parameters
     ----------
     manifest : str, Path or Manifest
         The manifest file (``stimuli/manifest.yaml``) or a loaded
-        :class:`~experiments.manifest.Manifest`.
+        :class:`~coaffect.formats.manifest.Manifest`.
     clip_ids : list of str, optional
         Check only these clips (e.g. those of one protocol); default: all.
     progress : bool
@@ -343,10 +377,8 @@ def verify_stimuli(manifest, clip_ids: Optional[list[str]] = None,
     """
     from tqdm import tqdm
 
-    from .manifest import load_manifest
-    from .strict_yaml import read_located
-
-    from .manifest import Manifest
+    from coaffect.formats.manifest import Manifest, load_manifest
+    from coaffect.formats.strict_yaml import read_located
 
     if isinstance(manifest, Manifest):
         m, mname = manifest, str(manifest.path)
@@ -364,8 +396,9 @@ def verify_stimuli(manifest, clip_ids: Optional[list[str]] = None,
         line, col = doc.where(("clips", i, fld))
         problems.append(f"{mname}:{line}:{col}: clips[{i}].{fld}: {msg}")
 
-    for i, clip in enumerate(tqdm(m.clips, desc="verifying clips", unit="clip",
-                                  disable=None if progress else True)):
+    for i, clip in enumerate(
+        tqdm(m.clips, desc="verifying clips", unit="clip", disable=None if progress else True)
+    ):
         if wanted is not None and clip.id not in wanted:
             continue
         path = m.path.parent / clip.file
@@ -374,8 +407,12 @@ def verify_stimuli(manifest, clip_ids: Optional[list[str]] = None,
             continue
         digest = sha256_file(path)
         if digest != clip.sha256:
-            add(i, "sha256", f"clip '{clip.id}': file {clip.file} has changed since it was scanned "
-                f"(checksum {digest[:12]}..., manifest has {clip.sha256[:12]}...)")
+            add(
+                i,
+                "sha256",
+                f"clip '{clip.id}': file {clip.file} has changed since it was scanned "
+                f"(checksum {digest[:12]}..., manifest has {clip.sha256[:12]}...)",
+            )
         try:
             probe = probe_clip(path)
         except ManifestError as exc:
@@ -383,22 +420,36 @@ def verify_stimuli(manifest, clip_ids: Optional[list[str]] = None,
             continue
         before = len(problems)
         if probe.frame_count != clip.frame_count:
-            add(i, "frame_count", f"clip '{clip.id}': file has {probe.frame_count} frames "
-                f"(manifest says {clip.frame_count})")
+            add(
+                i,
+                "frame_count",
+                f"clip '{clip.id}': file has {probe.frame_count} frames (manifest says {clip.frame_count})",
+            )
         if abs(probe.duration - clip.duration) > max(0.05, 1.0 / clip.fps):
-            add(i, "duration", f"clip '{clip.id}': file lasts {probe.duration:g} s "
-                f"(manifest says {clip.duration:g} s)")
+            add(
+                i,
+                "duration",
+                f"clip '{clip.id}': file lasts {probe.duration:g} s (manifest says {clip.duration:g} s)",
+            )
         if abs(probe.fps - clip.fps) > 0.01:
-            add(i, "fps", f"clip '{clip.id}': file runs at {probe.fps:g} fps "
-                f"(manifest says {clip.fps:g})")
+            add(i, "fps", f"clip '{clip.id}': file runs at {probe.fps:g} fps (manifest says {clip.fps:g})")
         if (probe.width, probe.height) != (clip.width, clip.height):
-            add(i, "width", f"clip '{clip.id}': file is {probe.width}x{probe.height} "
-                f"(manifest says {clip.width}x{clip.height})")
+            add(
+                i,
+                "width",
+                f"clip '{clip.id}': file is {probe.width}x{probe.height} "
+                f"(manifest says {clip.width}x{clip.height})",
+            )
         if digest == clip.sha256 and len(problems) == before:
-            ok_lines.append(f"{clip.id}: ok ({clip.file}, {clip.duration:g} s, "
-                            f"{clip.frame_count} frames, {clip.width}x{clip.height})")
+            ok_lines.append(
+                f"{clip.id}: ok ({clip.file}, {clip.duration:g} s, "
+                f"{clip.frame_count} frames, {clip.width}x{clip.height})"
+            )
     if problems:
-        raise ManifestError(problems[0], lines=problems,
-                            hint="if a clip was changed on purpose, run 'coaffect stimuli scan' "
-                                 "to record it; otherwise restore the original file")
+        raise ManifestError(
+            problems[0],
+            lines=problems,
+            hint="if a clip was changed on purpose, run 'coaffect stimuli scan' "
+            "to record it; otherwise restore the original file",
+        )
     return ok_lines

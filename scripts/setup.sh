@@ -47,6 +47,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   if [ -n "$extra" ]; then .venv/bin/python -m pip uninstall -y -q $extra; "${pip[@]}" --force-reinstall --no-deps "$(grep -E '^opencv-python==' requirements/analysis.txt | cut -d' ' -f1)"; fi
   echo "$want" > "$stamp"
 fi
-.venv/bin/python -c "import cv2, dlib, face_recognition, psychopy, analysis, experiments" \
+.venv/bin/python -c "import cv2, dlib, face_recognition, psychopy, coaffect.cli, analysis, experiments" \
   || { echo "setup: the environment is broken; delete .venv and run again" >&2; exit 1; }
 echo "setup: ready (.venv)"

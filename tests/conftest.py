@@ -1,4 +1,5 @@
 """Shared fixtures: paths, the shared real-media folder, the virtual display."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Frame counts and frame times of the source clips were measured on this machine
 by reading each file to its end with OpenCV 5.0 ``VideoCapture`` (see
 ``source_pts`` below, which re-measures them in the test itself).
 """
+
 from __future__ import annotations
 
 import time
@@ -13,13 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
+from coaffect.formats.errors import HardwareError
 from experiments.cameras import CameraSet, CameraSpec
 from experiments.cameras.mjpeg_store import camera_paths, read_frame, read_frame_rows
-from experiments.errors import HardwareError
 
 GIF3 = "group/face-demographics-walking-and-pause.gif"  # 41 frames, 12.5 fps, 3 people
-SINGLE = "single/single_face.mp4"                       # 72 frames, 30 fps
-AGAIN = "single/again.mkv"                              # 77 frames decoded (header says 78)
+SINGLE = "single/single_face.mp4"  # 72 frames, 30 fps
+AGAIN = "single/again.mkv"  # 77 frames decoded (header says 78)
 
 
 def source_pts(path: Path) -> list[float]:
@@ -53,14 +54,18 @@ def wait_until(cond, timeout: float, step: float = 0.05) -> bool:
 
 def test_file_cameras_record_every_frame_at_the_files_own_rate(shared_data, tmp_path):
     files = {"group": shared_data / GIF3, "seat": shared_data / SINGLE, "again": shared_data / AGAIN}
-    specs = [CameraSpec("group", file=str(files["group"]), seats=("A", "B", "C")),
-             CameraSpec("seat", file=str(files["seat"]), seats=("A",)),
-             CameraSpec("again", file=str(files["again"]), seats=("B",))]
+    specs = [
+        CameraSpec("group", file=str(files["group"]), seats=("A", "B", "C")),
+        CameraSpec("seat", file=str(files["seat"]), seats=("A",)),
+        CameraSpec("again", file=str(files["again"]), seats=("B",)),
+    ]
     cams = CameraSet(specs, tmp_path, time.perf_counter()).start()
     try:
         # the longest clip (the GIF) lasts 3.4 s; then all three have ended
-        assert wait_until(lambda: (cams.poll() or True) and all(
-            c.status == "ended" for c in cams.cameras.values()), timeout=15)
+        assert wait_until(
+            lambda: (cams.poll() or True) and all(c.status == "ended" for c in cams.cameras.values()),
+            timeout=15,
+        )
     finally:
         summary = cams.stop()
     gaps = cams.poll()
@@ -99,8 +104,7 @@ def test_file_cameras_record_every_frame_at_the_files_own_rate(shared_data, tmp_
         assert len(gap) == 1 and gap[0]["trial_type"] == "camera_gap"
         assert "file ended" in gap[0]["detail"]
         assert abs(gap[0]["onset"] - (t[-1] + 1 / s["fps_nominal"])) < 0.002
-        assert s["gaps"] == [[gap[0]["onset"], pytest.approx(gap[0]["onset"] + gap[0]["duration"],
-                                                            abs=2e-6)]]
+        assert s["gaps"] == [[gap[0]["onset"], pytest.approx(gap[0]["onset"] + gap[0]["duration"], abs=2e-6)]]
     assert summary["seat"]["fps_measured"] == pytest.approx(30, abs=0.5)
     assert summary["group"]["fps_measured"] == pytest.approx(12.5, abs=0.5)
 
@@ -129,9 +133,11 @@ def test_first_frame_is_on_the_session_clock(shared_data, tmp_path):
 
 
 def test_required_camera_missing_stops_before_start(shared_data, tmp_path):
-    specs = [CameraSpec("seat", file=str(shared_data / SINGLE), loop=True, seats=("A",)),
-             CameraSpec("wide", device="/dev/video9", seats=("A",), required=True),
-             CameraSpec("spare", file=str(tmp_path / "nope.mp4"), seats=("A",), required=False)]
+    specs = [
+        CameraSpec("seat", file=str(shared_data / SINGLE), loop=True, seats=("A",)),
+        CameraSpec("wide", device="/dev/video9", seats=("A",), required=True),
+        CameraSpec("spare", file=str(tmp_path / "nope.mp4"), seats=("A",), required=False),
+    ]
     with pytest.raises(HardwareError) as info:
         CameraSet(specs, tmp_path / "s1", time.perf_counter()).start()
     err = info.value
@@ -148,8 +154,10 @@ def test_required_camera_missing_stops_before_start(shared_data, tmp_path):
 
 
 def test_enrollment_writes_one_snapshot_per_participant(shared_data, tmp_path):
-    specs = [CameraSpec("wide", file=str(shared_data / GIF3), loop=True, seats=("A", "B", "C")),
-             CameraSpec("d", file=str(shared_data / SINGLE), loop=True, seats=("D",))]
+    specs = [
+        CameraSpec("wide", file=str(shared_data / GIF3), loop=True, seats=("A", "B", "C")),
+        CameraSpec("d", file=str(shared_data / SINGLE), loop=True, seats=("D",)),
+    ]
     cams = CameraSet(specs, tmp_path, time.perf_counter()).start()
     try:
         out = cams.enroll({"A": "P01", "B": "P02", "C": "P03", "D": "P04"}, tmp_path / "enroll")

@@ -1,4 +1,5 @@
 """Cameras from the command line: ``coaffect rig-check`` and ``coaffect run --simulate``."""
+
 from __future__ import annotations
 
 import json
@@ -13,15 +14,15 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-
-from experiments.cameras import open_cameras
-from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
-from experiments.errors import HardwareError
-from experiments.protocol import load_protocol
 from conftest import require_tool
 
+from coaffect.formats.errors import HardwareError
+from coaffect.formats.protocol import load_protocol
+from experiments.cameras import open_cameras
+from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
+
 GIF3 = "group/face-demographics-walking-and-pause.gif"  # 41 frames, 3 people, 480x270
-SINGLE = "single/single_face.mp4"                       # 72 frames, 30 fps, 640x360
+SINGLE = "single/single_face.mp4"  # 72 frames, 30 fps, 640x360
 
 
 def small_protocol(root, tmp_path, cameras, clips=("demo-positive",)):
@@ -39,37 +40,55 @@ def small_protocol(root, tmp_path, cameras, clips=("demo-positive",)):
 
 
 def coaffect(*args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "coaffect.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_open_cameras_from_a_protocol_with_overrides_and_missing(root, tmp_path, shared_data):
-    proto = small_protocol(root, tmp_path, [
-        {"name": "wide", "file": "feeds/none.avi", "seats": ["A", "B", "C"], "required": True},
-        {"name": "cam9", "device": "/dev/video9", "seats": ["A"], "required": True}])
+    proto = small_protocol(
+        root,
+        tmp_path,
+        [
+            {"name": "wide", "file": "feeds/none.avi", "seats": ["A", "B", "C"], "required": True},
+            {"name": "cam9", "device": "/dev/video9", "seats": ["A"], "required": True},
+        ],
+    )
     lp = load_protocol(proto)
     with pytest.raises(HardwareError) as info:
         open_cameras(lp, tmp_path / "s1", time.perf_counter())
     assert info.value.lines == [
         f"camera 'wide' (file {tmp_path / 'feeds' / 'none.avi'}): no such video file: "
         f"{tmp_path / 'feeds' / 'none.avi'}",
-        "camera 'cam9' (device /dev/video9): no such device /dev/video9"]
-    with pytest.raises(HardwareError, match="camera override 'wdie': no camera of that name in "
-                                            "small.yaml; did you mean 'wide'"):
+        "camera 'cam9' (device /dev/video9): no such device /dev/video9",
+    ]
+    with pytest.raises(
+        HardwareError,
+        match="camera override 'wdie': no camera of that name in small.yaml; did you mean 'wide'",
+    ):
         open_cameras(lp, tmp_path / "s2", time.perf_counter(), overrides={"wdie": "x.mp4"})
-    cams = open_cameras(lp, tmp_path / "s3", time.perf_counter(),
-                        overrides={"wide": str(shared_data / GIF3)}, allow_missing=True)
+    cams = open_cameras(
+        lp,
+        tmp_path / "s3",
+        time.perf_counter(),
+        overrides={"wide": str(shared_data / GIF3)},
+        allow_missing=True,
+    )
     summary = cams.stop()
     assert summary["wide"]["status"] in ("ok", "ended") and summary["wide"]["frames_written"] >= 1
     assert summary["cam9"]["status"] == "missing"
 
 
-def test_rig_check_lists_cameras_measures_fps_and_saves_previews(root, tmp_path, shared_data,
-                                                                 display):
-    proto = small_protocol(root, tmp_path, [
-        {"name": "wide", "file": str(shared_data / GIF3), "loop": True, "seats": ["A", "B", "C"]},
-        {"name": "seat", "file": str(shared_data / SINGLE), "loop": True, "seats": ["A"]},
-        {"name": "spare", "device": "/dev/video9", "seats": ["B"], "required": False}])
+def test_rig_check_lists_cameras_measures_fps_and_saves_previews(root, tmp_path, shared_data, display):
+    proto = small_protocol(
+        root,
+        tmp_path,
+        [
+            {"name": "wide", "file": str(shared_data / GIF3), "loop": True, "seats": ["A", "B", "C"]},
+            {"name": "seat", "file": str(shared_data / SINGLE), "loop": True, "seats": ["A"]},
+            {"name": "spare", "device": "/dev/video9", "seats": ["B"], "required": False},
+        ],
+    )
     out = tmp_path / "rc"
     res = coaffect("rig-check", str(proto), "--seconds", "2", "--output", str(out), "--no-buttons")
     assert res.returncode == 0, res.stderr
@@ -89,22 +108,41 @@ def test_rig_check_lists_cameras_measures_fps_and_saves_previews(root, tmp_path,
     assert "display:" in res.stdout
     assert report["button_check"] is None and "buttons: not checked (--no-buttons)" in res.stdout
     # a required camera that cannot be opened: one line, a hint, exit 2
-    bad = small_protocol(root, tmp_path, [
-        {"name": "cam9", "device": "/dev/video9", "seats": ["A"], "required": True}])
-    res = coaffect("rig-check", str(bad), "--seconds", "0.5", "--output", str(out),
-                   "--no-display", "--no-buttons")
+    bad = small_protocol(
+        root, tmp_path, [{"name": "cam9", "device": "/dev/video9", "seats": ["A"], "required": True}]
+    )
+    res = coaffect(
+        "rig-check", str(bad), "--seconds", "0.5", "--output", str(out), "--no-display", "--no-buttons"
+    )
     assert res.returncode == 2
     assert "camera 'cam9' (device /dev/video9): no such device /dev/video9" in res.stderr
     assert "Traceback" not in res.stderr
 
 
 def test_simulated_group_session_records_cameras(root, tmp_path, shared_data, display):
-    proto = small_protocol(root, tmp_path, [
-        {"name": "wide", "file": "feeds/missing.avi", "loop": True, "seats": ["A", "B", "C"]},
-        {"name": "solo", "file": str(shared_data / SINGLE), "loop": False, "seats": ["A"]}])
-    res = coaffect("run", str(proto), "--condition", "group", "--participants", "P01,P02,P03",
-                   "--simulate", "--session-id", "S1", "--output", str(tmp_path / "data"),
-                   "--camera-file", f"wide={shared_data / GIF3}")
+    proto = small_protocol(
+        root,
+        tmp_path,
+        [
+            {"name": "wide", "file": "feeds/missing.avi", "loop": True, "seats": ["A", "B", "C"]},
+            {"name": "solo", "file": str(shared_data / SINGLE), "loop": False, "seats": ["A"]},
+        ],
+    )
+    res = coaffect(
+        "run",
+        str(proto),
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02,P03",
+        "--simulate",
+        "--session-id",
+        "S1",
+        "--output",
+        str(tmp_path / "data"),
+        "--camera-file",
+        f"wide={shared_data / GIF3}",
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     ses = tmp_path / "data" / "ses-S1"
     meta = json.loads((ses / "session.json").read_text())
@@ -115,8 +153,7 @@ def test_simulated_group_session_records_cameras(root, tmp_path, shared_data, di
     assert wide["status"] == "ok" and wide["gaps"] == [] and wide["frames_dropped"] == 0
     assert wide["fps_measured"] == pytest.approx(12.5, abs=0.5)
     assert solo["status"] == "ended" and solo["frames_written"] == 72
-    assert len(solo["gaps"]) == 1 and solo["gaps"][0][0] == pytest.approx(solo["last_t"] + 1 / 30,
-                                                                           abs=0.002)
+    assert len(solo["gaps"]) == 1 and solo["gaps"][0][0] == pytest.approx(solo["last_t"] + 1 / 30, abs=0.002)
     for name, s in cams.items():
         video, table = camera_paths(ses, name)
         rows = read_frame_rows(table)
@@ -140,8 +177,14 @@ def test_simulated_group_session_records_cameras(root, tmp_path, shared_data, di
 #: Seats of protocols/bittersweet-demo.yaml (its lines 53-55): seat -> (happy key, sad key).
 DEMO_KEYS = {"A": ("a", "z"), "B": ("g", "b"), "C": ("k", "m")}
 #: Hold time injected per (seat, button), all different so a mix-up would show.
-HOLDS = {("A", "happy"): 0.25, ("A", "sad"): 0.40, ("B", "happy"): 0.55,
-         ("B", "sad"): 0.30, ("C", "happy"): 0.45, ("C", "sad"): 0.35}
+HOLDS = {
+    ("A", "happy"): 0.25,
+    ("A", "sad"): 0.40,
+    ("B", "happy"): 0.55,
+    ("B", "sad"): 0.30,
+    ("C", "happy"): 0.45,
+    ("C", "sad"): 0.35,
+}
 #: Two frames at 60 Hz: the tolerance of a key time (ptb timestamp vs the xdotool write).
 TWO_FRAMES = 2 / 60
 PROMPT = re.compile(r"button check: seat (\w+) .*press and hold the (HAPPY|SAD) button")
@@ -155,14 +198,17 @@ def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60):
     press escape then ``s`` (skip the check). Then press space until rig-check
     exits (the "passed" screen waits for it). Returns (result, injected holds).
     """
-    xdo = subprocess.Popen([require_tool("xdotool"), "-"], stdin=subprocess.PIPE, text=True,
-                           bufsize=1)
+    xdo = subprocess.Popen([require_tool("xdotool"), "-"], stdin=subprocess.PIPE, text=True, bufsize=1)
     # warm-up: xdotool's first key command is slow (about 30 ms seen here); key-ups of keys
     # that are not down change nothing, and rig-check's keyboard is not open yet
     xdo.stdin.write("keyup a z g b k m space Escape s\n")
     xdo.stdin.flush()
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "rig-check", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coaffect.cli", "rig-check", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     err: list[str] = []
 
@@ -225,8 +271,16 @@ def test_rig_check_button_check_with_real_x_key_events(root, tmp_path, display):
     # the demo's camera feed is made by `coaffect demo`; replay a committed clip instead
     feed = root / "stimuli" / "demo" / "demo-positive.mp4"
     res, injected = _rig_check_with_keys(
-        [str(root / "protocols" / "bittersweet-demo.yaml"), "--seconds", "0.5", "--output",
-         str(out), "--camera-file", f"wide={feed}"])
+        [
+            str(root / "protocols" / "bittersweet-demo.yaml"),
+            "--seconds",
+            "0.5",
+            "--output",
+            str(out),
+            "--camera-file",
+            f"wide={feed}",
+        ]
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert set(injected) == set(HOLDS)
     check = json.loads((out / "rig-check.json").read_text())["button_check"]
@@ -249,21 +303,20 @@ def test_rig_check_button_check_with_real_x_key_events(root, tmp_path, display):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rc"]
 
 
-def test_rig_check_button_never_pressed_exits_1_naming_seat_and_button(root, tmp_path,
-                                                                       display):
+def test_rig_check_button_never_pressed_exits_1_naming_seat_and_button(root, tmp_path, display):
     """Seat B's sad button never goes down: after a 1 s timeout the check moves on, exit 1."""
     proto = root / "protocols" / "bittersweet-demo.yaml"
     out = tmp_path / "rc"
     res, injected = _rig_check_with_keys(
-        [str(proto), "--no-display", "--button-timeout", "1", "--output", str(out),
-         "--seconds", "0.5"],
-        skip={("B", "sad")})
+        [str(proto), "--no-display", "--button-timeout", "1", "--output", str(out), "--seconds", "0.5"],
+        skip={("B", "sad")},
+    )
     assert res.returncode == 1, res.stderr[-2000:]
     # demo protocol line 54: "  - {id: B, label: middle, buttons: {happy: g, sad: b}}"
-    assert (f"{proto}:54:53: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never "
-            f"pressed within 1 s") in res.stderr
-    assert "hint: check the button's cable" in res.stderr and "key named in the protocol" \
-        in res.stderr
+    assert (
+        f"{proto}:54:53: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 1 s"
+    ) in res.stderr
+    assert "hint: check the button's cable" in res.stderr and "key named in the protocol" in res.stderr
     assert "Traceback" not in res.stderr
     check = json.loads((out / "rig-check.json").read_text())["button_check"]
     assert check["status"] == "failed" and check["missing"] == [["B", "sad"]]
@@ -277,16 +330,18 @@ def test_rig_check_skipped_by_the_experimenter_exits_1(root, tmp_path, display):
     """Escape, then S (skip the button check) at seat B's happy prompt: exit 1."""
     proto = root / "protocols" / "bittersweet-demo.yaml"
     out = tmp_path / "rc"
-    res, _ = _rig_check_with_keys([str(proto), "--no-display", "--output", str(out),
-                                   "--seconds", "0.5"], escape_at=("B", "happy"))
+    res, _ = _rig_check_with_keys(
+        [str(proto), "--no-display", "--output", str(out), "--seconds", "0.5"], escape_at=("B", "happy")
+    )
     assert res.returncode == 1, res.stderr[-2000:]
     check = json.loads((out / "rig-check.json").read_text())["button_check"]
     assert check["status"] == "skipped"
     assert check["missing"] == [["B", "happy"], ["B", "sad"], ["C", "happy"], ["C", "sad"]]
-    assert (f"{proto}:54:45: seats[1].buttons.happy: seat B (middle) happy button (key 'g') "
-            f"never pressed before the experimenter skipped the check") in res.stderr
-    assert "seat C (right) sad button (key 'm') not checked (the experimenter skipped" \
-        in res.stderr
+    assert (
+        f"{proto}:54:45: seats[1].buttons.happy: seat B (middle) happy button (key 'g') "
+        f"never pressed before the experimenter skipped the check"
+    ) in res.stderr
+    assert "seat C (right) sad button (key 'm') not checked (the experimenter skipped" in res.stderr
 
 
 def test_check_buttons_rehearsal_inprocess(root, display):
@@ -294,9 +349,13 @@ def test_check_buttons_rehearsal_inprocess(root, display):
     from experiments.cameras.rig_buttons import check_buttons
 
     prompts = []
-    res = check_buttons(load_protocol(root / "protocols" / "bittersweet-demo.yaml"),
-                        simulate="inprocess", timeout=5, refresh=False,
-                        on_prompt=lambda seat, button: prompts.append((seat, button)))
+    res = check_buttons(
+        load_protocol(root / "protocols" / "bittersweet-demo.yaml"),
+        simulate="inprocess",
+        timeout=5,
+        refresh=False,
+        on_prompt=lambda seat, button: prompts.append((seat, button)),
+    )
     assert res["status"] == "passed" and res["display"] is None
     assert prompts == [(s, b) for s in "ABC" for b in ("happy", "sad")]
     # in-process events arrive at exactly their planned times: holds are exactly 0.3 s

@@ -3,6 +3,7 @@
 "Every frame older than about two seconds must still be readable": after each
 kill the recorded .mjpg is read back with cv2.VideoCapture, as the analysis does.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ import psutil
 from experiments.cameras import CameraSet, CameraSpec
 from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
 
-SINGLE = "single/single_face.mp4"      # 72 frames, 30 fps, 640x360
+SINGLE = "single/single_face.mp4"  # 72 frames, 30 fps, 640x360
 WOLF = "single/WolfgangLanger_Pexels.mp4"  # 472 frames, 23.976 fps, 640x360
 
 
@@ -64,10 +65,10 @@ def test_kill9_of_a_capture_process_loses_nothing_older_than_2s_and_restarts(sha
     kept = [r for r in all_rows if r.t < t_kill]
     assert len(kept) >= len(rows) - 1
     gap_start, gap_end = s["gaps"][0]
-    assert abs(gap_start - (kept[-1].t + 1 / 30)) < 0.002       # when the next frame was due
-    assert gap_end == all_rows[len(kept)].t                     # first frame of the new process
+    assert abs(gap_start - (kept[-1].t + 1 / 30)) < 0.002  # when the next frame was due
+    assert gap_end == all_rows[len(kept)].t  # first frame of the new process
     assert events[0]["onset"] == gap_start
-    assert 2 / 30 < gap_end - gap_start < 10                    # frames were really missed
+    assert 2 / 30 < gap_end - gap_start < 10  # frames were really missed
     assert [r.frame for r in all_rows] == list(range(len(all_rows)))
     assert np.all(np.diff([r.t for r in all_rows]) > 0)
     assert s["frames_written"] == len(all_rows) == count_decodable(video)
@@ -88,8 +89,13 @@ PARENT = textwrap.dedent("""
 
 def test_kill9_of_the_runner_keeps_every_frame_and_stops_the_captures(shared_data, tmp_path, root):
     clock_zero = time.perf_counter()
-    code = PARENT.format(root=str(root), a=str(shared_data / SINGLE), b=str(shared_data / WOLF),
-                         out=str(tmp_path), clock_zero=clock_zero)
+    code = PARENT.format(
+        root=str(root),
+        a=str(shared_data / SINGLE),
+        b=str(shared_data / WOLF),
+        out=str(tmp_path),
+        clock_zero=clock_zero,
+    )
     runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         pids = json.loads(runner.stdout.readline())
@@ -100,8 +106,9 @@ def test_kill9_of_the_runner_keeps_every_frame_and_stops_the_captures(shared_dat
     finally:
         runner.kill()
     # the capture processes notice (PR_SET_PDEATHSIG) and close their files
-    gone, alive = psutil.wait_procs([psutil.Process(p) for p in pids.values()
-                                     if psutil.pid_exists(p)], timeout=8)
+    gone, alive = psutil.wait_procs(
+        [psutil.Process(p) for p in pids.values() if psutil.pid_exists(p)], timeout=8
+    )
     assert not alive
     for name, fps in (("a", 30.0), ("b", 23.976)):
         video, table = camera_paths(tmp_path, name)
@@ -130,7 +137,7 @@ def test_memory_of_a_capture_process_stays_flat(shared_data, tmp_path):
     rss = np.array([s[1] for s in samples]) / 2**20
     early = np.median(rss[(t > 3) & (t < 7)])
     late = np.median(rss[t > 12])
-    assert late - early < 2.0, (early, late)     # MiB; a frame buffer would grow ~0.7 MiB/frame
+    assert late - early < 2.0, (early, late)  # MiB; a frame buffer would grow ~0.7 MiB/frame
     assert rss.max() - early < 8.0
     assert summary["seat"]["frames_dropped"] == 0
     assert summary["seat"]["frames_written"] > 400

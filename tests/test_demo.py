@@ -1,15 +1,18 @@
 """The demo's plan: the demo protocol and stimuli check out and each session is described."""
-from experiments.cli import main
-from experiments.demo import DEMO_SESSIONS, describe_plan
+
+from coaffect.cli import main
+from coaffect.demo import DEMO_SESSIONS, describe_plan
 
 
 def test_demo_plan_names_every_session_its_seats_keys_and_clip_order(capsys):
     lines = describe_plan()
     assert len(lines) == len(DEMO_SESSIONS) == 5
     # first group session: three seats with the protocol's keys, Latin-square row 0
-    assert lines[0] == ("session demo01 (group): P01 seat A (happy=a, sad=z), P02 seat B "
-                        "(happy=g, sad=b), P03 seat C (happy=k, sad=m); baseline 5 s, clips "
-                        "demo-positive -> demo-negative -> demo-bittersweet, ratings happy, sad")
+    assert lines[0] == (
+        "session demo01 (group): P01 seat A (happy=a, sad=z), P02 seat B "
+        "(happy=g, sad=b), P03 seat C (happy=k, sad=m); baseline 5 s, clips "
+        "demo-positive -> demo-negative -> demo-bittersweet, ratings happy, sad"
+    )
     assert lines[1].startswith("session demo02 (alone): P04 seat A (happy=a, sad=z);")
     # a balanced Latin square gives different orders to consecutive sessions
     orders = [line.split("clips ")[1].split(", ratings")[0] for line in lines]
@@ -24,23 +27,21 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
 
     import pandas as pd
 
-    from analysis.session_reader import read_dataset
-    from experiments.demo import run_demo
+    from coaffect.demo import run_demo
+    from coaffect.formats.session_reader import read_dataset
 
     report = run_demo(tmp_path / "demo")
     out = capsys.readouterr().out
     assert out.rstrip().endswith(f"Report: {report}")
     data = tmp_path / "demo" / "data"
     sessions = read_dataset(data)
-    assert [(s.session_id, s.status) for s in sessions] == [
-        (sid, "complete") for sid, _, _ in DEMO_SESSIONS]
+    assert [(s.session_id, s.status) for s in sessions] == [(sid, "complete") for sid, _, _ in DEMO_SESSIONS]
     for s, (_, condition, people) in zip(sessions, DEMO_SESSIONS):
         assert s.meta["condition"] == condition
         # every session filmed its participants and scored one row per frame x participant
         frames = len(s.cameras["wide"])
         assert frames > 100 and s.meta["cameras"]["wide"]["frames_written"] == frames
-        faces = pd.read_parquet(data / "derivatives" / "coaffect" / f"ses-{s.session_id}"
-                                / "faces.parquet")
+        faces = pd.read_parquet(data / "derivatives" / "coaffect" / f"ses-{s.session_id}" / "faces.parquet")
         assert len(faces) == frames * len(people)
         assert sorted(faces["participant_id"].unique()) == people
         assert faces["face_found"].mean() > 0.9
@@ -51,6 +52,5 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
     html = report.read_text(encoding="utf-8")
     for formula in ("AU12 ~ condition * valence", "t_both ~ condition * valence"):
         assert formula in html
-    info = json.loads((report.parent / "stats" / "model-1_AU12_condition_valence_info.json")
-                      .read_text())
+    info = json.loads((report.parent / "stats" / "model-1_AU12_condition_valence_info.json").read_text())
     assert info["n"]["participants"] == 9 and info["n"]["group_sessions"] == 2

@@ -1,4 +1,5 @@
 """Expression measures: geometry invariance, baseline z-scores, direction on a real clip."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ def test_action_units_ignore_face_size_position_and_roll():
 
 
 def test_baseline_zscore_values():
-    raw = pd.DataFrame({"participant_id": ["P"] * 6 + ["Q"] * 6,
-                        "AU12": [1, 1.2, 0.8, 1, 1, 3, 5, 5.5, 4.5, 5, 5, 5]})
+    raw = pd.DataFrame(
+        {"participant_id": ["P"] * 6 + ["Q"] * 6, "AU12": [1, 1.2, 0.8, 1, 1, 3, 5, 5.5, 4.5, 5, 5, 5]}
+    )
     base = np.array([True] * 5 + [False] + [True] * 5 + [False])
     z = baseline_zscores(raw, ["AU12"], base)["AU12"].round(3).tolist()
     # P: baseline median 1, MAD 0 -> spread = 0.5 * 1.4826 * MAD(all rows) = 0.5 * 1.4826 * 0.1
@@ -35,8 +37,7 @@ def test_baseline_zscore_values():
 
 
 def test_baseline_window_from_events():
-    events = pd.DataFrame({"onset": [2.0, 8.0], "duration": [5.0, 10.0],
-                           "trial_type": ["baseline", "clip"]})
+    events = pd.DataFrame({"onset": [2.0, 8.0], "duration": [5.0, 10.0], "trial_type": ["baseline", "clip"]})
     mask, source = baseline_mask(np.arange(0, 10, 1.0), events, (1.0, 4.0))
     assert source == "baseline" and np.flatnonzero(mask).tolist() == [3, 4, 5, 6]
 
@@ -55,7 +56,7 @@ def wolfgang(shared_data):
 
 
 def test_wolfgang_sad_then_happy(wolfgang):
-    sad = wolfgang.loc[36:60].mean(numeric_only=True)     # near tears (README: frame 48)
+    sad = wolfgang.loc[36:60].mean(numeric_only=True)  # near tears (README: frame 48)
     happy = wolfgang.loc[396:420].mean(numeric_only=True)  # laughing (README: frame 408)
     # learned expression probabilities: sad > happy at 48, the reverse at 408
     assert sad["emo_sad"] > 0.5 > sad["emo_happy"]

@@ -1,4 +1,5 @@
 """Face detection and tracking on real media (../shared/data)."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -8,15 +9,17 @@ import numpy as np
 import pytest
 
 from analysis.faces.detect import detect_faces, detection_scale, iou, to_grey
-from analysis.faces.pipeline import observe_video
+from analysis.faces.observe import observe_video
 from analysis.score import score_image, score_video
 
 
 def _xml_boxes(path):
     root = ET.parse(path).getroot()
     for image in root.iter("image"):
-        yield image.get("file"), [tuple(int(b.get(k)) for k in ("left", "top", "width", "height"))
-                                  for b in image.iter("box")]
+        yield (
+            image.get("file"),
+            [tuple(int(b.get(k)) for k in ("left", "top", "width", "height")) for b in image.iter("box")],
+        )
 
 
 def test_dlib_ground_truth_boxes_are_found(shared_data):
@@ -34,11 +37,17 @@ def test_dlib_ground_truth_boxes_are_found(shared_data):
     assert (n_truth, n_hit, n_extra) == (43, 43, 0)
 
 
-@pytest.mark.parametrize("name, count", [
-    ("detection4.jpg", 3), ("detection5.jpg", 3), ("detection6.jpg", 2), ("identification1.jpg", 4),
-    # 5 people; the young man in sunglasses is not found by HOG (a documented limitation)
-    ("multi_face.jpg", 4),
-])
+@pytest.mark.parametrize(
+    "name, count",
+    [
+        ("detection4.jpg", 3),
+        ("detection5.jpg", 3),
+        ("detection6.jpg", 2),
+        ("identification1.jpg", 4),
+        # 5 people; the young man in sunglasses is not found by HOG (a documented limitation)
+        ("multi_face.jpg", 4),
+    ],
+)
 def test_still_face_counts(shared_data, name, count):
     faces = score_image(shared_data / "stills" / name)
     assert len(faces) == count

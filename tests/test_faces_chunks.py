@@ -1,4 +1,5 @@
 """Scoring one video in parallel chunks gives exactly the one-process result."""
+
 from __future__ import annotations
 
 import cv2
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.faces.chunks import plan_chunks
-from analysis.faces.pipeline import PipelineSettings, observe_video
+from analysis.faces.observe import observe_video
+from analysis.faces.pipeline import PipelineSettings
 
 
 def test_plan_chunks_balances_work_and_aligns_to_detections():

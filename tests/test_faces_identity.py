@@ -1,13 +1,13 @@
 """Identity: encodings group photos by person; tracks keep identity over clips."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from analysis.faces.identity import assign_tracks, cluster_encodings, encode_image_faces
 from analysis.score import score_video
-
-import pandas as pd
 
 
 def test_family_photos_group_by_person(shared_data):
@@ -52,10 +52,18 @@ def test_no_identity_swap_walking_group(shared_data):
 def test_unknown_is_never_forced():
     rng = np.random.default_rng(1)
     me, stranger = rng.normal(size=128), rng.normal(size=128)
-    tracks = pd.DataFrame({"track_id": [1, 2], "first_frame": [0, 0], "last_frame": [9, 9],
-                           "x_center": [0.25, 0.75], "encoding": [me + 0.01, stranger]})
-    out = assign_tracks(tracks, ["P1", "P2"], {"P1": "A", "P2": "B"}, ["A", "B"],
-                        {"P1": me, "P2": rng.normal(size=128)})
+    tracks = pd.DataFrame(
+        {
+            "track_id": [1, 2],
+            "first_frame": [0, 0],
+            "last_frame": [9, 9],
+            "x_center": [0.25, 0.75],
+            "encoding": [me + 0.01, stranger],
+        }
+    )
+    out = assign_tracks(
+        tracks, ["P1", "P2"], {"P1": "A", "P2": "B"}, ["A", "B"], {"P1": me, "P2": rng.normal(size=128)}
+    )
     assert out["participant_id"].tolist() == ["P1", "unknown"]
     # distance 0.01 * sqrt(128) = 0.113 -> confidence 1 - 0.113 / 0.6 = 0.811
     assert round(out["identity_confidence"].iloc[0], 3) == 0.811

@@ -1,12 +1,13 @@
 """Importers: OpenFace 2.x and py-feat CSVs into the faces-table schema."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from analysis.faces_schema import ALL_COLUMNS
 from analysis.interop import read_openface, read_pyfeat
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
+from coaffect.formats.faces_schema import ALL_COLUMNS
 
 
 def test_openface_csv(shared_data):

@@ -6,6 +6,7 @@ corpus folder, so file names are relative). The files were written by hand as
 variations of ``valid/minimal.yaml``; each expected message was read once and
 judged as a researcher would read it. Exit status must be 2 and no traceback.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
+from coaffect.cli import main
 
 CORPUS = Path(__file__).parent / "protocol_corpus"
 BROKEN = sorted(CORPUS.glob("[0-9][0-9]-*.yaml"))
@@ -53,8 +54,11 @@ def test_valid_minimal_protocol_passes(monkeypatch, capsys):
 def test_python_tag_is_not_executed(tmp_path, monkeypatch, capsys):
     # would create the marker file if PyYAML's unsafe loader were used
     marker = tmp_path / "pwned"
-    text = (CORPUS / "valid" / "minimal.yaml").read_text().replace(
-        "title: Corpus study", f"title: !!python/object/apply:os.system ['touch {marker}']")
+    text = (
+        (CORPUS / "valid" / "minimal.yaml")
+        .read_text()
+        .replace("title: Corpus study", f"title: !!python/object/apply:os.system ['touch {marker}']")
+    )
     bad = tmp_path / "evil.yaml"
     bad.write_text(text.replace("../stimuli/", f"{CORPUS}/stimuli/"))
     assert main(["protocol", "check", str(bad)]) == 2
@@ -79,8 +83,8 @@ def test_random_damage_never_gives_a_traceback(tmp_path):
     """
     import random
 
-    from experiments.errors import ProtocolError
-    from experiments.protocol import load_protocol
+    from coaffect.formats.errors import ProtocolError
+    from coaffect.formats.protocol import load_protocol
 
     base = (CORPUS / "valid" / "minimal.yaml").read_text().replace("../stimuli/", f"{CORPUS}/stimuli/")
     rng = random.Random(20261128)

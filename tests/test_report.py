@@ -1,4 +1,5 @@
 """The HTML report: built end to end, with and without faces, and rendered in headless Chromium."""
+
 from __future__ import annotations
 
 import json
@@ -10,26 +11,40 @@ import pytest
 from PIL import Image
 
 from analysis.report import build_report
-from experiments.cli import main
+from coaffect.cli import main
 from tests.conftest import require_tool
 from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
 
-FIGURES = ("quality.png", "rasters.png", "self_report.png", "timecourses.png", "coherence.png",
-           "synchrony.png")
+FIGURES = (
+    "quality.png",
+    "rasters.png",
+    "self_report.png",
+    "timecourses.png",
+    "coherence.png",
+    "synchrony.png",
+)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL),
-                      tmp_path_factory.mktemp("rep") / "ds")
+    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path_factory.mktemp("rep") / "ds")
     return build_report(ds)
 
 
 def _chromium(args, tmp_path, timeout=90):
     exe = require_tool("chromium")
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run",
-           f"--user-data-dir={tmp_path / 'chrome-profile'}", *args]
+    cmd = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chrome-profile'}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -42,20 +57,27 @@ def test_report_files_and_figures(report):
         assert img.std() > 5, f"{name} looks blank"
     info = json.loads((out / "report.json").read_text())
     assert info["has_faces"] and info["formulas"] == [
-        "AU12 ~ condition * valence", "sadness ~ condition * valence", "t_both ~ condition * valence"]
+        "AU12 ~ condition * valence",
+        "sadness ~ condition * valence",
+        "t_both ~ condition * valence",
+    ]
     fitted = [m["formula"] for m in info["models"]]
     assert "AU12 ~ condition * valence" in fitted and "z ~ condition * button" in fitted
     assert (out / "stats" / "model-1_AU12_condition_valence_fixed.tsv").exists()
-    assert (report.parents[1] / "trials.tsv").exists()      # derivatives/coaffect/trials.tsv
+    assert (report.parents[1] / "trials.tsv").exists()  # derivatives/coaffect/trials.tsv
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
     proc = _chromium(["--dump-dom", report.as_uri()], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
-    for heading in ("Data quality per session", "Self-report: button holds per clip",
-                    "Time courses by condition", "Face-button coherence and group synchrony",
-                    "Statistics"):
+    for heading in (
+        "Data quality per session",
+        "Self-report: button holds per clip",
+        "Time courses by condition",
+        "Face-button coherence and group synchrony",
+        "Statistics",
+    ):
         assert heading in dom, heading
     assert "condition[T.group]" in dom and "(0 + in_group | session_id)" in dom
     assert "they are not felt emotions" in dom
@@ -79,5 +101,8 @@ def test_report_without_faces_says_so(tmp_path_factory, tmp_path):
     assert "No faces.parquet for any session" in html
     assert "Coherence and synchrony need facial measures" in html
     # the facial model is skipped with its reason, not crashed
-    assert "Not fitted: formula &#x27;AU12 ~ condition * valence&#x27;: facial measure &#x27;AU12&#x27; is not" in html
+    assert (
+        "Not fitted: formula &#x27;AU12 ~ condition * valence&#x27;: facial measure &#x27;AU12&#x27; is not"
+        in html
+    )
     assert "t_both ~ condition * valence + (1 | participant_id)" in html

@@ -1,8 +1,9 @@
 """Every bad input to ``coaffect run`` stops before the window: one line, exit 2, nothing touched.
 
-These run ``experiments.cli.main`` in-process; none of them opens a window
+These run ``coaffect.cli.main`` in-process; none of them opens a window
 (if one did, the test would need a display and take seconds, not milliseconds).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,17 +12,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from experiments.cli import main
 from test_runner_kit import make_study
+
+from coaffect.cli import main
 
 
 def _snapshot(folder: Path) -> dict:
     """sha256 of every file below ``folder`` (to prove nothing was written)."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _run(capsys, *args) -> tuple[int, str]:
@@ -35,8 +39,9 @@ def study(tmp_path):
     proto = make_study(tmp_path, seats=2)
     data = tmp_path / "data"
     data.mkdir()
-    (data / "participants.tsv").write_text("participant_id\tcondition\tsession_id\tseat\n"
-                                           "P09\tgroup\tS0\tA\n", encoding="utf-8")
+    (data / "participants.tsv").write_text(
+        "participant_id\tcondition\tsession_id\tseat\nP09\tgroup\tS0\tA\n", encoding="utf-8"
+    )
     (data / "ses-S0").mkdir()
     (data / "ses-S0" / "session.json").write_text('{"status": "complete"}\n', encoding="utf-8")
     return proto, data
@@ -44,8 +49,8 @@ def study(tmp_path):
 
 def _assert_clean(code, err, data, before, *needles):
     assert code == 2, err
-    lines = [l for l in err.splitlines() if l.strip()]
-    assert 1 <= len(lines) <= 2, err            # the problem, and possibly a hint
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2, err  # the problem, and possibly a hint
     assert "Traceback" not in err
     for n in needles:
         assert n in err, err
@@ -57,19 +62,38 @@ def test_protocol_failing_check(capsys, study):
     before = _snapshot(data)
     text = proto.read_text(encoding="utf-8").replace("iti: 0.2", "iti: 0.2\nitii: 3")
     proto.write_text(text, encoding="utf-8")
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
-                     "--output", data, "--session-id", "S1")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02",
+        "--output",
+        data,
+        "--session-id",
+        "S1",
+    )
     line = text.splitlines().index("itii: 3") + 1
-    _assert_clean(code, err, data, before, f"study.yaml:{line}:1: itii: unknown field",
-                  "did you mean 'iti'?")
+    _assert_clean(code, err, data, before, f"study.yaml:{line}:1: itii: unknown field", "did you mean 'iti'?")
 
 
 def test_missing_stimulus(capsys, study):
     proto, data = study
     before = _snapshot(data)
     (proto.parent / "stimuli" / "clip-neg.mp4").unlink()
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
-                     "--output", data, "--session-id", "S1")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02",
+        "--output",
+        data,
+        "--session-id",
+        "S1",
+    )
     _assert_clean(code, err, data, before, "clip 'clip-neg'", "missing")
 
 
@@ -78,40 +102,90 @@ def test_changed_stimulus(capsys, study):
     before = _snapshot(data)
     with open(proto.parent / "stimuli" / "clip-pos.mp4", "ab") as fh:
         fh.write(b"\0")
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
-                     "--output", data, "--session-id", "S1")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02",
+        "--output",
+        data,
+        "--session-id",
+        "S1",
+    )
     _assert_clean(code, err, data, before, "clip 'clip-pos'", "has changed")
 
 
 def test_more_participants_than_seats(capsys, study):
     proto, data = study
     before = _snapshot(data)
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02,P03",
-                     "--output", data, "--session-id", "S1")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02,P03",
+        "--output",
+        data,
+        "--session-id",
+        "S1",
+    )
     _assert_clean(code, err, data, before, "3 participants but the protocol has only 2 seats (A, B)")
 
 
 def test_participant_already_in_dataset(capsys, study):
     proto, data = study
     before = _snapshot(data)
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P09",
-                     "--output", data, "--session-id", "S1")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P09",
+        "--output",
+        data,
+        "--session-id",
+        "S1",
+    )
     _assert_clean(code, err, data, before, "participant id 'P09' is already in this dataset")
 
 
 def test_existing_session_folder(capsys, study):
     proto, data = study
     before = _snapshot(data)
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
-                     "--output", data, "--session-id", "S0")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02",
+        "--output",
+        data,
+        "--session-id",
+        "S0",
+    )
     _assert_clean(code, err, data, before, "ses-S0: session folder already exists", "--resume")
 
 
 def test_bad_participant_id(capsys, study):
     proto, data = study
     before = _snapshot(data)
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P-01,P02",
-                     "--output", data, "--session-id", "S1")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P-01,P02",
+        "--output",
+        data,
+        "--session-id",
+        "S1",
+    )
     _assert_clean(code, err, data, before, "'P-01' is not a valid id")
 
 
@@ -119,8 +193,7 @@ def _mount_tmpfs(where: Path, options: str) -> bool:
     where.mkdir()
     if os.geteuid() != 0:
         return False
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                       capture_output=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
     return r.returncode == 0
 
 
@@ -136,8 +209,18 @@ def test_read_only_output(capsys, tmp_path):
     if not mounted:
         os.chmod(ro, 0o555)
     try:
-        code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
-                         "--output", ro / "data", "--session-id", "S1")
+        code, err = _run(
+            capsys,
+            proto,
+            "--condition",
+            "group",
+            "--participants",
+            "P01,P02",
+            "--output",
+            ro / "data",
+            "--session-id",
+            "S1",
+        )
         _assert_clean(code, err, ro, {}, "output folder is not writable")
     finally:
         if mounted:
@@ -153,8 +236,18 @@ def test_almost_full_disk(capsys, tmp_path):
     if not _mount_tmpfs(small, "size=1m"):
         pytest.skip("needs root to mount a small tmpfs")
     try:
-        code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
-                         "--output", small / "data", "--session-id", "S1")
+        code, err = _run(
+            capsys,
+            proto,
+            "--condition",
+            "group",
+            "--participants",
+            "P01,P02",
+            "--output",
+            small / "data",
+            "--session-id",
+            "S1",
+        )
         _assert_clean(code, err, small, {}, "MB free on the output disk")
     finally:
         _umount(small)
@@ -172,6 +265,17 @@ def test_no_display(capsys, study, monkeypatch):
     before = _snapshot(data)
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    code, err = _run(capsys, proto, "--condition", "group", "--participants", "P01,P02",
-                     "--output", data, "--session-id", "S1", "--simulate")
+    code, err = _run(
+        capsys,
+        proto,
+        "--condition",
+        "group",
+        "--participants",
+        "P01,P02",
+        "--output",
+        data,
+        "--session-id",
+        "S1",
+        "--simulate",
+    )
     _assert_clean(code, err, data, before, "no display", "xvfb-run")

@@ -1,4 +1,5 @@
 """The PsychoPy display adapter under Xvfb: non-Latin text really shows, flips are timed."""
+
 from __future__ import annotations
 
 import time
@@ -22,33 +23,36 @@ def screen(display):
 def _render(d, text, font):
     d.font = font
     d.text(text)
-    img = d.grab("back").astype(int)     # exactly what the next flip shows
+    img = d.grab("back").astype(int)  # exactly what the next flip shows
     d.flip()
     return img
 
 
 def _ink(img) -> np.ndarray:
-    return img.max(axis=2) > 128          # white text on black
+    return img.max(axis=2) > 128  # white text on black
 
 
-@pytest.mark.parametrize("font,a,b", [
-    ("Noto Sans CJK JP", "日本語の文章", "感情の研究所"),      # Japanese, same length
-    ("DejaVu Sans", "Привет мир", "Спасибо за"),           # Russian
-])
+@pytest.mark.parametrize(
+    "font,a,b",
+    [
+        ("Noto Sans CJK JP", "日本語の文章", "感情の研究所"),  # Japanese, same length
+        ("DejaVu Sans", "Привет мир", "Спасибо за"),  # Russian
+    ],
+)
 def test_non_latin_text_is_drawn_not_tofu(screen, font, a, b):
     """Text pixels appear, and two different strings differ (missing glyphs would be identical boxes)."""
     img_a, img_b = _render(screen, a, font), _render(screen, b, font)
     ink_a, ink_b = _ink(img_a), _ink(img_b)
-    assert ink_a.sum() > 300 and ink_b.sum() > 300            # not blank
+    assert ink_a.sum() > 300 and ink_b.sum() > 300  # not blank
     rows = np.flatnonzero(ink_a.any(axis=1))
-    assert 180 < rows.mean() < 300                             # centred in the 480 px window
+    assert 180 < rows.mean() < 300  # centred in the 480 px window
     assert (ink_a != ink_b).sum() > 0.3 * max(ink_a.sum(), ink_b.sum())  # different glyphs
 
 
 def test_tofu_would_be_caught(screen):
     """Control: characters the font lacks render as identical boxes, so the check above can fail."""
-    img_a = _render(screen, "\U000F0000\U000F0001\U000F0002", "DejaVu Sans")
-    img_b = _render(screen, "\U000F0003\U000F0004\U000F0005", "DejaVu Sans")
+    img_a = _render(screen, "\U000f0000\U000f0001\U000f0002", "DejaVu Sans")
+    img_b = _render(screen, "\U000f0003\U000f0004\U000f0005", "DejaVu Sans")
     assert (_ink(img_a) != _ink(img_b)).sum() <= 0.3 * max(_ink(img_a).sum(), 1)
 
 
@@ -58,7 +62,7 @@ def test_flip_times_are_on_the_session_clock(screen):
         screen.fixation()
         times.append(screen.flip())
     assert all(b > a for a, b in zip(times, times[1:]))
-    assert abs(screen.clock.now() - times[-1]) < 0.05     # stamped on flip, not before
+    assert abs(screen.clock.now() - times[-1]) < 0.05  # stamped on flip, not before
 
 
 def test_frame_audit_counts():

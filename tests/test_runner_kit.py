@@ -4,6 +4,7 @@ Clips are real mp4v files written with OpenCV (1 s, 30 fps, 160x120) so that
 PsychoPy really decodes and shows them; sessions are short (baseline 0.5 s,
 ITI 0.2 s, one rating item with a 2 s time-out).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() \
-    else sys.executable
+PY = (
+    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+)
 VALENCES = {"clip-pos": "positive", "clip-neg": "negative", "clip-bit": "bittersweet"}
 SEAT_KEYS = [("A", "a", "z"), ("B", "g", "b"), ("C", "k", "m"), ("D", "1", "2")]
 
@@ -35,10 +37,19 @@ def make_clip(path: Path, seconds: float = 1.0, fps: int = 30) -> None:
     w.release()
 
 
-def make_study(tmp: Path, *, seats: int = 2, clips=("clip-pos", "clip-neg"), seconds: float = 1.0,
-               texts: dict | None = None, font: str | None = None, timeout: float = 2.0,
-               rating_mode: str = "simultaneous", order: str = "fixed",
-               camera: Path | None = None) -> Path:
+def make_study(
+    tmp: Path,
+    *,
+    seats: int = 2,
+    clips=("clip-pos", "clip-neg"),
+    seconds: float = 1.0,
+    texts: dict | None = None,
+    font: str | None = None,
+    timeout: float = 2.0,
+    rating_mode: str = "simultaneous",
+    order: str = "fixed",
+    camera: Path | None = None,
+) -> Path:
     """Clips, manifest and protocol in ``tmp``; returns the protocol path."""
     stim = tmp / "stimuli"
     stim.mkdir(parents=True, exist_ok=True)
@@ -53,21 +64,26 @@ def make_study(tmp: Path, *, seats: int = 2, clips=("clip-pos", "clip-neg"), sec
             f"- id: {cid}\n  file: {f.name}\n  sha256: {sha}\n  duration: {seconds}\n  fps: 30.0\n"
             f"  frame_count: {n}\n  width: 160\n  height: 120\n  audio: false\n"
             f"  tags: {{valence: {VALENCES.get(cid, 'neutral')}}}\n  licence: CC0-1.0\n"
-            f"  source: coaffect test\n")
-    (stim / "manifest.yaml").write_text("format_version: 1\nclips:\n" + "".join(entries),
-                                        encoding="utf-8")
+            f"  source: coaffect test\n"
+        )
+    (stim / "manifest.yaml").write_text("format_version: 1\nclips:\n" + "".join(entries), encoding="utf-8")
     t = {"consent": "Welcome.", "instructions": "Hold HAPPY or SAD.", **(texts or {})}
     text_yaml = "".join(f"  {k}: {v!r}\n".replace("'", '"') for k, v in t.items())
     if font:
         text_yaml += f"  font: {font}\n"
-    seat_yaml = "".join(f"  - {{id: {s}, label: seat{s}, buttons: {{happy: '{h}', sad: '{d}'}}}}\n"
-                        for s, h, d in SEAT_KEYS[:seats])
+    seat_yaml = "".join(
+        f"  - {{id: {s}, label: seat{s}, buttons: {{happy: '{h}', sad: '{d}'}}}}\n"
+        for s, h, d in SEAT_KEYS[:seats]
+    )
     cam_yaml = ""
     if camera is not None:  # a real video replayed as the room camera, seeing every seat
-        cam_yaml = (f"cameras:\n  - {{name: wide, file: '{camera}', loop: true, fps: 12.5, "
-                    f"seats: [{', '.join(s for s, _, _ in SEAT_KEYS[:seats])}], required: true}}\n")
+        cam_yaml = (
+            f"cameras:\n  - {{name: wide, file: '{camera}', loop: true, fps: 12.5, "
+            f"seats: [{', '.join(s for s, _, _ in SEAT_KEYS[:seats])}], required: true}}\n"
+        )
     proto = tmp / "study.yaml"
-    proto.write_text(f"""format_version: 1
+    proto.write_text(
+        f"""format_version: 1
 id: runner-test
 version: 0.0.1
 title: Runner test
@@ -78,7 +94,7 @@ texts:
   text_height: 20
 stimuli:
   manifest: stimuli/manifest.yaml
-  clips: [{', '.join(clips)}]
+  clips: [{", ".join(clips)}]
 trial_order:
   mode: {order}
 baseline:
@@ -96,20 +112,27 @@ seats:
     - {{id: happy, prompt: "How happy?", low: 0, high: 4}}
 {cam_yaml}analysis:
   baseline_window: [0.0, 0.5]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return proto
 
 
 def coaffect(*args, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
     """Run ``coaffect`` in a subprocess (same X display)."""
-    return subprocess.run([PY, "-m", "experiments.cli", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [PY, "-m", "coaffect.cli", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_make_study_passes_protocol_check(tmp_path):
     """The generated protocol is valid and its manifest matches the clips."""
-    from experiments.protocol import load_protocol
+    from coaffect.formats.protocol import load_protocol
 
     lp = load_protocol(make_study(tmp_path, seats=3))
     assert [s.id for s in lp.protocol.seats] == ["A", "B", "C"]
@@ -141,8 +164,9 @@ def run_library(timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     import json
 
     kwargs = {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
-    return subprocess.run([PY, "-c", _LIB, json.dumps(kwargs)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [PY, "-c", _LIB, json.dumps(kwargs)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def read_tsv(path: Path):

@@ -1,19 +1,26 @@
 """Pure parts of the runner: simulated schedules, rating logic, resume point, clocks, planning."""
+
 from __future__ import annotations
 
 import random
 import time
 
 import pytest
+from test_runner_kit import make_study
 
 from experiments.runner.clock import SessionClock, measure_offset
 from experiments.runner.preflight import prepare_session
 from experiments.runner.ratings import _SeatState, apply_rating_event
 from experiments.runner.resume import find_resume_point, resumed_clock_zero
 from experiments.runner.runtime import ButtonEvent
-from experiments.runner.simulated import (MIN_HOLD, InProcessSource, SeatKeys, Scripted,
-                                          SimulatedParticipants, hold_schedule)
-from test_runner_kit import make_study
+from experiments.runner.simulated import (
+    MIN_HOLD,
+    InProcessSource,
+    Scripted,
+    SeatKeys,
+    SimulatedParticipants,
+    hold_schedule,
+)
 
 
 @pytest.mark.parametrize("valence,more", [("positive", "happy"), ("negative", "sad")])
@@ -36,7 +43,7 @@ def test_bittersweet_has_both_buttons_at_once():
         happy = [(a, b) for k, a, b in holds if k == "happy"]
         sad = [(a, b) for k, a, b in holds if k == "sad"]
         both += sum(max(0.0, min(b1, b2) - max(a1, a2)) for a1, b1 in happy for a2, b2 in sad)
-    assert both > 30 * 8.0 * 0.1        # mixed feelings: >10% of clip time on average
+    assert both > 30 * 8.0 * 0.1  # mixed feelings: >10% of clip time on average
 
 
 def test_holds_of_one_button_never_overlap():
@@ -49,36 +56,40 @@ def test_holds_of_one_button_never_overlap():
 
 def test_simulated_rating_plan_reaches_target_and_confirms():
     sim = SimulatedParticipants([SeatKeys("A", "a", "z")], seed=2)
-    acts = sim.on_phase("rating", 10.0, trial=1, seats=["A"], item="happy", low=0, high=9,
-                        start=4, valence="positive")
+    acts = sim.on_phase(
+        "rating", 10.0, trial=1, seats=["A"], item="happy", low=0, high=9, start=4, valence="positive"
+    )
     st = _SeatState("A", "", "P01", 4, {"happy": False, "sad": False})
     held = set()
     for a in acts:
         held = held | {a.button} if a.action == "down" else held - {a.button}
-        apply_rating_event(st, ButtonEvent(a.t, a.action, a.key, "A", "P01", a.button), held,
-                           0, 9, 10.0)
-    assert st.confirmed and st.value >= 5          # positive clip: happy rated above the middle
+        apply_rating_event(st, ButtonEvent(a.t, a.action, a.key, "A", "P01", a.button), held, 0, 9, 10.0)
+    assert st.confirmed and st.value >= 5  # positive clip: happy rated above the middle
 
 
 def test_rating_ignores_a_key_held_from_before_the_screen():
     st = _SeatState("A", "", "P01", 2, {"happy": False, "sad": False})
-    ev = lambda t, a, b: ButtonEvent(t, a, "k", "A", "P01", b)
+
+    def ev(t, a, b):
+        return ButtonEvent(t, a, "k", "A", "P01", b)
+
     # happy has been down since the clip; sad goes down on the screen: no chord, no move
     apply_rating_event(st, ev(1.0, "down", "sad"), {"happy", "sad"}, 0, 4, 0.5)
     assert not st.confirmed
     apply_rating_event(st, ev(1.2, "up", "happy"), {"sad"}, 0, 4, 0.5)
-    assert st.value == 2                             # the carried-over release is not a tap
+    assert st.value == 2  # the carried-over release is not a tap
     apply_rating_event(st, ev(1.3, "up", "sad"), set(), 0, 4, 0.5)
-    assert st.value == 1                             # the sad tap moves one step left
+    assert st.value == 1  # the sad tap moves one step left
 
 
 def test_scripted_hold_keeps_its_seat_quiet():
-    hold = [Scripted("a", "down", "clip", 1, 0.5, "A", "happy"),
-            Scripted("a", "up", "clip", 2, 0.5, "A", "happy")]
+    hold = [
+        Scripted("a", "down", "clip", 1, 0.5, "A", "happy"),
+        Scripted("a", "up", "clip", 2, 0.5, "A", "happy"),
+    ]
     sim = SimulatedParticipants([SeatKeys("A", "a", "z"), SeatKeys("B", "g", "b")], 1, hold)
     acts = sim.on_phase("clip", 100.0, trial=1, duration=4.0, valence="positive")
-    assert [a for a in acts if a.seat == "A"] == [
-        type(acts[0])(100.5, "down", "a", "A", "happy")]
+    assert [a for a in acts if a.seat == "A"] == [type(acts[0])(100.5, "down", "a", "A", "happy")]
     assert any(a.seat == "B" for a in acts)
 
 
@@ -111,9 +122,12 @@ def test_resume_point_and_clock(tmp_path):
         "1.0\t5.0\tbaseline\tn/a\tn/a\tn/a\n"
         "7.0\t1.0\tclip\t1\tx\tn/a\n"
         "9.0\t0.2\titi\t1\tx\tn/a\n"
-        "9.5\t0.5\tclip\t2\ty\t", encoding="utf-8")            # cut by a crash: not a row
-    (tmp_path / "flips.tsv").write_text("t\ttrial\tstimulus_id\tframe\tpts\n"
-                                        "7.0\t1\tx\t0\t0.0\n9.6\t2\ty\t0\t0.0\n", encoding="utf-8")
+        "9.5\t0.5\tclip\t2\ty\t",
+        encoding="utf-8",
+    )  # cut by a crash: not a row
+    (tmp_path / "flips.tsv").write_text(
+        "t\ttrial\tstimulus_id\tframe\tpts\n7.0\t1\tx\t0\t0.0\n9.6\t2\ty\t0\t0.0\n", encoding="utf-8"
+    )
     rp = find_resume_point(tmp_path)
     assert rp.next_trial(3) == 2 and rp.baseline_done and rp.attempts == {1: 1, 2: 1}
     assert rp.last_time == pytest.approx(9.6)
@@ -124,13 +138,10 @@ def test_resume_point_and_clock(tmp_path):
 
 
 def test_prepare_session_plans_latin_square_rows(tmp_path):
-    proto = make_study(tmp_path, seats=3, clips=("clip-pos", "clip-neg", "clip-bit"),
-                       order="latin_square")
+    proto = make_study(tmp_path, seats=3, clips=("clip-pos", "clip-neg", "clip-bit"), order="latin_square")
     data = tmp_path / "data"
-    plan = prepare_session(proto, "group", ["P01", "P02"], session_id="S1", output=data,
-                           check_disk=False)
+    plan = prepare_session(proto, "group", ["P01", "P02"], session_id="S1", output=data, check_disk=False)
     assert plan.seats == ["A", "B"] and plan.order == ["clip-pos", "clip-neg", "clip-bit"]
-    (data / "ses-S0").mkdir(parents=True)          # one session already in the dataset
-    plan = prepare_session(proto, "group", ["P01", "P02"], session_id="S1", output=data,
-                           check_disk=False)
+    (data / "ses-S0").mkdir(parents=True)  # one session already in the dataset
+    plan = prepare_session(proto, "group", ["P01", "P02"], session_id="S1", output=data, check_disk=False)
     assert plan.session_index == 1 and plan.order == ["clip-neg", "clip-bit", "clip-pos"]

@@ -1,4 +1,5 @@
 """Scoring sessions, datasets, plain videos; resumability; the CLI; edge media."""
+
 from __future__ import annotations
 
 import json
@@ -13,31 +14,45 @@ from scipy.stats import spearmanr
 
 from analysis.faces.detect import detect_faces, to_grey
 from analysis.faces.pipeline import PipelineSettings
-from analysis.faces_schema import ALL_COLUMNS, column_docs
 from analysis.score import ScoreSettings, score_dataset, score_session, score_video
 from analysis.synthetic_faces import base_face, write_group_video
+from coaffect.cli import main
+from coaffect.formats.faces_schema import ALL_COLUMNS, column_docs
+from coaffect.formats.session_writer import SessionWriter
 from experiments.cameras.mjpeg_store import MjpegRecorder
-from experiments.cli import main
-from experiments.session_writer import SessionWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 10.0  # session-clock time of the first camera frame
 
 
-def make_session(dataset: Path, sid: str, video: Path, people: list[tuple[str, str]],
-                 camera_seats: list[str], enroll: dict, baseline_window=(0.0, 1.4)) -> Path:
+def make_session(
+    dataset: Path,
+    sid: str,
+    video: Path,
+    people: list[tuple[str, str]],
+    camera_seats: list[str],
+    enroll: dict,
+    baseline_window=(0.0, 1.4),
+) -> Path:
     """A session folder as the runner writes it, around a real video file."""
-    writer = SessionWriter.create(dataset, sid, {
-        "condition": "group" if len(people) > 1 else "alone",
-        "participants": [{"participant_id": p, "seat": s} for p, s in people],
-        "protocol": {"id": "bittersweet-demo", "sha256": "test"}, "versions": {}})
+    writer = SessionWriter.create(
+        dataset,
+        sid,
+        {
+            "condition": "group" if len(people) > 1 else "alone",
+            "participants": [{"participant_id": p, "seat": s} for p, s in people],
+            "protocol": {"id": "bittersweet-demo", "sha256": "test"},
+            "versions": {},
+        },
+    )
     writer.append("events.tsv", {"onset": T0, "duration": 5.0, "trial_type": "baseline"})
     writer.finish("complete")
     sdir = writer.dir
     text = (ROOT / "protocols" / "bittersweet-demo.yaml").read_text()
     text = text.replace("    seats: [A, B, C]", f"    seats: [{', '.join(camera_seats)}]")
-    text = text.replace("baseline_window: [1.0, 5.0]", f"baseline_window: [{baseline_window[0]}, "
-                                                        f"{baseline_window[1]}]")
+    text = text.replace(
+        "baseline_window: [1.0, 5.0]", f"baseline_window: [{baseline_window[0]}, {baseline_window[1]}]"
+    )
     (sdir / "protocol.yaml").write_text(text)
     cap = cv2.VideoCapture(str(video))
     fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
@@ -67,10 +82,11 @@ def test_group_session_end_to_end(tmp_path, group_video):
     video, truth = group_video
     photo = base_face()[0]
     people = [("P01", "A"), ("P02", "B"), ("P03", "C")]
-    make_session(tmp_path / "data", "S01", video, people, ["A", "B", "C"],
-                 {p: photo for p, _ in people})
+    make_session(tmp_path / "data", "S01", video, people, ["A", "B", "C"], {p: photo for p, _ in people})
     table = score_dataset(tmp_path / "data")
-    assert table[["session", "status", "faces_found_fraction"]].values.tolist() == [["ses-S01", "scored", 1.0]]
+    assert table[["session", "status", "faces_found_fraction"]].values.tolist() == [
+        ["ses-S01", "scored", 1.0]
+    ]
     out = tmp_path / "data" / "derivatives" / "coaffect" / "ses-S01"
     faces = pd.read_parquet(out / "faces.parquet")
     assert list(faces.columns) == list(ALL_COLUMNS)
@@ -98,7 +114,7 @@ def test_group_session_end_to_end(tmp_path, group_video):
 def _crop(img, box, pad=0.6):
     x, y, w, h = box.astype(int)
     p = int(pad * w)
-    return img[max(0, y - p):y + h + p, max(0, x - p):x + w + p].copy()
+    return img[max(0, y - p) : y + h + p, max(0, x - p) : x + w + p].copy()
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +131,23 @@ def test_enrollment_identity_and_unknown(tmp_path, head_pose, shared_data):
     video, woman, man = head_pose
     stranger = cv2.imread(str(shared_data / "stills" / "Family1-Dad1.jpg"))
     # P02 enrolled with someone else's photo: the man must stay 'unknown', never P02
-    sdir = make_session(tmp_path / "data", "S02", video, [("P01", "A"), ("P02", "B")], ["A", "B"],
-                        {"P01": woman, "P02": stranger})
+    sdir = make_session(
+        tmp_path / "data",
+        "S02",
+        video,
+        [("P01", "A"), ("P02", "B")],
+        ["A", "B"],
+        {"P01": woman, "P02": stranger},
+    )
     faces, summary = score_session(sdir)
     assert len(faces) == 56 * 2
     assert summary["faces_found_fraction_by_participant"] == {"P01": 1.0, "P02": 0.0}
     assert summary["unknown_face_frames"] == 56
     assert faces.loc[faces["participant_id"] == "P02", "AU12"].isna().all()
     # seats swapped in the plan but enrollment right: the encodings win
-    sdir = make_session(tmp_path / "data", "S03", video, [("P01", "B"), ("P02", "A")], ["A", "B"],
-                        {"P01": woman, "P02": man})
+    sdir = make_session(
+        tmp_path / "data", "S03", video, [("P01", "B"), ("P02", "A")], ["A", "B"], {"P01": woman, "P02": man}
+    )
     faces, summary = score_session(sdir)
     assert summary["faces_found_fraction_by_participant"] == {"P01": 1.0, "P02": 1.0}
     x = faces.pivot(index="frame", columns="participant_id", values="face_x")
@@ -140,7 +163,10 @@ def test_dataset_is_resumable_and_parallel(tmp_path, group_video):
     fast = ScoreSettings(PipelineSettings(step=3, fer=False, encodings_per_track=1))
     first = score_dataset(tmp_path / "data", jobs=2, settings=fast)
     assert first["status"].tolist() == ["scored", "scored"]
-    assert score_dataset(tmp_path / "data", jobs=2, settings=fast)["status"].tolist() == ["skipped", "skipped"]
+    assert score_dataset(tmp_path / "data", jobs=2, settings=fast)["status"].tolist() == [
+        "skipped",
+        "skipped",
+    ]
     # an interrupted session (no summary yet) is redone; the finished one is kept
     (tmp_path / "data" / "derivatives" / "coaffect" / "ses-S02" / "score_summary.json").unlink()
     assert score_dataset(tmp_path / "data", settings=fast)["status"].tolist() == ["skipped", "scored"]
@@ -152,11 +178,14 @@ def test_dataset_is_resumable_and_parallel(tmp_path, group_video):
     assert not list((tmp_path / "data" / "derivatives").rglob("*.tmp"))
 
 
-@pytest.mark.parametrize("name, n, found_in, missing_in", [
-    ("no_face.mp4", 95, [], range(95)),
-    ("face_noface.mov", 169, range(0, 60), range(100, 169)),
-    ("noface_face.mov", 169, range(110, 160), range(0, 100)),
-])
+@pytest.mark.parametrize(
+    "name, n, found_in, missing_in",
+    [
+        ("no_face.mp4", 95, [], range(95)),
+        ("face_noface.mov", 169, range(0, 60), range(100, 169)),
+        ("noface_face.mov", 169, range(110, 160), range(0, 100)),
+    ],
+)
 def test_edge_videos_give_nan_rows(shared_data, name, n, found_in, missing_in):
     faces, _ = score_video(shared_data / "edge" / name)
     assert len(faces) == n and faces["frame"].tolist() == list(range(n))
@@ -167,8 +196,17 @@ def test_edge_videos_give_nan_rows(shared_data, name, n, found_in, missing_in):
 
 
 def test_cli_video_and_errors(tmp_path, shared_data, capsys):
-    rc = main(["score", "--video", str(shared_data / "single" / "single_face.mp4"),
-               "--out", str(tmp_path / "out"), "--step", "4"])
+    rc = main(
+        [
+            "score",
+            "--video",
+            str(shared_data / "single" / "single_face.mp4"),
+            "--out",
+            str(tmp_path / "out"),
+            "--step",
+            "4",
+        ]
+    )
     assert rc == 0
     faces = pd.read_parquet(tmp_path / "out" / "faces.parquet")
     assert len(faces) == 72 and faces["face_found"].sum() == 18  # every 4th of 72 frames

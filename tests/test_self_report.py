@@ -1,14 +1,16 @@
 """Self-report measures against hand-computed interval sets (Larsen & McGraw 2011)."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
 from analysis.self_report import clip_intervals, ratings_wide, self_report_measures
-from analysis.session_reader import button_intervals
+from coaffect.formats.session_reader import button_intervals
 
-CLIPS = pd.DataFrame({"onset": [10.0, 28.0], "duration": [10.0, 5.0], "trial": [1, 2],
-                      "stimulus_id": ["bitter", "happy"]})
+CLIPS = pd.DataFrame(
+    {"onset": [10.0, 28.0], "duration": [10.0, 5.0], "trial": [1, 2], "stimulus_id": ["bitter", "happy"]}
+)
 
 
 def _iv(rows):
@@ -20,14 +22,16 @@ def _iv(rows):
 
 
 def test_hand_computed_overlapping_and_boundary_crossing_holds():
-    iv = _iv([
-        ("P1", "happy", 8.0, 12.0),    # starts before the clip: counts from 10 -> 2 s
-        ("P1", "sad", 11.0, 16.0),     # 5 s, overlaps happy 11-12 (1 s) and 15-16 (1 s)
-        ("P1", "happy", 15.0, 25.0),   # ends after the clip: counts to 20 -> 5 s
-        ("P1", "happy", 30.0, 31.0),   # clip 2 only
-        ("P2", "happy", 12.0, 13.0),   # two overlapping holds of one button: union 12-14
-        ("P2", "happy", 12.5, 14.0),
-    ])
+    iv = _iv(
+        [
+            ("P1", "happy", 8.0, 12.0),  # starts before the clip: counts from 10 -> 2 s
+            ("P1", "sad", 11.0, 16.0),  # 5 s, overlaps happy 11-12 (1 s) and 15-16 (1 s)
+            ("P1", "happy", 15.0, 25.0),  # ends after the clip: counts to 20 -> 5 s
+            ("P1", "happy", 30.0, 31.0),  # clip 2 only
+            ("P2", "happy", 12.0, 13.0),  # two overlapping holds of one button: union 12-14
+            ("P2", "happy", 12.5, 14.0),
+        ]
+    )
     m = self_report_measures(iv, CLIPS, ["P1", "P2", "P3"], threshold=0.5)
     m = m.set_index(["participant_id", "trial"])
     # hand-computed: P1 clip 1: happy 2 + 5 = 7 s, sad 5 s, both 1 + 1 = 2 s of 10 s;
@@ -54,29 +58,47 @@ def test_threshold_is_inclusive_and_zero_overlap_is_never_simultaneous():
     iv = _iv([("P1", "happy", 10.0, 12.0), ("P1", "sad", 11.5, 13.0)])  # both 0.5 s exactly
     m = self_report_measures(iv, CLIPS.iloc[:1], threshold=0.5)
     assert m.loc[0, "t_both"] == pytest.approx(0.5)
-    assert bool(m.loc[0, "any_simultaneous"])            # t_both >= threshold
+    assert bool(m.loc[0, "any_simultaneous"])  # t_both >= threshold
     m = self_report_measures(iv, CLIPS.iloc[:1], threshold=0.6)
     assert not bool(m.loc[0, "any_simultaneous"])
     m = self_report_measures(_iv([("P1", "happy", 10.0, 11.0)]), CLIPS.iloc[:1], threshold=0.0)
-    assert not bool(m.loc[0, "any_simultaneous"])        # no overlap at all
+    assert not bool(m.loc[0, "any_simultaneous"])  # no overlap at all
 
 
 def test_from_raw_key_rows_hold_across_two_clips_and_unclosed_hold():
     # sad pressed at 18 (clip 1) and released at 30 (clip 2, after a rating screen)
-    raw = pd.DataFrame({
-        "t": [18.0, 30.0, 31.0, 31.2, 32.0],
-        "action": ["down", "up", "down", "down", "up"],   # 31.2: auto-repeat, ignored
-        "participant_id": ["P1"] * 5, "seat": ["A"] * 5,
-        "button": ["sad", "sad", "happy", "happy", "happy"], "key": ["z", "z", "a", "a", "a"]})
-    raw2 = pd.concat([raw, pd.DataFrame({"t": [32.5], "action": ["down"], "participant_id": ["P1"],
-                                         "seat": ["A"], "button": ["sad"], "key": ["z"]})])
+    raw = pd.DataFrame(
+        {
+            "t": [18.0, 30.0, 31.0, 31.2, 32.0],
+            "action": ["down", "up", "down", "down", "up"],  # 31.2: auto-repeat, ignored
+            "participant_id": ["P1"] * 5,
+            "seat": ["A"] * 5,
+            "button": ["sad", "sad", "happy", "happy", "happy"],
+            "key": ["z", "z", "a", "a", "a"],
+        }
+    )
+    raw2 = pd.concat(
+        [
+            raw,
+            pd.DataFrame(
+                {
+                    "t": [32.5],
+                    "action": ["down"],
+                    "participant_id": ["P1"],
+                    "seat": ["A"],
+                    "button": ["sad"],
+                    "key": ["z"],
+                }
+            ),
+        ]
+    )
     iv = button_intervals(raw2, end_time=40.0)
     m = self_report_measures(iv, CLIPS).set_index("trial")
-    assert m.loc[1, "t_sad"] == pytest.approx(2.0)      # 18-20
+    assert m.loc[1, "t_sad"] == pytest.approx(2.0)  # 18-20
     # clip 2 (28-33): sad 28-30 and 32.5-33 (never released), happy 31-32
     assert m.loc[2, "t_sad"] == pytest.approx(2.5)
     assert m.loc[2, "t_happy"] == pytest.approx(1.0)
-    assert m.loc[2, "n_switches"] == 2                  # sad(28) -> happy(31) -> sad(32.5)
+    assert m.loc[2, "n_switches"] == 2  # sad(28) -> happy(31) -> sad(32.5)
     assert bool(m.loc[2, "unclosed_hold"]) and not bool(m.loc[1, "unclosed_hold"])
 
 
@@ -84,9 +106,17 @@ def test_clip_intervals_and_ratings_wide():
     iv = _iv([("P1", "happy", 5.0, 9.0), ("P1", "sad", 9.0, 22.0)])
     c = clip_intervals(iv, 10.0, 20.0)
     assert c[["onset", "offset", "duration"]].values.tolist() == [[10.0, 20.0, 10.0]]
-    r = pd.DataFrame({"trial": [1, 1, 2], "stimulus_id": ["a", "a", "b"],
-                      "participant_id": ["P1", "P1", "P1"], "item": ["happy", "sad", "happy"],
-                      "value": [7, pd.NA, 3], "rt": [1.0, None, 2.0], "onset": [0.0, 0.0, 5.0]})
+    r = pd.DataFrame(
+        {
+            "trial": [1, 1, 2],
+            "stimulus_id": ["a", "a", "b"],
+            "participant_id": ["P1", "P1", "P1"],
+            "item": ["happy", "sad", "happy"],
+            "value": [7, pd.NA, 3],
+            "rt": [1.0, None, 2.0],
+            "onset": [0.0, 0.0, 5.0],
+        }
+    )
     w = ratings_wide(r).set_index("trial")
     assert w.loc[1, "rating_happy"] == 7 and pd.isna(w.loc[1, "rating_sad"])  # timed out -> NaN
     assert w.loc[2, "rating_happy"] == 3

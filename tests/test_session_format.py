@@ -1,4 +1,5 @@
 """Session folder: writer -> reader round trip, crash tolerance, bad cells, hold intervals."""
+
 from __future__ import annotations
 
 import json
@@ -6,41 +7,80 @@ import json
 import pandas as pd
 import pytest
 
-from analysis.session_reader import button_intervals, read_participants, read_session, read_table
-from experiments import session_format as fmt
-from experiments.errors import SessionFormatError, SessionSetupError
-from experiments.session_writer import SessionWriter, TableWriter
+from coaffect.formats import session_format as fmt
+from coaffect.formats.errors import SessionFormatError, SessionSetupError
+from coaffect.formats.session_reader import button_intervals, read_participants, read_session, read_table
+from coaffect.formats.session_writer import SessionWriter, TableWriter
 
 NA = pd.NA
 
 
 def _write_session(dataset, status="complete"):
-    w = SessionWriter.create(dataset, "S01", {"condition": "group", "participants": ["P01", "P02"],
-                                              "protocol": {"id": "demo", "sha256": "ab" * 32},
-                                              "versions": {"coaffect": "0.1.0"}})
+    w = SessionWriter.create(
+        dataset,
+        "S01",
+        {
+            "condition": "group",
+            "participants": ["P01", "P02"],
+            "protocol": {"id": "demo", "sha256": "ab" * 32},
+            "versions": {"coaffect": "0.1.0"},
+        },
+    )
     w.append("events.tsv", {"onset": 0.0, "duration": 5.0, "trial_type": "baseline"})
-    w.append("events.tsv", {"onset": 5.016667, "duration": 8.0333333, "trial_type": "clip",
-                            "trial": 1, "stimulus_id": "demo-positive",
-                            "detail": "frames 240/240\tdropped 0"})
-    w.append("buttons.tsv", {"t": 6.25, "action": "down", "participant_id": "P01", "seat": "A",
-                             "button": "happy", "key": "a"})
-    w.append("buttons.tsv", {"t": 7.5, "action": "up", "participant_id": "P01", "seat": "A",
-                             "button": "happy", "key": "a"})
-    w.append("ratings.tsv", {"trial": 1, "stimulus_id": "demo-positive", "participant_id": "P01",
-                             "item": "happy", "value": 7, "rt": 2.25, "onset": 13.1})
-    w.append("ratings.tsv", {"trial": 1, "stimulus_id": "demo-positive", "participant_id": "P02",
-                             "item": "happy", "value": None, "rt": None, "onset": 13.1})
-    w.append("flips.tsv", {"t": 5.016667, "trial": 1, "stimulus_id": "demo-positive",
-                           "frame": 0, "pts": 0.0})
-    w.append("flips.tsv", {"t": 5.05, "trial": 1, "stimulus_id": "demo-positive",
-                           "frame": None, "pts": None})
+    w.append(
+        "events.tsv",
+        {
+            "onset": 5.016667,
+            "duration": 8.0333333,
+            "trial_type": "clip",
+            "trial": 1,
+            "stimulus_id": "demo-positive",
+            "detail": "frames 240/240\tdropped 0",
+        },
+    )
+    w.append(
+        "buttons.tsv",
+        {"t": 6.25, "action": "down", "participant_id": "P01", "seat": "A", "button": "happy", "key": "a"},
+    )
+    w.append(
+        "buttons.tsv",
+        {"t": 7.5, "action": "up", "participant_id": "P01", "seat": "A", "button": "happy", "key": "a"},
+    )
+    w.append(
+        "ratings.tsv",
+        {
+            "trial": 1,
+            "stimulus_id": "demo-positive",
+            "participant_id": "P01",
+            "item": "happy",
+            "value": 7,
+            "rt": 2.25,
+            "onset": 13.1,
+        },
+    )
+    w.append(
+        "ratings.tsv",
+        {
+            "trial": 1,
+            "stimulus_id": "demo-positive",
+            "participant_id": "P02",
+            "item": "happy",
+            "value": None,
+            "rt": None,
+            "onset": 13.1,
+        },
+    )
+    w.append("flips.tsv", {"t": 5.016667, "trial": 1, "stimulus_id": "demo-positive", "frame": 0, "pts": 0.0})
+    w.append("flips.tsv", {"t": 5.05, "trial": 1, "stimulus_id": "demo-positive", "frame": None, "pts": None})
     cam = TableWriter(w.dir / "cam-wide_frames.tsv", fmt.CAMERA_FRAMES.names)
     cam.append({"frame": 0, "t": 0.033, **{c: 0 for c in fmt.CAMERA_FRAMES.names[2:]}})
     cam.close()
-    w.add_participants([{"participant_id": "P01", "condition": "group", "session_id": "S01",
-                         "seat": "A"},
-                        {"participant_id": "P02", "condition": "group", "session_id": "S01",
-                         "seat": "B"}])
+    w.add_participants(
+        [
+            {"participant_id": "P01", "condition": "group", "session_id": "S01", "seat": "A"},
+            {"participant_id": "P02", "condition": "group", "session_id": "S01", "seat": "B"},
+        ]
+    )
     if status is not None:
         w.finish(status)
     return w
@@ -56,8 +96,10 @@ def test_round_trip_of_every_table(tmp_path):
     assert s.events["trial"].tolist() == [NA, 1]
     assert s.events["detail"].tolist() == [NA, "frames 240/240 dropped 0"]  # tab became a space
     assert str(s.events["trial"].dtype) == "Int64" and str(s.events["onset"].dtype) == "float64"
-    assert s.buttons[["t", "action", "button"]].values.tolist() == [[6.25, "down", "happy"],
-                                                                   [7.5, "up", "happy"]]
+    assert s.buttons[["t", "action", "button"]].values.tolist() == [
+        [6.25, "down", "happy"],
+        [7.5, "up", "happy"],
+    ]
     assert s.ratings["value"].tolist() == [7, NA]
     assert s.ratings["rt"].isna().tolist() == [False, True]
     assert s.flips["frame"].tolist() == [0, NA]
@@ -95,20 +137,25 @@ def test_cut_last_line_after_crash_is_ignored_with_a_note(tmp_path):
     assert "buttons.tsv: last line was incomplete (session interrupted); ignored" in s.notes
     # resuming cuts the partial row away and appends after the last whole one
     w = SessionWriter(tmp_path, "S01", resume=True)
-    w.append("buttons.tsv", {"t": 9.5, "action": "down", "participant_id": "P02", "seat": "B",
-                             "button": "sad", "key": "b"})
+    w.append(
+        "buttons.tsv",
+        {"t": 9.5, "action": "down", "participant_id": "P02", "seat": "B", "button": "sad", "key": "b"},
+    )
     w.finish("complete")
     s = read_session(tmp_path / "ses-S01")
     assert s.buttons["t"].tolist() == [6.25, 7.5, 9.5]
     assert s.notes == []
 
 
-@pytest.mark.parametrize("line, message", [
-    ("abc\tdown\tP01\tA\thappy\ta", "{p}:4:1: column 't': not a number (got 'abc')"),
-    ("n/a\tdown\tP01\tA\thappy\ta", "{p}:4:1: column 't': value required (got 'n/a')"),
-    ("1.0\tdown\tP01\tA\thappy", "{p}:4: expected 6 tab-separated values, got 5"),
-    ("1.0\tdown\tP01\tA\thappy\ta\tx", "{p}:4: expected 6 tab-separated values, got 7"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("abc\tdown\tP01\tA\thappy\ta", "{p}:4:1: column 't': not a number (got 'abc')"),
+        ("n/a\tdown\tP01\tA\thappy\ta", "{p}:4:1: column 't': value required (got 'n/a')"),
+        ("1.0\tdown\tP01\tA\thappy", "{p}:4: expected 6 tab-separated values, got 5"),
+        ("1.0\tdown\tP01\tA\thappy\ta\tx", "{p}:4: expected 6 tab-separated values, got 7"),
+    ],
+)
 def test_bad_cell_names_file_row_and_column(tmp_path, line, message):
     _write_session(tmp_path)
     path = tmp_path / "ses-S01" / "buttons.tsv"
@@ -121,8 +168,9 @@ def test_bad_cell_names_file_row_and_column(tmp_path, line, message):
 
 def test_bad_int_and_missing_column(tmp_path):
     path = tmp_path / "ratings.tsv"
-    path.write_text("trial\tstimulus_id\tparticipant_id\titem\tvalue\trt\tonset\n"
-                    "1\tc\tP01\thappy\t7.5\t1.0\t3.0\n")
+    path.write_text(
+        "trial\tstimulus_id\tparticipant_id\titem\tvalue\trt\tonset\n1\tc\tP01\thappy\t7.5\t1.0\t3.0\n"
+    )
     with pytest.raises(SessionFormatError) as info:
         read_table(path, fmt.RATINGS)
     assert info.value.message == f"{path}:2:5: column 'value': not a whole number (got '7.5')"
@@ -145,6 +193,7 @@ def test_newer_format_and_bad_status_are_refused(tmp_path):
 
 # ---------------------------------------------------------------- hold intervals
 
+
 def _events(rows):
     return pd.DataFrame(rows, columns=["t", "action", "participant_id", "seat", "button", "key"])
 
@@ -154,12 +203,15 @@ def _spans(df):
 
 
 def test_intervals_simple_and_overlapping_buttons():
-    raw = _events([(1.0, "down", "P01", "A", "happy", "a"),
-                   (1.5, "down", "P01", "A", "sad", "z"),   # both held: mixed feelings
-                   (2.0, "up", "P01", "A", "happy", "a"),
-                   (3.0, "up", "P01", "A", "sad", "z")])
-    assert _spans(button_intervals(raw)) == [("P01", "happy", 1.0, 2.0, True),
-                                             ("P01", "sad", 1.5, 3.0, True)]
+    raw = _events(
+        [
+            (1.0, "down", "P01", "A", "happy", "a"),
+            (1.5, "down", "P01", "A", "sad", "z"),  # both held: mixed feelings
+            (2.0, "up", "P01", "A", "happy", "a"),
+            (3.0, "up", "P01", "A", "sad", "z"),
+        ]
+    )
+    assert _spans(button_intervals(raw)) == [("P01", "happy", 1.0, 2.0, True), ("P01", "sad", 1.5, 3.0, True)]
 
 
 def test_intervals_held_across_phases():
@@ -172,21 +224,31 @@ def test_intervals_held_across_phases():
 
 
 def test_intervals_ignore_auto_repeat_and_unmatched_ups():
-    raw = _events([(0.5, "up", "P02", "B", "happy", "g"),      # up without down: ignored
-                   (1.0, "down", "P02", "B", "happy", "g"),
-                   (1.5, "down", "P02", "B", "happy", "g"),    # auto-repeat while held
-                   (1.53, "down", "P02", "B", "happy", "g"),
-                   (2.0, "up", "P02", "B", "happy", "g"),
-                   (2.1, "up", "P02", "B", "happy", "g")])     # second up: ignored
+    raw = _events(
+        [
+            (0.5, "up", "P02", "B", "happy", "g"),  # up without down: ignored
+            (1.0, "down", "P02", "B", "happy", "g"),
+            (1.5, "down", "P02", "B", "happy", "g"),  # auto-repeat while held
+            (1.53, "down", "P02", "B", "happy", "g"),
+            (2.0, "up", "P02", "B", "happy", "g"),
+            (2.1, "up", "P02", "B", "happy", "g"),
+        ]
+    )  # second up: ignored
     assert _spans(button_intervals(raw)) == [("P02", "happy", 1.0, 2.0, True)]
 
 
 def test_intervals_still_held_at_end_are_closed_and_flagged():
-    raw = _events([(3.0, "down", "P01", "A", "happy", "a"),
-                   (4.0, "down", "P02", "B", "sad", "b"),
-                   (5.0, "up", "P02", "B", "sad", "b")])
-    assert _spans(button_intervals(raw, end_time=20.0)) == [("P01", "happy", 3.0, 20.0, False),
-                                                          ("P02", "sad", 4.0, 5.0, True)]
+    raw = _events(
+        [
+            (3.0, "down", "P01", "A", "happy", "a"),
+            (4.0, "down", "P02", "B", "sad", "b"),
+            (5.0, "up", "P02", "B", "sad", "b"),
+        ]
+    )
+    assert _spans(button_intervals(raw, end_time=20.0)) == [
+        ("P01", "happy", 3.0, 20.0, False),
+        ("P02", "sad", 4.0, 5.0, True),
+    ]
     # without end_time the last event closes it
     assert _spans(button_intervals(raw))[0] == ("P01", "happy", 3.0, 5.0, False)
 
@@ -195,14 +257,23 @@ def test_intervals_from_unsorted_rows_and_empty_input():
     raw = _events([(2.0, "up", "P01", "A", "happy", "a"), (1.0, "down", "P01", "A", "happy", "a")])
     assert _spans(button_intervals(raw)) == [("P01", "happy", 1.0, 2.0, True)]
     empty = button_intervals(_events([]))
-    assert empty.empty and list(empty) == ["participant_id", "seat", "button", "onset", "offset",
-                                           "duration", "closed"]
+    assert empty.empty and list(empty) == [
+        "participant_id",
+        "seat",
+        "button",
+        "onset",
+        "offset",
+        "duration",
+        "closed",
+    ]
 
 
 def test_session_intervals_close_at_session_end(tmp_path):
     w = _write_session(tmp_path, status=None)
-    w.append("buttons.tsv", {"t": 8.0, "action": "down", "participant_id": "P02", "seat": "B",
-                             "button": "sad", "key": "b"})
+    w.append(
+        "buttons.tsv",
+        {"t": 8.0, "action": "down", "participant_id": "P02", "seat": "B", "button": "sad", "key": "b"},
+    )
     w.finish("aborted")
     spans = _spans(read_session(tmp_path / "ses-S01").intervals())
     # events end at 5.016667 + 8.033333 = 13.05 s: the open key is closed there
@@ -211,13 +282,15 @@ def test_session_intervals_close_at_session_end(tmp_path):
 
 # ---------------------------------------------------------------- the document
 
+
 def test_docs_match_the_format_module(root):
-    """docs/session-format.md is generated from experiments/session_format.py."""
-    from experiments.session_format_doc import SPECS, documented_tables, render
+    """docs/session-format.md is generated from coaffect/formats/session_format.py."""
+    from coaffect.formats.session_format_doc import SPECS, documented_tables, render
 
     text = (root / "docs" / "session-format.md").read_text(encoding="utf-8")
-    assert render(text) == text, ("docs/session-format.md is out of date: run "
-                                  "python -m experiments.session_format_doc")
+    assert render(text) == text, (
+        "docs/session-format.md is out of date: run python -m coaffect.formats.session_format_doc"
+    )
     assert sorted(documented_tables(text)) == sorted(SPECS)
     assert set(fmt.TABLES) <= set(SPECS)
     for key in fmt.SESSION_JSON_KEYS:

@@ -1,4 +1,5 @@
 """The simulated study: a valid dataset, and the pipeline recovers its known effects."""
+
 from __future__ import annotations
 
 import json
@@ -7,31 +8,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import faces_schema as fs
-from analysis.session_reader import read_dataset, read_participants
 from analysis.simulate_study import SimulationSpec, simulate_study
 from analysis.stats import fit_mixed
 from analysis.study_data import load_study
 from analysis.trials import trial_table
-from experiments.cli import main
-from experiments.errors import AnalysisError
-from experiments.protocol import load_protocol
+from coaffect.cli import main
+from coaffect.formats import faces_schema as fs
+from coaffect.formats.errors import AnalysisError
+from coaffect.formats.protocol import load_protocol
+from coaffect.formats.session_reader import read_dataset, read_participants
 from tests.conftest import require_tool
 from tests.sim_helpers import SMALL, sim_dataset
 
 # 30 alone + 10 groups of 3 = 60 participants, 6 clips of 10 s, faces at 4 fps
-RECOVERY = dict(n_alone=30, n_group_sessions=10, group_size=3, n_clips=6, clip_duration=10.0,
-                fps=4.0, seed=11)
+RECOVERY = dict(
+    n_alone=30, n_group_sessions=10, group_size=3, n_clips=6, clip_duration=10.0, fps=4.0, seed=11
+)
 
 
 def test_dataset_follows_the_session_format(tmp_path_factory):
     ds = sim_dataset(tmp_path_factory, "small", **SMALL)
-    sessions = read_dataset(ds)                       # validates every table
+    sessions = read_dataset(ds)  # validates every table
     assert [s.session_id for s in sessions] == ["a01", "a02", "a03", "g01", "g02"]
     assert all(s.status == "complete" and not s.notes for s in sessions)
     people = read_participants(ds)
     assert len(people) == 7 and set(people["condition"]) == {"alone", "group"}
-    lp = load_protocol(ds / "ses-g01" / "protocol.yaml")   # manifest resolves inside the dataset
+    lp = load_protocol(ds / "ses-g01" / "protocol.yaml")  # manifest resolves inside the dataset
     assert lp.protocol.conditions["group"].participants == 2
     g = sessions[3]
     assert list(g.events["trial_type"][:2]) == ["instructions", "baseline"]
@@ -44,14 +46,15 @@ def test_dataset_follows_the_session_format(tmp_path_factory):
     assert set(fs.KEY_COLUMNS + fs.MEASURES + fs.FACE_COLUMNS) <= set(faces.columns)
     found = faces[faces["face_found"]]
     np.testing.assert_allclose(found[list(fs.EMOTIONS)].sum(axis=1), 1.0)
-    assert faces.loc[~faces["face_found"], "AU12"].isna().all()   # NaN rows, never dropped
+    assert faces.loc[~faces["face_found"], "AU12"].isna().all()  # NaN rows, never dropped
     truth = json.loads((ds / "derivatives/coaffect/simulation.json").read_text())
     assert truth["truth"]["AU12"]["condition[T.group]"] == 0.25
 
 
 def test_refuses_to_overwrite_and_bad_sizes(tmp_path):
-    simulate_study(tmp_path / "d", SimulationSpec(n_alone=1, n_group_sessions=0, n_clips=1,
-                                                  clip_duration=3.0))
+    simulate_study(
+        tmp_path / "d", SimulationSpec(n_alone=1, n_group_sessions=0, n_clips=1, clip_duration=3.0)
+    )
     with pytest.raises(AnalysisError, match="already holds ses-"):
         simulate_study(tmp_path / "d", SimulationSpec(n_alone=1, n_group_sessions=0))
     with pytest.raises(AnalysisError, match="need at least one session"):
@@ -64,12 +67,16 @@ def test_pipeline_recovers_the_simulated_effects(tmp_path_factory):
     spec = SimulationSpec(**RECOVERY)
     # truths on the model's scale (reference level: bittersweet, alphabetically first)
     truth = {
-        "AU12": {"condition[T.group]": spec.smile_group_effect,
-                 "valence[T.negative]": spec.smile_valence["negative"] - spec.smile_valence["bittersweet"],
-                 "valence[T.positive]": spec.smile_valence["positive"] - spec.smile_valence["bittersweet"]},
-        "sadness": {"condition[T.group]": spec.sad_group_effect,
-                    "valence[T.negative]": spec.sad_valence["negative"] - spec.sad_valence["bittersweet"],
-                    "valence[T.positive]": spec.sad_valence["positive"] - spec.sad_valence["bittersweet"]},
+        "AU12": {
+            "condition[T.group]": spec.smile_group_effect,
+            "valence[T.negative]": spec.smile_valence["negative"] - spec.smile_valence["bittersweet"],
+            "valence[T.positive]": spec.smile_valence["positive"] - spec.smile_valence["bittersweet"],
+        },
+        "sadness": {
+            "condition[T.group]": spec.sad_group_effect,
+            "valence[T.negative]": spec.sad_valence["negative"] - spec.sad_valence["bittersweet"],
+            "valence[T.positive]": spec.sad_valence["positive"] - spec.sad_valence["bittersweet"],
+        },
     }
     require_tool("Rscript")
     for dv, terms in truth.items():
@@ -85,7 +92,7 @@ def test_pipeline_recovers_the_simulated_effects(tmp_path_factory):
     # self-reports: differ by clip, not by condition; bittersweet clips far more t_both
     res = fit_mixed(trials, "t_both ~ condition + valence").fixed.set_index("term")
     assert res.loc["condition[T.group]", "ci_low"] <= 0 <= res.loc["condition[T.group]", "ci_high"]
-    assert res.loc["valence[T.positive]", "ci_high"] < -1.0       # seconds less than bittersweet
+    assert res.loc["valence[T.positive]", "ci_high"] < -1.0  # seconds less than bittersweet
     by_valence = trials.groupby("valence")["t_both"].mean()
     assert by_valence["bittersweet"] > 3 * max(by_valence["positive"], by_valence["negative"])
     # more missing faces in groups (p_missing 0.10 vs 0.03 per frame)
@@ -101,9 +108,19 @@ def test_false_positive_rate_near_nominal_when_no_group_effect(tmp_path):
     # A larger version (100 studies) would belong in a benchmark, not here (about 3 s each).
     rejections = 0
     for seed in range(10):
-        ds = simulate_study(tmp_path / f"s{seed}", SimulationSpec(
-            n_alone=10, n_group_sessions=5, group_size=2, n_clips=3, clip_duration=6.0, fps=3.0,
-            smile_group_effect=0.0, seed=100 + seed))
+        ds = simulate_study(
+            tmp_path / f"s{seed}",
+            SimulationSpec(
+                n_alone=10,
+                n_group_sessions=5,
+                group_size=2,
+                n_clips=3,
+                clip_duration=6.0,
+                fps=3.0,
+                smile_group_effect=0.0,
+                seed=100 + seed,
+            ),
+        )
         res = fit_mixed(trial_table(load_study(ds), measures=["AU12"]), "AU12 ~ condition + valence")
         rejections += bool(res.fixed.set_index("term").loc["condition[T.group]", "p_val"] < 0.05)
     assert rejections <= 2

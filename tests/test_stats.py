@@ -1,4 +1,5 @@
 """Tidy mixed-model and mixed-ANOVA tables, user errors, and the stats CLI."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,8 @@ import pytest
 from analysis.stats import FIXED_COLUMNS, fit_mixed, mixed_anova_table, run_stats
 from analysis.study_data import load_study
 from analysis.trials import trial_table
-from experiments.cli import main
-from experiments.errors import AnalysisError
+from coaffect.cli import main
+from coaffect.formats.errors import AnalysisError
 from tests.sim_helpers import SMALL, sim_dataset
 
 
@@ -26,17 +27,21 @@ def trials(small):
 def test_fixed_table_is_tidy_with_levels_and_convergence(trials):
     res = fit_mixed(trials, "t_both ~ condition + valence")
     assert list(res.fixed.columns) == list(FIXED_COLUMNS)
-    assert list(res.fixed["term"]) == ["Intercept", "condition[T.group]", "valence[T.negative]",
-                                       "valence[T.positive]"]
+    assert list(res.fixed["term"]) == [
+        "Intercept",
+        "condition[T.group]",
+        "valence[T.negative]",
+        "valence[T.positive]",
+    ]
     z = res.fixed["estimate"] / res.fixed["se"]
     np.testing.assert_allclose(res.fixed["stat"], z)
-    np.testing.assert_allclose(res.fixed["ci_high"] - res.fixed["estimate"], 1.959964 * res.fixed["se"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        res.fixed["ci_high"] - res.fixed["estimate"], 1.959964 * res.fixed["se"], rtol=1e-5
+    )
     assert list(res.random.columns) == ["component", "variance", "sd"]
     assert res.random["component"].iloc[-1] == "residual"
     # SMALL: 3 alone + 2 groups of 2 = 7 participants, 5 sessions, 3 clips, 21 trials
-    assert res.n == {"participants": 7, "sessions": 5, "group_sessions": 2, "stimuli": 3,
-                     "observations": 21}
+    assert res.n == {"participants": 7, "sessions": 5, "group_sessions": 2, "stimuli": 3, "observations": 21}
     assert isinstance(res.converged, bool)
     assert "(0 + in_group | session_id)" in res.full_formula
 

@@ -1,4 +1,5 @@
 """Synthetic faces: a real photo animated with known action units; the scorer must recover them."""
+
 from __future__ import annotations
 
 import numpy as np

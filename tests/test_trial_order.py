@@ -1,4 +1,5 @@
 """Trial orders: fixed, seeded random, balanced (Williams) Latin square across sessions."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -36,18 +37,18 @@ def test_williams_square_4_literal():
 def test_williams_square_is_balanced(n):
     rows = williams_square(n)
     assert len(rows) == (n if n % 2 == 0 else 2 * n)
-    for pos in range(n):              # each item equally often in each position
+    for pos in range(n):  # each item equally often in each position
         assert Counter(r[pos] for r in rows) == Counter({i: len(rows) // n for i in range(n)})
     pairs = Counter((r[i], r[i + 1]) for r in rows for i in range(n - 1))
     expected = len(rows) * (n - 1) // (n * (n - 1))
-    assert set(pairs) == set(permutations(range(n), 2))   # every ordered pair occurs
-    assert set(pairs.values()) == {expected}              # equally often (carry-over balance)
+    assert set(pairs) == set(permutations(range(n), 2))  # every ordered pair occurs
+    assert set(pairs.values()) == {expected}  # equally often (carry-over balance)
 
 
 def test_latin_square_cycles_through_rows_across_sessions():
     orders = [trial_order(CLIPS, "latin_square", k) for k in range(7)]
     assert orders[0] == CLIPS
-    assert orders[6] == orders[0]                    # 3 clips: 6 rows, then it repeats
+    assert orders[6] == orders[0]  # 3 clips: 6 rows, then it repeats
     assert len({tuple(o) for o in orders[:6]}) == 6  # all 6 orders of 3 clips
 
 

@@ -1,16 +1,17 @@
 """Trial table, time courses, coherence and synchrony on simulated session folders."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import faces_schema as fs
 from analysis.coherence import coherence_table
 from analysis.study_data import load_study
 from analysis.synchrony import synchrony_summary, synchrony_table
 from analysis.timecourse import condition_timecourse, timecourses
 from analysis.trials import trial_table, write_trials
+from coaffect.formats import faces_schema as fs
 from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
 
 
@@ -31,14 +32,31 @@ def test_one_row_per_participant_and_clip_with_design_columns(study_trials):
     assert len(trials) == 21
     assert trials.groupby(["participant_id", "stimulus_id"]).size().max() == 1
     assert set(trials["condition"]) == {"alone", "group"}
-    assert (trials.groupby("condition")["participant_id"].nunique().to_dict()
-            == {"alone": 3, "group": 4})
+    assert trials.groupby("condition")["participant_id"].nunique().to_dict() == {"alone": 3, "group": 4}
     # valence comes from the manifest the frozen protocol points at (clips cycle pos/neg/bitter)
     assert trials.drop_duplicates("stimulus_id").set_index("stimulus_id")["valence"].to_dict() == {
-        "clip01": "positive", "clip02": "negative", "clip03": "bittersweet"}
-    for col in ("seat", "t_happy", "t_both", "p_both", "min_index", "n_switches",
-                "rating_happy", "rating_sad", "AU12", "AU12_peak", "emo_happy", "face_fraction",
-                "excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason"):
+        "clip01": "positive",
+        "clip02": "negative",
+        "clip03": "bittersweet",
+    }
+    for col in (
+        "seat",
+        "t_happy",
+        "t_both",
+        "p_both",
+        "min_index",
+        "n_switches",
+        "rating_happy",
+        "rating_sad",
+        "AU12",
+        "AU12_peak",
+        "emo_happy",
+        "face_fraction",
+        "excluded",
+        "exclusion_reason",
+        "face_excluded",
+        "face_exclusion_reason",
+    ):
         assert col in trials.columns, col
     assert not trials["excluded"].any()
 
@@ -57,8 +75,11 @@ def test_facial_means_are_baseline_corrected(small, study_trials):
     row = trials[(trials["participant_id"] == pid) & (trials["trial"] == clip["trial"])].iloc[0]
     assert row["AU12"] == pytest.approx(win["AU12"].mean() - base["AU12"].mean(), rel=1e-9)
     assert row["AU12_peak"] == pytest.approx(win["AU12"].max() - base["AU12"].mean(), rel=1e-9)
-    all_frames = faces[(faces["participant_id"] == pid) & (faces["t"] >= clip["onset"])
-                       & (faces["t"] < clip["onset"] + clip["duration"])]
+    all_frames = faces[
+        (faces["participant_id"] == pid)
+        & (faces["t"] >= clip["onset"])
+        & (faces["t"] < clip["onset"] + clip["duration"])
+    ]
     assert row["face_fraction"] == pytest.approx(all_frames["face_found"].mean())
 
 
@@ -74,20 +95,23 @@ def test_exclusions_keep_rows_and_say_why(small, tmp_path):
     faces = pd.read_parquet(fpath)
     hidden_clip = sd_hidden.clips.iloc[0]
     hidden_pid = sd_hidden.participants["participant_id"].iloc[0]
-    sel = ((faces["participant_id"] == hidden_pid) & (faces["t"] >= hidden_clip["onset"])
-           & (faces["t"] < hidden_clip["onset"] + 7.0))   # 7 of 10 s without a face
+    sel = (
+        (faces["participant_id"] == hidden_pid)
+        & (faces["t"] >= hidden_clip["onset"])
+        & (faces["t"] < hidden_clip["onset"] + 7.0)
+    )  # 7 of 10 s without a face
     faces.loc[sel, "face_found"] = False
     faces.loc[sel, list(fs.MEASURES)] = np.nan
     faces.to_parquet(fpath)
     trials = trial_table(load_study(ds))
-    assert len(trials) == 21                                   # nothing deleted
+    assert len(trials) == 21  # nothing deleted
     ab = trials[(trials["session_id"] == sd_abort.session_id) & (trials["trial"] == clip["trial"])]
     assert ab["excluded"].all()
     assert ab["exclusion_reason"].iloc[0] == "session aborted during the clip"
     nf = trials[trials["session_id"] == sd_noface.session_id]
     assert nf["face_excluded"].all() and nf["AU12"].isna().all()
     assert nf["face_exclusion_reason"].iloc[0] == "no faces table (session not scored)"
-    assert not nf["excluded"].any() and nf["t_happy"].notna().all()   # buttons still usable
+    assert not nf["excluded"].any() and nf["t_happy"].notna().all()  # buttons still usable
     hid = trials[(trials["participant_id"] == hidden_pid) & (trials["trial"] == hidden_clip["trial"])]
     assert hid["face_excluded"].iloc[0]
     # 7 s of 10 s hidden at 5 fps: 15 of 50 frames visible (a few more were missing already)
@@ -95,8 +119,10 @@ def test_exclusions_keep_rows_and_say_why(small, tmp_path):
     assert hid["face_fraction"].iloc[0] <= 0.30
     out = write_trials(trials, ds)
     back = pd.read_csv(out, sep="\t", na_values="n/a", keep_default_na=False)
-    assert len(back) == 21 and (ds / "derivatives/coaffect" / f"ses-{sd_abort.session_id}"
-                                / "trials.tsv").exists()
+    assert (
+        len(back) == 21
+        and (ds / "derivatives/coaffect" / f"ses-{sd_abort.session_id}" / "trials.tsv").exists()
+    )
 
 
 def test_timecourses_coherence_and_synchrony(study_trials):
@@ -111,7 +137,7 @@ def test_timecourses_coherence_and_synchrony(study_trials):
     coh, curve, lag = coherence_table(study, trials)
     # the simulation makes AU12 follow the happy button 1.0 s later (SimulationSpec.coupling_lag)
     assert lag == pytest.approx(1.0, abs=0.5)
-    assert len(curve) == 21                                    # 0..5 s in 0.25 s steps
+    assert len(curve) == 21  # 0..5 s in 0.25 s steps
     assert coh.loc[coh["button"] == "happy", "r"].mean() > 0.2
     coh_fixed, _, lag_fixed = coherence_table(study, trials, lag=2.0)
     assert lag_fixed == 2.0 and (coh_fixed["lag"] == 2.0).all()
@@ -128,7 +154,7 @@ def test_timecourses_coherence_and_synchrony(study_trials):
     assert want["real"] >= 4 and want["pseudo"] >= 8
     per, test = synchrony_summary(syn)
     assert len(per) == 2 and test["n_sessions"] == 2
-    assert test["mean_real_r"] > test["mean_pseudo_r"]   # shared session signal in the simulation
+    assert test["mean_real_r"] > test["mean_pseudo_r"]  # shared session signal in the simulation
 
 
 def test_frames_skipped_by_score_step_do_not_count_as_missing_faces(small, tmp_path):
@@ -136,17 +162,18 @@ def test_frames_skipped_by_score_step_do_not_count_as_missing_faces(small, tmp_p
     sid = "a01"
     fpath = ds / "derivatives" / "coaffect" / f"ses-{sid}" / "faces.parquet"
     faces = pd.read_parquet(fpath)
-    skipped = faces["frame"] % 2 == 1            # what 'coaffect score --step 2' writes
+    skipped = faces["frame"] % 2 == 1  # what 'coaffect score --step 2' writes
     faces.loc[skipped, "face_found"] = False
     faces.loc[skipped, list(fs.MEASURES)] = np.nan
     faces.to_parquet(fpath)
     before = trial_table(load_study(ds)).query("session_id == @sid")
-    assert before["face_fraction"].max() <= 0.5   # without the summary: half the frames "lost"
+    assert before["face_fraction"].max() <= 0.5  # without the summary: half the frames "lost"
     (fpath.parent / "score_summary.json").write_text(
-        '{"settings": {"pipeline": {"step": 2}}, "cameras": {"sim": {"step": 2}}}')
+        '{"settings": {"pipeline": {"step": 2}}, "cameras": {"sim": {"step": 2}}}'
+    )
     after = trial_table(load_study(ds)).query("session_id == @sid")
     assert after["face_fraction"].min() > 0.8 and not after["face_excluded"].any()
-    assert (after["n_frames"] == 25).all()        # 10 s at 5 fps, every 2nd frame scored
+    assert (after["n_frames"] == 25).all()  # 10 s at 5 fps, every 2nd frame scored
 
 
 def test_planned_clips_never_shown_get_excluded_rows(small, tmp_path):
@@ -159,13 +186,16 @@ def test_planned_clips_never_shown_get_excluded_rows(small, tmp_path):
     clips = [line.split("\t")[4] for line in events[1:] if line.split("\t")[2] == "clip"]
     last = clips[-1]
     # the session was aborted before its last clip: no clip row, but the plan lists it
-    kept = [line for line in events if not (line.split("\t")[2] in ("clip", "rating")
-                                            and line.split("\t")[4] == last)]
+    kept = [
+        line
+        for line in events
+        if not (line.split("\t")[2] in ("clip", "rating") and line.split("\t")[4] == last)
+    ]
     (ses / "events.tsv").write_text("\n".join(kept) + "\n")
     meta.update(status="aborted", trial_order=clips)
     (ses / "session.json").write_text(json.dumps(meta))
     trials = trial_table(load_study(ds))
-    assert len(trials) == 21                                   # still every participant x clip
+    assert len(trials) == 21  # still every participant x clip
     gone = trials[(trials["session_id"] == "g02") & (trials["stimulus_id"] == last)]
     assert len(gone) == 2 and gone["excluded"].all() and (gone["trial"] == 3).all()
     assert gone["exclusion_reason"].iloc[0] == "not shown: the session ended (aborted) before this clip"

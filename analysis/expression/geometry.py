@@ -8,28 +8,11 @@ and, to first order, foreshortening by yaw (horizontal) and pitch (vertical)
 cancel. Each raw measure grows when the movement is stronger; the values are
 only meaningful against the same person's baseline (:mod:`.baseline`).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-#: Raw geometric measure behind each action unit (see docs/faces-table.md).
-AU_DEFINITIONS = {
-    "AU01": "inner brow (21, 22) height above the inner eye corners",
-    "AU02": "outer brow (17, 18, 25, 26) height above the outer eye corners",
-    "AU04": "minus (mean brow height above the eye line + inner-brow gap)",
-    "AU05": "upper lid height above the eye-corner line / eye width",
-    "AU06": "minus lower-lid to lip-corner vertical distance (cheek raised)",
-    "AU07": "minus lower lid depth below the eye-corner line / eye width",
-    "AU10": "minus nose base (33) to upper lip (51) distance",
-    "AU12": "lip-corner elevation above the lip centre + 0.5 x mouth width",
-    "AU15": "lip-corner depression below the lip centre",
-    "AU20": "mouth width (48 -> 54)",
-    "AU25": "inner-lip gap",
-    "AU26": "nose base (33) to chin (8) distance",
-    "AU43": "minus eye opening, median over 0.5 s (sustained closure)",
-    "AU45": "minus eye opening (upper + lower lid distances / eye width)",
-}
 
 
 def face_frame(landmarks: np.ndarray) -> np.ndarray:
@@ -64,7 +47,7 @@ def face_frame(landmarks: np.ndarray) -> np.ndarray:
     rel = pts - mid[:, None, :]
     x = (rel[..., 0] * cos[:, None] + rel[..., 1] * sin[:, None]) / iod[:, None]
     y = -rel[..., 0] * sin[:, None] + rel[..., 1] * cos[:, None]
-    nose = (y[:, 33] - y[:, 27])
+    nose = y[:, 33] - y[:, 27]
     y = y / np.where(np.abs(nose) > 1e-9, nose, np.nan)[:, None]
     out = np.stack([x, y], axis=-1)
     return out[0] if single else out
@@ -81,7 +64,7 @@ def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        n rows; columns AU01 ... AU45 of :data:`AU_DEFINITIONS` (face-frame
+        n rows; columns AU01 ... AU45 of :data:`coaffect.formats.faces_schema.AU_DEFINITIONS` (face-frame
         units; larger = stronger movement; AU43 equals AU45 here and is
         smoothed over time by the scorer).
 
@@ -110,19 +93,21 @@ def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
     width = x[:, 54] - x[:, 48]
     lips_gap = ((y[:, 66] - y[:, 62]) + (y[:, 65] - y[:, 63]) + (y[:, 67] - y[:, 61])) / 3
     openness = upper + lower
-    return pd.DataFrame({
-        "AU01": inner,
-        "AU02": outer,
-        "AU04": -(brow_h + gap),
-        "AU05": upper,
-        "AU06": -lid_to_corner,
-        "AU07": -lower,
-        "AU10": -(y[:, 51] - y[:, 33]),
-        "AU12": elevation + 0.5 * width,
-        "AU15": -elevation,
-        "AU20": width,
-        "AU25": lips_gap,
-        "AU26": y[:, 8] - y[:, 33],
-        "AU43": -openness,
-        "AU45": -openness,
-    })
+    return pd.DataFrame(
+        {
+            "AU01": inner,
+            "AU02": outer,
+            "AU04": -(brow_h + gap),
+            "AU05": upper,
+            "AU06": -lid_to_corner,
+            "AU07": -lower,
+            "AU10": -(y[:, 51] - y[:, 33]),
+            "AU12": elevation + 0.5 * width,
+            "AU15": -elevation,
+            "AU20": width,
+            "AU25": lips_gap,
+            "AU26": y[:, 8] - y[:, 33],
+            "AU43": -openness,
+            "AU45": -openness,
+        }
+    )

@@ -1,10 +1,12 @@
 """From landmarks on a frame x participant grid to baseline-normalised measures."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..faces_schema import ACTION_UNITS
+from coaffect.formats.faces_schema import ACTION_UNITS
+
 from .baseline import baseline_zscores
 from .composites import composite_scores
 from .geometry import landmark_action_units
@@ -13,8 +15,7 @@ from .geometry import landmark_action_units
 AU43_WINDOW_S = 0.5
 
 
-def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline,
-                        fps: float) -> pd.DataFrame:
+def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, fps: float) -> pd.DataFrame:
     """Action-unit z-scores and composites for every row of a frame x participant grid.
 
     Parameters
@@ -42,8 +43,11 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline,
     raw = landmark_action_units(landmarks)
     raw.index = grid.index
     win = max(1, int(round(AU43_WINDOW_S * fps)))
-    raw["AU43"] = (raw["AU45"].groupby(grid["participant_id"].to_numpy())
-                   .transform(lambda s: s.rolling(win, center=True, min_periods=1).median()))
+    raw["AU43"] = (
+        raw["AU45"]
+        .groupby(grid["participant_id"].to_numpy())
+        .transform(lambda s: s.rolling(win, center=True, min_periods=1).median())
+    )
     raw.loc[raw["AU45"].isna(), "AU43"] = np.nan
     raw["participant_id"] = grid["participant_id"].to_numpy()
     z = baseline_zscores(raw, ACTION_UNITS, in_baseline)

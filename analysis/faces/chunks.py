@@ -18,16 +18,17 @@ seam (the tests check it to the bit). Where they cannot (a face missed by both
 warm-up detections of a chunk), that face starts a new track at the next
 detection that finds it, and its frames from the seam until then are NaN.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from .detect import iou
-from .pipeline import PipelineSettings, RangeObservations, observe_range, open_video
+from .frames import has_byte_ranges, video_facts
+from .pipeline import PipelineSettings, RangeObservations, observe_range
 
 #: Detection intervals a chunk starts before its seam (two detections confirm a face).
 OVERLAP_DETECTIONS = 2
@@ -36,21 +37,14 @@ OVERLAP_DETECTIONS = 2
 STITCH_IOU = 0.5
 
 
-def _range_facts(path: Path, frame_table) -> tuple[float, int]:
-    if frame_table is not None and {"byte_offset", "byte_length"} <= set(frame_table.columns):
-        t = frame_table["t"].to_numpy(dtype=float)
-        d = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-        return (1.0 / d if d > 0 else 25.0), len(frame_table)
-    cap = open_video(path)
-    try:
-        return float(cap.get(cv2.CAP_PROP_FPS)) or 25.0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    finally:
-        cap.release()
-
-
-def plan_chunks(start: int, end: int, jobs: int, detect_frames: int,
-                overlap_detections: int = OVERLAP_DETECTIONS,
-                max_chunks_per_job: int = 4) -> list[tuple[int, int, int]]:
+def plan_chunks(
+    start: int,
+    end: int,
+    jobs: int,
+    detect_frames: int,
+    overlap_detections: int = OVERLAP_DETECTIONS,
+    max_chunks_per_job: int = 4,
+) -> list[tuple[int, int, int]]:
     """Cut frames ``[start, end)`` into chunks of about equal work.
 
     Parameters
@@ -87,7 +81,9 @@ def plan_chunks(start: int, end: int, jobs: int, detect_frames: int,
     n = end - start
     if jobs < 2 or n < 2 * jobs * ov:
         return [(start, start, end)]
-    n_chunks = max(jobs, min(max_chunks_per_job * jobs, n // (25 * ov)))  # long videos: finer progress, better balance
+    n_chunks = max(
+        jobs, min(max_chunks_per_job * jobs, n // (25 * ov))
+    )  # long videos: finer progress, better balance
     per = (n + (n_chunks - 1) * ov) / n_chunks
     seams = [start]
     for c in range(1, n_chunks):
@@ -178,11 +174,19 @@ def stitch_chunks(parts: list[RangeObservations], seams: list[int]) -> RangeObse
     return RangeObservations(frames, rows, landmarks, confirmed, chips, min_width, info)
 
 
-def observe_chunked(path: Path, settings: PipelineSettings, start: int, stop: int | None,
-                    encode, progress, frame_table: pd.DataFrame | None, jobs: int) -> RangeObservations:
+def observe_chunked(
+    path: Path,
+    settings: PipelineSettings,
+    start: int,
+    stop: int | None,
+    encode,
+    progress,
+    frame_table: pd.DataFrame | None,
+    jobs: int,
+) -> RangeObservations:
     """Score frames ``[start, stop)`` in ``jobs`` processes and stitch the chunks.
 
-    Parameters are those of :func:`~.pipeline.observe_video`. Falls back to
+    Parameters are those of :func:`observe_video`. Falls back to
     one process when the frame count is unknown or the range is short
     (see :func:`plan_chunks`).
 
@@ -194,16 +198,19 @@ def observe_chunked(path: Path, settings: PipelineSettings, start: int, stop: in
     --------
     >>> raw = observe_chunked(Path("long.mp4"), PipelineSettings(), 0, None, True, None, None, 2)  # doctest: +SKIP
     """
-    fps, n_total = _range_facts(path, frame_table)
+    fps, n_total = video_facts(path, frame_table)
     end = min(stop, n_total) if stop is not None else n_total
     step = max(1, int(settings.step))
     detect_frames = step * max(1, int(round(settings.tracker.detect_every_s * fps / step)))
-    byte_ranges = frame_table is not None and {"byte_offset", "byte_length"} <= set(frame_table.columns)
+    byte_ranges = has_byte_ranges(frame_table)
     # a plain video is read forward to each chunk's start (seeks are inexact in
     # variable-frame-rate files), so it gets one chunk per job; session MJPEG
     # files jump to any frame by its byte offset
-    plan = plan_chunks(start, end, jobs, detect_frames, max_chunks_per_job=4 if byte_ranges else 1) \
-        if end > start else [(start, start, stop)]
+    plan = (
+        plan_chunks(start, end, jobs, detect_frames, max_chunks_per_job=4 if byte_ranges else 1)
+        if end > start
+        else [(start, start, stop)]
+    )
     if len(plan) == 1:
         raw = observe_range(path, settings, start, stop, encode, progress, frame_table)
         raw.info.update(jobs=1, chunks=1)
@@ -213,8 +220,9 @@ def observe_chunked(path: Path, settings: PipelineSettings, start: int, stop: in
 
     parts = []
     run = Parallel(n_jobs=min(jobs, len(plan)), backend="loky", return_as="generator")(
-        delayed(observe_range)(path, settings, a, e, encode, None, frame_table, seam) for a, seam, e in plan)
-    for (a, seam, e), part in zip(plan, run):
+        delayed(observe_range)(path, settings, a, e, encode, None, frame_table, seam) for a, seam, e in plan
+    )
+    for (_, seam, _), part in zip(plan, run):
         parts.append(part)
         if progress is not None:
             progress.update(sum(1 for f in part.frames if f[0] >= seam))

@@ -5,6 +5,7 @@ detector's window is about 80 px, so at detection scale ``s`` the smallest
 face it finds is about ``80 / s`` px wide; :func:`detection_scale` picks ``s``
 from the smallest face a study needs.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -44,8 +45,9 @@ def to_grey(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, code)
 
 
-def detect_faces(grey: np.ndarray, scale: float = 1.0,
-                 threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def detect_faces(
+    grey: np.ndarray, scale: float = 1.0, threshold: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Detect frontal faces with dlib's HOG detector on a resized copy of ``grey``.
 
     Parameters
@@ -71,12 +73,18 @@ def detect_faces(grey: np.ndarray, scale: float = 1.0,
     >>> len(boxes)
     1
     """
-    small = grey if scale == 1.0 else cv2.resize(
-        grey, None, fx=scale, fy=scale,
-        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    small = (
+        grey
+        if scale == 1.0
+        else cv2.resize(
+            grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
+    )
     rects, scores, _ = hog_detector().run(small, 0, threshold)
-    boxes = np.array([[r.left(), r.top(), r.width(), r.height()] for r in rects],
-                     dtype=float).reshape(-1, 4) / scale
+    boxes = (
+        np.array([[r.left(), r.top(), r.width(), r.height()] for r in rects], dtype=float).reshape(-1, 4)
+        / scale
+    )
     return boxes, np.asarray(scores, dtype=float)
 
 
@@ -104,6 +112,7 @@ def fit_landmarks(grey: np.ndarray, box) -> np.ndarray:
     (68, 2)
     """
     import dlib
+
     x, y, w, h = (float(v) for v in box)
     rect = dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
     shape = shape_predictor()(grey, rect)

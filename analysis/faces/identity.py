@@ -6,6 +6,7 @@ Encodings (dlib ResNet, 128-d, about 115 ms each) are computed only on a few
 detected frames per track. A track whose faces match no enrolled participant
 within ``tolerance`` stays ``unknown``; it is never forced onto a participant.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
 
 from .detect import detect_faces, detection_scale, fit_landmarks, to_grey
 from .models import face_encoder
@@ -51,6 +52,7 @@ def face_encoding(bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     (128,)
     """
     import dlib
+
     rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB) if bgr.ndim == 2 else np.ascontiguousarray(bgr[:, :, 2::-1])
     lo, hi = landmarks.min(axis=0), landmarks.max(axis=0)
     rect = dlib.rectangle(int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
@@ -70,6 +72,7 @@ def face_chip(bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     (150, 150, 3)
     """
     import dlib
+
     rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB) if bgr.ndim == 2 else np.ascontiguousarray(bgr[:, :, 2::-1])
     lo, hi = landmarks.min(axis=0), landmarks.max(axis=0)
     rect = dlib.rectangle(int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
@@ -128,11 +131,21 @@ def encode_image_faces(bgr: np.ndarray, min_face_px: float | None = None) -> pd.
     rows = []
     for box, score in zip(boxes, scores):
         pts = fit_landmarks(grey, box)
-        rows.append({"face_x": box[0], "face_y": box[1], "face_w": box[2], "face_h": box[3],
-                     "detection_confidence": float(score), "encoding": face_encoding(bgr, pts),
-                     "landmarks": pts})
-    return pd.DataFrame(rows, columns=["face_x", "face_y", "face_w", "face_h",
-                                       "detection_confidence", "encoding", "landmarks"])
+        rows.append(
+            {
+                "face_x": box[0],
+                "face_y": box[1],
+                "face_w": box[2],
+                "face_h": box[3],
+                "detection_confidence": float(score),
+                "encoding": face_encoding(bgr, pts),
+                "landmarks": pts,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["face_x", "face_y", "face_w", "face_h", "detection_confidence", "encoding", "landmarks"],
+    )
 
 
 def enrollment_encodings(enroll_dir: Path, participant_ids) -> tuple[dict, list[str]]:
@@ -164,8 +177,10 @@ def enrollment_encodings(enroll_dir: Path, participant_ids) -> tuple[dict, list[
             continue
         img = cv2.imread(str(hits[0]))
         if img is None:
-            raise AnalysisError(f"{hits[0]}: cannot read the enrollment image",
-                                hint="enrollment snapshots are PNG or JPEG files")
+            raise AnalysisError(
+                f"{hits[0]}: cannot read the enrollment image",
+                hint="enrollment snapshots are PNG or JPEG files",
+            )
         faces = encode_image_faces(img)
         if faces.empty:
             notes.append(f"{hits[0].name}: no face found; identity from the seat plan only")
@@ -181,9 +196,14 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-def assign_tracks(tracks: pd.DataFrame, participants: list[str], seats: dict,
-                  camera_seats: list[str], enrollment: dict,
-                  tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+def assign_tracks(
+    tracks: pd.DataFrame,
+    participants: list[str],
+    seats: dict,
+    camera_seats: list[str],
+    enrollment: dict,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> pd.DataFrame:
     """Give each track a participant (or ``unknown``) from enrollment encodings and seats.
 
     Cost of track -> participant: the encoding distance to the participant's
@@ -227,32 +247,35 @@ def assign_tracks(tracks: pd.DataFrame, participants: list[str], seats: dict,
     for r in tracks.itertuples(index=False):
         for pid in participants:
             seat = seats.get(pid)
-            seat_dist = abs(r.x_center - (camera_seats.index(seat) + 0.5) / n) \
-                if seat in camera_seats else 1.0
+            seat_dist = (
+                abs(r.x_center - (camera_seats.index(seat) + 0.5) / n) if seat in camera_seats else 1.0
+            )
             enc = enrollment.get(pid)
             if enc is not None and r.encoding is not None:
                 d = float(np.linalg.norm(np.asarray(r.encoding) - enc))
                 if d <= tolerance:
-                    options.append((d + 0.25 * seat_dist, r.track_id, pid,
-                                    float(np.clip(1 - d / tolerance, 0, 1))))
+                    options.append(
+                        (d + 0.25 * seat_dist, r.track_id, pid, float(np.clip(1 - d / tolerance, 0, 1)))
+                    )
             elif enc is None and seat_dist <= half_slot:
-                options.append((1.0 + seat_dist, r.track_id, pid,
-                                float(0.5 * (1 - seat_dist / half_slot))))
+                options.append((1.0 + seat_dist, r.track_id, pid, float(0.5 * (1 - seat_dist / half_slot))))
     span = {r.track_id: (r.first_frame, r.last_frame) for r in tracks.itertuples(index=False)}
     chosen: dict = {}
     taken: dict[str, list] = {}
-    for cost, tid, pid, conf in sorted(options, key=lambda o: (o[0], o[1])):
+    for _cost, tid, pid, conf in sorted(options, key=lambda o: (o[0], o[1])):
         if tid in chosen:
             continue
         if any(_overlaps(span[tid], span[o]) for o in taken.get(pid, [])):
             continue
         chosen[tid] = (pid, conf)
         taken.setdefault(pid, []).append(tid)
-    return pd.DataFrame({
-        "track_id": tracks["track_id"].to_numpy(),
-        "participant_id": [chosen.get(t, (UNKNOWN, np.nan))[0] for t in tracks["track_id"]],
-        "identity_confidence": [chosen.get(t, (UNKNOWN, np.nan))[1] for t in tracks["track_id"]],
-    })
+    return pd.DataFrame(
+        {
+            "track_id": tracks["track_id"].to_numpy(),
+            "participant_id": [chosen.get(t, (UNKNOWN, np.nan))[0] for t in tracks["track_id"]],
+            "identity_confidence": [chosen.get(t, (UNKNOWN, np.nan))[1] for t in tracks["track_id"]],
+        }
+    )
 
 
 def cluster_encodings(encodings, tolerance: float = DEFAULT_TOLERANCE) -> np.ndarray:
@@ -330,8 +353,9 @@ def label_tracks_by_cluster(tracks: pd.DataFrame, tolerance: float = DEFAULT_TOL
     for lab in sorted(set(labels.tolist())):
         groups: list[list[int]] = []
         for i in sorted(np.flatnonzero(labels == lab), key=lambda i: (first[i], i)):
-            free = [g for g in groups if not any(_overlaps((first[i], last[i]), (first[k], last[k]))
-                                                 for k in g)]
+            free = [
+                g for g in groups if not any(_overlaps((first[i], last[i]), (first[k], last[k])) for k in g)
+            ]
             if free:
                 min(free, key=lambda g: abs(np.median(xc[g]) - xc[i])).append(i)
             else:
@@ -344,13 +368,18 @@ def label_tracks_by_cluster(tracks: pd.DataFrame, tolerance: float = DEFAULT_TOL
     conf = []
     for i, lab in enumerate(labels):
         enc = tracks["encoding"][i]
-        peers = [tracks["encoding"][k] for k in np.flatnonzero(labels == lab)
-                 if tracks["encoding"][k] is not None]
+        peers = [
+            tracks["encoding"][k] for k in np.flatnonzero(labels == lab) if tracks["encoding"][k] is not None
+        ]
         if enc is None or not peers:
             conf.append(np.nan)
             continue
         d = float(np.linalg.norm(np.asarray(enc) - np.mean(peers, axis=0)))
         conf.append(float(np.clip(1 - d / tolerance, 0, 1)))
-    return pd.DataFrame({"track_id": tracks["track_id"].to_numpy(),
-                         "participant_id": [f"face{rank[lab]:02d}" for lab in labels],
-                         "identity_confidence": conf})
+    return pd.DataFrame(
+        {
+            "track_id": tracks["track_id"].to_numpy(),
+            "participant_id": [f"face{rank[lab]:02d}" for lab in labels],
+            "identity_confidence": conf,
+        }
+    )

@@ -4,23 +4,26 @@ Loading happens on first use, so importing :mod:`analysis.faces` stays cheap and
 each joblib worker process loads its own copy once. Nothing is downloaded: the
 model files come with the installed wheels.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
 
 
 def _models_module():
     try:
         import face_recognition_models  # noqa: F401  (ships the .dat files)
     except ImportError as exc:  # pragma: no cover - environment problem
-        raise AnalysisError("face_recognition_models is not installed",
-                            hint="run scripts/setup.sh (installs dlib-bin and face-recognition)") from exc
+        raise AnalysisError(
+            "face_recognition_models is not installed",
+            hint="run scripts/setup.sh (installs dlib-bin and face-recognition)",
+        ) from exc
     return face_recognition_models
 
 
-@lru_cache(maxsize=None)
+@cache
 def hog_detector():
     """dlib's frontal-face HOG detector (about 80 px minimum face at scale 1).
 
@@ -31,10 +34,11 @@ def hog_detector():
     True
     """
     import dlib
+
     return dlib.get_frontal_face_detector()
 
 
-@lru_cache(maxsize=None)
+@cache
 def shape_predictor():
     """dlib's 68-point landmark model (iBUG 300-W layout).
 
@@ -44,10 +48,11 @@ def shape_predictor():
     True
     """
     import dlib
+
     return dlib.shape_predictor(_models_module().pose_predictor_model_location())
 
 
-@lru_cache(maxsize=None)
+@cache
 def face_encoder():
     """dlib's ResNet face-recognition model (128-d encodings, same as face_recognition).
 
@@ -57,4 +62,5 @@ def face_encoder():
     True
     """
     import dlib
+
     return dlib.face_recognition_model_v1(_models_module().face_recognition_model_location())

@@ -1,6 +1,6 @@
 """Run detection, tracking, landmarks, FER and sparse encodings over one video.
 
-:func:`observe_video` is the per-face pipeline shared by alone and group
+:func:`~.observe.observe_video` is the per-face pipeline shared by alone and group
 recordings, single videos and sessions: every face gets the same crops and
 models. It returns observations per (frame, track); identity and baseline
 normalisation come after (:mod:`analysis.score`).
@@ -10,19 +10,18 @@ fit and a FER crop per face); the tables are built once at the end, and
 ``jobs > 1`` scores contiguous chunks in parallel processes
 (:mod:`analysis.faces.chunks`) with the same result as one process.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
-from experiments.errors import AnalysisError
-
 from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
 from .detect import HOG_WINDOW_PX, to_grey
+from .frames import open_range
 from .identity import encode_chips, face_chip
 from .track import FaceTracker, TrackerSettings
 
@@ -83,61 +82,6 @@ class VideoObservations:
     info: dict
 
 
-def open_video(path: Path) -> cv2.VideoCapture:
-    """Open a video file with OpenCV or raise an :class:`AnalysisError`.
-
-    Examples
-    --------
-    >>> open_video(Path("missing.mp4"))  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    experiments.errors.AnalysisError: missing.mp4: no such video file
-    """
-    path = Path(path)
-    if not path.exists():
-        raise AnalysisError(f"{path}: no such video file")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise AnalysisError(f"{path}: OpenCV cannot open this video",
-                            hint="convert it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4")
-    return cap
-
-
-def _mjpeg_frames(path: Path, table: pd.DataFrame, start: int, stop: int | None, step: int):
-    """Frames of a session's raw MJPEG camera file, decoded from their byte ranges."""
-    rows = table.iloc[start:stop]
-    with open(path, "rb") as fh:
-        for k, (frame, offset, length) in enumerate(
-                rows[["frame", "byte_offset", "byte_length"]].astype("int64").itertuples(index=False)):
-            if k % step:
-                yield int(frame), None, False
-                continue
-            fh.seek(offset)
-            data = fh.read(length)
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if len(data) == length else None
-            if img is None:  # a frame cut by a crash: no image, the row stays (NaN)
-                yield int(frame), None, False
-                continue
-            yield int(frame), img, True
-
-
-def _video_frames(cap: cv2.VideoCapture, start: int, stop: int | None, step: int):
-    # Decode forward to ``start`` rather than seek: CAP_PROP_POS_FRAMES / _MSEC seeks
-    # land a few frames off in variable-frame-rate files (edge/*.mov, no_face.mp4).
-    for _ in range(start):
-        if not cap.grab():
-            return
-    i = start
-    while stop is None or i < stop:
-        if (i - start) % step == 0:
-            ok, img = cap.read()
-        else:
-            ok, img = cap.grab(), None
-        if not ok:
-            return
-        yield i, img, img is not None
-        i += 1
-
-
 @dataclass
 class RangeObservations:
     """Raw per-process output of :func:`observe_range` (picklable; stitched by :mod:`.chunks`).
@@ -155,25 +99,19 @@ class RangeObservations:
     info: dict
 
 
-def _open_range(path: Path, start: int, stop: int | None, step: int, frame_table):
-    if frame_table is not None and {"byte_offset", "byte_length"} <= set(frame_table.columns):
-        if not path.exists():
-            raise AnalysisError(f"{path}: no such video file")
-        t = frame_table["t"].to_numpy(dtype=float)
-        fps = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 and np.median(np.diff(t)) > 0 else 25.0
-        return None, fps, len(frame_table), _mjpeg_frames(path, frame_table, start, stop, step)
-    cap = open_video(path)
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
-    n_total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    return cap, fps, n_total, _video_frames(cap, start, stop, step)
-
-
-def observe_range(path, settings: PipelineSettings | None = None, start: int = 0, stop: int | None = None,
-                  encode: bool | str = True, progress=None,
-                  frame_table: pd.DataFrame | None = None, warm_up_to: int | None = None) -> RangeObservations:
+def observe_range(
+    path,
+    settings: PipelineSettings | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    encode: bool | str = True,
+    progress=None,
+    frame_table: pd.DataFrame | None = None,
+    warm_up_to: int | None = None,
+) -> RangeObservations:
     """Run the tracker over frames ``[start, stop)`` and keep everything, unfiltered.
 
-    The per-process worker of :func:`observe_video` (one call per chunk when
+    The per-process worker of :func:`~.observe.observe_video` (one call per chunk when
     ``jobs > 1``). Per frame it does only the face work (grey conversion once,
     landmarks, FER on a batch of that frame's faces, face chips on a few
     detected frames); tables are assembled once at the end.
@@ -181,7 +119,7 @@ def observe_range(path, settings: PipelineSettings | None = None, start: int = 0
     Parameters
     ----------
     path, settings, start, stop, encode, progress, frame_table
-        As for :func:`observe_video`.
+        As for :func:`~.observe.observe_video`.
     warm_up_to : int, optional
         Frames before this one only warm the tracker up (a chunk's overlap with
         the previous chunk): boxes and landmarks are kept for stitching, FER
@@ -200,7 +138,7 @@ def observe_range(path, settings: PipelineSettings | None = None, start: int = 0
     settings = settings or PipelineSettings()
     step = max(1, int(settings.step))
     path = Path(path)
-    cap, fps, n_total, frames_iter = _open_range(path, start, stop, step, frame_table)
+    cap, fps, n_total, frames_iter = open_range(path, start, stop, step, frame_table)
     tracker = FaceTracker(fps / step, settings.tracker)
     encode_gap = max(1, int(round(settings.encode_every_s * fps)))
     frames, rows, lms = [], [], []
@@ -223,25 +161,45 @@ def observe_range(path, settings: PipelineSettings | None = None, start: int = 0
             if not visible:
                 continue
             warm = warm_up_to is not None and i < warm_up_to
-            probs = expression_probabilities_batch(grey, [tr.landmarks for tr in visible]) \
-                if settings.fer and not warm else [nan_probs] * len(visible)
+            probs = (
+                expression_probabilities_batch(grey, [tr.landmarks for tr in visible])
+                if settings.fer and not warm
+                else [nan_probs] * len(visible)
+            )
             for tr, p in zip(visible, probs):
                 x, y, w, h = tr.box
                 rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
                 lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
-                if (encode and not warm and tr.detected_now
-                        and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
-                        and i - last_enc.get(tr.track_id, -10 ** 9) >= encode_gap):
+                if (
+                    encode
+                    and not warm
+                    and tr.detected_now
+                    and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
+                    and i - last_enc.get(tr.track_id, -(10**9)) >= encode_gap
+                ):
                     chips.setdefault(tr.track_id, []).append((i, face_chip(img, tr.landmarks)))
                     last_enc[tr.track_id] = i
     finally:
         if cap is not None:
             cap.release()
-    info = {"fps": fps, "width": width, "height": height, "n_frames_in_file": n_total, "step": step,
-            "detections_run": tracker.n_detections_run, "min_face_px": HOG_WINDOW_PX / tracker.scale}
-    return RangeObservations(frames, rows, np.asarray(lms, dtype=float).reshape(-1, 68, 2),
-                             {t for t, ok in tracker.confirmed_ids.items() if ok}, chips,
-                             dict(tracker._min_width), info)
+    info = {
+        "fps": fps,
+        "width": width,
+        "height": height,
+        "n_frames_in_file": n_total,
+        "step": step,
+        "detections_run": tracker.n_detections_run,
+        "min_face_px": HOG_WINDOW_PX / tracker.scale,
+    }
+    return RangeObservations(
+        frames,
+        rows,
+        np.asarray(lms, dtype=float).reshape(-1, 68, 2),
+        {t for t, ok in tracker.confirmed_ids.items() if ok},
+        chips,
+        dict(tracker._min_width),
+        info,
+    )
 
 
 def _encode_group(group: dict) -> dict:
@@ -262,16 +220,26 @@ def _encode_tracks(chips: dict, jobs: int) -> dict:
     return out
 
 
-def finish_observations(raw: RangeObservations, settings: PipelineSettings,
-                        encode: bool | str = True) -> VideoObservations:
+def finish_observations(
+    raw: RangeObservations, settings: PipelineSettings, encode: bool | str = True
+) -> VideoObservations:
     """Keep confirmed tracks, pick and encode identity chips, build the tables (vectorised).
 
     Examples
     --------
     >>> obs = finish_observations(observe_range("clip.mp4"), PipelineSettings())  # doctest: +SKIP
     """
-    cols = ["frame", "track_id", "face_x", "face_y", "face_w", "face_h", "detected",
-            "detection_confidence", *FER_CLASSES]
+    cols = [
+        "frame",
+        "track_id",
+        "face_x",
+        "face_y",
+        "face_w",
+        "face_h",
+        "detected",
+        "detection_confidence",
+        *FER_CLASSES,
+    ]
     faces = pd.DataFrame(raw.rows, columns=cols)
     faces["track_id"] = faces["track_id"].astype("int64")
     faces["detected"] = faces["detected"].astype(bool)
@@ -283,13 +251,14 @@ def finish_observations(raw: RangeObservations, settings: PipelineSettings,
     landmarks = raw.landmarks[order] if len(raw.landmarks) else raw.landmarks
     width = raw.info["width"] or 1
     g = faces.assign(xc=(faces["face_x"] + faces["face_w"] / 2) / width).groupby("track_id", sort=False)
-    spans = pd.DataFrame({"first_frame": g["frame"].min(), "last_frame": g["frame"].max(),
-                          "x_center": g["xc"].median()}).reset_index()
+    spans = pd.DataFrame(
+        {"first_frame": g["frame"].min(), "last_frame": g["frame"].max(), "x_center": g["xc"].median()}
+    ).reset_index()
     fps = raw.info["fps"]
     encode_gap = max(1, int(round(settings.encode_every_s * fps)))
     chips = {}
     for tid in spans["track_id"]:
-        picked, last = [], -10 ** 9
+        picked, last = [], -(10**9)
         for frame, chip in sorted(raw.chips.get(int(tid), []), key=lambda fc: fc[0]):
             if len(picked) < settings.encodings_per_track and frame - last >= encode_gap:
                 picked.append(chip)
@@ -299,72 +268,35 @@ def finish_observations(raw: RangeObservations, settings: PipelineSettings,
     if not encode or (encode == "auto" and len(spans) < 2):
         chips = {}  # one face only: no identity to decide, skip the slow encodings
     encs = _encode_tracks(chips, int(raw.info.get("jobs", 1)))
-    tracks = pd.DataFrame({
-        "track_id": spans["track_id"].astype("int64").tolist(),
-        "first_frame": spans["first_frame"].astype("int64").tolist(),
-        "last_frame": spans["last_frame"].astype("int64").tolist(),
-        "x_center": spans["x_center"].astype(float).tolist(),
-        "encoding": [encs.get(int(t)) for t in spans["track_id"]],
-        "n_encodings": [len(chips[int(t)]) if int(t) in encs else 0 for t in spans["track_id"]],
-    }, columns=["track_id", "first_frame", "last_frame", "x_center", "encoding", "n_encodings"])
+    tracks = pd.DataFrame(
+        {
+            "track_id": spans["track_id"].astype("int64").tolist(),
+            "first_frame": spans["first_frame"].astype("int64").tolist(),
+            "last_frame": spans["last_frame"].astype("int64").tolist(),
+            "x_center": spans["x_center"].astype(float).tolist(),
+            "encoding": [encs.get(int(t)) for t in spans["track_id"]],
+            "n_encodings": [len(chips[int(t)]) if int(t) in encs else 0 for t in spans["track_id"]],
+        },
+        columns=["track_id", "first_frame", "last_frame", "x_center", "encoding", "n_encodings"],
+    )
     widths = [w for t, w in raw.min_width.items() if t in raw.confirmed]
-    info = {"fps": fps, "width": raw.info["width"], "height": raw.info["height"],
-            "n_frames": len(raw.frames), "n_frames_in_file": raw.info["n_frames_in_file"],
-            "step": raw.info["step"], "detections_run": raw.info["detections_run"],
-            "min_face_px": raw.info["min_face_px"],
-            "smallest_face_px": float(min(widths)) if widths else float("nan")}
+    info = {
+        "fps": fps,
+        "width": raw.info["width"],
+        "height": raw.info["height"],
+        "n_frames": len(raw.frames),
+        "n_frames_in_file": raw.info["n_frames_in_file"],
+        "step": raw.info["step"],
+        "detections_run": raw.info["detections_run"],
+        "min_face_px": raw.info["min_face_px"],
+        "smallest_face_px": float(min(widths)) if widths else float("nan"),
+    }
     if "jobs" in raw.info:
         info["jobs"], info["chunks"] = raw.info["jobs"], raw.info["chunks"]
-    return VideoObservations(pd.DataFrame(raw.frames, columns=["frame", "t_video", "scored"]), faces,
-                             landmarks.reshape(-1, 68, 2), tracks, info)
-
-
-def observe_video(path, settings: PipelineSettings | None = None, start: int = 0,
-                  stop: int | None = None, encode: bool | str = True, progress=None,
-                  frame_table: pd.DataFrame | None = None, jobs: int = 1) -> VideoObservations:
-    """Detect, track and measure every face in frames ``[start, stop)`` of a video.
-
-    Parameters
-    ----------
-    path : str or Path
-        Any video OpenCV reads (mp4, avi, mkv, mov, gif), or a session's raw
-        MJPEG camera file (``cam-<name>.mjpg``) together with ``frame_table``.
-    settings : PipelineSettings, optional
-    start, stop : int
-        Frame range (stop None = to the end).
-    encode : bool or "auto"
-        Compute identity encodings (about 115 ms each, at most
-        ``encodings_per_track`` per track); ``"auto"``: only if more than one
-        face track was found.
-    progress : tqdm-like, optional
-        Updated by one per frame read (by a chunk's frames when ``jobs > 1``).
-    frame_table : pandas.DataFrame, optional
-        The camera's ``cam-<name>_frames.tsv`` (frame, t, byte_offset, byte_length):
-        frames are then decoded from their byte ranges and the frame rate is
-        taken from the session-clock times.
-    jobs : int
-        Processes to use (default 1). With more than one, the range is cut
-        into contiguous chunks scored in parallel (joblib/loky); each chunk
-        starts a few detection intervals early and its tracks are joined to
-        the previous chunk's by box overlap (see :mod:`analysis.faces.chunks`).
-        Short videos (under about 12 s) are scored in one process.
-
-    Returns
-    -------
-    VideoObservations
-
-    Examples
-    --------
-    >>> obs = observe_video("../shared/data/single/single_face.mp4", stop=3)  # doctest: +SKIP
-    >>> obs.faces["track_id"].tolist()                                       # doctest: +SKIP
-    [1, 1, 1]
-    """
-    settings = settings or PipelineSettings()
-    if jobs is None or int(jobs) < 1:
-        raise AnalysisError(f"jobs must be at least 1 (got {jobs})")
-    if int(jobs) > 1:
-        from .chunks import observe_chunked
-        raw = observe_chunked(Path(path), settings, start, stop, encode, progress, frame_table, int(jobs))
-    else:
-        raw = observe_range(path, settings, start, stop, encode, progress, frame_table)
-    return finish_observations(raw, settings, encode)
+    return VideoObservations(
+        pd.DataFrame(raw.frames, columns=["frame", "t_video", "scored"]),
+        faces,
+        landmarks.reshape(-1, 68, 2),
+        tracks,
+        info,
+    )

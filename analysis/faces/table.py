@@ -1,18 +1,27 @@
 """Assemble the frame x participant faces table and its summary from pipeline observations."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.faces_schema import ALL_COLUMNS, EMOTIONS, FACES_FORMAT_VERSION
+
 from ..expression.baseline import baseline_mask
 from ..expression.measures import expression_measures
-from ..faces_schema import ALL_COLUMNS, EMOTIONS, FACES_FORMAT_VERSION
 from .identity import UNKNOWN
 from .pipeline import VideoObservations
 
 
-def faces_table(obs: VideoObservations, identity: pd.DataFrame, participants: list[str],
-                session_id: str, camera: str, frame_times=None, baseline=None) -> tuple[pd.DataFrame, dict]:
+def faces_table(
+    obs: VideoObservations,
+    identity: pd.DataFrame,
+    participants: list[str],
+    session_id: str,
+    camera: str,
+    frame_times=None,
+    baseline=None,
+) -> tuple[pd.DataFrame, dict]:
     """Turn pipeline observations into the frame x participant faces table.
 
     Parameters
@@ -31,7 +40,7 @@ def faces_table(obs: VideoObservations, identity: pd.DataFrame, participants: li
     Returns
     -------
     faces : pandas.DataFrame
-        Columns :data:`analysis.faces_schema.ALL_COLUMNS`.
+        Columns :data:`coaffect.formats.faces_schema.ALL_COLUMNS`.
     notes : dict
         unknown_face_frames, baseline_source.
 
@@ -47,18 +56,21 @@ def faces_table(obs: VideoObservations, identity: pd.DataFrame, participants: li
     if frame_times is not None and len(frame_times):
         ft = dict(zip(frame_times["frame"].astype(int), frame_times["t"].astype(float)))
         t = np.array([ft.get(int(f), np.nan) for f in frames["frame"]])
-    grid = pd.DataFrame({
-        "participant_id": np.repeat(np.asarray(participants, dtype=object), len(frames)),
-        "frame": np.tile(frames["frame"].to_numpy(), len(participants)),
-        "t": np.tile(t, len(participants)),
-        "scored": np.tile(frames["scored"].to_numpy(), len(participants)),
-    })
+    grid = pd.DataFrame(
+        {
+            "participant_id": np.repeat(np.asarray(participants, dtype=object), len(frames)),
+            "frame": np.tile(frames["frame"].to_numpy(), len(participants)),
+            "t": np.tile(t, len(participants)),
+            "scored": np.tile(frames["scored"].to_numpy(), len(participants)),
+        }
+    )
     faces = obs.faces.merge(identity, on="track_id", how="left")
     faces["participant_id"] = faces["participant_id"].fillna(UNKNOWN)
     faces["row"] = np.arange(len(faces))
     known = faces[faces["participant_id"].isin(participants)]
     known = known.sort_values(["detection_confidence"], ascending=False).drop_duplicates(
-        ["frame", "participant_id"])
+        ["frame", "participant_id"]
+    )
     n_unknown = int((faces["participant_id"] == UNKNOWN).sum())
     merged = grid.merge(known, on=["frame", "participant_id"], how="left")
     found = merged["row"].notna().to_numpy()
@@ -72,10 +84,16 @@ def faces_table(obs: VideoObservations, identity: pd.DataFrame, participants: li
         source = "whole recording"
     fps = obs.info["fps"] / obs.info["step"]
     measures = expression_measures(merged, lms, mask, fps)
-    out = pd.DataFrame({"session_id": session_id, "camera": camera,
-                        "frame": merged["frame"].astype("int64"), "t": merged["t"].astype(float),
-                        "participant_id": merged["participant_id"].astype(str),
-                        "face_found": found})
+    out = pd.DataFrame(
+        {
+            "session_id": session_id,
+            "camera": camera,
+            "frame": merged["frame"].astype("int64"),
+            "t": merged["t"].astype(float),
+            "participant_id": merged["participant_id"].astype(str),
+            "face_found": found,
+        }
+    )
     for col in ("face_x", "face_y", "face_w", "face_h", "detection_confidence", "identity_confidence"):
         out[col] = merged[col].astype(float)
     out["track_id"] = merged["track_id"].astype("Int64")
@@ -83,16 +101,20 @@ def faces_table(obs: VideoObservations, identity: pd.DataFrame, participants: li
     for emo in EMOTIONS:
         out[emo] = merged[emo].astype(float)
     scored = merged["scored"].to_numpy(dtype=bool)
-    by_pid = {pid: [int(found[idx].sum()), int(scored[idx].sum())]
-              for pid, idx in merged.groupby("participant_id", sort=True).indices.items()}
-    return out[list(ALL_COLUMNS)], {"unknown_face_frames": n_unknown, "baseline_source": source,
-                                    "scored_rows": int(scored.sum()), "found_rows": int(found.sum()),
-                                    "by_participant": by_pid}
+    by_pid = {
+        pid: [int(found[idx].sum()), int(scored[idx].sum())]
+        for pid, idx in merged.groupby("participant_id", sort=True).indices.items()
+    }
+    return out[list(ALL_COLUMNS)], {
+        "unknown_face_frames": n_unknown,
+        "baseline_source": source,
+        "scored_rows": int(scored.sum()),
+        "found_rows": int(found.sum()),
+        "by_participant": by_pid,
+    }
 
 
-
-def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings: dict,
-                  notes, extra) -> dict:
+def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings: dict, notes, extra) -> dict:
     """The ``score_summary.json`` of one scored session or video.
 
     Parameters
@@ -116,8 +138,7 @@ def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings
     """
     scored_rows = extra.pop("scored_rows", len(faces))
     found_rows = extra.pop("found_rows", int(faces["face_found"].sum()))
-    per = {pid: round(f / n, 4) if n else 0.0
-           for pid, (f, n) in extra.pop("by_participant", {}).items()}
+    per = {pid: round(f / n, 4) if n else 0.0 for pid, (f, n) in extra.pop("by_participant", {}).items()}
     smallest = [i["smallest_face_px"] for i in infos.values() if np.isfinite(i["smallest_face_px"])]
     return {
         "format_version": FACES_FORMAT_VERSION,

@@ -8,6 +8,7 @@ frame. A track survives missed detections (turned heads) for up to
 ``max_bridge_s`` seconds, and ends at once when the tracked patch stops
 looking like the previous frame's (the face left) or the box leaves the frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -187,8 +188,10 @@ class FaceTracker:
     def _detect(self, frame: int, grey: np.ndarray) -> None:
         self.n_detections_run += 1
         boxes, scores = detect_faces(grey, self.scale, self.settings.detect_threshold)
-        pairs = sorted(((iou(b, tr.box), i, j) for i, b in enumerate(boxes)
-                        for j, tr in enumerate(self.tracks)), reverse=True)
+        pairs = sorted(
+            ((iou(b, tr.box), i, j) for i, b in enumerate(boxes) for j, tr in enumerate(self.tracks)),
+            reverse=True,
+        )
         used_d, used_t = set(), set()
         for overlap, i, j in pairs:
             if overlap < 0.3 or i in used_d or j in used_t:
@@ -228,8 +231,9 @@ class FaceTracker:
             x1, y1 = int(min(width, x + w + margin)), int(min(height, y + h + margin))
             if x1 - x0 < 8 or y1 - y0 < 8:
                 continue
-            boxes, scores = detect_faces(np.ascontiguousarray(grey[y0:y1, x0:x1]), self.scale,
-                                         self.settings.detect_threshold)
+            boxes, scores = detect_faces(
+                np.ascontiguousarray(grey[y0:y1, x0:x1]), self.scale, self.settings.detect_threshold
+            )
             self.n_local_detections += 1
             if not len(boxes):
                 continue
@@ -301,9 +305,11 @@ class FaceTracker:
         keep: list[Track] = []
         for tr in sorted(self.tracks, key=lambda t: t.track_id):
             c = tr.box[:2] + tr.box[2:] / 2
-            if any(iou(tr.box, k.box) > 0.5
-                   or np.hypot(*(c - k.box[:2] - k.box[2:] / 2)) < 0.33 * min(tr.box[2], k.box[2])
-                   for k in keep):
+            if any(
+                iou(tr.box, k.box) > 0.5
+                or np.hypot(*(c - k.box[:2] - k.box[2:] / 2)) < 0.33 * min(tr.box[2], k.box[2])
+                for k in keep
+            ):
                 continue
             keep.append(tr)
         self.tracks = keep

@@ -4,6 +4,7 @@
 face scoring: without ``faces.parquet`` the facial parts of the page say so
 and the button/rating analyses still run.
 """
+
 from __future__ import annotations
 
 import html as _html
@@ -11,6 +12,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+
+from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from ..coherence import coherence_table
 from ..stats import run_stats
@@ -28,29 +31,39 @@ __all__ = ["build_report", "quality_table"]
 def _model_section(out) -> str:
     parts = []
     for res in out.models:
-        warn = ("; warnings: " + "; ".join(w.rstrip(". ") for w in res.warnings)
-                if res.warnings else "")
-        parts.append(f"<h3><code>{_html.escape(res.full_formula)}</code></h3>"
-                     f"<p>Engine {res.engine}, REML, tests: {res.test}; converged: "
-                     f"{'yes' if res.converged else 'NO'}{_html.escape(warn)}.</p>"
-                     + H.table(res.fixed)
-                     + "<p>Random-effect variances:</p>" + H.table(res.random, 4)
-                     + "<p>N per level:</p>" + H.table(res.n_table()))
+        warn = "; warnings: " + "; ".join(w.rstrip(". ") for w in res.warnings) if res.warnings else ""
+        parts.append(
+            f"<h3><code>{_html.escape(res.full_formula)}</code></h3>"
+            f"<p>Engine {res.engine}, REML, tests: {res.test}; converged: "
+            f"{'yes' if res.converged else 'NO'}{_html.escape(warn)}.</p>"
+            + H.table(res.fixed)
+            + "<p>Random-effect variances:</p>"
+            + H.table(res.random, 4)
+            + "<p>N per level:</p>"
+            + H.table(res.n_table())
+        )
     for dv, aov, post, info in out.anovas:
-        parts.append(f"<h3>Mixed ANOVA on participant means: {_html.escape(dv)}</h3>"
-                     f"<p>{info['between']} between, {info['within']} within "
-                     f"(pingouin mixed_anova); {info['n_participants']} participants, "
-                     f"{info['n_dropped_incomplete']} left out for missing cells.</p>"
-                     + H.table(aov) + "<p>Pairwise tests (Holm):</p>"
-                     + H.table(post.drop(columns=[c for c in ("bf10",) if c in post.columns])))
+        parts.append(
+            f"<h3>Mixed ANOVA on participant means: {_html.escape(dv)}</h3>"
+            f"<p>{info['between']} between, {info['within']} within "
+            f"(pingouin mixed_anova); {info['n_participants']} participants, "
+            f"{info['n_dropped_incomplete']} left out for missing cells.</p>"
+            + H.table(aov)
+            + "<p>Pairwise tests (Holm):</p>"
+            + H.table(post.drop(columns=[c for c in ("bf10",) if c in post.columns]))
+        )
     for s in out.skipped:
         parts.append(H.missing(f"Not fitted: {s}"))
     return "".join(parts) or H.missing("No models were fitted.")
 
 
-def build_report(dataset_dir: str | Path, out_dir: str | Path | None = None,
-                 engine: str = "statsmodels", formulas: list[str] | None = None,
-                 progress: bool = False) -> Path:
+def build_report(
+    dataset_dir: str | Path,
+    out_dir: str | Path | None = None,
+    engine: str = "statsmodels",
+    formulas: list[str] | None = None,
+    progress: bool = False,
+) -> Path:
     """Analyse a dataset and write ``report.html`` with its PNG figures and tables.
 
     Parameters
@@ -80,44 +93,61 @@ def build_report(dataset_dir: str | Path, out_dir: str | Path | None = None,
     """
     dataset_dir = Path(dataset_dir)
     study = load_study(dataset_dir)
-    out_dir = Path(out_dir) if out_dir else dataset_dir / "derivatives" / "coaffect" / "report"
+    out_dir = Path(out_dir) if out_dir else derivatives_dir(dataset_dir, None, "report")
     out_dir.mkdir(parents=True, exist_ok=True)
     trials = trial_table(study, progress=progress)
     trials_path = write_trials(trials, dataset_dir)
-    trials.to_csv(out_dir / "trials.tsv", sep="\t", index=False, na_rep="n/a", float_format="%.10g")
+    write_tsv(trials, out_dir / "trials.tsv")
     notes = list(study.notes)
     sections = []
 
     quality = quality_table(study, trials)
-    quality.to_csv(out_dir / "quality.tsv", sep="\t", index=False, na_rep="n/a")
+    write_tsv(quality, out_dir / "quality.tsv")
     body = H.table(quality, max_rows=200)
     if study.has_faces:
         fig.quality_figure(quality, out_dir / "quality.png")
         body = H.figure("quality.png", "face found per participant") + body
     else:
-        body = H.missing("No faces.parquet for any session: face scoring has not run "
-                         "('coaffect score'), so faces found and identity confidence are missing.") + body
+        body = (
+            H.missing(
+                "No faces.parquet for any session: face scoring has not run "
+                "('coaffect score'), so faces found and identity confidence are missing."
+            )
+            + body
+        )
     n_alone = sum(s.condition == "alone" for s in study.sessions)
     n_group = sum(s.condition == "group" for s in study.sessions)
-    intro = H.para(f"{len(study.sessions)} sessions ({n_alone} alone, {n_group} group), "
-                   f"{trials['participant_id'].nunique()} participants, "
-                   f"{trials['stimulus_id'].nunique()} clips, {len(trials)} participant x clip "
-                   f"trials ({int(trials['excluded'].sum())} excluded, "
-                   f"{int(trials['face_excluded'].sum())} without usable facial measures). "
-                   f"Trial table: {trials_path}.")
+    intro = H.para(
+        f"{len(study.sessions)} sessions ({n_alone} alone, {n_group} group), "
+        f"{trials['participant_id'].nunique()} participants, "
+        f"{trials['stimulus_id'].nunique()} clips, {len(trials)} participant x clip "
+        f"trials ({int(trials['excluded'].sum())} excluded, "
+        f"{int(trials['face_excluded'].sum())} without usable facial measures). "
+        f"Trial table: {trials_path}."
+    )
     sections.append(("Data quality per session", intro + body))
 
     fig.raster_figure(study, out_dir / "rasters.png")
     fig.self_report_figure(trials, out_dir / "self_report.png")
-    sr_means = (trials[~trials["excluded"]].groupby(["valence", "condition"])
-                [["t_happy", "t_sad", "t_both", "p_both", "min_index", "n_switches"]].mean()
-                .reset_index())
-    sections.append(("Self-report: button holds per clip",
-                     H.figure("rasters.png", "button rasters") + H.figure("self_report.png",
-                     "self-report by valence and condition") + H.table(sr_means)))
+    sr_means = (
+        trials[~trials["excluded"]]
+        .groupby(["valence", "condition"])[
+            ["t_happy", "t_sad", "t_both", "p_both", "min_index", "n_switches"]
+        ]
+        .mean()
+        .reset_index()
+    )
+    sections.append(
+        (
+            "Self-report: button holds per clip",
+            H.figure("rasters.png", "button rasters")
+            + H.figure("self_report.png", "self-report by valence and condition")
+            + H.table(sr_means),
+        )
+    )
 
     tc = timecourses(study, trials)
-    tc.to_csv(out_dir / "timecourses.tsv", sep="\t", index=False, na_rep="n/a")
+    write_tsv(tc, out_dir / "timecourses.tsv")
     face_measures = [m for m in ("AU12", "sadness") if study.has_faces and tc[m].notna().any()]
     fig.timecourse_figure(tc, [*face_measures, "happy", "sad"], out_dir / "timecourses.png")
     body = H.figure("timecourses.png", "time courses by condition")
@@ -129,7 +159,7 @@ def build_report(dataset_dir: str | Path, out_dir: str | Path | None = None,
     extra_models = []
     if study.has_faces:
         coh, curve, lag = coherence_table(study, trials)
-        coh.to_csv(out_dir / "coherence.tsv", sep="\t", index=False, na_rep="n/a")
+        write_tsv(coh, out_dir / "coherence.tsv")
         if coh["r"].notna().any():
             fig.coherence_figure(coh, curve, lag, out_dir / "coherence.png")
             means = coh.groupby(["button", "measure", "condition"])["r"].agg(["mean", "count"]).reset_index()
@@ -140,10 +170,14 @@ def build_report(dataset_dir: str | Path, out_dir: str | Path | None = None,
         syn = synchrony_table(tc)
         if len(syn) and (syn["pair"] == "real").any() and (syn["pair"] == "pseudo").any():
             per, test = synchrony_summary(syn)
-            syn.to_csv(out_dir / "synchrony.tsv", sep="\t", index=False, na_rep="n/a")
+            write_tsv(syn, out_dir / "synchrony.tsv")
             fig.synchrony_figure(syn, per, out_dir / "synchrony.png")
-            body += ("<h3>Group synchrony (AU12)</h3>" + H.figure("synchrony.png", "synchrony")
-                     + H.table(pd.DataFrame([test])) + H.table(per))
+            body += (
+                "<h3>Group synchrony (AU12)</h3>"
+                + H.figure("synchrony.png", "synchrony")
+                + H.table(pd.DataFrame([test]))
+                + H.table(per)
+            )
         else:
             body += H.missing("Synchrony needs at least two scored group sessions.")
     else:
@@ -156,13 +190,25 @@ def build_report(dataset_dir: str | Path, out_dir: str | Path | None = None,
         more = run_stats(table, [formula], engine=engine, out_dir=stats_dir / name, anova=False)
         out.models += more.models
         out.skipped += [f"{name}: {s}" for s in more.skipped]
-    sections.append(("Statistics", H.para(
-        "Linear mixed models with crossed random intercepts for participants and stimuli and a "
-        "random intercept for group sessions (alone participants have no session to share), "
-        "fitted by REML; 95% confidence intervals.") + _model_section(out)))
-    summary = {"dataset": str(dataset_dir), "engine": engine, "formulas": formulas,
-               "models": [r.info() for r in out.models], "skipped": out.skipped,
-               "has_faces": study.has_faces}
+    sections.append(
+        (
+            "Statistics",
+            H.para(
+                "Linear mixed models with crossed random intercepts for participants and stimuli and a "
+                "random intercept for group sessions (alone participants have no session to share), "
+                "fitted by REML; 95% confidence intervals."
+            )
+            + _model_section(out),
+        )
+    )
+    summary = {
+        "dataset": str(dataset_dir),
+        "engine": engine,
+        "formulas": formulas,
+        "models": [r.info() for r in out.models],
+        "skipped": out.skipped,
+        "has_faces": study.has_faces,
+    }
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     page = H.page(f"coaffect report: {dataset_dir.name}", sections, notes)
     path = out_dir / "report.html"

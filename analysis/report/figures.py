@@ -1,4 +1,5 @@
 """PNG figures of the report (matplotlib, Agg backend). Each function takes tidy tables and a path."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,14 @@ import pandas as pd  # noqa: E402
 
 from ..timecourse import condition_timecourse  # noqa: E402
 
-COLORS = {"alone": "#1f77b4", "group": "#d62728", "happy": "#f2a900", "sad": "#3b6fb6",
-          "real": "#d62728", "pseudo": "#7f7f7f"}
+COLORS = {
+    "alone": "#1f77b4",
+    "group": "#d62728",
+    "happy": "#f2a900",
+    "sad": "#3b6fb6",
+    "real": "#d62728",
+    "pseudo": "#7f7f7f",
+}
 
 
 def _save(fig, path: Path) -> Path:
@@ -32,17 +39,23 @@ def quality_figure(quality: pd.DataFrame, path: Path) -> Path:
     q = quality.dropna(subset=["face_fraction"])
     per_session = len(q) > 80  # one bar per person stops being readable: one per session
     if per_session:
-        q = (q.groupby(["session_id", "condition"], as_index=False)["face_fraction"].mean()
-             .assign(participant_id="mean"))
+        q = (
+            q.groupby(["session_id", "condition"], as_index=False)["face_fraction"]
+            .mean()
+            .assign(participant_id="mean")
+        )
     fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(q) + 2), 3.6))
     x = np.arange(len(q))
     ax.bar(x, q["face_fraction"], color=[COLORS.get(c, "grey") for c in q["condition"]])
-    ax.set_xticks(x, [f"{s}:{p}" for s, p in zip(q["session_id"], q["participant_id"])],
-                  rotation=90, fontsize=7)
+    ax.set_xticks(
+        x, [f"{s}:{p}" for s, p in zip(q["session_id"], q["participant_id"])], rotation=90, fontsize=7
+    )
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("share of clip frames with a face")
-    ax.set_title(f"Face found, per {'session (mean of its participants)' if per_session else 'participant'}"
-                 " (blue: alone, red: group)")
+    ax.set_title(
+        f"Face found, per {'session (mean of its participants)' if per_session else 'participant'}"
+        " (blue: alone, red: group)"
+    )
     if "min_face_fraction" in quality.attrs:
         ax.axhline(quality.attrs["min_face_fraction"], color="k", lw=0.8, ls="--")
     return _save(fig, path)
@@ -90,10 +103,12 @@ def raster_figure(study, path: Path, max_clips: int = 12, max_people: int = 40) 
         ax.set_yticks([])
         ax.set_title(f"{clip} ({valence.get(clip, '?')})", fontsize=9)
         ax.set_xlabel("s from clip onset")
-    for ax in list(axes.flat)[len(clips):]:
+    for ax in list(axes.flat)[len(clips) :]:
         ax.axis("off")
-    fig.suptitle("Button holds (yellow: happy, blue: sad; one row per participant, "
-                 f"at most {max_people} per clip)", fontsize=10)
+    fig.suptitle(
+        f"Button holds (yellow: happy, blue: sad; one row per participant, at most {max_people} per clip)",
+        fontsize=10,
+    )
     fig.tight_layout(w_pad=2.0)
     return _save(fig, path)
 
@@ -106,8 +121,13 @@ def timecourse_figure(tc: pd.DataFrame, measures: list[str], path: Path) -> Path
     >>> timecourse_figure(tc, ["AU12", "sadness", "happy", "sad"], Path("tc.png"))  # doctest: +SKIP
     """
     valences = sorted(tc["valence"].dropna().unique())
-    fig, axes = plt.subplots(len(measures), len(valences), sharex=True, squeeze=False,
-                             figsize=(3.8 * len(valences), 2.4 * len(measures)))
+    fig, axes = plt.subplots(
+        len(measures),
+        len(valences),
+        sharex=True,
+        squeeze=False,
+        figsize=(3.8 * len(valences), 2.4 * len(measures)),
+    )
     for i, m in enumerate(measures):
         summary = condition_timecourse(tc, m)
         for j, v in enumerate(valences):
@@ -180,8 +200,14 @@ def synchrony_figure(syn: pd.DataFrame, per_session: pd.DataFrame, path: Path) -
     bins = np.linspace(-1, 1, 41)
     for pair in ("pseudo", "real"):
         vals = syn.loc[syn["pair"] == pair, "r"].dropna()
-        a1.hist(vals, bins=bins, density=True, alpha=0.55, color=COLORS[pair],
-                label=f"{pair} pairs (n={len(vals)})")
+        a1.hist(
+            vals,
+            bins=bins,
+            density=True,
+            alpha=0.55,
+            color=COLORS[pair],
+            label=f"{pair} pairs (n={len(vals)})",
+        )
     a1.set_xlabel("r between two people's time courses")
     a1.legend(fontsize=8)
     a1.set_title("Synchrony: same session vs different sessions")

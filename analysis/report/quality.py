@@ -1,4 +1,5 @@
 """Data-quality table: one row per participant of every session."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,14 +58,23 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
             if sd.faces is not None and "identity_confidence" in sd.faces.columns:
                 f = sd.faces[sd.faces["participant_id"] == pid]
                 ident = float(f["identity_confidence"].mean()) if len(f) else np.nan
-            rows.append({"session_id": sd.session_id, "participant_id": pid,
-                         "condition": sd.condition, "status": sd.session.status,
-                         "n_clips": int(len(tp)), "n_excluded": int(tp["excluded"].sum()),
-                         "n_face_excluded": int(tp["face_excluded"].sum()),
-                         "face_fraction": float(tp["face_fraction"].mean()) if len(tp) else np.nan,
-                         "identity_confidence": ident, "dropped_frames": dropped,
-                         "long_flips": long_flips,
-                         "camera_gaps": cam_gaps, "max_camera_gap_s": cam_max})
+            rows.append(
+                {
+                    "session_id": sd.session_id,
+                    "participant_id": pid,
+                    "condition": sd.condition,
+                    "status": sd.session.status,
+                    "n_clips": int(len(tp)),
+                    "n_excluded": int(tp["excluded"].sum()),
+                    "n_face_excluded": int(tp["face_excluded"].sum()),
+                    "face_fraction": float(tp["face_fraction"].mean()) if len(tp) else np.nan,
+                    "identity_confidence": ident,
+                    "dropped_frames": dropped,
+                    "long_flips": long_flips,
+                    "camera_gaps": cam_gaps,
+                    "max_camera_gap_s": cam_max,
+                }
+            )
     out = pd.DataFrame(rows)
     out.attrs["min_face_fraction"] = study.settings.min_face_fraction
     return out

@@ -5,6 +5,7 @@
 * :func:`run_stats` - every model of a dataset, tables written to
   ``derivatives/coaffect/stats/`` (what ``coaffect stats`` runs).
 """
+
 from __future__ import annotations
 
 from .anova import mixed_anova_table, participant_means
@@ -12,5 +13,15 @@ from .model_data import ModelData, model_data
 from .result import FIXED_COLUMNS, MixedModelResult
 from .run import StatsOutput, fit_mixed, run_stats, stats_for_dataset
 
-__all__ = ["fit_mixed", "run_stats", "stats_for_dataset", "StatsOutput", "mixed_anova_table", "participant_means",
-           "model_data", "ModelData", "MixedModelResult", "FIXED_COLUMNS"]
+__all__ = [
+    "fit_mixed",
+    "run_stats",
+    "stats_for_dataset",
+    "StatsOutput",
+    "mixed_anova_table",
+    "participant_means",
+    "model_data",
+    "ModelData",
+    "MixedModelResult",
+    "FIXED_COLUMNS",
+]

@@ -5,17 +5,19 @@ factor; each participant contributes the mean of their usable trials per
 valence. Participants without a mean for every valence level are left out
 (pingouin needs complete cells) and counted.
 """
+
 from __future__ import annotations
 
 import pandas as pd
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
 
 from .model_data import _is_face_column
 
 
-def participant_means(trials: pd.DataFrame, dv: str, within: str = "valence",
-                      between: str = "condition") -> tuple[pd.DataFrame, int]:
+def participant_means(
+    trials: pd.DataFrame, dv: str, within: str = "valence", between: str = "condition"
+) -> tuple[pd.DataFrame, int]:
     """Mean of ``dv`` per participant x ``within`` level over usable trials.
 
     Returns
@@ -46,9 +48,9 @@ def participant_means(trials: pd.DataFrame, dv: str, within: str = "valence",
     return means, dropped
 
 
-def mixed_anova_table(trials: pd.DataFrame, dv: str, within: str = "valence",
-                      between: str = "condition", padjust: str = "holm"
-                      ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def mixed_anova_table(
+    trials: pd.DataFrame, dv: str, within: str = "valence", between: str = "condition", padjust: str = "holm"
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Mixed ANOVA (pingouin) on participant means, with pairwise follow-ups.
 
     Parameters
@@ -82,15 +84,22 @@ def mixed_anova_table(trials: pd.DataFrame, dv: str, within: str = "valence",
 
     means, dropped = participant_means(trials, dv, within, between)
     if means[between].nunique() < 2 or means[within].nunique() < 2:
-        raise AnalysisError(f"anova {dv}: needs two or more levels of '{between}' and of '{within}' "
-                            f"with complete data (got {means[between].nunique()} and "
-                            f"{means[within].nunique()})")
+        raise AnalysisError(
+            f"anova {dv}: needs two or more levels of '{between}' and of '{within}' "
+            f"with complete data (got {means[between].nunique()} and "
+            f"{means[within].nunique()})"
+        )
     aov = pg.mixed_anova(data=means, dv=dv, within=within, between=between, subject="participant_id")
-    post = pg.pairwise_tests(data=means, dv=dv, within=within, between=between,
-                             subject="participant_id", padjust=padjust)
+    post = pg.pairwise_tests(
+        data=means, dv=dv, within=within, between=between, subject="participant_id", padjust=padjust
+    )
     aov = aov.rename(columns={"Source": "source"})
     post = post.rename(columns={c: c.lower() for c in post.columns if c not in ("T",)})
-    info = {"dv": dv, "within": within, "between": between,
-            "n_participants": int(means["participant_id"].nunique()),
-            "n_dropped_incomplete": dropped}
+    info = {
+        "dv": dv,
+        "within": within,
+        "between": between,
+        "n_participants": int(means["participant_id"].nunique()),
+        "n_dropped_incomplete": dropped,
+    }
     return aov, post, info

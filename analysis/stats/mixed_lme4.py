@@ -6,6 +6,7 @@ columns statsmodels uses), written to a temporary CSV and fitted by
 (1 | stimulus_id) + (0 + in_group | session_id), REML = TRUE)``; lmerTest
 gives Satterthwaite df and t tests. Term names therefore match statsmodels'.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
 
 from .model_data import ModelData
 from .result import FIXED_COLUMNS, MixedModelResult
@@ -93,9 +94,11 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
 
     exe = rscript()
     if exe is None:
-        raise AnalysisError("engine lme4: Rscript not found",
-                            hint="install R with lme4 and lmerTest (Debian: r-cran-lme4 "
-                                 "r-cran-lmertest) or use --engine statsmodels")
+        raise AnalysisError(
+            "engine lme4: Rscript not found",
+            hint="install R with lme4 and lmerTest (Debian: r-cran-lme4 "
+            "r-cran-lmertest) or use --engine statsmodels",
+        )
     names = {f"X{i + 1}": term for i, term in enumerate(md.X.columns)}
     frame = pd.DataFrame({"y": md.data[md.dv].astype(float).to_numpy()})
     for key, term in names.items():
@@ -110,26 +113,40 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
         (tmp / "fit.R").write_text(_R_SCRIPT)
         spec = json.dumps({"formula": formula, "mixed": bool(md.random)})
         try:
-            proc = subprocess.run([exe, "--vanilla", str(tmp / "fit.R"), str(tmp / "data.csv"), spec,
-                                   str(tmp / "out.json")], capture_output=True, text=True,
-                                  timeout=timeout)
+            proc = subprocess.run(
+                [exe, "--vanilla", str(tmp / "fit.R"), str(tmp / "data.csv"), spec, str(tmp / "out.json")],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             raise AnalysisError(f"engine lme4: R did not finish within {timeout:.0f} s") from None
         if proc.returncode != 0 or not (tmp / "out.json").exists():
             err = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-            hint = ("install the R packages: apt-get install r-cran-lme4 r-cran-lmertest"
-                    if "there is no package" in proc.stderr else "run with --engine statsmodels")
+            hint = (
+                "install the R packages: apt-get install r-cran-lme4 r-cran-lmertest"
+                if "there is no package" in proc.stderr
+                else "run with --engine statsmodels"
+            )
             raise AnalysisError(f"engine lme4: R failed: {err}", hint=hint)
         out = json.loads((tmp / "out.json").read_text())
     est = np.asarray(out["estimate"], float)
     se = np.asarray(out["se"], float)
     df = np.asarray(out["df"], float)
     q = sps.t.ppf(0.975, df)
-    table = pd.DataFrame({"term": [names[t] for t in out["term"]], "estimate": est, "se": se,
-                          "df": df, "stat": np.asarray(out["stat"], float),
-                          "p_val": np.asarray(out["p_val"], float),
-                          "ci_low": est - q * se, "ci_high": est + q * se},
-                         columns=list(FIXED_COLUMNS))
+    table = pd.DataFrame(
+        {
+            "term": [names[t] for t in out["term"]],
+            "estimate": est,
+            "se": se,
+            "df": df,
+            "stat": np.asarray(out["stat"], float),
+            "p_val": np.asarray(out["p_val"], float),
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
+        },
+        columns=list(FIXED_COLUMNS),
+    )
     comp = ["residual" if c == "Residual" else c for c in out["random"]["component"]]
     rand = pd.DataFrame({"component": comp, "variance": np.asarray(out["random"]["variance"], float)})
     order = {c: i for i, c in enumerate([*md.random, "residual"])}
@@ -139,6 +156,17 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
     converged = bool(out["converged"][0]) if isinstance(out["converged"], list) else bool(out["converged"])
     secs = out["seconds"][0] if isinstance(out["seconds"], list) else out["seconds"]
     loglik = out["loglik"][0] if isinstance(out["loglik"], list) else out["loglik"]
-    return MixedModelResult("lme4", md.formula, full, table, rand, md.n_levels(), converged,
-                            list(out["warnings"]), "t (Satterthwaite)", float(secs), list(md.notes),
-                            float(loglik))
+    return MixedModelResult(
+        "lme4",
+        md.formula,
+        full,
+        table,
+        rand,
+        md.n_levels(),
+        converged,
+        list(out["warnings"]),
+        "t (Satterthwaite)",
+        float(secs),
+        list(md.notes),
+        float(loglik),
+    )

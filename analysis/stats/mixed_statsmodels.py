@@ -6,6 +6,7 @@ stimuli, and group sessions; alone participants have no session column, so
 the session component only touches group sessions, as lme4's
 ``(0 + in_group | session_id)``). Fitted by REML; tests are Wald z tests.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,6 +27,7 @@ def _one_blas_thread():
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/pingouin
         import contextlib
+
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
@@ -61,14 +63,16 @@ def _best_fit(model, k_vc: int):
     from statsmodels.regression.mixed_linear_model import MixedLMParams
 
     def params(vcomp):
-        return MixedLMParams.from_components(fe_params=None, cov_re=np.zeros((0, 0)),
-                                             vcomp=np.asarray(vcomp, float))
+        return MixedLMParams.from_components(
+            fe_params=None, cov_re=np.zeros((0, 0)), vcomp=np.asarray(vcomp, float)
+        )
 
     fits = []
     if k_vc:
+
         def neg_reml(theta):
             try:
-                value = -model.loglike(params(theta ** 2), profile_fe=True)
+                value = -model.loglike(params(theta**2), profile_fe=True)
             except (np.linalg.LinAlgError, ValueError):
                 return 1e300
             return value if np.isfinite(value) else 1e300
@@ -78,11 +82,10 @@ def _best_fit(model, k_vc: int):
         model._cov_sing, model._freepat = 0, None
         best = None
         for start in (1.0, 0.3, 0.05):
-            res = minimize(neg_reml, np.full(k_vc, start), method="L-BFGS-B",
-                           bounds=[(1e-6, None)] * k_vc)
+            res = minimize(neg_reml, np.full(k_vc, start), method="L-BFGS-B", bounds=[(1e-6, None)] * k_vc)
             if best is None or res.fun < best.fun:
                 best = res
-        start = params(best.x ** 2)
+        start = params(best.x**2)
         for kwargs in ({"maxiter": 0}, {}):  # results object at the bounded optimum; then free
             with warnings.catch_warnings(record=True) as wlist:
                 warnings.simplefilter("always")
@@ -166,15 +169,34 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
     z = fe / se
     p = 2 * sps.norm.sf(np.abs(z))
     q = sps.norm.ppf(0.975)
-    fixed = pd.DataFrame({"term": list(X.columns), "estimate": fe.to_numpy(), "se": se.to_numpy(),
-                          "df": np.inf, "stat": z.to_numpy(), "p_val": p,
-                          "ci_low": (fe - q * se).to_numpy(), "ci_high": (fe + q * se).to_numpy()},
-                         columns=list(FIXED_COLUMNS))
+    fixed = pd.DataFrame(
+        {
+            "term": list(X.columns),
+            "estimate": fe.to_numpy(),
+            "se": se.to_numpy(),
+            "df": np.inf,
+            "stat": z.to_numpy(),
+            "p_val": p,
+            "ci_low": (fe - q * se).to_numpy(),
+            "ci_high": (fe + q * se).to_numpy(),
+        },
+        columns=list(FIXED_COLUMNS),
+    )
     vc = np.atleast_1d(np.asarray(fit.vcomp, dtype=float)) if names else np.array([])
-    rand = pd.DataFrame({"component": names + ["residual"],
-                         "variance": list(vc) + [float(fit.scale)]})
+    rand = pd.DataFrame({"component": names + ["residual"], "variance": list(vc) + [float(fit.scale)]})
     rand["sd"] = np.sqrt(rand["variance"].clip(lower=0))
     full = f"{md.formula} + {md.random_formula()}" if md.random else md.formula
-    return MixedModelResult("statsmodels", md.formula, full, fixed, rand, md.n_levels(),
-                            bool(fit.converged), caught, "z (Wald)", seconds, list(md.notes),
-                            float(fit.llf))
+    return MixedModelResult(
+        "statsmodels",
+        md.formula,
+        full,
+        fixed,
+        rand,
+        md.n_levels(),
+        bool(fit.converged),
+        caught,
+        "z (Wald)",
+        seconds,
+        list(md.notes),
+        float(fit.llf),
+    )

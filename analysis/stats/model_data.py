@@ -3,6 +3,7 @@
 Shared by both engines so that statsmodels and lme4 see exactly the same data
 and the same fixed-effect design (built once here with patsy).
 """
+
 from __future__ import annotations
 
 import re
@@ -11,12 +12,29 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from experiments.errors import AnalysisError, did_you_mean
+from coaffect.formats import faces_schema as fs
+from coaffect.formats.errors import AnalysisError, did_you_mean
 
-from .. import faces_schema as fs
-
-_FUNCTIONS = {"C", "I", "np", "log", "exp", "sqrt", "center", "standardize", "scale", "Q",
-              "Treatment", "Sum", "Diff", "Poly", "Helmert", "reference", "levels", "abs"}
+_FUNCTIONS = {
+    "C",
+    "I",
+    "np",
+    "log",
+    "exp",
+    "sqrt",
+    "center",
+    "standardize",
+    "scale",
+    "Q",
+    "Treatment",
+    "Sum",
+    "Diff",
+    "Poly",
+    "Helmert",
+    "reference",
+    "levels",
+    "abs",
+}
 
 
 @dataclass
@@ -52,16 +70,21 @@ class ModelData:
     def n_levels(self) -> dict:
         """N per level: participants, group sessions, stimuli, observations."""
         d = self.data
-        return {"participants": int(d["participant_id"].nunique()),
-                "sessions": int(d["session_id"].nunique()),
-                "group_sessions": int(d.loc[d["in_group"] > 0, "session_id"].nunique()),
-                "stimuli": int(d["stimulus_id"].nunique()),
-                "observations": int(len(d))}
+        return {
+            "participants": int(d["participant_id"].nunique()),
+            "sessions": int(d["session_id"].nunique()),
+            "group_sessions": int(d.loc[d["in_group"] > 0, "session_id"].nunique()),
+            "stimuli": int(d["stimulus_id"].nunique()),
+            "observations": int(len(d)),
+        }
 
     def random_formula(self) -> str:
         """The random part in lme4 notation."""
-        parts = {"participant_id": "(1 | participant_id)", "stimulus_id": "(1 | stimulus_id)",
-                 "session_id": "(0 + in_group | session_id)"}
+        parts = {
+            "participant_id": "(1 | participant_id)",
+            "stimulus_id": "(1 | stimulus_id)",
+            "session_id": "(0 + in_group | session_id)",
+        }
         return " + ".join(parts[r] for r in self.random)
 
 
@@ -99,8 +122,10 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
     import patsy
 
     if "~" not in formula:
-        raise AnalysisError(f"formula '{formula}': needs 'outcome ~ predictors' "
-                            "(got no '~')", hint="e.g. 'AU12 ~ condition * valence'")
+        raise AnalysisError(
+            f"formula '{formula}': needs 'outcome ~ predictors' (got no '~')",
+            hint="e.g. 'AU12 ~ condition * valence'",
+        )
     lhs, rhs = formula.split("~", 1)
     dv = lhs.strip()
     unquoted = re.sub(r"(['\"]).*?\1", "", formula)
@@ -108,15 +133,17 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
     cols = [c for c in trials.columns]
     for name in sorted(names):
         if name not in trials.columns and _is_face_column(name):
-            raise AnalysisError(f"formula '{formula}': facial measure '{name}' is not in the trial "
-                                "table (no session has a faces.parquet)",
-                                hint="run 'coaffect score DATASET' first, or model a self-report "
-                                     "outcome such as t_both")
+            raise AnalysisError(
+                f"formula '{formula}': facial measure '{name}' is not in the trial "
+                "table (no session has a faces.parquet)",
+                hint="run 'coaffect score DATASET' first, or model a self-report outcome such as t_both",
+            )
         if name not in trials.columns:
-            raise AnalysisError(f"formula '{formula}': unknown column '{name}'"
-                                f"{did_you_mean(name, cols)}",
-                                hint="columns include condition, valence, t_happy, t_sad, t_both, "
-                                     "p_both, min_index, rating_<item>, AU12, AU12_peak, sadness, ...")
+            raise AnalysisError(
+                f"formula '{formula}': unknown column '{name}'{did_you_mean(name, cols)}",
+                hint="columns include condition, valence, t_happy, t_sad, t_both, "
+                "p_both, min_index, rating_<item>, AU12, AU12_peak, sadness, ...",
+            )
     for need in ("participant_id", "session_id", "stimulus_id", "condition"):
         if need not in trials.columns:
             raise AnalysisError(f"trial table: missing column '{need}'")
@@ -136,22 +163,27 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
     if n_dropped:
         notes.append(f"{n_dropped} of {len(trials)} trials left out (excluded or missing values)")
     if len(data) < 5:
-        raise AnalysisError(f"formula '{formula}': only {len(data)} usable trials",
-                            hint="check exclusions (face_excluded) and that faces were scored")
+        raise AnalysisError(
+            f"formula '{formula}': only {len(data)} usable trials",
+            hint="check exclusions (face_excluded) and that faces were scored",
+        )
     for c in ("participant_id", "session_id", "stimulus_id", "condition"):
         data[c] = data[c].astype(str)
     if "valence" in data.columns:
         data["valence"] = data["valence"].astype(str)
     if np.nanstd(data[dv].astype(float)) == 0:
-        raise AnalysisError(f"formula '{formula}': outcome '{dv}' is constant "
-                            f"({data[dv].iloc[0]}) in the usable trials")
+        raise AnalysisError(
+            f"formula '{formula}': outcome '{dv}' is constant ({data[dv].iloc[0]}) in the usable trials"
+        )
     rhs_names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"(['\"]).*?\1", "", rhs)))
     for name in sorted(rhs_names & set(data.columns)):
         col = data[name]
         if not pd.api.types.is_numeric_dtype(col) and col.nunique() < 2:
-            raise AnalysisError(f"formula '{formula}': predictor '{name}' has one level only "
-                                f"({col.iloc[0]}) in the usable trials",
-                                hint="a comparison needs both levels, e.g. alone and group sessions")
+            raise AnalysisError(
+                f"formula '{formula}': predictor '{name}' has one level only "
+                f"({col.iloc[0]}) in the usable trials",
+                hint="a comparison needs both levels, e.g. alone and group sessions",
+            )
     data["in_group"] = (data["condition"] == "group").astype(float)
     data = data.reset_index(drop=True)
     try:
@@ -159,11 +191,13 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
     except patsy.PatsyError as exc:
         raise AnalysisError(f"formula '{formula}': {str(exc).splitlines()[0]}") from None
     if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
-        raise AnalysisError(f"formula '{formula}': fixed effects are not estimable "
-                            f"(design columns {', '.join(X.columns)} are collinear)",
-                            hint="some combination of levels has no usable trials (e.g. a clip "
-                                 "valence no group saw); try additive terms such as "
-                                 "'condition + valence'")
+        raise AnalysisError(
+            f"formula '{formula}': fixed effects are not estimable "
+            f"(design columns {', '.join(X.columns)} are collinear)",
+            hint="some combination of levels has no usable trials (e.g. a clip "
+            "valence no group saw); try additive terms such as "
+            "'condition + valence'",
+        )
     random = []
     if data["participant_id"].nunique() > 1 and data.groupby("participant_id").size().max() > 1:
         random.append("participant_id")

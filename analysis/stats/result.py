@@ -1,4 +1,5 @@
 """The engine-independent result of a mixed model fit (pingouin-style tidy tables)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,7 +61,15 @@ class MixedModelResult:
 
     def info(self) -> dict:
         """Everything but the tables, for JSON."""
-        return {"engine": self.engine, "formula": self.formula, "full_formula": self.full_formula,
-                "n": self.n, "converged": self.converged, "warnings": self.warnings,
-                "test": self.test, "seconds": round(self.seconds, 4), "notes": self.notes,
-                "reml_loglik": self.loglik}
+        return {
+            "engine": self.engine,
+            "formula": self.formula,
+            "full_formula": self.full_formula,
+            "n": self.n,
+            "converged": self.converged,
+            "warnings": self.warnings,
+            "test": self.test,
+            "seconds": round(self.seconds, 4),
+            "notes": self.notes,
+            "reml_loglik": self.loglik,
+        }

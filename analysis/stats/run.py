@@ -1,4 +1,5 @@
 """Fit the models of a study and write their tables."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.errors import AnalysisError
+from coaffect.formats.errors import AnalysisError
+from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from .anova import mixed_anova_table
 from .model_data import model_data
@@ -61,8 +63,10 @@ def fit_mixed(trials: pd.DataFrame, formula: str, engine: str = "statsmodels") -
     md = model_data(trials, formula)
     if engine == "lme4":
         from .mixed_lme4 import fit_lme4
+
         return fit_lme4(md)
     from .mixed_statsmodels import fit_statsmodels
+
     return fit_statsmodels(md)
 
 
@@ -91,9 +95,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60]
 
 
-def run_stats(trials: pd.DataFrame, formulas: list[str], engine: str = "statsmodels",
-              out_dir: str | Path | None = None, anova: bool = True,
-              strict: bool = False) -> StatsOutput:
+def run_stats(
+    trials: pd.DataFrame,
+    formulas: list[str],
+    engine: str = "statsmodels",
+    out_dir: str | Path | None = None,
+    anova: bool = True,
+    strict: bool = False,
+) -> StatsOutput:
     """Fit every formula (and a mixed ANOVA per outcome) and write the tables.
 
     Parameters
@@ -137,8 +146,8 @@ def run_stats(trials: pd.DataFrame, formulas: list[str], engine: str = "statsmod
         out.models.append(res)
         if out.out_dir is not None:
             stem = out.out_dir / f"model-{i}_{_slug(formula)}"
-            res.fixed.to_csv(f"{stem}_fixed.tsv", sep="\t", index=False)
-            res.random.to_csv(f"{stem}_random.tsv", sep="\t", index=False)
+            write_tsv(res.fixed, f"{stem}_fixed.tsv")
+            write_tsv(res.random, f"{stem}_random.tsv")
             Path(f"{stem}_info.json").write_text(json.dumps(res.info(), indent=2, default=str))
     if anova and "valence" in trials.columns:
         dvs = []
@@ -155,14 +164,18 @@ def run_stats(trials: pd.DataFrame, formulas: list[str], engine: str = "statsmod
                 continue
             out.anovas.append((dv, aov, post, info))
             if out.out_dir is not None:
-                aov.to_csv(out.out_dir / f"anova-{_slug(dv)}.tsv", sep="\t", index=False)
-                post.to_csv(out.out_dir / f"pairwise-{_slug(dv)}.tsv", sep="\t", index=False)
+                write_tsv(aov, out.out_dir / f"anova-{_slug(dv)}.tsv")
+                write_tsv(post, out.out_dir / f"pairwise-{_slug(dv)}.tsv")
     return out
 
 
-def stats_for_dataset(dataset_dir: str | Path, formulas: list[str] | None = None,
-                      engine: str = "statsmodels", out_dir: str | Path | None = None,
-                      progress: bool = False) -> StatsOutput:
+def stats_for_dataset(
+    dataset_dir: str | Path,
+    formulas: list[str] | None = None,
+    engine: str = "statsmodels",
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+) -> StatsOutput:
     """Trial table of a dataset, then :func:`run_stats` on it (what ``coaffect stats`` runs).
 
     Parameters
@@ -196,5 +209,5 @@ def stats_for_dataset(dataset_dir: str | Path, formulas: list[str] | None = None
     trials = trial_table(study, progress=progress)
     write_trials(trials, dataset_dir)
     formulas = list(formulas) if formulas else list(study.settings.models)
-    out_dir = Path(out_dir) if out_dir else Path(dataset_dir) / "derivatives" / "coaffect" / "stats"
+    out_dir = Path(out_dir) if out_dir else derivatives_dir(dataset_dir, None, "stats")
     return run_stats(trials, formulas, engine=engine, out_dir=out_dir)

@@ -4,6 +4,7 @@ Each verb lives in its own module exposing ``HELP`` (one line), ``EXAMPLE``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules import nothing heavy
 at import time, so ``coaffect score`` works where PsychoPy is not installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,19 +12,19 @@ import importlib
 import importlib.util
 import sys
 
-from .errors import CoaffectError
+from coaffect.formats.errors import CoaffectError
 
 #: verb -> module implementing it
 VERBS = {
-    "demo": "experiments.cli_demo",
-    "protocol": "experiments.cli_protocol",
-    "stimuli": "experiments.cli_stimuli",
-    "run": "experiments.cli_run",
-    "rig-check": "experiments.cli_rig_check",
-    "score": "analysis.cli_score",
-    "simulate-study": "analysis.cli_simulate",
-    "stats": "analysis.cli_stats",
-    "report": "analysis.cli_report",
+    "demo": "coaffect.cli.demo",
+    "protocol": "coaffect.cli.protocol",
+    "stimuli": "coaffect.cli.stimuli",
+    "run": "coaffect.cli.run",
+    "rig-check": "coaffect.cli.rig_check",
+    "score": "coaffect.cli.score",
+    "simulate-study": "coaffect.cli.simulate",
+    "stats": "coaffect.cli.stats",
+    "report": "coaffect.cli.report",
 }
 
 
@@ -32,15 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coaffect",
         description="Run and analyse group-vs-alone emotion studies.",
         epilog="Example: coaffect protocol check protocols/bittersweet-demo.yaml",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb, module_name in VERBS.items():
         if importlib.util.find_spec(module_name) is None:
             continue
         module = importlib.import_module(module_name)
-        p = sub.add_parser(verb, help=module.HELP, description=module.HELP,
-                           epilog=f"Example:\n  {module.EXAMPLE}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            verb,
+            help=module.HELP,
+            description=module.HELP,
+            epilog=f"Example:\n  {module.EXAMPLE}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -49,8 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def report_error(exc: CoaffectError) -> None:
     """Print a user error as one line per problem, plus a hint."""
     for line in exc.lines:
-        print(line if ":" in line.split(" ", 1)[0] else f"coaffect: error: {line}",
-              file=sys.stderr)
+        print(line if ":" in line.split(" ", 1)[0] else f"coaffect: error: {line}", file=sys.stderr)
     if exc.hint:
         print(f"hint: {exc.hint}", file=sys.stderr)
 

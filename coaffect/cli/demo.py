@@ -1,4 +1,5 @@
-"""``coaffect demo``: the whole demo study (thin wrapper over :func:`experiments.demo.run_demo`)."""
+"""``coaffect demo``: the whole demo study (thin wrapper over :func:`coaffect.demo.run_demo`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,17 +9,28 @@ EXAMPLE = "coaffect demo --output demo-output"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--output", type=Path, default=Path("demo-output"),
-                        help="folder for the demo dataset and report (re-created)")
-    parser.add_argument("--simulate", choices=["inprocess", "xdotool"], default="inprocess",
-                        help="how simulated participants press their buttons")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("demo-output"),
+        help="folder for the demo dataset and report (re-created)",
+    )
+    parser.add_argument(
+        "--simulate",
+        choices=["inprocess", "xdotool"],
+        default="inprocess",
+        help="how simulated participants press their buttons",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="sessions scored in parallel")
-    parser.add_argument("--plan-only", action="store_true",
-                        help="only check the demo protocol and print what each session would do")
+    parser.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="only check the demo protocol and print what each session would do",
+    )
 
 
 def run(args) -> int:
-    from .demo import describe_plan, run_demo
+    from coaffect.demo import describe_plan, run_demo
 
     if args.plan_only:
         print("\n".join(describe_plan()))

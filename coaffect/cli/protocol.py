@@ -1,4 +1,5 @@
 """``coaffect protocol``: check a protocol, or write its JSON Schema."""
+
 from __future__ import annotations
 
 import json
@@ -13,26 +14,29 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="protocol_verb", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="validate a protocol (exit 2 and one line per problem)")
     check.add_argument("file", type=Path)
-    check.add_argument("--no-manifest", action="store_true",
-                       help="do not check stimulus ids against the manifest")
+    check.add_argument(
+        "--no-manifest", action="store_true", help="do not check stimulus ids against the manifest"
+    )
     schema = sub.add_parser("schema", help="print the JSON Schema of the protocol format")
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead")
-    from .bundle.cli_actions import add_bundle_actions
+    from experiments.bundle.cli_actions import add_bundle_actions
 
     add_bundle_actions(sub)
 
 
 def run(args) -> int:
-    from .bundle.cli_actions import ACTIONS, run_bundle_action
-    from .protocol import load_protocol, protocol_json_schema
+    from coaffect.formats.protocol import load_protocol, protocol_json_schema
+    from experiments.bundle.cli_actions import ACTIONS, run_bundle_action
 
     if args.protocol_verb in ACTIONS:
         return run_bundle_action(args)
     if args.protocol_verb == "check":
         lp = load_protocol(args.file, check_manifest=not args.no_manifest)
         p = lp.protocol
-        print(f"{args.file}: ok ({p.id} {p.version}, {len(p.stimuli.clips)} clips, "
-              f"{len(p.seats)} seats, conditions: {', '.join(p.conditions)})")
+        print(
+            f"{args.file}: ok ({p.id} {p.version}, {len(p.stimuli.clips)} clips, "
+            f"{len(p.seats)} seats, conditions: {', '.join(p.conditions)})"
+        )
         return 0
     if args.protocol_verb == "schema":
         text = json.dumps(protocol_json_schema(), indent=2, ensure_ascii=False) + "\n"

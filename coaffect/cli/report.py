@@ -1,4 +1,5 @@
 """``coaffect report``: HTML report with PNG figures for a dataset."""
+
 from __future__ import annotations
 
 HELP = "analyse a dataset (trials, time courses, coherence, synchrony, models) into an HTML report"
@@ -7,18 +8,24 @@ EXAMPLE = "coaffect report sim-data"
 
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", help="dataset folder (participants.tsv, ses-*)")
-    parser.add_argument("--out", default=None,
-                        help="report folder (default DATASET/derivatives/coaffect/report)")
+    parser.add_argument(
+        "--out", default=None, help="report folder (default DATASET/derivatives/coaffect/report)"
+    )
     parser.add_argument("--engine", choices=("statsmodels", "lme4"), default="statsmodels")
-    parser.add_argument("--formula", action="append", default=None,
-                        help="model formula (repeatable; default: the protocol's analysis.models)")
+    parser.add_argument(
+        "--formula",
+        action="append",
+        default=None,
+        help="model formula (repeatable; default: the protocol's analysis.models)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
-    from .report import build_report
+    from analysis.report import build_report
 
-    path = build_report(args.dataset, out_dir=args.out, engine=args.engine, formulas=args.formula,
-                        progress=not args.quiet)
+    path = build_report(
+        args.dataset, out_dir=args.out, engine=args.engine, formulas=args.formula, progress=not args.quiet
+    )
     print(path)
     return 0

@@ -1,11 +1,14 @@
 """``coaffect run``: run one session (thin wrapper over :func:`experiments.runner.run_session`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 HELP = "run a session: clips, continuous happy/sad buttons, ratings (PsychoPy window)"
-EXAMPLE = ("coaffect run protocols/bittersweet-demo.yaml --condition group "
-           "--participants P01,P02,P03 --simulate --no-cameras --output /tmp/x")
+EXAMPLE = (
+    "coaffect run protocols/bittersweet-demo.yaml --condition group "
+    "--participants P01,P02,P03 --simulate --no-cameras --output /tmp/x"
+)
 
 
 def _camera_file(text: str) -> tuple[str, str]:
@@ -19,36 +22,61 @@ def _camera_file(text: str) -> tuple[str, str]:
 
 def add_arguments(parser) -> None:
     parser.add_argument("protocol", type=Path, help="protocol YAML file")
-    parser.add_argument("--condition", choices=["alone", "group"],
-                        help="viewing condition (required unless --resume)")
-    parser.add_argument("--participants", help="comma-separated pseudonyms, one per seat in "
-                        "protocol order, e.g. P01,P02,P03 (required unless --resume)")
-    parser.add_argument("--session-id", help="session label (letters and digits); "
-                        "default: date and time")
-    parser.add_argument("--output", type=Path, default=Path("data"),
-                        help="dataset folder (default: ./data)")
-    parser.add_argument("--simulate", nargs="?", const="inprocess",
-                        choices=["inprocess", "xdotool"],
-                        help="simulated participants: key events made in-process (default) "
-                             "or injected as real X key events with xdotool")
+    parser.add_argument(
+        "--condition", choices=["alone", "group"], help="viewing condition (required unless --resume)"
+    )
+    parser.add_argument(
+        "--participants",
+        help="comma-separated pseudonyms, one per seat in "
+        "protocol order, e.g. P01,P02,P03 (required unless --resume)",
+    )
+    parser.add_argument("--session-id", help="session label (letters and digits); default: date and time")
+    parser.add_argument("--output", type=Path, default=Path("data"), help="dataset folder (default: ./data)")
+    parser.add_argument(
+        "--simulate",
+        nargs="?",
+        const="inprocess",
+        choices=["inprocess", "xdotool"],
+        help="simulated participants: key events made in-process (default) "
+        "or injected as real X key events with xdotool",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of simulated participants")
-    parser.add_argument("--resume", type=Path, metavar="SESSION_DIR",
-                        help="continue an interrupted session folder at its first unfinished trial")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="SESSION_DIR",
+        help="continue an interrupted session folder at its first unfinished trial",
+    )
     parser.add_argument("--no-cameras", action="store_true", help="do not record cameras")
-    parser.add_argument("--camera-file", action="append", type=_camera_file, default=[],
-                        metavar="NAME=PATH", help="replay a video file as camera NAME")
-    parser.add_argument("--skip-button-check", action="store_true",
-                        help="skip the button check (logged in events.tsv)")
+    parser.add_argument(
+        "--camera-file",
+        action="append",
+        type=_camera_file,
+        default=[],
+        metavar="NAME=PATH",
+        help="replay a video file as camera NAME",
+    )
+    parser.add_argument(
+        "--skip-button-check", action="store_true", help="skip the button check (logged in events.tsv)"
+    )
 
 
 def run(args) -> int:
-    from .runner import run_session
+    from experiments.runner import run_session
 
     participants = [x for x in args.participants.split(",")] if args.participants else None
-    result = run_session(args.protocol, args.condition, participants,
-                         session_id=args.session_id, output=args.output, simulate=args.simulate,
-                         seed=args.seed, resume=args.resume, cameras=not args.no_cameras,
-                         camera_files=dict(args.camera_file), skip_button_check=args.skip_button_check)
-    print(f"{result.session_dir}: {result.status} "
-          f"({len(result.trials_done)} trial(s) run this time)")
+    result = run_session(
+        args.protocol,
+        args.condition,
+        participants,
+        session_id=args.session_id,
+        output=args.output,
+        simulate=args.simulate,
+        seed=args.seed,
+        resume=args.resume,
+        cameras=not args.no_cameras,
+        camera_files=dict(args.camera_file),
+        skip_button_check=args.skip_button_check,
+    )
+    print(f"{result.session_dir}: {result.status} ({len(result.trials_done)} trial(s) run this time)")
     return 0 if result.status == "complete" else 1

@@ -1,4 +1,5 @@
 """``coaffect score``: score the faces of sessions, a dataset, or a plain video."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,33 +9,49 @@ EXAMPLE = "coaffect score demo-output/data --jobs 2   |   coaffect score --video
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", nargs="?", type=Path, metavar="DATASET_OR_SESSION",
-                        help="a dataset folder (ses-* inside) or one ses-<id> folder")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        metavar="DATASET_OR_SESSION",
+        help="a dataset folder (ses-* inside) or one ses-<id> folder",
+    )
     parser.add_argument("--video", type=Path, help="score a plain video file instead of sessions")
     parser.add_argument("--out", type=Path, help="output folder for --video (default: next to the video)")
-    parser.add_argument("--jobs", type=int, default=1, help="processes: sessions in parallel, or chunks of one video/session (default 1)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes: sessions in parallel, or chunks of one video/session (default 1)",
+    )
     parser.add_argument("--step", type=int, default=1, help="score every Nth frame (default 1: all)")
-    parser.add_argument("--min-face-px", type=float, default=60.0,
-                        help="smallest face width in pixels to detect (default 60; smaller is slower)")
+    parser.add_argument(
+        "--min-face-px",
+        type=float,
+        default=60.0,
+        help="smallest face width in pixels to detect (default 60; smaller is slower)",
+    )
     parser.add_argument("--force", action="store_true", help="re-score sessions already scored")
 
 
 def run(args) -> int:
-    from experiments.errors import AnalysisError
-
-    from .faces.pipeline import PipelineSettings
-    from .faces.track import TrackerSettings
-    from .score import ScoreSettings, score_dataset, score_video, write_scores
+    from analysis.faces.pipeline import PipelineSettings
+    from analysis.faces.track import TrackerSettings
+    from analysis.score import ScoreSettings, score_dataset, score_video, write_scores
+    from coaffect.formats.errors import AnalysisError
 
     if (args.path is None) == (args.video is None):
-        raise AnalysisError("give either DATASET_OR_SESSION or --video FILE",
-                            hint="coaffect score data/  or  coaffect score --video clip.mp4")
+        raise AnalysisError(
+            "give either DATASET_OR_SESSION or --video FILE",
+            hint="coaffect score data/  or  coaffect score --video clip.mp4",
+        )
     if args.jobs < 1 or args.step < 1:
         raise AnalysisError(f"--jobs and --step must be at least 1 (got {args.jobs}, {args.step})")
     if args.min_face_px <= 0:
         raise AnalysisError(f"--min-face-px must be positive (got {args.min_face_px})")
-    settings = ScoreSettings(PipelineSettings(tracker=TrackerSettings(min_face_px=args.min_face_px),
-                                              step=args.step))
+    settings = ScoreSettings(
+        PipelineSettings(tracker=TrackerSettings(min_face_px=args.min_face_px), step=args.step)
+    )
     if args.video is not None:
         import cv2
         from tqdm.auto import tqdm
@@ -44,13 +61,17 @@ def run(args) -> int:
         with tqdm(total=total, desc=args.video.name, unit="frame") as bar:
             faces, summary = score_video(args.video, settings, progress=bar, jobs=args.jobs)
         path = write_scores(out, faces, summary)
-        print(f"{path}: {len(faces)} rows, faces found in {summary['faces_found_fraction']:.0%} "
-              f"of frames, smallest face {summary['smallest_face_px_found']} px")
+        print(
+            f"{path}: {len(faces)} rows, faces found in {summary['faces_found_fraction']:.0%} "
+            f"of frames, smallest face {summary['smallest_face_px_found']} px"
+        )
         return 0
     if not args.path.exists():
         raise AnalysisError(f"{args.path}: no such folder")
     table = score_dataset(args.path, jobs=args.jobs, settings=settings, force=args.force)
     for row in table.itertuples(index=False):
-        print(f"{row.session}: {row.status}, faces found in {row.faces_found_fraction:.0%} of "
-              f"frames -> {row.output}")
+        print(
+            f"{row.session}: {row.status}, faces found in {row.faces_found_fraction:.0%} of "
+            f"frames -> {row.output}"
+        )
     return 0

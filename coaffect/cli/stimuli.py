@@ -1,4 +1,5 @@
 """``coaffect stimuli``: scan clips into the manifest, verify them, make the demo clips."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,26 +12,49 @@ DEFAULT_MANIFEST = Path("stimuli/manifest.yaml")
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="stimuli_verb", metavar="ACTION", required=True)
-    scan = sub.add_parser("scan", help="probe the clips under DIR and write or update the manifest "
-                          "(keeps tags, licence, source)")
-    scan.add_argument("dir", nargs="?", type=Path, default=None,
-                      help="folder with the clips (default: the manifest's folder)")
-    scan.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST,
-                      help=f"manifest to write (default: {DEFAULT_MANIFEST})")
-    verify = sub.add_parser("verify", help="check the clip files against the manifest "
-                            "(missing, changed, unreadable); exit 2 on a problem")
-    verify.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST,
-                        help=f"manifest to check (default: {DEFAULT_MANIFEST})")
-    make = sub.add_parser("make-demo", help="generate the three placeholder demo clips and "
-                          "add them to the manifest")
-    make.add_argument("--out", type=Path, default=Path("stimuli/demo"),
-                      help="folder for the clips (default: stimuli/demo)")
-    make.add_argument("--manifest", type=Path, default=None,
-                      help="manifest to update (default: manifest.yaml in the parent of --out)")
+    scan = sub.add_parser(
+        "scan",
+        help="probe the clips under DIR and write or update the manifest (keeps tags, licence, source)",
+    )
+    scan.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="folder with the clips (default: the manifest's folder)",
+    )
+    scan.add_argument(
+        "--manifest",
+        type=Path,
+        default=DEFAULT_MANIFEST,
+        help=f"manifest to write (default: {DEFAULT_MANIFEST})",
+    )
+    verify = sub.add_parser(
+        "verify",
+        help="check the clip files against the manifest (missing, changed, unreadable); exit 2 on a problem",
+    )
+    verify.add_argument(
+        "--manifest",
+        type=Path,
+        default=DEFAULT_MANIFEST,
+        help=f"manifest to check (default: {DEFAULT_MANIFEST})",
+    )
+    make = sub.add_parser(
+        "make-demo", help="generate the three placeholder demo clips and add them to the manifest"
+    )
+    make.add_argument(
+        "--out", type=Path, default=Path("stimuli/demo"), help="folder for the clips (default: stimuli/demo)"
+    )
+    make.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help="manifest to update (default: manifest.yaml in the parent of --out)",
+    )
 
 
 def run(args) -> int:
-    from .stimulus_files import scan_stimuli, verify_stimuli
+    from experiments.stimulus_files import scan_stimuli, verify_stimuli
 
     if args.stimuli_verb == "scan":
         result = scan_stimuli(args.dir or args.manifest.parent, args.manifest)
@@ -42,7 +66,7 @@ def run(args) -> int:
         print(f"{args.manifest}: all clips ok")
         return 0
     if args.stimuli_verb == "make-demo":
-        from .demo_clips import make_demo_files
+        from experiments.demo_clips import make_demo_files
 
         manifest = args.manifest or args.out.parent / "manifest.yaml"
         result = make_demo_files(args.out, manifest)
@@ -52,14 +76,14 @@ def run(args) -> int:
 
 
 def _print_scan(result) -> None:
-    for label, ids in (("added", result.added), ("updated", result.updated),
-                       ("unchanged", result.unchanged)):
+    for label, ids in (("added", result.added), ("updated", result.updated), ("unchanged", result.unchanged)):
         if ids:
             print(f"{label}: {', '.join(ids)}")
     for cid in result.missing:
-        print(f"warning: clip '{cid}': file missing; entry kept (delete it from the manifest "
-              "if the clip is gone for good)")
+        print(
+            f"warning: clip '{cid}': file missing; entry kept (delete it from the manifest "
+            "if the clip is gone for good)"
+        )
     if result.needs_metadata:
-        print(f"todo: fill in licence and source for {', '.join(result.needs_metadata)} "
-              f"in {result.manifest}")
+        print(f"todo: fill in licence and source for {', '.join(result.needs_metadata)} in {result.manifest}")
     print(f"wrote {result.manifest}")

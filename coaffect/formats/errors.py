@@ -3,10 +3,11 @@
 The command line turns every :class:`CoaffectError` into one clear line (plus an
 optional hint) and exit status 2; anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class CoaffectError(Exception):

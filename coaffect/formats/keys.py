@@ -3,6 +3,7 @@
 Names follow PsychoPy's Keyboard (``ptb`` backend); ``XDOTOOL_KEYSYMS`` maps
 each to the X keysym that ``xdotool keydown`` understands, for injected input.
 """
+
 from __future__ import annotations
 
 import string
@@ -11,15 +12,37 @@ import string
 RESERVED_KEYS = frozenset({"escape"})
 
 _NAMED = {
-    "space": "space", "return": "Return", "tab": "Tab", "backspace": "BackSpace",
-    "left": "Left", "right": "Right", "up": "Up", "down": "Down",
-    "lshift": "Shift_L", "rshift": "Shift_R", "lctrl": "Control_L", "rctrl": "Control_R",
-    "lalt": "Alt_L", "ralt": "Alt_R",
-    "comma": "comma", "period": "period", "slash": "slash", "semicolon": "semicolon",
-    "apostrophe": "apostrophe", "bracketleft": "bracketleft", "bracketright": "bracketright",
-    "minus": "minus", "equal": "equal", "backslash": "backslash", "grave": "grave",
-    "home": "Home", "end": "End", "pageup": "Prior", "pagedown": "Next",
-    "insert": "Insert", "delete": "Delete",
+    "space": "space",
+    "return": "Return",
+    "tab": "Tab",
+    "backspace": "BackSpace",
+    "left": "Left",
+    "right": "Right",
+    "up": "Up",
+    "down": "Down",
+    "lshift": "Shift_L",
+    "rshift": "Shift_R",
+    "lctrl": "Control_L",
+    "rctrl": "Control_R",
+    "lalt": "Alt_L",
+    "ralt": "Alt_R",
+    "comma": "comma",
+    "period": "period",
+    "slash": "slash",
+    "semicolon": "semicolon",
+    "apostrophe": "apostrophe",
+    "bracketleft": "bracketleft",
+    "bracketright": "bracketright",
+    "minus": "minus",
+    "equal": "equal",
+    "backslash": "backslash",
+    "grave": "grave",
+    "home": "Home",
+    "end": "End",
+    "pageup": "Prior",
+    "pagedown": "Next",
+    "insert": "Insert",
+    "delete": "Delete",
 }
 
 XDOTOOL_KEYSYMS: dict[str, str] = {

@@ -3,6 +3,7 @@
 Pure module (no hardware). Scanning and verifying clip files lives in
 :mod:`experiments.stimulus_files`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,9 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ManifestError, did_you_mean
-from .strict_yaml import YamlReadError, read_located
-from .validation_messages import model_fields_at, pydantic_lines
+from coaffect.formats.errors import ManifestError, did_you_mean
+from coaffect.formats.strict_yaml import YamlReadError, read_located
+from coaffect.formats.validation_messages import model_fields_at, pydantic_lines
 
 FORMAT_VERSION = 1
 VALENCES = ("positive", "negative", "bittersweet", "neutral")
@@ -33,8 +34,9 @@ class Clip(BaseModel):
     width: Annotated[int, Field(gt=0)]
     height: Annotated[int, Field(gt=0)]
     audio: bool
-    tags: dict[str, str] = Field(default_factory=dict,
-                                 description="Free tags; 'valence' is one of " + ", ".join(VALENCES))
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Free tags; 'valence' is one of " + ", ".join(VALENCES)
+    )
     licence: str = Field(description="SPDX id or licence text, e.g. 'CC-BY-4.0'.")
     source: str = Field(description="Where the clip comes from (URL, citation, generator).")
     redistributable: bool = Field(False, description="May be shipped inside protocol bundles.")
@@ -44,8 +46,9 @@ class Clip(BaseModel):
     def _valence(cls, v):
         val = v.get("valence")
         if val is not None and val not in VALENCES:
-            raise ValueError(f"valence '{val}' is not one of {', '.join(VALENCES)}"
-                             f"{did_you_mean(val, VALENCES)}")
+            raise ValueError(
+                f"valence '{val}' is not one of {', '.join(VALENCES)}{did_you_mean(val, VALENCES)}"
+            )
         return v
 
 
@@ -102,8 +105,7 @@ def load_manifest(path: str | Path) -> Manifest:
     """
     path = Path(path)
     if not path.is_file():
-        raise ManifestError(f"{path}: no such manifest file",
-                            hint="run 'coaffect stimuli scan' to create it")
+        raise ManifestError(f"{path}: no such manifest file", hint="run 'coaffect stimuli scan' to create it")
     try:
         doc = read_located(path)
     except YamlReadError as exc:

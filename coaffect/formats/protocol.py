@@ -3,6 +3,7 @@
 A protocol is one YAML file (see ``docs/protocol.md``). This module is pure: it
 imports no hardware and is shared by the runner and the analysis.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,10 +14,10 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ProtocolError, did_you_mean
-from .keys import RESERVED_KEYS, VALID_KEYS
-from .strict_yaml import LocatedYaml, YamlReadError, read_located
-from .validation_messages import model_fields_at, pydantic_lines
+from coaffect.formats.errors import ProtocolError, did_you_mean
+from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS
+from coaffect.formats.strict_yaml import LocatedYaml, YamlReadError, read_located
+from coaffect.formats.validation_messages import model_fields_at, pydantic_lines
 
 #: The protocol format this version of coaffect writes and reads.
 FORMAT_VERSION = 1
@@ -36,23 +37,31 @@ class Texts(_Strict):
     instructions: str = Field(description="How to use the two buttons.")
     button_check: str = Field(
         "Seat {seat}: press and hold your {button} button, then release it.",
-        description="Button-check prompt; {seat} and {button} are filled in.")
-    baseline: str = Field("Please relax and look at the cross.",
-                          description="Shown just before the baseline period.")
-    rating_intro: str = Field("Please rate the clip you just saw.",
-                              description="Heading of the rating screen.")
-    rating_help: str = Field("tap HAPPY = right, tap SAD = left, press BOTH = confirm",
-                             description="How to answer, shown under the rating scales.")
+        description="Button-check prompt; {seat} and {button} are filled in.",
+    )
+    baseline: str = Field(
+        "Please relax and look at the cross.", description="Shown just before the baseline period."
+    )
+    rating_intro: str = Field(
+        "Please rate the clip you just saw.", description="Heading of the rating screen."
+    )
+    rating_help: str = Field(
+        "tap HAPPY = right, tap SAD = left, press BOTH = confirm",
+        description="How to answer, shown under the rating scales.",
+    )
     end: str = Field("Thank you! The session is over.", description="Final screen.")
-    font: Optional[str] = Field(None, description="Font family for all texts "
-                                "(e.g. 'Noto Sans CJK JP' for Japanese); default: system font.")
+    font: Optional[str] = Field(
+        None,
+        description="Font family for all texts (e.g. 'Noto Sans CJK JP' for Japanese); default: system font.",
+    )
 
 
 class Display(_Strict):
     """The participants' screen."""
 
     size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = Field(
-        (1024, 768), description="Window size in pixels, [width, height].")
+        (1024, 768), description="Window size in pixels, [width, height]."
+    )
     fullscreen: bool = False
     screen: Annotated[int, Field(ge=0)] = Field(0, description="Screen number for the window.")
     background: Color = Field("black", description="Colour name, hex '#rrggbb' or [r, g, b] in -1..1.")
@@ -62,8 +71,9 @@ class Display(_Strict):
     @classmethod
     def _color_kind(cls, v):
         if not isinstance(v, (str, list, tuple)):
-            raise ValueError(f"not a colour (got {v!r}; allowed: a name such as 'black', "
-                             "'#rrggbb', or [r, g, b] in -1..1)")
+            raise ValueError(
+                f"not a colour (got {v!r}; allowed: a name such as 'black', '#rrggbb', or [r, g, b] in -1..1)"
+            )
         return v
 
     @field_validator("background")
@@ -71,19 +81,23 @@ class Display(_Strict):
     def _color(cls, v):
         if isinstance(v, tuple):
             if not all(-1 <= c <= 1 for c in v):
-                raise ValueError(f"RGB components must lie in -1..1 (got {list(v)}; "
-                                 "allowed: e.g. [1, 0, 0] for red, or a name or '#rrggbb')")
+                raise ValueError(
+                    f"RGB components must lie in -1..1 (got {list(v)}; "
+                    "allowed: e.g. [1, 0, 0] for red, or a name or '#rrggbb')"
+                )
         elif not (re.fullmatch(r"#[0-9a-fA-F]{6}", v) or re.fullmatch(r"[a-zA-Z]+", v)):
-            raise ValueError(f"not a colour (got {v!r}; allowed: a name such as 'black', "
-                             "'#rrggbb', or [r, g, b] in -1..1)")
+            raise ValueError(
+                f"not a colour (got {v!r}; allowed: a name such as 'black', '#rrggbb', or [r, g, b] in -1..1)"
+            )
         return v
 
 
 class Stimuli(_Strict):
     """Which clips the study shows."""
 
-    manifest: str = Field("../stimuli/manifest.yaml",
-                          description="Stimulus manifest, relative to the protocol file.")
+    manifest: str = Field(
+        "../stimuli/manifest.yaml", description="Stimulus manifest, relative to the protocol file."
+    )
     clips: list[Slug] = Field(min_length=1, description="Stimulus ids from the manifest.")
 
     @field_validator("clips")
@@ -145,12 +159,13 @@ class Buttons(_Strict):
     @classmethod
     def _key(cls, v):
         if v in RESERVED_KEYS:
-            raise ValueError(f"key reserved for aborting the session; choose another key "
-                             f"(got '{v}')")
+            raise ValueError(f"key reserved for aborting the session; choose another key (got '{v}')")
         if v not in VALID_KEYS:
-            raise ValueError(f"unknown key name (got '{v}'; allowed: a-z, 0-9, num_0..num_9, "
-                             f"f1..f12, space, left, right, ... see docs/protocol.md"
-                             f"{did_you_mean(v, VALID_KEYS)})")
+            raise ValueError(
+                f"unknown key name (got '{v}'; allowed: a-z, 0-9, num_0..num_9, "
+                f"f1..f12, space, left, right, ... see docs/protocol.md"
+                f"{did_you_mean(v, VALID_KEYS)})"
+            )
         return v
 
 
@@ -183,9 +198,11 @@ class Ratings(_Strict):
     """Post-clip ratings."""
 
     mode: Literal["simultaneous", "in_turn"] = Field(
-        "simultaneous", description="All seats rate at once on their own buttons, or one by one.")
-    timeout: Annotated[float, Field(gt=0)] = Field(60, description="Seconds before a rating is "
-                                                   "recorded as missing.")
+        "simultaneous", description="All seats rate at once on their own buttons, or one by one."
+    )
+    timeout: Annotated[float, Field(gt=0)] = Field(
+        60, description="Seconds before a rating is recorded as missing."
+    )
     items: list[RatingItem] = Field(default_factory=list)
 
     @field_validator("items")
@@ -203,9 +220,11 @@ class Camera(_Strict):
 
     name: Slug
     device: Optional[Union[Annotated[int, Field(ge=0)], str]] = Field(
-        None, description="Device index or /dev/video* path.")
-    file: Optional[str] = Field(None, description="Video file replayed at its own rate "
-                                "(relative to the protocol file).")
+        None, description="Device index or /dev/video* path."
+    )
+    file: Optional[str] = Field(
+        None, description="Video file replayed at its own rate (relative to the protocol file)."
+    )
     loop: bool = Field(False, description="Replay the file in a loop.")
     resolution: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = (640, 480)
     fps: Annotated[float, Field(gt=0, le=240)] = 30
@@ -215,8 +234,11 @@ class Camera(_Strict):
     @model_validator(mode="after")
     def _source(self):
         if (self.device is None) == (self.file is None):
-            raise ValueError("give exactly one of 'device' or 'file' (got "
-                             + ("both" if self.device is not None else "neither") + ")")
+            raise ValueError(
+                "give exactly one of 'device' or 'file' (got "
+                + ("both" if self.device is not None else "neither")
+                + ")"
+            )
         return self
 
 
@@ -224,16 +246,23 @@ class Analysis(_Strict):
     """Analysis settings that travel with the protocol."""
 
     baseline_window: tuple[Annotated[float, Field(ge=0)], Optional[float]] = Field(
-        (1.0, None), description="[start, end] in seconds from baseline onset used as the "
-        "neutral reference; end defaults to the end of the baseline.")
+        (1.0, None),
+        description="[start, end] in seconds from baseline onset used as the "
+        "neutral reference; end defaults to the end of the baseline.",
+    )
     simultaneity_threshold: Annotated[float, Field(ge=0)] = Field(
-        0.5, description="Seconds of both buttons held for a clip to count as mixed.")
+        0.5, description="Seconds of both buttons held for a clip to count as mixed."
+    )
     coherence_lag: Optional[Annotated[float, Field(ge=0, le=10)]] = Field(
-        None, description="Face-after-button lag in seconds; default: estimated from the data.")
+        None, description="Face-after-button lag in seconds; default: estimated from the data."
+    )
     min_face_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
-        0.5, description="Trials with a smaller share of frames with a face are excluded.")
-    models: list[str] = Field(default_factory=lambda: ["AU12 ~ condition * valence"],
-                              description="Mixed-model formulas (fixed part).")
+        0.5, description="Trials with a smaller share of frames with a face are excluded."
+    )
+    models: list[str] = Field(
+        default_factory=lambda: ["AU12 ~ condition * valence"],
+        description="Mixed-model formulas (fixed part).",
+    )
 
     @field_validator("baseline_window", mode="before")
     @classmethod
@@ -294,6 +323,7 @@ class LoadedProtocol:
 
 # ---------------------------------------------------------------- validation
 
+
 def _dotted(loc: tuple) -> str:
     out = ""
     for part in loc:
@@ -324,8 +354,10 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
             key = getattr(seat.buttons, button)
             loc = ("seats", i, "buttons", button)
             if key in used:
-                add(loc, f"key already used by {_dotted(used[key])}; every button needs its "
-                         f"own key (got '{key}')")
+                add(
+                    loc,
+                    f"key already used by {_dotted(used[key])}; every button needs its own key (got '{key}')",
+                )
             else:
                 used[key] = loc
     seat_ids = [s.id for s in p.seats]
@@ -333,25 +365,33 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
         if sid in seat_ids[:i]:
             add(("seats", i, "id"), f"seat id used twice; give every seat its own id (got '{sid}')")
     if not p.conditions:
-        add(("conditions",), "no condition given (got an empty mapping; allowed: alone, group, "
-                             "e.g. alone: {participants: 1})")
+        add(
+            ("conditions",),
+            "no condition given (got an empty mapping; allowed: alone, group, e.g. alone: {participants: 1})",
+        )
     for name, cond in p.conditions.items():
         loc = ("conditions", name, "participants")
         if name == "alone" and cond.participants != 1:
-            add(loc, f"the alone condition has exactly 1 participant (got {cond.participants}; "
-                     "allowed: 1)")
+            add(loc, f"the alone condition has exactly 1 participant (got {cond.participants}; allowed: 1)")
         if name == "group" and cond.participants < 2:
-            add(loc, f"a group has at least 2 participants (got {cond.participants}; "
-                     f"allowed: 2..{len(p.seats)})")
+            add(
+                loc,
+                f"a group has at least 2 participants (got {cond.participants}; allowed: 2..{len(p.seats)})",
+            )
         if cond.participants > len(p.seats):
-            add(loc, f"more participants than seats; add seats or lower the number "
-                     f"(got {cond.participants}; the protocol has {len(p.seats)} seats)")
+            add(
+                loc,
+                f"more participants than seats; add seats or lower the number "
+                f"(got {cond.participants}; the protocol has {len(p.seats)} seats)",
+            )
     for c, cam in enumerate(p.cameras):
         for s, sid in enumerate(cam.seats):
             if sid not in seat_ids:
-                add(("cameras", c, "seats", s),
+                add(
+                    ("cameras", c, "seats", s),
                     f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
-                    f"{did_you_mean(sid, seat_ids)})")
+                    f"{did_you_mean(sid, seat_ids)})",
+                )
     names = [c.name for c in p.cameras]
     for c, name in enumerate(names):
         if name in names[:c]:
@@ -359,39 +399,54 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
     if clip_ids is not None:
         for i, clip in enumerate(p.stimuli.clips):
             if clip not in clip_ids:
-                add(("stimuli", "clips", i), f"stimulus not in the manifest "
-                    f"{p.stimuli.manifest} (got '{clip}'{_allowed_ids(clip, clip_ids)})")
+                add(
+                    ("stimuli", "clips", i),
+                    f"stimulus not in the manifest "
+                    f"{p.stimuli.manifest} (got '{clip}'{_allowed_ids(clip, clip_ids)})",
+                )
         if p.baseline.clip and p.baseline.clip not in clip_ids:
-            add(("baseline", "clip"), f"stimulus not in the manifest {p.stimuli.manifest} "
-                f"(got '{p.baseline.clip}'{_allowed_ids(p.baseline.clip, clip_ids)})")
+            add(
+                ("baseline", "clip"),
+                f"stimulus not in the manifest {p.stimuli.manifest} "
+                f"(got '{p.baseline.clip}'{_allowed_ids(p.baseline.clip, clip_ids)})",
+            )
     start, end = p.analysis.baseline_window
     if start >= p.baseline.duration or (end is not None and end > p.baseline.duration):
-        add(("analysis", "baseline_window"),
+        add(
+            ("analysis", "baseline_window"),
             f"window lies outside the {p.baseline.duration:g} s baseline (got [{start:g}, "
             f"{'null' if end is None else format(end, 'g')}]; allowed: start < "
-            f"{p.baseline.duration:g}, end <= {p.baseline.duration:g})")
+            f"{p.baseline.duration:g}, end <= {p.baseline.duration:g})",
+        )
     return out
 
 
-def validate_protocol_data(doc: LocatedYaml, fname: str, clip_ids: Optional[set] = None
-                           ) -> tuple[Optional[Protocol], list[str]]:
+def validate_protocol_data(
+    doc: LocatedYaml, fname: str, clip_ids: Optional[set] = None
+) -> tuple[Optional[Protocol], list[str]]:
     """Validate parsed YAML; return the protocol (or None) and problem lines."""
     if not isinstance(doc.data, dict):
         got = {type(None): "an empty file", list: "a list", str: "a single line of text"}.get(
-            type(doc.data), f"a single {type(doc.data).__name__} value")
+            type(doc.data), f"a single {type(doc.data).__name__} value"
+        )
         line, col = doc.where(())
-        return None, [f"{fname}:{line}:{col}: (top level): a protocol is a mapping of "
-                      f"'field: value' lines, starting with format_version: {FORMAT_VERSION} "
-                      f"(got {got})"]
+        return None, [
+            f"{fname}:{line}:{col}: (top level): a protocol is a mapping of "
+            f"'field: value' lines, starting with format_version: {FORMAT_VERSION} "
+            f"(got {got})"
+        ]
     fv = doc.data.get("format_version")
     if isinstance(fv, int) and not isinstance(fv, bool) and fv > FORMAT_VERSION:
         line, col = doc.where(("format_version",))
-        return None, [f"{fname}:{line}:{col}: format_version: written for a newer coaffect; "
-                      f"upgrade coaffect to read it (got {fv}; allowed: {FORMAT_VERSION})"]
+        return None, [
+            f"{fname}:{line}:{col}: format_version: written for a newer coaffect; "
+            f"upgrade coaffect to read it (got {fv}; allowed: {FORMAT_VERSION})"
+        ]
     if isinstance(fv, int) and fv < 1:
         line, col = doc.where(("format_version",))
-        return None, [f"{fname}:{line}:{col}: format_version: must be 1 or more (got {fv}; "
-                      f"allowed: {FORMAT_VERSION})"]
+        return None, [
+            f"{fname}:{line}:{col}: format_version: must be 1 or more (got {fv}; allowed: {FORMAT_VERSION})"
+        ]
     try:
         p = Protocol.model_validate(doc.data)
     except ValidationError as exc:
@@ -439,7 +494,7 @@ def load_protocol(path: str | Path, check_manifest: bool = True) -> LoadedProtoc
     protocol, lines = validate_protocol_data(doc, fname)
     if protocol is not None and check_manifest:
         manifest_path = path.parent / protocol.stimuli.manifest
-        from .manifest import load_manifest  # local: manifest imports protocol helpers
+        from coaffect.formats.manifest import load_manifest  # local: manifest imports protocol helpers
 
         try:
             clip_ids = set(load_manifest(manifest_path).ids())

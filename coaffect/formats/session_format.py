@@ -3,6 +3,7 @@
 This module is the single source of truth for the format shared by the runner
 (which writes it) and the analysis (which reads it). It is pure: no hardware.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,71 +43,125 @@ class TableSpec:
         return [c.name for c in self.columns]
 
 
-EVENTS = TableSpec("events.tsv", "Every phase of the session, one row written when it ends.", (
-    Column("onset", "float", "s", "Start on the session clock (flip that showed it)."),
-    Column("duration", "float", "s", "Length; offset = onset + duration (flip after the last frame)."),
-    Column("trial_type", "str", "", "consent, instructions, button_check, button_check_skipped, "
-           "baseline, clip, rating, iti, enrollment, end, abort, resume, camera_gap."),
-    Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
-    Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
-    Column("detail", "str", "", "Free text, e.g. frames shown/dropped for clips.", required=False),
-))
+EVENTS = TableSpec(
+    "events.tsv",
+    "Every phase of the session, one row written when it ends.",
+    (
+        Column("onset", "float", "s", "Start on the session clock (flip that showed it)."),
+        Column("duration", "float", "s", "Length; offset = onset + duration (flip after the last frame)."),
+        Column(
+            "trial_type",
+            "str",
+            "",
+            "consent, instructions, button_check, button_check_skipped, "
+            "baseline, clip, rating, iti, enrollment, end, abort, resume, camera_gap.",
+        ),
+        Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
+        Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
+        Column("detail", "str", "", "Free text, e.g. frames shown/dropped for clips.", required=False),
+    ),
+)
 
-BUTTONS = TableSpec("buttons.tsv", "Every raw key down and key up of a participant button, "
-                    "in every phase; hold intervals are rebuilt from these rows.", (
-    Column("t", "float", "s", "Time of the key event on the session clock."),
-    Column("action", "str", "", "down or up."),
-    Column("participant_id", "str", "", "Pseudonym of the participant on that seat."),
-    Column("seat", "str", "", "Seat id from the protocol."),
-    Column("button", "str", "", "happy or sad."),
-    Column("key", "str", "", "Key name (PsychoPy)."),
-))
+BUTTONS = TableSpec(
+    "buttons.tsv",
+    "Every raw key down and key up of a participant button, "
+    "in every phase; hold intervals are rebuilt from these rows.",
+    (
+        Column("t", "float", "s", "Time of the key event on the session clock."),
+        Column("action", "str", "", "down or up."),
+        Column("participant_id", "str", "", "Pseudonym of the participant on that seat."),
+        Column("seat", "str", "", "Seat id from the protocol."),
+        Column("button", "str", "", "happy or sad."),
+        Column("key", "str", "", "Key name (PsychoPy)."),
+    ),
+)
 
-RATINGS = TableSpec("ratings.tsv", "Post-clip ratings, one row per participant x item x trial.", (
-    Column("trial", "int", "", "1-based trial number."),
-    Column("stimulus_id", "str", "", "Clip that was rated."),
-    Column("participant_id", "str", "", "Pseudonym."),
-    Column("item", "str", "", "Rating item id from the protocol."),
-    Column("value", "int", "scale points", "Chosen value; n/a if the rating timed out.", required=False),
-    Column("rt", "float", "s", "From rating-screen onset to confirmation; n/a on time-out.",
-           required=False),
-    Column("onset", "float", "s", "Rating-screen onset on the session clock."),
-))
+RATINGS = TableSpec(
+    "ratings.tsv",
+    "Post-clip ratings, one row per participant x item x trial.",
+    (
+        Column("trial", "int", "", "1-based trial number."),
+        Column("stimulus_id", "str", "", "Clip that was rated."),
+        Column("participant_id", "str", "", "Pseudonym."),
+        Column("item", "str", "", "Rating item id from the protocol."),
+        Column("value", "int", "scale points", "Chosen value; n/a if the rating timed out.", required=False),
+        Column(
+            "rt", "float", "s", "From rating-screen onset to confirmation; n/a on time-out.", required=False
+        ),
+        Column("onset", "float", "s", "Rating-screen onset on the session clock."),
+    ),
+)
 
-FLIPS = TableSpec("flips.tsv", "One row per screen flip while a clip plays (dropped-frame audit).", (
-    Column("t", "float", "s", "Flip time on the session clock."),
-    Column("trial", "int", "", "1-based trial number."),
-    Column("stimulus_id", "str", "", "Clip playing."),
-    Column("frame", "int", "", "Index of the movie frame on screen (0-based); n/a before the first.",
-           required=False),
-    Column("pts", "float", "s", "Presentation time stamp of that movie frame.", required=False),
-))
+FLIPS = TableSpec(
+    "flips.tsv",
+    "One row per screen flip while a clip plays (dropped-frame audit).",
+    (
+        Column("t", "float", "s", "Flip time on the session clock."),
+        Column("trial", "int", "", "1-based trial number."),
+        Column("stimulus_id", "str", "", "Clip playing."),
+        Column(
+            "frame",
+            "int",
+            "",
+            "Index of the movie frame on screen (0-based); n/a before the first.",
+            required=False,
+        ),
+        Column("pts", "float", "s", "Presentation time stamp of that movie frame.", required=False),
+    ),
+)
 
-CAMERA_FRAMES = TableSpec("cam-{name}_frames.tsv", "One row per camera frame written to the video.", (
-    Column("frame", "int", "", "0-based index of the frame in cam-<name> video."),
-    Column("t", "float", "s", "Capture time on the session clock."),
-    Column("byte_offset", "int", "bytes", "Where the frame's JPEG starts in the cam-<name>.mjpg "
-           "file (random access: read byte_length bytes from here and decode)."),
-    Column("byte_length", "int", "bytes", "Length of the frame's JPEG."),
-    Column("source_frame", "int", "", "File-backed cameras: 0-based frame index in the replayed "
-           "file; n/a for real devices.", required=False),
-))
+CAMERA_FRAMES = TableSpec(
+    "cam-{name}_frames.tsv",
+    "One row per camera frame written to the video.",
+    (
+        Column("frame", "int", "", "0-based index of the frame in cam-<name> video."),
+        Column("t", "float", "s", "Capture time on the session clock."),
+        Column(
+            "byte_offset",
+            "int",
+            "bytes",
+            "Where the frame's JPEG starts in the cam-<name>.mjpg "
+            "file (random access: read byte_length bytes from here and decode).",
+        ),
+        Column("byte_length", "int", "bytes", "Length of the frame's JPEG."),
+        Column(
+            "source_frame",
+            "int",
+            "",
+            "File-backed cameras: 0-based frame index in the replayed file; n/a for real devices.",
+            required=False,
+        ),
+    ),
+)
 
 #: Container of camera videos: raw MJPEG (concatenated JPEG images); see docs/cameras.md.
 CAMERA_EXT = "mjpg"
 
-PARTICIPANTS = TableSpec("participants.tsv", "Dataset level: one row per participant.", (
-    Column("participant_id", "str", "", "Pseudonym, unique in the dataset."),
-    Column("condition", "str", "", "alone or group."),
-    Column("session_id", "str", "", "Session the participant took part in."),
-    Column("seat", "str", "", "Seat id from the protocol."),
-))
+PARTICIPANTS = TableSpec(
+    "participants.tsv",
+    "Dataset level: one row per participant.",
+    (
+        Column("participant_id", "str", "", "Pseudonym, unique in the dataset."),
+        Column("condition", "str", "", "alone or group."),
+        Column("session_id", "str", "", "Session the participant took part in."),
+        Column("seat", "str", "", "Seat id from the protocol."),
+    ),
+)
 
 TABLES = {t.filename: t for t in (EVENTS, BUTTONS, RATINGS, FLIPS, PARTICIPANTS)}
 
 #: Keys that session.json always has.
-SESSION_JSON_KEYS = ("format_version", "session_id", "status", "condition", "participants",
-                     "protocol", "clock", "started_at", "versions")
+SESSION_JSON_KEYS = (
+    "format_version",
+    "session_id",
+    "status",
+    "condition",
+    "participants",
+    "protocol",
+    "clock",
+    "started_at",
+    "versions",
+)
 
 #: Keys the session runner adds to session.json (optional for readers).
 SESSION_JSON_RUNNER_KEYS = {
@@ -155,5 +210,6 @@ def valid_participant_id(pid: str) -> bool:
 
 def sidecar(spec: TableSpec) -> dict:
     """BIDS-style JSON sidecar describing the columns of ``spec``."""
-    return {c.name: {"Description": c.description, **({"Units": c.unit} if c.unit else {})}
-            for c in spec.columns}
+    return {
+        c.name: {"Description": c.description, **({"Units": c.unit} if c.unit else {})} for c in spec.columns
+    }

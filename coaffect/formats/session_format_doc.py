@@ -1,23 +1,25 @@
 """Keep the column tables in ``docs/session-format.md`` generated from :mod:`.session_format`.
 
 The document holds one block per table between ``<!-- columns: NAME -->`` and
-``<!-- end columns -->``. ``python -m experiments.session_format_doc`` rewrites
+``<!-- end columns -->``. ``python -m coaffect.formats.session_format_doc`` rewrites
 those blocks in place; a test fails when they differ from the code.
 """
+
 from __future__ import annotations
 
 import re
 import sys
 from pathlib import Path
 
-from . import session_format as fmt
+from coaffect.formats import session_format as fmt
 
 #: Every table documented, by the name used in the markers.
-SPECS = {spec.filename: spec for spec in
-         (fmt.EVENTS, fmt.BUTTONS, fmt.RATINGS, fmt.FLIPS, fmt.CAMERA_FRAMES, fmt.PARTICIPANTS)}
+SPECS = {
+    spec.filename: spec
+    for spec in (fmt.EVENTS, fmt.BUTTONS, fmt.RATINGS, fmt.FLIPS, fmt.CAMERA_FRAMES, fmt.PARTICIPANTS)
+}
 
-_BLOCK = re.compile(r"(<!-- columns: (?P<name>\S+) -->\n)(?P<body>.*?)(<!-- end columns -->)",
-                    re.S)
+_BLOCK = re.compile(r"(<!-- columns: (?P<name>\S+) -->\n)(?P<body>.*?)(<!-- end columns -->)", re.S)
 
 
 def markdown_table(spec: fmt.TableSpec) -> str:
@@ -26,7 +28,7 @@ def markdown_table(spec: fmt.TableSpec) -> str:
     Parameters
     ----------
     spec : TableSpec
-        From :mod:`experiments.session_format`.
+        From :mod:`coaffect.formats.session_format`.
 
     Returns
     -------
@@ -42,13 +44,13 @@ def markdown_table(spec: fmt.TableSpec) -> str:
     rows = ["| column | type | unit | required | description |", "|---|---|---|---|---|"]
     for c in spec.columns:
         desc = c.description.replace("|", "\\|")
-        rows.append(f"| `{c.name}` | {c.kind} | {c.unit} | {'yes' if c.required else 'no (n/a allowed)'} "
-                    f"| {desc} |")
+        rows.append(
+            f"| `{c.name}` | {c.kind} | {c.unit} | {'yes' if c.required else 'no (n/a allowed)'} | {desc} |"
+        )
     return "\n".join(rows) + "\n"
 
 
-_KEYS_BLOCK = re.compile(r"(<!-- session-json: runner -->\n)(?P<body>.*?)(<!-- end session-json -->)",
-                         re.S)
+_KEYS_BLOCK = re.compile(r"(<!-- session-json: runner -->\n)(?P<body>.*?)(<!-- end session-json -->)", re.S)
 
 
 def runner_keys_table() -> str:
@@ -73,6 +75,7 @@ def render(text: str) -> str:
     >>> render("<!-- columns: flips.tsv -->\\nold\\n<!-- end columns -->").count("| `t` |")
     1
     """
+
     def repl(m: re.Match) -> str:
         spec = SPECS.get(m.group("name"))
         if spec is None:

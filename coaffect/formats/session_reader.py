@@ -1,9 +1,10 @@
 """Read and validate session folders written by the runner.
 
-The reader checks every table against :mod:`experiments.session_format` and
+The reader checks every table against :mod:`coaffect.formats.session_format` and
 says which file, row and column is wrong. A last line cut short by a crash is
 not a row: it is reported in :attr:`Session.notes`, never silently used.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments import session_format as fmt
-from experiments.errors import SessionFormatError
+from coaffect.formats import session_format as fmt
+from coaffect.formats.errors import SessionFormatError
 
 
 @dataclass
@@ -64,8 +65,7 @@ class Session:
 
 
 def _session_end(session: Session) -> float | None:
-    times = [df[col].max() for df, col in ((session.events, "onset"), (session.buttons, "t"))
-             if len(df)]
+    times = [df[col].max() for df, col in ((session.events, "onset"), (session.buttons, "t")) if len(df)]
     if len(session.events):
         times.append((session.events["onset"] + session.events["duration"]).max())
     return float(max(times)) if times else None
@@ -82,7 +82,7 @@ def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) 
     path : Path
         The TSV file.
     spec : TableSpec
-        Its expected columns (from :mod:`experiments.session_format`).
+        Its expected columns (from :mod:`coaffect.formats.session_format`).
     notes : list, optional
         Receives a note when a crash left the last line incomplete.
 
@@ -106,17 +106,18 @@ def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) 
     text = raw.decode("utf-8")
     lines = text.splitlines()
     if not lines:
-        raise SessionFormatError(f"{path}:1: empty file, expected header "
-                                 f"{' '.join(spec.names)}")
+        raise SessionFormatError(f"{path}:1: empty file, expected header {' '.join(spec.names)}")
     header = lines[0].split("\t")
     missing = [c for c in spec.names if c not in header]
     if missing:
-        raise SessionFormatError(f"{path}:1: missing column(s) {', '.join(missing)} "
-                                 f"(header has {', '.join(header)})")
+        raise SessionFormatError(
+            f"{path}:1: missing column(s) {', '.join(missing)} (header has {', '.join(header)})"
+        )
     for i, line in enumerate(lines[1:], start=2):
         if line.count("\t") != len(header) - 1:
-            raise SessionFormatError(f"{path}:{i}: expected {len(header)} tab-separated values, "
-                                     f"got {line.count(chr(9)) + 1}")
+            raise SessionFormatError(
+                f"{path}:{i}: expected {len(header)} tab-separated values, got {line.count(chr(9)) + 1}"
+            )
     df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
     out = {}
     for col in spec.columns:
@@ -131,14 +132,14 @@ def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) 
             bad = numbers.isna() & ~is_na
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise SessionFormatError(f"{path}:{row + 2}:{where}: not a number "
-                                         f"(got '{values.iloc[row]}')")
+                raise SessionFormatError(f"{path}:{row + 2}:{where}: not a number (got '{values.iloc[row]}')")
             if col.kind == "int":
                 frac = numbers.notna() & (numbers % 1 != 0)
                 if frac.any():
                     row = int(np.flatnonzero(frac.to_numpy())[0])
-                    raise SessionFormatError(f"{path}:{row + 2}:{where}: not a whole "
-                                             f"number (got '{values.iloc[row]}')")
+                    raise SessionFormatError(
+                        f"{path}:{row + 2}:{where}: not a whole number (got '{values.iloc[row]}')"
+                    )
             out[col.name] = numbers.astype(_DTYPES[col.kind])
         else:
             out[col.name] = values.where(~is_na, pd.NA).astype("string")
@@ -189,11 +190,14 @@ def read_session(path: str | Path) -> Session:
     if missing:
         raise SessionFormatError(f"{meta_path}: missing key(s) {', '.join(missing)}")
     if meta["format_version"] > fmt.FORMAT_VERSION:
-        raise SessionFormatError(f"{meta_path}: session format {meta['format_version']} is newer "
-                                 f"than this coaffect reads ({fmt.FORMAT_VERSION}); upgrade coaffect")
+        raise SessionFormatError(
+            f"{meta_path}: session format {meta['format_version']} is newer "
+            f"than this coaffect reads ({fmt.FORMAT_VERSION}); upgrade coaffect"
+        )
     if meta["status"] not in fmt.SESSION_STATUSES:
-        raise SessionFormatError(f"{meta_path}: status '{meta['status']}' is not one of "
-                                 f"{', '.join(fmt.SESSION_STATUSES)}")
+        raise SessionFormatError(
+            f"{meta_path}: status '{meta['status']}' is not one of {', '.join(fmt.SESSION_STATUSES)}"
+        )
     notes: list[str] = []
     tables = {}
     for spec in (fmt.EVENTS, fmt.BUTTONS, fmt.RATINGS, fmt.FLIPS):
@@ -201,12 +205,20 @@ def read_session(path: str | Path) -> Session:
         tables[spec.filename] = read_table(p, spec, notes) if p.exists() else _empty(spec)
     cameras = {}
     for p in sorted(path.glob("cam-*_frames.tsv")):
-        name = p.name[len("cam-"):-len("_frames.tsv")]
+        name = p.name[len("cam-") : -len("_frames.tsv")]
         cameras[name] = read_table(p, fmt.CAMERA_FRAMES, notes)
     if meta["status"] == "running":
         notes.append("session.json says 'running': the session crashed or is still recording")
-    return Session(path, meta, tables["events.tsv"], tables["buttons.tsv"], tables["ratings.tsv"],
-                   tables["flips.tsv"], cameras, notes)
+    return Session(
+        path,
+        meta,
+        tables["events.tsv"],
+        tables["buttons.tsv"],
+        tables["ratings.tsv"],
+        tables["flips.tsv"],
+        cameras,
+        notes,
+    )
 
 
 def read_dataset(path: str | Path) -> list[Session]:
@@ -258,15 +270,23 @@ def button_intervals(buttons: pd.DataFrame, end_time: float | None = None) -> pd
     """
     cols = ["participant_id", "seat", "button", "onset", "offset", "duration", "closed"]
     if buttons.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("onset", "offset", "duration")
-                                          else ("bool" if c == "closed" else "string"))
-                             for c in cols})
+        return pd.DataFrame(
+            {
+                c: pd.Series(
+                    dtype="float64"
+                    if c in ("onset", "offset", "duration")
+                    else ("bool" if c == "closed" else "string")
+                )
+                for c in cols
+            }
+        )
     ordered = buttons.sort_values("t", kind="stable")
     last_t = float(ordered["t"].max()) if end_time is None else max(end_time, float(ordered["t"].max()))
     open_: dict[tuple, tuple[float, str]] = {}
     rows = []
-    for t, action, pid, seat, button in ordered[["t", "action", "participant_id", "seat",
-                                                 "button"]].itertuples(index=False):
+    for t, action, pid, seat, button in ordered[
+        ["t", "action", "participant_id", "seat", "button"]
+    ].itertuples(index=False):
         key = (pid, button)
         if action == "down":
             if key not in open_:

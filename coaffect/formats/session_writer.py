@@ -1,4 +1,4 @@
-"""Write a session folder as the session happens (format: :mod:`experiments.session_format`).
+"""Write a session folder as the session happens (format: :mod:`coaffect.formats.session_format`).
 
 Every row is written and flushed the moment it is appended, so a crash or
 ``kill -9`` loses nothing already appended (the kernel keeps flushed bytes);
@@ -6,6 +6,7 @@ Every row is written and flushed the moment it is appended, so a crash or
 second. ``session.json`` is replaced atomically (write, fsync, rename), so it is
 always either the old or the new version, never half written.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import session_format as fmt
-from .errors import SessionSetupError
+from coaffect.formats import session_format as fmt
+from coaffect.formats.errors import SessionSetupError
 
 #: Refuse to start a session with less free space than this on the output disk.
 MIN_FREE_BYTES = 500 * 1024 * 1024
@@ -101,14 +102,17 @@ def check_output_dir(dataset_dir: Path, need_bytes: int = MIN_FREE_BYTES) -> Non
     while not probe_dir.exists():
         probe_dir = probe_dir.parent
     if not os.access(probe_dir, os.W_OK):
-        raise SessionSetupError(f"{dataset_dir}: output folder is not writable",
-                                hint="choose another --output or fix its permissions")
+        raise SessionSetupError(
+            f"{dataset_dir}: output folder is not writable",
+            hint="choose another --output or fix its permissions",
+        )
     free = shutil.disk_usage(probe_dir).free
     if free < need_bytes:
         raise SessionSetupError(
             f"{dataset_dir}: only {free / 1e6:.0f} MB free on the output disk "
             f"(need at least {need_bytes / 1e6:.0f} MB)",
-            hint="free some space or choose another --output")
+            hint="free some space or choose another --output",
+        )
 
 
 class SessionWriter:
@@ -136,8 +140,10 @@ class SessionWriter:
         self.session_id = session_id
         self.dir = self.dataset_dir / fmt.session_dirname(session_id)
         if not resume and self.dir.exists():
-            raise SessionSetupError(f"{self.dir}: session folder already exists",
-                                    hint="use another --session-id, or --resume to continue it")
+            raise SessionSetupError(
+                f"{self.dir}: session folder already exists",
+                hint="use another --session-id, or --resume to continue it",
+            )
         if resume and not (self.dir / "session.json").exists():
             raise SessionSetupError(f"{self.dir}: no session.json here; nothing to resume")
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +153,7 @@ class SessionWriter:
             self.meta = json.loads((self.dir / "session.json").read_text(encoding="utf-8"))
 
     @classmethod
-    def create(cls, dataset_dir: Path, session_id: str, meta: dict) -> "SessionWriter":
+    def create(cls, dataset_dir: Path, session_id: str, meta: dict) -> SessionWriter:
         """Create a new session folder with ``session.json`` in status ``running``."""
         if not fmt.valid_session_id(session_id):
             raise SessionSetupError(f"session id '{session_id}' must be letters and digits only")
@@ -203,8 +209,9 @@ class SessionWriter:
         if status not in fmt.SESSION_STATUSES:
             raise ValueError(status)
         self.close()
-        self.update(status=status,
-                    ended_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), **fields)
+        self.update(
+            status=status, ended_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), **fields
+        )
 
     def close(self) -> None:
         for table in self._tables.values():
@@ -216,15 +223,18 @@ class SessionWriter:
         if path.exists():
             return
         variables = sorted({c.name for spec in fmt.TABLES.values() for c in spec.columns})
-        write_json_atomic(path, {
-            "@context": "https://schema.org/",
-            "@type": "Dataset",
-            "name": f"coaffect dataset {self.dataset_dir.name}",
-            "description": "Group-vs-alone emotion study recorded with coaffect.",
-            "schemaVersion": "Psych-DS 0.1.0",
-            "coaffect_format_version": fmt.FORMAT_VERSION,
-            "variableMeasured": variables,
-        })
+        write_json_atomic(
+            path,
+            {
+                "@context": "https://schema.org/",
+                "@type": "Dataset",
+                "name": f"coaffect dataset {self.dataset_dir.name}",
+                "description": "Group-vs-alone emotion study recorded with coaffect.",
+                "schemaVersion": "Psych-DS 0.1.0",
+                "coaffect_format_version": fmt.FORMAT_VERSION,
+                "variableMeasured": variables,
+            },
+        )
 
 
 def read_participant_ids(dataset_dir: Path) -> set[str]:

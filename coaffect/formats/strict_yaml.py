@@ -5,6 +5,7 @@ only ``yaml.SafeLoader`` constructs values, duplicate keys and anchors/aliases
 (the vehicle of "billion laughs" expansion bombs) are refused, and each value's
 line and column are kept so that validation errors can point at them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,10 +41,12 @@ class _StrictLoader(yaml.SafeLoader):
         if self.check_event(AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
-                None, None,
+                None,
+                None,
                 "YAML alias not allowed; anchors (&name) and aliases (*name) are refused in "
                 f"shared files, write the value out in full (got '*{event.anchor}')",
-                event.start_mark)
+                event.start_mark,
+            )
         return super().compose_node(parent, index)
 
 
@@ -68,8 +71,7 @@ class LocatedYaml:
         return self.key_positions.get(tuple(loc)) or self.where(loc)
 
 
-def _walk(node: Node, path: tuple, positions: dict, key_positions: dict,
-          problems: list[YamlProblem]) -> None:
+def _walk(node: Node, path: tuple, positions: dict, key_positions: dict, problems: list[YamlProblem]) -> None:
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, MappingNode):
         seen: dict[Any, int] = {}
@@ -78,10 +80,14 @@ def _walk(node: Node, path: tuple, positions: dict, key_positions: dict,
             line = key_node.start_mark.line + 1
             if key in seen:
                 where = _dotted(path + (key,))
-                problems.append(YamlProblem(
-                    line, key_node.start_mark.column + 1,
-                    f"{where}: duplicate key; keep only one (got '{key}' again; first given "
-                    f"on line {seen[key]})"))
+                problems.append(
+                    YamlProblem(
+                        line,
+                        key_node.start_mark.column + 1,
+                        f"{where}: duplicate key; keep only one (got '{key}' again; first given "
+                        f"on line {seen[key]})",
+                    )
+                )
                 continue
             seen[key] = line
             key_positions[path + (key,)] = (line, key_node.start_mark.column + 1)
@@ -108,14 +114,14 @@ def _explain_syntax(exc: yaml.MarkedYAMLError) -> str:
     if "'\\t'" in problem or "'\t'" in problem:
         why = "YAML is indented with spaces, not tabs; replace the tab"
     elif "mapping values are not allowed" in problem:
-        why = ("check this line's indentation against the line above, or put a value "
-               "containing ': ' in quotes")
+        why = "check this line's indentation against the line above, or put a value containing ': ' in quotes"
     elif exc.context and "flow sequence" in exc.context and exc.context_mark:
-        why = (f"the '[' on line {exc.context_mark.line + 1} is not closed, or a value in it "
-               "needs quotes")
+        why = f"the '[' on line {exc.context_mark.line + 1} is not closed, or a value in it needs quotes"
     elif exc.context and "flow mapping" in exc.context and exc.context_mark:
-        why = (f"the '{{' on line {exc.context_mark.line + 1} is not closed, or a value in it "
-               "needs quotes, e.g. one containing '?' or ':'")
+        why = (
+            f"the '{{' on line {exc.context_mark.line + 1} is not closed, or a value in it "
+            "needs quotes, e.g. one containing '?' or ':'"
+        )
     elif "expected a single document" in (exc.context or "") + problem:
         why = "a protocol is one document; remove the '---' line and what follows"
     elif "found character" in problem and "cannot start any token" in problem:
@@ -170,8 +176,7 @@ def load_located(text: str) -> LocatedYaml:
         what = exc.problem or str(exc)
         if "could not determine a constructor" in what:
             tag = what.split("tag", 1)[-1].strip(" '").replace("tag:yaml.org,2002:", "!!")
-            what = (f"YAML tag not allowed; only plain values are read, remove the tag "
-                    f"(got {tag})")
+            what = f"YAML tag not allowed; only plain values are read, remove the tag (got {tag})"
         elif exc.problem:
             what = _explain_syntax(exc)
         raise YamlReadError([YamlProblem(line, col, what)]) from None
@@ -190,7 +195,14 @@ def read_located(path: str | Path) -> LocatedYaml:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise YamlReadError([YamlProblem(
-            line, col, f"file is not UTF-8 text; save it as UTF-8 in your editor "
-            f"(got byte 0x{raw[exc.start]:02x})")]) from None
+        raise YamlReadError(
+            [
+                YamlProblem(
+                    line,
+                    col,
+                    f"file is not UTF-8 text; save it as UTF-8 in your editor "
+                    f"(got byte 0x{raw[exc.start]:02x})",
+                )
+            ]
+        ) from None
     return load_located(text)

@@ -4,15 +4,17 @@ Shared by the protocol and the manifest loaders. Each line reads
 ``FILE:LINE:COL: field.path: what is wrong (got X; allowed ...; did you mean ...?)``
 so that a researcher who has never seen pydantic knows what to change.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import did_you_mean
-from .strict_yaml import LocatedYaml
+from coaffect.formats.errors import did_you_mean
+from coaffect.formats.strict_yaml import LocatedYaml
 
 #: Words for pydantic's error types, written for people editing YAML.
 _PLAIN = {
@@ -30,7 +32,7 @@ _PLAIN = {
     "model_type": "expected a mapping of 'name: value' lines",
     "model_attributes_type": "expected a mapping of 'name: value' lines",
     "string_pattern_mismatch": "use only letters, digits, '-', '_' and '.', starting with a "
-                               "letter or digit (no spaces)",
+    "letter or digit (no spaces)",
 }
 
 #: What to write for a missing field, when a short example helps.
@@ -133,16 +135,20 @@ def plain_message(err: dict) -> str:
     elif etype == "value_error":
         what = err["msg"].removeprefix("Value error, ")
     elif etype == "string_type" and isinstance(got, bool):
-        what = ("expected text, but YAML read an unquoted yes/no/on/off/true/false as "
-                f"{str(got).lower()}; put the value in quotes, e.g. 'on'")
+        what = (
+            "expected text, but YAML read an unquoted yes/no/on/off/true/false as "
+            f"{str(got).lower()}; put the value in quotes, e.g. 'on'"
+        )
     elif etype in ("too_short", "too_long"):
         n = ctx.get("min_length" if etype == "too_short" else "max_length")
         kind = "at least" if etype == "too_short" else "at most"
         what = f"expected {kind} {n} item{'s' if n != 1 else ''}"
     elif etype in ("string_too_long", "string_too_short"):
         n = ctx.get("max_length" if etype == "string_too_long" else "min_length")
-        what = f"text too {'long' if etype == 'string_too_long' else 'short'}: " \
-               f"{'at most' if etype == 'string_too_long' else 'at least'} {n} characters"
+        what = (
+            f"text too {'long' if etype == 'string_too_long' else 'short'}: "
+            f"{'at most' if etype == 'string_too_long' else 'at least'} {n} characters"
+        )
     elif etype in _PLAIN:
         what = _PLAIN[etype]
     else:
@@ -155,8 +161,12 @@ def plain_message(err: dict) -> str:
     return f"{what} ({'; '.join(parts)})"
 
 
-def pydantic_lines(exc: ValidationError, doc: LocatedYaml, fname: str,
-                   allowed_fields: Optional[Callable[[tuple], list[str]]] = None) -> list[str]:
+def pydantic_lines(
+    exc: ValidationError,
+    doc: LocatedYaml,
+    fname: str,
+    allowed_fields: Optional[Callable[[tuple], list[str]]] = None,
+) -> list[str]:
     """One ``FILE:LINE:COL: field.path: problem`` line per validation error.
 
     Parameters
@@ -178,8 +188,8 @@ def pydantic_lines(exc: ValidationError, doc: LocatedYaml, fname: str,
 
     Examples
     --------
-    >>> from experiments.strict_yaml import load_located
-    >>> from experiments.protocol import Protocol
+    >>> from coaffect.formats.strict_yaml import load_located
+    >>> from coaffect.formats.protocol import Protocol
     >>> doc = load_located("format_version: 1\\nid: x y\\n")
     >>> try:
     ...     Protocol.model_validate(doc.data)
@@ -199,13 +209,18 @@ def pydantic_lines(exc: ValidationError, doc: LocatedYaml, fname: str,
             guess = did_you_mean(loc[-1], allowed)
             if guess:
                 suggested.add(loc[:-1] + (guess.split("'")[1],))
-            msg = (f"unknown field (got '{loc[-1]}'; allowed: {', '.join(allowed)}"
-                   f"{guess})" if allowed else f"unknown field '{loc[-1]}'")
+            msg = (
+                f"unknown field (got '{loc[-1]}'; allowed: {', '.join(allowed)}{guess})"
+                if allowed
+                else f"unknown field '{loc[-1]}'"
+            )
         elif etype == "missing" and loc and isinstance(loc[-1], int):
             # a fixed-length list such as size: [1024] lacks its item loc[-1]
             loc = loc[:-1]
             pos = doc.where(loc)
-            msg = f"expected more values; item {loc_last(err) + 1} is missing (got {short(_at(doc.data, loc))})"
+            msg = (
+                f"expected more values; item {loc_last(err) + 1} is missing (got {short(_at(doc.data, loc))})"
+            )
         elif etype == "missing":
             pos = doc.where(loc[:-1])
             example = _MISSING_EXAMPLE.get(str(loc[-1]))
@@ -233,7 +248,7 @@ def model_fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
 
     Examples
     --------
-    >>> from experiments.protocol import Protocol
+    >>> from coaffect.formats.protocol import Protocol
     >>> model_fields_at(Protocol, ("seats", 0, "buttons"))
     ['happy', 'sad']
     >>> model_fields_at(Protocol, ("conditions", "group"))

@@ -1,4 +1,5 @@
 """``coaffect protocol pack|verify|import|diff``: thin wrappers over the bundle functions."""
+
 from __future__ import annotations
 
 import sys
@@ -16,30 +17,46 @@ def add_bundle_actions(sub) -> None:
     >>> sub = argparse.ArgumentParser().add_subparsers(dest="protocol_verb")
     >>> add_bundle_actions(sub)
     """
-    pack = sub.add_parser("pack", help="write a bundle (zip) another lab can verify and import",
-                          epilog="Example: coaffect protocol pack protocols/bittersweet-demo.yaml "
-                          "-o bittersweet-demo.zip --with-stimuli")
+    pack = sub.add_parser(
+        "pack",
+        help="write a bundle (zip) another lab can verify and import",
+        epilog="Example: coaffect protocol pack protocols/bittersweet-demo.yaml "
+        "-o bittersweet-demo.zip --with-stimuli",
+    )
     pack.add_argument("file", type=Path, help="the protocol YAML")
     pack.add_argument("-o", "--output", type=Path, required=True, help="the zip to write")
-    pack.add_argument("--with-stimuli", action="store_true",
-                      help="ship the clips whose licence allows it (redistributable: true)")
-    verify = sub.add_parser("verify", help="check a bundle's integrity and your copies of its clips",
-                            epilog="Example: coaffect protocol verify bittersweet-demo.zip "
-                            "--stimuli stimuli/")
+    pack.add_argument(
+        "--with-stimuli",
+        action="store_true",
+        help="ship the clips whose licence allows it (redistributable: true)",
+    )
+    verify = sub.add_parser(
+        "verify",
+        help="check a bundle's integrity and your copies of its clips",
+        epilog="Example: coaffect protocol verify bittersweet-demo.zip --stimuli stimuli/",
+    )
     verify.add_argument("bundle", type=Path)
-    verify.add_argument("--stimuli", type=Path, help="your stimulus folder, to check the clips "
-                        "not shipped in the bundle")
-    imp = sub.add_parser("import", help="verify a bundle and install it into a protocols folder",
-                         epilog="Example: coaffect protocol import bittersweet-demo.zip "
-                         "--into protocols/ --stimuli stimuli/")
+    verify.add_argument(
+        "--stimuli", type=Path, help="your stimulus folder, to check the clips not shipped in the bundle"
+    )
+    imp = sub.add_parser(
+        "import",
+        help="verify a bundle and install it into a protocols folder",
+        epilog="Example: coaffect protocol import bittersweet-demo.zip --into protocols/ --stimuli stimuli/",
+    )
     imp.add_argument("bundle", type=Path)
     imp.add_argument("--into", type=Path, required=True, help="folder to install into")
-    imp.add_argument("--stimuli", type=Path, help="your stimulus folder; matching clips are "
-                     "copied into the installed protocol")
+    imp.add_argument(
+        "--stimuli",
+        type=Path,
+        help="your stimulus folder; matching clips are copied into the installed protocol",
+    )
     imp.add_argument("--name", help="install under this folder name (default: the protocol id)")
-    diff = sub.add_parser("diff", help="say what differs between two protocols or bundles "
-                          "(exit 0 same, 1 different)",
-                          epilog="Example: coaffect protocol diff old.yaml new-bundle.zip")
+    diff = sub.add_parser(
+        "diff",
+        help="say what differs between two protocols or bundles (exit 0 same, 1 different)",
+        epilog="Example: coaffect protocol diff old.yaml new-bundle.zip",
+    )
     diff.add_argument("a", type=Path)
     diff.add_argument("b", type=Path)
 
@@ -57,8 +74,10 @@ def run_bundle_action(args) -> int:
         from .pack import pack_bundle
 
         r = pack_bundle(args.file, args.output, with_stimuli=args.with_stimuli)
-        print(f"{r.path}: wrote {r.files} files; clips shipped: {', '.join(r.included) or 'none'}"
-              + (f"; described only: {', '.join(r.not_included)}" if r.not_included else ""))
+        print(
+            f"{r.path}: wrote {r.files} files; clips shipped: {', '.join(r.included) or 'none'}"
+            + (f"; described only: {', '.join(r.not_included)}" if r.not_included else "")
+        )
         for m in r.messages:
             print(f"  note: {m}")
         return 0
@@ -79,8 +98,10 @@ def run_bundle_action(args) -> int:
         for w in r.warnings:
             print(f"  warning: {w}")
         if r.missing_clips:
-            print(f"  clips still needed: {', '.join(r.missing_clips)} "
-                  "(import again with --stimuli DIR, or copy them in and run 'protocol check')")
+            print(
+                f"  clips still needed: {', '.join(r.missing_clips)} "
+                "(import again with --stimuli DIR, or copy them in and run 'protocol check')"
+            )
         return 0
     if verb == "diff":
         from .diff import diff_protocols

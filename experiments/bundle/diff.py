@@ -1,4 +1,5 @@
 """``coaffect protocol diff``: what differs between two versions of a protocol, in words."""
+
 from __future__ import annotations
 
 import tempfile
@@ -6,8 +7,9 @@ import zipfile
 from pathlib import Path
 from typing import Optional
 
-from ..manifest import Clip, load_manifest
-from ..protocol import Protocol
+from coaffect.formats.manifest import Clip, load_manifest
+from coaffect.formats.protocol import Protocol
+
 from .migrate import load_protocol_migrating
 from .verify import open_bundle
 
@@ -26,8 +28,7 @@ def _load_side(path: Path, tmp: Path) -> tuple[Protocol, Optional[dict[str, Clip
 
 
 def _fmt(value) -> str:
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, int) for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return f"{value[0]}x{value[1]}"
     if isinstance(value, float) and value.is_integer():
         return f"{value:g}"
@@ -46,8 +47,12 @@ def _fields(section: str, a: dict, b: dict, unit: dict[str, str] | None = None) 
     return out
 
 
-def diff_protocol_models(a: Protocol, b: Protocol, clips_a: Optional[dict[str, Clip]] = None,
-                         clips_b: Optional[dict[str, Clip]] = None) -> list[str]:
+def diff_protocol_models(
+    a: Protocol,
+    b: Protocol,
+    clips_a: Optional[dict[str, Clip]] = None,
+    clips_b: Optional[dict[str, Clip]] = None,
+) -> list[str]:
     """Differences between two protocols, one sentence each.
 
     Parameters
@@ -64,7 +69,7 @@ def diff_protocol_models(a: Protocol, b: Protocol, clips_a: Optional[dict[str, C
 
     Examples
     --------
-    >>> from experiments.protocol import load_protocol
+    >>> from coaffect.formats.protocol import load_protocol
     >>> p = load_protocol("protocols/bittersweet-demo.yaml", check_manifest=False).protocol
     >>> q = p.model_copy(update={"iti": 3.0})
     >>> diff_protocol_models(p, q)
@@ -96,8 +101,9 @@ def diff_protocol_models(a: Protocol, b: Protocol, clips_a: Optional[dict[str, C
             if x is None or y is None:
                 continue
             if x.sha256 != y.sha256:
-                extra = (f" (duration {x.duration:g} s -> {y.duration:g} s)"
-                         if x.duration != y.duration else "")
+                extra = (
+                    f" (duration {x.duration:g} s -> {y.duration:g} s)" if x.duration != y.duration else ""
+                )
                 out.append(f"clip {cid} is a different file{extra}")
     if a.stimuli.manifest != b.stimuli.manifest:
         out.append(f"stimulus manifest changed: {a.stimuli.manifest} -> {b.stimuli.manifest}")
@@ -133,8 +139,12 @@ def diff_protocol_models(a: Protocol, b: Protocol, clips_a: Optional[dict[str, C
                 out.append(f"seat {sid} label changed: {_fmt(x.label)} -> {_fmt(y.label)}")
 
     ra, rb = a.ratings, b.ratings
-    out += _fields("ratings", {"mode": ra.mode, "timeout": ra.timeout},
-                   {"mode": rb.mode, "timeout": rb.timeout}, {"timeout": " s"})
+    out += _fields(
+        "ratings",
+        {"mode": ra.mode, "timeout": ra.timeout},
+        {"mode": rb.mode, "timeout": rb.timeout},
+        {"timeout": " s"},
+    )
     items_a = {i.id: i for i in ra.items}
     items_b = {i.id: i for i in rb.items}
     for iid in dict.fromkeys([*items_a, *items_b]):
@@ -146,8 +156,11 @@ def diff_protocol_models(a: Protocol, b: Protocol, clips_a: Optional[dict[str, C
         else:
             if (x.low, x.high) != (y.low, y.high):
                 out.append(f"rating {iid} scale changed: {x.low}-{x.high} -> {y.low}-{y.high}")
-            out += _fields(f"rating {iid}", x.model_dump(exclude={"id", "low", "high"}),
-                           y.model_dump(exclude={"id", "low", "high"}))
+            out += _fields(
+                f"rating {iid}",
+                x.model_dump(exclude={"id", "low", "high"}),
+                y.model_dump(exclude={"id", "low", "high"}),
+            )
     if list(items_a) != list(items_b) and set(items_a) == set(items_b):
         out.append(f"rating order changed: {', '.join(items_a)} -> {', '.join(items_b)}")
 
@@ -160,15 +173,22 @@ def diff_protocol_models(a: Protocol, b: Protocol, clips_a: Optional[dict[str, C
         elif y is None:
             out.append(f"camera removed: {name}")
         else:
-            out += _fields(f"camera {name}", x.model_dump(exclude={"name"}),
-                           y.model_dump(exclude={"name"}), {"fps": " fps"})
+            out += _fields(
+                f"camera {name}",
+                x.model_dump(exclude={"name"}),
+                y.model_dump(exclude={"name"}),
+                {"fps": " fps"},
+            )
 
     out += _fields("display", a.display.model_dump(), b.display.model_dump())
     ta, tb = a.texts.model_dump(), b.texts.model_dump()
     for key in ta:
         if ta[key] != tb[key]:
-            out.append(f"{key.replace('_', ' ')} text changed" if key != "font"
-                       else f"font changed: {_fmt(ta[key])} -> {_fmt(tb[key])}")
+            out.append(
+                f"{key.replace('_', ' ')} text changed"
+                if key != "font"
+                else f"font changed: {_fmt(ta[key])} -> {_fmt(tb[key])}"
+            )
     out += _fields("analysis", a.analysis.model_dump(), b.analysis.model_dump())
     return out
 

@@ -6,6 +6,7 @@ folder, checked completely, completed with the lab's own matching clips
 the same file system. On any problem the temporary folder is deleted and
 nothing else has been written.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..errors import BundleError
+from coaffect.formats.errors import BundleError
+
 from .layout import BUNDLE_JSON, BundleManifest, parse_json_model
 from .safe_zip import DEFAULT_LIMITS, Limits
 from .verify import check_lab_stimuli, open_bundle
@@ -43,12 +45,20 @@ def _same_install(existing: Path, bm: BundleManifest) -> bool:
     except Exception:
         return False
     keys = (bm.protocol.path, bm.stimulus_manifest)
-    return (old.protocol.sha256 == bm.protocol.sha256 and old.stimulus_manifest == bm.stimulus_manifest
-            and all(old.files.get(k) == bm.files.get(k) for k in keys))
+    return (
+        old.protocol.sha256 == bm.protocol.sha256
+        and old.stimulus_manifest == bm.stimulus_manifest
+        and all(old.files.get(k) == bm.files.get(k) for k in keys)
+    )
 
 
-def import_bundle(bundle_path: str | Path, into: str | Path, stimuli_dir: Optional[str | Path] = None,
-                  name: Optional[str] = None, limits: Limits = DEFAULT_LIMITS) -> ImportResult:
+def import_bundle(
+    bundle_path: str | Path,
+    into: str | Path,
+    stimuli_dir: Optional[str | Path] = None,
+    name: Optional[str] = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ImportResult:
     """Verify a bundle and install it as ``INTO/<protocol id>/``.
 
     Parameters
@@ -84,18 +94,23 @@ def import_bundle(bundle_path: str | Path, into: str | Path, stimuli_dir: Option
     """
     into = Path(into)
     if not into.is_dir():
-        raise BundleError(f"{into}: no such folder (got {str(into)!r}; allowed: an existing folder)",
-                          hint=f"create it first: mkdir -p {into}")
+        raise BundleError(
+            f"{into}: no such folder (got {str(into)!r}; allowed: an existing folder)",
+            hint=f"create it first: mkdir -p {into}",
+        )
     if name is not None and not _NAME.match(name):
-        raise BundleError(f"--name: not a safe folder name (got {name!r}; allowed: letters, digits, "
-                          "'_', '.', '-', starting with a letter or digit)")
+        raise BundleError(
+            f"--name: not a safe folder name (got {name!r}; allowed: letters, digits, "
+            "'_', '.', '-', starting with a letter or digit)"
+        )
     work = Path(tempfile.mkdtemp(prefix=".coaffect-import-", dir=into))
     try:
         stage = work / "bundle"
         stage.mkdir()
         opened = open_bundle(bundle_path, stage, limits)
         matches, notes, warnings = check_lab_stimuli(
-            opened, Path(stimuli_dir) if stimuli_dir is not None else None)
+            opened, Path(stimuli_dir) if stimuli_dir is not None else None
+        )
         manifest_dir = posixpath.dirname(opened.bundle.stimulus_manifest)
         for m in matches:
             clip = opened.manifest.clip(m.clip_id)
@@ -108,13 +123,19 @@ def import_bundle(bundle_path: str | Path, into: str | Path, stimuli_dir: Option
         missing = [s.id for s in opened.bundle.stimuli if not s.included] if stimuli_dir is None else []
         if dest.exists() or dest.is_symlink():
             if _same_install(dest, opened.bundle):
-                return ImportResult(dest, protocol_path, False,
-                                    opened.notes + notes + [f"{dest}: already installed (identical protocol)"],
-                                    warnings, missing)
+                return ImportResult(
+                    dest,
+                    protocol_path,
+                    False,
+                    opened.notes + notes + [f"{dest}: already installed (identical protocol)"],
+                    warnings,
+                    missing,
+                )
             raise BundleError(
                 f"{dest}: already holds a different protocol (refusing to overwrite; got "
                 f"{p.id} {p.version} with sha256 {opened.bundle.protocol.sha256[:12]}...)",
-                hint=f"move {dest} away first, or import under another name with --name")
+                hint=f"move {dest} away first, or import under another name with --name",
+            )
         os.rename(stage, dest)  # atomic on one file system; fails if dest appeared meanwhile
         return ImportResult(dest, protocol_path, True, opened.notes + notes, warnings, missing)
     finally:

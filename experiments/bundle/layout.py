@@ -14,6 +14,7 @@
 
 Both JSON files are validated strictly (unknown fields refused).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from typing import Annotated, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import BundleError
+from coaffect.formats.errors import BundleError
 
 #: The bundle layout this coaffect writes and reads.
 BUNDLE_FORMAT = 1
@@ -97,8 +98,9 @@ class Requirements(_Strict):
     protocol_format: int
     display_size: tuple[int, int]
     fullscreen: bool
-    refresh_hz: Optional[float] = Field(None, description="Not fixed by the protocol; the "
-                                        "measured refresh is stored in each session.json.")
+    refresh_hz: Optional[float] = Field(
+        None, description="Not fixed by the protocol; the measured refresh is stored in each session.json."
+    )
     seats: int
     group_size: Optional[int]
     cameras: list[CameraNeed]
@@ -144,8 +146,9 @@ def parse_json_model(raw: bytes, model: type[BaseModel], where: str) -> BaseMode
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise BundleError(f"{where}: not valid JSON ({exc})",
-                          hint="the bundle is damaged; ask its authors for a new one") from None
+        raise BundleError(
+            f"{where}: not valid JSON ({exc})", hint="the bundle is damaged; ask its authors for a new one"
+        ) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -157,9 +160,11 @@ def parse_json_model(raw: bytes, model: type[BaseModel], where: str) -> BaseMode
             else:
                 msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{where}: {loc}: {msg}")
-        raise BundleError(lines[0], lines=lines,
-                          hint="the bundle was changed by hand or by another program; "
-                          "ask its authors for a new one") from None
+        raise BundleError(
+            lines[0],
+            lines=lines,
+            hint="the bundle was changed by hand or by another program; ask its authors for a new one",
+        ) from None
 
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:

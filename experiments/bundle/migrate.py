@@ -11,15 +11,17 @@ release; the machinery is tested with a synthetic format 0 registered by the
 tests. To add format 2 later: bump ``protocol.FORMAT_VERSION``, add
 ``FIRST_READER[2] = "<release>"`` and register a ``Migration(1, ...)``.
 """
+
 from __future__ import annotations
 
 import copy
 import importlib.metadata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from ..errors import ProtocolError
-from ..protocol import FORMAT_VERSION
+from coaffect.formats.errors import ProtocolError
+from coaffect.formats.protocol import FORMAT_VERSION
 
 #: The first coaffect release that reads each protocol format.
 FIRST_READER: dict[int, str] = {1: "0.1.0"}
@@ -62,8 +64,7 @@ def installed_coaffect_version() -> str:
         return "unknown"
 
 
-def migrate_protocol_data(data: Any, where: str, written_by: Optional[str] = None
-                          ) -> tuple[Any, list[str]]:
+def migrate_protocol_data(data: Any, where: str, written_by: Optional[str] = None) -> tuple[Any, list[str]]:
     """Bring parsed protocol data to the current format.
 
     Parameters
@@ -102,13 +103,14 @@ def migrate_protocol_data(data: Any, where: str, written_by: Optional[str] = Non
     mine = installed_coaffect_version()
     if fv > FORMAT_VERSION:
         reader = FIRST_READER.get(fv) or written_by
-        needs = (f"coaffect {reader} or later reads it" if reader
-                 else f"a coaffect newer than {mine} reads it")
+        needs = f"coaffect {reader} or later reads it" if reader else f"a coaffect newer than {mine} reads it"
         raise ProtocolError(
             f"{where}: format_version: protocol format {fv} is newer than this coaffect "
             f"{mine} reads (got {fv}; allowed: {_allowed()}); {needs}",
-            hint=f"upgrade: pip install 'coaffect>={reader}'" if reader
-            else "upgrade coaffect to the newest release")
+            hint=f"upgrade: pip install 'coaffect>={reader}'"
+            if reader
+            else "upgrade coaffect to the newest release",
+        )
     messages = []
     data = copy.deepcopy(data)
     while data.get("format_version") != FORMAT_VERSION:
@@ -118,7 +120,8 @@ def migrate_protocol_data(data: Any, where: str, written_by: Optional[str] = Non
             raise ProtocolError(
                 f"{where}: format_version: no migration from protocol format {current} "
                 f"(got {current}; allowed: {_allowed()})",
-                hint="ask the protocol's authors for a current version")
+                hint="ask the protocol's authors for a current version",
+            )
         data = step.apply(data)
         data["format_version"] = current + 1
         messages.append(f"{where}: migrated protocol format {current} -> {current + 1}: {step.summary}")
@@ -166,8 +169,8 @@ def load_protocol_migrating(path, check_manifest: bool = True, written_by: Optio
     import hashlib
     from pathlib import Path
 
-    from ..protocol import LoadedProtocol, load_protocol, validate_protocol_data
-    from ..strict_yaml import LocatedYaml, YamlReadError, read_located
+    from coaffect.formats.protocol import LoadedProtocol, load_protocol, validate_protocol_data
+    from coaffect.formats.strict_yaml import LocatedYaml, YamlReadError, read_located
 
     path = Path(path)
     fname = str(path)
@@ -185,15 +188,17 @@ def load_protocol_migrating(path, check_manifest: bool = True, written_by: Optio
     migrated_doc = LocatedYaml(data, doc.positions, doc.key_positions)
     protocol, lines = validate_protocol_data(migrated_doc, fname)
     if protocol is not None and check_manifest:
-        from ..manifest import load_manifest
+        from coaffect.formats.manifest import load_manifest
 
         manifest_path = (path.parent / protocol.stimuli.manifest).resolve()
         try:
             clip_ids = set(load_manifest(manifest_path).ids())
         except Exception as exc:
             mline, mcol = doc.where(("stimuli", "manifest"))
-            lines.append(f"{fname}:{mline}:{mcol}: stimuli.manifest: cannot read manifest "
-                         f"({getattr(exc, 'message', str(exc))})")
+            lines.append(
+                f"{fname}:{mline}:{mcol}: stimuli.manifest: cannot read manifest "
+                f"({getattr(exc, 'message', str(exc))})"
+            )
         else:
             _, lines = validate_protocol_data(migrated_doc, fname, clip_ids)
     if lines:

@@ -1,4 +1,5 @@
 """``coaffect protocol pack``: write a protocol bundle another lab can verify and import."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,13 +15,24 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import BundleError, ManifestError
-from ..manifest import Clip, load_manifest
-from ..protocol import load_protocol
+from coaffect.formats.errors import BundleError, ManifestError
+from coaffect.formats.manifest import Clip, load_manifest
+from coaffect.formats.protocol import load_protocol
+
 from ..stimulus_files import sha256_file
 from .describe import build_readme, build_requirements
-from .layout import (BUNDLE_FORMAT, BUNDLE_JSON, PROTOCOL_DIR, README_MD, REQUIREMENTS_JSON,
-                     TEXTS_DIR, BundleManifest, FileEntry, ProtocolEntry, StimulusEntry)
+from .layout import (
+    BUNDLE_FORMAT,
+    BUNDLE_JSON,
+    PROTOCOL_DIR,
+    README_MD,
+    REQUIREMENTS_JSON,
+    TEXTS_DIR,
+    BundleManifest,
+    FileEntry,
+    ProtocolEntry,
+    StimulusEntry,
+)
 from .migrate import installed_coaffect_version
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # same bytes for the same inputs (except bundle.json)
@@ -46,14 +58,17 @@ def _clip_bundle_file(clip: Clip, manifest_dir: str, taken: set[str]) -> str:
     """Clip path relative to the manifest, kept if it stays inside the bundle."""
     rel = clip.file.replace("\\", "/")
     full = posixpath.normpath(posixpath.join(manifest_dir, rel))
-    if (not rel.startswith("/") and _inside(full) and full.split("/")[0] not in _RESERVED_TOP
-            and full not in taken):
+    if (
+        not rel.startswith("/")
+        and _inside(full)
+        and full.split("/")[0] not in _RESERVED_TOP
+        and full not in taken
+    ):
         return rel
     return f"clips/{clip.id}{Path(rel).suffix}"
 
 
-def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: bool = False
-                ) -> PackResult:
+def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: bool = False) -> PackResult:
     """Write a protocol bundle (a zip) for another lab.
 
     Parameters
@@ -92,12 +107,17 @@ def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: boo
     protocol_rel = f"{PROTOCOL_DIR}/{p.id}.yaml"
     ref = p.stimuli.manifest.replace("\\", "/")
     manifest_rel = posixpath.normpath(posixpath.join(PROTOCOL_DIR, ref))
-    if ref.startswith("/") or not _inside(manifest_rel) or manifest_rel == protocol_rel \
-            or manifest_rel.split("/")[0] in _RESERVED_TOP:
+    if (
+        ref.startswith("/")
+        or not _inside(manifest_rel)
+        or manifest_rel == protocol_rel
+        or manifest_rel.split("/")[0] in _RESERVED_TOP
+    ):
         raise BundleError(
             f"{lp.path}: stimuli.manifest: cannot be placed inside a bundle (got {ref!r}; "
             "allowed: a relative path such as '../stimuli/manifest.yaml')",
-            hint="keep the manifest next to the protocols folder, as in a coaffect project")
+            hint="keep the manifest next to the protocols folder, as in a coaffect project",
+        )
     manifest_dir = posixpath.dirname(manifest_rel)
 
     ids = list(p.stimuli.clips) + ([p.baseline.clip] if p.baseline.clip else [])
@@ -115,29 +135,42 @@ def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: boo
         if ship:
             src = manifest.clip_path(clip.id)
             if not src.is_file():
-                raise ManifestError(f"{manifest.path}: {clip.id}: file {clip.file} is missing",
-                                    hint="restore the clip or run 'coaffect stimuli scan'")
+                raise ManifestError(
+                    f"{manifest.path}: {clip.id}: file {clip.file} is missing",
+                    hint="restore the clip or run 'coaffect stimuli scan'",
+                )
             actual = sha256_file(src)
             if actual != clip.sha256:
                 raise ManifestError(
                     f"{manifest.path}: {clip.id}: sha256: file {clip.file} changed since the "
                     f"manifest was written (got {actual[:12]}...; manifest says {clip.sha256[:12]}...)",
-                    hint="run 'coaffect stimuli scan' if the new file is intended")
+                    hint="run 'coaffect stimuli scan' if the new file is intended",
+                )
             members[full] = src
             result.included.append(clip.id)
         else:
             result.not_included.append(clip.id)
             if with_stimuli:
-                result.messages.append(f"{clip.id}: not shipped (licence {clip.licence} is not "
-                                       f"marked redistributable); the bundle names its source")
-        stimuli.append(StimulusEntry(id=clip.id, included=ship, file=rel, sha256=clip.sha256,
-                                     licence=clip.licence, source=clip.source))
+                result.messages.append(
+                    f"{clip.id}: not shipped (licence {clip.licence} is not "
+                    f"marked redistributable); the bundle names its source"
+                )
+        stimuli.append(
+            StimulusEntry(
+                id=clip.id,
+                included=ship,
+                file=rel,
+                sha256=clip.sha256,
+                licence=clip.licence,
+                source=clip.source,
+            )
+        )
         bundled_clips.append(clip.model_copy(update={"file": rel}))
-    manifest_data = {"format_version": 1,
-                     "clips": [c.model_dump(mode="json") for c in bundled_clips]}
-    members[manifest_rel] = ("# Manifest entries of the clips used by protocol "
-                             f"{p.id} {p.version}\n" + yaml.safe_dump(
-                                 manifest_data, sort_keys=False, allow_unicode=True)).encode()
+    manifest_data = {"format_version": 1, "clips": [c.model_dump(mode="json") for c in bundled_clips]}
+    members[manifest_rel] = (
+        "# Manifest entries of the clips used by protocol "
+        f"{p.id} {p.version}\n" + yaml.safe_dump(manifest_data, sort_keys=False, allow_unicode=True)
+    ).encode()
     for name, text in p.texts.model_dump().items():
         if isinstance(text, str) and text and name != "font":
             members[f"{TEXTS_DIR}/{name}.txt"] = text.encode("utf-8")
@@ -155,11 +188,19 @@ def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: boo
         bundle_format=BUNDLE_FORMAT,
         written_by={"coaffect": installed_coaffect_version()},
         created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        protocol=ProtocolEntry(path=protocol_rel, id=p.id, version=p.version,
-                               format_version=p.format_version, sha256=lp.sha256),
-        stimulus_manifest=manifest_rel, stimuli=stimuli, files=files)
-    members = {BUNDLE_JSON: (json.dumps(bundle.model_dump(mode="json"), indent=2,
-                                        ensure_ascii=False) + "\n").encode(), **members}
+        protocol=ProtocolEntry(
+            path=protocol_rel, id=p.id, version=p.version, format_version=p.format_version, sha256=lp.sha256
+        ),
+        stimulus_manifest=manifest_rel,
+        stimuli=stimuli,
+        files=files,
+    )
+    members = {
+        BUNDLE_JSON: (
+            json.dumps(bundle.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        ).encode(),
+        **members,
+    }
     _write_zip(output, members)
     result.files = len(members)
     return result

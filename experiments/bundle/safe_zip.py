@@ -8,6 +8,7 @@ oddly compressed members, too many members, oversized members and compression
 bombs. Declared sizes are checked before extraction, and the actual bytes are
 counted while extracting, because a zip header can lie.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..errors import BundleError
+from coaffect.formats.errors import BundleError
 
 _CHUNK = 1 << 16
 
@@ -62,9 +63,11 @@ DEFAULT_LIMITS = Limits()
 
 
 def _refuse(zip_name: str, member: str, what: str, hint: str | None = None) -> BundleError:
-    return BundleError(f"{zip_name}: {member}: {what}",
-                       hint=hint or "the bundle is unsafe or damaged; ask its authors for a new one "
-                       "and do not unpack it by hand")
+    return BundleError(
+        f"{zip_name}: {member}: {what}",
+        hint=hint
+        or "the bundle is unsafe or damaged; ask its authors for a new one and do not unpack it by hand",
+    )
 
 
 def check_member_name(name: str, zip_name: str = "bundle") -> PurePosixPath:
@@ -94,13 +97,17 @@ def check_member_name(name: str, zip_name: str = "bundle") -> PurePosixPath:
     PurePosixPath('protocol/demo.yaml')
     >>> check_member_name("../evil.txt")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    experiments.errors.BundleError: bundle: '../evil.txt': member path leaves the bundle folder
+    coaffect.formats.errors.BundleError: bundle: '../evil.txt': member path leaves the bundle folder
     """
     shown = repr(name)
     allowed = "allowed: relative paths with '/' inside the bundle"
     if not name or len(name) > 255 or name.count("/") > 16:
-        raise _refuse(zip_name, shown, f"member name is empty or too long (got {len(name)} "
-                      f"characters; {allowed}, at most 255 characters)")
+        raise _refuse(
+            zip_name,
+            shown,
+            f"member name is empty or too long (got {len(name)} "
+            f"characters; {allowed}, at most 255 characters)",
+        )
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise _refuse(zip_name, shown, "member name contains control characters")
     if "\\" in name:
@@ -122,16 +129,21 @@ def _file_type(info: zipfile.ZipInfo) -> str | None:
     mode = (info.external_attr >> 16) & 0xFFFF
     if not mode:
         return None
-    for test, what in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, what in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return what
     return None
 
 
-def check_members(zf: zipfile.ZipFile, zip_name: str, limits: Limits = DEFAULT_LIMITS
-                  ) -> list[zipfile.ZipInfo]:
+def check_members(
+    zf: zipfile.ZipFile, zip_name: str, limits: Limits = DEFAULT_LIMITS
+) -> list[zipfile.ZipInfo]:
     """Check every member of an open zip before anything is read.
 
     Parameters
@@ -164,8 +176,9 @@ def check_members(zf: zipfile.ZipFile, zip_name: str, limits: Limits = DEFAULT_L
     """
     infos = zf.infolist()
     if len(infos) > limits.max_members:
-        raise _refuse(zip_name, "(zip)", f"too many members (got {len(infos)}; "
-                      f"allowed at most {limits.max_members})")
+        raise _refuse(
+            zip_name, "(zip)", f"too many members (got {len(infos)}; allowed at most {limits.max_members})"
+        )
     seen: dict[str, str] = {}
     files: list[zipfile.ZipInfo] = []
     total = 0
@@ -186,20 +199,33 @@ def check_members(zf: zipfile.ZipFile, zip_name: str, limits: Limits = DEFAULT_L
         if info.flag_bits & 0x1:
             raise _refuse(zip_name, repr(name), "member is encrypted (allowed: plain members)")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _refuse(zip_name, repr(name), f"unsupported compression method "
-                          f"{info.compress_type} (allowed: stored or deflated)")
+            raise _refuse(
+                zip_name,
+                repr(name),
+                f"unsupported compression method {info.compress_type} (allowed: stored or deflated)",
+            )
         if info.file_size > limits.max_file_bytes:
-            raise _refuse(zip_name, repr(name), f"member is too large (got {info.file_size} bytes; "
-                          f"allowed at most {limits.max_file_bytes})")
+            raise _refuse(
+                zip_name,
+                repr(name),
+                f"member is too large (got {info.file_size} bytes; allowed at most {limits.max_file_bytes})",
+            )
         if info.file_size > limits.ratio_floor_bytes:
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.max_ratio:
-                raise _refuse(zip_name, repr(name), f"compression ratio {ratio:.0f}:1 looks like a "
-                              f"zip bomb (allowed at most {limits.max_ratio:.0f}:1)")
+                raise _refuse(
+                    zip_name,
+                    repr(name),
+                    f"compression ratio {ratio:.0f}:1 looks like a "
+                    f"zip bomb (allowed at most {limits.max_ratio:.0f}:1)",
+                )
         total += info.file_size
         if total > limits.max_total_bytes:
-            raise _refuse(zip_name, repr(name), f"bundle unpacks to more than "
-                          f"{limits.max_total_bytes} bytes (allowed at most that)")
+            raise _refuse(
+                zip_name,
+                repr(name),
+                f"bundle unpacks to more than {limits.max_total_bytes} bytes (allowed at most that)",
+            )
         files.append(info)
     return files
 
@@ -215,9 +241,12 @@ def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str, limit: in
                     break
                 count += len(chunk)
                 if count > min(limit, info.file_size):
-                    raise _refuse(zip_name, repr(info.filename),
-                                  f"member unpacks to more bytes than declared or allowed (got more "
-                                  f"than {min(limit, info.file_size)} bytes)")
+                    raise _refuse(
+                        zip_name,
+                        repr(info.filename),
+                        f"member unpacks to more bytes than declared or allowed (got more "
+                        f"than {min(limit, info.file_size)} bytes)",
+                    )
                 digest.update(chunk)
                 sink(chunk)
     except BundleError:
@@ -225,8 +254,11 @@ def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str, limit: in
     except Exception as exc:  # BadZipFile (bad CRC), zlib.error, EOFError: a damaged member
         raise _refuse(zip_name, repr(info.filename), f"member is damaged ({exc})") from None
     if count != info.file_size:
-        raise _refuse(zip_name, repr(info.filename), f"member has {count} bytes but its header "
-                      f"declares {info.file_size}")
+        raise _refuse(
+            zip_name,
+            repr(info.filename),
+            f"member has {count} bytes but its header declares {info.file_size}",
+        )
     return digest.hexdigest(), count
 
 
@@ -257,15 +289,19 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str, limit
     b'hi'
     """
     if info.file_size > limit:
-        raise _refuse(zip_name, repr(info.filename), f"member is too large (got {info.file_size} "
-                      f"bytes; allowed at most {limit})")
+        raise _refuse(
+            zip_name,
+            repr(info.filename),
+            f"member is too large (got {info.file_size} bytes; allowed at most {limit})",
+        )
     parts: list[bytes] = []
     _stream(zf, info, zip_name, limit, parts.append)
     return b"".join(parts)
 
 
-def extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, zip_name: str,
-                   limits: Limits = DEFAULT_LIMITS) -> str:
+def extract_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, zip_name: str, limits: Limits = DEFAULT_LIMITS
+) -> str:
     """Write one checked member below ``root``; return its sha256.
 
     The target must not exist yet (no overwriting, no following a planted

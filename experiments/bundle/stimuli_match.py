@@ -1,11 +1,13 @@
 """Find the receiving lab's copy of each clip and say whether it is the same clip."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
-from ..manifest import Clip, load_manifest
+from coaffect.formats.manifest import Clip, load_manifest
+
 from ..stimulus_files import sha256_file
 
 Status = Literal["checksum", "re-encoded", "different", "missing"]
@@ -90,9 +92,12 @@ def match_clip(clip: Clip, stimuli_dir: Path) -> ClipMatch:
     """
     found = _candidates(clip, Path(stimuli_dir))
     if not found:
-        return ClipMatch(clip.id, "missing", None,
-                         f"no file for '{clip.id}' ({clip.file}) in {stimuli_dir}; "
-                         f"source: {clip.source}")
+        return ClipMatch(
+            clip.id,
+            "missing",
+            None,
+            f"no file for '{clip.id}' ({clip.file}) in {stimuli_dir}; source: {clip.source}",
+        )
     details = []
     for path in found:
         if sha256_file(path) == clip.sha256:
@@ -100,11 +105,19 @@ def match_clip(clip: Clip, stimuli_dir: Path) -> ClipMatch:
     for path in found:
         duration, frames, _ = probe_video(path)
         if abs(frames - clip.frame_count) <= 1 and abs(duration - clip.duration) <= 1.0 / clip.fps + 1e-3:
-            return ClipMatch(clip.id, "re-encoded", path,
-                             f"{path}: different file but same frame count ({frames}) and duration "
-                             f"({duration:.3f} s); a re-encoded copy: colours and timing may differ "
-                             "slightly")
+            return ClipMatch(
+                clip.id,
+                "re-encoded",
+                path,
+                f"{path}: different file but same frame count ({frames}) and duration "
+                f"({duration:.3f} s); a re-encoded copy: colours and timing may differ "
+                "slightly",
+            )
         details.append(f"{path}: {frames} frames, {duration:.3f} s")
-    return ClipMatch(clip.id, "different", found[0],
-                     f"'{clip.id}' does not match (expected sha256 {clip.sha256[:12]}..., "
-                     f"{clip.frame_count} frames, {clip.duration:g} s; got " + "; ".join(details) + ")")
+    return ClipMatch(
+        clip.id,
+        "different",
+        found[0],
+        f"'{clip.id}' does not match (expected sha256 {clip.sha256[:12]}..., "
+        f"{clip.frame_count} frames, {clip.duration:g} s; got " + "; ".join(details) + ")",
+    )

@@ -4,6 +4,7 @@ Everything is unpacked into a temporary folder only after :mod:`.safe_zip`
 has passed every member; the protocol is then checked exactly as
 ``coaffect protocol check`` does, against the bundle's own manifest entries.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -13,12 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..errors import BundleError, CoaffectError
-from ..manifest import Manifest, load_manifest
-from ..protocol import LoadedProtocol
-from ..strict_yaml import YamlReadError, read_located
-from .layout import (BUNDLE_FORMAT, BUNDLE_JSON, REQUIREMENTS_JSON, TEXTS_DIR, BundleManifest,
-                     Requirements, parse_json_model)
+from coaffect.formats.errors import BundleError, CoaffectError
+from coaffect.formats.manifest import Manifest, load_manifest
+from coaffect.formats.protocol import LoadedProtocol
+from coaffect.formats.strict_yaml import YamlReadError, read_located
+
+from .layout import (
+    BUNDLE_FORMAT,
+    BUNDLE_JSON,
+    REQUIREMENTS_JSON,
+    TEXTS_DIR,
+    BundleManifest,
+    Requirements,
+    parse_json_model,
+)
 from .migrate import dump_migrated, installed_coaffect_version, load_protocol_migrating
 from .safe_zip import DEFAULT_LIMITS, Limits, check_members, extract_member, read_member
 from .stimuli_match import ClipMatch, match_clip
@@ -53,8 +62,10 @@ class VerifyReport:
 
     def lines(self) -> list[str]:
         """Human-readable summary, one line each."""
-        out = [f"{self.bundle}: ok ({self.protocol_id} {self.protocol_version}, "
-               f"{self.files} files, all checksums match)"]
+        out = [
+            f"{self.bundle}: ok ({self.protocol_id} {self.protocol_version}, "
+            f"{self.files} files, all checksums match)"
+        ]
         out += [f"  {n}" for n in self.notes]
         out += [f"  warning: {w}" for w in self.warnings]
         return out
@@ -66,6 +77,7 @@ def _relabel(exc: CoaffectError, root: Path, label: str) -> CoaffectError:
 
     def fix(text: str) -> str:
         return text.replace(prefix, f"{label}:")
+
     return type(exc)(fix(exc.message), hint=exc.hint, lines=[fix(x) for x in exc.lines])
 
 
@@ -105,13 +117,17 @@ def open_bundle(bundle_path: str | Path, root: Path, limits: Limits = DEFAULT_LI
     try:
         zf = zipfile.ZipFile(bundle_path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise BundleError(f"{bundle_path}: not a protocol bundle (not a readable zip file: {exc})",
-                          hint="bundles are written by 'coaffect protocol pack'") from None
+        raise BundleError(
+            f"{bundle_path}: not a protocol bundle (not a readable zip file: {exc})",
+            hint="bundles are written by 'coaffect protocol pack'",
+        ) from None
     with zf:
         infos = {i.filename: i for i in check_members(zf, label, limits)}
         if BUNDLE_JSON not in infos:
-            raise BundleError(f"{label}: {BUNDLE_JSON}: missing; this zip is not a protocol bundle",
-                              hint="bundles are written by 'coaffect protocol pack'")
+            raise BundleError(
+                f"{label}: {BUNDLE_JSON}: missing; this zip is not a protocol bundle",
+                hint="bundles are written by 'coaffect protocol pack'",
+            )
         raw_bm = read_member(zf, infos[BUNDLE_JSON], label, limits.max_text_bytes)
         bm = parse_json_model(raw_bm, BundleManifest, f"{label}:{BUNDLE_JSON}")
         if bm.bundle_format != BUNDLE_FORMAT:
@@ -121,8 +137,10 @@ def open_bundle(bundle_path: str | Path, root: Path, limits: Limits = DEFAULT_LI
                 f"{label}:{BUNDLE_JSON}: bundle_format: bundle format {bm.bundle_format} is "
                 f"{'newer' if newer else 'older'} than this coaffect {installed_coaffect_version()} "
                 f"reads (got {bm.bundle_format}; allowed: {BUNDLE_FORMAT}); it was written by coaffect {writer}",
-                hint=f"install coaffect {writer} or later to read it" if newer
-                else "ask the authors to pack it again with a current coaffect")
+                hint=f"install coaffect {writer} or later to read it"
+                if newer
+                else "ask the authors to pack it again with a current coaffect",
+            )
         _check_listing(bm, infos, label, limits)
         for name, info in infos.items():
             if name == BUNDLE_JSON:
@@ -130,9 +148,11 @@ def open_bundle(bundle_path: str | Path, root: Path, limits: Limits = DEFAULT_LI
             sha = extract_member(zf, info, root, label, limits)
             want = bm.files[name].sha256
             if sha != want:
-                raise BundleError(f"{label}: {name}: checksum mismatch: the file was changed after "
-                                  f"packing (got sha256 {sha[:12]}...; bundle.json says {want[:12]}...)",
-                                  hint=_HINT)
+                raise BundleError(
+                    f"{label}: {name}: checksum mismatch: the file was changed after "
+                    f"packing (got sha256 {sha[:12]}...; bundle.json says {want[:12]}...)",
+                    hint=_HINT,
+                )
     (root / BUNDLE_JSON).write_bytes(raw_bm)  # the installed copy keeps its provenance
     try:
         return _check_contents(bm, root, label)
@@ -143,35 +163,45 @@ def open_bundle(bundle_path: str | Path, root: Path, limits: Limits = DEFAULT_LI
 def _check_listing(bm: BundleManifest, infos: dict, label: str, limits: Limits) -> None:
     present = set(infos) - {BUNDLE_JSON}
     for name in sorted(present - set(bm.files)):
-        raise BundleError(f"{label}: {name}: file is not listed in bundle.json (allowed: only the "
-                          "files the bundle manifest lists with their sha256)", hint=_HINT)
+        raise BundleError(
+            f"{label}: {name}: file is not listed in bundle.json (allowed: only the "
+            "files the bundle manifest lists with their sha256)",
+            hint=_HINT,
+        )
     for name in sorted(set(bm.files) - present):
-        raise BundleError(f"{label}: {name}: listed in bundle.json but missing from the bundle",
-                          hint=_HINT)
+        raise BundleError(f"{label}: {name}: listed in bundle.json but missing from the bundle", hint=_HINT)
     manifest_dir = posixpath.dirname(bm.stimulus_manifest)
-    clip_files = {posixpath.normpath(posixpath.join(manifest_dir, s.file))
-                  for s in bm.stimuli if s.included}
+    clip_files = {posixpath.normpath(posixpath.join(manifest_dir, s.file)) for s in bm.stimuli if s.included}
     for name in (bm.protocol.path, bm.stimulus_manifest, REQUIREMENTS_JSON):
         if name not in bm.files:
-            raise BundleError(f"{label}:{BUNDLE_JSON}: {name} is named but not listed in files",
-                              hint=_HINT)
+            raise BundleError(f"{label}:{BUNDLE_JSON}: {name} is named but not listed in files", hint=_HINT)
     if bm.files[bm.protocol.path].sha256 != bm.protocol.sha256:
-        raise BundleError(f"{label}:{BUNDLE_JSON}: protocol.sha256: does not match the sha256 "
-                          f"listed for {bm.protocol.path}", hint=_HINT)
+        raise BundleError(
+            f"{label}:{BUNDLE_JSON}: protocol.sha256: does not match the sha256 "
+            f"listed for {bm.protocol.path}",
+            hint=_HINT,
+        )
     for s in bm.stimuli:
         full = posixpath.normpath(posixpath.join(manifest_dir, s.file))
         if s.included and full not in bm.files:
-            raise BundleError(f"{label}: {full}: stimulus '{s.id}' is marked as included but "
-                              "the file is not in the bundle", hint=_HINT)
+            raise BundleError(
+                f"{label}: {full}: stimulus '{s.id}' is marked as included but the file is not in the bundle",
+                hint=_HINT,
+            )
     for name, info in infos.items():
         entry = bm.files.get(name)
         if entry is not None and entry.size != info.file_size:
-            raise BundleError(f"{label}: {name}: size in the zip ({info.file_size} bytes) differs "
-                              f"from bundle.json ({entry.size} bytes)", hint=_HINT)
+            raise BundleError(
+                f"{label}: {name}: size in the zip ({info.file_size} bytes) differs "
+                f"from bundle.json ({entry.size} bytes)",
+                hint=_HINT,
+            )
         if name not in clip_files and info.file_size > limits.max_text_bytes:
-            raise BundleError(f"{label}: {name}: member is too large for a text file (got "
-                              f"{info.file_size} bytes; allowed at most {limits.max_text_bytes})",
-                              hint=_HINT)
+            raise BundleError(
+                f"{label}: {name}: member is too large for a text file (got "
+                f"{info.file_size} bytes; allowed at most {limits.max_text_bytes})",
+                hint=_HINT,
+            )
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -190,60 +220,93 @@ def _check_contents(bm: BundleManifest, root: Path, label: str) -> OpenedBundle:
         lines = [f"{label}:{bm.protocol.path}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
         raise BundleError(lines[0], lines=lines, hint="YAML in a bundle must be plain values") from None
     data = doc.data if isinstance(doc.data, dict) else {}
-    refs = [(("stimuli", "manifest"), (data.get("stimuli") or {}).get("manifest")
-             if isinstance(data.get("stimuli"), dict) else None)]
+    refs = [
+        (
+            ("stimuli", "manifest"),
+            (data.get("stimuli") or {}).get("manifest") if isinstance(data.get("stimuli"), dict) else None,
+        )
+    ]
     for i, cam in enumerate(data.get("cameras") or []):
         if isinstance(cam, dict) and isinstance(cam.get("file"), str):
             refs.append((("cameras", i, "file"), cam["file"]))
     for loc, ref in refs:
-        if isinstance(ref, str) and (Path(ref).is_absolute() or "\\" in ref
-                                     or not _inside(protocol_file.parent / ref, root)):
+        if isinstance(ref, str) and (
+            Path(ref).is_absolute() or "\\" in ref or not _inside(protocol_file.parent / ref, root)
+        ):
             line, col = doc.where(loc)
             dotted = ".".join(f"[{x}]" if isinstance(x, int) else x for x in loc).replace(".[", "[")
-            raise BundleError(f"{label}:{bm.protocol.path}:{line}:{col}: {dotted}: path leaves the "
-                              f"bundle folder (got {ref!r}; allowed: a relative path inside the bundle)",
-                              hint="a bundle's protocol may only refer to files inside the bundle")
+            raise BundleError(
+                f"{label}:{bm.protocol.path}:{line}:{col}: {dotted}: path leaves the "
+                f"bundle folder (got {ref!r}; allowed: a relative path inside the bundle)",
+                hint="a bundle's protocol may only refer to files inside the bundle",
+            )
     writer = bm.written_by.get("coaffect")
     loaded, messages, migrated = load_protocol_migrating(protocol_file, True, writer)
     manifest_path = loaded.manifest_path
     if manifest_path != (root / bm.stimulus_manifest).resolve():
-        raise BundleError(f"{label}:{bm.protocol.path}: stimuli.manifest: points to "
-                          f"{manifest_path.relative_to(root.resolve())}, not to the bundle's "
-                          f"manifest {bm.stimulus_manifest}", hint=_HINT)
+        raise BundleError(
+            f"{label}:{bm.protocol.path}: stimuli.manifest: points to "
+            f"{manifest_path.relative_to(root.resolve())}, not to the bundle's "
+            f"manifest {bm.stimulus_manifest}",
+            hint=_HINT,
+        )
     if migrated is not None:
-        protocol_file.write_text(dump_migrated(migrated, "\n".join(
-            ["Migrated by coaffect " + installed_coaffect_version() + " on import:"] +
-            [m.split(": ", 2)[-1] for m in messages])), encoding="utf-8")
+        protocol_file.write_text(
+            dump_migrated(
+                migrated,
+                "\n".join(
+                    ["Migrated by coaffect " + installed_coaffect_version() + " on import:"]
+                    + [m.split(": ", 2)[-1] for m in messages]
+                ),
+            ),
+            encoding="utf-8",
+        )
     manifest = load_manifest(manifest_path)
     p = loaded.protocol
     entries = {s.id: s for s in bm.stimuli}
     needed = list(dict.fromkeys(list(p.stimuli.clips) + ([p.baseline.clip] if p.baseline.clip else [])))
     for clip_id in needed:
         if clip_id not in entries:
-            raise BundleError(f"{label}:{BUNDLE_JSON}: stimuli: clip '{clip_id}' of the protocol "
-                              "is not described", hint=_HINT)
+            raise BundleError(
+                f"{label}:{BUNDLE_JSON}: stimuli: clip '{clip_id}' of the protocol is not described",
+                hint=_HINT,
+            )
         clip, entry = manifest.clip(clip_id), entries[clip_id]
-        if Path(clip.file).is_absolute() or "\\" in clip.file or \
-                not _inside(manifest_path.parent / clip.file, root):
-            raise BundleError(f"{label}: {bm.stimulus_manifest}: clip '{clip_id}': file: path leaves "
-                              f"the bundle folder (got {clip.file!r}; allowed: a relative path inside "
-                              "the bundle)", hint=_HINT)
+        if (
+            Path(clip.file).is_absolute()
+            or "\\" in clip.file
+            or not _inside(manifest_path.parent / clip.file, root)
+        ):
+            raise BundleError(
+                f"{label}: {bm.stimulus_manifest}: clip '{clip_id}': file: path leaves "
+                f"the bundle folder (got {clip.file!r}; allowed: a relative path inside "
+                "the bundle)",
+                hint=_HINT,
+            )
         if (clip.sha256, clip.file) != (entry.sha256, entry.file):
-            raise BundleError(f"{label}:{BUNDLE_JSON}: stimuli: clip '{clip_id}' differs between "
-                              f"bundle.json and {bm.stimulus_manifest}", hint=_HINT)
+            raise BundleError(
+                f"{label}:{BUNDLE_JSON}: stimuli: clip '{clip_id}' differs between "
+                f"bundle.json and {bm.stimulus_manifest}",
+                hint=_HINT,
+            )
         if entry.included:
             rel = posixpath.normpath(posixpath.join(posixpath.dirname(bm.stimulus_manifest), clip.file))
             if bm.files[rel].sha256 != clip.sha256:
-                raise BundleError(f"{label}: {rel}: clip '{clip_id}' does not match its manifest "
-                                  f"sha256 (got {bm.files[rel].sha256[:12]}...; manifest says "
-                                  f"{clip.sha256[:12]}...)", hint=_HINT)
-    req = parse_json_model((root / REQUIREMENTS_JSON).read_bytes(), Requirements,
-                           f"{label}:{REQUIREMENTS_JSON}")
+                raise BundleError(
+                    f"{label}: {rel}: clip '{clip_id}' does not match its manifest "
+                    f"sha256 (got {bm.files[rel].sha256[:12]}...; manifest says "
+                    f"{clip.sha256[:12]}...)",
+                    hint=_HINT,
+                )
+    req = parse_json_model(
+        (root / REQUIREMENTS_JSON).read_bytes(), Requirements, f"{label}:{REQUIREMENTS_JSON}"
+    )
     for name, text in p.texts.model_dump().items():
         f = root / TEXTS_DIR / f"{name}.txt"
         if f.is_file() and f.read_text(encoding="utf-8") != text:
-            raise BundleError(f"{label}: {TEXTS_DIR}/{name}.txt: differs from the protocol's "
-                              f"texts.{name}", hint=_HINT)
+            raise BundleError(
+                f"{label}: {TEXTS_DIR}/{name}.txt: differs from the protocol's texts.{name}", hint=_HINT
+            )
     notes = [m.replace(str(root.resolve()) + "/", f"{label}:") for m in messages]
     mine = installed_coaffect_version()
     if req.coaffect != mine:
@@ -251,8 +314,9 @@ def _check_contents(bm: BundleManifest, root: Path, label: str) -> OpenedBundle:
     return OpenedBundle(root, bm, loaded, manifest, req, migrated is not None, notes)
 
 
-def check_lab_stimuli(opened: OpenedBundle, stimuli_dir: Optional[Path]
-                      ) -> tuple[list[ClipMatch], list[str], list[str]]:
+def check_lab_stimuli(
+    opened: OpenedBundle, stimuli_dir: Optional[Path]
+) -> tuple[list[ClipMatch], list[str], list[str]]:
     """Match the clips not shipped in the bundle against the lab's folder.
 
     Parameters
@@ -282,9 +346,11 @@ def check_lab_stimuli(opened: OpenedBundle, stimuli_dir: Optional[Path]
     outside = [s for s in opened.bundle.stimuli if not s.included]
     if stimuli_dir is None:
         if outside:
-            notes.append(f"{len(outside)} clip(s) not in the bundle: "
-                         + ", ".join(f"{s.id} (source: {s.source})" for s in outside)
-                         + "; check your copies with --stimuli DIR")
+            notes.append(
+                f"{len(outside)} clip(s) not in the bundle: "
+                + ", ".join(f"{s.id} (source: {s.source})" for s in outside)
+                + "; check your copies with --stimuli DIR"
+            )
         return matches, notes, warnings
     stimuli_dir = Path(stimuli_dir)
     if not stimuli_dir.is_dir():
@@ -302,14 +368,17 @@ def check_lab_stimuli(opened: OpenedBundle, stimuli_dir: Optional[Path]
         else:
             problems.append(f"stimulus {m.detail}")
     if problems:
-        raise BundleError(problems[0], lines=problems,
-                          hint="get the clips from their source (see the bundle's README) "
-                          "and point --stimuli at them")
+        raise BundleError(
+            problems[0],
+            lines=problems,
+            hint="get the clips from their source (see the bundle's README) and point --stimuli at them",
+        )
     return matches, notes, warnings
 
 
-def verify_bundle(bundle_path: str | Path, stimuli_dir: Optional[str | Path] = None,
-                  limits: Limits = DEFAULT_LIMITS) -> VerifyReport:
+def verify_bundle(
+    bundle_path: str | Path, stimuli_dir: Optional[str | Path] = None, limits: Limits = DEFAULT_LIMITS
+) -> VerifyReport:
     """Check a bundle completely, writing only into a temporary folder.
 
     Parameters
@@ -341,7 +410,14 @@ def verify_bundle(bundle_path: str | Path, stimuli_dir: Optional[str | Path] = N
     with tempfile.TemporaryDirectory(prefix="coaffect-verify-") as tmp:
         opened = open_bundle(bundle_path, Path(tmp), limits)
         matches, notes, warnings = check_lab_stimuli(
-            opened, Path(stimuli_dir) if stimuli_dir is not None else None)
-        return VerifyReport(Path(bundle_path), opened.loaded.protocol.id,
-                            opened.loaded.protocol.version, len(opened.bundle.files) + 1,
-                            opened.notes + notes, warnings, matches)
+            opened, Path(stimuli_dir) if stimuli_dir is not None else None
+        )
+        return VerifyReport(
+            Path(bundle_path),
+            opened.loaded.protocol.id,
+            opened.loaded.protocol.version,
+            len(opened.bundle.files) + 1,
+            opened.notes + notes,
+            warnings,
+            matches,
+        )

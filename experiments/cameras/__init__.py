@@ -12,6 +12,7 @@ Each camera records in its own process (:mod:`.capture_process`) to
 :mod:`.opencv_device` and :mod:`.file_replay`. Importing this package imports
 no OpenCV; the capture processes do.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,7 @@ def camera_specs(loaded_protocol, overrides: dict | None = None) -> list[CameraS
 
     Parameters
     ----------
-    loaded_protocol : experiments.protocol.LoadedProtocol
+    loaded_protocol : coaffect.formats.protocol.LoadedProtocol
         The protocol; file paths are relative to its file.
     overrides : dict, optional
         ``{camera_name: video_path}``: replay this file instead (the camera
@@ -39,16 +40,18 @@ def camera_specs(loaded_protocol, overrides: dict | None = None) -> list[CameraS
     >>> [s.name for s in camera_specs(lp)]                      # doctest: +SKIP
     ['wide']
     """
-    from ..errors import HardwareError, did_you_mean
+    from coaffect.formats.errors import HardwareError, did_you_mean
 
     overrides = dict(overrides or {})
     cams = loaded_protocol.protocol.cameras
     names = [c.name for c in cams]
     for name in overrides:
         if name not in names:
-            raise HardwareError(f"camera override '{name}': no camera of that name in "
-                                f"{loaded_protocol.path.name}{did_you_mean(name, names)} "
-                                f"(cameras: {', '.join(names) or 'none'})")
+            raise HardwareError(
+                f"camera override '{name}': no camera of that name in "
+                f"{loaded_protocol.path.name}{did_you_mean(name, names)} "
+                f"(cameras: {', '.join(names) or 'none'})"
+            )
     specs = []
     for cam in cams:
         file = overrides.get(cam.name)
@@ -56,20 +59,33 @@ def camera_specs(loaded_protocol, overrides: dict | None = None) -> list[CameraS
             file = str(Path(file).resolve())
         elif cam.file is not None:
             file = str(loaded_protocol.resolve(cam.file))
-        specs.append(CameraSpec(
-            name=cam.name, device=None if file else cam.device, file=file, loop=cam.loop,
-            resolution=tuple(cam.resolution), fps=float(cam.fps), seats=tuple(cam.seats),
-            required=cam.required))
+        specs.append(
+            CameraSpec(
+                name=cam.name,
+                device=None if file else cam.device,
+                file=file,
+                loop=cam.loop,
+                resolution=tuple(cam.resolution),
+                fps=float(cam.fps),
+                seats=tuple(cam.seats),
+                required=cam.required,
+            )
+        )
     return specs
 
 
-def open_cameras(loaded_protocol, session_dir, clock_zero: float, overrides: dict | None = None,
-                 allow_missing: bool = False) -> CameraSet:
+def open_cameras(
+    loaded_protocol,
+    session_dir,
+    clock_zero: float,
+    overrides: dict | None = None,
+    allow_missing: bool = False,
+) -> CameraSet:
     """Start recording every camera of the protocol; return the running :class:`CameraSet`.
 
     Parameters
     ----------
-    loaded_protocol : experiments.protocol.LoadedProtocol
+    loaded_protocol : coaffect.formats.protocol.LoadedProtocol
         Cameras come from ``loaded_protocol.protocol.cameras``.
     session_dir : str or Path
         The ``ses-<id>`` folder; videos and frame tables are written there.
@@ -99,5 +115,6 @@ def open_cameras(loaded_protocol, session_dir, clock_zero: float, overrides: dic
     >>> cams.stop()["wide"]["status"]                   # doctest: +SKIP
     'ok'
     """
-    return CameraSet(camera_specs(loaded_protocol, overrides), Path(session_dir), clock_zero,
-                     allow_missing=allow_missing).start()
+    return CameraSet(
+        camera_specs(loaded_protocol, overrides), Path(session_dir), clock_zero, allow_missing=allow_missing
+    ).start()

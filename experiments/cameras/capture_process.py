@@ -8,6 +8,7 @@ not fit are counted as dropped) to the writer, which appends each to the MJPEG
 file as it arrives. Messages to the parent (opened, failed, gap, summary) go
 through a multiprocessing queue.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .source import CameraSpec, SourceEnded, SourceFailed, make_source
+from .backends import make_source
+from .source import CameraSpec, SourceEnded, SourceFailed
 
 #: Frames held between grab and write at most (about one second at 30 fps).
 QUEUE_FRAMES = 32
@@ -56,9 +58,16 @@ class _Latency:
         return (int(np.searchsorted(np.cumsum(self.hist), (n + 1) / 2)) + 0.5) / 1000
 
 
-def capture_main(spec: CameraSpec, session_dir: str, clock_zero: float, messages, stop_event,
-                 parent_pid: int, gap_start: float | None = None,
-                 queue_frames: int = QUEUE_FRAMES) -> None:
+def capture_main(
+    spec: CameraSpec,
+    session_dir: str,
+    clock_zero: float,
+    messages,
+    stop_event,
+    parent_pid: int,
+    gap_start: float | None = None,
+    queue_frames: int = QUEUE_FRAMES,
+) -> None:
     """Body of a capture process (started by :class:`~.recorder.CameraSet`).
 
     Parameters
@@ -104,19 +113,34 @@ def capture_main(spec: CameraSpec, session_dir: str, clock_zero: float, messages
     from .mjpeg_store import MjpegRecorder
 
     recorder = MjpegRecorder(Path(session_dir), spec.name)
-    messages.put({"kind": "opened", "camera": spec.name, "fps_nominal": source.fps_nominal,
-                  "frames_before": recorder.frames, "pid": os.getpid()})
+    messages.put(
+        {
+            "kind": "opened",
+            "camera": spec.name,
+            "fps_nominal": source.fps_nominal,
+            "frames_before": recorder.frames,
+            "pid": os.getpid(),
+        }
+    )
     frames: queue.Queue = queue.Queue(maxsize=queue_frames)
-    state = {"delivered": 0, "dropped": 0, "gaps": [], "status": "ok", "reopens": 0,
-             "open_gap": gap_start, "stop_t": None,
-             "gap_reason": "capture process restarted"}
+    state = {
+        "delivered": 0,
+        "dropped": 0,
+        "gaps": [],
+        "status": "ok",
+        "reopens": 0,
+        "open_gap": gap_start,
+        "stop_t": None,
+        "gap_reason": "capture process restarted",
+    }
 
     def close_gap(end: float) -> None:
         start = state["open_gap"]
         state["open_gap"] = None
         state["gaps"].append([start, end])
-        messages.put({"kind": "gap", "camera": spec.name, "start": start, "end": end,
-                      "reason": state["gap_reason"]})
+        messages.put(
+            {"kind": "gap", "camera": spec.name, "start": start, "end": end, "reason": state["gap_reason"]}
+        )
 
     def grab_loop() -> None:
         last_t = None
@@ -128,16 +152,28 @@ def capture_main(spec: CameraSpec, session_dir: str, clock_zero: float, messages
                     state["open_gap"] = last_t + 1.0 / source.fps_nominal if last_t else now()
                 state["status"] = "ended"
                 state["gap_reason"] = "file ended"
-                messages.put({"kind": "gap_open", "camera": spec.name,
-                              "start": state["open_gap"], "reason": "file ended"})
+                messages.put(
+                    {
+                        "kind": "gap_open",
+                        "camera": spec.name,
+                        "start": state["open_gap"],
+                        "reason": "file ended",
+                    }
+                )
                 return
             except SourceFailed:
                 if state["open_gap"] is None:
                     expected = last_t + 1.0 / source.fps_nominal if last_t is not None else now()
                     state["open_gap"] = min(expected, now())
                     state["gap_reason"] = "camera stopped delivering"
-                    messages.put({"kind": "gap_open", "camera": spec.name,
-                                  "start": state["open_gap"], "reason": "no frames"})
+                    messages.put(
+                        {
+                            "kind": "gap_open",
+                            "camera": spec.name,
+                            "start": state["open_gap"],
+                            "reason": "no frames",
+                        }
+                    )
                 source.close()
                 while not stopping.wait(REOPEN_INTERVAL):
                     try:
@@ -192,10 +228,20 @@ def capture_main(spec: CameraSpec, session_dir: str, clock_zero: float, messages
         stop_t = state["stop_t"] if state["stop_t"] is not None else now()
         if state["open_gap"] is not None:
             close_gap(stop_t)
-        messages.put({"kind": "summary", "camera": spec.name, "delivered": state["delivered"],
-                      "written_by_process": recorder.frames, "dropped": state["dropped"],
-                      "gaps": state["gaps"], "status": state["status"],
-                      "reopens": state["reopens"], "latency_median": latency.median(),
-                      "latency_max": latency.max, "stop_t": stop_t})
+        messages.put(
+            {
+                "kind": "summary",
+                "camera": spec.name,
+                "delivered": state["delivered"],
+                "written_by_process": recorder.frames,
+                "dropped": state["dropped"],
+                "gaps": state["gaps"],
+                "status": state["status"],
+                "reopens": state["reopens"],
+                "latency_median": latency.median(),
+                "latency_max": latency.max,
+                "stop_t": stop_t,
+            }
+        )
         if os.getppid() != parent_pid:  # nobody will read: do not hang at exit
             messages.cancel_join_thread()

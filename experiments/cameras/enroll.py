@@ -6,6 +6,7 @@ seat) gives its whole frame. The snapshot is the newest recorded frame, read
 from the camera's file, so enrollment needs no extra channel to the capture
 process and shows exactly what was recorded.
 """
+
 from __future__ import annotations
 
 import time
@@ -72,8 +73,13 @@ def newest_frame(session_dir: Path, name: str, timeout: float = 5.0) -> np.ndarr
         time.sleep(0.05)
 
 
-def enroll_participants(specs: list[CameraSpec], session_dir: Path, participants: dict[str, str],
-                        enroll_dir: Path, timeout: float = 5.0) -> dict[str, Path]:
+def enroll_participants(
+    specs: list[CameraSpec],
+    session_dir: Path,
+    participants: dict[str, str],
+    enroll_dir: Path,
+    timeout: float = 5.0,
+) -> dict[str, Path]:
     """Write ``<enroll_dir>/<participant_id>.png`` for every seated participant.
 
     Parameters

@@ -5,6 +5,7 @@ frame's own presentation time in the file (``CAP_PROP_POS_MSEC``, exact on
 files), so GIFs with uneven frame delays replay as recorded. With ``loop`` the
 file starts again after its last frame, one frame interval later.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,9 +36,9 @@ class FileReplaySource:
         self.loop = loop
         self.fps_nominal = 0.0
         self._cap = None
-        self._start = 0.0        # perf_counter at which frame 0 of the first pass is due
-        self._offset = 0.0       # seconds added per completed loop
-        self._index = 0          # frame index within the file
+        self._start = 0.0  # perf_counter at which frame 0 of the first pass is due
+        self._offset = 0.0  # seconds added per completed loop
+        self._index = 0  # frame index within the file
         self._last_pts = 0.0
         self._passes = 0
         self._started = False

@@ -8,6 +8,7 @@ process simply appends. ``cv2.VideoCapture`` (FFmpeg's mjpeg demuxer) reads the
 file sequentially; :func:`read_frame` reads any one frame directly by its bytes.
 This module is pure (numpy, OpenCV); the analysis may use it.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import session_format as fmt
-from ..session_writer import TableWriter, write_json_atomic
+from coaffect.formats import session_format as fmt
+from coaffect.formats.session_writer import TableWriter, write_json_atomic
 
 #: JPEG quality of recorded frames (OpenCV scale 0-100).
 JPEG_QUALITY = 90
@@ -50,8 +51,13 @@ def _parse(line: str, columns: list[str]) -> FrameRow | None:
     cells = dict(zip(columns, line.rstrip("\n").split("\t")))
     try:
         sf = cells.get("source_frame", fmt.NA)
-        return FrameRow(int(cells["frame"]), float(cells["t"]), int(cells["byte_offset"]),
-                        int(cells["byte_length"]), None if sf == fmt.NA else int(sf))
+        return FrameRow(
+            int(cells["frame"]),
+            float(cells["t"]),
+            int(cells["byte_offset"]),
+            int(cells["byte_length"]),
+            None if sf == fmt.NA else int(sf),
+        )
     except (KeyError, ValueError):
         return None
 
@@ -145,7 +151,7 @@ def repair(video: Path, table: Path) -> int:
         os.truncate(video, end)
     if table.exists() and keep != len(rows):
         lines = table.read_text(encoding="utf-8").split("\n")
-        table.write_text("\n".join(lines[:1 + keep]) + "\n", encoding="utf-8")
+        table.write_text("\n".join(lines[: 1 + keep]) + "\n", encoding="utf-8")
     return keep
 
 
@@ -195,8 +201,15 @@ class MjpegRecorder:
             raise ValueError("JPEG encoding failed")
         data = buf.tobytes()
         # the row first: it is on disk no later than the frame it describes
-        self._table.append({"frame": self.frames, "t": t, "byte_offset": self._offset,
-                            "byte_length": len(data), "source_frame": source_frame})
+        self._table.append(
+            {
+                "frame": self.frames,
+                "t": t,
+                "byte_offset": self._offset,
+                "byte_length": len(data),
+                "source_frame": source_frame,
+            }
+        )
         self._video.write(data)
         self._video.flush()
         self._offset += len(data)

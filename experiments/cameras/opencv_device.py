@@ -1,4 +1,5 @@
 """A real camera through OpenCV ``VideoCapture`` (V4L2 on Linux)."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ The runner opens the set before the session starts, calls :meth:`CameraSet.poll`
 now and then (between frames is fine: it never blocks), and :meth:`CameraSet.stop`
 at the end or on abort. See :func:`experiments.cameras.open_cameras`.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -13,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import session_format as fmt
-from ..errors import HardwareError
+from coaffect.formats import session_format as fmt
+from coaffect.formats.errors import HardwareError
+
 from .capture_process import capture_main
 from .mjpeg_store import camera_paths, last_frame_row, read_frame_rows
 from .source import CameraSpec
@@ -42,7 +44,7 @@ class _Camera:
     process: object = None
     messages: object = None
     stop_event: object = None
-    status: str = "starting"     # ok, ended, missing, failed, crashed
+    status: str = "starting"  # ok, ended, missing, failed, crashed
     error: str | None = None
     fps_nominal: float | None = None
     first_t: float | None = None
@@ -97,12 +99,22 @@ class CameraSet:
         cam.messages = self._ctx.Queue()
         cam.stop_event = self._ctx.Event()
         cam.process = self._ctx.Process(
-            target=capture_main, name=f"coaffect-cam-{cam.spec.name}", daemon=True,
-            args=(cam.spec, str(self.session_dir), self.clock_zero, cam.messages,
-                  cam.stop_event, os.getpid(), gap_start))
+            target=capture_main,
+            name=f"coaffect-cam-{cam.spec.name}",
+            daemon=True,
+            args=(
+                cam.spec,
+                str(self.session_dir),
+                self.clock_zero,
+                cam.messages,
+                cam.stop_event,
+                os.getpid(),
+                gap_start,
+            ),
+        )
         cam.process.start()
 
-    def start(self, timeout: float = OPEN_TIMEOUT) -> "CameraSet":
+    def start(self, timeout: float = OPEN_TIMEOUT) -> CameraSet:
         """Start every capture process; return once each delivered a frame or failed.
 
         Raises
@@ -147,13 +159,17 @@ class CameraSet:
                 problems.append(cam)
         if problems:
             self.stop()
-            lines = [f"camera '{c.spec.name}' ({c.spec.kind} {c.spec.where}): {c.error}"
-                     for c in problems]
-            raise HardwareError(lines[0], lines=lines, hint=(
-                "check that the camera is plugged in and not used by another program "
-                "(a device) or that the file exists (a file); coaffect rig-check PROTOCOL lists "
-                "the cameras it can open; set 'required: false' or pass --allow-missing-cameras "
-                "to run without it"))
+            lines = [f"camera '{c.spec.name}' ({c.spec.kind} {c.spec.where}): {c.error}" for c in problems]
+            raise HardwareError(
+                lines[0],
+                lines=lines,
+                hint=(
+                    "check that the camera is plugged in and not used by another program "
+                    "(a device) or that the file exists (a file); coaffect rig-check PROTOCOL lists "
+                    "the cameras it can open; set 'required: false' or pass --allow-missing-cameras "
+                    "to run without it"
+                ),
+            )
         return self
 
     def _halt(self, cam: _Camera, timeout: float = 10.0) -> None:
@@ -174,9 +190,12 @@ class CameraSet:
 
     # ------------------------------------------------------------------ messages
     def _gap_event(self, cam: _Camera, start: float, end: float, reason: str) -> dict:
-        return {"onset": round(start, 6), "duration": round(max(0.0, end - start), 6),
-                "trial_type": "camera_gap",
-                "detail": f"camera {cam.spec.name}: no frames for {end - start:.2f} s ({reason})"}
+        return {
+            "onset": round(start, 6),
+            "duration": round(max(0.0, end - start), 6),
+            "trial_type": "camera_gap",
+            "detail": f"camera {cam.spec.name}: no frames for {end - start:.2f} s ({reason})",
+        }
 
     def _drain(self, cam: _Camera) -> None:
         if cam.messages is None:
@@ -223,8 +242,13 @@ class CameraSet:
         """
         for cam in self.cameras.values():
             self._drain(cam)
-            if self._summary is None and cam.process is not None and not _alive(cam.process) \
-                    and cam.status not in ("missing", "ended") and not cam.stop_event.is_set():
+            if (
+                self._summary is None
+                and cam.process is not None
+                and not _alive(cam.process)
+                and cam.status not in ("missing", "ended")
+                and not cam.stop_event.is_set()
+            ):
                 self._restart(cam)
         out = []
         for cam in self.cameras.values():
@@ -257,8 +281,9 @@ class CameraSet:
         >>> psutil.Process(cams.pids()["wide"]).memory_info().rss  # doctest: +SKIP
         79560704
         """
-        return {n: c.process.pid for n, c in self.cameras.items()
-                if c.process is not None and _alive(c.process)}
+        return {
+            n: c.process.pid for n, c in self.cameras.items() if c.process is not None and _alive(c.process)
+        }
 
     def stop(self) -> dict:
         """Stop recording; return the per-camera summary for ``session.json["cameras"]``.
@@ -290,8 +315,7 @@ class CameraSet:
         for name, cam in self.cameras.items():
             if cam.open_gap is not None:  # e.g. process died and could not be restarted
                 cam.gaps.append([cam.open_gap, stop_t])
-                cam.pending_events.append(self._gap_event(cam, cam.open_gap, stop_t,
-                                                          "capture process died"))
+                cam.pending_events.append(self._gap_event(cam, cam.open_gap, stop_t, "capture process died"))
                 cam.open_gap = None
             self._summary[name] = self._camera_summary(cam)
         return self._summary
@@ -301,8 +325,11 @@ class CameraSet:
         rows = read_frame_rows(table)
         ts = [r.t for r in rows]
         intervals = sorted(b - a for a, b in zip(ts, ts[1:]))
-        fps_measured = round(1.0 / intervals[len(intervals) // 2], 3) if intervals and \
-            intervals[len(intervals) // 2] > 0 else None
+        fps_measured = (
+            round(1.0 / intervals[len(intervals) // 2], 3)
+            if intervals and intervals[len(intervals) // 2] > 0
+            else None
+        )
         lat = [s["latency_median"] for s in cam.summaries if s["latency_median"] is not None]
         status = cam.status
         if status == "ok" and cam.gaps:
@@ -344,10 +371,9 @@ class CameraSet:
         from .enroll import enroll_participants
 
         live = [c.spec for c in self.cameras.values() if c.status in ("ok",)]
-        return enroll_participants(live, self.session_dir, participants, Path(enroll_dir),
-                                   timeout=timeout)
+        return enroll_participants(live, self.session_dir, participants, Path(enroll_dir), timeout=timeout)
 
-    def __enter__(self) -> "CameraSet":
+    def __enter__(self) -> CameraSet:
         return self
 
     def __exit__(self, *exc) -> None:

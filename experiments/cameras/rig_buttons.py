@@ -5,13 +5,16 @@ for every seat in the protocol's window with the ptb keyboard; its rows go to
 an in-memory log (:class:`MemoryLog`) instead of a session writer, so nothing
 is written to a dataset.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
-from ..errors import HardwareError
+from coaffect.formats.errors import HardwareError
+
 from ..runner.runtime import Runtime
 
 #: Seconds each button may take before it counts as not seen.
@@ -22,8 +25,10 @@ SIMULATE_MODES = ("inprocess", "xdotool")
 def window_refresh(win) -> dict:
     """Measured refresh rate of an open PsychoPy window."""
     rate = win.getActualFrameRate(nIdentical=10, nMaxFrames=120, nWarmUpFrames=10, threshold=1)
-    return {"refresh_hz": round(rate, 2) if rate else None,
-            "error": None if rate else "no stable refresh rate (no vsync, e.g. a virtual display)"}
+    return {
+        "refresh_hz": round(rate, 2) if rate else None,
+        "error": None if rate else "no stable refresh rate (no vsync, e.g. a virtual display)",
+    }
 
 
 class MemoryLog:
@@ -83,7 +88,7 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
     ----------
     rt : CheckRuntime
         The runtime the check ran on.
-    seats : list of experiments.protocol.Seat
+    seats : list of coaffect.formats.protocol.Seat
 
     Returns
     -------
@@ -102,10 +107,18 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
     out = []
     for s in seats:
         for button in ("happy", "sad"):
-            row = {"seat": s.id, "label": s.label or "", "button": button,
-                   "key": getattr(s.buttons, button), "prompted": (s.id, button) in last,
-                   "seen_down": False, "seen_up": False, "down_t": None, "up_t": None,
-                   "hold_s": None}
+            row = {
+                "seat": s.id,
+                "label": s.label or "",
+                "button": button,
+                "key": getattr(s.buttons, button),
+                "prompted": (s.id, button) in last,
+                "seen_down": False,
+                "seen_up": False,
+                "down_t": None,
+                "up_t": None,
+                "hold_s": None,
+            }
             idx = last.get((s.id, button))
             for i, ev in rt.seen:
                 if i != idx or ev.seat != s.id or ev.button != button:
@@ -120,9 +133,14 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
     return out
 
 
-def check_buttons(loaded_protocol, simulate: Optional[str] = None,
-                  timeout: float = BUTTON_TIMEOUT, seed: int = 0, refresh: bool = True,
-                  on_prompt: Optional[Callable] = None) -> dict:
+def check_buttons(
+    loaded_protocol,
+    simulate: Optional[str] = None,
+    timeout: float = BUTTON_TIMEOUT,
+    seed: int = 0,
+    refresh: bool = True,
+    on_prompt: Optional[Callable] = None,
+) -> dict:
     """Run the session's button check for every seat of a protocol, in its window.
 
     Opens the protocol's window and the ptb keyboard, (optionally) measures the
@@ -132,7 +150,7 @@ def check_buttons(loaded_protocol, simulate: Optional[str] = None,
 
     Parameters
     ----------
-    loaded_protocol : experiments.protocol.LoadedProtocol
+    loaded_protocol : coaffect.formats.protocol.LoadedProtocol
     simulate : {None, 'inprocess', 'xdotool'}
         Rehearse with simulated participants (in-process key events, or real X
         key events injected with xdotool).
@@ -167,11 +185,18 @@ def check_buttons(loaded_protocol, simulate: Optional[str] = None,
     from ..runner.runtime import SessionAborted
 
     p = loaded_protocol.protocol
-    out = {"status": "error", "error": None, "simulate": simulate, "timeout_s": timeout,
-           "buttons": [], "missing": [], "injected": [], "display": None}
+    out = {
+        "status": "error",
+        "error": None,
+        "simulate": simulate,
+        "timeout_s": timeout,
+        "buttons": [],
+        "missing": [],
+        "injected": [],
+        "display": None,
+    }
     if simulate is not None and simulate not in SIMULATE_MODES:
-        raise HardwareError(f"--simulate: unknown mode '{simulate}' "
-                            f"(allowed: {', '.join(SIMULATE_MODES)})")
+        raise HardwareError(f"--simulate: unknown mode '{simulate}' (allowed: {', '.join(SIMULATE_MODES)})")
     clock = SessionClock(time.perf_counter())
     key_map = {}
     for s in p.seats:
@@ -185,9 +210,15 @@ def check_buttons(loaded_protocol, simulate: Optional[str] = None,
 
         d = p.display
         try:
-            display = Display(d.size, clock, fullscreen=d.fullscreen, screen=d.screen,
-                              background=d.background, text_height=d.text_height,
-                              font=p.texts.font)
+            display = Display(
+                d.size,
+                clock,
+                fullscreen=d.fullscreen,
+                screen=d.screen,
+                background=d.background,
+                text_height=d.text_height,
+                font=p.texts.font,
+            )
         except Exception as exc:  # no X display, no GL: a check that could not run
             out["error"] = f"cannot open a window: {type(exc).__name__}: {exc}"
             return out
@@ -200,7 +231,8 @@ def check_buttons(loaded_protocol, simulate: Optional[str] = None,
                 from ..runner.simulated import InProcessSource, SeatKeys, SimulatedParticipants
 
                 planner = SimulatedParticipants(
-                    [SeatKeys(s.id, s.buttons.happy, s.buttons.sad) for s in p.seats], seed)
+                    [SeatKeys(s.id, s.buttons.happy, s.buttons.sad) for s in p.seats], seed
+                )
                 if simulate == "xdotool":
                     from ..runner.xdotool_input import XdotoolInjector
 
@@ -210,9 +242,17 @@ def check_buttons(loaded_protocol, simulate: Optional[str] = None,
         except HardwareError as exc:  # no keyboard, no xdotool: keep the camera results
             out["error"] = exc.message + (f" ({exc.hint})" if exc.hint else "")
             return out
-        rt = CheckRuntime(display, MemoryLog(), clock, keyboard, key_map, simulated=source,
-                          planner=planner, inprocess=simulate == "inprocess",
-                          on_prompt=on_prompt)
+        rt = CheckRuntime(
+            display,
+            MemoryLog(),
+            clock,
+            keyboard,
+            key_map,
+            simulated=source,
+            planner=planner,
+            inprocess=simulate == "inprocess",
+            on_prompt=on_prompt,
+        )
         try:
             passed = run_button_check(rt, seat_rows, p.texts.button_check, timeout=timeout)
             out["status"] = "passed" if passed else "skipped"
@@ -225,16 +265,25 @@ def check_buttons(loaded_protocol, simulate: Optional[str] = None,
     finally:
         if source is not None:
             source.close()
-            out["injected"] = [{"t_planned": a.t, "t_sent": round(before, 6),
-                                "action": a.action, "key": a.key, "seat": a.seat,
-                                "button": a.button} for a, before, _ in source.sent]
+            out["injected"] = [
+                {
+                    "t_planned": a.t,
+                    "t_sent": round(before, 6),
+                    "action": a.action,
+                    "key": a.key,
+                    "seat": a.seat,
+                    "button": a.button,
+                }
+                for a, before, _ in source.sent
+            ]
         if keyboard is not None:
             keyboard.close()
         if display is not None:
             display.close()
     out["buttons"] = button_results(rt, p.seats)
-    out["missing"] = [[b["seat"], b["button"]] for b in out["buttons"]
-                      if not (b["seen_down"] and b["seen_up"])]
+    out["missing"] = [
+        [b["seat"], b["button"]] for b in out["buttons"] if not (b["seen_down"] and b["seen_up"])
+    ]
     return out
 
 
@@ -243,7 +292,7 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
 
     Parameters
     ----------
-    loaded_protocol : experiments.protocol.LoadedProtocol
+    loaded_protocol : coaffect.formats.protocol.LoadedProtocol
     result : dict
         What :func:`check_buttons` returned.
 
@@ -257,7 +306,7 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
     >>> print(button_problems(lp, res)[0])  # doctest: +SKIP
     demo.yaml:54:53: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 30 s
     """
-    from ..strict_yaml import read_located
+    from coaffect.formats.strict_yaml import read_located
 
     status = result["status"]
     if status == "passed":
@@ -280,14 +329,21 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
         if not b["prompted"]:
             what = "not checked (the experimenter skipped the check)"
         elif not b["seen_down"]:
-            what = (f"never pressed within {result['timeout_s']:g} s" if status == "failed"
-                    else "never pressed before the experimenter skipped the check")
+            what = (
+                f"never pressed within {result['timeout_s']:g} s"
+                if status == "failed"
+                else "never pressed before the experimenter skipped the check"
+            )
         else:
-            what = (f"pressed but never released within {result['timeout_s']:g} s"
-                    if status == "failed" else
-                    "pressed but never released before the experimenter skipped the check")
-        lines.append(f"{fname}:{line}:{col}: seats[{index[b['seat']]}].buttons.{b['button']}: "
-                     f"{seat} {b['button']} button (key '{b['key']}') {what}")
+            what = (
+                f"pressed but never released within {result['timeout_s']:g} s"
+                if status == "failed"
+                else "pressed but never released before the experimenter skipped the check"
+            )
+        lines.append(
+            f"{fname}:{line}:{col}: seats[{index[b['seat']]}].buttons.{b['button']}: "
+            f"{seat} {b['button']} button (key '{b['key']}') {what}"
+        )
     if not lines:
         lines.append("button check: skipped by the experimenter after every button was seen")
     return lines

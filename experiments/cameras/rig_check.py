@@ -8,16 +8,20 @@ every seat of the protocol, in the protocol's window with the ptb keyboard.
 The button check writes nothing to disk: its rows go to an in-memory log
 (see :mod:`experiments.cameras.rig_buttons`), so no session folder is made.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from ..errors import HardwareError
+from coaffect.formats.errors import HardwareError
+
+from .backends import make_source
 from .rig_buttons import BUTTON_TIMEOUT, check_buttons, window_refresh
-from .source import CameraSpec, SourceEnded, SourceFailed, make_source
+from .source import CameraSpec, SourceEnded, SourceFailed
 
 #: Seconds each button may take (down and up) before the rig check gives it up.
 
@@ -53,9 +57,20 @@ def probe_camera(spec: CameraSpec, seconds: float, preview: Path | None = None) 
     """
     import cv2
 
-    out = {"camera": spec.name, "kind": spec.kind, "where": spec.where, "required": spec.required,
-           "opened": False, "error": None, "frames": 0, "fps_nominal": None,
-           "fps_measured": None, "width": None, "height": None, "preview": None}
+    out = {
+        "camera": spec.name,
+        "kind": spec.kind,
+        "where": spec.where,
+        "required": spec.required,
+        "opened": False,
+        "error": None,
+        "frames": 0,
+        "fps_nominal": None,
+        "fps_measured": None,
+        "width": None,
+        "height": None,
+        "preview": None,
+    }
     source = make_source(spec)
     try:
         source.open()
@@ -93,7 +108,7 @@ def measure_refresh_rate(display) -> dict:
 
     Parameters
     ----------
-    display : experiments.protocol.Display
+    display : coaffect.formats.protocol.Display
         Window size, screen and fullscreen setting from the protocol.
 
     Returns
@@ -112,9 +127,15 @@ def measure_refresh_rate(display) -> dict:
         from psychopy import visual
 
         plog.console.setLevel(plog.ERROR)
-        win = visual.Window(size=tuple(display.size), fullscr=display.fullscreen,
-                            screen=display.screen, units="pix", allowGUI=False,
-                            waitBlanking=True, checkTiming=False)
+        win = visual.Window(
+            size=tuple(display.size),
+            fullscr=display.fullscreen,
+            screen=display.screen,
+            units="pix",
+            allowGUI=False,
+            waitBlanking=True,
+            checkTiming=False,
+        )
     except Exception as exc:  # no display, no GL: report, do not crash the check
         return {"refresh_hz": None, "error": f"cannot open a window: {type(exc).__name__}: {exc}"}
     try:
@@ -123,15 +144,22 @@ def measure_refresh_rate(display) -> dict:
         win.close()
 
 
-def rig_check(loaded_protocol, seconds: float = 3.0, output_dir=".", overrides=None,
-              display: bool = True, buttons: bool = True, simulate: Optional[str] = None,
-              button_timeout: float = BUTTON_TIMEOUT, on_prompt: Optional[Callable] = None
-              ) -> dict:
+def rig_check(
+    loaded_protocol,
+    seconds: float = 3.0,
+    output_dir=".",
+    overrides=None,
+    display: bool = True,
+    buttons: bool = True,
+    simulate: Optional[str] = None,
+    button_timeout: float = BUTTON_TIMEOUT,
+    on_prompt: Optional[Callable] = None,
+) -> dict:
     """Check the cameras, the display and the buttons of a protocol.
 
     Parameters
     ----------
-    loaded_protocol : experiments.protocol.LoadedProtocol
+    loaded_protocol : coaffect.formats.protocol.LoadedProtocol
         The protocol whose cameras, display and seats are checked.
     seconds : float
         How long each camera is read (all at once, as in a session).
@@ -179,13 +207,23 @@ def rig_check(loaded_protocol, seconds: float = 3.0, output_dir=".", overrides=N
         th.start()
     for th in threads:
         th.join(seconds + 30)
-    cams = [results.get(s.name) or {"camera": s.name, "kind": s.kind, "where": s.where,
-                                    "required": s.required, "opened": False,
-                                    "error": "no answer within the time limit"} for s in specs]
+    cams = [
+        results.get(s.name)
+        or {
+            "camera": s.name,
+            "kind": s.kind,
+            "where": s.where,
+            "required": s.required,
+            "opened": False,
+            "error": "no answer within the time limit",
+        }
+        for s in specs
+    ]
     check, disp = None, None
     if buttons:
-        check = check_buttons(loaded_protocol, simulate=simulate, timeout=button_timeout,
-                              refresh=display, on_prompt=on_prompt)
+        check = check_buttons(
+            loaded_protocol, simulate=simulate, timeout=button_timeout, refresh=display, on_prompt=on_prompt
+        )
         disp = check.pop("display")
         if display and disp is None:  # the check's window did not open: say why
             disp = {"refresh_hz": None, "error": check["error"]}

@@ -3,8 +3,10 @@
 A backend opens a source, hands out frames one by one and closes it; it knows
 nothing about clocks, files or processes (that is :mod:`.capture_process`).
 Backends: :mod:`.opencv_device` (a real camera) and :mod:`.file_replay` (a video
-file replayed at its own frame rate, for rehearsals, tests and the demo).
+file replayed at its own frame rate, for rehearsals, tests and the demo);
+:func:`.backends.make_source` picks one for a :class:`CameraSpec`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -93,21 +95,3 @@ class CameraSource(Protocol):
 
     def close(self) -> None:
         """Release the source (idempotent)."""
-
-
-def make_source(spec: CameraSpec) -> CameraSource:
-    """The backend for ``spec``: a device or a file replay.
-
-    Examples
-    --------
-    >>> src = make_source(CameraSpec(name="s", file="clip.mp4"))  # doctest: +SKIP
-    >>> src.open(); src.read().image.shape                        # doctest: +SKIP
-    (360, 640, 3)
-    """
-    if spec.kind == "file":
-        from .file_replay import FileReplaySource
-
-        return FileReplaySource(spec.file, loop=spec.loop)
-    from .opencv_device import DeviceSource
-
-    return DeviceSource(spec.device, resolution=spec.resolution, fps=spec.fps)

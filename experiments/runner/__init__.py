@@ -4,6 +4,7 @@
 this package does not import PsychoPy; the window and keyboard open inside
 ``run_session``.
 """
+
 from __future__ import annotations
 
 from .preflight import SessionPlan, prepare_session

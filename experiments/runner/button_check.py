@@ -9,6 +9,7 @@ With a ``timeout`` (``coaffect rig-check``; sessions use none), a button not
 seen down and up in time is given up and the check raises
 :class:`ButtonCheckFailed` once every seat has had its turn.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -24,8 +25,13 @@ class ButtonCheckFailed(Exception):
         self.missing = list(missing)
 
 
-def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str,
-                     skip: bool = False, timeout: Optional[float] = None) -> bool:
+def run_button_check(
+    rt: Runtime,
+    seats: list[tuple[str, str, str]],
+    prompt: str,
+    skip: bool = False,
+    timeout: Optional[float] = None,
+) -> bool:
     """Run the check; return True if it passed, False if it was skipped.
 
     Parameters
@@ -52,25 +58,37 @@ def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str
     """
     t0 = rt.clock.now()
     if skip:
-        rt.writer.append("events.tsv", {"onset": t0, "duration": 0.0,
-                                        "trial_type": "button_check_skipped",
-                                        "detail": "--skip-button-check"})
+        rt.writer.append(
+            "events.tsv",
+            {
+                "onset": t0,
+                "duration": 0.0,
+                "trial_type": "button_check_skipped",
+                "detail": "--skip-button-check",
+            },
+        )
         return False
     rt.skip_choice = ("s", "skip the button check")
     try:
         while True:
             start = rt.clock.now()
             missing = []
-            for seat_id, label, pid in seats:
+            for seat_id, label, _pid in seats:
                 for button in ("happy", "sad"):
                     if not _check_one(rt, seat_id, label, button, prompt, timeout):
                         missing.append((seat_id, button))
             if missing:
                 raise ButtonCheckFailed(missing)
             done = rt.clock.now()
-            rt.writer.append("events.tsv", {"onset": start, "duration": done - start,
-                                            "trial_type": "button_check",
-                                            "detail": f"passed: {len(seats)} seat(s)"})
+            rt.writer.append(
+                "events.tsv",
+                {
+                    "onset": start,
+                    "duration": done - start,
+                    "trial_type": "button_check",
+                    "detail": f"passed: {len(seats)} seat(s)",
+                },
+            )
             msg = "Button check passed.\n\nSPACE = continue, R = repeat the check"
             rt.experimenter_keys.clear()
             repeat = False
@@ -88,16 +106,23 @@ def run_button_check(rt: Runtime, seats: list[tuple[str, str, str]], prompt: str
                 return True
     except SkipRequested:
         now = rt.clock.now()
-        rt.writer.append("events.tsv", {"onset": t0, "duration": now - t0,
-                                        "trial_type": "button_check_skipped",
-                                        "detail": "skipped by the experimenter"})
+        rt.writer.append(
+            "events.tsv",
+            {
+                "onset": t0,
+                "duration": now - t0,
+                "trial_type": "button_check_skipped",
+                "detail": "skipped by the experimenter",
+            },
+        )
         return False
     finally:
         rt.skip_choice = None
 
 
-def _check_one(rt: Runtime, seat_id: str, label: str, button: str, prompt: str,
-               timeout: Optional[float] = None) -> bool:
+def _check_one(
+    rt: Runtime, seat_id: str, label: str, button: str, prompt: str, timeout: Optional[float] = None
+) -> bool:
     seat_name = f"{seat_id} ({label})" if label else seat_id
     text = prompt.format(seat=seat_name, button=button.upper())
     rt.display.text(text)

@@ -7,6 +7,7 @@ this machine it is the wall clock (``CLOCK_REALTIME``), about 1.8e9 s ahead of
 ``perf_counter``. :class:`SessionClock` measures that offset so key times can be
 converted exactly.
 """
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ cross, movies (``movieLib='ffpyplayer'``) and flip timestamps on the session
 clock. PsychoPy is imported when a :class:`Display` is opened, never at module
 import.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,8 +40,17 @@ class Display:
     >>> disp.close()                                                    # doctest: +SKIP
     """
 
-    def __init__(self, size, clock: SessionClock, *, fullscreen: bool = False, screen: int = 0,
-                 background="black", text_height: float = 28, font: Optional[str] = None):
+    def __init__(
+        self,
+        size,
+        clock: SessionClock,
+        *,
+        fullscreen: bool = False,
+        screen: int = 0,
+        background="black",
+        text_height: float = 28,
+        font: Optional[str] = None,
+    ):
         from psychopy import logging as plog
         from psychopy import visual
 
@@ -50,19 +60,37 @@ class Display:
         self.size = tuple(size)
         self.text_height = float(text_height)
         self.font = font or "Noto Sans"
-        self.win = visual.Window(size=self.size, fullscr=fullscreen, screen=screen, units="pix",
-                                 color=background, colorSpace="rgb" if isinstance(background, tuple)
-                                 else "named" if not str(background).startswith("#") else "hex",
-                                 allowGUI=False, waitBlanking=True, checkTiming=False)
+        self.win = visual.Window(
+            size=self.size,
+            fullscr=fullscreen,
+            screen=screen,
+            units="pix",
+            color=background,
+            colorSpace="rgb"
+            if isinstance(background, tuple)
+            else "named"
+            if not str(background).startswith("#")
+            else "hex",
+            allowGUI=False,
+            waitBlanking=True,
+            checkTiming=False,
+        )
         self.win.mouseVisible = False
         self._texts: dict[tuple, object] = {}
         self._last_flip: Optional[float] = None
-        self._fix = visual.ShapeStim(self.win, vertices="cross", size=(40, 40), lineColor="white",
-                                     fillColor="white")
+        self._fix = visual.ShapeStim(
+            self.win, vertices="cross", size=(40, 40), lineColor="white", fillColor="white"
+        )
 
     # ------------------------------------------------------------ drawing
-    def text(self, text: str, pos=(0, 0), height: Optional[float] = None, color="white",
-             wrap: Optional[float] = None) -> None:
+    def text(
+        self,
+        text: str,
+        pos=(0, 0),
+        height: Optional[float] = None,
+        color="white",
+        wrap: Optional[float] = None,
+    ) -> None:
         """Draw ``text`` (any language) for the next flip; stimuli are cached."""
         key = (text, tuple(pos), height, color, wrap, self.font)
         stim = self._texts.get(key)
@@ -70,9 +98,17 @@ class Display:
             if len(self._texts) > 200:
                 self._texts.clear()
             stim = self._visual.TextStim(
-                self.win, text=text, pos=pos, height=height or self.text_height, color=color,
-                font=self.font, wrapWidth=wrap or self.size[0] * 0.9, anchorHoriz="center",
-                alignText="center", languageStyle="LTR")
+                self.win,
+                text=text,
+                pos=pos,
+                height=height or self.text_height,
+                color=color,
+                font=self.font,
+                wrapWidth=wrap or self.size[0] * 0.9,
+                anchorHoriz="center",
+                alignText="center",
+                languageStyle="LTR",
+            )
             self._texts[key] = stim
         stim.draw()
 
@@ -85,8 +121,9 @@ class Display:
         key = ("rect", tuple(size), color, fill)
         stim = self._texts.get(key)
         if stim is None:
-            stim = self._visual.Rect(self.win, width=size[0], height=size[1], lineColor=color,
-                                     fillColor=fill, lineWidth=2)
+            stim = self._visual.Rect(
+                self.win, width=size[0], height=size[1], lineColor=color, fillColor=fill, lineWidth=2
+            )
             self._texts[key] = stim
         stim.pos = pos
         stim.draw()
@@ -117,8 +154,7 @@ class Display:
     def refresh_rate(self) -> Optional[float]:
         """Measured refresh rate in Hz (None if it cannot be measured)."""
         try:
-            return self.win.getActualFrameRate(nIdentical=5, nMaxFrames=30, nWarmUpFrames=5,
-                                               threshold=10)
+            return self.win.getActualFrameRate(nIdentical=5, nMaxFrames=30, nWarmUpFrames=5, threshold=10)
         except Exception:  # pragma: no cover - depends on the driver
             return None
 
@@ -142,8 +178,9 @@ class Movie:
     def __init__(self, display: Display, path: Path):
         self.display = display
         win_w, win_h = display.size
-        self.stim = display._visual.MovieStim(display.win, str(path), movieLib="ffpyplayer",
-                                              units="pix", noAudio=True, loop=False)
+        self.stim = display._visual.MovieStim(
+            display.win, str(path), movieLib="ffpyplayer", units="pix", noAudio=True, loop=False
+        )
         w, h = self.stim.frameSize
         scale = min(win_w / w, win_h / h) if w and h else 1.0
         self.stim.size = (w * scale, h * scale)
@@ -227,6 +264,10 @@ def frame_audit(frames: list, fps: float, frame_count: int) -> dict:
         longest = max(longest, dt)
         if dt > 1.5 * period:
             repeated += 1
-    return {"flips": len(frames), "frames_shown": len(shown),
-            "dropped": max(0, frame_count - len(shown)), "repeated": repeated,
-            "max_frame_s": round(longest, 4)}
+    return {
+        "flips": len(frames),
+        "frames_shown": len(shown),
+        "dropped": max(0, frame_count - len(shown)),
+        "repeated": repeated,
+        "max_frame_s": round(longest, 4),
+    }

@@ -1,4 +1,5 @@
 """The phases of a session, in order (used by :func:`~experiments.runner.run_session`)."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ import sys
 from datetime import datetime, timezone
 from typing import Optional
 
-from ..session_format import SIMULATED_KEYS_FILE as SIMULATED_KEYS
-from ..session_writer import TableWriter
+from coaffect.formats.session_format import SIMULATED_KEYS_FILE as SIMULATED_KEYS
+from coaffect.formats.session_writer import TableWriter
+
 from .button_check import run_button_check
 from .ratings import run_ratings
 from .runtime import Runtime, SessionAborted
@@ -20,8 +22,7 @@ BASELINE_TEXT_SECONDS = 2.0
 class SessionFlow:
     """Runs the phases of one session on an open session folder."""
 
-    def __init__(self, plan, writer, clock, cams, *, simulate=None, seed=0, scripted=None,
-                 progress=True):
+    def __init__(self, plan, writer, clock, cams, *, simulate=None, seed=0, scripted=None, progress=True):
         self.plan = plan
         self.p = plan.loaded.protocol
         self.writer = writer
@@ -40,8 +41,7 @@ class SessionFlow:
         self.source = None
         self._closed = False
         seats = {s.id: s for s in self.p.seats}
-        self.seat_rows = [(s, seats[s].label or "", pid)
-                          for pid, s in zip(plan.participants, plan.seats)]
+        self.seat_rows = [(s, seats[s].label or "", pid) for pid, s in zip(plan.participants, plan.seats)]
         self.key_map = {}
         for pid, s in zip(plan.participants, plan.seats):
             self.key_map[seats[s].buttons.happy] = (s, pid, "happy")
@@ -53,9 +53,15 @@ class SessionFlow:
         from .keyboard import PtbKeyboard
 
         d = self.p.display
-        self.display = Display(d.size, self.clock, fullscreen=d.fullscreen, screen=d.screen,
-                               background=d.background, text_height=d.text_height,
-                               font=self.p.texts.font)
+        self.display = Display(
+            d.size,
+            self.clock,
+            fullscreen=d.fullscreen,
+            screen=d.screen,
+            background=d.background,
+            text_height=d.text_height,
+            font=self.p.texts.font,
+        )
         self.keyboard = PtbKeyboard(self.clock)
         planner = None
         if self.simulate:
@@ -64,23 +70,41 @@ class SessionFlow:
             seats = {s.id: s for s in self.p.seats}
             planner = SimulatedParticipants(
                 [SeatKeys(s, seats[s].buttons.happy, seats[s].buttons.sad) for s in self.plan.seats],
-                self.seed, self.scripted)
+                self.seed,
+                self.scripted,
+            )
             if self.simulate == "xdotool":
                 from .xdotool_input import XdotoolInjector
 
                 self.source = XdotoolInjector(self.clock)
             else:
                 self.source = InProcessSource()
-        self.rt = Runtime(self.display, self.writer, self.clock, self.keyboard, self.key_map,
-                          simulated=self.source, planner=planner,
-                          inprocess=self.simulate == "inprocess", cams=self.cams)
-        self.writer.update(display={"size": list(d.size), "fullscreen": d.fullscreen,
-                                    "screen": d.screen,
-                                    "refresh_hz": self.display.refresh_rate(),
-                                    "x_display": os.environ.get("DISPLAY")},
-                           keyboard={"backend": "ptb", "devices": self.keyboard.devices,
-                                     "ptb_getsecs_minus_perf_counter": self.keyboard.ptb_offset,
-                                     "offset_uncertainty_s": self.keyboard.offset_error})
+        self.rt = Runtime(
+            self.display,
+            self.writer,
+            self.clock,
+            self.keyboard,
+            self.key_map,
+            simulated=self.source,
+            planner=planner,
+            inprocess=self.simulate == "inprocess",
+            cams=self.cams,
+        )
+        self.writer.update(
+            display={
+                "size": list(d.size),
+                "fullscreen": d.fullscreen,
+                "screen": d.screen,
+                "refresh_hz": self.display.refresh_rate(),
+                "x_display": os.environ.get("DISPLAY"),
+            },
+            keyboard={
+                "backend": "ptb",
+                "devices": self.keyboard.devices,
+                "ptb_getsecs_minus_perf_counter": self.keyboard.ptb_offset,
+                "offset_uncertainty_s": self.keyboard.offset_error,
+            },
+        )
 
     def _poll_cameras(self) -> None:
         if self.cams is not None:
@@ -98,28 +122,38 @@ class SessionFlow:
             else:
                 nxt = rp.next_trial(len(self.plan.order))
                 now = self.clock.now()
-                detail = (f"continuing at trial {nxt}; finished trials "
-                          f"{sorted(rp.finished_trials) or 'none'}; rows of unfinished trials kept")
+                detail = (
+                    f"continuing at trial {nxt}; finished trials "
+                    f"{sorted(rp.finished_trials) or 'none'}; rows of unfinished trials kept"
+                )
                 if rebased:
                     detail += "; clock re-based (perf_counter restarted, e.g. reboot)"
-                self.writer.append("events.tsv", {"onset": now, "duration": 0.0,
-                                                  "trial_type": "resume", "trial": nxt,
-                                                  "detail": detail})
-                self.writer.update(status="running",
-                                   resumes=self.writer.meta.get("resumes", []) + [
-                                       {"at": now, "next_trial": nxt, "clock_rebased": rebased,
-                                        "utc": datetime.now(timezone.utc).isoformat(
-                                            timespec="seconds")}])
+                self.writer.append(
+                    "events.tsv",
+                    {"onset": now, "duration": 0.0, "trial_type": "resume", "trial": nxt, "detail": detail},
+                )
+                self.writer.update(
+                    status="running",
+                    resumes=self.writer.meta.get("resumes", [])
+                    + [
+                        {
+                            "at": now,
+                            "next_trial": nxt,
+                            "clock_rebased": rebased,
+                            "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        }
+                    ],
+                )
                 rt.text_screen("The session continues.\n\n" + t.instructions, "instructions")
             passed = run_button_check(rt, self.seat_rows, t.button_check, skip=skip_button_check)
             self.writer.update(button_check="passed" if passed else "skipped")
             self._poll_cameras()
             if self.cams is not None:
                 t0 = self.clock.now()
-                self.cams.enroll({s: pid for s, _, pid in self.seat_rows},
-                                 self.writer.dir / "enroll")
-                self.writer.append("events.tsv", {"onset": t0, "duration": self.clock.now() - t0,
-                                                  "trial_type": "enrollment"})
+                self.cams.enroll({s: pid for s, _, pid in self.seat_rows}, self.writer.dir / "enroll")
+                self.writer.append(
+                    "events.tsv", {"onset": t0, "duration": self.clock.now() - t0, "trial_type": "enrollment"}
+                )
             if rp is None or not rp.baseline_done:
                 self._baseline()
             self._trials(rp)
@@ -127,8 +161,15 @@ class SessionFlow:
             rt.text_screen(t.end, "end", seconds=None if not self.simulate else 0.3)
         except SessionAborted:
             now = self.clock.now()
-            self.writer.append("events.tsv", {"onset": now, "duration": 0.0, "trial_type": "abort",
-                                              "detail": "aborted by the experimenter"})
+            self.writer.append(
+                "events.tsv",
+                {
+                    "onset": now,
+                    "duration": 0.0,
+                    "trial_type": "abort",
+                    "detail": "aborted by the experimenter",
+                },
+            )
             self._finish("aborted", abort_reason="experimenter")
             return "aborted"
         self._finish("complete")
@@ -136,8 +177,7 @@ class SessionFlow:
 
     def _baseline(self) -> None:
         rt, b = self.rt, self.p.baseline
-        rt.text_screen(self.p.texts.baseline, None,
-                       seconds=0.3 if self.simulate else BASELINE_TEXT_SECONDS)
+        rt.text_screen(self.p.texts.baseline, None, seconds=0.3 if self.simulate else BASELINE_TEXT_SECONDS)
         if b.kind == "clip":
             path = self.plan.manifest.clip_path(b.clip)
             onset, offset, _ = self._play(path, None, b.clip, "neutral", plan=False)
@@ -152,8 +192,10 @@ class SessionFlow:
                 rt.tick()
             offset = self.display.flip()
             detail = "fixation"
-        self.writer.append("events.tsv", {"onset": onset, "duration": offset - onset,
-                                          "trial_type": "baseline", "detail": detail})
+        self.writer.append(
+            "events.tsv",
+            {"onset": onset, "duration": offset - onset, "trial_type": "baseline", "detail": detail},
+        )
 
     def _trials(self, rp) -> None:
         order = self.plan.order
@@ -162,8 +204,14 @@ class SessionFlow:
         if self.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(order), initial=len(order) - len(todo), desc="trials",
-                       unit="clip", file=sys.stderr, leave=False)
+            bar = tqdm(
+                total=len(order),
+                initial=len(order) - len(todo),
+                desc="trials",
+                unit="clip",
+                file=sys.stderr,
+                leave=False,
+            )
         for i in todo:
             self._trial(i, order[i - 1], rp)
             self.trials_done.append(i)
@@ -177,31 +225,57 @@ class SessionFlow:
 
         clip = self.plan.manifest.clip(clip_id)
         valence = clip.tags.get("valence", "neutral")
-        onset, offset, movie = self._play(self.plan.manifest.clip_path(clip_id), i, clip_id,
-                                          valence, plan=True)
+        onset, offset, movie = self._play(
+            self.plan.manifest.clip_path(clip_id), i, clip_id, valence, plan=True
+        )
         audit = frame_audit(movie.frames, clip.fps, clip.frame_count)
         attempt = 1 + (rp.attempts.get(i, 0) if rp is not None else 0)
-        detail = (f"flips={audit['flips']} frames_shown={audit['frames_shown']} "
-                  f"dropped={audit['dropped']} repeated={audit['repeated']}")
+        detail = (
+            f"flips={audit['flips']} frames_shown={audit['frames_shown']} "
+            f"dropped={audit['dropped']} repeated={audit['repeated']}"
+        )
         if attempt > 1:
             detail += f" attempt={attempt}"
-        self.writer.append("events.tsv", {"onset": onset, "duration": offset - onset,
-                                          "trial_type": "clip", "trial": i,
-                                          "stimulus_id": clip_id, "detail": detail})
-        self.clip_audit[str(i)] = {"stimulus_id": clip_id, **audit,
-                                   "duration_s": round(offset - onset, 4)}
+        self.writer.append(
+            "events.tsv",
+            {
+                "onset": onset,
+                "duration": offset - onset,
+                "trial_type": "clip",
+                "trial": i,
+                "stimulus_id": clip_id,
+                "detail": detail,
+            },
+        )
+        self.clip_audit[str(i)] = {"stimulus_id": clip_id, **audit, "duration_s": round(offset - onset, 4)}
         self.writer.update(clips=self.clip_audit)
         self._poll_cameras()
-        run_ratings(self.rt, self.p.ratings, i, clip_id, valence, self.p.texts.rating_intro,
-                    self.seat_rows, self.p.texts.rating_help)
+        run_ratings(
+            self.rt,
+            self.p.ratings,
+            i,
+            clip_id,
+            valence,
+            self.p.texts.rating_intro,
+            self.seat_rows,
+            self.p.texts.rating_help,
+        )
         self._poll_cameras()
         onset = self.display.flip()
         self.rt.plan("iti", onset, trial=i)
         while self.clock.now() - onset < self.p.iti:
             self.display.flip()
             self.rt.tick()
-        self.writer.append("events.tsv", {"onset": onset, "duration": self.clock.now() - onset,
-                                          "trial_type": "iti", "trial": i, "stimulus_id": clip_id})
+        self.writer.append(
+            "events.tsv",
+            {
+                "onset": onset,
+                "duration": self.clock.now() - onset,
+                "trial_type": "iti",
+                "trial": i,
+                "stimulus_id": clip_id,
+            },
+        )
 
     def _play(self, path, trial, clip_id, valence, plan: bool):
         """Play one clip; return (onset, offset, movie). Flips go to flips.tsv."""
@@ -216,19 +290,19 @@ class SessionFlow:
                 movie.after_flip(t)
                 frame, pts = movie.frames[-1][1], movie.frames[-1][2]
                 if trial is not None:
-                    self.writer.append("flips.tsv", {"t": t, "trial": trial, "stimulus_id": clip_id,
-                                                     "frame": frame, "pts": pts})
+                    self.writer.append(
+                        "flips.tsv",
+                        {"t": t, "trial": trial, "stimulus_id": clip_id, "frame": frame, "pts": pts},
+                    )
                 if plan and not planned and movie.onset is not None:
-                    rt.plan("clip", movie.onset, trial=trial, duration=movie.stim.duration,
-                            valence=valence)
+                    rt.plan("clip", movie.onset, trial=trial, duration=movie.stim.duration, valence=valence)
                     planned = True
                 rt.tick()
                 if movie.finished:
                     break
             offset = disp.flip()  # the flip after the last frame: the clip is gone
             if trial is not None:
-                self.writer.append("flips.tsv", {"t": offset, "trial": trial,
-                                                 "stimulus_id": clip_id})
+                self.writer.append("flips.tsv", {"t": offset, "trial": trial, "stimulus_id": clip_id})
         finally:
             rt.on_abort_check = None
             movie.unload()
@@ -242,11 +316,13 @@ class SessionFlow:
     def crashed(self, exc: BaseException) -> None:
         """Mark the session aborted after an unexpected error (the data stay)."""
         try:
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
-                f"error: {type(exc).__name__}: {exc}"
+            reason = (
+                "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {type(exc).__name__}: {exc}"
+            )
             now = self.clock.now()
-            self.writer.append("events.tsv", {"onset": now, "duration": 0.0, "trial_type": "abort",
-                                              "detail": reason[:200]})
+            self.writer.append(
+                "events.tsv", {"onset": now, "duration": 0.0, "trial_type": "abort", "detail": reason[:200]}
+            )
             self._finish("aborted", abort_reason=reason[:500])
         except Exception:  # pragma: no cover - best effort while failing
             pass
@@ -279,8 +355,16 @@ class SessionFlow:
         table = TableWriter(self.writer.dir / SIMULATED_KEYS, SIMULATED_COLUMNS)
         try:
             for a, before, after in sorted(self.injected, key=lambda x: x[1]):
-                table.append({"t_planned": a.t, "t_sent": round(before, 6),
-                              "t_sent_end": round(after, 6), "action": a.action, "key": a.key,
-                              "seat": a.seat, "button": a.button})
+                table.append(
+                    {
+                        "t_planned": a.t,
+                        "t_sent": round(before, 6),
+                        "t_sent_end": round(after, 6),
+                        "action": a.action,
+                        "key": a.key,
+                        "seat": a.seat,
+                        "button": a.button,
+                    }
+                )
         finally:
             table.close()

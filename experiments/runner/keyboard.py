@@ -11,6 +11,7 @@ Timestamps: ptb's ``GetSecs`` is the wall clock on Linux, not
 ``perf_counter``; the offset is measured when the source opens and every key
 time is converted to the session clock with it.
 """
+
 from __future__ import annotations
 
 import sys
@@ -47,22 +48,27 @@ class PtbKeyboard:
         from psychopy.hardware import keyboard as pkb
         from psychtoolbox import hid
 
-        from ..errors import HardwareError
+        from coaffect.formats.errors import HardwareError
 
         self.clock = clock
-        self._names = pkb.keyNamesLinux if sys.platform.startswith("linux") else (
-            pkb.keyNamesMac if sys.platform == "darwin" else pkb.keyNamesWin)
+        self._names = (
+            pkb.keyNamesLinux
+            if sys.platform.startswith("linux")
+            else (pkb.keyNamesMac if sys.platform == "darwin" else pkb.keyNamesWin)
+        )
         offset, self.offset_error = measure_offset(ptb.GetSecs)
         #: GetSecs() - perf_counter(), seconds
         self.ptb_offset = offset
         indices, names, _ = hid.get_keyboard_indices()
         if not indices and sys.platform != "win32":
-            raise HardwareError("no keyboard found by Psychtoolbox",
-                                hint="connect the response keyboard(s); under Linux check "
-                                     "that the X server has input devices")
+            raise HardwareError(
+                "no keyboard found by Psychtoolbox",
+                hint="connect the response keyboard(s); under Linux check "
+                "that the X server has input devices",
+            )
         self.devices = [str(n) for n in names]
         self._kbs = []
-        for idx in (indices or [-1]):
+        for idx in indices or [-1]:
             kb = hid.Keyboard(int(idx)) if idx != -1 else hid.Keyboard()
             kb._create_queue(10000, win_handle=None)
             kb.queue_start()

@@ -3,6 +3,7 @@
 :func:`prepare_session` validates the protocol, stimuli, participants, session
 folder and output disk, and returns a :class:`SessionPlan`. It writes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,12 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from .. import session_format as fmt
-from ..errors import SessionSetupError, did_you_mean
-from ..manifest import Manifest, load_manifest
+from coaffect.formats import session_format as fmt
+from coaffect.formats.errors import SessionSetupError, did_you_mean
+from coaffect.formats.manifest import Manifest, load_manifest
+from coaffect.formats.protocol import LoadedProtocol, load_protocol
+from coaffect.formats.session_writer import check_output_dir, read_participant_ids
+
 from ..stimulus_files import verify_stimuli
-from ..protocol import LoadedProtocol, load_protocol
-from ..session_writer import check_output_dir, read_participant_ids
 from .trial_order import trial_order
 
 
@@ -28,7 +30,7 @@ class SessionPlan:
     manifest: Manifest
     condition: str
     participants: list[str]
-    seats: list[str]                # seat id per participant, same order
+    seats: list[str]  # seat id per participant, same order
     session_id: str
     dataset_dir: Path
     order: list[str]
@@ -63,9 +65,16 @@ def default_session_id() -> str:
     return datetime.now().strftime("%Y%m%dT%H%M%S")
 
 
-def prepare_session(protocol: str | Path, condition: Optional[str], participants: Optional[list[str]],
-                    *, session_id: Optional[str] = None, output: str | Path = "data",
-                    resume: Optional[str | Path] = None, check_disk: bool = True) -> SessionPlan:
+def prepare_session(
+    protocol: str | Path,
+    condition: Optional[str],
+    participants: Optional[list[str]],
+    *,
+    session_id: Optional[str] = None,
+    output: str | Path = "data",
+    resume: Optional[str | Path] = None,
+    check_disk: bool = True,
+) -> SessionPlan:
     """Validate every input of a session and plan it; writes nothing.
 
     Parameters
@@ -106,77 +115,101 @@ def prepare_session(protocol: str | Path, condition: Optional[str], participants
         sdir = Path(resume)
         meta_path = sdir / "session.json"
         if not meta_path.is_file():
-            raise SessionSetupError(f"{sdir}: not a session folder (no session.json)",
-                                    hint="--resume takes a ses-<id> folder")
+            raise SessionSetupError(
+                f"{sdir}: not a session folder (no session.json)", hint="--resume takes a ses-<id> folder"
+            )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("status") == "complete":
             raise SessionSetupError(f"{sdir}: session is already complete; nothing to resume")
         if meta.get("protocol", {}).get("sha256") != lp.sha256:
-            raise SessionSetupError(f"{protocol}: protocol differs from the one the session ran "
-                                    f"(sha256 {meta.get('protocol', {}).get('sha256', '?')[:12]}...)",
-                                    hint=f"resume with the frozen copy: {sdir / 'protocol.yaml'}")
+            raise SessionSetupError(
+                f"{protocol}: protocol differs from the one the session ran "
+                f"(sha256 {meta.get('protocol', {}).get('sha256', '?')[:12]}...)",
+                hint=f"resume with the frozen copy: {sdir / 'protocol.yaml'}",
+            )
         saved = [x["participant_id"] for x in meta["participants"]]
         if condition and condition != meta["condition"]:
-            raise SessionSetupError(f"--condition: {condition} differs from the session's "
-                                    f"'{meta['condition']}'", hint="omit --condition when resuming")
+            raise SessionSetupError(
+                f"--condition: {condition} differs from the session's '{meta['condition']}'",
+                hint="omit --condition when resuming",
+            )
         if participants and list(participants) != saved:
-            raise SessionSetupError(f"--participants: {','.join(participants)} differ from the "
-                                    f"session's {','.join(saved)}",
-                                    hint="omit --participants when resuming")
+            raise SessionSetupError(
+                f"--participants: {','.join(participants)} differ from the session's {','.join(saved)}",
+                hint="omit --participants when resuming",
+            )
         manifest = verify_clips(lp, list(meta["trial_order"]))
-        return SessionPlan(lp, manifest, meta["condition"], saved,
-                           [x["seat"] for x in meta["participants"]], meta["session_id"],
-                           sdir.resolve().parent, list(meta["trial_order"]),
-                           int(meta.get("session_index", 0)), resume=True, meta=meta)
+        return SessionPlan(
+            lp,
+            manifest,
+            meta["condition"],
+            saved,
+            [x["seat"] for x in meta["participants"]],
+            meta["session_id"],
+            sdir.resolve().parent,
+            list(meta["trial_order"]),
+            int(meta.get("session_index", 0)),
+            resume=True,
+            meta=meta,
+        )
 
     if condition is None:
         raise SessionSetupError("--condition is required (alone or group)")
     if condition not in p.conditions:
-        raise SessionSetupError(f"{lp.path}: conditions: protocol has no condition '{condition}'"
-                                f"{did_you_mean(condition, p.conditions)} "
-                                f"(allowed: {', '.join(p.conditions)})")
+        raise SessionSetupError(
+            f"{lp.path}: conditions: protocol has no condition '{condition}'"
+            f"{did_you_mean(condition, p.conditions)} "
+            f"(allowed: {', '.join(p.conditions)})"
+        )
     participants = [x.strip() for x in (participants or []) if x.strip()]
     if not participants:
         raise SessionSetupError("--participants: give at least one participant id, e.g. P01")
     bad = [x for x in participants if not fmt.valid_participant_id(x)]
     if bad:
-        raise SessionSetupError(f"--participants: '{bad[0]}' is not a valid id "
-                                "(letters and digits only, e.g. P01)")
+        raise SessionSetupError(
+            f"--participants: '{bad[0]}' is not a valid id (letters and digits only, e.g. P01)"
+        )
     dup = sorted({x for x in participants if participants.count(x) > 1})
     if dup:
         raise SessionSetupError(f"--participants: {', '.join(dup)} given twice")
     if len(participants) > len(p.seats):
-        raise SessionSetupError(f"--participants: {len(participants)} participants but the protocol "
-                                f"has only {len(p.seats)} seats "
-                                f"({', '.join(s.id for s in p.seats)})",
-                                hint="give at most one participant per seat")
+        raise SessionSetupError(
+            f"--participants: {len(participants)} participants but the protocol "
+            f"has only {len(p.seats)} seats "
+            f"({', '.join(s.id for s in p.seats)})",
+            hint="give at most one participant per seat",
+        )
     if condition == "alone" and len(participants) != 1:
-        raise SessionSetupError(f"--participants: the alone condition has 1 participant "
-                                f"(got {len(participants)})")
+        raise SessionSetupError(
+            f"--participants: the alone condition has 1 participant (got {len(participants)})"
+        )
     if condition == "group" and len(participants) < 2:
-        raise SessionSetupError("--participants: a group session needs at least 2 participants "
-                                f"(got {len(participants)})")
+        raise SessionSetupError(
+            f"--participants: a group session needs at least 2 participants (got {len(participants)})"
+        )
     session_id = session_id or default_session_id()
     if not fmt.valid_session_id(session_id):
         raise SessionSetupError(f"--session-id: '{session_id}' must be letters and digits only")
     dataset = Path(output)
     sdir = dataset / fmt.session_dirname(session_id)
     if sdir.exists():
-        raise SessionSetupError(f"{sdir}: session folder already exists",
-                                hint="use another --session-id, or --resume to continue it")
+        raise SessionSetupError(
+            f"{sdir}: session folder already exists",
+            hint="use another --session-id, or --resume to continue it",
+        )
     used = read_participant_ids(dataset) if dataset.is_dir() else set()
     reused = [x for x in participants if x in used]
     if reused:
-        raise SessionSetupError(f"{dataset / fmt.PARTICIPANTS.filename}: participant id "
-                                f"'{reused[0]}' is already in this dataset",
-                                hint="participant ids must be unique in a dataset; "
-                                     "use a new pseudonym")
+        raise SessionSetupError(
+            f"{dataset / fmt.PARTICIPANTS.filename}: participant id '{reused[0]}' is already in this dataset",
+            hint="participant ids must be unique in a dataset; use a new pseudonym",
+        )
     if check_disk:
         check_output_dir(dataset)
-    manifest = verify_clips(lp, list(p.stimuli.clips) +
-                            ([p.baseline.clip] if p.baseline.clip else []))
+    manifest = verify_clips(lp, list(p.stimuli.clips) + ([p.baseline.clip] if p.baseline.clip else []))
     index = len([d for d in dataset.glob("ses-*") if d.is_dir()]) if dataset.is_dir() else 0
     order = trial_order(p.stimuli.clips, p.trial_order.mode, index, p.trial_order.seed)
     seats = [s.id for s in p.seats[: len(participants)]]
-    return SessionPlan(lp, manifest, condition, participants, seats, session_id,
-                       dataset.resolve(), order, index)
+    return SessionPlan(
+        lp, manifest, condition, participants, seats, session_id, dataset.resolve(), order, index
+    )

@@ -19,13 +19,13 @@ A key already held when the screen appears (a hold carried over from the
 clip) neither moves the marker nor confirms: only presses that start on the
 rating screen count. Every raw down/up is still written to ``buttons.tsv``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
 from .runtime import ButtonEvent, Runtime
-
 
 #: Reminder at the bottom of every rating screen.
 HOW_TO = "tap HAPPY = right, tap SAD = left, press BOTH = confirm"
@@ -37,13 +37,14 @@ class _SeatState:
     label: str
     participant_id: str
     value: int
-    pressed: dict                 # button -> bool: went down on this screen
+    pressed: dict  # button -> bool: went down on this screen
     confirmed: bool = False
     rt: Optional[float] = None
 
 
-def apply_rating_event(state: _SeatState, ev: ButtonEvent, held: set, low: int, high: int,
-                       onset: float) -> None:
+def apply_rating_event(
+    state: _SeatState, ev: ButtonEvent, held: set, low: int, high: int, onset: float
+) -> None:
     """Update one seat's rating from one of its button events (pure logic).
 
     Parameters
@@ -86,8 +87,7 @@ def apply_rating_event(state: _SeatState, ev: ButtonEvent, held: set, low: int, 
             state.value = min(high, max(low, state.value + step))
 
 
-def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set,
-          how_to: str = HOW_TO) -> None:
+def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set, how_to: str = HOW_TO) -> None:
     d = rt.display
     w, h = d.size
     d.text(intro, pos=(0, h / 2 - 40))
@@ -107,8 +107,11 @@ def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set,
             d.text(str(v), pos=(x, y), height=d.text_height * 0.8, color=color)
         if st.seat in active or st.confirmed:
             x = -span / 2 + (st.value - item.low) * step
-            d.rect((x, y), (d.text_height * 1.4, d.text_height * 1.4),
-                   color="lightgreen" if st.confirmed else "yellow")
+            d.rect(
+                (x, y),
+                (d.text_height * 1.4, d.text_height * 1.4),
+                color="lightgreen" if st.confirmed else "yellow",
+            )
         d.text(item.low_label, pos=(-span / 2, y - 35), height=d.text_height * 0.6, color=color)
         d.text(item.high_label, pos=(span / 2, y - 35), height=d.text_height * 0.6, color=color)
         if st.confirmed:
@@ -116,9 +119,18 @@ def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set,
     d.text(how_to, pos=(0, -h / 2 + 30), height=d.text_height * 0.7, color="grey")
 
 
-def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, item, intro: str,
-                      seats: list[tuple[str, str, str]], active: list[str], timeout: float,
-                      how_to: str = HOW_TO) -> None:
+def run_rating_screen(
+    rt: Runtime,
+    trial: int,
+    stimulus_id: str,
+    valence: str,
+    item,
+    intro: str,
+    seats: list[tuple[str, str, str]],
+    active: list[str],
+    timeout: float,
+    how_to: str = HOW_TO,
+) -> None:
     """One rating screen for one item; writes a ``ratings.tsv`` row per active seat.
 
     Parameters
@@ -141,14 +153,22 @@ def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, i
     ...                   [("A", "left", "P01")], ["A"], 30.0)       # doctest: +SKIP
     """
     start = (item.low + item.high) // 2
-    states = [_SeatState(s, lab, pid, start, {"happy": False, "sad": False})
-              for s, lab, pid in seats]
+    states = [_SeatState(s, lab, pid, start, {"happy": False, "sad": False}) for s, lab, pid in seats]
     by_seat = {st.seat: st for st in states}
     active_set = set(active)
     _draw(rt, intro, item, states, active_set, how_to)
     onset = rt.display.flip()
-    rt.plan("rating", onset, trial=trial, seats=active, item=item.id, low=item.low, high=item.high,
-            start=start, valence=valence)
+    rt.plan(
+        "rating",
+        onset,
+        trial=trial,
+        seats=active,
+        item=item.id,
+        low=item.low,
+        high=item.high,
+        start=start,
+        valence=valence,
+    )
     pending = set(active)
     while pending and rt.clock.now() - onset < timeout:
         for ev in rt.tick():
@@ -159,36 +179,90 @@ def run_rating_screen(rt: Runtime, trial: int, stimulus_id: str, valence: str, i
             apply_rating_event(st, ev, held, item.low, item.high, onset)
             if st.confirmed:
                 pending.discard(ev.seat)
-                rt.writer.append("ratings.tsv", {"trial": trial, "stimulus_id": stimulus_id,
-                                                 "participant_id": st.participant_id,
-                                                 "item": item.id, "value": st.value, "rt": st.rt,
-                                                 "onset": onset})
+                rt.writer.append(
+                    "ratings.tsv",
+                    {
+                        "trial": trial,
+                        "stimulus_id": stimulus_id,
+                        "participant_id": st.participant_id,
+                        "item": item.id,
+                        "value": st.value,
+                        "rt": st.rt,
+                        "onset": onset,
+                    },
+                )
         _draw(rt, intro, item, states, active_set, how_to)
         rt.display.flip()
     for sid in sorted(pending, key=active.index):
         st = by_seat[sid]
-        rt.writer.append("ratings.tsv", {"trial": trial, "stimulus_id": stimulus_id,
-                                         "participant_id": st.participant_id, "item": item.id,
-                                         "value": None, "rt": None, "onset": onset})
+        rt.writer.append(
+            "ratings.tsv",
+            {
+                "trial": trial,
+                "stimulus_id": stimulus_id,
+                "participant_id": st.participant_id,
+                "item": item.id,
+                "value": None,
+                "rt": None,
+                "onset": onset,
+            },
+        )
     end = rt.clock.now()
     detail = f"item={item.id} seats={','.join(active)}"
     if pending:
         detail += f" timed_out={','.join(sorted(pending))}"
-    rt.writer.append("events.tsv", {"onset": onset, "duration": end - onset, "trial_type": "rating",
-                                    "trial": trial, "stimulus_id": stimulus_id, "detail": detail})
+    rt.writer.append(
+        "events.tsv",
+        {
+            "onset": onset,
+            "duration": end - onset,
+            "trial_type": "rating",
+            "trial": trial,
+            "stimulus_id": stimulus_id,
+            "detail": detail,
+        },
+    )
 
 
-def run_ratings(rt: Runtime, ratings_cfg, trial: int, stimulus_id: str, valence: str,
-                intro: str, seats: list[tuple[str, str, str]], how_to: str = HOW_TO) -> None:
+def run_ratings(
+    rt: Runtime,
+    ratings_cfg,
+    trial: int,
+    stimulus_id: str,
+    valence: str,
+    intro: str,
+    seats: list[tuple[str, str, str]],
+    how_to: str = HOW_TO,
+) -> None:
     """All rating screens of one trial, in the protocol's ``ratings.mode``."""
     if not ratings_cfg.items:
         return
     if ratings_cfg.mode == "in_turn":
         for seat_id, _, _ in seats:
             for item in ratings_cfg.items:
-                run_rating_screen(rt, trial, stimulus_id, valence, item, intro, seats, [seat_id],
-                                  ratings_cfg.timeout, how_to)
+                run_rating_screen(
+                    rt,
+                    trial,
+                    stimulus_id,
+                    valence,
+                    item,
+                    intro,
+                    seats,
+                    [seat_id],
+                    ratings_cfg.timeout,
+                    how_to,
+                )
     else:
         for item in ratings_cfg.items:
-            run_rating_screen(rt, trial, stimulus_id, valence, item, intro, seats,
-                              [s for s, _, _ in seats], ratings_cfg.timeout, how_to)
+            run_rating_screen(
+                rt,
+                trial,
+                stimulus_id,
+                valence,
+                item,
+                intro,
+                seats,
+                [s for s, _, _ in seats],
+                ratings_cfg.timeout,
+                how_to,
+            )

@@ -6,6 +6,7 @@ only if none was recorded, and then every unfinished trial; the rows of a
 trial that was cut short stay in the folder (nothing recorded is deleted) and
 the ``resume`` event says which trial restarted.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -21,8 +22,8 @@ class ResumePoint:
 
     finished_trials: frozenset
     baseline_done: bool
-    last_time: float           # latest session time recorded anywhere
-    attempts: dict             # trial -> times its clip was started before
+    last_time: float  # latest session time recorded anywhere
+    attempts: dict  # trial -> times its clip was started before
 
     def next_trial(self, n_trials: int) -> int | None:
         """1-based number of the first unfinished trial (None if all are done)."""
@@ -60,8 +61,11 @@ def find_resume_point(session_dir: Path) -> ResumePoint:
     events = _rows(session_dir / "events.tsv")
     buttons = _rows(session_dir / "buttons.tsv")
     flips = _rows(session_dir / "flips.tsv")
-    finished = frozenset(int(r["trial"]) for r in events
-                         if r.get("trial_type") == "iti" and r.get("trial") not in (None, "n/a"))
+    finished = frozenset(
+        int(r["trial"])
+        for r in events
+        if r.get("trial_type") == "iti" and r.get("trial") not in (None, "n/a")
+    )
     # a trial was started once per run (segment between resumes) that flipped its clip
     resumes = sorted(_num(r["onset"]) for r in events if r.get("trial_type") == "resume")
     runs: dict[int, set] = {}

@@ -5,10 +5,12 @@ participant key event to ``buttons.tsv`` at once (whatever phase it falls in),
 and handles the experimenter's keys: ``escape`` opens the abort dialog
 (``y`` aborts, ``n`` goes back).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from .keyboard import KeyEvent
 
@@ -40,17 +42,17 @@ class ButtonEvent:
 class Runtime:
     """Shared state of a running session (see module docstring)."""
 
-    display: object                   # Display
-    writer: object                    # SessionWriter
-    clock: object                     # SessionClock
-    keyboard: object                  # PtbKeyboard (experimenter keys; participants unless simulated)
-    key_map: dict                     # key -> (seat, participant_id, button)
-    simulated: object = None          # InProcessSource or XdotoolInjector, or None
-    planner: object = None            # SimulatedParticipants, or None
-    inprocess: bool = False           # participant keys come from the simulated source
+    display: object  # Display
+    writer: object  # SessionWriter
+    clock: object  # SessionClock
+    keyboard: object  # PtbKeyboard (experimenter keys; participants unless simulated)
+    key_map: dict  # key -> (seat, participant_id, button)
+    simulated: object = None  # InProcessSource or XdotoolInjector, or None
+    planner: object = None  # SimulatedParticipants, or None
+    inprocess: bool = False  # participant keys come from the simulated source
     cams: object = None
     on_abort_check: Optional[Callable] = None
-    held: dict = field(default_factory=dict)   # (seat, button) -> down time
+    held: dict = field(default_factory=dict)  # (seat, button) -> down time
     experimenter_keys: list = field(default_factory=list)
     #: extra choice offered by the abort dialog, e.g. ("s", "skip the button check")
     skip_choice: Optional[tuple] = None
@@ -75,8 +77,17 @@ class Runtime:
             # an up without a down here is still written: after a crash + --resume it
             # closes the hold that was going on when the session died
             self.held.pop(k, None)
-        self.writer.append("buttons.tsv", {"t": ev.t, "action": ev.action, "participant_id": pid,
-                                           "seat": seat, "button": button, "key": ev.key})
+        self.writer.append(
+            "buttons.tsv",
+            {
+                "t": ev.t,
+                "action": ev.action,
+                "participant_id": pid,
+                "seat": seat,
+                "button": button,
+                "key": ev.key,
+            },
+        )
         return ButtonEvent(ev.t, ev.action, ev.key, seat, pid, button)
 
     def tick(self, allow_abort: bool = True) -> list[ButtonEvent]:
@@ -113,8 +124,7 @@ class Runtime:
             self.on_abort_check(True)
         t0 = self.clock.now()
         self.experimenter_keys.clear()
-        text = ("Abort the session?\n\nY = yes, abort (everything recorded is kept)"
-                "\nN = no, continue")
+        text = "Abort the session?\n\nY = yes, abort (everything recorded is kept)\nN = no, continue"
         keys = ["y", "n", "escape"]
         if self.skip_choice:
             text += f"\n{self.skip_choice[0].upper()} = {self.skip_choice[1]}"
@@ -131,16 +141,26 @@ class Runtime:
                     self.on_abort_check(False)
                 raise SkipRequested()
             if key in ("n", "escape"):
-                self.writer.append("events.tsv", {"onset": t0, "duration": self.clock.now() - t0,
-                                                  "trial_type": "abort",
-                                                  "detail": "abort dialog cancelled"})
+                self.writer.append(
+                    "events.tsv",
+                    {
+                        "onset": t0,
+                        "duration": self.clock.now() - t0,
+                        "trial_type": "abort",
+                        "detail": "abort dialog cancelled",
+                    },
+                )
                 if self.on_abort_check:
                     self.on_abort_check(False)
                 return
 
-    def text_screen(self, text: str, trial_type: Optional[str] = None,
-                    seconds: Optional[float] = None,
-                    wait_keys: tuple = ("space", "return")) -> tuple[float, float]:
+    def text_screen(
+        self,
+        text: str,
+        trial_type: Optional[str] = None,
+        seconds: Optional[float] = None,
+        wait_keys: tuple = ("space", "return"),
+    ) -> tuple[float, float]:
         """Show ``text`` until the experimenter presses SPACE or RETURN (or ``seconds`` pass).
 
         In simulated sessions the screen advances by itself after
@@ -163,8 +183,9 @@ class Runtime:
         self.display.flip()
         offset = self.clock.now()
         if trial_type:
-            self.writer.append("events.tsv", {"onset": onset, "duration": offset - onset,
-                                              "trial_type": trial_type})
+            self.writer.append(
+                "events.tsv", {"onset": onset, "duration": offset - onset, "trial_type": trial_type}
+            )
         return onset, offset
 
     def wait_sources(self, timeout: float = 2.0) -> None:

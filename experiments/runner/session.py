@@ -6,6 +6,7 @@ ratings, inter-trial interval) -> end screen. Every row is written as it
 happens; escape + ``y`` aborts and keeps everything; any exit runs the
 cleanup (cameras stopped, keys released, window closed, session.json final).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..errors import HardwareError, SessionSetupError
-from ..session_writer import SessionWriter
+from coaffect.formats.errors import HardwareError, SessionSetupError
+from coaffect.formats.session_writer import SessionWriter
+
 from .clock import SessionClock
 from .preflight import SessionPlan, prepare_session
 from .resume import find_resume_point, resumed_clock_zero
@@ -33,7 +35,7 @@ class SessionResult:
     session_dir: Path
     status: str
     trials_done: list = field(default_factory=list)
-    injected: list = field(default_factory=list)   # (Action, t_before, t_after)
+    injected: list = field(default_factory=list)  # (Action, t_before, t_after)
 
 
 def _versions() -> dict:
@@ -50,19 +52,25 @@ def _versions() -> dict:
 
 def _check_environment(simulate: Optional[str]) -> None:
     """Fail before anything is written if there is no screen to open a window on."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
-                                                 or os.environ.get("WAYLAND_DISPLAY")):
-        raise HardwareError("no display: DISPLAY is not set, so no window can open",
-                            hint="run on the lab computer's desktop, or rehearse headless with "
-                                 "xvfb-run -a coaffect run ... --simulate")
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise HardwareError(
+            "no display: DISPLAY is not set, so no window can open",
+            hint="run on the lab computer's desktop, or rehearse headless with "
+            "xvfb-run -a coaffect run ... --simulate",
+        )
     if simulate is None:
         return
     if simulate not in SIMULATE_MODES:
-        raise SessionSetupError(f"--simulate: unknown mode '{simulate}' "
-                                f"(allowed: {', '.join(SIMULATE_MODES)})")
+        raise SessionSetupError(
+            f"--simulate: unknown mode '{simulate}' (allowed: {', '.join(SIMULATE_MODES)})"
+        )
     if simulate == "xdotool" and not shutil.which("xdotool"):
-        raise HardwareError("--simulate xdotool needs the xdotool program",
-                            hint="apt-get install xdotool, or use --simulate inprocess")
+        raise HardwareError(
+            "--simulate xdotool needs the xdotool program",
+            hint="apt-get install xdotool, or use --simulate inprocess",
+        )
 
 
 def _new_folder(plan: SessionPlan, simulate, seed, clock_zero) -> SessionWriter:
@@ -70,16 +78,22 @@ def _new_folder(plan: SessionPlan, simulate, seed, clock_zero) -> SessionWriter:
     seats = {s.id: s for s in p.seats}
     meta = {
         "condition": plan.condition,
-        "participants": [{"participant_id": pid, "seat": s} for pid, s in
-                         zip(plan.participants, plan.seats)],
-        "protocol": {"id": p.id, "version": p.version, "sha256": plan.loaded.sha256,
-                     "source": str(plan.loaded.path), "file": "protocol.yaml"},
+        "participants": [{"participant_id": pid, "seat": s} for pid, s in zip(plan.participants, plan.seats)],
+        "protocol": {
+            "id": p.id,
+            "version": p.version,
+            "sha256": plan.loaded.sha256,
+            "source": str(plan.loaded.path),
+            "file": "protocol.yaml",
+        },
         "versions": _versions(),
         "session_index": plan.session_index,
         "trial_order": plan.order,
         "trial_order_mode": p.trial_order.mode,
-        "seats": [{"id": s, "label": seats[s].label, "happy": seats[s].buttons.happy,
-                   "sad": seats[s].buttons.sad} for s in plan.seats],
+        "seats": [
+            {"id": s, "label": seats[s].label, "happy": seats[s].buttons.happy, "sad": seats[s].buttons.sad}
+            for s in plan.seats
+        ],
         "clock_zero_perf": clock_zero,
         "simulate": simulate,
         "seed": seed,
@@ -93,15 +107,27 @@ def _new_folder(plan: SessionPlan, simulate, seed, clock_zero) -> SessionWriter:
 def _open_cameras(plan, writer, clock_zero, overrides):
     from ..cameras import open_cameras  # local: camera processes only when a session records
 
-    return open_cameras(plan.loaded, writer.dir, clock_zero, overrides=dict(overrides or {}),
-                        allow_missing=False)
+    return open_cameras(
+        plan.loaded, writer.dir, clock_zero, overrides=dict(overrides or {}), allow_missing=False
+    )
 
 
-def run_session(protocol, condition: Optional[str] = None, participants: Optional[list] = None, *,
-                session_id: Optional[str] = None, output="data", simulate: Optional[str] = None,
-                seed: int = 0, resume=None, cameras: bool = True,
-                camera_files: Optional[dict] = None, skip_button_check: bool = False,
-                scripted: Optional[list] = None, progress: bool = True) -> SessionResult:
+def run_session(
+    protocol,
+    condition: Optional[str] = None,
+    participants: Optional[list] = None,
+    *,
+    session_id: Optional[str] = None,
+    output="data",
+    simulate: Optional[str] = None,
+    seed: int = 0,
+    resume=None,
+    cameras: bool = True,
+    camera_files: Optional[dict] = None,
+    skip_button_check: bool = False,
+    scripted: Optional[list] = None,
+    progress: bool = True,
+) -> SessionResult:
     """Run one session and write its folder.
 
     Parameters
@@ -149,8 +175,9 @@ def run_session(protocol, condition: Optional[str] = None, participants: Optiona
     >>> res.status                                                                # doctest: +SKIP
     'complete'
     """
-    plan = prepare_session(protocol, condition, participants, session_id=session_id,
-                           output=output, resume=resume)
+    plan = prepare_session(
+        protocol, condition, participants, session_id=session_id, output=output, resume=resume
+    )
     _check_environment(simulate)
     p = plan.loaded.protocol
     if plan.resume:
@@ -176,13 +203,17 @@ def run_session(protocol, condition: Optional[str] = None, participants: Optiona
                     (plan.dataset_dir / "dataset_description.json").unlink(missing_ok=True)
             raise
     if not plan.resume:
-        writer.add_participants([{"participant_id": pid, "condition": plan.condition,
-                                  "session_id": plan.session_id, "seat": s}
-                                 for pid, s in zip(plan.participants, plan.seats)])
+        writer.add_participants(
+            [
+                {"participant_id": pid, "condition": plan.condition, "session_id": plan.session_id, "seat": s}
+                for pid, s in zip(plan.participants, plan.seats)
+            ]
+        )
     from .flow import SessionFlow
 
-    flow = SessionFlow(plan, writer, clock, cams, simulate=simulate, seed=seed,
-                       scripted=scripted, progress=progress)
+    flow = SessionFlow(
+        plan, writer, clock, cams, simulate=simulate, seed=seed, scripted=scripted, progress=progress
+    )
     result = SessionResult(writer.dir, "running")
     try:
         result.status = flow.run(skip_button_check, rp, rebased)

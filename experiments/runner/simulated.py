@@ -9,6 +9,7 @@ Hold schedules follow the clip's valence tag: mostly happy holds in positive
 clips, sad holds in negative ones, both (often overlapping) in bittersweet
 clips, few holds in neutral ones.
 """
+
 from __future__ import annotations
 
 import random
@@ -18,11 +19,15 @@ from typing import Optional
 from .keyboard import KeyEvent
 
 #: Mean share of a clip each button is held, by valence: (happy, sad).
-HOLD_SHARE = {"positive": (0.55, 0.05), "negative": (0.05, 0.55),
-              "bittersweet": (0.45, 0.45), "neutral": (0.08, 0.08)}
-MIN_HOLD = 0.15   # s; also the minimum gap, so injected events stay well ordered
-TAP = 0.05        # s a rating tap is held
-TAP_GAP = 0.10    # s between taps
+HOLD_SHARE = {
+    "positive": (0.55, 0.05),
+    "negative": (0.05, 0.55),
+    "bittersweet": (0.45, 0.45),
+    "neutral": (0.08, 0.08),
+}
+MIN_HOLD = 0.15  # s; also the minimum gap, so injected events stay well ordered
+TAP = 0.05  # s a rating tap is held
+TAP_GAP = 0.10  # s between taps
 
 
 @dataclass(frozen=True, order=True)
@@ -151,7 +156,7 @@ class SimulatedParticipants:
         for d in downs:
             ups = [u for u in self.scripted if u.action == "up" and u.key == d.key]
             lo = d.trial or 0
-            hi = max((u.trial or 0 for u in ups), default=10 ** 6)
+            hi = max((u.trial or 0 for u in ups), default=10**6)
             if trial is not None and lo <= trial <= hi:
                 seats.add(d.seat)
         return seats
@@ -170,36 +175,44 @@ class SimulatedParticipants:
             keys = self.seats[info["seat"]]
             k = keys.key(info["button"])
             delay = 0.2 + self.rng.uniform(0, 0.2)
-            acts += [Action(round(t0 + delay, 4), "down", k, keys.seat, info["button"]),
-                     Action(round(t0 + delay + 0.3, 4), "up", k, keys.seat, info["button"])]
+            acts += [
+                Action(round(t0 + delay, 4), "down", k, keys.seat, info["button"]),
+                Action(round(t0 + delay + 0.3, 4), "up", k, keys.seat, info["button"]),
+            ]
         elif phase == "clip":
             for seat in self.seats.values():
                 if seat.seat in quiet:
                     continue
-                for button, a, b in hold_schedule(info.get("valence", "neutral"),
-                                                  info["duration"], self.rng):
+                for button, a, b in hold_schedule(info.get("valence", "neutral"), info["duration"], self.rng):
                     k = seat.key(button)
-                    acts += [Action(round(t0 + a, 4), "down", k, seat.seat, button),
-                             Action(round(t0 + b, 4), "up", k, seat.seat, button)]
+                    acts += [
+                        Action(round(t0 + a, 4), "down", k, seat.seat, button),
+                        Action(round(t0 + b, 4), "up", k, seat.seat, button),
+                    ]
         elif phase == "rating":
             for sid in info["seats"]:
                 if sid in quiet:
                     continue
                 seat = self.seats[sid]
-                target = rating_target(info["item"], info.get("valence", "neutral"),
-                                       info["low"], info["high"], self.rng)
+                target = rating_target(
+                    info["item"], info.get("valence", "neutral"), info["low"], info["high"], self.rng
+                )
                 steps = target - info["start"]
                 button = "happy" if steps > 0 else "sad"
                 t = t0 + 0.15 + self.rng.uniform(0, 0.15)
                 for _ in range(abs(steps)):
-                    acts += [Action(round(t, 4), "down", seat.key(button), sid, button),
-                             Action(round(t + TAP, 4), "up", seat.key(button), sid, button)]
+                    acts += [
+                        Action(round(t, 4), "down", seat.key(button), sid, button),
+                        Action(round(t + TAP, 4), "up", seat.key(button), sid, button),
+                    ]
                     t += TAP + TAP_GAP
                 # confirm: both buttons at once
-                acts += [Action(round(t, 4), "down", seat.happy, sid, "happy"),
-                         Action(round(t + 0.03, 4), "down", seat.sad, sid, "sad"),
-                         Action(round(t + 0.15, 4), "up", seat.happy, sid, "happy"),
-                         Action(round(t + 0.16, 4), "up", seat.sad, sid, "sad")]
+                acts += [
+                    Action(round(t, 4), "down", seat.happy, sid, "happy"),
+                    Action(round(t + 0.03, 4), "down", seat.sad, sid, "sad"),
+                    Action(round(t + 0.15, 4), "up", seat.happy, sid, "happy"),
+                    Action(round(t + 0.16, 4), "up", seat.sad, sid, "sad"),
+                ]
         return sorted(acts)
 
 

@@ -3,10 +3,12 @@
 Pure functions (no PsychoPy); ``session_index`` is the 0-based number of the
 session in its dataset (sessions already present when it starts).
 """
+
 from __future__ import annotations
 
 import random
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 
 def williams_square(n: int) -> list[list[int]]:
@@ -40,8 +42,7 @@ def williams_square(n: int) -> list[list[int]]:
     return rows
 
 
-def trial_order(clips: Sequence[str], mode: str, session_index: int,
-                seed: Optional[int] = None) -> list[str]:
+def trial_order(clips: Sequence[str], mode: str, session_index: int, seed: Optional[int] = None) -> list[str]:
     """The clip ids of one session, in the order they are shown.
 
     Parameters

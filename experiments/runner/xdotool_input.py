@@ -8,6 +8,7 @@ events travel the real path (X server -> Psychtoolbox queue ->
 :class:`~experiments.runner.keyboard.PtbKeyboard`). For each action it keeps
 the session time just before and just after the write.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -16,8 +17,9 @@ import subprocess
 import threading
 import time
 
-from ..errors import HardwareError
-from ..keys import XDOTOOL_KEYSYMS
+from coaffect.formats.errors import HardwareError
+from coaffect.formats.keys import XDOTOOL_KEYSYMS
+
 from .clock import SessionClock
 from .simulated import Action
 
@@ -47,12 +49,19 @@ class XdotoolInjector:
     def __init__(self, clock: SessionClock):
         self.xdotool = shutil.which("xdotool")
         if self.xdotool is None:
-            raise HardwareError("--simulate xdotool needs the xdotool program",
-                                hint="apt-get install xdotool, or use --simulate inprocess")
+            raise HardwareError(
+                "--simulate xdotool needs the xdotool program",
+                hint="apt-get install xdotool, or use --simulate inprocess",
+            )
         self.clock = clock
-        self._proc = subprocess.Popen([self.xdotool, "-"], stdin=subprocess.PIPE, text=True,
-                                      bufsize=1, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            [self.xdotool, "-"],
+            stdin=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._heap: list[Action] = []
         self._cv = threading.Condition()
         self._stop = False
