@@ -34,8 +34,8 @@ def describe_plan(protocol_path: Path = DEMO_PROTOCOL, sessions=DEMO_SESSIONS) -
 
     Examples
     --------
-    >>> print("\\n".join(describe_plan()))  # doctest: +SKIP
-    session demo01 (group): P01 seat A (happy=a, sad=z), ...
+    >>> print(describe_plan()[1])
+    session demo02 (alone): P04 seat A (happy=a, sad=z); baseline 5 s, clips ...
     """
     from coaffect.formats.protocol import load_protocol
     from experiments.runner.trial_order import trial_order

@@ -215,8 +215,8 @@ def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
 
     Examples
     --------
-    >>> paths = make_demo_clips("/tmp/demo-clips", progress=False)  # doctest: +SKIP
-    >>> [p.name for p in paths]                                      # doctest: +SKIP
+    >>> paths = make_demo_clips(tmp, progress=False)
+    >>> [p.name for p in paths]
     ['demo-positive.mp4', 'demo-negative.mp4', 'demo-bittersweet.mp4']
     """
     import shutil
@@ -281,9 +281,9 @@ def make_demo_files(out_dir: str | Path, manifest: str | Path, progress: bool = 
 
     Examples
     --------
-    >>> r = make_demo_files("stimuli/demo", "stimuli/manifest.yaml")  # doctest: +SKIP
-    >>> r.added or r.unchanged                                          # doctest: +SKIP
-    ['demo-positive', 'demo-negative', 'demo-bittersweet']
+    >>> r = make_demo_files(tmp / "demo", tmp / "manifest.yaml", progress=False)
+    >>> r.added
+    ['demo-bittersweet', 'demo-negative', 'demo-positive']
     """
     from .stimulus_files import scan_stimuli
 

@@ -75,7 +75,7 @@ def sha256_file(path: str | Path) -> str:
 
     Examples
     --------
-    >>> sha256_file("stimuli/demo/demo-positive.mp4")[:12]  # doctest: +SKIP
+    >>> sha256_file("stimuli/demo/demo-positive.mp4")[:12]
     'ef16286b948d'
     """
     h = hashlib.sha256()
@@ -157,8 +157,8 @@ def probe_clip(path: str | Path) -> ClipProbe:
 
     Examples
     --------
-    >>> p = probe_clip("stimuli/demo/demo-positive.mp4")   # doctest: +SKIP
-    >>> p.frame_count, p.fps, (p.width, p.height), p.audio  # doctest: +SKIP
+    >>> p = probe_clip("stimuli/demo/demo-positive.mp4")
+    >>> p.frame_count, p.fps, (p.width, p.height), p.audio
     (240, 30.0, (640, 360), False)
     """
     path = Path(path)
@@ -210,7 +210,7 @@ def find_clips(directory: str | Path, exclude: tuple[str, ...] = DEFAULT_EXCLUDE
 
     Examples
     --------
-    >>> [p.name for p in find_clips("stimuli")]  # doctest: +SKIP
+    >>> [p.name for p in find_clips("stimuli")]
     ['demo-bittersweet.mp4', 'demo-negative.mp4', 'demo-positive.mp4']
     """
     directory = Path(directory)
@@ -287,9 +287,11 @@ def scan_stimuli(
 
     Examples
     --------
-    >>> r = scan_stimuli("stimuli", "stimuli/manifest.yaml", progress=False)  # doctest: +SKIP
-    >>> r.unchanged                                                           # doctest: +SKIP
-    ['demo-positive', 'demo-negative', 'demo-bittersweet']
+    >>> import shutil
+    >>> folder = shutil.copytree("stimuli", tmp / "stimuli")
+    >>> r = scan_stimuli(folder, folder / "manifest.yaml", progress=False)
+    >>> r.unchanged
+    ['demo-bittersweet', 'demo-negative', 'demo-positive']
     """
     from tqdm import tqdm
 
@@ -372,8 +374,8 @@ def verify_stimuli(manifest, clip_ids: Optional[list[str]] = None, progress: boo
 
     Examples
     --------
-    >>> verify_stimuli("stimuli/manifest.yaml", progress=False)[0]  # doctest: +SKIP
-    'demo-positive: ok (demo/demo-positive.mp4, 8.0 s, 240 frames, 640x360)'
+    >>> verify_stimuli("stimuli/manifest.yaml", progress=False)[0]
+    'demo-bittersweet: ok (demo/demo-bittersweet.mp4, 8 s, 240 frames, 640x360)'
     """
     from tqdm import tqdm
 

@@ -99,8 +99,8 @@ def load_manifest(path: str | Path) -> Manifest:
 
     Examples
     --------
-    >>> m = load_manifest("stimuli/manifest.yaml")  # doctest: +SKIP
-    >>> m.clip("demo-positive").tags["valence"]      # doctest: +SKIP
+    >>> m = load_manifest("stimuli/manifest.yaml")
+    >>> m.clip("demo-positive").tags["valence"]
     'positive'
     """
     path = Path(path)

@@ -476,8 +476,8 @@ def load_protocol(path: str | Path, check_manifest: bool = True) -> LoadedProtoc
 
     Examples
     --------
-    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")  # doctest: +SKIP
-    >>> lp.protocol.conditions["group"].participants           # doctest: +SKIP
+    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")
+    >>> lp.protocol.conditions["group"].participants
     3
     """
     path = Path(path)

@@ -102,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["docs/session-format.md"])  # doctest: +SKIP
-    docs/session-format.md is up to date
+    >>> import shutil
+    >>> doc = shutil.copy("docs/session-format.md", tmp / "session-format.md")
+    >>> main([str(doc)])
+    /.../session-format.md is up to date
     0
     """
     argv = sys.argv[1:] if argv is None else argv

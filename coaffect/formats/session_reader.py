@@ -174,9 +174,16 @@ def read_session(path: str | Path) -> Session:
 
     Examples
     --------
-    >>> s = read_session("demo-output/data/ses-demo01")  # doctest: +SKIP
-    >>> s.status, len(s.intervals())                     # doctest: +SKIP
-    ('complete', 42)
+    >>> from coaffect.formats.session_writer import SessionWriter
+    >>> meta = {"condition": "alone", "participants": ["P01"], "protocol": {}, "versions": {}}
+    >>> w = SessionWriter.create(tmp, "S01", meta)
+    >>> for t, action in [(1.5, "down"), (2.25, "up")]:
+    ...     w.append("buttons.tsv", {"t": t, "action": action, "participant_id": "P01",
+    ...                              "seat": "A", "button": "happy", "key": "f"})
+    >>> w.finish("complete")
+    >>> s = read_session(tmp / "ses-S01")
+    >>> s.status, s.intervals()[["button", "onset", "duration"]].values.tolist()
+    ('complete', [['happy', 1.5, 0.75]])
     """
     path = Path(path)
     meta_path = path / "session.json"

@@ -130,9 +130,13 @@ class SessionWriter:
 
     Examples
     --------
-    >>> w = SessionWriter.create(tmp / "data", "S01", {"condition": "alone"})  # doctest: +SKIP
-    >>> w.append("buttons.tsv", {"t": 1.5, "action": "down", ...})             # doctest: +SKIP
-    >>> w.finish("complete")                                                   # doctest: +SKIP
+    >>> meta = {"condition": "alone", "participants": ["P01"], "protocol": {}, "versions": {}}
+    >>> w = SessionWriter.create(tmp / "data", "S01", meta)
+    >>> w.append("buttons.tsv", {"t": 1.5, "action": "down", "participant_id": "P01",
+    ...                          "seat": "A", "button": "happy", "key": "f"})
+    >>> w.finish("complete")
+    >>> (tmp / "data" / "ses-S01" / "buttons.tsv").read_text().splitlines()[1].split()
+    ['1.5', 'down', 'P01', 'A', 'happy', 'f']
     """
 
     def __init__(self, dataset_dir: Path, session_id: str, *, resume: bool = False):

@@ -211,9 +211,11 @@ def diff_protocols(a: str | Path, b: str | Path) -> tuple[list[str], list[str]]:
 
     Examples
     --------
-    >>> diffs, notes = diff_protocols("old.yaml", "new.zip")  # doctest: +SKIP
-    >>> diffs                                                 # doctest: +SKIP
-    ['clips added: demo-extra', 'seat A happy key changed: a -> q']
+    >>> new = Path("protocols/bittersweet-demo.yaml").read_text().replace("happy: a,", "happy: q,", 1)
+    >>> _ = (tmp / "new.yaml").write_text(new)
+    >>> diffs, notes = diff_protocols("protocols/bittersweet-demo.yaml", tmp / "new.yaml")
+    >>> diffs
+    ['seat A happy key changed: a -> q']
     """
     with tempfile.TemporaryDirectory(prefix="coaffect-diff-") as tmp:
         (Path(tmp) / "a").mkdir()

@@ -88,9 +88,12 @@ def import_bundle(
 
     Examples
     --------
-    >>> r = import_bundle("demo.zip", "protocols", stimuli_dir="stimuli")  # doctest: +SKIP
-    >>> r.protocol                                                           # doctest: +SKIP
-    PosixPath('protocols/bittersweet-demo/protocol/bittersweet-demo.yaml')
+    >>> from experiments.bundle.pack import pack_bundle
+    >>> bundle = pack_bundle("protocols/bittersweet-demo.yaml", tmp / "demo.zip").path
+    >>> (tmp / "protocols").mkdir()
+    >>> r = import_bundle(bundle, tmp / "protocols", stimuli_dir="stimuli")
+    >>> r.protocol.relative_to(tmp).as_posix()
+    'protocols/bittersweet-demo/protocol/bittersweet-demo.yaml'
     """
     into = Path(into)
     if not into.is_dir():

@@ -55,8 +55,9 @@ def installed_coaffect_version() -> str:
 
     Examples
     --------
-    >>> installed_coaffect_version()  # doctest: +SKIP
-    '0.1.0'
+    >>> import coaffect
+    >>> installed_coaffect_version() == coaffect.__version__
+    True
     """
     try:
         return importlib.metadata.version("coaffect")
@@ -162,8 +163,8 @@ def load_protocol_migrating(path, check_manifest: bool = True, written_by: Optio
     Examples
     --------
     >>> lp, msgs, new = load_protocol_migrating("protocols/bittersweet-demo.yaml",
-    ...                                         check_manifest=False)  # doctest: +SKIP
-    >>> msgs, new                                                       # doctest: +SKIP
+    ...                                         check_manifest=False)
+    >>> msgs, new
     ([], None)
     """
     import hashlib

@@ -96,9 +96,9 @@ def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: boo
 
     Examples
     --------
-    >>> r = pack_bundle("protocols/bittersweet-demo.yaml", "demo.zip")  # doctest: +SKIP
-    >>> r.files, r.not_included                                           # doctest: +SKIP
-    (11, ['demo-positive', 'demo-negative', 'demo-bittersweet'])
+    >>> r = pack_bundle("protocols/bittersweet-demo.yaml", tmp / "demo.zip")
+    >>> r.not_included  # placeholder clips travel only with --with-stimuli
+    ['demo-positive', 'demo-negative', 'demo-bittersweet']
     """
     output = Path(output)
     lp = load_protocol(protocol_path)

@@ -28,8 +28,8 @@ def probe_video(path: Path) -> tuple[float, int, float]:
 
     Examples
     --------
-    >>> probe_video(Path("stimuli/demo/positive.mp4"))  # doctest: +SKIP
-    (4.0, 120, 30.0)
+    >>> probe_video(Path("stimuli/demo/demo-positive.mp4"))
+    (...)
     """
     import cv2  # local: only verify with --stimuli needs it
 
@@ -86,8 +86,10 @@ def match_clip(clip: Clip, stimuli_dir: Path) -> ClipMatch:
 
     Examples
     --------
-    >>> m = match_clip(clip, Path("stimuli"))  # doctest: +SKIP
-    >>> m.status                                # doctest: +SKIP
+    >>> from coaffect.formats.manifest import load_manifest
+    >>> clip = load_manifest("stimuli/manifest.yaml").clip("demo-positive")
+    >>> m = match_clip(clip, Path("stimuli"))
+    >>> m.status
     'checksum'
     """
     found = _candidates(clip, Path(stimuli_dir))

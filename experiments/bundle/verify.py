@@ -105,8 +105,10 @@ def open_bundle(bundle_path: str | Path, root: Path, limits: Limits = DEFAULT_LI
 
     Examples
     --------
-    >>> with tempfile.TemporaryDirectory() as d:                      # doctest: +SKIP
-    ...     ob = open_bundle("demo.zip", Path(d))
+    >>> from experiments.bundle.pack import pack_bundle
+    >>> bundle = pack_bundle("protocols/bittersweet-demo.yaml", tmp / "demo.zip").path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     ob = open_bundle(bundle, Path(d))
     ...     ob.loaded.protocol.id
     'bittersweet-demo'
     """
@@ -338,7 +340,12 @@ def check_lab_stimuli(
 
     Examples
     --------
-    >>> matches, notes, warnings = check_lab_stimuli(opened, Path("stimuli"))  # doctest: +SKIP
+    >>> from experiments.bundle.pack import pack_bundle
+    >>> bundle = pack_bundle("protocols/bittersweet-demo.yaml", tmp / "demo.zip").path
+    >>> opened = open_bundle(bundle, tmp / "opened")
+    >>> matches, notes, warnings = check_lab_stimuli(opened, Path("stimuli"))
+    >>> [m.status for m in matches], warnings
+    (['checksum', 'checksum', 'checksum'], [])
     """
     notes: list[str] = []
     warnings: list[str] = []
@@ -403,9 +410,11 @@ def verify_bundle(
 
     Examples
     --------
-    >>> report = verify_bundle("demo.zip", stimuli_dir="stimuli")  # doctest: +SKIP
-    >>> print("\\n".join(report.lines()))                           # doctest: +SKIP
-    demo.zip: ok (bittersweet-demo 1.0.0, 11 files, all checksums match)
+    >>> from experiments.bundle.pack import pack_bundle
+    >>> bundle = pack_bundle("protocols/bittersweet-demo.yaml", tmp / "demo.zip").path
+    >>> report = verify_bundle(bundle, stimuli_dir="stimuli")
+    >>> print(report.lines()[0])
+    /.../demo.zip: ok (bittersweet-demo 1.0.0, ... files, all checksums match)
     """
     with tempfile.TemporaryDirectory(prefix="coaffect-verify-") as tmp:
         opened = open_bundle(bundle_path, Path(tmp), limits)
