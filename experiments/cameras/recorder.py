@@ -246,7 +246,7 @@ class CameraSet:
                 self._summary is None
                 and cam.process is not None
                 and not _alive(cam.process)
-                and cam.status not in ("missing", "ended")
+                and cam.status not in ("missing", "ended", "failed")
                 and not cam.stop_event.is_set()
             ):
                 self._restart(cam)

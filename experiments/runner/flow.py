@@ -13,6 +13,8 @@ from coaffect.formats.session_writer import TableWriter
 from .button_check import run_button_check
 from .ratings import run_ratings
 from .runtime import Runtime, SessionAborted
+from .resume import merge_camera_summaries
+from .stops import stop_reason
 
 SIMULATED_COLUMNS = ["t_planned", "t_sent", "t_sent_end", "action", "key", "seat", "button"]
 #: Seconds the baseline instruction text stays up before the fixation period.
@@ -34,7 +36,8 @@ class SessionFlow:
         self.progress = progress
         self.trials_done: list[int] = []
         self.injected: list = []
-        self.clip_audit: dict = {}
+        # after --resume the earlier runs' per-trial summaries stay (merged, not replaced)
+        self.clip_audit: dict = dict(writer.meta.get("clips") or {})
         self.rt: Optional[Runtime] = None
         self.display = None
         self.keyboard = None
@@ -316,9 +319,7 @@ class SessionFlow:
     def crashed(self, exc: BaseException) -> None:
         """Mark the session aborted after an unexpected error (the data stay)."""
         try:
-            reason = (
-                "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {type(exc).__name__}: {exc}"
-            )
+            reason = stop_reason(exc)
             now = self.clock.now()
             self.writer.append(
                 "events.tsv", {"onset": now, "duration": 0.0, "trial_type": "abort", "detail": reason[:200]}
@@ -338,7 +339,7 @@ class SessionFlow:
             self._write_simulated()
         if self.cams is not None:
             try:
-                summary = self.cams.stop()
+                summary = merge_camera_summaries(self.writer.meta.get("cameras"), self.cams.stop())
                 self.writer.update(cameras=summary)
                 self._poll_cameras()  # gaps still open at the end close only at stop()
             except Exception as exc:  # keep the session data even if cameras fail to stop
