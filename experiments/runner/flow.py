@@ -12,8 +12,8 @@ from coaffect.formats.session_writer import TableWriter
 
 from .button_check import run_button_check
 from .ratings import run_ratings
-from .runtime import Runtime, SessionAborted
 from .resume import merge_camera_summaries
+from .runtime import Runtime, SessionAborted
 from .stops import stop_reason
 
 SIMULATED_COLUMNS = ["t_planned", "t_sent", "t_sent_end", "action", "key", "seat", "button"]

@@ -24,7 +24,7 @@ from coaffect.formats.session_writer import SessionWriter
 from .clock import SessionClock
 from .preflight import SessionPlan, prepare_session
 from .resume import find_resume_point, resumed_clock_zero
-from .stops import DiskReserve, SignalGuard, SessionStopped, is_clean_stop, is_disk_full, stop_reason
+from .stops import DiskReserve, SessionStopped, SignalGuard, is_clean_stop, is_disk_full, stop_reason
 
 SIMULATE_MODES = ("inprocess", "xdotool")
 
