@@ -23,8 +23,18 @@ from coaffect.formats.session_writer import SessionWriter
 
 from .clock import SessionClock
 from .preflight import SessionPlan, prepare_session
-from .resume import find_resume_point, resumed_clock_zero
-from .stops import DiskReserve, SessionStopped, SignalGuard, is_clean_stop, is_disk_full, stop_reason
+from .resume import find_resume_point, merge_camera_summaries, resumed_clock_zero
+from .stops import (
+    DiskReserve,
+    DisplayClosed,
+    SessionStopped,
+    SignalGuard,
+    is_clean_stop,
+    is_disk_full,
+    resume_command,
+    stop_reason,
+    watch_display,
+)
 
 SIMULATE_MODES = ("inprocess", "xdotool")
 
@@ -226,6 +236,24 @@ def _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, 
     )
     result = SessionResult(writer.dir, "running")
     reserve = DiskReserve(writer.dir)
+
+    def display_lost() -> None:  # Xlib ends the process after this returns
+        guard.quiet()
+        if cams is not None:
+            writer.update(cameras=merge_camera_summaries(writer.meta.get("cameras"), cams.stop()))
+        reserve.release()
+        flow.crashed(DisplayClosed())
+        cmd = resume_command(
+            plan.loaded.path, writer.dir, simulate=simulate, cameras=cameras, camera_files=camera_files
+        )
+        print(
+            f"coaffect: session stopped: display closed; everything recorded is kept\n"
+            f"continue it with: {cmd}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    watch_display(display_lost)
     try:
         result.status = flow.run(skip_button_check, rp, rebased)
     except BaseException as exc:

@@ -8,6 +8,10 @@
 * A full output disk (``ENOSPC`` from any write) ends the session with reason
   ``disk full``. A small reserve file made at the start is deleted first so the
   last rows and ``session.json`` still fit.
+* The display closing under the window (the X server ends: a remote session
+  dropped, the desktop logged out) makes Xlib call its I/O error handler and then
+  end the process; :func:`watch_display` puts a handler there that first ends the
+  session as ``aborted`` with reason ``display closed``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
+import threading
 from pathlib import Path
 
 #: Bytes kept free for the final rows and session.json after the disk fills up.
@@ -79,12 +85,65 @@ class SignalGuard:
     def quiet(self) -> None:
         """Ignore SIGTERM and SIGINT from now on (until the guard exits)."""
         for sig in self._old:
-            signal.signal(sig, self._ignore)
+            try:
+                signal.signal(sig, self._ignore)
+            except ValueError:  # called from another thread (e.g. Xlib's error handler)
+                pass
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+
+
+class DisplayClosed(Exception):
+    """The X display went away under the session window."""
+
+    reason = "display closed"
+
+
+_HANDLERS: list = []  # ctypes callbacks must stay alive as long as Xlib may call them
+
+
+def watch_display(on_lost) -> bool:
+    """Call ``on_lost()`` if the X display is lost, before Xlib ends the process.
+
+    Returns False where there is no Xlib (not Linux/X11). The handler cannot keep
+    the process alive (Xlib exits once it returns), so ``on_lost`` must finish
+    the session folder itself.
+
+    Examples
+    --------
+    >>> watch_display(lambda: None) in (True, False)
+    True
+    """
+    try:
+        from pyglet.libs.x11 import xlib
+    except Exception:  # no X11 library: nothing to watch
+        return False
+
+    # Several threads with their own X connection may fail at once: the first
+    # finishes the folder; the others wait for it (Xlib exits once a handler returns).
+    lock, done = threading.Lock(), []
+
+    def handler(_display):
+        with lock:
+            if not done:
+                done.append(True)
+                try:
+                    on_lost()
+                except BaseException as exc:  # never raise into Xlib's C code
+                    print(f"coaffect: could not finish the session folder: {exc!r}", file=sys.stderr)
+                sys.stderr.flush()
+                # Xlib would exit(1) once this returns, while other threads still use the
+                # dead connection (seen: SIGSEGV); end now, with Xlib's status
+                os._exit(1)
+        return 0
+
+    cb = xlib.XIOErrorHandler(handler)
+    _HANDLERS.append(cb)
+    xlib.XSetIOErrorHandler(cb)
+    return True
 
 
 def is_disk_full(exc: BaseException | None) -> bool:
@@ -116,7 +175,7 @@ def stop_reason(exc: BaseException) -> str:
     >>> stop_reason(OSError(errno.ENOSPC, "No space left on device"))
     'disk full'
     """
-    if isinstance(exc, SessionStopped):
+    if isinstance(exc, (SessionStopped, DisplayClosed)):
         return exc.reason
     if isinstance(exc, KeyboardInterrupt):
         return _SIGNAL_REASONS[signal.SIGINT]
