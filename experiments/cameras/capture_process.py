@@ -138,7 +138,7 @@ def capture_main(
         # a resumed session: frames are missing from the interruption until now
         from .mjpeg_store import last_frame_row
 
-        last = last_frame_row(recorder.table_path)
+        last = last_frame_row(recorder.table_path)  # repaired by MjpegRecorder: complete
         if last is not None:
             fps = source.fps_nominal or spec.fps or 30.0
             state["open_gap"] = min(last.t + 1.0 / fps, now())
