@@ -13,6 +13,7 @@ recorded session in ``test_camera_bad_input_gives_nan_rows``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -125,3 +126,81 @@ def test_alone_only_dataset_exits_2_without_traceback(small, tmp_path, capsys, m
     assert "Traceback" not in out.err + out.out
     assert rc == 2
     assert "condition" in out.out + out.err and "alone" in out.out + out.err  # says what is missing
+
+
+GROUP_GIF = "group/head-pose-face-detection-female-and-male.gif"  # 2 people, 12.5 fps
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory, display, shared_data):
+    """A real recorded group session (runner + replayed camera), scored once intact."""
+    from test_runner_kit import coaffect, make_study
+
+    tmp = tmp_path_factory.mktemp("recorded")
+    proto = make_study(tmp, seats=2, camera=shared_data / GROUP_GIF)
+    data = tmp / "data"
+    r = coaffect(
+        "run", proto, "--condition", "group", "--participants", "P01,P02", "--simulate",
+        "--skip-button-check", "--output", data, "--session-id", "S1",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return data
+
+
+def _score(data: Path, monkeypatch) -> pd.DataFrame:
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert main(["score", str(data), "--force"]) == 0
+    return pd.read_parquet(data / "derivatives/coaffect/ses-S1/faces.parquet")
+
+
+def test_camera_bad_input_gives_nan_rows(recorded, tmp_path, monkeypatch, capsys):
+    """Cut .mjpg, frame table longer or shorter than the video: one row per table row, NaN where no bytes."""
+    from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
+
+    def copy(name):
+        d = tmp_path / name
+        shutil.copytree(recorded, d)
+        shutil.rmtree(d / "derivatives", ignore_errors=True)
+        return d, *camera_paths(d / "ses-S1", "wide")
+
+    d, video, table = copy("intact")
+    rows = read_frame_rows(table)
+    intact = _score(d, monkeypatch)
+    n = len(rows)
+    assert len(intact) == 2 * n  # a row per frame and participant
+    found = intact.groupby("frame")["face_found"].any()
+    assert found.mean() > 0.5  # the faces are really seen in the intact video
+
+    # .mjpg cut in the middle of a frame: frames without their bytes are NaN rows
+    d, video, table = copy("cut")
+    cut_at = rows[n // 2].byte_offset + rows[n // 2].byte_length // 2
+    os.truncate(video, cut_at)
+    faces = _score(d, monkeypatch)
+    assert len(faces) == 2 * n
+    lost = faces[faces.frame >= n // 2]
+    assert len(lost) == 2 * (n - n // 2) and not lost["face_found"].any()
+    assert lost[["face_x", "AU12", "happiness", "emo_sad"]].isna().all().all()  # NaN, not 0
+    assert sorted(set(lost["t"].round(4))) == [round(r.t, 4) for r in rows[n // 2 :]]  # times kept
+    kept = faces[faces.frame < n // 2].groupby("frame")["face_found"].any()
+    assert kept.equals(found[found.index < n // 2])  # frames before the cut: as scored intact
+
+    # frame table longer than the video (rows pointing past its end): NaN rows for those
+    d, video, table = copy("longer")
+    last = rows[-1]
+    with open(table, "a", encoding="utf-8") as fh:
+        for k in range(1, 6):
+            off = last.byte_offset + last.byte_length * k
+            fh.write(f"{n - 1 + k}\t{last.t + k / 12.5:.6f}\t{off}\t{last.byte_length}\tn/a\n")
+    faces = _score(d, monkeypatch)
+    assert len(faces) == 2 * (n + 5)
+    assert not faces[faces.frame >= n]["face_found"].any()
+    assert faces[faces.frame < n].groupby("frame")["face_found"].any().equals(found)
+
+    # frame table shorter than the video: frames without a timestamp are not scored
+    d, video, table = copy("shorter")
+    lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
+    table.write_text("".join(lines[:21]), encoding="utf-8")  # header + 20 rows
+    faces = _score(d, monkeypatch)
+    assert sorted(set(faces.frame)) == list(range(20)) and len(faces) == 40
+    assert faces.groupby("frame")["face_found"].any().equals(found[found.index < 20])
+    assert "Traceback" not in capsys.readouterr().err
