@@ -16,7 +16,11 @@ from analysis.synthetic_faces import SYNTHETIC_UNITS, au_schedule, write_group_v
 # AU15 0.54, AU04 0.47, AU26 0.43, AU45 0.29. The eye units are the weakest
 # (blinks last 2-3 frames, and the lid landmarks jitter by about a pixel on an
 # 88 px face), so AU45 gets the lowest floor.
-RHO_FLOOR = {"AU12": 0.6, "AU01": 0.5, "AU02": 0.5, "AU15": 0.4, "AU04": 0.35, "AU26": 0.3, "AU45": 0.15}
+# Spearman floors over 90 frames: each about 0.05-0.1 under the measured rho (AU12 0.72,
+# AU01 0.63, AU02 0.60, AU15 0.55, AU04 0.47, AU26 0.45, AU45 0.28; deterministic input) and
+# never below 0.25, the one-sided p < .01 threshold for n = 90: a unit that stops tracking
+# its schedule (rho ~ 0 +- 0.1) fails instead of passing at chance level.
+RHO_FLOOR = {"AU12": 0.65, "AU01": 0.55, "AU02": 0.5, "AU15": 0.45, "AU04": 0.4, "AU26": 0.35, "AU45": 0.25}
 
 
 @pytest.fixture(scope="module")
