@@ -17,7 +17,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import IN_CI
+from conftest import require_root
 from test_runner_crash import (
     GIF,
     LOSS_BOUND_S,
@@ -42,9 +42,8 @@ def tmpfs(tmp_path):
     mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=520m", "tmpfs", str(mnt)], capture_output=True)
     if r.returncode != 0:
-        if IN_CI:
-            pytest.fail(f"cannot mount a tmpfs (CI runs as root): {r.stderr.decode()}")
-        pytest.skip("mounting a tmpfs needs root")
+        require_root("mounting a tmpfs")
+        pytest.fail(f"mount -t tmpfs failed although running as root: {r.stderr.decode()}")
     try:
         yield mnt
     finally:
