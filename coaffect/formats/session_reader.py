@@ -51,7 +51,7 @@ class Session:
         return self.meta["session_id"]
 
     @property
-    def status(self) -> str:
+    def status(self) -> fmt.SessionStatus:
         return self.meta["status"]
 
     def camera_video(self, name: str) -> Path | None:

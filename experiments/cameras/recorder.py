@@ -190,12 +190,12 @@ class CameraSet:
 
     # ------------------------------------------------------------------ messages
     def _gap_event(self, cam: _Camera, start: float, end: float, reason: str) -> dict:
-        return {
-            "onset": round(start, 6),
-            "duration": round(max(0.0, end - start), 6),
-            "trial_type": "camera_gap",
-            "detail": f"camera {cam.spec.name}: no frames for {end - start:.2f} s ({reason})",
-        }
+        return fmt.event_row(
+            round(start, 6),
+            round(max(0.0, end - start), 6),
+            "camera_gap",
+            detail=f"camera {cam.spec.name}: no frames for {end - start:.2f} s ({reason})",
+        )
 
     def _drain(self, cam: _Camera) -> None:
         if cam.messages is None:

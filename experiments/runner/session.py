@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from coaffect.formats.errors import HardwareError, SessionSetupError
+from coaffect.formats.session_format import SessionStatus
 from coaffect.formats.session_writer import SessionWriter
 
 from .clock import SessionClock
@@ -44,7 +45,7 @@ class SessionResult:
     """What :func:`run_session` did."""
 
     session_dir: Path
-    status: str
+    status: SessionStatus
     trials_done: list = field(default_factory=list)
     injected: list = field(default_factory=list)  # (Action, t_before, t_after)
     #: why a session stopped early without a traceback (signal, full disk), else None
