@@ -243,6 +243,7 @@ def test_signal_stops_cleanly_prints_resume_command_and_resume_keeps_clip_summar
     assert s.status == "aborted" and s.meta["abort_reason"] == reason and s.notes == []
     assert s.events.iloc[-1].trial_type == "abort" and s.events.iloc[-1].detail == reason
     assert 0 <= s.events.iloc[-1].onset - t_kill < 0.5  # stopped within a few frames
+    print(f"\n{sig.name}: abort row {s.events.iloc[-1].onset - t_kill:.3f} s after the signal")
     assert list(s.meta["clips"]) == ["1"]  # trial 1's summary; clip 2 was cut
     clip1 = dict(s.meta["clips"]["1"])
     assert s.meta["cameras"]["wide"]["status"] == "ok"  # cameras stopped cleanly
