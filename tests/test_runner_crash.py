@@ -270,3 +270,29 @@ def test_signal_stops_cleanly_prints_resume_command_and_resume_keeps_clip_summar
     assert any(last_frame < a <= last_frame + 0.1 and t_kill < b < resume_at for a, b in gaps), gaps
     ev = s.events[s.events.trial_type == "camera_gap"]
     assert ev["detail"].str.contains("session interrupted until resumed").sum() == 1
+
+
+def test_sigterm_while_the_cameras_open_leaves_no_traceback_and_no_half_folder(study, tmp_path):
+    """A stop before the session has begun: no traceback; the new folder is removed or readable."""
+    proto, data = study
+    sdir = data / "ses-S1"
+    cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
+    proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
+    try:
+        _wait(lambda: (sdir / "session.json").exists(), 60, "session.json")  # cameras open next
+        pids = _capture_pids(proc)
+        os.kill(proc.pid, signal.SIGTERM)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = (tmp_path / "run1.log").read_text()
+    _all_gone(pids)
+    assert "Traceback" not in out
+    if code == 130:  # stopped while the cameras opened: the folder made a moment ago is gone
+        assert out.strip().splitlines()[-1] == "coaffect: interrupted" and not sdir.exists()
+    else:  # the session had begun: a clean, resumable abort
+        assert code == 143, out
+        s = read_session(sdir)
+        assert s.status == "aborted" and s.meta["abort_reason"] == "terminated (SIGTERM)"

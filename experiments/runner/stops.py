@@ -35,8 +35,12 @@ _SIGNAL_REASONS = {
 }
 
 
-class SessionStopped(BaseException):
-    """A signal asked the session to stop (a BaseException, like KeyboardInterrupt).
+class SessionStopped(KeyboardInterrupt):
+    """A signal asked the session to stop.
+
+    A KeyboardInterrupt, so that a stop before the session folder exists (e.g.
+    while the cameras open) still ends as the CLI's "coaffect: interrupted",
+    never as a traceback.
 
     Examples
     --------
