@@ -136,7 +136,13 @@ def read_faces(dataset_dir: Path, session_id: str) -> pd.DataFrame | None:
     path = derivatives_dir(dataset_dir, session_id, "faces.parquet")
     if not path.exists():
         return None
-    faces = pd.read_parquet(path)
+    try:
+        faces = pd.read_parquet(path)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        raise AnalysisError(
+            f"{path}: not a readable Parquet file (cut short, corrupted, or not a Parquet file)",
+            hint="re-run 'coaffect score --force' for this session",
+        ) from None
     missing = [c for c in ("t", "participant_id", "face_found") if c not in faces.columns]
     if missing:
         raise AnalysisError(

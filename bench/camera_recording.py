@@ -6,8 +6,11 @@ written, capture-to-disk latency (median, max), and the resident memory of its
 capture process sampled over time (peak, and growth after warm-up). Then, if
 the session runner is installed, two short simulated sessions are run, without
 and with the three cameras, and the movie-frame statistics of their clips are
-compared (frames dropped/repeated, from events.tsv). The last line is one JSON
-object of headline figures.
+compared (frames dropped/repeated from events.tsv, flip-interval percentiles
+from flips.tsv). One camera (one capture process) is recorded first, then three.
+The last line is one JSON object of headline ratios against baselines measured
+in the same run (3 cameras vs 1, with vs without cameras); a failed run (a
+session that did not complete, a camera writing < 99% of its frames) exits 1.
 
 Run under a display (the presentation part opens a PsychoPy window)::
 
@@ -35,8 +38,8 @@ FEEDS = {
 }  # 640x360 / 640x480, all 30 fps
 
 
-def record(seconds: float, out: Path, sample_every: float = 0.5) -> dict:
-    """Record the three feeds for ``seconds``; return summary and RSS samples."""
+def record(seconds: float, out: Path, sample_every: float = 0.5, feeds=None) -> dict:
+    """Record ``feeds`` (default: all three) for ``seconds``; return summary and RSS samples."""
     import psutil
     from tqdm import tqdm
 
@@ -44,7 +47,9 @@ def record(seconds: float, out: Path, sample_every: float = 0.5) -> dict:
 
     seats = {"seatA": ("A",), "seatB": ("B",), "seatC": ("C",)}
     specs = [
-        CameraSpec(name, file=str(SHARED / rel), loop=True, seats=seats[name]) for name, rel in FEEDS.items()
+        CameraSpec(name, file=str(SHARED / rel), loop=True, seats=seats[name])
+        for name, rel in FEEDS.items()
+        if feeds is None or name in feeds
     ]
     cams = CameraSet(specs, out, time.perf_counter()).start()
     procs = {n: psutil.Process(p) for n, p in cams.pids().items()}
@@ -132,7 +137,20 @@ def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
             key, _, value = part.partition("=")
             if key in stats:
                 stats[key] += int(value)
+    import numpy as np
+
+    flips = (out / "ses-B1" / "flips.tsv").read_text().splitlines()
+    fh = flips[0].split("\t")
+    by_trial: dict = {}
+    for line in flips[1:]:
+        row = dict(zip(fh, line.split("\t")))
+        by_trial.setdefault(row["trial"], []).append(float(row["t"]))
+    iv = np.concatenate([np.diff(v) for v in by_trial.values() if len(v) > 1]) * 1000
+    for q in (50, 95, 99):
+        stats[f"flip_p{q}_ms"] = round(float(np.percentile(iv, q)), 2)
+    stats["flip_max_ms"] = round(float(iv.max()), 2)
     meta = json.loads((out / "ses-B1" / "session.json").read_text())
+    stats["status"] = meta["status"]
     if with_cameras:
         stats["camera_frames"] = {n: c.get("frames_written") for n, c in (meta.get("cameras") or {}).items()}
     return stats
@@ -150,57 +168,78 @@ def main(argv=None) -> int:
         help="clips of the simulated sessions",
     )
     args = parser.parse_args(argv)
-    headline: dict = {"seconds": args.seconds, "cameras": {}}
+    headline: dict = {"bench": "camera_recording", "seconds": args.seconds}
+    failures = []
     with tempfile.TemporaryDirectory(prefix="coaffect-bench-") as tmp:
         tmp = Path(tmp)
-        t0 = time.perf_counter()
-        rec = record(args.seconds, tmp / "ses-bench")
-        wall = time.perf_counter() - t0
-        print(
-            f"recorded {len(FEEDS)} file-backed cameras for {args.seconds:.0f} s "
-            f"(wall {wall:.1f} s, {os.cpu_count()} CPUs)"
-        )
-        print(
-            f"{'camera':8} {'delivered':>9} {'written':>8} {'dropped':>8} {'written%':>8} "
-            f"{'fps':>7} {'lat_med_ms':>10} {'lat_max_ms':>10} {'rss_peak':>9} "
-            f"{'rss_growth':>10}"
-        )
-        for name, s in rec["summary"].items():
-            mem = memory_figures(rec["rss"][name])
-            pct = 100.0 * s["frames_written"] / s["frames_delivered"] if s["frames_delivered"] else 0
+        runs = {}
+        # single process first (one camera), then the three cameras in three processes
+        for label, feeds in (("1 camera", ["seatA"]), ("3 cameras", None)):
+            t0 = time.perf_counter()
+            rec = record(args.seconds, tmp / f"ses-{len(feeds or FEEDS)}", feeds=feeds)
+            wall = time.perf_counter() - t0
+            print(f"\n{label}: recorded for {args.seconds:.0f} s (wall {wall:.1f} s, {os.cpu_count()} CPUs)")
             print(
-                f"{name:8} {s['frames_delivered']:9d} {s['frames_written']:8d} "
-                f"{s['frames_dropped']:8d} {pct:8.2f} {s['fps_measured']:7.2f} "
-                f"{1000 * s['latency_median']:10.1f} {1000 * s['latency_max']:10.1f} "
-                f"{mem['rss_peak_mib']:7.1f}Mi {mem['rss_growth_mib']:8.2f}Mi"
+                f"{'camera':8} {'delivered':>9} {'written':>8} {'dropped':>8} {'written%':>8} "
+                f"{'fps':>7} {'lat_med_ms':>10} {'lat_max_ms':>10} {'rss_peak':>9} "
+                f"{'rss_growth':>10}"
             )
-            headline["cameras"][name] = {
-                "delivered": s["frames_delivered"],
-                "written": s["frames_written"],
-                "written_pct": round(pct, 2),
-                "fps": s["fps_measured"],
-                "latency_median_ms": round(1000 * s["latency_median"], 1),
-                "latency_max_ms": round(1000 * s["latency_max"], 1),
-                **mem,
-            }
-        print(
-            "RSS over time (MiB), per camera: "
-            + "; ".join(
-                f"{n}: " + " ".join(f"{rss / 2**20:.1f}" for _, rss in v[:: max(1, len(v) // 8)])
-                for n, v in rec["rss"].items()
-            )
+            rows = {}
+            for name, s in rec["summary"].items():
+                mem = memory_figures(rec["rss"][name])
+                pct = 100.0 * s["frames_written"] / s["frames_delivered"] if s["frames_delivered"] else 0
+                print(
+                    f"{name:8} {s['frames_delivered']:9d} {s['frames_written']:8d} "
+                    f"{s['frames_dropped']:8d} {pct:8.2f} {s['fps_measured'] or 0:7.2f} "
+                    f"{1000 * (s['latency_median'] or 0):10.1f} {1000 * (s['latency_max'] or 0):10.1f} "
+                    f"{mem['rss_peak_mib']:7.1f}Mi {mem['rss_growth_mib'] or 0:8.2f}Mi"
+                )
+                rows[name] = {
+                    "written_fraction": pct / 100,
+                    "latency_median": s["latency_median"] or 0,
+                    **mem,
+                }
+                if s["frames_delivered"] == 0 or pct < 99.0 or s["status"] != "ok":
+                    failures.append(f"{label} {name}: status {s['status']}, written {pct:.1f}%")
+            runs[label] = rows
+        one, three = runs["1 camera"]["seatA"], runs["3 cameras"]["seatA"]
+        headline["written_fraction_min"] = round(
+            min(r["written_fraction"] for rows in runs.values() for r in rows.values()), 4
+        )
+        headline["latency_3cams_vs_1cam"] = (
+            round(three["latency_median"] / one["latency_median"], 2) if one["latency_median"] else None
+        )
+        headline["rss_growth_mib_max"] = max(
+            (r["rss_growth_mib"] or 0) for rows in runs.values() for r in rows.values()
         )
         have_runner = (ROOT / "experiments" / "runner" / "__init__.py").exists()
         if have_runner and not args.no_presentation and os.environ.get("DISPLAY"):
             clips = args.clips.split(",")
+            pres = {}
             for label, with_cams in (("without cameras", False), ("with 3 cameras", True)):
                 stats = presentation(with_cams, clips, tmp)
                 print(f"presentation {label}: {stats}")
-                headline["without_cameras" if not with_cams else "with_cameras"] = stats
+                pres[with_cams] = stats
+                if "error" in stats or stats.get("status") != "complete":
+                    failures.append(f"presentation {label}: {stats.get('error', stats.get('status'))}")
+            if not failures:
+                a, b = pres[False], pres[True]
+                headline["dropped_frames_without_cameras"] = a["dropped"]
+                headline["dropped_frames_with_cameras"] = b["dropped"]
+                headline["dropped_fraction_with_minus_without"] = round(
+                    b["dropped"] / max(1, b["frames_shown"] + b["dropped"])
+                    - a["dropped"] / max(1, a["frames_shown"] + a["dropped"]),
+                    4,
+                )
+                for q in ("p50", "p95", "p99"):
+                    headline[f"flip_{q}_with_vs_without"] = round(b[f"flip_{q}_ms"] / a[f"flip_{q}_ms"], 3)
         else:
             print("presentation comparison skipped (no runner, no DISPLAY, or --no-presentation)")
+    headline["ok"] = not failures
+    for f in failures:
+        print(f"FAILED: {f}")
     print(json.dumps(headline))
-    return 0
+    return 0 if not failures else 1
 
 
 if __name__ == "__main__":

@@ -48,3 +48,23 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed; scripts/setup.sh installs it")
         pytest.skip(f"{name} not installed")
     return path
+
+
+def require_module(name: str):
+    """Import a module the set-up installs; skip where absent, fail under CI=true."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if IN_CI:
+            pytest.fail(f"{name} cannot be imported ({exc}); requirements/*.txt installs it")
+        pytest.skip(f"{name} not importable: {exc}")
+
+
+def require_root(reason: str) -> None:
+    """Skip a test that needs root (mount a tmpfs) where not root; fail under CI=true (root there)."""
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail(f"{reason}: CI runs as root")
+        pytest.skip(f"{reason}: needs root")

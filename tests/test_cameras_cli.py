@@ -102,9 +102,13 @@ def test_rig_check_lists_cameras_measures_fps_and_saves_previews(root, tmp_path,
     assert cv2.imread(str(out / "rig-check-wide.png")).shape == (270, 480, 3)
     assert not cams["spare"]["opened"] and cams["spare"]["error"] == "no such device /dev/video9"
     assert "camera spare: CANNOT OPEN device /dev/video9" in res.stdout
-    # Xvfb has no vsync: some positive rate, or a stated reason, never a crash
+    # the window opens under Xvfb; having no vsync it gives a positive rate or says it has none
     disp = report["display"]
-    assert (disp["refresh_hz"] or 0) > 0 or disp["error"]
+    assert (
+        (disp["refresh_hz"] > 0 and disp["error"] is None)
+        if disp["refresh_hz"] is not None
+        else (disp["error"] == "no stable refresh rate (no vsync, e.g. a virtual display)")
+    ), disp
     assert "display:" in res.stdout
     assert report["button_check"] is None and "buttons: not checked (--no-buttons)" in res.stdout
     # a required camera that cannot be opened: one line, a hint, exit 2
@@ -290,8 +294,9 @@ def test_rig_check_button_check_with_real_x_key_events(root, tmp_path, display):
     for (seat, button), b in rows.items():
         assert b["seen_down"] and b["seen_up"] and b["prompted"]
         assert b["key"] == DEMO_KEYS[seat][button == "sad"]
+        # against the hold measured around the injection (the planned HOLDS are only what the
+        # test slept, which stretches on a loaded machine: seen 0.34 s for a planned 0.3 s)
         assert b["hold_s"] == pytest.approx(injected[seat, button], abs=TWO_FRAMES)
-        assert b["hold_s"] == pytest.approx(HOLDS[seat, button], abs=TWO_FRAMES)
     # the printed report says the same, one line per seat and button
     assert "buttons: PASSED, 6 of 6 seen down and up" in res.stdout
     line = next(x for x in res.stdout.splitlines() if "seat B (middle)" in x and " happy " in x)

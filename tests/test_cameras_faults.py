@@ -1,6 +1,6 @@
 """Camera faults: kill -9 of a capture process or of the runner, and memory over time.
 
-"Every frame older than about two seconds must still be readable": after each
+"No frame older than a second is lost": after each
 kill the recorded .mjpg is read back with cv2.VideoCapture, as the analysis does.
 """
 
@@ -17,9 +17,10 @@ import time
 import cv2
 import numpy as np
 import psutil
+import pytest
 
 from experiments.cameras import CameraSet, CameraSpec
-from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
+from experiments.cameras.mjpeg_store import camera_paths, read_frame, read_frame_rows
 
 SINGLE = "single/single_face.mp4"  # 72 frames, 30 fps, 640x360
 WOLF = "single/WolfgangLanger_Pexels.mp4"  # 472 frames, 23.976 fps, 640x360
@@ -33,7 +34,8 @@ def count_decodable(video) -> int:
     return n
 
 
-def test_kill9_of_a_capture_process_loses_nothing_older_than_2s_and_restarts(shared_data, tmp_path):
+def test_kill9_of_a_capture_process_mid_frame_loses_under_1s_logs_a_gap_and_restarts(shared_data, tmp_path):
+    """kill -9 of a capture process, its last frame cut in half: < 1 s lost, gap logged, restart."""
     spec = CameraSpec("seat", file=str(shared_data / SINGLE), loop=True, seats=("A",))
     cams = CameraSet([spec], tmp_path, time.perf_counter()).start()
     video, table = camera_paths(tmp_path, "seat")
@@ -44,11 +46,12 @@ def test_kill9_of_a_capture_process_loses_nothing_older_than_2s_and_restarts(sha
         t_kill = cams.now()
         psutil.Process(pid).wait(5) if psutil.pid_exists(pid) else None  # reaps it, too
         rows = read_frame_rows(table)
-        old = [r for r in rows if r.t < t_kill - 2.0]
-        assert len(old) >= 10
-        # everything is readable, except at most the one frame being written at the kill
-        assert count_decodable(video) >= len(rows) - 1 >= len(old)
-        # the runner's next polls restart the capture, which appends after repairing the cut
+        # a kill in the middle of a frame's write: its row is on disk, half its bytes are not
+        last = rows[-1]
+        os.truncate(video, last.byte_offset + last.byte_length // 2)
+        with pytest.raises(ValueError, match="not .fully. on disk"):
+            read_frame(video, last)
+        # the runner's next polls restart the capture, which repairs the cut and appends
         events = []
         deadline = time.monotonic() + 15
         while not events and time.monotonic() < deadline:
@@ -63,15 +66,18 @@ def test_kill9_of_a_capture_process_loses_nothing_older_than_2s_and_restarts(sha
     assert "capture process restarted" in events[0]["detail"]
     all_rows = read_frame_rows(table)
     kept = [r for r in all_rows if r.t < t_kill]
-    assert len(kept) >= len(rows) - 1
+    assert kept == rows[:-1]  # exactly the cut frame is gone, every other row kept as written
+    loss = t_kill - kept[-1].t
+    assert 0 < loss < 1.0, loss  # the promise: nothing older than a second is lost
     gap_start, gap_end = s["gaps"][0]
-    assert abs(gap_start - (kept[-1].t + 1 / 30)) < 0.002  # when the next frame was due
+    assert gap_start == pytest.approx(kept[-1].t + 1 / 30, abs=2e-6)  # when the next frame was due
     assert gap_end == all_rows[len(kept)].t  # first frame of the new process
     assert events[0]["onset"] == gap_start
-    assert 2 / 30 < gap_end - gap_start < 10  # frames were really missed
+    assert gap_end > t_kill  # frames were really missed
     assert [r.frame for r in all_rows] == list(range(len(all_rows)))
     assert np.all(np.diff([r.t for r in all_rows]) > 0)
     assert s["frames_written"] == len(all_rows) == count_decodable(video)
+    print(f"\nkill -9 of a capture process mid-frame: last kept frame {loss:.3f} s before the kill")
 
 
 PARENT = textwrap.dedent("""
@@ -113,10 +119,11 @@ def test_kill9_of_the_runner_keeps_every_frame_and_stops_the_captures(shared_dat
     for name, fps in (("a", 30.0), ("b", 23.976)):
         video, table = camera_paths(tmp_path, name)
         rows = read_frame_rows(table)
-        old = [r for r in rows if r.t < t_kill - 2.0]
-        assert len(old) >= 0.5 * fps  # at least a second of frames before the 2 s horizon
+        # every frame is readable; the last is within a second of the kill on either side
+        # (the capture process writes on until it notices its parent is gone)
         assert count_decodable(video) == len(rows)
-        assert rows[-1].t < t_kill + 1.0
+        assert abs(t_kill - rows[-1].t) < 1.0, (t_kill, rows[-1].t)
+        assert np.all(np.diff([r.t for r in rows]) < 3 / fps)  # no hole
         assert [r.frame for r in rows] == list(range(len(rows)))
 
 

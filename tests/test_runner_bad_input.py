@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_root
 from test_runner_kit import make_study
 
 from coaffect.cli import main
@@ -234,7 +235,8 @@ def test_almost_full_disk(capsys, tmp_path):
     proto = make_study(tmp_path / "s", seats=2)
     small = tmp_path / "small"
     if not _mount_tmpfs(small, "size=1m"):
-        pytest.skip("needs root to mount a small tmpfs")
+        require_root("mounting a small tmpfs")
+        pytest.fail("mount -t tmpfs failed although running as root")
     try:
         code, err = _run(
             capsys,

@@ -6,6 +6,7 @@ import random
 import time
 
 import pytest
+from conftest import require_module
 from test_runner_kit import make_study
 
 from experiments.runner.clock import SessionClock, measure_offset
@@ -108,7 +109,7 @@ def test_measure_offset_of_a_shifted_clock():
 
 def test_ptb_getsecs_offset_converts_to_perf_counter():
     """ptb's GetSecs is not perf_counter on Linux; the measured offset maps one onto the other."""
-    ptb = pytest.importorskip("psychtoolbox")
+    ptb = require_module("psychtoolbox")
     off, _ = measure_offset(ptb.GetSecs)
     a = time.perf_counter()
     g = ptb.GetSecs()

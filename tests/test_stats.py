@@ -42,7 +42,7 @@ def test_fixed_table_is_tidy_with_levels_and_convergence(trials):
     assert res.random["component"].iloc[-1] == "residual"
     # SMALL: 3 alone + 2 groups of 2 = 7 participants, 5 sessions, 3 clips, 21 trials
     assert res.n == {"participants": 7, "sessions": 5, "group_sessions": 2, "stimuli": 3, "observations": 21}
-    assert isinstance(res.converged, bool)
+    assert res.converged is True  # 21 well-spread simulated trials: the fit must converge
     assert "(0 + in_group | session_id)" in res.full_formula
 
 

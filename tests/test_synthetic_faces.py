@@ -10,13 +10,14 @@ from scipy.stats import spearmanr
 from analysis.score import score_video
 from analysis.synthetic_faces import SYNTHETIC_UNITS, au_schedule, write_group_video, write_synthetic_video
 
-# Thresholds for Spearman's rho between injected and measured intensity over 90
-# frames. rho > 0.35 is already p < 0.001 at n = 90, so these floors mean
-# "clearly tracks", not chance. Measured here: AU12 0.73, AU01 0.63, AU02 0.62,
-# AU15 0.54, AU04 0.47, AU26 0.43, AU45 0.29. The eye units are the weakest
-# (blinks last 2-3 frames, and the lid landmarks jitter by about a pixel on an
-# 88 px face), so AU45 gets the lowest floor.
-RHO_FLOOR = {"AU12": 0.6, "AU01": 0.5, "AU02": 0.5, "AU15": 0.4, "AU04": 0.35, "AU26": 0.3, "AU45": 0.15}
+# Floors for Spearman's rho between injected and measured intensity over 90
+# frames (deterministic input). Measured here: AU12 0.72, AU01 0.63, AU02 0.60,
+# AU15 0.55, AU04 0.47, AU26 0.45, AU45 0.28. Each floor sits 0.03-0.1 under its
+# measured rho and never below 0.25, the one-sided p < .01 level at n = 90, so a
+# unit that stops tracking its schedule (rho about 0 +- 0.1) fails instead of
+# passing at chance level. The eye units are the weakest (blinks last 2-3
+# frames, the lid landmarks jitter by about a pixel on an 88 px face).
+RHO_FLOOR = {"AU12": 0.65, "AU01": 0.55, "AU02": 0.5, "AU15": 0.45, "AU04": 0.4, "AU26": 0.35, "AU45": 0.25}
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 HELP = "run a session: clips, continuous happy/sad buttons, ratings (PsychoPy window)"
@@ -79,4 +80,20 @@ def run(args) -> int:
         skip_button_check=args.skip_button_check,
     )
     print(f"{result.session_dir}: {result.status} ({len(result.trials_done)} trial(s) run this time)")
+    if result.abort_reason:
+        from experiments.runner.stops import resume_command
+
+        cmd = resume_command(
+            args.protocol,
+            result.session_dir,
+            simulate=args.simulate,
+            cameras=not args.no_cameras,
+            camera_files=dict(args.camera_file),
+        )
+        print(
+            f"coaffect: session stopped: {result.abort_reason}; everything recorded is kept", file=sys.stderr
+        )
+        print(f"continue it with: {cmd}", file=sys.stderr)
+    if result.stop_signal:
+        return 128 + result.stop_signal  # what a shell reports for a signal
     return 0 if result.status == "complete" else 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 #: Version of the session-folder format written by this coaffect.
 FORMAT_VERSION = 1
@@ -15,7 +16,9 @@ FORMAT_VERSION = 1
 #: The session clock: seconds from ``time.perf_counter()`` at session start.
 CLOCK = "perf_counter seconds since session start (monotonic, system-wide on Linux)"
 
-SESSION_STATUSES = ("running", "complete", "aborted")
+#: A session's ``status`` in session.json.
+SessionStatus = Literal["running", "complete", "aborted"]
+SESSION_STATUSES: tuple[SessionStatus, ...] = get_args(SessionStatus)
 NA = "n/a"  # BIDS spelling of a missing value in TSV files
 
 
@@ -43,6 +46,23 @@ class TableSpec:
         return [c.name for c in self.columns]
 
 
+#: Every ``trial_type`` of events.tsv.
+EVENT_TYPES = (
+    "consent",
+    "instructions",
+    "button_check",
+    "button_check_skipped",
+    "baseline",
+    "clip",
+    "rating",
+    "iti",
+    "enrollment",
+    "end",
+    "abort",
+    "resume",
+    "camera_gap",
+)
+
 EVENTS = TableSpec(
     "events.tsv",
     "Every phase of the session, one row written when it ends.",
@@ -53,8 +73,7 @@ EVENTS = TableSpec(
             "trial_type",
             "str",
             "",
-            "consent, instructions, button_check, button_check_skipped, "
-            "baseline, clip, rating, iti, enrollment, end, abort, resume, camera_gap.",
+            ", ".join(EVENT_TYPES) + ".",
         ),
         Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
         Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
@@ -177,12 +196,67 @@ SESSION_JSON_RUNNER_KEYS = {
     "button_check": "passed or skipped.",
     "clips": "Per trial: flips, frames_shown, dropped, repeated, max_frame_s, duration_s.",
     "resumes": "One entry per --resume: session time, next trial, whether the clock was re-based.",
-    "abort_reason": "experimenter, interrupted, or the error that stopped the session.",
+    "abort_reason": "experimenter; 'terminated (SIGTERM)'; 'interrupted (Ctrl-C, SIGINT)'; "
+    "'disk full'; 'display closed'; or 'error: ...' (the error that stopped the session).",
     "ended_at": "UTC time the session ended.",
 }
 
 #: Extra file of simulated sessions: every planned/injected key action (runner's audit).
-SIMULATED_KEYS_FILE = "simulated_keys.tsv"
+SIMULATED_KEYS = TableSpec(
+    "simulated_keys.tsv",
+    "Simulated sessions only (--simulate): every planned key action and when it was sent. "
+    "Written at the end of the session.",
+    (
+        Column("t_planned", "float", "s", "Session time the simulated participant planned the action for."),
+        Column(
+            "t_sent", "float", "s", "Session time just before the action was sent (in-process or xdotool)."
+        ),
+        Column("t_sent_end", "float", "s", "Session time just after it was sent."),
+        Column("action", "str", "", "down or up."),
+        Column("key", "str", "", "Key name."),
+        Column("seat", "str", "", "Seat id; empty for experimenter keys.", required=False),
+        Column("button", "str", "", "happy or sad; empty for experimenter keys.", required=False),
+    ),
+)
+SIMULATED_KEYS_FILE = SIMULATED_KEYS.filename
+
+
+def event_row(
+    onset: float,
+    duration: float,
+    trial_type: str,
+    *,
+    trial: int | None = None,
+    stimulus_id: str | None = None,
+    detail: str | None = None,
+) -> dict:
+    """One ``events.tsv`` row: the one place rows of that table are built.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``trial_type`` (a programming error: every caller passes a constant).
+
+    Examples
+    --------
+    >>> event_row(12.5, 1.0, "clip", trial=1, stimulus_id="c1")
+    {'onset': 12.5, 'duration': 1.0, 'trial_type': 'clip', 'trial': 1, 'stimulus_id': 'c1', 'detail': None}
+    >>> event_row(1.0, 0.0, "pause")
+    Traceback (most recent call last):
+    ...
+    ValueError: events.tsv: unknown trial_type 'pause'
+    """
+    if trial_type not in EVENT_TYPES:
+        raise ValueError(f"events.tsv: unknown trial_type '{trial_type}'")
+    return {
+        "onset": onset,
+        "duration": duration,
+        "trial_type": trial_type,
+        "trial": trial,
+        "stimulus_id": stimulus_id,
+        "detail": detail,
+    }
+
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9]+$")
 _PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9]+$")

@@ -51,7 +51,7 @@ class Session:
         return self.meta["session_id"]
 
     @property
-    def status(self) -> str:
+    def status(self) -> fmt.SessionStatus:
         return self.meta["status"]
 
     def camera_video(self, name: str) -> Path | None:
@@ -72,6 +72,17 @@ def _session_end(session: Session) -> float | None:
 
 
 _DTYPES = {"float": "float64", "int": "Int64", "str": "string"}
+
+
+#: What to do about a session file the runner could not have written like this.
+DAMAGED_HINT = (
+    "the runner never writes this, so the file was edited or damaged: fix that line "
+    "(docs/session-format.md) or restore the session folder from its backup"
+)
+
+
+def _damaged(message: str) -> SessionFormatError:
+    return SessionFormatError(message, hint=DAMAGED_HINT)
 
 
 def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) -> pd.DataFrame:
@@ -106,16 +117,14 @@ def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) 
     text = raw.decode("utf-8")
     lines = text.splitlines()
     if not lines:
-        raise SessionFormatError(f"{path}:1: empty file, expected header {' '.join(spec.names)}")
+        raise _damaged(f"{path}:1: empty file, expected header {' '.join(spec.names)}")
     header = lines[0].split("\t")
     missing = [c for c in spec.names if c not in header]
     if missing:
-        raise SessionFormatError(
-            f"{path}:1: missing column(s) {', '.join(missing)} (header has {', '.join(header)})"
-        )
+        raise _damaged(f"{path}:1: missing column(s) {', '.join(missing)} (header has {', '.join(header)})")
     for i, line in enumerate(lines[1:], start=2):
         if line.count("\t") != len(header) - 1:
-            raise SessionFormatError(
+            raise _damaged(
                 f"{path}:{i}: expected {len(header)} tab-separated values, got {line.count(chr(9)) + 1}"
             )
     df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
@@ -126,20 +135,18 @@ def read_table(path: Path, spec: fmt.TableSpec, notes: list[str] | None = None) 
         is_na = values == fmt.NA
         if col.required and is_na.any():
             row = int(np.flatnonzero(is_na.to_numpy())[0]) + 2
-            raise SessionFormatError(f"{path}:{row}:{where}: value required (got 'n/a')")
+            raise _damaged(f"{path}:{row}:{where}: value required (got 'n/a')")
         if col.kind in ("float", "int"):
             numbers = pd.to_numeric(values.where(~is_na), errors="coerce")
             bad = numbers.isna() & ~is_na
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise SessionFormatError(f"{path}:{row + 2}:{where}: not a number (got '{values.iloc[row]}')")
+                raise _damaged(f"{path}:{row + 2}:{where}: not a number (got '{values.iloc[row]}')")
             if col.kind == "int":
                 frac = numbers.notna() & (numbers % 1 != 0)
                 if frac.any():
                     row = int(np.flatnonzero(frac.to_numpy())[0])
-                    raise SessionFormatError(
-                        f"{path}:{row + 2}:{where}: not a whole number (got '{values.iloc[row]}')"
-                    )
+                    raise _damaged(f"{path}:{row + 2}:{where}: not a whole number (got '{values.iloc[row]}')")
             out[col.name] = numbers.astype(_DTYPES[col.kind])
         else:
             out[col.name] = values.where(~is_na, pd.NA).astype("string")
@@ -192,17 +199,18 @@ def read_session(path: str | Path) -> Session:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise SessionFormatError(f"{meta_path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
+        raise _damaged(f"{meta_path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
     missing = [k for k in fmt.SESSION_JSON_KEYS if k not in meta]
     if missing:
-        raise SessionFormatError(f"{meta_path}: missing key(s) {', '.join(missing)}")
+        raise _damaged(f"{meta_path}: missing key(s) {', '.join(missing)}")
     if meta["format_version"] > fmt.FORMAT_VERSION:
         raise SessionFormatError(
             f"{meta_path}: session format {meta['format_version']} is newer "
-            f"than this coaffect reads ({fmt.FORMAT_VERSION}); upgrade coaffect"
+            f"than this coaffect reads ({fmt.FORMAT_VERSION}); upgrade coaffect",
+            hint="pip install --upgrade coaffect (the session was recorded by a newer version)",
         )
     if meta["status"] not in fmt.SESSION_STATUSES:
-        raise SessionFormatError(
+        raise _damaged(
             f"{meta_path}: status '{meta['status']}' is not one of {', '.join(fmt.SESSION_STATUSES)}"
         )
     notes: list[str] = []
@@ -233,7 +241,10 @@ def read_dataset(path: str | Path) -> list[Session]:
     path = Path(path)
     folders = sorted(p for p in path.glob("ses-*") if p.is_dir())
     if not folders:
-        raise SessionFormatError(f"{path}: no ses-* folders; is this a coaffect dataset?")
+        raise SessionFormatError(
+            f"{path}: no ses-* folders; is this a coaffect dataset?",
+            hint="give the dataset folder that 'coaffect run --output' wrote (it holds ses-<id> folders)",
+        )
     return [read_session(p) for p in folders]
 
 
@@ -241,7 +252,7 @@ def read_participants(path: str | Path) -> pd.DataFrame:
     """The dataset's ``participants.tsv``."""
     p = Path(path) / fmt.PARTICIPANTS.filename
     if not p.exists():
-        raise SessionFormatError(f"{p}: missing; every dataset has a participants.tsv")
+        raise _damaged(f"{p}: missing; every dataset has a participants.tsv")
     return read_table(p, fmt.PARTICIPANTS)
 
 

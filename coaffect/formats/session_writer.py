@@ -208,7 +208,7 @@ class SessionWriter:
         if not sidecar.exists():
             write_json_atomic(sidecar, fmt.sidecar(fmt.PARTICIPANTS))
 
-    def finish(self, status: str, **fields: Any) -> None:
+    def finish(self, status: fmt.SessionStatus, **fields: Any) -> None:
         """Close every table and set the final status."""
         if status not in fmt.SESSION_STATUSES:
             raise ValueError(status)

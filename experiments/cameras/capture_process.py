@@ -12,6 +12,7 @@ through a multiprocessing queue.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import queue
 import signal
@@ -133,6 +134,15 @@ def capture_main(
         "stop_t": None,
         "gap_reason": "capture process restarted",
     }
+    if gap_start is None and recorder.frames > 0:
+        # a resumed session: frames are missing from the interruption until now
+        from .mjpeg_store import last_frame_row
+
+        last = last_frame_row(recorder.table_path)  # repaired by MjpegRecorder: complete
+        if last is not None:
+            fps = source.fps_nominal or spec.fps or 30.0
+            state["open_gap"] = min(last.t + 1.0 / fps, now())
+            state["gap_reason"] = "session interrupted until resumed"
 
     def close_gap(end: float) -> None:
         start = state["open_gap"]
@@ -214,7 +224,15 @@ def capture_main(
                     if grabber.is_alive() and frames.empty():
                         break
                 continue
-            recorder.write(image, t, source_frame)
+            try:
+                recorder.write(image, t, source_frame)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                # the disk is full: what is on it stays readable; a restart would not help
+                messages.put({"kind": "failed", "camera": spec.name, "error": "disk full"})
+                stopping.set()
+                break
             latency.add(now() - t)
             if first:
                 messages.put({"kind": "first_frame", "camera": spec.name, "t": t})
@@ -223,7 +241,10 @@ def capture_main(
                 recorder.sync()
                 last_sync = time.monotonic()
     finally:
-        recorder.close()
+        try:
+            recorder.close()
+        except OSError:  # disk full: the flushed frames and rows are on disk already
+            pass
         source.close()
         stop_t = state["stop_t"] if state["stop_t"] is not None else now()
         if state["open_gap"] is not None:

@@ -107,6 +107,27 @@ def last_frame_row(table: Path, tail_bytes: int = 4096) -> FrameRow | None:
     return None
 
 
+def last_complete_row(video: Path, table: Path) -> FrameRow | None:
+    """The last frame row whose bytes are all in the video (what :func:`repair` keeps).
+
+    A kill in the middle of a frame's write leaves its row without all its bytes;
+    that frame is not kept, so a gap starts after the frame before it.
+
+    Examples
+    --------
+    >>> last_complete_row(Path("ses-01/cam-wide.mjpg"), Path("ses-01/cam-wide_frames.tsv"))  # doctest: +SKIP
+    FrameRow(frame=3598, t=120.01, byte_offset=..., byte_length=..., source_frame=...)
+    """
+    size = video.stat().st_size if video.exists() else 0
+    last = last_frame_row(table)
+    if last is None or last.byte_offset + last.byte_length <= size:
+        return last
+    rows = read_frame_rows(table)  # rare: only after a cut write
+    while rows and rows[-1].byte_offset + rows[-1].byte_length > size:
+        rows.pop()
+    return rows[-1] if rows else None
+
+
 def read_frame(video: Path, row: FrameRow) -> np.ndarray:
     """Decode one frame (BGR) straight from its bytes in the video file.
 

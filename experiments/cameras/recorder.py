@@ -18,7 +18,7 @@ from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import HardwareError
 
 from .capture_process import capture_main
-from .mjpeg_store import camera_paths, last_frame_row, read_frame_rows
+from .mjpeg_store import camera_paths, last_complete_row, read_frame_rows
 from .source import CameraSpec
 
 #: Seconds to wait for every camera to open and deliver its first frame.
@@ -190,12 +190,12 @@ class CameraSet:
 
     # ------------------------------------------------------------------ messages
     def _gap_event(self, cam: _Camera, start: float, end: float, reason: str) -> dict:
-        return {
-            "onset": round(start, 6),
-            "duration": round(max(0.0, end - start), 6),
-            "trial_type": "camera_gap",
-            "detail": f"camera {cam.spec.name}: no frames for {end - start:.2f} s ({reason})",
-        }
+        return fmt.event_row(
+            round(start, 6),
+            round(max(0.0, end - start), 6),
+            "camera_gap",
+            detail=f"camera {cam.spec.name}: no frames for {end - start:.2f} s ({reason})",
+        )
 
     def _drain(self, cam: _Camera) -> None:
         if cam.messages is None:
@@ -246,7 +246,7 @@ class CameraSet:
                 self._summary is None
                 and cam.process is not None
                 and not _alive(cam.process)
-                and cam.status not in ("missing", "ended")
+                and cam.status not in ("missing", "ended", "failed")
                 and not cam.stop_event.is_set()
             ):
                 self._restart(cam)
@@ -258,8 +258,8 @@ class CameraSet:
 
     def _restart(self, cam: _Camera) -> None:
         """A capture process died (kill -9, crash): start a new one that appends."""
-        _, table = camera_paths(self.session_dir, cam.spec.name)
-        last = last_frame_row(table)
+        video, table = camera_paths(self.session_dir, cam.spec.name)
+        last = last_complete_row(video, table)  # a frame cut by the kill is not kept
         fps = cam.fps_nominal or cam.spec.fps
         start = min(last.t + 1.0 / fps, self.now()) if last else self.now()
         if cam.open_gap is not None:

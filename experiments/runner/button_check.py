@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from coaffect.formats.session_format import event_row
+
 from .runtime import Runtime, SkipRequested
 
 
@@ -60,12 +62,7 @@ def run_button_check(
     if skip:
         rt.writer.append(
             "events.tsv",
-            {
-                "onset": t0,
-                "duration": 0.0,
-                "trial_type": "button_check_skipped",
-                "detail": "--skip-button-check",
-            },
+            event_row(t0, 0.0, "button_check_skipped", detail="--skip-button-check"),
         )
         return False
     rt.skip_choice = ("s", "skip the button check")
@@ -82,12 +79,7 @@ def run_button_check(
             done = rt.clock.now()
             rt.writer.append(
                 "events.tsv",
-                {
-                    "onset": start,
-                    "duration": done - start,
-                    "trial_type": "button_check",
-                    "detail": f"passed: {len(seats)} seat(s)",
-                },
+                event_row(start, done - start, "button_check", detail=f"passed: {len(seats)} seat(s)"),
             )
             msg = "Button check passed.\n\nSPACE = continue, R = repeat the check"
             rt.experimenter_keys.clear()
@@ -108,12 +100,7 @@ def run_button_check(
         now = rt.clock.now()
         rt.writer.append(
             "events.tsv",
-            {
-                "onset": t0,
-                "duration": now - t0,
-                "trial_type": "button_check_skipped",
-                "detail": "skipped by the experimenter",
-            },
+            event_row(t0, now - t0, "button_check_skipped", detail="skipped by the experimenter"),
         )
         return False
     finally:

@@ -7,14 +7,15 @@ import sys
 from datetime import datetime, timezone
 from typing import Optional
 
-from coaffect.formats.session_format import SIMULATED_KEYS_FILE as SIMULATED_KEYS
+from coaffect.formats.session_format import SIMULATED_KEYS, SessionStatus, event_row
 from coaffect.formats.session_writer import TableWriter
 
 from .button_check import run_button_check
 from .ratings import run_ratings
+from .resume import merge_camera_summaries
 from .runtime import Runtime, SessionAborted
+from .stops import stop_reason
 
-SIMULATED_COLUMNS = ["t_planned", "t_sent", "t_sent_end", "action", "key", "seat", "button"]
 #: Seconds the baseline instruction text stays up before the fixation period.
 BASELINE_TEXT_SECONDS = 2.0
 
@@ -34,7 +35,8 @@ class SessionFlow:
         self.progress = progress
         self.trials_done: list[int] = []
         self.injected: list = []
-        self.clip_audit: dict = {}
+        # after --resume the earlier runs' per-trial summaries stay (merged, not replaced)
+        self.clip_audit: dict = dict(writer.meta.get("clips") or {})
         self.rt: Optional[Runtime] = None
         self.display = None
         self.keyboard = None
@@ -112,7 +114,7 @@ class SessionFlow:
                 self.writer.append("events.tsv", ev)
 
     # ---------------------------------------------------------------- phases
-    def run(self, skip_button_check: bool, rp, rebased: bool) -> str:
+    def run(self, skip_button_check: bool, rp, rebased: bool) -> SessionStatus:
         self._open()
         rt, t = self.rt, self.p.texts
         try:
@@ -130,7 +132,7 @@ class SessionFlow:
                     detail += "; clock re-based (perf_counter restarted, e.g. reboot)"
                 self.writer.append(
                     "events.tsv",
-                    {"onset": now, "duration": 0.0, "trial_type": "resume", "trial": nxt, "detail": detail},
+                    event_row(now, 0.0, "resume", trial=nxt, detail=detail),
                 )
                 self.writer.update(
                     status="running",
@@ -151,9 +153,7 @@ class SessionFlow:
             if self.cams is not None:
                 t0 = self.clock.now()
                 self.cams.enroll({s: pid for s, _, pid in self.seat_rows}, self.writer.dir / "enroll")
-                self.writer.append(
-                    "events.tsv", {"onset": t0, "duration": self.clock.now() - t0, "trial_type": "enrollment"}
-                )
+                self.writer.append("events.tsv", event_row(t0, self.clock.now() - t0, "enrollment"))
             if rp is None or not rp.baseline_done:
                 self._baseline()
             self._trials(rp)
@@ -163,12 +163,7 @@ class SessionFlow:
             now = self.clock.now()
             self.writer.append(
                 "events.tsv",
-                {
-                    "onset": now,
-                    "duration": 0.0,
-                    "trial_type": "abort",
-                    "detail": "aborted by the experimenter",
-                },
+                event_row(now, 0.0, "abort", detail="aborted by the experimenter"),
             )
             self._finish("aborted", abort_reason="experimenter")
             return "aborted"
@@ -194,7 +189,7 @@ class SessionFlow:
             detail = "fixation"
         self.writer.append(
             "events.tsv",
-            {"onset": onset, "duration": offset - onset, "trial_type": "baseline", "detail": detail},
+            event_row(onset, offset - onset, "baseline", detail=detail),
         )
 
     def _trials(self, rp) -> None:
@@ -238,14 +233,7 @@ class SessionFlow:
             detail += f" attempt={attempt}"
         self.writer.append(
             "events.tsv",
-            {
-                "onset": onset,
-                "duration": offset - onset,
-                "trial_type": "clip",
-                "trial": i,
-                "stimulus_id": clip_id,
-                "detail": detail,
-            },
+            event_row(onset, offset - onset, "clip", trial=i, stimulus_id=clip_id, detail=detail),
         )
         self.clip_audit[str(i)] = {"stimulus_id": clip_id, **audit, "duration_s": round(offset - onset, 4)}
         self.writer.update(clips=self.clip_audit)
@@ -268,13 +256,7 @@ class SessionFlow:
             self.rt.tick()
         self.writer.append(
             "events.tsv",
-            {
-                "onset": onset,
-                "duration": self.clock.now() - onset,
-                "trial_type": "iti",
-                "trial": i,
-                "stimulus_id": clip_id,
-            },
+            event_row(onset, self.clock.now() - onset, "iti", trial=i, stimulus_id=clip_id),
         )
 
     def _play(self, path, trial, clip_id, valence, plan: bool):
@@ -309,20 +291,16 @@ class SessionFlow:
         return (movie.onset if movie.onset is not None else offset), offset, movie
 
     # ---------------------------------------------------------------- end
-    def _finish(self, status: str, **fields) -> None:
+    def _finish(self, status: SessionStatus, **fields) -> None:
         fields["clips"] = self.clip_audit
         self.writer.finish(status, **fields)
 
     def crashed(self, exc: BaseException) -> None:
         """Mark the session aborted after an unexpected error (the data stay)."""
         try:
-            reason = (
-                "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {type(exc).__name__}: {exc}"
-            )
+            reason = stop_reason(exc)
             now = self.clock.now()
-            self.writer.append(
-                "events.tsv", {"onset": now, "duration": 0.0, "trial_type": "abort", "detail": reason[:200]}
-            )
+            self.writer.append("events.tsv", event_row(now, 0.0, "abort", detail=reason[:200]))
             self._finish("aborted", abort_reason=reason[:500])
         except Exception:  # pragma: no cover - best effort while failing
             pass
@@ -338,7 +316,7 @@ class SessionFlow:
             self._write_simulated()
         if self.cams is not None:
             try:
-                summary = self.cams.stop()
+                summary = merge_camera_summaries(self.writer.meta.get("cameras"), self.cams.stop())
                 self.writer.update(cameras=summary)
                 self._poll_cameras()  # gaps still open at the end close only at stop()
             except Exception as exc:  # keep the session data even if cameras fail to stop
@@ -352,7 +330,7 @@ class SessionFlow:
     def _write_simulated(self) -> None:
         if not self.injected:
             return
-        table = TableWriter(self.writer.dir / SIMULATED_KEYS, SIMULATED_COLUMNS)
+        table = TableWriter(self.writer.dir / SIMULATED_KEYS.filename, SIMULATED_KEYS.names)
         try:
             for a, before, after in sorted(self.injected, key=lambda x: x[1]):
                 table.append(

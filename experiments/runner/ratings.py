@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from coaffect.formats.session_format import event_row
+
 from .runtime import ButtonEvent, Runtime
 
 #: Reminder at the bottom of every rating screen.
@@ -213,14 +215,7 @@ def run_rating_screen(
         detail += f" timed_out={','.join(sorted(pending))}"
     rt.writer.append(
         "events.tsv",
-        {
-            "onset": onset,
-            "duration": end - onset,
-            "trial_type": "rating",
-            "trial": trial,
-            "stimulus_id": stimulus_id,
-            "detail": detail,
-        },
+        event_row(onset, end - onset, "rating", trial=trial, stimulus_id=stimulus_id, detail=detail),
     )
 
 

@@ -97,3 +97,37 @@ def resumed_clock_zero(saved_zero: float | None, last_time: float) -> tuple[floa
     if saved_zero is not None and now - saved_zero > last_time:
         return saved_zero, False
     return now - (last_time + 1.0), True
+
+
+def merge_camera_summaries(earlier: dict | None, now: dict) -> dict:
+    """Camera summaries of a resumed session: earlier runs' gaps and counts are kept.
+
+    ``frames_written`` and the times come from the frame table (the whole
+    session) already; gaps, restarts and the delivered/dropped counters are per
+    run and are added up here.
+
+    Examples
+    --------
+    >>> old = {"wide": {"gaps": [[1.0, 2.0]], "restarts": 1, "frames_delivered": 10,
+    ...                 "frames_dropped": 0, "status": "gaps"}}
+    >>> new = {"wide": {"gaps": [[5.0, 9.0]], "restarts": 0, "frames_delivered": 20,
+    ...                 "frames_dropped": 1, "status": "gaps"}}
+    >>> m = merge_camera_summaries(old, new)["wide"]
+    >>> m["gaps"], m["restarts"], m["frames_delivered"], m["frames_dropped"]
+    ([[1.0, 2.0], [5.0, 9.0]], 1, 30, 1)
+    """
+    out = {}
+    for name, cur in now.items():
+        prev = (earlier or {}).get(name)
+        if not isinstance(prev, dict) or "gaps" not in prev:
+            out[name] = cur
+            continue
+        merged = dict(cur)
+        gaps = {tuple(g) for g in prev.get("gaps", [])} | {tuple(g) for g in cur.get("gaps", [])}
+        merged["gaps"] = [list(g) for g in sorted(gaps)]
+        for key in ("restarts", "frames_delivered", "frames_dropped"):
+            merged[key] = (prev.get(key) or 0) + (cur.get(key) or 0)
+        if merged.get("status") == "ok" and merged["gaps"]:
+            merged["status"] = "gaps"
+        out[name] = merged
+    return out

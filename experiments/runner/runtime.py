@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
+from coaffect.formats.session_format import event_row
+
 from .keyboard import KeyEvent
 
 #: Seconds an instruction screen stays up in simulated sessions (no experimenter).
@@ -143,12 +145,7 @@ class Runtime:
             if key in ("n", "escape"):
                 self.writer.append(
                     "events.tsv",
-                    {
-                        "onset": t0,
-                        "duration": self.clock.now() - t0,
-                        "trial_type": "abort",
-                        "detail": "abort dialog cancelled",
-                    },
+                    event_row(t0, self.clock.now() - t0, "abort", detail="abort dialog cancelled"),
                 )
                 if self.on_abort_check:
                     self.on_abort_check(False)
@@ -183,9 +180,7 @@ class Runtime:
         self.display.flip()
         offset = self.clock.now()
         if trial_type:
-            self.writer.append(
-                "events.tsv", {"onset": onset, "duration": offset - onset, "trial_type": trial_type}
-            )
+            self.writer.append("events.tsv", event_row(onset, offset - onset, trial_type))
         return onset, offset
 
     def wait_sources(self, timeout: float = 2.0) -> None:

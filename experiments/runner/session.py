@@ -19,11 +19,23 @@ from pathlib import Path
 from typing import Optional
 
 from coaffect.formats.errors import HardwareError, SessionSetupError
+from coaffect.formats.session_format import SessionStatus
 from coaffect.formats.session_writer import SessionWriter
 
 from .clock import SessionClock
 from .preflight import SessionPlan, prepare_session
-from .resume import find_resume_point, resumed_clock_zero
+from .resume import find_resume_point, merge_camera_summaries, resumed_clock_zero
+from .stops import (
+    DiskReserve,
+    DisplayClosed,
+    SessionStopped,
+    SignalGuard,
+    is_clean_stop,
+    is_disk_full,
+    resume_command,
+    stop_reason,
+    watch_display,
+)
 
 SIMULATE_MODES = ("inprocess", "xdotool")
 
@@ -33,9 +45,13 @@ class SessionResult:
     """What :func:`run_session` did."""
 
     session_dir: Path
-    status: str
+    status: SessionStatus
     trials_done: list = field(default_factory=list)
     injected: list = field(default_factory=list)  # (Action, t_before, t_after)
+    #: why a session stopped early without a traceback (signal, full disk), else None
+    abort_reason: Optional[str] = None
+    #: the signal that stopped it (SIGINT, SIGTERM), else None
+    stop_signal: Optional[int] = None
 
 
 def _versions() -> dict:
@@ -179,6 +195,11 @@ def run_session(
         protocol, condition, participants, session_id=session_id, output=output, resume=resume
     )
     _check_environment(simulate)
+    with SignalGuard() as guard:
+        return _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, scripted, progress)
+
+
+def _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, scripted, progress):
     p = plan.loaded.protocol
     if plan.resume:
         rp = find_resume_point(plan.session_dir)
@@ -215,14 +236,42 @@ def run_session(
         plan, writer, clock, cams, simulate=simulate, seed=seed, scripted=scripted, progress=progress
     )
     result = SessionResult(writer.dir, "running")
+    reserve = DiskReserve(writer.dir)
+
+    def display_lost() -> None:  # Xlib ends the process after this returns
+        guard.quiet()
+        if cams is not None:
+            writer.update(cameras=merge_camera_summaries(writer.meta.get("cameras"), cams.stop()))
+        reserve.release()
+        flow.crashed(DisplayClosed())
+        cmd = resume_command(
+            plan.loaded.path, writer.dir, simulate=simulate, cameras=cameras, camera_files=camera_files
+        )
+        print(
+            f"coaffect: session stopped: display closed; everything recorded is kept\n"
+            f"continue it with: {cmd}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    watch_display(display_lost)
     try:
         result.status = flow.run(skip_button_check, rp, rebased)
     except BaseException as exc:
+        guard.quiet()
         result.status = "aborted"
+        if is_disk_full(exc) and cams is not None:
+            cams.stop()  # first: they would eat the reserve
+        reserve.release()
         flow.crashed(exc)
-        raise
+        if not is_clean_stop(exc):
+            raise
+        result.abort_reason = stop_reason(exc)
+        result.stop_signal = exc.signum if isinstance(exc, SessionStopped) else None
     finally:
+        guard.quiet()
         flow.cleanup()
+        reserve.release()
         result.trials_done = flow.trials_done
         result.injected = flow.injected
     return result

@@ -1,0 +1,242 @@
+"""Faults during a real ``coaffect run``: the output disk fills up, the camera's file vanishes,
+the display closes.
+
+The disk is a small tmpfs mounted by the test (it needs root, as in CI; elsewhere
+it is skipped, never under CI=true) and filled up mid-session by a filler file,
+so the session's own camera then takes the last bytes: the session must stop as
+``aborted`` with reason ``disk full``, everything on the disk must stay readable,
+and ``--resume`` must continue it once space is free again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import require_root
+from test_runner_crash import (
+    GIF,
+    LOSS_BOUND_S,
+    _all_gone,
+    _capture_pids,
+    _frames_readable,
+    _in_trial,
+    _meta,
+    _start,
+    _wait,
+)
+from test_runner_kit import PY, ROOT, make_study
+
+from coaffect.formats.session_reader import read_session
+from experiments.runner.stops import RESERVE_NAME
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 520 MB tmpfs (the runner refuses to start with less than 500 MB free); unmounted after."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=520m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        require_root("mounting a tmpfs")
+        pytest.fail(f"mount -t tmpfs failed although running as root: {r.stderr.decode()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def _fill(mnt, leave: int) -> None:
+    """Take all the free space of ``mnt`` but ``leave`` bytes (real blocks, not a sparse file)."""
+    free = shutil.disk_usage(mnt).free
+    fd = os.open(mnt / "filler", os.O_CREAT | os.O_WRONLY)
+    try:
+        os.posix_fallocate(fd, 0, free - leave)
+    finally:
+        os.close(fd)
+
+
+def test_disk_full_mid_session_aborts_cleanly_keeps_everything_and_resumes(
+    tmp_path, tmpfs, display, shared_data
+):
+    proto = make_study(
+        tmp_path, seats=2, seconds=3.0, clips=("clip-pos", "clip-neg", "clip-bit"), camera=shared_data / GIF
+    )
+    data = tmpfs / "data"
+    sdir = data / "ses-S1"
+    cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
+    proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
+    try:
+        _wait(lambda: _in_trial(sdir, 1), 60, "clip 1")
+        assert (sdir / RESERVE_NAME).exists()  # space held back for the end
+        pids = _capture_pids(proc)
+        _fill(tmpfs, leave=256 * 1024)  # the camera's next ~second of frames will not fit
+        t_full = time.perf_counter() - _meta(sdir)["clock_zero_perf"]
+        code = proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = (tmp_path / "run1.log").read_text()
+    _all_gone(pids)
+    assert code == 1, out
+    assert "Traceback" not in out
+    assert "coaffect: session stopped: disk full; everything recorded is kept" in out
+    assert f"continue it with: coaffect run {proto} --resume {sdir} --simulate inprocess" in out
+
+    s = read_session(sdir)  # every table reads
+    assert s.status == "aborted" and s.meta["abort_reason"] == "disk full"
+    assert s.events.iloc[-1].trial_type == "abort" and s.events.iloc[-1].detail == "disk full"
+    assert not (sdir / RESERVE_NAME).exists()
+    cam = s.meta["cameras"]["wide"]
+    assert cam["status"] == "failed" and cam["error"] == "disk full"
+    frames = _frames_readable(sdir, "wide")  # every frame on disk decodes
+    assert len(frames) >= cam["frames_written"] - 1
+    # it stopped soon after the disk filled, and kept what was recorded up to then
+    stop_t = s.events.iloc[-1].onset
+    assert t_full < stop_t < t_full + 10, (t_full, stop_t)
+    assert frames[-1].t > t_full - LOSS_BOUND_S
+    assert s.flips["t"].max() > t_full - LOSS_BOUND_S
+    print(
+        f"\ndisk full at {t_full:.2f} s: stopped at {stop_t:.2f} s; last frame {frames[-1].t:.2f} s, "
+        f"last flip {s.flips['t'].max():.2f} s"
+    )
+
+    (tmpfs / "filler").unlink()  # space again: the session continues
+    r = subprocess.run(
+        [
+            PY,
+            "-m",
+            "coaffect.cli",
+            "run",
+            str(proto),
+            "--resume",
+            str(sdir),
+            "--simulate",
+            "--skip-button-check",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    s = read_session(sdir)
+    assert s.status == "complete"
+    assert sorted(s.events[s.events.trial_type == "iti"]["trial"].tolist()) == [1, 2, 3]
+
+
+def test_camera_file_vanishing_mid_session_is_a_gap_and_the_session_completes(tmp_path, display, shared_data):
+    """The replayed file is emptied and deleted mid-session (as a device unplugged)."""
+    src = tmp_path / "cam.gif"
+    shutil.copyfile(shared_data / GIF, src)
+    proto = make_study(tmp_path, seats=2, seconds=2.0, clips=("clip-pos", "clip-neg", "clip-bit"), camera=src)
+    data = tmp_path / "data"
+    sdir = data / "ses-S1"
+    cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
+    proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
+    try:
+        clock_zero = _wait(lambda: _meta(sdir), 60, "session.json")["clock_zero_perf"]
+        _wait(lambda: _in_trial(sdir, 1), 60, "clip 1")
+        os.truncate(src, 0)
+        src.unlink()
+        t_gone = time.perf_counter() - clock_zero
+        code = proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = (tmp_path / "run1.log").read_text()
+    assert code == 0, out
+    s = read_session(sdir)
+    assert s.status == "complete"
+    cam = s.meta["cameras"]["wide"]
+    assert cam["status"] == "gaps" and len(cam["gaps"]) == 1
+    gap_start, gap_end = cam["gaps"][0]
+    frames = _frames_readable(sdir, "wide")
+    # the gap starts when the next frame was due after the last one read, and lasts to the end
+    assert frames[-1].t < gap_start <= frames[-1].t + 1 / 12.5 + 0.01
+    assert gap_start < t_gone + 5.0  # the replay had buffered at most one loop of the clip
+    end = s.events[s.events.trial_type == "end"].iloc[0]
+    assert gap_end >= end.onset
+    ev = s.events[s.events.trial_type == "camera_gap"]
+    assert len(ev) == 1 and "camera wide: no frames" in ev.iloc[0].detail
+
+
+@pytest.fixture
+def own_display():
+    """A private Xvfb the test may kill (never the one the other tests use)."""
+    num = 90 + os.getpid() % 50
+    while os.path.exists(f"/tmp/.X11-unix/X{num}"):
+        num += 1
+    xvfb = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+    _wait(lambda: os.path.exists(f"/tmp/.X11-unix/X{num}"), 20, "Xvfb")
+    try:
+        yield xvfb, f":{num}"
+    finally:
+        if xvfb.poll() is None:
+            xvfb.kill()
+        xvfb.wait()
+
+
+def test_display_closing_mid_session_keeps_the_rows_and_resumes(tmp_path, display, shared_data, own_display):
+    xvfb, disp = own_display
+    proto = make_study(
+        tmp_path, seats=2, clips=("clip-pos", "clip-neg", "clip-bit"), camera=shared_data / GIF
+    )
+    data = tmp_path / "data"
+    sdir = data / "ses-S1"
+    cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
+    env_before = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = disp
+    try:
+        proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
+    finally:
+        os.environ["DISPLAY"] = env_before
+    try:
+        clock_zero = _wait(lambda: _meta(sdir), 60, "session.json")["clock_zero_perf"]
+        _wait(lambda: _in_trial(sdir, 2), 60, "clip 2")
+        pids = _capture_pids(proc)
+        t_close = time.perf_counter() - clock_zero
+        xvfb.send_signal(signal.SIGTERM)  # the display goes away under the window
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = (tmp_path / "run1.log").read_text()
+    _all_gone(pids)
+    assert code == 1, out  # Xlib ends the process after its I/O error handler
+    assert "coaffect: session stopped: display closed; everything recorded is kept" in out
+    assert f"continue it with: coaffect run {proto} --resume {sdir} --simulate inprocess" in out
+    s = read_session(sdir)
+    assert s.status == "aborted" and s.meta["abort_reason"] == "display closed"
+    assert s.events.iloc[-1].trial_type == "abort" and s.events.iloc[-1].detail == "display closed"
+    assert s.meta["cameras"]["wide"]["status"] == "ok"  # stopped by the handler
+    assert t_close - s.flips["t"].max() < LOSS_BOUND_S
+    frames = _frames_readable(sdir, "wide")
+    assert t_close - frames[-1].t < LOSS_BOUND_S
+    print(f"\ndisplay closed: exit {code}, status {s.status}; output: {out.strip().splitlines()[-3:]}")
+    r = subprocess.run(
+        [
+            PY,
+            "-m",
+            "coaffect.cli",
+            "run",
+            str(proto),
+            "--resume",
+            str(sdir),
+            "--simulate",
+            "--skip-button-check",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    assert read_session(sdir).status == "complete"
