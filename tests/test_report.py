@@ -58,7 +58,7 @@ def test_report_files_and_figures(report):
     info = json.loads((out / "report.json").read_text())
     assert info["has_faces"] and info["formulas"] == [
         "AU12 ~ condition * valence",
-        "sadness ~ condition * valence",
+        "inner_brow_lip_down ~ condition * valence",
         "t_both ~ condition * valence",
     ]
     fitted = [m["formula"] for m in info["models"]]

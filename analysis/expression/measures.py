@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coaffect.formats.faces_schema import ACTION_UNITS
+from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
 from .baseline import baseline_zscores
 from .composites import composite_scores
-from .geometry import landmark_action_units
+from .geometry import head_pose, landmark_action_units
 
 #: Window of the running median that turns eye closure (AU45) into sustained closure (AU43).
 AU43_WINDOW_S = 0.5
@@ -32,7 +32,8 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     Returns
     -------
     pandas.DataFrame
-        Same index as ``grid``: ACTION_UNITS (z) then COMPOSITES.
+        Same index as ``grid``: ACTION_UNITS (z), COMPOSITES, RAW_UNITS
+        (``AU12_raw``...: face-frame units) and HEAD_POSE (yaw, pitch, roll, deg).
 
     Examples
     --------
@@ -51,4 +52,6 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     raw.loc[raw["AU45"].isna(), "AU43"] = np.nan
     raw["participant_id"] = grid["participant_id"].to_numpy()
     z = baseline_zscores(raw, ACTION_UNITS, in_baseline)
-    return pd.concat([z, composite_scores(z)], axis=1)
+    raw_units = raw[list(ACTION_UNITS)].set_axis(list(RAW_UNITS), axis=1)
+    pose = head_pose(landmarks).set_axis(grid.index)
+    return pd.concat([z, composite_scores(z), raw_units, pose], axis=1)

@@ -1,0 +1,110 @@
+"""Per-row quality flags of the faces table (``face_quality``).
+
+Each flag marks a row whose measures a reviewer may want left out; nothing is
+dropped here (the trial table counts the flags and excludes flagged frames by
+the protocol's ``analysis.exclude_quality``). The limits are
+:data:`coaffect.formats.faces_schema.QUALITY_LIMITS`:
+
+* ``pose``: ``|yaw|`` or ``|pitch|`` beyond the limit, where the 68-point fit
+  and the face-frame normalisation stop being reliable.
+* ``occlusion``: the rigid landmarks (face outline above the jaw, nose, eye
+  corners), which expressions do not move, lie off the participant's own
+  median shape by more than the limit (RMS, face-frame units): the landmark fit
+  collapsed, as when a hand or object covers part of the face. dlib's 68-point
+  model gives no per-point confidence, so this shape check stands in for one.
+* ``identity``: identity confidence under the cutoff (the row may belong to
+  someone else).
+* ``motion_blur``: the landmarks move faster than the limit (inter-ocular
+  distances per second) between consecutive rows: the frame is likely blurred
+  and the landmark fit lags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from coaffect.formats.faces_schema import QUALITY_LIMITS
+
+from ..expression.geometry import face_frame
+
+#: Landmarks that expressions do not move: outline above the jaw, nose, eye corners.
+RIGID = np.array([0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45])
+
+
+def quality_flags(
+    participant: np.ndarray,
+    t: np.ndarray,
+    landmarks: np.ndarray,
+    pose: pd.DataFrame,
+    identity_confidence: np.ndarray,
+    limits: dict | None = None,
+) -> np.ndarray:
+    """The ``face_quality`` value of every row: "ok", "no_face" or flags joined by "|".
+
+    Parameters
+    ----------
+    participant : numpy.ndarray
+        Participant of each row (rows sorted by participant, then time).
+    t : numpy.ndarray
+        Row times (s).
+    landmarks : numpy.ndarray
+        (n, 68, 2) pixel landmarks, NaN where no face.
+    pose : pandas.DataFrame
+        yaw, pitch (deg) per row.
+    identity_confidence : numpy.ndarray
+        Per row (NaN = not decided, never flagged).
+    limits : dict, optional
+        Overrides of :data:`QUALITY_LIMITS`.
+
+    Returns
+    -------
+    numpy.ndarray of str
+
+    Examples
+    --------
+    >>> from analysis.expression.geometry import head_pose
+    >>> from analysis.synthetic_faces import base_face
+    >>> pts = np.repeat(base_face()[1][None], 4, axis=0)
+    >>> pts[3] = np.nan
+    >>> pts[2] += 40.0                       # the whole face jumps 40 px in 0.1 s
+    >>> quality_flags(np.array(["P"] * 4), np.arange(4) * 0.1, pts, head_pose(pts),
+    ...               np.array([0.9, 0.1, 0.9, 0.9])).tolist()
+    ['ok', 'identity', 'motion_blur', 'no_face']
+    """
+    lim = {**QUALITY_LIMITS, **(limits or {})}
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    n = len(pts)
+    found = np.isfinite(pts).all(axis=(1, 2))
+    flags = {name: np.zeros(n, bool) for name in ("pose", "occlusion", "identity", "motion_blur")}
+    with np.errstate(invalid="ignore"):
+        flags["pose"] = (np.abs(pose["yaw"].to_numpy()) > lim["max_abs_yaw_deg"]) | (
+            np.abs(pose["pitch"].to_numpy()) > lim["max_abs_pitch_deg"]
+        )
+        flags["identity"] = np.asarray(identity_confidence, dtype=float) < lim["min_identity_confidence"]
+    rigid = face_frame(pts)[:, RIGID] if n else np.zeros((0, len(RIGID), 2))
+    corners = pts[:, [36, 39, 42, 45]]
+    iod = np.hypot(*(corners[:, 2:].mean(axis=1) - corners[:, :2].mean(axis=1)).T) if n else np.zeros(0)
+    t = np.asarray(t, dtype=float)
+    for pid in pd.unique(participant):
+        idx = np.flatnonzero((participant == pid) & found)
+        if not len(idx):
+            continue
+        median = np.median(rigid[idx], axis=0)
+        rms = np.sqrt(np.mean(np.sum((rigid[idx] - median) ** 2, axis=-1), axis=-1))
+        flags["occlusion"][idx] = rms > lim["max_rigid_shape_rms"]
+        if len(idx) > 1:
+            step = np.mean(np.hypot(*(pts[idx[1:]] - pts[idx[:-1]]).transpose(2, 0, 1)), axis=1)
+            dt = np.diff(t[idx])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                speed = step / iod[idx[1:]] / dt
+            flags["motion_blur"][idx[1:]] = (dt > 0) & (speed > lim["max_landmark_speed_iod_s"])
+    out = np.full(n, "ok", dtype=object)
+    for i in range(n):
+        if not found[i]:
+            out[i] = "no_face"
+            continue
+        hit = [name for name, f in flags.items() if f[i]]
+        if hit:
+            out[i] = "|".join(hit)
+    return out
