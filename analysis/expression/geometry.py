@@ -10,8 +10,8 @@ cancel.
 Each action unit is computed from the landmarks FACS says move for it, and no
 two units share a term (the same landmark coordinate against the same
 reference) that would force them together: the smile (AU12) is lip-corner
-height below the eyes, the lip-corner depressor (AU15) the corners' position
-inside the mouth's own height, the lip stretcher (AU20) mouth width. Their
+height above the inner-lip midpoint, the lip-corner depressor (AU15) the
+corners' closeness to the chin, the lip stretcher (AU20) mouth width. Their
 definitions (landmarks, unit, range, failure cases) are in
 :data:`coaffect.formats.faces_schema.AU_SPECS` and ``docs/faces-table.md``.
 Each raw measure grows when the movement is stronger; values are only
@@ -135,6 +135,36 @@ def head_pose(landmarks: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"yaw": yaw, "pitch": pitch, "roll": roll})
 
 
+def rigid_fit_residual(landmarks: np.ndarray) -> np.ndarray:
+    """What the pose fit of :func:`head_pose` leaves unexplained at the rigid landmarks.
+
+    The best affine camera maps the mean 3-D face onto the 13 rigid landmarks;
+    the residuals (in inter-ocular distances) stay about constant for one
+    person whatever the pose, and jump when the landmark fit collapses (a
+    hand over the face, a profile the model cannot fit).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 13, 2) residuals.
+
+    Examples
+    --------
+    >>> pts = np.zeros((68, 2)); pts[_MODEL_IDX] = _MODEL_3D[:, :2] * [1, -1]
+    >>> float(np.abs(rigid_fit_residual(pts[None])).max()) < 1e-9
+    True
+    """
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    uv = pts[:, _MODEL_IDX]
+    centre = uv.mean(axis=1, keepdims=True)
+    model = _MODEL_3D - _MODEL_3D.mean(axis=0)
+    proj = model @ np.linalg.pinv(model)  # (13, 13) projector onto the model's span
+    fitted = np.einsum("jk,nkc->njc", proj, uv - centre)
+    d = pts[:, [42, 45]].mean(axis=1) - pts[:, [36, 39]].mean(axis=1)
+    iod = np.hypot(d[:, 0], d[:, 1])
+    return (uv - centre - fitted) / iod[:, None, None]
+
+
 def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
     """Raw action-unit-like measures for each set of 68 landmarks.
 
@@ -148,8 +178,9 @@ def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
     pandas.DataFrame
         n rows; columns AU01 ... AU45 of :data:`coaffect.formats.faces_schema.ACTION_UNITS`
         (face-frame units of :data:`coaffect.formats.faces_schema.AU_SPECS`;
-        larger = stronger movement; AU43 is the eye closure AU45 here and
-        becomes sustained closure when the scorer smooths it over time).
+        larger = stronger movement). AU43 and AU45 are both the per-frame eye
+        closure here; over time the scorer splits it into sustained closure
+        (AU43) and blinks (AU45), see :mod:`.measures`.
 
     Examples
     --------
@@ -167,12 +198,12 @@ def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
         return y[:, list(idx)].mean(axis=1)
 
     eye_w = ((x[:, 39] - x[:, 36]) + (x[:, 45] - x[:, 42])) / 2
-    # brows: inner (21, 22) and outer (17, 18, 25, 26) heights against the eye
-    # corners beneath them; AU04 from the brows drawing together (x gap) and
-    # the brow middle (19, 24) lowering, points neither AU01 nor AU02 use
+    # brows: inner (21, 22), outer (17, 18, 25, 26) and middle (19, 24) heights
+    # against the rigid eye corners; AU04 from the brows drawing together (x
+    # gap) and the brow middle lowering, points neither AU01 nor AU02 use
     inner = mean_y(39, 42) - mean_y(21, 22)
     outer = mean_y(36, 45) - mean_y(17, 18, 25, 26)
-    knit = -(x[:, 22] - x[:, 21]) - (mean_y(37, 38, 43, 44) - mean_y(19, 24)) / 2
+    knit = -(x[:, 22] - x[:, 21]) - (mean_y(36, 39, 42, 45) - mean_y(19, 24)) / 2
     # lids: the upper lid's height (AU05) and the outer lower lid (AU06: the
     # cheek pushes it up at the outer corner) against the inner lower lid
     # (AU07: the lid tightens medially); each against its own eye corner
@@ -180,11 +211,16 @@ def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
     cheek = -((y[:, 41] - y[:, 36]) + (y[:, 46] - y[:, 45])) / 2 / eye_w
     tighten = -((y[:, 40] - y[:, 39]) + (y[:, 47] - y[:, 42])) / 2 / eye_w
     aperture = ((mean_y(40, 41) - mean_y(37, 38)) + (mean_y(46, 47) - mean_y(43, 44))) / 2 / eye_w
-    # mouth: corners' height below the eyes (AU12), their place inside the
-    # mouth's own height (AU15: 0 at the upper-lip top, 1 at the lower-lip
-    # bottom), mouth width (AU20), inner-lip gap (AU25), chin drop (AU26)
-    corners = mean_y(48, 54)
-    mouth_h = y[:, 57] - y[:, 51]
+    # mouth: corners' height above the inner-lip midpoint (AU12: the smile's
+    # upward curve; relative to the mouth, not the eyes, because nodding moves
+    # the corners against the eyes far more than smiling does); the corners'
+    # distance to the chin (AU15: the depressor pulls them towards the chin;
+    # the chin is a point no other mouth unit uses); mouth width (AU20),
+    # inner-lip gap (AU25), chin depth below the eyes (AU26)
+    lift = (y[:, 62] + y[:, 66]) / 2 - mean_y(48, 54)
+    to_chin = (
+        np.hypot(x[:, 48] - x[:, 8], y[:, 48] - y[:, 8]) + np.hypot(x[:, 54] - x[:, 8], y[:, 54] - y[:, 8])
+    ) / 2
     return pd.DataFrame(
         {
             "AU01": inner,
@@ -194,8 +230,8 @@ def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
             "AU06": cheek,
             "AU07": tighten,
             "AU10": y[:, 33] - y[:, 51],
-            "AU12": -corners,
-            "AU15": (corners - y[:, 51]) / np.where(mouth_h > 1e-9, mouth_h, np.nan),
+            "AU12": lift,
+            "AU15": -to_chin,
             "AU20": x[:, 54] - x[:, 48],
             "AU25": mean_y(65, 66, 67) - mean_y(61, 62, 63),
             "AU26": y[:, 8],

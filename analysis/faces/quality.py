@@ -9,7 +9,8 @@ the protocol's ``analysis.exclude_quality``). The limits are
   and the face-frame normalisation stop being reliable.
 * ``occlusion``: the rigid landmarks (face outline above the jaw, nose, eye
   corners), which expressions do not move, lie off the participant's own
-  median shape by more than the limit (RMS, face-frame units): the landmark fit
+  median shape by more than the limit (RMS in inter-ocular distances, after
+  removing position, size and roll): the landmark fit
   collapsed, as when a hand or object covers part of the face. dlib's 68-point
   model gives no per-point confidence, so this shape check stands in for one.
 * ``identity``: identity confidence under the cutoff (the row may belong to
@@ -26,10 +27,49 @@ import pandas as pd
 
 from coaffect.formats.faces_schema import QUALITY_LIMITS
 
-from ..expression.geometry import face_frame
+from ..expression.geometry import rigid_fit_residual
+
 
 #: Landmarks that expressions do not move: outline above the jaw, nose, eye corners.
 RIGID = np.array([0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45])
+
+
+def rigid_shape(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rigid landmarks centred, rotated eyes-level and divided by the inter-ocular distance.
+
+    Returns the (n, len(RIGID), 2) shapes and the (n,) inter-ocular distances in px.
+
+    Examples
+    --------
+    >>> from analysis.synthetic_faces import base_face
+    >>> shape, iod = rigid_shape(base_face()[1][None])
+    >>> shape.shape, bool(iod[0] > 20)
+    ((1, 23, 2), True)
+    """
+    pts = np.asarray(pts, dtype=float).reshape(-1, 68, 2)
+    left, right = pts[:, [36, 39]].mean(axis=1), pts[:, [42, 45]].mean(axis=1)
+    d = right - left
+    iod = np.hypot(d[:, 0], d[:, 1])
+    cos, sin = d[:, 0] / iod, d[:, 1] / iod
+    rel = pts[:, RIGID] - pts[:, RIGID].mean(axis=1, keepdims=True)
+    x = rel[..., 0] * cos[:, None] + rel[..., 1] * sin[:, None]
+    y = -rel[..., 0] * sin[:, None] + rel[..., 1] * cos[:, None]
+    return np.stack([x, y], axis=-1) / iod[:, None, None], iod
+
+
+def shape_deviation(shapes: np.ndarray) -> np.ndarray:
+    """RMS distance (inter-ocular distances) of each rigid shape from the rows' median shape.
+
+    Examples
+    --------
+    >>> s = np.zeros((5, 23, 2)); s[4] += [[0.3, 0.0]] * 23
+    >>> shape_deviation(s).round(2).tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.3]
+    """
+    if not len(shapes):
+        return np.zeros(0)
+    median = np.median(shapes, axis=0)
+    return np.sqrt(np.mean(np.sum((shapes - median) ** 2, axis=-1), axis=-1))
 
 
 def quality_flags(
@@ -82,17 +122,14 @@ def quality_flags(
             np.abs(pose["pitch"].to_numpy()) > lim["max_abs_pitch_deg"]
         )
         flags["identity"] = np.asarray(identity_confidence, dtype=float) < lim["min_identity_confidence"]
-    rigid = face_frame(pts)[:, RIGID] if n else np.zeros((0, len(RIGID), 2))
-    corners = pts[:, [36, 39, 42, 45]]
-    iod = np.hypot(*(corners[:, 2:].mean(axis=1) - corners[:, :2].mean(axis=1)).T) if n else np.zeros(0)
+    rigid, iod = rigid_shape(pts)
+    rigid = rigid_fit_residual(pts) if n else np.zeros((0, 13, 2))
     t = np.asarray(t, dtype=float)
     for pid in pd.unique(participant):
         idx = np.flatnonzero((participant == pid) & found)
         if not len(idx):
             continue
-        median = np.median(rigid[idx], axis=0)
-        rms = np.sqrt(np.mean(np.sum((rigid[idx] - median) ** 2, axis=-1), axis=-1))
-        flags["occlusion"][idx] = rms > lim["max_rigid_shape_rms"]
+        flags["occlusion"][idx] = shape_deviation(rigid[idx]) > lim["max_rigid_shape_rms"]
         if len(idx) > 1:
             step = np.mean(np.hypot(*(pts[idx[1:]] - pts[idx[:-1]]).transpose(2, 0, 1)), axis=1)
             dt = np.diff(t[idx])

@@ -73,7 +73,7 @@ QUALITY_FLAGS = ("pose", "occlusion", "identity", "motion_blur")
 QUALITY_LIMITS = {
     "max_abs_yaw_deg": 30.0,
     "max_abs_pitch_deg": 25.0,
-    "max_rigid_shape_rms": 0.08,
+    "max_rigid_shape_rms": 0.07,
     "min_identity_confidence": 0.3,
     "max_landmark_speed_iod_s": 3.0,
 }
@@ -160,19 +160,19 @@ AU_SPECS = {
         "fails": "moustache; a wide-open mouth pulls the upper lip a little",
     },
     "AU12": {
-        "landmarks": "48, 54 (lip corners); eye-corner line",
-        "measure": "minus the lip corners' depth below the eye line (corners pulled up)",
+        "landmarks": "48, 54 (lip corners); 62, 66 (inner-lip midpoint)",
+        "measure": "lip corners' height above the inner-lip midpoint (the smile's upward curve)",
         "unit": _Y,
-        "range": "-2.2..-1.5",
-        "fails": "pitch (nodding) moves it too (see the pose flag); jaw drop lowers the corners slightly",
+        "range": "-0.1..0.2",
+        "fails": "a wide-open mouth lowers the midpoint (AU12 rises a little with AU25/26); "
+        "moustache over the corners",
     },
     "AU15": {
-        "landmarks": "48, 54 (lip corners); 51 (upper-lip top), 57 (lower-lip bottom)",
-        "measure": "the lip corners' place inside the mouth's height: 0 at the upper-lip "
-        "top, 1 at the lower-lip bottom (corners pulled down towards the chin)",
-        "unit": _R,
-        "range": "0.3..0.7",
-        "fails": "undefined when the lips are hidden; strong smiles also lower it",
+        "landmarks": "48, 54 (lip corners); 8 (chin)",
+        "measure": "minus the lip corners' distance to the chin (corners pulled towards the chin)",
+        "unit": "face-frame units (x / inter-ocular distance, y / nose length)",
+        "range": "-1.8..-1.2",
+        "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; beards",
     },
     "AU20": {
         "landmarks": "48, 54 (lip corners)",
