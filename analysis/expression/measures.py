@@ -11,6 +11,9 @@ from .baseline import baseline_zscores
 from .composites import composite_scores
 from .geometry import head_pose, landmark_action_units
 
+#: Units whose z-score counts movement beyond baseline in their own direction only.
+ONE_SIDED = ("AU15",)
+
 #: Window of the running median that turns eye closure into sustained closure (AU43).
 AU43_WINDOW_S = 0.5
 #: Window of the running minimum of eye closure that blinks (AU45) are measured from.
@@ -57,7 +60,7 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     in_baseline : array-like of bool
         Rows in the participant's neutral baseline window.
     fps : float
-        Frames per second of the scored rows (for the AU43 and AU45 windows).
+        Rows per second of each participant's series (for the AU43 and AU45 windows).
 
     Returns
     -------
@@ -76,6 +79,12 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     raw[["AU43", "AU45"]] = eye_closure_units(raw["AU45"], grid["participant_id"].to_numpy(), fps)
     raw["participant_id"] = grid["participant_id"].to_numpy()
     z = baseline_zscores(raw, ACTION_UNITS, in_baseline)
+    # AU15 is one-sided: its raw measure (corners' closeness to the chin) also
+    # falls when a smile lifts the corners, which is AU12's movement, not the
+    # depressor relaxing; counting only movement towards the chin beyond
+    # baseline keeps a smile from lowering AU15 (and the composites using it).
+    for au in ONE_SIDED:
+        z[au] = z[au].clip(lower=0.0)
     raw_units = raw[list(ACTION_UNITS)].set_axis(list(RAW_UNITS), axis=1)
     pose = head_pose(landmarks).set_axis(grid.index)
     return pd.concat([z, composite_scores(z), raw_units, pose], axis=1)

@@ -89,7 +89,7 @@ def faces_table(
         mask, source = np.zeros(len(merged), bool), "whole recording"
     if not mask[found].any():
         source = "whole recording"
-    fps = obs.info["fps"] / obs.info["step"]
+    fps = obs.info["fps"]  # rows are every frame of the range, skipped ones too (NaN)
     measures = expression_measures(merged, lms, mask, fps)
     out = pd.DataFrame(
         {

@@ -123,9 +123,9 @@ AU_SPECS = {
         "fails": "as AU01; yaw over 25 deg hides the far outer brow",
     },
     "AU04": {
-        "landmarks": "21, 22 (brow gap); 19, 24 (mid brows); 37, 38, 43, 44 (upper lids)",
+        "landmarks": "21, 22 (brow gap); 19, 24 (mid brows); 36, 39, 42, 45 (eye corners)",
         "measure": "minus the inner-brow gap (x) minus half the mid-brow height above "
-        "the upper lids (y): brows drawn together and down",
+        "the eye corners (y): brows drawn together and down",
         "unit": f"{_X} + {_Y}",
         "range": "-0.9..-0.3",
         "fails": "blinks lower the upper lids a little (counted against AU04); fringe over the brows",
@@ -172,7 +172,9 @@ AU_SPECS = {
         "measure": "minus the lip corners' distance to the chin (corners pulled towards the chin)",
         "unit": "face-frame units (x / inter-ocular distance, y / nose length)",
         "range": "-1.8..-1.2",
-        "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; beards",
+        "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; beards. "
+        "One-sided: the z column counts only movement towards the chin beyond baseline (>= 0), "
+        "because a smile also moves the corners away from the chin; AU15_raw keeps both directions",
     },
     "AU20": {
         "landmarks": "48, 54 (lip corners)",
@@ -183,7 +185,7 @@ AU_SPECS = {
         "order), not beyond 30 deg",
     },
     "AU25": {
-        "landmarks": "61-63 (upper inner lip), 65-67 (lower inner lip)",
+        "landmarks": "61, 62, 63 (upper inner lip); 65, 66, 67 (lower inner lip)",
         "measure": "inner-lip gap",
         "unit": _Y,
         "range": "0..0.8",
@@ -286,9 +288,10 @@ def column_docs() -> dict:
         "face_quality": {
             "Description": "'ok', or the quality flags of this row joined by '|': pose (|yaw| > "
             f"{QUALITY_LIMITS['max_abs_yaw_deg']:g} or |pitch| > {QUALITY_LIMITS['max_abs_pitch_deg']:g} deg), "
-            "occlusion (rigid landmarks - face outline, nose, eye corners - off the "
-            f"participant's median shape by RMS > {QUALITY_LIMITS['max_rigid_shape_rms']:g} face units: "
-            "the fit collapsed, e.g. a hand over the face), identity (identity_confidence < "
+            "occlusion (the rigid landmarks - eye corners, nose, outline - stop fitting a 3-D face: "
+            "head-pose fit residual off the participant's median by RMS > "
+            f"{QUALITY_LIMITS['max_rigid_shape_rms']:g} inter-ocular distances, a collapsed fit; "
+            "a flat occluder with an intact fit is not caught), identity (identity_confidence < "
             f"{QUALITY_LIMITS['min_identity_confidence']:g}), motion_blur (landmarks moving faster than "
             f"{QUALITY_LIMITS['max_landmark_speed_iod_s']:g} inter-ocular distances/s). "
             "'no_face' where face_found is False.",
