@@ -106,20 +106,21 @@ _AU_NAMES = {
 _X, _Y, _R = "inter-ocular distances", "nose lengths", "ratio (unitless)"
 
 #: Per action unit: landmarks (dlib / OpenFace 68-point numbering), raw measure,
-#: raw unit, typical raw range on frontal adult faces, and failure cases.
+#: raw unit, typical raw range (5th-95th percentile over WolfgangLanger_Pexels.mp4,
+#: single_face.mp4 and head-pose-face-detection-male.gif), and failure cases.
 AU_SPECS = {
     "AU01": {
         "landmarks": "21, 22 (inner brow ends); 39, 42 (inner eye corners)",
         "measure": "height of the inner brow ends above the inner eye corners",
         "unit": _Y,
-        "range": "0.3..0.8",
+        "range": "0.37..0.55",
         "fails": "fringe or glasses over the brows; strong pitch changes brow height",
     },
     "AU02": {
         "landmarks": "17, 18, 25, 26 (outer brows); 36, 45 (outer eye corners)",
         "measure": "height of the outer brows above the outer eye corners",
         "unit": _Y,
-        "range": "0.2..0.7",
+        "range": "0.35..0.48",
         "fails": "as AU01; yaw over 25 deg hides the far outer brow",
     },
     "AU04": {
@@ -127,14 +128,14 @@ AU_SPECS = {
         "measure": "minus the inner-brow gap (x) minus half the mid-brow height above "
         "the eye corners (y): brows drawn together and down",
         "unit": f"{_X} + {_Y}",
-        "range": "-0.9..-0.3",
+        "range": "-0.74..-0.55",
         "fails": "blinks lower the upper lids a little (counted against AU04); fringe over the brows",
     },
     "AU05": {
         "landmarks": "37, 38, 43, 44 (upper lids); 36, 39, 42, 45 (eye corners)",
         "measure": "upper-lid height above the eye-corner line / eye width",
         "unit": _R,
-        "range": "0.1..0.3",
+        "range": "-0.05..0.39",
         "fails": "glasses' rims; small faces (lids within a pixel)",
     },
     "AU06": {
@@ -142,28 +143,28 @@ AU_SPECS = {
         "measure": "height of the outer lower lid above the outer eye corner / eye width "
         "(the raised cheek pushes it up)",
         "unit": _R,
-        "range": "-0.2..0.0",
+        "range": "-0.17..-0.05",
         "fails": "cannot tell raised cheeks from eyes squeezed shut while crying; small faces",
     },
     "AU07": {
         "landmarks": "40, 47 (inner lower lids); 39, 42 (inner eye corners)",
         "measure": "height of the inner lower lid above the inner eye corner / eye width",
         "unit": _R,
-        "range": "-0.2..0.0",
+        "range": "-0.14..-0.02",
         "fails": "as AU06; glasses",
     },
     "AU10": {
         "landmarks": "33 (nose base); 51 (upper-lip top)",
         "measure": "minus the nose-base to upper-lip distance",
         "unit": _Y,
-        "range": "-0.5..-0.2",
+        "range": "-0.36..-0.19",
         "fails": "moustache; a wide-open mouth pulls the upper lip a little",
     },
     "AU12": {
         "landmarks": "48, 54 (lip corners); 62, 66 (inner-lip midpoint)",
         "measure": "lip corners' height above the inner-lip midpoint (the smile's upward curve)",
         "unit": _Y,
-        "range": "-0.1..0.2",
+        "range": "-0.04..0.21",
         "fails": "a wide-open mouth lowers the midpoint (AU12 rises a little with AU25/26); "
         "moustache over the corners",
     },
@@ -171,7 +172,7 @@ AU_SPECS = {
         "landmarks": "48, 54 (lip corners); 8 (chin)",
         "measure": "minus the lip corners' distance to the chin (corners pulled towards the chin)",
         "unit": "face-frame units (x / inter-ocular distance, y / nose length)",
-        "range": "-1.8..-1.2",
+        "range": "-1.45..-0.94",
         "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; beards. "
         "One-sided: the z column counts only movement towards the chin beyond baseline (>= 0), "
         "because a smile also moves the corners away from the chin; AU15_raw keeps both directions",
@@ -180,7 +181,7 @@ AU_SPECS = {
         "landmarks": "48, 54 (lip corners)",
         "measure": "mouth width (corner to corner)",
         "unit": _X,
-        "range": "0.8..1.3",
+        "range": "0.77..1.15",
         "fails": "yaw shortens the mouth and the eye distance alike (cancels to first "
         "order), not beyond 30 deg",
     },
@@ -188,29 +189,32 @@ AU_SPECS = {
         "landmarks": "61, 62, 63 (upper inner lip); 65, 66, 67 (lower inner lip)",
         "measure": "inner-lip gap",
         "unit": _Y,
-        "range": "0..0.8",
+        "range": "0.00..0.37",
         "fails": "teeth and tongue confuse the inner-lip fit; 0 with closed lips",
     },
     "AU26": {
         "landmarks": "8 (chin); eye-corner line",
         "measure": "chin depth below the eye line",
         "unit": _Y,
-        "range": "2.4..3.4",
+        "range": "2.14..2.73",
         "fails": "pitch changes it (pose flag); beards",
     },
     "AU43": {
         "landmarks": "37, 38, 40, 41, 43, 44, 46, 47 (lids); eye width",
-        "measure": "AU45 as a 0.5 s running median per participant (sustained closure, not blinks)",
+        "measure": "sustained eye closure: minus the eye aperture (upper-to-lower lid distance / "
+        "eye width), 0.5 s running median per participant (blinks vanish)",
         "unit": _R,
-        "range": "-0.4..0",
+        "range": "-0.45..-0.06",
         "fails": "as AU45",
     },
     "AU45": {
         "landmarks": "37, 38, 40, 41, 43, 44, 46, 47 (lids); eye width",
-        "measure": "minus the eye aperture (upper-to-lower lid distance / eye width)",
+        "measure": "eye closure (minus the upper-to-lower lid distance / eye width) minus its "
+        "running minimum over 1 s (0 between blinks)",
         "unit": _R,
-        "range": "-0.4..0",
-        "fails": "blinks last 2-3 frames at 15 fps; glasses; looking down mimics closure",
+        "range": "0.00..0.16",
+        "fails": "blinks last 2-3 frames at 15 fps; glasses; looking down mimics closure. "
+        "For a still image AU43 and AU45 are the per-frame closure",
     },
 }
 
@@ -311,7 +315,7 @@ def column_docs() -> dict:
             "Description": f"{_AU_NAMES[au]} in raw face-frame units: {spec['measure']} "
             "(roll removed; x / inter-ocular distance, y / nose length).",
             "Units": spec["unit"],
-            "Range": f"typically {spec['range']} on frontal adult faces",
+            "Range": f"typically {spec['range']} (5th-95th percentile, shared single-face clips)",
         }
     for comp in COMPOSITES:
         docs[comp] = {
