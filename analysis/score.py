@@ -155,6 +155,7 @@ def score_video(
     settings = settings or ScoreSettings()
     jobs = ScoreSettings.check_jobs(jobs)
     path = Path(path)
+    settings = _still_settings(path, settings)
     obs = observe_video(path, settings.pipeline, start, stop, encode="auto", progress=progress, jobs=jobs)
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
@@ -170,6 +171,37 @@ def score_video(
             extra=notes,
         ),
     )
+
+
+#: File types OpenCV opens as a one-frame "video" (scored like score_image).
+STILL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _still_settings(path: Path, settings: ScoreSettings) -> ScoreSettings:
+    """For a still image: find faces as :func:`score_image` does (same size limit, one detection).
+
+    A one-frame "video" has no second frame to confirm a face with, and
+    score_image looks for faces down to 40 px or 1/25 of the image's longer
+    side; without this, ``score --video photo.jpg`` missed faces
+    ``score_image`` found (detection4.jpg: 2 of 3).
+
+    Examples
+    --------
+    >>> _still_settings(Path("clip.mp4"), ScoreSettings()) == ScoreSettings()
+    True
+    """
+    if path.suffix.lower() not in STILL_SUFFIXES:
+        return settings
+    import cv2
+    from dataclasses import replace
+
+    img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+    longer = 2 * max(img.shape) if img is not None else 0
+    tracker = settings.pipeline.tracker
+    still = replace(
+        tracker, confirm_detections=1, min_face_px=min(tracker.min_face_px, max(40.0, longer / 25.0))
+    )
+    return replace(settings, pipeline=replace(settings.pipeline, tracker=still))
 
 
 def score_session(session_dir, settings: ScoreSettings | None = None, progress=None, jobs: int = 1) -> Scored:

@@ -175,3 +175,21 @@ def test_sidecar_documents_every_unit_raw_and_pose():
         assert "landmarks" in docs[au]["Description"] and "Fails" in docs[au]["Description"]
         assert docs[f"{au}_raw"]["Units"] == AU_SPECS[au]["unit"]
     assert docs["yaw"]["Units"] == "deg" and "not a felt emotion" in docs["smile"]["Description"]
+
+
+STILLS = ["detection4.jpg", "detection5.jpg", "detection6.jpg", "identification1.jpg", "multi_face.jpg"]
+
+
+@pytest.mark.parametrize("name", STILLS)
+def test_score_video_on_a_still_finds_the_faces_score_image_finds(shared_data, name):
+    from analysis.score import score_image
+
+    path = shared_data / "stills" / name
+    faces, _ = score_video(path)
+    seen = faces[faces["face_found"]].sort_values("face_x")
+    image = score_image(path)
+    assert len(seen) == len(image), f"{name}: video {len(seen)} faces, image {len(image)}"
+    # the same faces: centres within half a face width (the two paths frame boxes differently)
+    cv = seen[["face_x", "face_y"]].to_numpy() + seen[["face_w", "face_h"]].to_numpy() / 2
+    ci = image[["face_x", "face_y"]].to_numpy() + image[["face_w", "face_h"]].to_numpy() / 2
+    assert (np.hypot(*(cv - ci).T) < 0.5 * image["face_w"].to_numpy()).all()
