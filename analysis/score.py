@@ -192,8 +192,9 @@ def _still_settings(path: Path, settings: ScoreSettings) -> ScoreSettings:
     """
     if path.suffix.lower() not in STILL_SUFFIXES:
         return settings
-    import cv2
     from dataclasses import replace
+
+    import cv2
 
     img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)
     longer = 2 * max(img.shape) if img is not None else 0
