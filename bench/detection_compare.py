@@ -43,7 +43,21 @@ STILL_COUNTS = {
     "detection6.jpg": 2,
     "identification1.jpg": 4,
     "multi_face.jpg": 5,
-    **{f"Family1-{n}.jpg": 1 for n in ("Dad1", "Dad2", "Dad3", "Daughter1", "Daughter2", "Daughter3", "Mom1", "Mom2", "Son1", "Son2")},
+    **{
+        f"Family1-{n}.jpg": 1
+        for n in (
+            "Dad1",
+            "Dad2",
+            "Dad3",
+            "Daughter1",
+            "Daughter2",
+            "Daughter3",
+            "Mom1",
+            "Mom2",
+            "Son1",
+            "Son2",
+        )
+    },
 }
 
 
@@ -113,7 +127,9 @@ def _truth():
     folder = SHARED / "stills" / "dlib_faces"
     for xml in ("testing.xml", "training.xml"):
         for image in ET.parse(folder / xml).getroot().iter("image"):
-            boxes = [tuple(int(b.get(k)) for k in ("left", "top", "width", "height")) for b in image.iter("box")]
+            boxes = [
+                tuple(int(b.get(k)) for k in ("left", "top", "width", "height")) for b in image.iter("box")
+            ]
             yield cv2.imread(str(folder / image.get("file"))), boxes
 
 
@@ -139,20 +155,29 @@ def evaluate(det) -> dict:
         hit5 += sum(b >= 0.5 for b in best)
         hit3 += sum(b >= 0.3 for b in best)
         extra += max(0, len(boxes) - sum(b >= 0.3 for b in best))
-    res.update({"truth_boxes": n, "found_iou50": int(hit5), "found_iou30": int(hit3), "extra_boxes": int(extra)})
+    res.update(
+        {"truth_boxes": n, "found_iou50": int(hit5), "found_iou30": int(hit3), "extra_boxes": int(extra)}
+    )
     counts = {name: len(det(cv2.imread(str(SHARED / "stills" / name)))) for name in STILL_COUNTS}
     res["stills_exact"] = sum(counts[k] == v for k, v in STILL_COUNTS.items())
     res["stills_total"] = len(STILL_COUNTS)
-    res["stills_faces_found"] = f"{sum(min(counts[k], v) for k, v in STILL_COUNTS.items())}/{sum(STILL_COUNTS.values())}"
+    res["stills_faces_found"] = (
+        f"{sum(min(counts[k], v) for k, v in STILL_COUNTS.items())}/{sum(STILL_COUNTS.values())}"
+    )
     res["stills_wrong"] = {k: counts[k] for k, v in STILL_COUNTS.items() if counts[k] != v}
     res["no_face_drawing"] = len(det(cv2.imread(str(SHARED / "edge" / "free-mountain-vector-01.jpg"))))
     cls = _gif_frames(SHARED / "group" / "classroom.gif")
     per = [len(det(f)) for f in cls]
     res["classroom_faces_per_frame"] = f"median {int(np.median(per))}, max {max(per)} of {len(cls)} frames"
-    for clip, expect in (("group/head-pose-face-detection-female-and-male.gif", 2), ("single/head-pose-face-detection-male.gif", 1)):
+    for clip, expect in (
+        ("group/head-pose-face-detection-female-and-male.gif", 2),
+        ("single/head-pose-face-detection-male.gif", 1),
+    ):
         frames = _gif_frames(SHARED / clip)
         got = [len(det(f)) for f in frames]
-        res[f"turned_{Path(clip).stem}"] = f"{sum(g >= expect for g in got)}/{len(frames)} frames with all {expect}"
+        res[f"turned_{Path(clip).stem}"] = (
+            f"{sum(g >= expect for g in got)}/{len(frames)} frames with all {expect}"
+        )
     frame = cv2.resize(cv2.imread(str(SHARED / "stills" / "identification1.jpg")), (640, 480))
     det(frame)
     t0 = time.perf_counter()
