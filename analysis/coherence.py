@@ -2,7 +2,7 @@
 
 Per participant x clip, the Pearson correlation over the clip's frames between
 a button's state ``lag`` seconds earlier and a facial measure now (the face
-follows the feeling): happy button with AU12, sad button with the sadness
+follows the feeling): happy button with AU12, sad button with the inner_brow_lip_down (AU01+AU04+AU15)
 composite. The lag comes from the protocol (``analysis.coherence_lag``) or,
 when that is unset, from the data: the lag on a grid (default 0-5 s in 0.25 s
 steps) that maximises the mean Fisher z over all usable trials. Trials where a
@@ -18,7 +18,7 @@ from .study_data import Study
 from .trials import button_state, clip_frames, session_segments
 
 #: (button, facial measure) pairs analysed.
-PAIRS = (("happy", "AU12"), ("sad", "sadness"))
+PAIRS = (("happy", "AU12"), ("sad", "inner_brow_lip_down"))
 
 
 def _grouped_r(

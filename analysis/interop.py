@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
-from coaffect.formats.faces_schema import ACTION_UNITS, ALL_COLUMNS, EMOTIONS
+from coaffect.formats.faces_schema import ACTION_UNITS, ALL_COLUMNS, EMOTIONS, HEAD_POSE, RAW_UNITS
 
 from .expression.baseline import baseline_zscores
 from .expression.composites import composite_scores
@@ -27,7 +27,7 @@ _PYFEAT_EMOTIONS = {
     "anger": "emo_angry",
     "disgust": "emo_disgust",
     "fear": "emo_fear",
-    "happiness": "emo_happy",
+    "happiness": "emo_happy",  # py-feat's own column names
     "sadness": "emo_sad",
     "surprise": "emo_surprise",
     "neutral": "emo_neutral",
@@ -74,6 +74,7 @@ def _assemble(
     in_baseline,
     track,
     scale,
+    pose: dict | None = None,
 ) -> pd.DataFrame:
     if scale not in ("z", "native"):
         raise AnalysisError(f"scale: got '{scale}'; allowed: z, native")
@@ -93,6 +94,7 @@ def _assemble(
     out["detection_confidence"] = np.asarray(det_conf, dtype=float)
     out["identity_confidence"] = np.nan
     out["track_id"] = pd.array(track, dtype="Int64")
+    out["face_quality"] = np.where(out["face_found"], "ok", "no_face")  # no flags from other tools
     raw = pd.DataFrame({au: aus.get(au, np.full(n, np.nan)) for au in ACTION_UNITS}, index=out.index)
     raw[~out["face_found"].to_numpy()] = np.nan
     raw["participant_id"] = participant_id
@@ -102,6 +104,11 @@ def _assemble(
     for emo in EMOTIONS:
         vals = np.asarray(emotions.get(emo, np.full(n, np.nan)), dtype=float)
         out[emo] = np.where(out["face_found"], vals, np.nan)
+    for au, col in zip(ACTION_UNITS, RAW_UNITS):
+        out[col] = raw[au]  # the tool's own intensities
+    for name in HEAD_POSE:
+        vals = np.asarray((pose or {}).get(name, np.full(n, np.nan)), dtype=float)
+        out[name] = np.where(out["face_found"], vals, np.nan)
     return out[list(ALL_COLUMNS)]
 
 
@@ -149,6 +156,11 @@ def read_openface(
         )
     aus = {au: df[f"{au}_r"].to_numpy(float) for au in ACTION_UNITS if f"{au}_r" in df.columns}
     track = df["face_id"].to_numpy() + 1 if "face_id" in df.columns else np.ones(len(df), int)
+    pose = {
+        name: np.degrees(df[col].to_numpy(float))
+        for name, col in (("yaw", "pose_Ry"), ("pitch", "pose_Rx"), ("roll", "pose_Rz"))
+        if col in df.columns
+    }
     return _assemble(
         df,
         df["frame"].to_numpy() - 1,
@@ -164,6 +176,7 @@ def read_openface(
         in_baseline,
         track,
         scale,
+        pose,
     )
 
 
@@ -233,4 +246,9 @@ def read_pyfeat(
         in_baseline,
         np.ones(len(df), int),
         scale,
+        {
+            name: df[col].to_numpy(float)
+            for name, col in (("yaw", "Yaw"), ("pitch", "Pitch"), ("roll", "Roll"))
+            if col in df
+        },
     )

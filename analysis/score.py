@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from coaffect.formats.faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION, co
 from coaffect.formats.tables import derivatives_dir
 
 from .expression.fer_model import FER_CLASSES
-from .expression.geometry import landmark_action_units
+from .expression.geometry import head_pose, landmark_action_units
 from .faces.identity import assign_tracks, enrollment_encodings, label_tracks_by_cluster
 from .faces.observe import observe_video
 from .faces.pipeline import PipelineSettings
@@ -46,6 +47,37 @@ class ScoreSettings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     tolerance: float = 0.6
 
+    def __post_init__(self):
+        """Check the values once, here, for the CLI and library callers alike.
+
+        Examples
+        --------
+        >>> from analysis.faces.track import TrackerSettings
+        >>> ScoreSettings(PipelineSettings(tracker=TrackerSettings(min_face_px=-1)))
+        Traceback (most recent call last):
+        ...
+        coaffect.formats.errors.AnalysisError: --min-face-px must be positive (got -1)
+        """
+        if int(self.pipeline.step) < 1:
+            raise AnalysisError(f"--step must be at least 1 (got {self.pipeline.step})")
+        if not self.pipeline.tracker.min_face_px > 0:
+            raise AnalysisError(f"--min-face-px must be positive (got {self.pipeline.tracker.min_face_px:g})")
+        if not 0 < self.tolerance <= 2:
+            raise AnalysisError(f"tolerance must be in (0, 2] (got {self.tolerance:g})")
+
+    @staticmethod
+    def check_jobs(jobs: int) -> int:
+        """``jobs`` as an int of at least 1, or an AnalysisError.
+
+        Examples
+        --------
+        >>> ScoreSettings.check_jobs(2)
+        2
+        """
+        if int(jobs) < 1:
+            raise AnalysisError(f"--jobs must be at least 1 (got {jobs})")
+        return int(jobs)
+
     def settings_hash(self) -> str:
         """Short sha256 of the settings and the table format version.
 
@@ -65,6 +97,21 @@ class ScoreSettings:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+class Scored(NamedTuple):
+    """What scoring one video or session returns (unpacks as ``faces, summary``).
+
+    Attributes
+    ----------
+    faces : pandas.DataFrame
+        The faces table (columns of :data:`coaffect.formats.faces_schema.ALL_COLUMNS`).
+    summary : dict
+        The ``score_summary.json`` content.
+    """
+
+    faces: pd.DataFrame
+    summary: dict
+
+
 def _settings_dict(settings: ScoreSettings) -> dict:
     return {"pipeline": settings.pipeline.as_dict(), "tolerance": settings.tolerance}
 
@@ -76,7 +123,7 @@ def score_video(
     stop: int | None = None,
     progress=None,
     jobs: int = 1,
-) -> tuple[pd.DataFrame, dict]:
+) -> Scored:
     """Score a plain video (no session): faces clustered into face01, face02... left to right.
 
     Parameters
@@ -93,11 +140,11 @@ def score_video(
 
     Returns
     -------
-    faces : pandas.DataFrame
-        One row per frame x face label (columns of :data:`ALL_COLUMNS`); with no
-        face at all, one ``face01`` row per frame, all NaN.
-    summary : dict
-        Frames, faces found fraction, minimum face size, settings hash...
+    Scored
+        ``faces``: one row per frame x face label (columns of :data:`ALL_COLUMNS`);
+        with no face at all, one ``face01`` row per frame, all NaN. ``summary``:
+        frames, faces found fraction, minimum face size, settings hash, AU
+        correlation matrix, quality-flag counts...
 
     Examples
     --------
@@ -106,19 +153,59 @@ def score_video(
     (4, 0.0)
     """
     settings = settings or ScoreSettings()
+    jobs = ScoreSettings.check_jobs(jobs)
     path = Path(path)
+    settings = _still_settings(path, settings)
     obs = observe_video(path, settings.pipeline, start, stop, encode="auto", progress=progress, jobs=jobs)
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
-    return faces, score_summary(
-        faces, {"video": obs.info}, settings.settings_hash(), _settings_dict(settings), notes=[], extra=notes
+    return Scored(
+        faces,
+        score_summary(
+            faces,
+            {"video": obs.info},
+            settings.settings_hash(),
+            _settings_dict(settings),
+            notes=[],
+            extra=notes,
+        ),
     )
 
 
-def score_session(
-    session_dir, settings: ScoreSettings | None = None, progress=None, jobs: int = 1
-) -> tuple[pd.DataFrame, dict]:
+#: File types OpenCV opens as a one-frame "video" (scored like score_image).
+STILL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _still_settings(path: Path, settings: ScoreSettings) -> ScoreSettings:
+    """For a still image: find faces as :func:`score_image` does (same size limit, one detection).
+
+    A one-frame "video" has no second frame to confirm a face with, and
+    score_image looks for faces down to 40 px or 1/25 of the image's longer
+    side; without this, ``score --video photo.jpg`` missed faces
+    ``score_image`` found (detection4.jpg: 2 of 3).
+
+    Examples
+    --------
+    >>> _still_settings(Path("clip.mp4"), ScoreSettings()) == ScoreSettings()
+    True
+    """
+    if path.suffix.lower() not in STILL_SUFFIXES:
+        return settings
+    from dataclasses import replace
+
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+    longer = 2 * max(img.shape) if img is not None else 0
+    tracker = settings.pipeline.tracker
+    still = replace(
+        tracker, confirm_detections=1, min_face_px=min(tracker.min_face_px, max(40.0, longer / 25.0))
+    )
+    return replace(settings, pipeline=replace(settings.pipeline, tracker=still))
+
+
+def score_session(session_dir, settings: ScoreSettings | None = None, progress=None, jobs: int = 1) -> Scored:
     """Score every camera of one session folder (pure: reads, returns, writes nothing).
 
     Parameters
@@ -133,10 +220,10 @@ def score_session(
 
     Returns
     -------
-    faces : pandas.DataFrame
-        One row per camera frame x participant seen by that camera.
-    summary : dict
-        Per camera info, faces-found fractions, minimum face size, notes.
+    Scored
+        ``faces``: one row per camera frame x participant seen by that camera;
+        ``summary``: per camera info, faces-found fractions, minimum face size,
+        AU correlation matrix, quality-flag counts, notes.
 
     Raises
     ------
@@ -153,6 +240,7 @@ def score_session(
     from coaffect.formats.session_reader import read_session
 
     settings = settings or ScoreSettings()
+    jobs = ScoreSettings.check_jobs(jobs)
     session = read_session(session_dir)
     sdir = Path(session_dir)
     protocol_path = sdir / "protocol.yaml"
@@ -207,8 +295,8 @@ def score_session(
         if pid not in seen:
             notes.append(f"{pid}: seat {seats[pid]} is in no camera's view; no rows")
     faces = pd.concat(tables, ignore_index=True)
-    return faces, score_summary(
-        faces, infos, settings.settings_hash(), _settings_dict(settings), notes, extra
+    return Scored(
+        faces, score_summary(faces, infos, settings.settings_hash(), _settings_dict(settings), notes, extra)
     )
 
 
@@ -381,7 +469,8 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per face, left to right: face, face_x, face_y, face_w, face_h,
-        detection_confidence, AU01...AU45 (raw), emo_angry...emo_neutral.
+        detection_confidence, AU01...AU45 (raw), yaw, pitch, roll (deg),
+        emo_angry...emo_neutral.
 
     Examples
     --------
@@ -409,4 +498,4 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
     emo = pd.DataFrame(probs, columns=list(FER_CLASSES)) if probs else pd.DataFrame(columns=list(FER_CLASSES))
     base = found[["face_x", "face_y", "face_w", "face_h", "detection_confidence"]].astype(float)
     base.insert(0, "face", np.arange(1, len(found) + 1))
-    return pd.concat([base, aus, emo], axis=1)
+    return pd.concat([base, aus, head_pose(lms), emo], axis=1)

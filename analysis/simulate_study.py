@@ -15,7 +15,7 @@ Generative model (trial level, every figure a :class:`SimulationSpec` field)::
     AU12 clip mean - baseline mean = smile_valence[valence] + smile_group_effect * group
                                      + u_participant + u_stimulus + u_group_session + e
 
-and the same for the sadness composite with its own random effects. Effects are
+and the same for the inner_brow_lip_down composite (AU01+AU04+AU15) with its own random effects. Effects are
 in units of the trial-level residual SD (``sd_residual``). Within a clip the
 smile signal also follows the participant's happy button ``coupling_lag`` s
 later, a stimulus-driven time course shared by every viewer, and (in groups) a
@@ -169,7 +169,7 @@ def simulated_protocol(spec: SimulationSpec) -> dict:
             "min_face_fraction": 0.5,
             "models": [
                 "AU12 ~ condition * valence",
-                "sadness ~ condition * valence",
+                "inner_brow_lip_down ~ condition * valence",
                 "t_both ~ condition * valence",
             ],
         },
@@ -268,7 +268,7 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
         "spec": asdict(spec),
         "truth": {
             "AU12": {"condition[T.group]": spec.smile_group_effect},
-            "sadness": {"condition[T.group]": spec.sad_group_effect},
+            "inner_brow_lip_down": {"condition[T.group]": spec.sad_group_effect},
             "variances": {
                 "participant_id": spec.sd_participant**2,
                 "stimulus_id": spec.sd_stimulus**2,
@@ -458,8 +458,8 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
     cols["AU01"] = 0.5 * sad + noise()
     cols["AU04"] = 0.5 * sad + noise()
     comps = {name: noise(0.3) for name in fs.COMPOSITES}
-    comps["happiness"] = (cols["AU06"] + cols["AU12"]) / 2
-    comps["sadness"] = sad
+    comps["smile"] = (cols["AU06"] + cols["AU12"]) / 2
+    comps["inner_brow_lip_down"] = sad
     logits = np.column_stack([rng.normal(-0.5, 0.3, n) for _ in fs.EMOTIONS])
     logits[:, fs.EMOTIONS.index("emo_happy")] = 1.2 * smile
     logits[:, fs.EMOTIONS.index("emo_sad")] = 1.2 * sad
@@ -488,7 +488,8 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
         df[name] = comps[name]
     for j, name in enumerate(fs.EMOTIONS):
         df[name] = emos[:, j]
-    value_cols = list(fs.FACE_COLUMNS[1:]) + list(fs.MEASURES)
+    value_cols = [c for c in fs.FACE_COLUMNS[1:] if c != "face_quality"] + list(fs.MEASURES)
     df.loc[missing, value_cols] = np.nan
     df["track_id"] = df["track_id"].astype("Int64")
+    df["face_quality"] = np.where(missing, "no_face", "ok")
     return df

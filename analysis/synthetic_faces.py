@@ -233,6 +233,42 @@ def au_schedule(n_frames: int, fps: float = 15.0, offset_s: float = 0.0) -> pd.D
     return out
 
 
+def bittersweet_schedule(n_frames: int, fps: float = 15.0) -> pd.DataFrame:
+    """A mixed-expression schedule: smile alone, brows alone, then both at once.
+
+    After 1.5 s of neutral baseline the active span is cut in thirds, each with
+    one plateau: ``smile`` (AU12), ``brows`` (AU01 + AU04, the oblique "sad"
+    brow) and ``bittersweet`` (AU12 with AU01 + AU04). The ``phase`` column
+    names the plateau each frame belongs to (``baseline`` / ``rest`` otherwise).
+
+    Returns
+    -------
+    pandas.DataFrame
+        frame, t, phase, and one column per unit of :data:`SYNTHETIC_UNITS`.
+
+    Examples
+    --------
+    >>> s = bittersweet_schedule(150, 15)
+    >>> s.groupby("phase")[["AU12", "AU01", "AU04"]].max().loc[["smile", "brows", "bittersweet"]].values.tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    t = np.arange(n_frames) / float(fps)
+    span = max(t[-1] - 1.5, 1.0) / 3 if n_frames else 1.0
+    out = pd.DataFrame({"frame": np.arange(n_frames), "t": t, "phase": "rest"})
+    for au in SYNTHETIC_UNITS:
+        out[au] = 0.0
+    for k, (phase, units) in enumerate(
+        (("smile", ("AU12",)), ("brows", ("AU01", "AU04")), ("bittersweet", ("AU12", "AU01", "AU04")))
+    ):
+        start = 1.5 + k * span
+        level = _bump(t, start, 0.25 * span, 0.5 * span, 0.25 * span)
+        for au in units:
+            out[au] = np.maximum(out[au], np.round(level, 4))
+        out.loc[level >= 1.0, "phase"] = phase
+    out.loc[t < 1.5, "phase"] = "baseline"
+    return out
+
+
 def _writer(path: Path, fps: float, size) -> cv2.VideoWriter:
     fourcc = {".avi": "MJPG", ".mp4": "mp4v"}.get(path.suffix.lower())
     if fourcc is None:

@@ -15,7 +15,7 @@ from .study_data import SessionData, Study, measure_columns
 from .trials import button_state, clip_frames, session_segments
 
 #: Measures kept by default (others can be asked for).
-DEFAULT_MEASURES = ("AU12", "AU06", "happiness", "sadness", "emo_happy", "emo_sad")
+DEFAULT_MEASURES = ("AU12", "AU06", "smile", "inner_brow_lip_down", "emo_happy", "emo_sad")
 
 
 def _grid_frames(sd: SessionData, rate: float = 10.0) -> pd.DataFrame:

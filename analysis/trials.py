@@ -11,6 +11,11 @@ Two pairs of flags say what may be used:
   than ``analysis.min_face_fraction`` of the clip's frames). Applies to facial
   outcomes only; the button measures of such a trial stay usable.
 
+Frames whose ``face_quality`` carries a flag listed in the protocol's
+``analysis.exclude_quality`` are left out of the facial means and peaks; every
+flag is counted either way (``quality_<flag>``: share of the clip's frames
+with a face that carry it), so a reviewer sees how much each flag touched.
+
 Facial measures over the clip window are baseline-corrected: the participant's
 mean over the protocol's ``analysis.baseline_window`` is subtracted. A measure
 ``M`` gives two columns: ``M`` (mean over frames with a face) and ``M_peak``
@@ -25,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.faces_schema import QUALITY_FLAGS
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from .self_report import _union, ratings_wide, self_report_measures
@@ -93,8 +99,11 @@ def session_segments(sd: SessionData) -> dict:
     return sd.cache["segments"]
 
 
-def baseline_means(sd: SessionData, measures: list[str]) -> pd.DataFrame:
+def baseline_means(sd: SessionData, measures: list[str], exclude=()) -> pd.DataFrame:
     """Each participant's mean of each measure over the baseline window.
+
+    ``exclude`` lists face_quality flags whose frames are left out (the
+    protocol's ``analysis.exclude_quality``).
 
     Returns
     -------
@@ -111,6 +120,9 @@ def baseline_means(sd: SessionData, measures: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=[*measures, "baseline_frames"])
     a, b = sd.baseline
     win = faces.loc[(faces["t"] >= a) & (faces["t"] < b) & faces["face_found"].astype(bool)]
+    if exclude and "face_quality" in win.columns:
+        q = win["face_quality"].astype(str)
+        win = win[~np.logical_or.reduce([q.str.contains(f, regex=False) for f in exclude])]
     means = win.groupby("participant_id")[measures].mean()
     means["baseline_frames"] = win.groupby("participant_id").size()
     return means
@@ -197,9 +209,42 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
         frames[button] = state
     for j, m in enumerate(measures):
         frames[m] = values[:, j]
+    if "face_quality" in faces.columns:  # faces tables of format 2 on
+        frames["face_quality"] = faces["face_quality"].to_numpy()[rows].astype(str)
+        cols = [*cols, "face_quality"]
     frames = frames[cols]
     sd.cache[tuple(measures)] = frames
     return frames
+
+
+def _quality_columns(frames: pd.DataFrame, exclude: list[str], measures: list[str]) -> pd.DataFrame:
+    """Share of each trial's face frames per quality flag; blank out excluded frames (in place).
+
+    Examples
+    --------
+    >>> fr = pd.DataFrame({"participant_id": "P", "trial": 1, "face_found": True,
+    ...                    "face_quality": ["ok", "pose", "pose|motion_blur", "ok"], "AU12": [1.0, 9, 9, 3]})
+    >>> q = _quality_columns(fr, ["pose"], ["AU12"])
+    >>> q.iloc[0][["quality_pose", "quality_motion_blur", "quality_excluded"]].tolist(), fr["AU12"].tolist()
+    ([0.5, 0.25, 0.5], [1.0, nan, nan, 3.0])
+    """
+    keys = ["participant_id", "trial"]
+    if "face_quality" not in frames.columns:
+        return pd.DataFrame(index=frames.groupby(keys).size().index)
+    q = frames["face_quality"].astype(str)
+    seen = frames["face_found"].astype(bool)
+    cols = {f"quality_{flag}": q.str.contains(flag, regex=False) & seen for flag in QUALITY_FLAGS}
+    bad = np.zeros(len(frames), bool)
+    for flag in exclude:
+        bad |= cols[f"quality_{flag}"].to_numpy()
+    cols["quality_excluded"] = pd.Series(bad, index=frames.index)
+    if bad.any() and measures:
+        frames.loc[bad, measures] = np.nan
+    table = pd.DataFrame(cols).astype(float)
+    table[keys] = frames[keys]
+    n_seen = seen.groupby([frames[k] for k in keys]).sum()
+    sums = table.groupby(keys).sum()
+    return sums.div(n_seen.where(n_seen > 0), axis=0)
 
 
 def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: list[str]) -> pd.DataFrame:
@@ -231,14 +276,19 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
         sr["face_excluded"] = True
         sr["face_exclusion_reason"] = "no faces table (session not scored)"
         return sr
-    frames = clip_frames(sd, measures)
-    base = baseline_means(sd, measures)
+    frames = clip_frames(sd, measures).copy()  # the session cache stays unfiltered
+    exclude = list(getattr(settings, "exclude_quality", None) or [])
+    base = baseline_means(sd, measures, exclude)
+    if exclude and len(frames) and measures:  # the baseline leaves out flagged frames too
+        shift = baseline_means(sd, measures)[measures] - base[measures]
+        frames[measures] += shift.reindex(frames["participant_id"]).to_numpy(dtype=float)
+    quality = _quality_columns(frames, exclude, measures)
     g = frames.groupby(["participant_id", "trial"])
     agg = g[measures].mean()
     peaks = g[measures].max().add_suffix("_peak")
     counts = g.size().rename("n_frames")
     frac = g["face_found"].mean().rename("face_fraction")
-    face = pd.concat([agg, peaks, counts, frac], axis=1).reset_index()
+    face = pd.concat([agg, peaks, counts, frac, quality], axis=1).reset_index()
     sr = sr.merge(face, on=["participant_id", "trial"], how="left")
     sr["n_frames"] = sr["n_frames"].fillna(0).astype("int64")
     why_face = []
@@ -385,9 +435,13 @@ def _describe(col: str) -> str:
         "face_fraction": "Share of the clip's camera frames with this participant's face.",
         "excluded": "Trial unusable for every outcome (see exclusion_reason).",
         "face_excluded": "Facial measures unusable (see face_exclusion_reason).",
+        "quality_excluded": "Share of the clip's face frames left out of the facial means "
+        "(face_quality flags listed in analysis.exclude_quality).",
     }
     if col in fixed:
         return fixed[col]
+    if col.startswith("quality_"):
+        return f"Share of the clip's face frames flagged '{col[8:]}' in face_quality (docs/faces-table.md)."
     if col.endswith("_peak"):
         return f"Maximum of {col[:-5]} over the clip, minus the baseline mean."
     if col.startswith("rating_"):

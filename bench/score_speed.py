@@ -18,8 +18,9 @@ one run:
   landmark fit and FER crop on every frame, so one core cannot exceed
   1 / (decode + grey + faces x (landmarks + FER)) frames per second;
 
-plus peak memory, the two ratios against the issue's targets (>= 10x naive,
->= 1/5 of decode-only), and whether coaffect finds the same faces as the naive
+plus peak memory, the two single-process ratios against the issue's targets
+(>= 15x naive, >= 0.15 of decode-only; multi-process figures printed
+separately, never as the headline), and whether coaffect finds the same faces as the naive
 approach on the frames it saw (IoU >= 0.5). The last line printed is one JSON
 object with the headline figures.
 
@@ -46,6 +47,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SHARED = Path(os.environ.get("COAFFECT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+#: Issue 10's targets, in ONE process: x the naive loop, fraction of decode-only.
+TARGET_NAIVE = 15.0
+TARGET_DECODE = 0.15
 CLIPS = ["single/WolfgangLanger_Pexels.mp4", "single/single_face.mp4", "single/again.mkv", "single/book.mkv"]
 
 
@@ -307,15 +312,16 @@ def main(argv=None) -> int:
             f"matched (IoU >= 0.5) -> {'yes' if same else 'NO'}; {extra} face-frames found only by coaffect; "
             f"{args.jobs}-process rows and track ids identical to 1 process: {'yes' if identical else 'NO'}"
         )
-        best = max(fps1, fps_j)
-        ratio_naive, ratio_decode = best / naive_fps, best / decode_fps
+        # headline: ONE process (the multi-process figures depend on idle cores)
+        ratio_naive, ratio_decode = fps1 / naive_fps, fps1 / decode_fps
         print(
-            f"speed vs naive: {fps1 / naive_fps:.1f}x (1 process), {fps_j / naive_fps:.1f}x ({args.jobs}); "
-            f"target >= 10x -> {'met' if ratio_naive >= 10 else 'NOT met'}"
+            f"HEADLINE (1 process): {ratio_naive:.1f}x the naive loop (target >= {TARGET_NAIVE:g}x -> "
+            f"{'met' if ratio_naive >= TARGET_NAIVE else 'NOT met'}), {ratio_decode:.3f} of decode-only "
+            f"(target >= {TARGET_DECODE:g} -> {'met' if ratio_decode >= TARGET_DECODE else 'NOT met'})"
         )
         print(
-            f"fraction of decode-only: {fps1 / decode_fps:.3f} (1 process), {fps_j / decode_fps:.3f} "
-            f"({args.jobs}); target >= 0.2 -> {'met' if ratio_decode >= 0.2 else 'NOT met'}"
+            f"multi-process ({args.jobs} processes, separately): {fps_j / naive_fps:.1f}x naive, "
+            f"{fps_j / decode_fps:.3f} of decode-only"
         )
         costs = stage_costs(video, obs)
         k = costs["faces_per_frame"]
@@ -346,8 +352,9 @@ def main(argv=None) -> int:
             f"{det_ms:.1f} ms a frame) and identity ({int(obs.tracks['n_encodings'].sum())} encodings = "
             f"{id_ms:.1f} ms a frame on this {n}-frame clip): {full_ms:.1f} ms a frame -> at most "
             f"{1000 / full_ms:.0f} fps per idle core, {min(os.cpu_count() or 1, args.jobs) * 1000 / full_ms:.0f} "
-            f"on {min(os.cpu_count() or 1, args.jobs)} idle cores, vs targets {10 * naive_fps:.0f} fps (10x naive) "
-            f"and {decode_fps / 5:.0f} fps (1/5 decode-only); the landmark fit (fixed cost per face per frame, "
+            f"on {min(os.cpu_count() or 1, args.jobs)} idle cores, vs targets {TARGET_NAIVE * naive_fps:.0f} fps "
+            f"({TARGET_NAIVE:g}x naive) and {TARGET_DECODE * decode_fps:.0f} fps ({TARGET_DECODE:g} of decode-only) "
+            f"in one process; the landmark fit (fixed cost per face per frame, "
             f"needed for tracking) is {100 * k * costs['landmarks_ms_per_face'] / full_ms:.0f}% of it"
         )
         load_end = os.getloadavg()[0]
@@ -360,11 +367,16 @@ def main(argv=None) -> int:
             "coaffect_fps": round(fps1, 1),
             "coaffect_fps_jobs": round(fps_j, 1),
             "jobs": args.jobs,
-            "speedup_vs_naive": round(ratio_naive, 1),
-            "fraction_of_decode": round(ratio_decode, 3),
-            "target_naive_met": bool(ratio_naive >= 10),
-            "target_decode_met": bool(ratio_decode >= 0.2),
-            "target_met": bool(ratio_naive >= 10 and ratio_decode >= 0.2),
+            "speedup_vs_naive_1proc": round(ratio_naive, 1),
+            "fraction_of_decode_1proc": round(ratio_decode, 3),
+            "target_naive_met_1proc": bool(ratio_naive >= TARGET_NAIVE),
+            "target_decode_met_1proc": bool(ratio_decode >= TARGET_DECODE),
+            "target_met_1proc": bool(ratio_naive >= TARGET_NAIVE and ratio_decode >= TARGET_DECODE),
+            "multi_process": {
+                "jobs": args.jobs,
+                "speedup_vs_naive": round(fps_j / naive_fps, 1),
+                "fraction_of_decode": round(fps_j / decode_fps, 3),
+            },
             "bound_fps_per_core": round(bound1, 1),
             "bound_fps_idle_cores": round(bound_cores, 1),
             "bound_fps_per_core_with_detection_identity": round(1000 / full_ms, 1),

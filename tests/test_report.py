@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -58,13 +59,18 @@ def test_report_files_and_figures(report):
     info = json.loads((out / "report.json").read_text())
     assert info["has_faces"] and info["formulas"] == [
         "AU12 ~ condition * valence",
-        "sadness ~ condition * valence",
+        "inner_brow_lip_down ~ condition * valence",
         "t_both ~ condition * valence",
     ]
     fitted = [m["formula"] for m in info["models"]]
     assert "AU12 ~ condition * valence" in fitted and "z ~ condition * button" in fitted
     assert (out / "stats" / "model-1_AU12_condition_valence_fixed.tsv").exists()
     assert (report.parents[1] / "trials.tsv").exists()  # derivatives/coaffect/trials.tsv
+    # face_quality flags per participant (simulated faces carry none: shares of 0)
+    quality = pd.read_csv(out / "quality.tsv", sep="\t")
+    flags = ["flag_pose", "flag_occlusion", "flag_identity", "flag_motion_blur"]
+    assert set(flags) <= set(quality.columns) and (quality[flags].fillna(0) == 0).all().all()
+    assert "flag_pose" in report.read_text(encoding="utf-8")
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):

@@ -72,7 +72,7 @@ def test_pipeline_recovers_the_simulated_effects(tmp_path_factory):
             "valence[T.negative]": spec.smile_valence["negative"] - spec.smile_valence["bittersweet"],
             "valence[T.positive]": spec.smile_valence["positive"] - spec.smile_valence["bittersweet"],
         },
-        "sadness": {
+        "inner_brow_lip_down": {
             "condition[T.group]": spec.sad_group_effect,
             "valence[T.negative]": spec.sad_valence["negative"] - spec.sad_valence["bittersweet"],
             "valence[T.positive]": spec.sad_valence["positive"] - spec.sad_valence["bittersweet"],

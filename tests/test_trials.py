@@ -200,3 +200,27 @@ def test_planned_clips_never_shown_get_excluded_rows(small, tmp_path):
     assert len(gone) == 2 and gone["excluded"].all() and (gone["trial"] == 3).all()
     assert gone["exclusion_reason"].iloc[0] == "not shown: the session ended (aborted) before this clip"
     assert gone["valence"].notna().all() and gone["t_happy"].isna().all()
+
+
+def test_quality_flags_are_counted_and_excluded_by_the_protocol(small, tmp_path):
+    ds = copy_dataset(small, tmp_path / "ds")
+    sid = "a01"
+    fpath = ds / "derivatives" / "coaffect" / f"ses-{sid}" / "faces.parquet"
+    faces = pd.read_parquet(fpath)
+    turned = (faces["frame"] % 4 == 0) & faces["face_found"]
+    faces.loc[turned, "face_quality"] = "pose"
+    faces.loc[turned, "AU12"] = 50.0  # what a turned head might do to a landmark measure
+    faces.to_parquet(fpath)
+    study = load_study(ds)
+    counted = trial_table(study).query("session_id == @sid")
+    assert counted["quality_pose"].between(0.2, 0.3).all() and (counted["quality_occlusion"] == 0).all()
+    # flagged frames in the baseline too: clip means shift with them, by about 50/4 either way
+    assert (counted["quality_excluded"] == 0).all()
+    study.settings = study.settings.model_copy(update={"exclude_quality": ["pose"]})
+    for s in study.sessions:
+        s.cache.clear()
+    kept = trial_table(study).query("session_id == @sid")
+    assert kept["quality_excluded"].equals(kept["quality_pose"]) and (kept["AU12"].abs() < 5).all()
+    assert (counted["AU12_peak"] > 30).all() and (kept["AU12_peak"] < 20).all()
+    clean = trial_table(load_study(small)).query("session_id == @sid")
+    np.testing.assert_allclose(kept["AU12"], clean["AU12"], atol=1.0)

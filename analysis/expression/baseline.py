@@ -1,12 +1,20 @@
 """Express raw facial movements against each participant's own neutral baseline.
 
 Chosen scale: a robust **z-score**, ``(x - baseline median) / spread``, where
-spread is the larger of the baseline's robust SD (1.4826 x MAD) and half the
-robust SD over the participant's whole recording (so a very still baseline
-of a few frames cannot blow values up; if both are 0, the plain SD of the
-recording). 0 means "as at baseline", +1 one
-typical deviation more of that movement. A z-score keeps the direction of
-movements below baseline (e.g. AU15 versus AU12) that a 0-5 scale would cut.
+both the centre and the spread come from the **baseline window only**, never
+from clip periods (so how much someone moves during the clips cannot change
+their scale, and a condition effect cannot shrink its own units). The spread
+is the larger of the participant's baseline robust SD (1.4826 x MAD) and half
+the pooled baseline robust SD of all participants of the recording (each
+centred on their own median), so a very still baseline cannot blow values up.
+A participant with fewer than ``min_frames`` baseline frames uses the pooled
+spread alone (and the median of the baseline frames they have); one with none
+gets NaN. Only a recording with no baseline at all (a plain video) uses its
+whole length as the reference, and ``score_summary.json`` says so
+(``baseline_source``). 0 means "as at baseline"; +1 one typical baseline
+deviation more of that movement. A z-score keeps the direction of movements
+below baseline that a 0-5 scale would cut; the raw-unit columns (``AU12_raw``)
+stay in the table for analysts who want another normalisation.
 """
 
 from __future__ import annotations
@@ -16,6 +24,9 @@ import pandas as pd
 
 _MAD_TO_SD = 1.4826
 
+#: Baseline frames a participant needs for their own spread (else the pooled one).
+MIN_BASELINE_FRAMES = 10
+
 
 def _robust_sd(values: np.ndarray) -> float:
     values = values[np.isfinite(values)]
@@ -24,8 +35,10 @@ def _robust_sd(values: np.ndarray) -> float:
     return float(_MAD_TO_SD * np.median(np.abs(values - np.median(values))))
 
 
-def baseline_zscores(raw: pd.DataFrame, columns, in_baseline, by: str = "participant_id") -> pd.DataFrame:
-    """Robust z-scores of ``columns`` against each group's baseline rows.
+def baseline_zscores(
+    raw: pd.DataFrame, columns, in_baseline, by: str = "participant_id", min_frames: int = MIN_BASELINE_FRAMES
+) -> pd.DataFrame:
+    """Robust z-scores of ``columns`` against each group's baseline rows only.
 
     Parameters
     ----------
@@ -34,10 +47,12 @@ def baseline_zscores(raw: pd.DataFrame, columns, in_baseline, by: str = "partici
     columns : sequence of str
         Measures to normalise.
     in_baseline : array-like of bool
-        Rows inside the neutral baseline window. A group with fewer than 5 valid
-        baseline rows uses its whole recording as the reference instead.
+        Rows inside the neutral baseline window. If no row at all is in a
+        baseline (a plain video), each group's whole recording is its reference.
     by : str
         Grouping column (the participant).
+    min_frames : int
+        Baseline frames below which a group's spread is the pooled one.
 
     Returns
     -------
@@ -46,31 +61,42 @@ def baseline_zscores(raw: pd.DataFrame, columns, in_baseline, by: str = "partici
 
     Examples
     --------
+    Clip values (rows 5-7) do not change the scale; the baseline alone does:
+
     >>> raw = pd.DataFrame({"participant_id": ["P"] * 8,
-    ...                     "AU12": [1.0, 1.1, 0.9, 1.0, 1.0, 2.0, 3.0, np.nan]})
+    ...                     "AU12": [1.0, 1.2, 0.9, 1.1, 1.0, 2.0, 30.0, np.nan]})
     >>> base = np.array([True] * 5 + [False] * 3)
-    >>> baseline_zscores(raw, ["AU12"], base)["AU12"].round(2).tolist()
-    [0.0, 1.35, -1.35, 0.0, 0.0, 13.49, 26.98, nan]
+    >>> baseline_zscores(raw, ["AU12"], base, min_frames=5)["AU12"].round(2).tolist()
+    [0.0, 1.35, -0.67, 0.67, 0.0, 6.74, 195.6, nan]
     """
     in_baseline = np.asarray(in_baseline, dtype=bool)
+    whole = not in_baseline.any()
+    ref_mask = np.ones(len(raw), bool) if whole else in_baseline
+    groups = raw.groupby(by, sort=False).indices
     out = pd.DataFrame(index=raw.index, columns=list(columns), dtype=float)
-    for _, idx in raw.groupby(by, sort=False).indices.items():
-        block = raw.iloc[idx]
-        base = in_baseline[idx]
-        for col in columns:
-            v = block[col].to_numpy(dtype=float)
-            ref = v[base & np.isfinite(v)]
-            if len(ref) < 5:
-                ref = v[np.isfinite(v)]
-            if len(ref) == 0:
+    for col in columns:
+        v_all = raw[col].to_numpy(dtype=float)
+        centres, spreads, counts, pooled = {}, {}, {}, []
+        for key, idx in groups.items():
+            v = v_all[idx]
+            ref = v[ref_mask[idx] & np.isfinite(v)]
+            counts[key] = len(ref)
+            if len(ref):
+                centres[key] = float(np.median(ref))
+                spreads[key] = _robust_sd(ref)
+                pooled.append(ref - centres[key])
+        pooled_sd = _robust_sd(np.concatenate(pooled)) if pooled else np.nan
+        if not pooled_sd > 0 and pooled:  # most values identical: plain SD of the baselines
+            pooled_sd = float(np.std(np.concatenate(pooled)))
+        for key, idx in groups.items():
+            if key not in centres:
                 out.iloc[idx, out.columns.get_loc(col)] = np.nan
                 continue
-            spread = np.nanmax([_robust_sd(ref), 0.5 * _robust_sd(v)])
-            if not spread > 0:  # most values identical: fall back to the plain SD
-                spread = float(np.nanstd(v))
+            own = spreads[key] if counts[key] >= min_frames else np.nan
+            spread = np.nanmax([own, 0.5 * pooled_sd]) if counts[key] >= min_frames else pooled_sd
             if not spread > 0:
                 spread = np.inf  # a constant measure: z = 0
-            out.iloc[idx, out.columns.get_loc(col)] = (v - np.median(ref)) / spread
+            out.iloc[idx, out.columns.get_loc(col)] = (v_all[idx] - centres[key]) / spread
     return out
 
 

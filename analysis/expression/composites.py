@@ -1,8 +1,11 @@
 """Composite facial-movement scores from action-unit z-scores.
 
 Each composite is the mean of the z-scores of the action units that make up
-the prototypical expression (EMFACS / Ekman & Friesen combinations), using
-the units 68 landmarks can measure. They are facial movements, not felt emotions.
+a prototypical expression (EMFACS / Ekman & Friesen combinations), using the
+units 68 landmarks can measure, and is named for the movements it averages
+(``smile`` = AU06 + AU12). They are facial movements, not felt emotions: the
+same movements occur without the feeling and the feeling without them
+(Barrett et al. 2019, Psychol Sci Public Interest 20:1-68).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def composite_scores(aus: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> aus = pd.DataFrame({"AU06": [2.0], "AU12": [4.0]})
-    >>> composite_scores(aus)["happiness"].tolist()
+    >>> composite_scores(aus)["smile"].tolist()
     [3.0]
     """
     out = pd.DataFrame(index=aus.index)

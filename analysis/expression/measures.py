@@ -5,14 +5,47 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coaffect.formats.faces_schema import ACTION_UNITS
+from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
 from .baseline import baseline_zscores
 from .composites import composite_scores
-from .geometry import landmark_action_units
+from .geometry import head_pose, landmark_action_units
 
-#: Window of the running median that turns eye closure (AU45) into sustained closure (AU43).
+#: Units whose z-score counts movement beyond baseline in their own direction only.
+ONE_SIDED = ("AU15",)
+
+#: Window of the running median that turns eye closure into sustained closure (AU43).
 AU43_WINDOW_S = 0.5
+#: Window of the running minimum of eye closure that blinks (AU45) are measured from.
+AU45_WINDOW_S = 1.0
+
+
+def eye_closure_units(closure: pd.Series, participant, fps: float) -> pd.DataFrame:
+    """Split per-frame eye closure into sustained closure (AU43) and blinks (AU45).
+
+    AU43 is the closure's running median over :data:`AU43_WINDOW_S` (blinks of
+    2-4 frames vanish); AU45 is the closure minus its running minimum over
+    :data:`AU45_WINDOW_S` (how much more closed the eye is than at its most
+    open in the surrounding second: 0 between blinks, rises only for short
+    closures). So a slow squint moves AU43, a blink AU45, and neither copies
+    the other.
+
+    Examples
+    --------
+    >>> c = pd.Series([-.3, -.3, -.3, -.3, -.05, -.3, -.3, -.3, -.3, -.3])
+    >>> out = eye_closure_units(c, ["P"] * 10, fps=10)
+    >>> out["AU45"].round(2).tolist()[3:6], out["AU43"].round(2).tolist()[3:6]
+    ([0.0, 0.25, 0.0], [-0.3, -0.3, -0.3])
+    """
+    by = np.asarray(participant)
+    c = closure.reset_index(drop=True)
+    med = max(1, int(round(AU43_WINDOW_S * fps)))
+    low = max(1, int(round(AU45_WINDOW_S * fps)))
+    au43 = c.groupby(by).transform(lambda s: s.rolling(med, center=True, min_periods=1).median())
+    floor = c.groupby(by).transform(lambda s: s.rolling(low, center=True, min_periods=1).min())
+    out = pd.DataFrame({"AU43": au43, "AU45": c - floor})
+    out[c.isna().to_numpy()] = np.nan
+    return out.set_axis(closure.index)
 
 
 def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, fps: float) -> pd.DataFrame:
@@ -27,12 +60,13 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     in_baseline : array-like of bool
         Rows in the participant's neutral baseline window.
     fps : float
-        Frames per second of the scored rows (for the AU43 window).
+        Rows per second of each participant's series (for the AU43 and AU45 windows).
 
     Returns
     -------
     pandas.DataFrame
-        Same index as ``grid``: ACTION_UNITS (z) then COMPOSITES.
+        Same index as ``grid``: ACTION_UNITS (z), COMPOSITES, RAW_UNITS
+        (``AU12_raw``...: face-frame units) and HEAD_POSE (yaw, pitch, roll, deg).
 
     Examples
     --------
@@ -42,13 +76,15 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     """
     raw = landmark_action_units(landmarks)
     raw.index = grid.index
-    win = max(1, int(round(AU43_WINDOW_S * fps)))
-    raw["AU43"] = (
-        raw["AU45"]
-        .groupby(grid["participant_id"].to_numpy())
-        .transform(lambda s: s.rolling(win, center=True, min_periods=1).median())
-    )
-    raw.loc[raw["AU45"].isna(), "AU43"] = np.nan
+    raw[["AU43", "AU45"]] = eye_closure_units(raw["AU45"], grid["participant_id"].to_numpy(), fps)
     raw["participant_id"] = grid["participant_id"].to_numpy()
     z = baseline_zscores(raw, ACTION_UNITS, in_baseline)
-    return pd.concat([z, composite_scores(z)], axis=1)
+    # AU15 is one-sided: its raw measure (corners' closeness to the chin) also
+    # falls when a smile lifts the corners, which is AU12's movement, not the
+    # depressor relaxing; counting only movement towards the chin beyond
+    # baseline keeps a smile from lowering AU15 (and the composites using it).
+    for au in ONE_SIDED:
+        z[au] = z[au].clip(lower=0.0)
+    raw_units = raw[list(ACTION_UNITS)].set_axis(list(RAW_UNITS), axis=1)
+    pose = head_pose(landmarks).set_axis(grid.index)
+    return pd.concat([z, composite_scores(z), raw_units, pose], axis=1)

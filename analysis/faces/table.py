@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coaffect.formats.faces_schema import ALL_COLUMNS, EMOTIONS, FACES_FORMAT_VERSION
+from coaffect.formats.faces_schema import (
+    ALL_COLUMNS,
+    EMOTIONS,
+    FACES_FORMAT_VERSION,
+    QUALITY_FLAGS,
+    RAW_UNITS,
+)
 
 from ..expression.baseline import baseline_mask
 from ..expression.measures import expression_measures
 from .identity import UNKNOWN
 from .pipeline import VideoObservations
+from .quality import quality_flags
 
 
 def faces_table(
@@ -82,7 +89,7 @@ def faces_table(
         mask, source = np.zeros(len(merged), bool), "whole recording"
     if not mask[found].any():
         source = "whole recording"
-    fps = obs.info["fps"] / obs.info["step"]
+    fps = obs.info["fps"]  # rows are every frame of the range, skipped ones too (NaN)
     measures = expression_measures(merged, lms, mask, fps)
     out = pd.DataFrame(
         {
@@ -97,6 +104,13 @@ def faces_table(
     for col in ("face_x", "face_y", "face_w", "face_h", "detection_confidence", "identity_confidence"):
         out[col] = merged[col].astype(float)
     out["track_id"] = merged["track_id"].astype("Int64")
+    out["face_quality"] = quality_flags(
+        merged["participant_id"].to_numpy(),
+        merged["t"].to_numpy(dtype=float),
+        lms,
+        measures[["yaw", "pitch"]],
+        merged["identity_confidence"].to_numpy(dtype=float),
+    )
     out = pd.concat([out, measures], axis=1)
     for emo in EMOTIONS:
         out[emo] = merged[emo].astype(float)
@@ -140,6 +154,10 @@ def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings
     found_rows = extra.pop("found_rows", int(faces["face_found"].sum()))
     per = {pid: round(f / n, 4) if n else 0.0 for pid, (f, n) in extra.pop("by_participant", {}).items()}
     smallest = [i["smallest_face_px"] for i in infos.values() if np.isfinite(i["smallest_face_px"])]
+    quality = {}
+    if "face_quality" in faces:
+        q = faces.loc[faces["face_found"].astype(bool), "face_quality"].astype(str)
+        quality = {flag: int(q.str.contains(flag, regex=False).sum()) for flag in QUALITY_FLAGS}
     return {
         "format_version": FACES_FORMAT_VERSION,
         "settings_hash": settings_hash,
@@ -151,6 +169,41 @@ def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings
         "min_face_px_detectable": float(min(i["min_face_px"] for i in infos.values())) if infos else None,
         "smallest_face_px_found": float(min(smallest)) if smallest else None,
         "cameras": infos,
+        "quality_flag_rows": quality,
+        "au_correlation": au_correlation(faces),
         "notes": list(notes),
         **extra,
+    }
+
+
+def au_correlation(faces: pd.DataFrame) -> dict:
+    """Pearson correlation matrix of the raw action units over the rows with a face.
+
+    Computed within each participant (their mean removed) and pooled, so
+    differences between people do not create correlations. Published in
+    ``score_summary.json`` (``au_correlation``) so a reviewer can see that the
+    units move independently; None where a unit does not vary.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> f = pd.DataFrame({"participant_id": ["P"] * 50, "face_found": True,
+    ...                   **{c: rng.normal(size=50) for c in RAW_UNITS}})
+    >>> m = au_correlation(f)
+    >>> m["AU12"]["AU12"], abs(m["AU12"]["AU15"]) < 0.4
+    (1.0, True)
+    """
+    cols = [c for c in RAW_UNITS if c in faces.columns]
+    if not cols or "face_found" not in faces:
+        return {}
+    rows = faces.loc[faces["face_found"].astype(bool), ["participant_id", *cols]]
+    centred = rows[cols] - rows.groupby("participant_id")[cols].transform("mean")
+    corr = centred.corr()
+    names = [c[: -len("_raw")] for c in cols]
+    return {
+        a: {
+            b: (round(float(corr.iloc[i, j]), 3) if np.isfinite(corr.iloc[i, j]) else None)
+            for j, b in enumerate(names)
+        }
+        for i, a in enumerate(names)
     }

@@ -118,7 +118,7 @@ def timecourse_figure(tc: pd.DataFrame, measures: list[str], path: Path) -> Path
 
     Examples
     --------
-    >>> timecourse_figure(tc, ["AU12", "sadness", "happy", "sad"], Path("tc.png"))  # doctest: +SKIP
+    >>> timecourse_figure(tc, ["AU12", "inner_brow_lip_down", "happy", "sad"], Path("tc.png"))  # doctest: +SKIP
     """
     valences = sorted(tc["valence"].dropna().unique())
     fig, axes = plt.subplots(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.faces_schema import QUALITY_FLAGS
+
 
 def _gaps(times: pd.Series, factor: float) -> tuple[int, float]:
     t = np.sort(times.dropna().astype(float).to_numpy())
@@ -32,7 +34,9 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
         (mean over frames with a face), dropped_frames (movie frames the
         runner reports dropped, summed over clips), long_flips (flip intervals
         longer than 1.5x the median, during clips), camera_gaps (frame intervals
-        longer than 2x the median, all cameras), max_camera_gap_s.
+        longer than 2x the median, all cameras), max_camera_gap_s, and
+        ``flag_<name>`` for each face_quality flag: share of the participant's
+        frames with a face that carry it (pose, occlusion, identity, motion_blur).
 
     Examples
     --------
@@ -55,9 +59,16 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
         for pid in sd.participants["participant_id"]:
             tp = t[t["participant_id"] == pid]
             ident = np.nan
+            flags = {f"flag_{name}": np.nan for name in QUALITY_FLAGS}
             if sd.faces is not None and "identity_confidence" in sd.faces.columns:
                 f = sd.faces[sd.faces["participant_id"] == pid]
                 ident = float(f["identity_confidence"].mean()) if len(f) else np.nan
+                if "face_quality" in f.columns:
+                    q = f.loc[f["face_found"].astype(bool), "face_quality"].astype(str)
+                    for name in QUALITY_FLAGS:
+                        flags[f"flag_{name}"] = (
+                            float(q.str.contains(name, regex=False).mean()) if len(q) else np.nan
+                        )
             rows.append(
                 {
                     "session_id": sd.session_id,
@@ -73,6 +84,7 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
                     "long_flips": long_flips,
                     "camera_gaps": cam_gaps,
                     "max_camera_gap_s": cam_max,
+                    **flags,
                 }
             )
     out = pd.DataFrame(rows)

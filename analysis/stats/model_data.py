@@ -142,7 +142,7 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
             raise AnalysisError(
                 f"formula '{formula}': unknown column '{name}'{did_you_mean(name, cols)}",
                 hint="columns include condition, valence, t_happy, t_sad, t_both, "
-                "p_both, min_index, rating_<item>, AU12, AU12_peak, sadness, ...",
+                "p_both, min_index, rating_<item>, AU12, AU12_peak, inner_brow_lip_down, ...",
             )
     for need in ("participant_id", "session_id", "stimulus_id", "condition"):
         if need not in trials.columns:

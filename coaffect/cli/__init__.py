@@ -22,6 +22,7 @@ VERBS = {
     "run": "coaffect.cli.run",
     "rig-check": "coaffect.cli.rig_check",
     "score": "coaffect.cli.score",
+    "validate-faces": "coaffect.cli.validate_faces",
     "simulate-study": "coaffect.cli.simulate",
     "stats": "coaffect.cli.stats",
     "report": "coaffect.cli.report",

@@ -45,10 +45,7 @@ def run(args) -> int:
             "give either DATASET_OR_SESSION or --video FILE",
             hint="coaffect score data/  or  coaffect score --video clip.mp4",
         )
-    if args.jobs < 1 or args.step < 1:
-        raise AnalysisError(f"--jobs and --step must be at least 1 (got {args.jobs}, {args.step})")
-    if args.min_face_px <= 0:
-        raise AnalysisError(f"--min-face-px must be positive (got {args.min_face_px})")
+    ScoreSettings.check_jobs(args.jobs)
     settings = ScoreSettings(
         PipelineSettings(tracker=TrackerSettings(min_face_px=args.min_face_px), step=args.step)
     )

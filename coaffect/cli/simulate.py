@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
         "--sad-group-effect",
         type=float,
         default=-0.20,
-        help="sadness difference group - alone (default -0.20)",
+        help="inner_brow_lip_down (AU01+AU04+AU15) difference group - alone (default -0.20)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

