@@ -179,7 +179,7 @@ def test_camera_bad_input_gives_nan_rows(recorded, tmp_path, monkeypatch, capsys
     assert len(faces) == 2 * n
     lost = faces[faces.frame >= n // 2]
     assert len(lost) == 2 * (n - n // 2) and not lost["face_found"].any()
-    assert lost[["face_x", "AU12", "happiness", "emo_sad"]].isna().all().all()  # NaN, not 0
+    assert lost[["face_x", "AU12", "smile", "emo_sad"]].isna().all().all()  # NaN, not 0
     assert sorted(set(lost["t"].round(4))) == [round(r.t, 4) for r in rows[n // 2 :]]  # times kept
     kept = faces[faces.frame < n // 2].groupby("frame")["face_found"].any()
     assert kept.equals(found[found.index < n // 2])  # frames before the cut: as scored intact

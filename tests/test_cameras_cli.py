@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import require_tool
 
 from coaffect.formats.errors import HardwareError
 from coaffect.formats.protocol import load_protocol
+from conftest import require_tool
 from experiments.cameras import open_cameras
 from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
 

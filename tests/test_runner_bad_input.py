@@ -12,10 +12,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require_root
 from test_runner_kit import make_study
 
 from coaffect.cli import main
+from conftest import require_root
 
 
 def _snapshot(folder: Path) -> dict:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import require_tool
 from test_runner_kit import PY, ROOT, make_study
 
 from coaffect.formats.session_reader import read_session
+from conftest import require_tool
 from experiments.cameras.mjpeg_store import camera_paths, read_frame, read_frame_rows
 from experiments.runner.clock import SessionClock
 from experiments.runner.simulated import Action

@@ -17,7 +17,6 @@ import subprocess
 import time
 
 import pytest
-from conftest import require_root
 from test_runner_crash import (
     GIF,
     LOSS_BOUND_S,
@@ -32,6 +31,7 @@ from test_runner_crash import (
 from test_runner_kit import PY, ROOT, make_study
 
 from coaffect.formats.session_reader import read_session
+from conftest import require_root
 from experiments.runner.stops import RESERVE_NAME
 
 

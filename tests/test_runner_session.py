@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_tool
 from test_runner_kit import PY, ROOT, coaffect, make_study, read_tsv, run_library
 
 from coaffect.formats.session_reader import read_participants, read_session
+from conftest import require_tool
 
 JAPANESE = {
     "consent": "ようこそ。スペースキーで始めます。",

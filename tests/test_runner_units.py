@@ -6,9 +6,9 @@ import random
 import time
 
 import pytest
-from conftest import require_module
 from test_runner_kit import make_study
 
+from conftest import require_module
 from experiments.runner.clock import SessionClock, measure_offset
 from experiments.runner.preflight import prepare_session
 from experiments.runner.ratings import _SeatState, apply_rating_event
