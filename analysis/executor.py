@@ -347,7 +347,9 @@ def dashboard_line(link: str | None) -> str:
     if not link:
         return "Dask dashboard: none"
     if importlib.util.find_spec("bokeh") is None:
-        return f"Dask dashboard: {link} (bokeh is not installed, so that page has no plots; pip install bokeh)"
+        return (
+            f"Dask dashboard: {link} (bokeh is not installed, so that page has no plots; pip install bokeh)"
+        )
     return f"Dask dashboard: {link}"
 
 
@@ -362,7 +364,8 @@ def open_executor(
     ----------
     scheduler : str or dask.distributed.Client, optional
         Address of an existing cluster (``tcp://host:8786``) or a client. Default:
-        the ``COAFFECT_SCHEDULER`` environment variable, else a local cluster.
+        the ``COAFFECT_SCHEDULER`` environment variable (unless ``workers`` is
+        given), else a local cluster.
     workers : int, optional
         Size of the local cluster (default: the machine's cores); 1 runs tasks
         in this process. Ignored with a scheduler (its workers are what they are).
@@ -388,7 +391,7 @@ def open_executor(
     """
     if workers is not None and int(workers) < 1:
         raise AnalysisError(f"workers must be at least 1 (got {workers})")
-    if scheduler is None and os.environ.get(SCHEDULER_ENV, "").strip():
+    if scheduler is None and workers is None and os.environ.get(SCHEDULER_ENV, "").strip():
         scheduler = os.environ[SCHEDULER_ENV].strip()
     if scheduler is None:
         n = int(workers) if workers is not None else machine_cores()

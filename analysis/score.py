@@ -26,6 +26,7 @@ from coaffect.formats.tables import derivatives_dir
 
 from .expression.fer_model import FER_CLASSES
 from .expression.geometry import landmark_action_units
+from .faces.chunks import CHUNK_SECONDS
 from .faces.identity import assign_tracks, enrollment_encodings, label_tracks_by_cluster
 from .faces.observe import observe_video
 from .faces.pipeline import PipelineSettings, finish_observations
@@ -327,6 +328,7 @@ def score_dataset(
     workers: int | None = None,
     scheduler=None,
     progress: bool = True,
+    chunk_s: float = CHUNK_SECONDS,
 ) -> pd.DataFrame:
     """Score every session of a dataset (or one session folder), resumably, on the executor.
 
@@ -350,6 +352,8 @@ def score_dataset(
         An existing Dask cluster (``tcp://host:8786``); default ``COAFFECT_SCHEDULER``.
     progress : bool
         One progress bar over frames and sessions.
+    chunk_s : float
+        Seconds of video per chunk task (default one minute).
 
     Returns
     -------
@@ -386,7 +390,7 @@ def score_dataset(
     if todo:
         with open_executor(scheduler, workers if workers is not None else jobs) as ex:
             outcomes = score_sessions(
-                ex, todo, dataset, derivatives_dir(dataset), settings, finish_session, progress
+                ex, todo, dataset, derivatives_dir(dataset), settings, finish_session, progress, chunk_s
             )
     failed = [(s, o.error) for s, o in outcomes.items() if o.error is not None]
     if failed:

@@ -38,7 +38,14 @@ from typing import NamedTuple
 from coaffect.formats.errors import AnalysisError, CoaffectError
 
 from .executor import ClusterLostError, Executor
-from .faces.chunks import SHARED_FS_HINT, ChunkPlan, observe_chunk, plan_fixed_chunks, stitch_chunks
+from .faces.chunks import (
+    CHUNK_SECONDS,
+    SHARED_FS_HINT,
+    ChunkPlan,
+    observe_chunk,
+    plan_fixed_chunks,
+    stitch_chunks,
+)
 from .faces.pipeline import PipelineSettings
 
 
@@ -58,7 +65,9 @@ class SessionOutcome(NamedTuple):
     error: BaseException | None
 
 
-def plan_session(session_dir: Path, settings: PipelineSettings) -> list[CameraJob]:
+def plan_session(
+    session_dir: Path, settings: PipelineSettings, chunk_s: float = CHUNK_SECONDS
+) -> list[CameraJob]:
     """The camera videos of a session that scoring will read, each cut into chunks.
 
     A session whose protocol or frame tables cannot be read gets no camera
@@ -76,7 +85,9 @@ def plan_session(session_dir: Path, settings: PipelineSettings) -> list[CameraJo
     sdir = Path(session_dir)
     try:
         session = read_session(sdir)
-        cameras = [c.name for c in load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol.cameras]
+        cameras = [
+            c.name for c in load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol.cameras
+        ]
     except CoaffectError:
         return []
     jobs = []
@@ -87,7 +98,7 @@ def plan_session(session_dir: Path, settings: PipelineSettings) -> list[CameraJo
         table = session.cameras.get(name)
         tsv = sdir / f"cam-{name}_frames.tsv"
         try:
-            plan = plan_fixed_chunks(video, settings, table)
+            plan = plan_fixed_chunks(video, settings, table, chunk_s=chunk_s)
         except CoaffectError:
             continue  # unreadable video: the finishing task reports it
         jobs.append(CameraJob(name, video, tsv if tsv.exists() else None, plan))
@@ -172,6 +183,7 @@ def score_sessions(
     settings,
     finish: Callable,
     progress: bool = True,
+    chunk_s: float = CHUNK_SECONDS,
 ) -> dict[Path, SessionOutcome]:
     """Score sessions ``(session_dir, out_dir)`` through ``executor``.
 
@@ -189,6 +201,8 @@ def score_sessions(
         a module-level function that scores and writes one session.
     progress : bool
         One tqdm bar over frames, with sessions done as its postfix.
+    chunk_s : float
+        Seconds of video per chunk (the same plan for any number of workers).
 
     Returns
     -------
@@ -204,7 +218,7 @@ def score_sessions(
     if not todo:
         return {}
     check_workers_see(executor, dataset, out_root)
-    plans = {s: plan_session(s, settings.pipeline) for s, _ in todo}
+    plans = {s: plan_session(s, settings.pipeline, chunk_s) for s, _ in todo}
     total = sum(cam.plan.n_frames for cams in plans.values() for cam in cams)
     bar = None
     if progress:

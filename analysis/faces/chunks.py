@@ -2,7 +2,7 @@
 
 dlib holds the GIL, so threads do not help; processes do. The frame range is
 cut into contiguous chunks, each scored by :func:`~.pipeline.observe_range` in
-its own process (joblib/loky). A session's MJPEG camera file is entered at
+its own process (through :mod:`analysis.executor`: Dask worker processes). A session's MJPEG camera file is entered at
 a chunk's first frame by its byte offset; a plain video is decoded forward to
 it (OpenCV's frame seeks land a few frames off in variable-frame-rate files),
 which costs about 1-2 ms a skipped frame. Every chunk after the first starts
@@ -219,16 +219,22 @@ def observe_chunked(
         raw.info.update(jobs=1, chunks=1)
         return raw
     plan[-1] = (plan[-1][0], plan[-1][1], stop)  # the last chunk reads to the real end
-    from joblib import Parallel, delayed
+    from ..executor import open_executor
 
-    parts = []
-    run = Parallel(n_jobs=min(jobs, len(plan)), backend="loky", return_as="generator")(
-        delayed(observe_range)(path, settings, a, e, encode, None, frame_table, seam) for a, seam, e in plan
-    )
-    for (_, seam, _), part in zip(plan, run):
-        parts.append(part)
-        if progress is not None:
-            progress.update(sum(1 for f in part.frames if f[0] >= seam))
+    with open_executor(workers=min(jobs, len(plan)), say=None) as ex:
+        tasks = [
+            ex.submit(observe_range, path, settings, a, e, encode, None, frame_table, seam)
+            for a, seam, e in plan
+        ]
+        seam_of = {id(t): seam for t, (_, seam, _) in zip(tasks, plan)}
+        got = {}
+        for done in ex.as_completed(tasks):
+            if done.error is not None:
+                raise done.error
+            got[id(done.task)] = done.value
+            if progress is not None:
+                progress.update(sum(1 for f in done.value.frames if f[0] >= seam_of[id(done.task)]))
+    parts = [got[id(t)] for t in tasks]
     raw = stitch_chunks(parts, [seam for _, seam, _ in plan])
     raw.info.update(jobs=int(jobs), chunks=len(plan))
     return raw
@@ -286,7 +292,9 @@ def plan_fixed_chunks(
     wanted = max(1, int(np.ceil(n / max(1.0, chunk_s * fps))))
     if not has_byte_ranges(frame_table):
         wanted = min(wanted, PLAIN_VIDEO_MAX_CHUNKS)
-    plan = plan_chunks(start, end, wanted, detect_frames, max_chunks_per_job=1) if n else [(start, start, end)]
+    plan = (
+        plan_chunks(start, end, wanted, detect_frames, max_chunks_per_job=1) if n else [(start, start, end)]
+    )
     plan[-1] = (plan[-1][0], plan[-1][1], stop)  # the last chunk reads to the real end
     return ChunkPlan(plan, n)
 
