@@ -197,3 +197,69 @@ def test_worker_that_cannot_see_the_dataset(template, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-2].endswith(f"cannot see {data}") and err[-1].startswith("hint:")
     assert not (data / "derivatives" / "coaffect" / "ses-S01" / "faces.parquet").exists()
+
+
+#: Documented in docs/scale-out.md: finishing a session costs at most this much memory per frame x face.
+FINISH_BYTES_PER_ROW = 12 * 1024
+
+_PROBE = r"""
+import resource, sys, tempfile
+from pathlib import Path
+import numpy as np
+import pandas as pd
+from analysis.faces.chunks import stitch_chunks
+from analysis.faces.pipeline import PipelineSettings, RangeObservations, finish_observations
+from analysis.faces.table import faces_table, score_summary
+from analysis.score import write_scores
+
+n_frames, n_faces, n_chunks = int(sys.argv[1]), int(sys.argv[2]), 4
+pids = [f"P{t:02d}" for t in range(1, n_faces + 1)]
+
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def chunks(n):
+    rng = np.random.default_rng(0)
+    per, parts = n // n_chunks, []
+    for c in range(n_chunks):
+        idx = range(c * per, (c + 1) * per)
+        rows = [(i, t + 1, 100.0 * t + 50 + rng.random(), 80.0, 90.0, 90.0, i % 30 == 0, 1.0, *rng.random(7))
+                for i in idx for t in range(n_faces)]
+        info = {"fps": 30.0, "width": 640, "height": 480, "n_frames_in_file": n, "step": 1,
+                "detections_run": 1, "min_face_px": 60.0}
+        parts.append(RangeObservations([(i, i / 30.0, True) for i in idx], rows, rng.random((len(rows), 68, 2)) * 100,
+                                       set(range(1, n_faces + 1)), {}, {t: 80.0 for t in range(1, n_faces + 1)}, info))
+    return parts, [c * per for c in range(n_chunks)]
+
+def finish(parts, seams, out):  # what a session's finishing task does with its chunks
+    obs = finish_observations(stitch_chunks(parts, seams), PipelineSettings(), encode=False)
+    ident = pd.DataFrame({"track_id": range(1, n_faces + 1), "participant_id": pids, "identity_confidence": 1.0})
+    faces, notes = faces_table(obs, ident, pids, "S1", "wide")
+    write_scores(out, faces, score_summary(faces, {"wide": obs.info}, "0" * 16, {}, [], notes))
+    return len(faces)
+
+with tempfile.TemporaryDirectory() as tmp:
+    finish(*chunks(400), Path(tmp) / "warm")  # code paths and lazy allocations once
+    base = rss()
+    n = finish(*chunks(n_frames), Path(tmp) / "out")
+    print(n, rss() - base)
+"""
+
+
+def test_finishing_memory_bound(tmp_path):
+    """The documented bound: a session's finishing step uses <= 12 KB per frame x face (inputs included)."""
+    import sys
+
+    rows = 30_000 * 2
+    res = subprocess.run(
+        [sys.executable, "-c", _PROBE, "30000", "2"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=600,
+        check=True,
+    )
+    n, grown = map(int, res.stdout.split())
+    assert n == rows
+    assert grown / rows <= FINISH_BYTES_PER_ROW, f"{grown / rows:.0f} bytes per row"
+    assert grown / rows > 2000  # the probe really held the session (landmarks alone are 1.1 KB a row)
