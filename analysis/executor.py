@@ -324,7 +324,7 @@ def _task_error(exc: BaseException) -> BaseException:
     if isinstance(exc, KilledWorker):
         return AnalysisError(
             f"task {exc.task} was running on {exc.allowed_failures + 1} workers that died "
-            f"(last {exc.last_worker.address}): not retried again",
+            f"(last {getattr(exc.last_worker, 'address', exc.last_worker)}): not retried again",
             hint="a worker running out of memory is the usual cause; see the worker logs, "
             "give workers more memory or use fewer workers per node",
         )
