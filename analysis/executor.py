@@ -156,8 +156,11 @@ class Executor:
         """
         return "in this process (1 worker)"
 
-    def submit(self, func: Callable, *args, label: str | None = None):
+    def submit(self, func: Callable, *args, label: str | None = None, priority: int = 0):
         """Schedule ``func(*args)``; handles inside ``args`` are replaced by their results.
+
+        ``priority``: among tasks ready to run, higher first (Dask only; here
+        tasks run in submission order).
 
         Returns
         -------
@@ -251,12 +254,12 @@ class DaskExecutor(Executor):
         where = "local Dask cluster" if self.kind == "local" else f"Dask cluster at {self.address}"
         return f"{where} ({n} worker processes, {self.workers} threads)"
 
-    def submit(self, func: Callable, *args, label: str | None = None):
+    def submit(self, func: Callable, *args, label: str | None = None, priority: int = 0):
         import uuid
 
         name = getattr(func, "__name__", "task").strip("_")
         key = f"{name}-{label}-{uuid.uuid4().hex[:8]}" if label else f"{name}-{uuid.uuid4().hex}"
-        return self.client.submit(func, *args, key=key, pure=False)
+        return self.client.submit(func, *args, key=key, pure=False, priority=priority)
 
     def as_completed(self, tasks: Sequence) -> Iterator[Done]:
         from distributed import as_completed

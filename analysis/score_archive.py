@@ -245,7 +245,9 @@ def score_sessions(
                 parts.append(t)
             tasks += parts
             cams[cam.name] = ([c[1] for c in cam.plan.chunks], parts)
-        fin = executor.submit(finish_task, finish, sdir, out, settings, cams, label=sdir.name)
+        # a session's finishing runs as soon as its chunks are done: sessions complete early
+        # (a lost run keeps more) and chunk results leave worker memory sooner
+        fin = executor.submit(finish_task, finish, sdir, out, settings, cams, label=sdir.name, priority=1)
         chunk_tasks[id(fin)] = tasks
         finishes[id(fin)] = sdir
         order += [*tasks, fin]

@@ -125,10 +125,26 @@ def run(data: Path, ex, label: str, frames: int) -> dict:
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     scheduler = getattr(ex, "client", None)
+    stream = None
+    if scheduler is not None:
+        from distributed import get_task_stream
+
+        stream = get_task_stream(client=scheduler)
+        stream.__enter__()
     table = score_dataset(
         data, settings=ScoreSettings(), workers=1 if scheduler is None else None, scheduler=scheduler
     )
     wall = time.perf_counter() - t0
+    busy = 1.0
+    if stream is not None:
+        stream.__exit__(None, None, None)
+        computing = sum(
+            ss["stop"] - ss["start"]
+            for d in stream.data
+            for ss in d["startstops"]
+            if ss["action"] == "compute"
+        )
+        busy = computing / (wall * len(ex.run_on_workers(os.getpid)))
     after = ex.run_on_workers(cpu_seconds)
     cpu = sum(after[w] - before.get(w, 0.0) for w in after)
     peaks = ex.run_on_workers(peak_rss_bytes)
@@ -139,6 +155,8 @@ def run(data: Path, ex, label: str, frames: int) -> dict:
         "wall_s": round(wall, 2),
         "frames_per_s": round(frames / wall, 2),
         "cpu_cores_used": round(cpu / wall, 2),
+        "cpu_s_per_frame": round(cpu / frames, 4),
+        "workers_busy_fraction": round(busy, 2),
         "peak_worker_rss_mb": round(max(peaks.values()) / 2**20, 1),
         "load_avg_1min_before": round(load0, 2),
     }
@@ -207,6 +225,7 @@ def main(argv=None) -> int:
             "target": TARGET,
             "target_met": ratio_local >= TARGET,
             "cpu_cores_used": [one["cpu_cores_used"], local["cpu_cores_used"], remote["cpu_cores_used"]],
+            "workers_busy_fraction": [local["workers_busy_fraction"], remote["workers_busy_fraction"]],
             # CPU seconds per frame, 1 worker / 2 workers: 1.0 = no parallel overhead, so on two
             # free cores the speedup would be about 2 x this
             "cpu_efficiency_2_local": round(
