@@ -263,3 +263,14 @@ def test_finishing_memory_bound(tmp_path):
     assert n == rows
     assert grown / rows <= FINISH_BYTES_PER_ROW, f"{grown / rows:.0f} bytes per row"
     assert grown / rows > 2000  # the probe really held the session (landmarks alone are 1.1 KB a row)
+
+
+def test_cli_jobs_is_a_deprecated_name_for_workers(template, tmp_path, capsys):
+    data = _copy(template, tmp_path / "data")
+    assert main(["score", str(data / "ses-S01"), "--jobs", "1", "--step", "3"]) == 0
+    cap = capsys.readouterr()
+    assert "--jobs is deprecated, use --workers" in cap.err
+    assert "workers: in this process (1 worker)" in cap.err
+    assert cap.out.startswith("ses-S01: scored")
+    assert main(["score", str(data), "--workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "coaffect: error: --workers must be at least 1 (got 0)"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .cluster_options import add_cluster_arguments
+
 HELP = "score every face in every camera frame (faces.parquet per session)"
 EXAMPLE = (
     "coaffect score demo-output/data --workers 2   |   "
@@ -22,17 +24,7 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--video", type=Path, help="score a plain video file instead of sessions")
     parser.add_argument("--out", type=Path, help="output folder for --video (default: next to the video)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        help="local Dask worker processes (default: one per core; 1 scores in this process)",
-    )
-    parser.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="score on an existing Dask cluster, e.g. tcp://head:8786 (default: $COAFFECT_SCHEDULER; "
-        "see docs/scale-out.md)",
-    )
+    add_cluster_arguments(parser)
     parser.add_argument("--jobs", type=int, help="deprecated: same as --workers")
     parser.add_argument("--step", type=int, default=1, help="score every Nth frame (default 1: all)")
     parser.add_argument(
