@@ -48,6 +48,9 @@ from coaffect.formats.errors import AnalysisError
 #: Environment variable naming an existing scheduler (same as ``--scheduler``).
 SCHEDULER_ENV = "COAFFECT_SCHEDULER"
 
+#: Dask event topic on which tasks report progress (see :class:`TaskProgress`).
+PROGRESS_TOPIC = "coaffect-progress"
+
 #: Seconds to wait for a remote scheduler, then for its first worker.
 CONNECT_TIMEOUT_S = 20.0
 WORKER_WAIT_S = 60.0
@@ -79,6 +82,44 @@ def machine_cores() -> int:
         return max(1, int(CPU_COUNT))
     except ImportError:  # pragma: no cover - dask is a pinned dependency
         return max(1, len(os.sched_getaffinity(0)))
+
+
+class TaskProgress:
+    """A tqdm-like ``update(n)`` for code running inside a Dask task.
+
+    Counts are sent to the client (a Dask event, every ``every`` units and on
+    :meth:`flush`), where :meth:`Executor.on_progress` hands them to the
+    progress bar: the bar moves while a long chunk runs on a remote worker.
+
+    Examples
+    --------
+    >>> TaskProgress.here() is None   # not inside a Dask task
+    True
+    """
+
+    def __init__(self, worker, key, every: int = 25):
+        self.worker, self.key, self.every, self.n = worker, key, every, 0
+
+    @classmethod
+    def here(cls, every: int = 25) -> TaskProgress | None:
+        """A reporter for the Dask task running this code, or None outside one."""
+        try:
+            from distributed import get_worker
+
+            worker = get_worker()
+            return cls(worker, worker.get_current_task(), every)
+        except (ImportError, ValueError):
+            return None
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.n >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.n:
+            self.worker.log_event(PROGRESS_TOPIC, {"key": self.key, "n": self.n})
+            self.n = 0
 
 
 class _Local:
@@ -177,6 +218,17 @@ class Executor:
         for task in tasks:
             _run_local(task)
             yield Done(task, task.value, task.error)
+
+    def on_progress(self, callback: Callable[[Any, int], None] | None) -> None:
+        """Call ``callback(task key, n)`` for progress that tasks report (:class:`TaskProgress`).
+
+        In-process tasks take a progress object directly, so this is a no-op
+        here; None unsubscribes.
+        """
+
+    def key(self, task) -> Any:
+        """The key that :class:`TaskProgress` reports for ``task``."""
+        return id(task)
 
     def run_on_workers(self, func: Callable, *args) -> dict:
         """``func(*args)`` once on every worker: ``{worker: result}`` (here: this process)."""
@@ -286,6 +338,20 @@ class DaskExecutor(Executor):
 
     def run_on_workers(self, func: Callable, *args) -> dict:
         return self.client.run(func, *args)
+
+    def on_progress(self, callback: Callable[[Any, int], None] | None) -> None:
+        if callback is None:
+            try:
+                self.client.unsubscribe_topic(PROGRESS_TOPIC)
+            except (ValueError, Exception):  # never subscribed, or the cluster is gone
+                pass
+            return
+        self.client.subscribe_topic(
+            PROGRESS_TOPIC, lambda event: callback(event[1]["key"], int(event[1]["n"]))
+        )
+
+    def key(self, task) -> Any:
+        return task.key
 
     def cancel(self, tasks: Sequence) -> None:
         self._cancelled.update(t.key for t in tasks)

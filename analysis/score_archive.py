@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,7 @@ from .faces.chunks import (
     CHUNK_SECONDS,
     SHARED_FS_HINT,
     ChunkPlan,
+    OwnedFrames,
     observe_chunk,
     plan_fixed_chunks,
     stitch_chunks,
@@ -151,20 +153,6 @@ def check_workers_see(executor: Executor, dataset: Path, out_root: Path) -> int:
     return len(answers)
 
 
-class _OwnedFrames:
-    """Progress adapter for an in-process chunk: counts only the frames the chunk owns."""
-
-    def __init__(self, bar, skip: int):
-        self.bar, self.skip = bar, skip
-
-    def update(self, n: int = 1) -> None:
-        if self.skip >= n:
-            self.skip -= n
-            return
-        self.bar.update(n - self.skip)
-        self.skip = 0
-
-
 def finish_task(finish: Callable, session_dir: Path, out_dir: Path, settings, cameras: dict) -> dict:
     """The per-session task: stitch each camera's chunks, then ``finish`` (score and write).
 
@@ -237,11 +225,11 @@ def score_sessions(
             for chunk in cam.plan.chunks:
                 a, seam, stop = chunk
                 end = cam.plan.n_frames if stop is None else stop
-                prog = _OwnedFrames(bar, seam - a) if (bar is not None and executor.in_process) else None
+                prog = OwnedFrames(bar, seam - a) if (bar is not None and executor.in_process) else None
                 t = executor.submit(
                     observe_chunk, cam.video, cam.frames_tsv, settings.pipeline, chunk, prog, label=sdir.name
                 )
-                owned[id(t)] = 0 if executor.in_process else max(0, end - seam)
+                owned[executor.key(t)] = 0 if executor.in_process else max(0, end - seam)
                 parts.append(t)
             tasks += parts
             cams[cam.name] = ([c[1] for c in cam.plan.chunks], parts)
@@ -252,6 +240,18 @@ def score_sessions(
         finishes[id(fin)] = sdir
         order += [*tasks, fin]
     outcomes: dict[Path, SessionOutcome] = {}
+    credited = dict.fromkeys(owned, 0)
+    lock = threading.Lock()
+
+    def credit(key, n: int) -> None:  # frames of a chunk, never more than it owns (reruns)
+        with lock:
+            if key in credited and bar is not None:
+                add = max(0, min(n, owned[key] - credited[key]))
+                credited[key] += add
+                bar.update(add)
+
+    if bar is not None:
+        executor.on_progress(credit)
     try:
         for done in executor.as_completed(order):
             key = id(done.task)
@@ -261,8 +261,9 @@ def score_sessions(
                 executor.cancel(chunk_tasks.pop(key))  # drop its chunks' results from worker memory
                 if bar is not None:
                     bar.set_postfix_str(f"sessions {len(outcomes)}/{len(todo)}")
-            elif bar is not None and done.error is None:
-                bar.update(owned.get(key, 0))
+            elif done.error is None:
+                k = executor.key(done.task)
+                credit(k, owned.get(k, 0))
     except ClusterLostError as exc:
         ok = sum(1 for o in outcomes.values() if o.error is None)
         raise ClusterLostError(
@@ -270,6 +271,7 @@ def score_sessions(
         ) from None
     finally:
         if bar is not None:
+            executor.on_progress(None)
             bar.close()
     return outcomes
 

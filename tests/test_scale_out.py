@@ -56,8 +56,8 @@ def _faces(data: Path) -> dict:
     return {sid: pd.read_parquet(out / f"ses-{sid}" / "faces.parquet") for sid in SESSIONS}
 
 
-def _score(data, **kw):
-    return score_dataset(data, settings=SETTINGS, chunk_s=CHUNK_S, progress=False, **kw)
+def _score(data, progress=False, **kw):
+    return score_dataset(data, settings=SETTINGS, chunk_s=CHUNK_S, progress=progress, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +83,19 @@ def test_same_table_in_process_local_cluster_and_remote(template, reference, tmp
     assert len(faces) == 150 * 2 and faces["face_found"].mean() > 0.95
     # a local cluster of 2 worker processes
     local = _copy(template, tmp_path / "local")
-    assert _score(local, workers=2)["status"].tolist() == ["scored"] * 3
-    assert "Dask dashboard: http://" in capsys.readouterr().err
+    assert _score(local, workers=2, progress=True)["status"].tolist() == ["scored"] * 3
+    err = capsys.readouterr().err
+    assert "Dask dashboard: http://" in err
+    # one bar over frames (chunks report as they go) and sessions; every frame counted once
+    assert "450/450" in err and "sessions 3/3" in err and "451/450" not in err
     _assert_same(local, reference)
     # a scheduler and 2 workers started as separate processes, reached through COAFFECT_SCHEDULER
     remote = _copy(template, tmp_path / "remote")
     with ProcessCluster(n_workers=2) as cluster:
         monkeypatch.setenv(SCHEDULER_ENV, cluster.address)
-        assert _score(remote)["status"].tolist() == ["scored"] * 3
+        assert _score(remote, progress=True)["status"].tolist() == ["scored"] * 3
+    err = capsys.readouterr().err
+    assert "450/450" in err and "sessions 3/3" in err
     _assert_same(remote, reference)
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 
+from ..executor import TaskProgress
 from .detect import iou
 from .frames import has_byte_ranges, video_facts
 from .pipeline import PipelineSettings, RangeObservations, observe_range
@@ -335,10 +336,44 @@ def observe_chunk(
     from coaffect.formats.session_reader import read_table
 
     read_from, seam, stop = chunk
+    reporter = None
+    if progress is None:
+        reporter = TaskProgress.here()  # inside a Dask task: report to the client's bar
+        progress = OwnedFrames(reporter, seam - read_from) if reporter is not None else None
     if not Path(path).exists():
         raise AnalysisError(f"{path}: not found on worker {_where()}", hint=SHARED_FS_HINT)
     table = read_table(Path(frames_tsv), fmt.CAMERA_FRAMES) if frames_tsv is not None else None
-    return observe_range(path, settings, read_from, stop, True, progress, table, seam)
+    raw = observe_range(path, settings, read_from, stop, True, progress, table, seam)
+    if reporter is not None:
+        reporter.flush()
+    return raw
+
+
+class OwnedFrames:
+    """Progress adapter for a chunk: counts only the frames the chunk owns (not its warm-up).
+
+    Examples
+    --------
+    >>> class Bar:
+    ...     n = 0
+    ...     def update(self, k):
+    ...         self.n += k
+    >>> bar = Bar(); owned = OwnedFrames(bar, skip=3)
+    >>> for _ in range(5):
+    ...     owned.update(1)
+    >>> bar.n
+    2
+    """
+
+    def __init__(self, bar, skip: int):
+        self.bar, self.skip = bar, skip
+
+    def update(self, n: int = 1) -> None:
+        if self.skip >= n:
+            self.skip -= n
+            return
+        self.bar.update(n - self.skip)
+        self.skip = 0
 
 
 #: What to do when a worker cannot see the data.
