@@ -2,8 +2,9 @@
 
 :func:`score_session` reads one session folder and returns the faces table
 and a summary without writing anything (so it can be mapped on a cluster);
-:func:`write_scores` writes them atomically; :func:`score_dataset` runs
-sessions in parallel (joblib), skips sessions already scored with the same
+:func:`write_scores` writes them atomically; :func:`score_dataset` scores a
+dataset on the executor (chunks and per-session finishing as Dask tasks, see
+:mod:`analysis.score_archive`), skips sessions already scored with the same
 settings hash, and shows progress (tqdm).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -19,16 +21,18 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from coaffect.formats.errors import AnalysisError, SessionFormatError
+from coaffect.formats.errors import AnalysisError, CoaffectError, SessionFormatError
 from coaffect.formats.faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION, column_docs
 from coaffect.formats.tables import derivatives_dir
 
 from .expression.fer_model import FER_CLASSES
 from .expression.geometry import head_pose, landmark_action_units
+from .faces.chunks import CHUNK_SECONDS
 from .faces.identity import assign_tracks, enrollment_encodings, label_tracks_by_cluster
 from .faces.observe import observe_video
-from .faces.pipeline import PipelineSettings
+from .faces.pipeline import PipelineSettings, finish_observations
 from .faces.table import faces_table, score_summary
+from .score_archive import score_sessions
 
 #: Folder of coaffect's outputs inside a dataset.
 
@@ -205,7 +209,13 @@ def _still_settings(path: Path, settings: ScoreSettings) -> ScoreSettings:
     return replace(settings, pipeline=replace(settings.pipeline, tracker=still))
 
 
-def score_session(session_dir, settings: ScoreSettings | None = None, progress=None, jobs: int = 1) -> Scored:
+def score_session(
+    session_dir,
+    settings: ScoreSettings | None = None,
+    progress=None,
+    jobs: int = 1,
+    raw_by_camera: dict | None = None,
+) -> Scored:
     """Score every camera of one session folder (pure: reads, returns, writes nothing).
 
     Parameters
@@ -217,6 +227,9 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
     progress : tqdm-like, optional
     jobs : int
         Processes per camera video (chunks scored in parallel, see :func:`score_video`).
+    raw_by_camera : dict, optional
+        Camera name -> observations already made (stitched chunks from the
+        executor, see :mod:`analysis.score_archive`); other cameras are observed here.
 
     Returns
     -------
@@ -258,13 +271,18 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
             notes.append(f"cam-{cam.name}: no video in the session folder")
             continue
         mine = [pid for pid, seat in seats.items() if seat in cam.seats]
-        obs = observe_video(
-            video,
-            settings.pipeline,
-            progress=progress,
-            encode=bool(enrollment),
-            frame_table=session.cameras.get(cam.name),
-            jobs=jobs,
+        raw = (raw_by_camera or {}).get(cam.name)
+        obs = (
+            finish_observations(raw, settings.pipeline, bool(enrollment))
+            if raw is not None
+            else observe_video(
+                video,
+                settings.pipeline,
+                progress=progress,
+                encode=bool(enrollment),
+                frame_table=session.cameras.get(cam.name),
+                jobs=jobs,
+            )
         )
         identity = assign_tracks(obs.tracks, mine, seats, list(cam.seats), enrollment, settings.tolerance)
         faces, cam_notes = faces_table(
@@ -301,11 +319,15 @@ def score_session(session_dir, settings: ScoreSettings | None = None, progress=N
 
 
 def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # a unique temporary name: a task rerun after its worker was lost may race the original
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
@@ -372,34 +394,56 @@ def is_scored(out_dir, settings: ScoreSettings) -> bool:
         return False
 
 
-def _score_one(session_dir: Path, out_dir: Path, settings: ScoreSettings, jobs: int = 1) -> dict:
-    from tqdm.auto import tqdm
+def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, raw_by_camera: dict) -> dict:
+    """Score one session from its cameras' observations and write it: the per-session task.
 
-    n = sum(
-        max(0, len(p.read_text(encoding="utf-8").splitlines()) - 1)
-        for p in Path(session_dir).glob("cam-*_frames.tsv")
-    )
-    with tqdm(total=n or None, desc=Path(session_dir).name, unit="frame", leave=False) as bar:
-        faces, summary = score_session(session_dir, settings, progress=bar, jobs=jobs)
+    Identity, baseline and the faces table come from :func:`score_session`;
+    :func:`write_scores` writes atomically, the summary last.
+
+    Examples
+    --------
+    >>> finish_session(Path("data/ses-S01"), out, ScoreSettings(), raws)  # doctest: +SKIP
+    """
+    faces, summary = score_session(session_dir, settings, raw_by_camera=raw_by_camera)
     write_scores(out_dir, faces, summary)
     return summary
 
 
 def score_dataset(
-    path, jobs: int = 1, settings: ScoreSettings | None = None, force: bool = False
+    path,
+    jobs: int | None = None,
+    settings: ScoreSettings | None = None,
+    force: bool = False,
+    *,
+    workers: int | None = None,
+    scheduler=None,
+    progress: bool = True,
+    chunk_s: float = CHUNK_SECONDS,
 ) -> pd.DataFrame:
-    """Score every session of a dataset (or one session folder), resumably.
+    """Score every session of a dataset (or one session folder), resumably, on the executor.
+
+    Each camera video is cut into chunks of about a minute, scored as Dask
+    tasks, and each session is finished (identity, baseline, writing) by one
+    task (see :mod:`analysis.score_archive`); the table is the same for 1
+    worker, N workers or a remote cluster.
 
     Parameters
     ----------
     path : str or Path
         A dataset folder (with ses-* folders) or one ses-<id> folder.
-    jobs : int
-        Processes: sessions are scored in parallel; when only one session is
-        left to score, its videos are cut into chunks scored in parallel instead.
+    jobs : int, optional
+        Deprecated name of ``workers``.
     settings : ScoreSettings, optional
     force : bool
         Re-score sessions already scored with the same settings.
+    workers : int, optional
+        Local worker processes (default: the machine's cores; 1: in this process).
+    scheduler : str or dask.distributed.Client, optional
+        An existing Dask cluster (``tcp://host:8786``); default ``COAFFECT_SCHEDULER``.
+    progress : bool
+        One progress bar over frames and sessions.
+    chunk_s : float
+        Seconds of video per chunk task (default one minute).
 
     Returns
     -------
@@ -407,12 +451,17 @@ def score_dataset(
         One row per session: session, status (scored | skipped), faces_found_fraction,
         smallest_face_px_found, output.
 
+    Raises
+    ------
+    AnalysisError
+        A session could not be scored (the first such error; the other sessions
+        are scored and written), or the cluster was lost (rerun to resume).
+
     Examples
     --------
-    >>> score_dataset("data", jobs=2)  # doctest: +SKIP
+    >>> score_dataset("data", workers=2)  # doctest: +SKIP
     """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from .executor import open_executor
 
     settings = settings or ScoreSettings()
     path = Path(path)
@@ -427,22 +476,33 @@ def score_dataset(
         )
     outs = [derivatives_dir(dataset) / s.name for s in sessions]
     todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings)]
-    results = {}
-    if len(todo) == 1:
-        results[todo[0][0]] = _score_one(todo[0][0], todo[0][1], settings, jobs=jobs)
-    elif todo:
-        run = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_score_one)(s, o, settings) for s, o in todo
+    outcomes = {}
+    if todo:
+        with open_executor(scheduler, workers if workers is not None else jobs) as ex:
+            outcomes = score_sessions(
+                ex, todo, dataset, derivatives_dir(dataset), settings, finish_session, progress, chunk_s
+            )
+    failed = [(s, o.error) for s, o in outcomes.items() if o.error is not None]
+    if failed:
+        err = failed[0][1]
+        if not isinstance(err, CoaffectError):
+            raise err
+        others = len(outcomes) - len(failed)
+        more = f"{len(failed) - 1} more sessions failed too; " if len(failed) > 1 else ""
+        raise type(err)(
+            err.message,
+            hint="; ".join(
+                x for x in (err.hint, f"{more}{others} other sessions were scored and written") if x
+            ),
+            lines=err.lines,
         )
-        for (s, _), summary in tqdm(zip(todo, run), total=len(todo), desc="sessions", unit="session"):
-            results[s] = summary
     rows = []
     for s, o in zip(sessions, outs):
-        summary = results.get(s) or json.loads((o / "score_summary.json").read_text())
+        summary = outcomes[s].summary if s in outcomes else json.loads((o / "score_summary.json").read_text())
         rows.append(
             {
                 "session": s.name,
-                "status": "scored" if s in results else "skipped",
+                "status": "scored" if s in outcomes else "skipped",
                 "faces_found_fraction": summary["faces_found_fraction"],
                 "smallest_face_px_found": summary["smallest_face_px_found"],
                 "output": str(o / "faces.parquet"),

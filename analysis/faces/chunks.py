@@ -2,7 +2,7 @@
 
 dlib holds the GIL, so threads do not help; processes do. The frame range is
 cut into contiguous chunks, each scored by :func:`~.pipeline.observe_range` in
-its own process (joblib/loky). A session's MJPEG camera file is entered at
+its own process (through :mod:`analysis.executor`: Dask worker processes). A session's MJPEG camera file is entered at
 a chunk's first frame by its byte offset; a plain video is decoded forward to
 it (OpenCV's frame seeks land a few frames off in variable-frame-rate files),
 which costs about 1-2 ms a skipped frame. Every chunk after the first starts
@@ -22,10 +22,14 @@ detection that finds it, and its frames from the seam until then are NaN.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.errors import AnalysisError
+
+from ..executor import TaskProgress
 from .detect import iou
 from .frames import has_byte_ranges, video_facts
 from .pipeline import PipelineSettings, RangeObservations, observe_range
@@ -216,16 +220,175 @@ def observe_chunked(
         raw.info.update(jobs=1, chunks=1)
         return raw
     plan[-1] = (plan[-1][0], plan[-1][1], stop)  # the last chunk reads to the real end
-    from joblib import Parallel, delayed
+    from ..executor import open_executor
 
-    parts = []
-    run = Parallel(n_jobs=min(jobs, len(plan)), backend="loky", return_as="generator")(
-        delayed(observe_range)(path, settings, a, e, encode, None, frame_table, seam) for a, seam, e in plan
-    )
-    for (_, seam, _), part in zip(plan, run):
-        parts.append(part)
-        if progress is not None:
-            progress.update(sum(1 for f in part.frames if f[0] >= seam))
+    with open_executor(workers=min(jobs, len(plan)), say=None) as ex:
+        tasks = [
+            ex.submit(observe_range, path, settings, a, e, encode, None, frame_table, seam)
+            for a, seam, e in plan
+        ]
+        seam_of = {id(t): seam for t, (_, seam, _) in zip(tasks, plan)}
+        got = {}
+        for done in ex.as_completed(tasks):
+            if done.error is not None:
+                raise done.error
+            got[id(done.task)] = done.value
+            if progress is not None:
+                progress.update(sum(1 for f in done.value.frames if f[0] >= seam_of[id(done.task)]))
+    parts = [got[id(t)] for t in tasks]
     raw = stitch_chunks(parts, [seam for _, seam, _ in plan])
     raw.info.update(jobs=int(jobs), chunks=len(plan))
     return raw
+
+
+#: Seconds of video per chunk when a dataset is scored through the executor.
+CHUNK_SECONDS = 60.0
+
+#: Most chunks of a plain (non-MJPEG) video: each chunk decodes every frame before its start.
+PLAIN_VIDEO_MAX_CHUNKS = 4
+
+
+class ChunkPlan(NamedTuple):
+    """Chunks of one video, independent of how many workers will score them.
+
+    Attributes
+    ----------
+    chunks : list of (read_from, seam, stop)
+        As :func:`plan_chunks` returns them; the last one's stop is the requested stop.
+    n_frames : int
+        Frames in ``[start, stop)`` (for progress).
+    """
+
+    chunks: list
+    n_frames: int
+
+
+def plan_fixed_chunks(
+    path: Path,
+    settings: PipelineSettings,
+    frame_table: pd.DataFrame | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    chunk_s: float = CHUNK_SECONDS,
+) -> ChunkPlan:
+    """Chunks of about ``chunk_s`` seconds: the same plan on 1, N or a cluster of workers.
+
+    The plan depends on the video only, so the stitched result (see
+    :func:`stitch_chunks`) is the same however many workers score the chunks.
+    Plain videos get at most :data:`PLAIN_VIDEO_MAX_CHUNKS` chunks.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"frame": range(9000), "t": [k / 30 for k in range(9000)],
+    ...                       "byte_offset": 0, "byte_length": 1})
+    >>> plan = plan_fixed_chunks(Path("cam-wide.mjpg"), PipelineSettings(), table)
+    >>> len(plan.chunks), plan.n_frames, plan.chunks[1]
+    (5, 9000, (1800, 1860, 3630))
+    """
+    fps, n_total = video_facts(path, frame_table)
+    end = min(stop, n_total) if stop is not None else n_total
+    step = max(1, int(settings.step))
+    detect_frames = step * max(1, int(round(settings.tracker.detect_every_s * fps / step)))
+    n = max(0, end - start)
+    wanted = max(1, int(np.ceil(n / max(1.0, chunk_s * fps))))
+    if not has_byte_ranges(frame_table):
+        wanted = min(wanted, PLAIN_VIDEO_MAX_CHUNKS)
+    plan = (
+        plan_chunks(start, end, wanted, detect_frames, max_chunks_per_job=1) if n else [(start, start, end)]
+    )
+    plan[-1] = (plan[-1][0], plan[-1][1], stop)  # the last chunk reads to the real end
+    return ChunkPlan(plan, n)
+
+
+def observe_chunk(
+    path: Path,
+    frames_tsv: Path | None,
+    settings: PipelineSettings,
+    chunk: tuple,
+    progress=None,
+) -> RangeObservations:
+    """Score one chunk of a video: the task a worker runs (paths and a frame range in).
+
+    Parameters
+    ----------
+    path : Path
+        The video (a session's cam-<name>.mjpg or a plain video).
+    frames_tsv : Path or None
+        Its cam-<name>_frames.tsv, read here (on the worker) rather than sent.
+    settings : PipelineSettings
+    chunk : (read_from, seam, stop)
+        From :func:`plan_fixed_chunks`.
+    progress : tqdm-like, optional
+        Only in-process (a worker has none).
+
+    Returns
+    -------
+    RangeObservations
+        With identity chips kept for every track (the session's finishing step
+        decides whether to encode them).
+
+    Examples
+    --------
+    >>> raw = observe_chunk(Path("cam-wide.mjpg"), Path("cam-wide_frames.tsv"),
+    ...                     PipelineSettings(), (0, 0, 1800))  # doctest: +SKIP
+    """
+    from coaffect.formats import session_format as fmt
+    from coaffect.formats.session_reader import read_table
+
+    read_from, seam, stop = chunk
+    reporter = None
+    if progress is None:
+        reporter = TaskProgress.here()  # inside a Dask task: report to the client's bar
+        progress = OwnedFrames(reporter, seam - read_from) if reporter is not None else None
+    if not Path(path).exists():
+        raise AnalysisError(f"{path}: not found on worker {_where()}", hint=SHARED_FS_HINT)
+    table = read_table(Path(frames_tsv), fmt.CAMERA_FRAMES) if frames_tsv is not None else None
+    raw = observe_range(path, settings, read_from, stop, True, progress, table, seam)
+    if reporter is not None:
+        reporter.flush()
+    return raw
+
+
+class OwnedFrames:
+    """Progress adapter for a chunk: counts only the frames the chunk owns (not its warm-up).
+
+    Examples
+    --------
+    >>> class Bar:
+    ...     n = 0
+    ...     def update(self, k):
+    ...         self.n += k
+    >>> bar = Bar(); owned = OwnedFrames(bar, skip=3)
+    >>> for _ in range(5):
+    ...     owned.update(1)
+    >>> bar.n
+    2
+    """
+
+    def __init__(self, bar, skip: int):
+        self.bar, self.skip = bar, skip
+
+    def update(self, n: int = 1) -> None:
+        if self.skip >= n:
+            self.skip -= n
+            return
+        self.bar.update(n - self.skip)
+        self.skip = 0
+
+
+#: What to do when a worker cannot see the data.
+SHARED_FS_HINT = (
+    "every Dask worker must see the dataset at the same path as this computer "
+    "(a shared file system); see docs/scale-out.md"
+)
+
+
+def _where() -> str:
+    import socket
+
+    try:
+        from distributed import get_worker
+
+        return f"{get_worker().address} (host {socket.gethostname()})"
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()} (this process)"
