@@ -230,6 +230,22 @@ class Camera(_Strict):
     fps: Annotated[float, Field(gt=0, le=240)] = 30
     seats: list[Slug] = Field(min_length=1, description="Seats this camera sees, left to right.")
     required: bool = Field(True, description="Stop before the session if it cannot be opened.")
+    condition_seats: dict[Literal["alone", "group"], Annotated[list[Slug], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Seats this camera sees in one condition when they differ from 'seats', "
+        "left to right (e.g. {alone: [A]}: an alone participant sits in the middle of the frame).",
+    )
+
+    def seats_in(self, condition: Optional[str]) -> list[str]:
+        """Seats in view, left to right, in ``condition`` (``seats`` unless overridden).
+
+        Examples
+        --------
+        >>> cam = Camera(name="wide", device=0, seats=["A", "B"], condition_seats={"alone": ["A"]})
+        >>> cam.seats_in("alone"), cam.seats_in("group"), cam.seats_in(None)
+        (['A'], ['A', 'B'], ['A', 'B'])
+        """
+        return list(self.condition_seats.get(condition, self.seats))  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _source(self):
@@ -392,6 +408,19 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
                     f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
                     f"{did_you_mean(sid, seat_ids)})",
                 )
+        for cond, layout in cam.condition_seats.items():
+            if cond not in p.conditions:
+                add(
+                    ("cameras", c, "condition_seats", cond),
+                    f"condition not in this protocol (got '{cond}'; allowed: {', '.join(p.conditions)})",
+                )
+            for s, sid in enumerate(layout):
+                if sid not in seat_ids:
+                    add(
+                        ("cameras", c, "condition_seats", cond, s),
+                        f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
+                        f"{did_you_mean(sid, seat_ids)})",
+                    )
     names = [c.name for c in p.cameras]
     for c, name in enumerate(names):
         if name in names[:c]:

@@ -108,7 +108,12 @@ def _open_cameras(plan, writer, clock_zero, overrides):
     from ..cameras import open_cameras  # local: camera processes only when a session records
 
     return open_cameras(
-        plan.loaded, writer.dir, clock_zero, overrides=dict(overrides or {}), allow_missing=False
+        plan.loaded,
+        writer.dir,
+        clock_zero,
+        overrides=dict(overrides or {}),
+        allow_missing=False,
+        condition=plan.condition,
     )
 
 

@@ -1,0 +1,100 @@
+"""Fixes from a newcomer's first study (issue 16): seat layouts per condition, pack/verify,
+translated screens, protocol check of clip files, console noise, small things."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pandas as pd
+import pytest
+from test_score import make_session
+
+from analysis.score import score_dataset
+from analysis.study_data import load_study
+from analysis.trials import trial_table
+from coaffect.cli import main
+from coaffect.formats.session_writer import SessionWriter
+
+# ------------------------------------------------ 1. an alone participant sits centred
+
+
+def _alone_session(tmp_path, shared_data, condition_seats: str | None):
+    """An alone session, participant on seat A, filmed centred by a camera listing seats [A, B, C].
+
+    The enrollment snapshot is what the runner cuts for seat A from that layout:
+    the left third of the frame without a layout for 'alone', the whole frame with it.
+    """
+    video = shared_data / "single" / "single_face.mp4"
+    cap = cv2.VideoCapture(str(video))
+    photo = cap.read()[1]
+    if not condition_seats:
+        photo = photo[:, : photo.shape[1] // 3]
+    sdir = make_session(tmp_path / "data", "S1", video, [("P01", "A")], ["A", "B", "C"], {"P01": photo})
+    writer = SessionWriter(tmp_path / "data", "S1", resume=True)
+    writer.append(
+        "events.tsv", {"onset": 11.0, "duration": 1.0, "trial_type": "clip", "trial": 1, "stimulus_id": "clip-pos"}
+    )
+    writer.add_participants([{"participant_id": "P01", "condition": "alone", "session_id": "S1", "seat": "A"}])
+    writer.close()
+    if condition_seats:
+        text = (sdir / "protocol.yaml").read_text()
+        text = text.replace("    seats: [A, B, C]\n", f"    seats: [A, B, C]\n    condition_seats: {condition_seats}\n")
+        (sdir / "protocol.yaml").write_text(text)
+    return sdir
+
+
+def test_alone_face_outside_every_seat_is_said_loudly(tmp_path, shared_data, capsys):
+    sdir = _alone_session(tmp_path, shared_data, None)
+    assert main(["score", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING ses-S1: cam-wide: a face was seen in" in out and "outside every assigned seat" in out
+    assert "condition_seats" in out
+    summary = json.loads((tmp_path / "data/derivatives/coaffect/ses-S1/score_summary.json").read_text())
+    assert summary["faces_found_fraction_by_participant"] == {"P01": 0.0}
+    assert len(summary["seat_warnings"]) == 1 and "'alone' condition" in summary["seat_warnings"][0]
+    trials = trial_table(load_study(tmp_path / "data"))
+    reasons = set(trials["face_exclusion_reason"])
+    assert not any(r == "no face during the baseline" for r in reasons)
+    assert any("faces were seen outside every seat" in r for r in reasons)
+    assert sdir.exists()
+
+
+def test_condition_seats_puts_the_alone_face_on_its_seat(tmp_path, shared_data, capsys):
+    _alone_session(tmp_path, shared_data, "{alone: [A]}")
+    assert main(["score", str(tmp_path / "data")]) == 0
+    assert "WARNING" not in capsys.readouterr().out
+    summary = json.loads((tmp_path / "data/derivatives/coaffect/ses-S1/score_summary.json").read_text())
+    assert summary["faces_found_fraction_by_participant"]["P01"] > 0.9
+    assert "seat_warnings" not in summary
+    table = score_dataset(tmp_path / "data")
+    assert table["warnings"].tolist() == [[]]
+
+
+def test_condition_seats_checked_against_seats_and_conditions(tmp_path, root):
+    text = (root / "protocols" / "bittersweet-demo.yaml").read_text()
+    bad = text.replace("    seats: [A, B, C]\n", "    seats: [A, B, C]\n    condition_seats: {alone: [Q]}\n")
+    (tmp_path / "p.yaml").write_text(bad)
+    (tmp_path / "stimuli").symlink_to(root / "stimuli")
+    from coaffect.formats.errors import ProtocolError
+    from coaffect.formats.protocol import load_protocol
+
+    with pytest.raises(ProtocolError, match=r"cameras\[0\]\.condition_seats\.alone\[0\]: unknown seat"):
+        load_protocol(tmp_path / "p.yaml", check_manifest=False)
+
+
+def test_enrollment_snapshot_uses_the_condition_layout(tmp_path, root):
+    import numpy as np
+    from experiments.cameras import camera_specs
+    from experiments.cameras.enroll import seat_camera, seat_slice
+
+    from coaffect.formats.protocol import load_protocol
+
+    text = (root / "protocols" / "bittersweet-demo.yaml").read_text()
+    text = text.replace("    seats: [A, B, C]\n", "    seats: [A, B, C]\n    condition_seats: {alone: [A]}\n")
+    (tmp_path / "p.yaml").write_text(text)
+    lp = load_protocol(tmp_path / "p.yaml", check_manifest=False)
+    image = np.zeros((360, 640, 3), np.uint8)
+    for condition, width in (("alone", 640), ("group", 213)):
+        spec, position = seat_camera(camera_specs(lp, condition=condition), "A")
+        assert seat_slice(image, position, len(spec.seats)).shape == (360, width, 3)
