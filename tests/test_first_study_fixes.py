@@ -98,3 +98,38 @@ def test_enrollment_snapshot_uses_the_condition_layout(tmp_path, root):
     for condition, width in (("alone", 640), ("group", 213)):
         spec, position = seat_camera(camera_specs(lp, condition=condition), "A")
         assert seat_slice(image, position, len(spec.seats)).shape == (360, width, 3)
+
+
+# ------------------------------------------------ 3. pack never writes a bundle verify refuses
+
+
+@pytest.mark.parametrize(
+    "camera_file, packs",
+    [
+        ("../stimuli/demo/feeds/wide.avi", True),  # inside the project layout: kept, not shipped
+        ("/work/shared/data/single/single_face.mp4", False),  # absolute: outside any bundle
+        ("../../feeds/wide.avi", False),  # leaves the project folder
+    ],
+)
+def test_pack_then_verify_with_a_replayed_camera(tmp_path, root, camera_file, packs):
+    from test_bundle_support import make_lab
+
+    from coaffect.formats.errors import BundleError
+    from experiments.bundle.pack import pack_bundle
+    from experiments.bundle.verify import verify_bundle
+
+    protocol = make_lab(tmp_path / "lab", root / "protocols" / "bittersweet-demo.yaml")
+    text = protocol.read_text()
+    assert "file: ../stimuli/demo/feeds/wide.avi" in text
+    protocol.write_text(text.replace("file: ../stimuli/demo/feeds/wide.avi", f"file: {camera_file}"))
+    out = tmp_path / "b.zip"
+    if packs:
+        pack_bundle(protocol, out)
+        report = verify_bundle(out)  # every packed bundle verifies
+        assert report is not None
+        return
+    with pytest.raises(BundleError) as err:
+        pack_bundle(protocol, out)
+    assert f"cameras[0].file: a replayed camera file outside the protocol's project" in err.value.message
+    assert "--camera-file wide=FILE" in err.value.hint
+    assert not out.exists()
