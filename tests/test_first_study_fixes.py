@@ -133,3 +133,21 @@ def test_pack_then_verify_with_a_replayed_camera(tmp_path, root, camera_file, pa
     assert f"cameras[0].file: a replayed camera file outside the protocol's project" in err.value.message
     assert "--camera-file wide=FILE" in err.value.hint
     assert not out.exists()
+
+
+# ------------------------------------------------ 5. protocol check looks for the clip files
+
+
+def test_protocol_check_finds_a_missing_clip_file(tmp_path, capsys):
+    from test_runner_kit import make_study
+
+    proto = make_study(tmp_path)
+    assert main(["protocol", "check", str(proto)]) == 0
+    (tmp_path / "stimuli" / "clip-neg.mp4").unlink()
+    capsys.readouterr()
+    assert main(["protocol", "check", str(proto)]) == 2
+    err = capsys.readouterr().err
+    manifest = tmp_path / "stimuli" / "manifest.yaml"
+    assert f"{manifest}:16:9: clips[1].file: clip 'clip-neg': file clip-neg.mp4 is missing" in err
+    assert "--no-files" in err
+    assert main(["protocol", "check", "--no-files", str(proto)]) == 0
