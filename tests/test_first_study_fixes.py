@@ -151,3 +151,91 @@ def test_protocol_check_finds_a_missing_clip_file(tmp_path, capsys):
     assert f"{manifest}:16:9: clips[1].file: clip 'clip-neg': file clip-neg.mp4 is missing" in err
     assert "--no-files" in err
     assert main(["protocol", "check", "--no-files", str(proto)]) == 0
+
+
+# ------------------------------------------------ 4. every participant text comes from the protocol
+
+RUSSIAN = {
+    "consent": "Добро пожаловать.",
+    "instructions": "Держите кнопку РАДОСТЬ или ГРУСТЬ.",
+    "button_check": "Место {seat}: нажмите и держите кнопку {button}, затем отпустите.",
+    "baseline": "Расслабьтесь и смотрите на крестик.",
+    "rating_intro": "Оцените фрагмент.",
+    "rating_help": "РАДОСТЬ = вправо, ГРУСТЬ = влево, обе = подтвердить",
+    "end": "Спасибо!",
+    "happy_button": "РАДОСТЬ",
+    "sad_button": "ГРУСТЬ",
+    "button_check_ok": "Хорошо, теперь отпустите",
+    "rating_done": "Готово",
+}
+
+_SPY = """
+import json, sys
+from experiments.runner import display
+drawn = []
+_text = display.Display.text
+def text(self, s, *a, **k):
+    drawn.append(s)
+    return _text(self, s, *a, **k)
+display.Display.text = text
+from experiments.runner import run_session
+res = run_session(**json.loads(sys.argv[1]))
+print(json.dumps({"status": res.status, "drawn": drawn}))
+"""
+
+
+def test_participant_screens_are_fully_translated(tmp_path, display):
+    import subprocess
+
+    from test_runner_kit import PY, ROOT, make_study
+
+    proto = make_study(tmp_path, seats=2, clips=("clip-pos",), texts=RUSSIAN, font="DejaVu Sans")
+    kw = dict(
+        protocol=str(proto),
+        condition="group",
+        participants=["P01", "P02"],
+        simulate="inprocess",
+        cameras=False,
+        output=str(tmp_path / "data"),
+        session_id="R1",
+        progress=False,
+    )
+    r = subprocess.run(
+        [PY, "-c", _SPY, json.dumps(kw)], cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["status"] == "complete"
+    drawn = set(out["drawn"])
+    assert "Место A (seatA): нажмите и держите кнопку РАДОСТЬ, затем отпустите." in drawn
+    assert "Место B (seatB): нажмите и держите кнопку ГРУСТЬ, затем отпустите." in drawn
+    assert {"Хорошо, теперь отпустите", "Готово", RUSSIAN["rating_help"]} <= drawn
+    english = [s for s in drawn if any(w in s for w in ("HAPPY", "SAD", "OK", "release", "Thank"))]
+    # what is left in English is the experimenter's (SPACE/R prompts), never a participant's text
+    assert all("SPACE" in s for s in english), english
+
+
+@pytest.mark.parametrize(
+    "font, texts",
+    [
+        ("DejaVu Sans", ("РАДОСТЬ", "ГРУСТЬ", "Хорошо, теперь отпустите", "Готово")),
+        ("Noto Sans CJK JP", ("うれしい", "かなしい", "よし、離してください", "完了")),
+    ],
+)
+def test_translated_button_words_are_drawn_not_tofu(display, font, texts):
+    """The project's tofu check (tests/test_runner_display.py) on the new participant texts."""
+    import time
+
+    from test_runner_display import _ink, _render
+
+    from experiments.runner.clock import SessionClock
+    from experiments.runner.display import Display
+
+    d = Display((640, 480), SessionClock(time.perf_counter()), text_height=40)
+    try:
+        for a, b in zip(texts, texts[1:]):
+            ink_a, ink_b = _ink(_render(d, a, font)), _ink(_render(d, b, font))
+            assert ink_a.sum() > 150 and ink_b.sum() > 150
+            assert (ink_a != ink_b).sum() > 0.3 * max(ink_a.sum(), ink_b.sum())
+    finally:
+        d.close()

@@ -50,6 +50,14 @@ class Texts(_Strict):
         description="How to answer, shown under the rating scales.",
     )
     end: str = Field("Thank you! The session is over.", description="Final screen.")
+    happy_button: str = Field(
+        "HAPPY", description="Name of the happy button, filled into {button} of button_check."
+    )
+    sad_button: str = Field("SAD", description="Name of the sad button, filled into {button} of button_check.")
+    button_check_ok: str = Field(
+        "OK - now release it", description="Button check: shown once the button is seen held down."
+    )
+    rating_done: str = Field("OK", description="Rating screen: shown beside a confirmed rating.")
     font: Optional[str] = Field(
         None,
         description="Font family for all texts (e.g. 'Noto Sans CJK JP' for Japanese); default: system font.",
