@@ -239,3 +239,59 @@ def test_translated_button_words_are_drawn_not_tofu(display, font, texts):
             assert (ink_a != ink_b).sum() > 0.3 * max(ink_a.sum(), ink_b.sum())
     finally:
         d.close()
+
+
+# ------------------------------------------------ 8. small things
+
+
+def test_failed_camera_start_names_real_flags_and_leaves_no_folder(tmp_path, display, capsys):
+    import re
+
+    from test_runner_kit import make_study
+
+    proto = make_study(tmp_path, seats=2, camera=tmp_path / "no-such-feed.mp4")
+    data = tmp_path / "data"  # does not exist yet: the run must not leave it behind
+    code = main(
+        ["run", str(proto), "--condition", "group", "--participants", "P01,P02", "--simulate"]
+        + ["--output", str(data), "--session-id", "S1"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "camera 'wide'" in err and "Traceback" not in err
+    assert not data.exists()
+    flags = set(re.findall(r"--[a-z][a-z-]+", err))
+    assert flags and "--allow-missing-cameras" not in flags
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = capsys.readouterr().out
+    assert all(f in help_text for f in flags), flags
+
+
+def test_participant_ids_differing_only_in_case_are_refused(tmp_path, capsys):
+    from test_runner_kit import make_study
+
+    proto = make_study(tmp_path, seats=2)
+    data = tmp_path / "data"
+    args = ["run", str(proto), "--condition", "group", "--output", str(data), "--session-id", "S1"]
+    assert main(args + ["--participants", "M05,m05"]) == 2
+    assert "--participants: M05 and m05 differ only in upper/lower case" in capsys.readouterr().err
+    data.mkdir()
+    (data / "participants.tsv").write_text(
+        "participant_id\tcondition\tsession_id\tseat\nM05\tgroup\tS0\tA\n", encoding="utf-8"
+    )
+    assert main(args + ["--participants", "P01,m05"]) == 2
+    err = capsys.readouterr().err
+    assert "participant id 'm05' is already in this dataset (as 'M05'" in err
+    assert not (data / "ses-S1").exists()
+
+
+@pytest.mark.parametrize("written, suggested", [("Enter", "return"), ("ENTER", "return"), ("A", "a")])
+def test_key_name_written_another_way_gets_a_suggestion(tmp_path, capsys, written, suggested):
+    from test_runner_kit import make_study
+
+    proto = make_study(tmp_path, seats=2)
+    proto.write_text(proto.read_text().replace("sad: 'b'", f"sad: '{written}'"))
+    assert main(["protocol", "check", str(proto)]) == 2
+    err = capsys.readouterr().err
+    assert f"seats[1].buttons.sad: unknown key name (got '{written}'" in err
+    assert f"did you mean '{suggested}'?" in err

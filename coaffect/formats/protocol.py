@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from coaffect.formats.errors import ProtocolError, did_you_mean
-from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS
+from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS, key_suggestion
 from coaffect.formats.strict_yaml import LocatedYaml, YamlReadError, read_located
 from coaffect.formats.validation_messages import model_fields_at, pydantic_lines
 
@@ -172,9 +172,14 @@ class Buttons(_Strict):
             raise ValueError(
                 f"unknown key name (got '{v}'; allowed: a-z, 0-9, num_0..num_9, "
                 f"f1..f12, space, left, right, ... see docs/protocol.md"
-                f"{did_you_mean(v, VALID_KEYS)})"
+                f"{_key_hint(v)})"
             )
         return v
+
+
+def _key_hint(v: str) -> str:
+    alias = key_suggestion(v)
+    return f"; did you mean '{alias}'?" if alias else did_you_mean(v, VALID_KEYS)
 
 
 class Seat(_Strict):
