@@ -247,8 +247,7 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
             why_face.append("no camera frames during the clip")
         elif row.participant_id not in base.index or base.loc[row.participant_id, "baseline_frames"] == 0:
             why_face.append(
-                "no face on the assigned seat; faces were seen outside every seat (score_summary.json "
-                "seat_warnings)"
+                "no face on its seat; faces seen outside every seat (see score_summary.json seat_warnings)"
                 if sd.score_warnings and not row.face_fraction > 0
                 else "no face during the baseline"
             )

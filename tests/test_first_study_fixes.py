@@ -33,13 +33,18 @@ def _alone_session(tmp_path, shared_data, condition_seats: str | None):
     sdir = make_session(tmp_path / "data", "S1", video, [("P01", "A")], ["A", "B", "C"], {"P01": photo})
     writer = SessionWriter(tmp_path / "data", "S1", resume=True)
     writer.append(
-        "events.tsv", {"onset": 11.0, "duration": 1.0, "trial_type": "clip", "trial": 1, "stimulus_id": "clip-pos"}
+        "events.tsv",
+        {"onset": 11.0, "duration": 1.0, "trial_type": "clip", "trial": 1, "stimulus_id": "clip-pos"},
     )
-    writer.add_participants([{"participant_id": "P01", "condition": "alone", "session_id": "S1", "seat": "A"}])
+    writer.add_participants(
+        [{"participant_id": "P01", "condition": "alone", "session_id": "S1", "seat": "A"}]
+    )
     writer.close()
     if condition_seats:
         text = (sdir / "protocol.yaml").read_text()
-        text = text.replace("    seats: [A, B, C]\n", f"    seats: [A, B, C]\n    condition_seats: {condition_seats}\n")
+        text = text.replace(
+            "    seats: [A, B, C]\n", f"    seats: [A, B, C]\n    condition_seats: {condition_seats}\n"
+        )
         (sdir / "protocol.yaml").write_text(text)
     return sdir
 
@@ -56,7 +61,7 @@ def test_alone_face_outside_every_seat_is_said_loudly(tmp_path, shared_data, cap
     trials = trial_table(load_study(tmp_path / "data"))
     reasons = set(trials["face_exclusion_reason"])
     assert not any(r == "no face during the baseline" for r in reasons)
-    assert any("faces were seen outside every seat" in r for r in reasons)
+    assert any("no face on its seat; faces seen outside every seat" in r for r in reasons)
     assert sdir.exists()
 
 
@@ -85,10 +90,10 @@ def test_condition_seats_checked_against_seats_and_conditions(tmp_path, root):
 
 def test_enrollment_snapshot_uses_the_condition_layout(tmp_path, root):
     import numpy as np
-    from experiments.cameras import camera_specs
-    from experiments.cameras.enroll import seat_camera, seat_slice
 
     from coaffect.formats.protocol import load_protocol
+    from experiments.cameras import camera_specs
+    from experiments.cameras.enroll import seat_camera, seat_slice
 
     text = (root / "protocols" / "bittersweet-demo.yaml").read_text()
     text = text.replace("    seats: [A, B, C]\n", "    seats: [A, B, C]\n    condition_seats: {alone: [A]}\n")
@@ -130,7 +135,7 @@ def test_pack_then_verify_with_a_replayed_camera(tmp_path, root, camera_file, pa
         return
     with pytest.raises(BundleError) as err:
         pack_bundle(protocol, out)
-    assert f"cameras[0].file: a replayed camera file outside the protocol's project" in err.value.message
+    assert "cameras[0].file: a replayed camera file outside the protocol's project" in err.value.message
     assert "--camera-file wide=FILE" in err.value.hint
     assert not out.exists()
 
@@ -295,3 +300,102 @@ def test_key_name_written_another_way_gets_a_suggestion(tmp_path, capsys, writte
     err = capsys.readouterr().err
     assert f"seats[1].buttons.sad: unknown key name (got '{written}'" in err
     assert f"did you mean '{suggested}'?" in err
+
+
+_MEASURE = """<script>
+document.addEventListener('DOMContentLoaded', () => {
+  const rights = [...document.querySelectorAll('table')].map(t => Math.ceil(t.getBoundingClientRect().right));
+  const out = document.createElement('pre');
+  out.id = 'measure';
+  out.textContent = 'MEASURE' + JSON.stringify({tables: rights, page: document.documentElement.scrollWidth});
+  document.body.appendChild(out);
+});
+</script></body>"""
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory):
+    from analysis.report import build_report
+    from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
+
+    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path_factory.mktemp("r16") / "ds")
+    # one participant filmed on no seat: a scored session whose faces table has no face for them
+    faces_path = ds / "derivatives/coaffect/ses-a01/faces.parquet"
+    faces = pd.read_parquet(faces_path)
+    faces["face_found"] = False
+    for c in faces.columns:
+        if c.startswith(("AU", "emo_")) or c in ("sadness", "happiness", "face_w"):
+            faces[c] = float("nan")
+    faces.to_parquet(faces_path)
+    summary_path = faces_path.with_name("score_summary.json")
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    summary["seat_warnings"] = [
+        "cam-wide: a face was seen in 50 of 50 frames (100%) outside every assigned seat"
+    ]
+    summary_path.write_text(json.dumps(summary))
+    return build_report(ds)
+
+
+def _chromium(tmp_path, *args):
+    import subprocess
+
+    from conftest import require_tool
+
+    return subprocess.run(
+        [require_tool("chromium"), "--headless", "--no-sandbox", "--disable-gpu"]
+        + ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+        + ["--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_report_title_tables_and_warnings_at_1280_px(small_report, tmp_path):
+    import re
+
+    html = small_report.read_text(encoding="utf-8")
+    assert "<title>Simulated group-vs-alone study</title>" in html
+    assert "<h1>Simulated group-vs-alone study</h1>" in html
+    assert "ses-a01: cam-wide: a face was seen in 50 of 50 frames (100%) outside every assigned seat" in html
+    probe = small_report.with_name("measure.html")
+    probe.write_text(html.replace("</body>", _MEASURE), encoding="utf-8")
+    proc = _chromium(tmp_path, "--window-size=1280,1000", "--dump-dom", probe.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(re.search(r"MEASURE(\{.*?\})", proc.stdout).group(1))
+    assert len(found["tables"]) > 3
+    assert max(found["tables"]) <= 1280 and found["page"] <= 1280, found
+    shot = tmp_path / "report.png"
+    proc = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1400", small_report.as_uri())
+    assert proc.returncode == 0 and shot.exists()
+
+
+def test_empty_face_bar_has_its_reason_and_error_bars_stay_above_zero(small_report, monkeypatch):
+    import numpy as np
+    from matplotlib.container import ErrorbarContainer
+
+    from analysis.report import figures
+
+    trials = pd.read_csv(
+        small_report.with_name("trials.tsv"), sep="\t", keep_default_na=False, na_values=["n/a"]
+    )
+    quality = pd.read_csv(
+        small_report.with_name("quality.tsv"), sep="\t", keep_default_na=False, na_values=["n/a"]
+    )
+    seen = {}
+    monkeypatch.setattr(figures, "_save", lambda f, path: seen.setdefault(path.name, f) and path)
+    from analysis.report import _empty_bar_reasons
+
+    figures.quality_figure(quality, small_report.with_name("q.png"), _empty_bar_reasons(quality, trials))
+    labels = [t.get_text() for t in seen["q.png"].axes[0].texts]
+    assert labels and all("no face" in t or "not scored" in t for t in labels), labels
+    assert any("outside every seat" in t for t in labels), labels
+    # a clip many people never pressed sad for: mean small, CI wide; the bar's interval stops at 0 s
+    figures.self_report_figure(trials, small_report.with_name("sr.png"))
+    lows = []
+    for ax in seen["sr.png"].axes:
+        for cont in ax.containers:
+            if isinstance(cont, ErrorbarContainer):
+                for seg in cont.lines[2][0].get_segments():
+                    lows.append(float(np.min(np.asarray(seg)[:, 1])))
+    assert lows and min(lows) >= 0.0
