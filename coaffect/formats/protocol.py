@@ -53,7 +53,9 @@ class Texts(_Strict):
     happy_button: str = Field(
         "HAPPY", description="Name of the happy button, filled into {button} of button_check."
     )
-    sad_button: str = Field("SAD", description="Name of the sad button, filled into {button} of button_check.")
+    sad_button: str = Field(
+        "SAD", description="Name of the sad button, filled into {button} of button_check."
+    )
     button_check_ok: str = Field(
         "OK - now release it", description="Button check: shown once the button is seen held down."
     )
