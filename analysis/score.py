@@ -323,15 +323,20 @@ def is_scored(out_dir, settings: ScoreSettings) -> bool:
         return False
 
 
-def _score_one(session_dir: Path, out_dir: Path, settings: ScoreSettings, jobs: int = 1) -> dict:
+def _score_one(
+    session_dir: Path, out_dir: Path, settings: ScoreSettings, jobs: int = 1, bar: bool = True
+) -> dict:
     from tqdm.auto import tqdm
 
     n = sum(
         max(0, len(p.read_text(encoding="utf-8").splitlines()) - 1)
         for p in Path(session_dir).glob("cam-*_frames.tsv")
     )
-    with tqdm(total=n or None, desc=Path(session_dir).name, unit="frame", leave=False) as bar:
-        faces, summary = score_session(session_dir, settings, progress=bar, jobs=jobs)
+    # one progress display: sessions scored in parallel show only the outer "sessions" bar
+    with tqdm(
+        total=n or None, desc=Path(session_dir).name, unit="frame", leave=False, disable=not bar
+    ) as frames_bar:
+        faces, summary = score_session(session_dir, settings, progress=frames_bar, jobs=jobs)
     write_scores(out_dir, faces, summary)
     return summary
 
@@ -383,7 +388,7 @@ def score_dataset(
         results[todo[0][0]] = _score_one(todo[0][0], todo[0][1], settings, jobs=jobs)
     elif todo:
         run = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_score_one)(s, o, settings) for s, o in todo
+            delayed(_score_one)(s, o, settings, bar=False) for s, o in todo
         )
         for (s, _), summary in tqdm(zip(todo, run), total=len(todo), desc="sessions", unit="session"):
             results[s] = summary

@@ -399,3 +399,63 @@ def test_empty_face_bar_has_its_reason_and_error_bars_stay_above_zero(small_repo
                 for seg in cont.lines[2][0].get_segments():
                     lows.append(float(np.min(np.asarray(seg)[:, 1])))
     assert lows and min(lows) >= 0.0
+
+
+# ------------------------------------------------ 7. console noise
+
+
+def add_sound(stimuli_dir, clip_id: str) -> None:
+    """Give a test clip a 440 Hz sound track (ffmpeg) and update its manifest entry."""
+    import hashlib
+    import subprocess
+
+    from conftest import require_tool
+
+    clip = stimuli_dir / f"{clip_id}.mp4"
+    tmp = clip.with_name(f"{clip_id}-snd.mp4")
+    subprocess.run(
+        [require_tool("ffmpeg"), "-v", "error", "-y", "-i", str(clip), "-f", "lavfi"]
+        + ["-i", "sine=frequency=440:duration=5", "-c:v", "copy", "-c:a", "aac", "-shortest", str(tmp)],
+        check=True,
+    )
+    old = hashlib.sha256(clip.read_bytes()).hexdigest()
+    tmp.replace(clip)
+    new = hashlib.sha256(clip.read_bytes()).hexdigest()
+    manifest = stimuli_dir / "manifest.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    head, entry = text.split(f"- id: {clip_id}\n", 1)
+    entry = entry.replace(old, new, 1).replace("audio: false", "audio: true", 1)
+    manifest.write_text(f"{head}- id: {clip_id}\n{entry}", encoding="utf-8")
+
+
+_PROGRESS = r"^(trials|sessions|ses-\w+|verifying clips): +\d+%\|"
+
+
+def _noise(stderr: str) -> list[str]:
+    import re
+
+    lines = [x.strip() for x in re.split(r"[\r\n]", stderr)]
+    return [x for x in lines if x and not re.match(_PROGRESS, x)]
+
+
+def test_run_and_score_print_no_library_noise(tmp_path, display, shared_data):
+    from test_runner_kit import coaffect, make_study
+
+    proto = make_study(
+        tmp_path,
+        seats=2,
+        clips=("clip-pos",),
+        camera=shared_data / "group/head-pose-face-detection-female-and-male.gif",
+    )
+    add_sound(tmp_path / "stimuli", "clip-pos")
+    assert main(["protocol", "check", str(proto)]) == 0
+    data = tmp_path / "data"
+    r = coaffect(
+        "run", proto, "--condition", "group", "--participants", "P01,P02", "--simulate", "--output", data
+    )
+    assert r.returncode == 0, r.stderr
+    assert _noise(r.stderr) == [], r.stderr  # no ALSA / SDL lines for the clip's sound track
+    r = coaffect("score", data)
+    assert r.returncode == 0, r.stderr
+    assert _noise(r.stderr) == [], r.stderr  # no TensorFlow Lite INFO line
+    assert "scored, faces found in" in r.stdout
