@@ -187,7 +187,9 @@ def build_report(
 
     tc = timecourses(study, trials)
     write_tsv(tc, out_dir / "timecourses.tsv")
-    face_measures = [m for m in ("AU12", "sadness") if study.has_faces and tc[m].notna().any()]
+    face_measures = [
+        m for m in ("AU12", "sadness") if study.has_faces and m in tc.columns and tc[m].notna().any()
+    ]
     fig.timecourse_figure(tc, [*face_measures, "happy", "sad"], out_dir / "timecourses.png")
     body = H.figure("timecourses.png", "time courses by condition")
     if not face_measures:
