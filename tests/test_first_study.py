@@ -151,8 +151,11 @@ def test_first_study_as_in_the_guide(tmp_path, display, shared_data, root):
         assert s.status == "complete"
         assert s.meta["cameras"]["wide"]["seats"] == (["A"] if condition == "alone" else ["A", "B"])
     # 5. score: every participant's face found, no seat warning
-    out = _ok(coaffect("score", data, "--jobs", "2"))
+    r = coaffect("score", data, "--jobs", "2")
+    out = _ok(r)
     assert "WARNING" not in out
+    # one progress display: sessions scored in parallel show the "sessions" bar only
+    assert "sessions:" in r.stderr and not re.search(r"ses-\w+: +\d+%", r.stderr), r.stderr[-2000:]
     for sid in ("G1", "A1", "A2"):
         summary = json.loads(
             (data / "derivatives/coaffect" / f"ses-{sid}" / "score_summary.json").read_text()
