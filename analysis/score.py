@@ -28,7 +28,7 @@ from coaffect.formats.tables import derivatives_dir
 from .expression.fer_model import FER_CLASSES
 from .expression.geometry import head_pose, landmark_action_units
 from .faces.chunks import CHUNK_SECONDS
-from .faces.identity import assign_tracks, enrollment_encodings, label_tracks_by_cluster
+from .faces.identity import UNKNOWN, assign_tracks, enrollment_encodings, label_tracks_by_cluster
 from .faces.observe import observe_video
 from .faces.pipeline import PipelineSettings, finish_observations
 from .faces.table import faces_table, score_summary
@@ -262,6 +262,7 @@ def score_session(
     protocol = load_protocol(protocol_path, check_manifest=False).protocol
     people = session.meta.get("participants") or []
     seats = {p["participant_id"]: p.get("seat") for p in people}
+    condition = session.meta.get("condition")
     enrollment, notes = enrollment_encodings(sdir / "enroll", list(seats))
     tables, infos = [], {}
     extra = {"unknown_face_frames": 0, "baseline_source": {}, "scored_rows": 0, "found_rows": 0}
@@ -270,7 +271,8 @@ def score_session(
         if video is None:
             notes.append(f"cam-{cam.name}: no video in the session folder")
             continue
-        mine = [pid for pid, seat in seats.items() if seat in cam.seats]
+        layout = cam.seats_in(condition)
+        mine = [pid for pid, seat in seats.items() if seat in layout]
         raw = (raw_by_camera or {}).get(cam.name)
         obs = (
             finish_observations(raw, settings.pipeline, bool(enrollment))
@@ -284,7 +286,7 @@ def score_session(
                 jobs=jobs,
             )
         )
-        identity = assign_tracks(obs.tracks, mine, seats, list(cam.seats), enrollment, settings.tolerance)
+        identity = assign_tracks(obs.tracks, mine, seats, layout, enrollment, settings.tolerance)
         faces, cam_notes = faces_table(
             obs,
             identity,
@@ -303,6 +305,9 @@ def score_session(
             tot[0] += f
             tot[1] += n
         extra["baseline_source"][cam.name] = cam_notes["baseline_source"]
+        warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition)
+        if warning:
+            extra.setdefault("seat_warnings", []).append(warning)
     if not tables:
         raise AnalysisError(
             f"{sdir}: no camera video to score (looked for cam-<name>.* of "
@@ -315,6 +320,40 @@ def score_session(
     faces = pd.concat(tables, ignore_index=True)
     return Scored(
         faces, score_summary(faces, infos, settings.settings_hash(), _settings_dict(settings), notes, extra)
+    )
+
+
+def outside_seats_warning(camera, obs, identity, cam_notes, layout, condition) -> str | None:
+    """A loud message when faces were seen outside every assigned seat, else None.
+
+    Faces no participant was given (``unknown``) in at least 10% of the scored
+    frames mean the seat layout does not match the room (an alone participant
+    sitting centred, a seat plan swapped...): the participants' rows then hold
+    no face although one was filmed.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> obs = SimpleNamespace(faces=pd.DataFrame({"track_id": [1] * 10, "frame": range(10)}))
+    >>> ident = pd.DataFrame({"track_id": [1], "participant_id": ["unknown"]})
+    >>> notes = {"scored_rows": 10, "by_participant": {"P01": [0, 10]}}
+    >>> print(outside_seats_warning("wide", obs, ident, notes, ["A", "B"], "alone"))  # doctest: +ELLIPSIS
+    cam-wide: a face was seen in 10 of 10 frames (100%) outside every assigned seat ...
+    """
+    lost = identity.loc[identity["participant_id"] == UNKNOWN, "track_id"]
+    frames = int(obs.faces.loc[obs.faces["track_id"].isin(lost), "frame"].nunique())
+    per = cam_notes.get("by_participant", {})
+    n = max((tot for _f, tot in per.values()), default=cam_notes.get("scored_rows", 0))
+    if not n or frames < 0.1 * n:
+        return None
+    who = ", ".join(f"{pid} {100 * f / tot:.0f}%" for pid, (f, tot) in sorted(per.items()) if tot)
+    return (
+        f"cam-{camera}: a face was seen in {frames} of {n} frames ({100 * frames / n:.0f}%) outside "
+        f"every assigned seat (layout {', '.join(layout)} in the '{condition}' condition); it is in no "
+        f"participant's rows (faces found: {who or 'nobody on this camera'}). If someone sat elsewhere "
+        f"(an alone participant usually sits centred), give the camera 'condition_seats' in the "
+        f"protocol (docs/protocol.md); for a session already recorded, add it to the session's "
+        f"protocol.yaml and run 'coaffect score --force'"
     )
 
 
@@ -449,7 +488,7 @@ def score_dataset(
     -------
     pandas.DataFrame
         One row per session: session, status (scored | skipped), faces_found_fraction,
-        smallest_face_px_found, output.
+        smallest_face_px_found, output, warnings (list of str: faces outside every seat).
 
     Raises
     ------
@@ -506,6 +545,7 @@ def score_dataset(
                 "faces_found_fraction": summary["faces_found_fraction"],
                 "smallest_face_px_found": summary["smallest_face_px_found"],
                 "output": str(o / "faces.parquet"),
+                "warnings": list(summary.get("seat_warnings", [])),
             }
         )
     return pd.DataFrame(rows)

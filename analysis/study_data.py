@@ -46,6 +46,8 @@ class SessionData:
         ``faces.parquet`` rows, or None when the session has not been scored.
     aborts : list of float
         Onsets of ``abort`` events.
+    score_warnings : list of str
+        ``seat_warnings`` of its ``score_summary.json`` (faces seen outside every seat).
     """
 
     session: Session
@@ -56,6 +58,7 @@ class SessionData:
     intervals: pd.DataFrame
     faces: pd.DataFrame | None
     aborts: list[float] = field(default_factory=list)
+    score_warnings: list[str] = field(default_factory=list)
     cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -150,6 +153,21 @@ def read_faces(dataset_dir: Path, session_id: str) -> pd.DataFrame | None:
         )
     faces["participant_id"] = faces["participant_id"].astype(str)
     return _scored_rows_only(faces, path.parent / "score_summary.json")
+
+
+def score_warnings(dataset_dir: Path, session_id: str) -> list[str]:
+    """``seat_warnings`` of a session's ``score_summary.json`` ([] when absent).
+
+    Examples
+    --------
+    >>> score_warnings(Path("/nonexistent"), "S1")
+    []
+    """
+    path = derivatives_dir(dataset_dir, session_id, "score_summary.json")
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("seat_warnings", []))
+    except (OSError, json.JSONDecodeError):
+        return []
 
 
 def _scored_rows_only(faces: pd.DataFrame, summary_path: Path) -> pd.DataFrame:
@@ -293,6 +311,7 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
                 s.intervals(),
                 faces,
                 aborts,
+                score_warnings(path, s.session_id),
             )
         )
     manifests.append(path / "stimuli" / "manifest.yaml")

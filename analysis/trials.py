@@ -296,7 +296,11 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
         if row.n_frames == 0:
             why_face.append("no camera frames during the clip")
         elif row.participant_id not in base.index or base.loc[row.participant_id, "baseline_frames"] == 0:
-            why_face.append("no face during the baseline")
+            why_face.append(
+                "no face on its seat; faces seen outside every seat (see score_summary.json seat_warnings)"
+                if sd.score_warnings and not row.face_fraction > 0
+                else "no face during the baseline"
+            )
         elif row.face_fraction < settings.min_face_fraction:
             why_face.append(
                 f"face visible in {100 * row.face_fraction:.0f}% of frames "

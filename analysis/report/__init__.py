@@ -28,6 +28,41 @@ from .quality import quality_table
 __all__ = ["build_report", "quality_table"]
 
 
+def study_title(study) -> str | None:
+    """The study title from the first frozen ``protocol.yaml`` that has one, else None.
+
+    Examples
+    --------
+    >>> study_title(load_study("sim"))  # doctest: +SKIP
+    'Bittersweet demo'
+    """
+    from coaffect.formats.errors import CoaffectError
+    from coaffect.formats.protocol import load_protocol
+
+    for sd in study.sessions:
+        path = sd.session.path / "protocol.yaml"
+        if path.exists():
+            try:
+                return load_protocol(path, check_manifest=False).protocol.title
+            except CoaffectError:
+                continue
+    return None
+
+
+def _empty_bar_reasons(quality: pd.DataFrame, trials: pd.DataFrame) -> dict:
+    """(session_id, participant_id) -> the commonest face exclusion reason of an empty face bar."""
+    out = {}
+    for r in quality.itertuples(index=False):
+        if r.face_fraction > 0.02:
+            continue
+        t = trials[(trials["session_id"] == r.session_id) & (trials["participant_id"] == r.participant_id)]
+        why = t["face_exclusion_reason"].dropna().astype(str)
+        why = why[why != ""]
+        if len(why):
+            out[(r.session_id, r.participant_id)] = why.value_counts().index[0]
+    return out
+
+
 def _model_section(out) -> str:
     parts = []
     for res in out.models:
@@ -105,8 +140,11 @@ def build_report(
     write_tsv(quality, out_dir / "quality.tsv")
     body = H.table(quality, max_rows=200)
     if study.has_faces:
-        fig.quality_figure(quality, out_dir / "quality.png")
+        fig.quality_figure(quality, out_dir / "quality.png", _empty_bar_reasons(quality, trials))
         body = H.figure("quality.png", "face found per participant") + body
+        for sd in study.sessions:
+            for warning in sd.score_warnings:  # faces filmed but on no participant's seat
+                body = H.missing(f"ses-{sd.session_id}: {warning}") + body
     else:
         body = (
             H.missing(
@@ -142,13 +180,18 @@ def build_report(
             "Self-report: button holds per clip",
             H.figure("rasters.png", "button rasters")
             + H.figure("self_report.png", "self-report by valence and condition")
+            + H.para("Error bars: 95% confidence intervals over participants, cut at 0 s.")
             + H.table(sr_means),
         )
     )
 
     tc = timecourses(study, trials)
     write_tsv(tc, out_dir / "timecourses.tsv")
-    face_measures = [m for m in ("AU12", "inner_brow_lip_down") if study.has_faces and tc[m].notna().any()]
+    face_measures = [
+        m
+        for m in ("AU12", "inner_brow_lip_down")
+        if study.has_faces and m in tc.columns and tc[m].notna().any()
+    ]
     fig.timecourse_figure(tc, [*face_measures, "happy", "sad"], out_dir / "timecourses.png")
     body = H.figure("timecourses.png", "time courses by condition")
     if not face_measures:
@@ -210,7 +253,8 @@ def build_report(
         "has_faces": study.has_faces,
     }
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str))
-    page = H.page(f"coaffect report: {dataset_dir.name}", sections, notes)
+    title = study_title(study)
+    page = H.page(title or f"coaffect report: {dataset_dir.name}", sections, notes, dataset_dir)
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

@@ -29,24 +29,57 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def quality_figure(quality: pd.DataFrame, path: Path) -> Path:
+def nonnegative_errors(means, errs) -> np.ndarray:
+    """Asymmetric error bars (2 x n: below, above) that never reach below 0.
+
+    Examples
+    --------
+    >>> nonnegative_errors([0.5, 2.0], [1.0, 1.0]).tolist()
+    [[0.5, 1.0], [1.0, 1.0]]
+    """
+    m = np.nan_to_num(np.asarray(means, dtype=float))
+    e = np.nan_to_num(np.asarray(errs, dtype=float))
+    return np.vstack([np.minimum(e, np.maximum(m, 0)), e])
+
+
+def quality_figure(quality: pd.DataFrame, path: Path, reasons: dict | None = None) -> Path:
     """Share of frames with a face per participant, grouped by session.
+
+    A participant whose bar is empty (no face, or not scored) gets the reason
+    written beside the bar, from ``reasons`` (``(session_id, participant_id)``
+    -> text, e.g. the trials' ``face_exclusion_reason``), else "not scored".
 
     Examples
     --------
     >>> quality_figure(quality_table(study, trials), Path("quality.png"))  # doctest: +SKIP
     """
-    q = quality.dropna(subset=["face_fraction"])
+    reasons = reasons or {}
+    q = quality
     per_session = len(q) > 80  # one bar per person stops being readable: one per session
     if per_session:
         q = (
-            q.groupby(["session_id", "condition"], as_index=False)["face_fraction"]
+            q.dropna(subset=["face_fraction"])
+            .groupby(["session_id", "condition"], as_index=False)["face_fraction"]
             .mean()
             .assign(participant_id="mean")
         )
     fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(q) + 2), 3.6))
     x = np.arange(len(q))
-    ax.bar(x, q["face_fraction"], color=[COLORS.get(c, "grey") for c in q["condition"]])
+    heights = q["face_fraction"].fillna(0).to_numpy(dtype=float)
+    ax.bar(x, heights, color=[COLORS.get(c, "grey") for c in q["condition"]])
+    for xi, h, raw, s, p in zip(x, heights, q["face_fraction"], q["session_id"], q["participant_id"]):
+        if h < 0.02:  # an empty bar says why it is empty
+            why = reasons.get((s, p)) or ("not scored" if pd.isna(raw) else "no face found")
+            ax.text(
+                xi,
+                0.03,
+                why.split(" (")[0][:60],
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                color="#b00",
+            )
     ax.set_xticks(
         x, [f"{s}:{p}" for s, p in zip(q["session_id"], q["participant_id"])], rotation=90, fontsize=7
     )
@@ -224,6 +257,8 @@ def synchrony_figure(syn: pd.DataFrame, per_session: pd.DataFrame, path: Path) -
 def self_report_figure(trials: pd.DataFrame, path: Path) -> Path:
     """Mean seconds held (happy, sad, both) per valence and condition, with 95% CIs over participants.
 
+    Seconds cannot be negative, so each interval is cut at 0 s.
+
     Examples
     --------
     >>> self_report_figure(trials, Path("self_report.png"))  # doctest: +SKIP
@@ -244,7 +279,8 @@ def self_report_figure(trials: pd.DataFrame, path: Path) -> Path:
                 means.append(vals.mean())
                 errs.append(1.96 * vals.sem() if len(vals) > 1 else 0)
             x = np.arange(len(valences)) + (k - 0.5) * 0.38
-            ax.bar(x, means, width=0.36, yerr=errs, color=COLORS[cond], label=cond, alpha=0.8)
+            yerr = nonnegative_errors(means, errs)
+            ax.bar(x, means, width=0.36, yerr=yerr, color=COLORS[cond], label=cond, alpha=0.8)
         ax.set_xticks(np.arange(len(valences)), valences)
         ax.set_title(m)
     axes[0].set_ylabel("seconds per clip")

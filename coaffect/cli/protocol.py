@@ -17,6 +17,9 @@ def add_arguments(parser) -> None:
     check.add_argument(
         "--no-manifest", action="store_true", help="do not check stimulus ids against the manifest"
     )
+    check.add_argument(
+        "--no-files", action="store_true", help="do not check that the manifest's clip files exist"
+    )
     schema = sub.add_parser("schema", help="print the JSON Schema of the protocol format")
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead")
     from experiments.bundle.cli_actions import add_bundle_actions
@@ -33,6 +36,19 @@ def run(args) -> int:
     if args.protocol_verb == "check":
         lp = load_protocol(args.file, check_manifest=not args.no_manifest)
         p = lp.protocol
+        if not (args.no_manifest or args.no_files):
+            from coaffect.formats.errors import ManifestError
+            from coaffect.formats.manifest import load_manifest, missing_clip_files
+
+            used = list(p.stimuli.clips) + ([p.baseline.clip] if p.baseline.clip else [])
+            lines = missing_clip_files(load_manifest(lp.manifest_path), used)
+            if lines:
+                raise ManifestError(
+                    lines[0],
+                    lines=lines,
+                    hint="put the clip files back, or run 'coaffect stimuli scan' if they moved; "
+                    "--no-files checks the protocol only",
+                )
         print(
             f"{args.file}: ok ({p.id} {p.version}, {len(p.stimuli.clips)} clips, "
             f"{len(p.seats)} seats, conditions: {', '.join(p.conditions)})"

@@ -90,4 +90,6 @@ def run(args) -> int:
             f"{row.session}: {row.status}, faces found in {row.faces_found_fraction:.0%} of "
             f"frames -> {row.output}"
         )
+        for warning in row.warnings:
+            print(f"WARNING {row.session}: {warning}")
     return 0

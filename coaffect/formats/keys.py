@@ -55,3 +55,34 @@ XDOTOOL_KEYSYMS: dict[str, str] = {
 
 #: Every key name accepted in a protocol.
 VALID_KEYS = frozenset(XDOTOOL_KEYSYMS)
+
+#: Names people often write for a key, and the name a protocol uses.
+KEY_ALIASES = {
+    "enter": "return",
+    "ret": "return",
+    "spacebar": "space",
+    "del": "delete",
+    "ins": "insert",
+    "pgup": "pageup",
+    "pgdn": "pagedown",
+    "page_up": "pageup",
+    "page_down": "pagedown",
+    "arrowleft": "left",
+    "arrowright": "right",
+    "arrowup": "up",
+    "arrowdown": "down",
+}
+
+
+def key_suggestion(name: str) -> str | None:
+    """The protocol's name for a key written another way (``Enter`` -> ``return``), or None.
+
+    Examples
+    --------
+    >>> key_suggestion("Enter"), key_suggestion("A"), key_suggestion("happy")
+    ('return', 'a', None)
+    """
+    low = str(name).strip().lower()
+    if low in VALID_KEYS and low != name:
+        return low
+    return KEY_ALIASES.get(low.replace(" ", "").replace("-", "_"))

@@ -121,3 +121,40 @@ def load_manifest(path: str | Path) -> Manifest:
     if dup:
         raise ManifestError(f"{path}: clip id(s) listed twice: {', '.join(dup)}")
     return Manifest(path.resolve(), tuple(model.clips))
+
+
+def missing_clip_files(manifest: Manifest, clip_ids) -> list[str]:
+    """One ``MANIFEST:LINE:COL: clips[i].file: ...`` line per listed clip whose file is absent.
+
+    Only existence is checked (fast, before every study); ``coaffect stimuli
+    verify`` also checks checksums and decodes the videos.
+
+    Parameters
+    ----------
+    manifest : Manifest
+    clip_ids : iterable of str
+        The clips a protocol uses (ids not in the manifest are ignored here).
+
+    Returns
+    -------
+    list of str
+        Empty when every file is there.
+
+    Examples
+    --------
+    >>> m = load_manifest("stimuli/manifest.yaml")        # doctest: +SKIP
+    >>> missing_clip_files(m, ["demo-positive"])          # doctest: +SKIP
+    []
+    """
+    wanted = set(clip_ids)
+    doc = read_located(manifest.path)
+    out = []
+    for i, clip in enumerate(manifest.clips):
+        path = manifest.path.parent / clip.file
+        if clip.id in wanted and not path.is_file():
+            line, col = doc.where(("clips", i, "file"))
+            out.append(
+                f"{manifest.path}:{line}:{col}: clips[{i}].file: clip '{clip.id}': file "
+                f"{clip.file} is missing (looked in {path.parent})"
+            )
+    return out

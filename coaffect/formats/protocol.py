@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from coaffect.formats.errors import ProtocolError, did_you_mean
-from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS
+from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS, key_suggestion
 from coaffect.formats.strict_yaml import LocatedYaml, YamlReadError, read_located
 from coaffect.formats.validation_messages import model_fields_at, pydantic_lines
 
@@ -50,6 +50,16 @@ class Texts(_Strict):
         description="How to answer, shown under the rating scales.",
     )
     end: str = Field("Thank you! The session is over.", description="Final screen.")
+    happy_button: str = Field(
+        "HAPPY", description="Name of the happy button, filled into {button} of button_check."
+    )
+    sad_button: str = Field(
+        "SAD", description="Name of the sad button, filled into {button} of button_check."
+    )
+    button_check_ok: str = Field(
+        "OK - now release it", description="Button check: shown once the button is seen held down."
+    )
+    rating_done: str = Field("OK", description="Rating screen: shown beside a confirmed rating.")
     font: Optional[str] = Field(
         None,
         description="Font family for all texts (e.g. 'Noto Sans CJK JP' for Japanese); default: system font.",
@@ -164,9 +174,14 @@ class Buttons(_Strict):
             raise ValueError(
                 f"unknown key name (got '{v}'; allowed: a-z, 0-9, num_0..num_9, "
                 f"f1..f12, space, left, right, ... see docs/protocol.md"
-                f"{did_you_mean(v, VALID_KEYS)})"
+                f"{_key_hint(v)})"
             )
         return v
+
+
+def _key_hint(v: str) -> str:
+    alias = key_suggestion(v)
+    return f"; did you mean '{alias}'?" if alias else did_you_mean(v, VALID_KEYS)
 
 
 class Seat(_Strict):
@@ -230,6 +245,22 @@ class Camera(_Strict):
     fps: Annotated[float, Field(gt=0, le=240)] = 30
     seats: list[Slug] = Field(min_length=1, description="Seats this camera sees, left to right.")
     required: bool = Field(True, description="Stop before the session if it cannot be opened.")
+    condition_seats: dict[Literal["alone", "group"], Annotated[list[Slug], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Seats this camera sees in one condition when they differ from 'seats', "
+        "left to right (e.g. {alone: [A]}: an alone participant sits in the middle of the frame).",
+    )
+
+    def seats_in(self, condition: Optional[str]) -> list[str]:
+        """Seats in view, left to right, in ``condition`` (``seats`` unless overridden).
+
+        Examples
+        --------
+        >>> cam = Camera(name="wide", device=0, seats=["A", "B"], condition_seats={"alone": ["A"]})
+        >>> cam.seats_in("alone"), cam.seats_in("group"), cam.seats_in(None)
+        (['A'], ['A', 'B'], ['A', 'B'])
+        """
+        return list(self.condition_seats.get(condition, self.seats))  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _source(self):
@@ -398,6 +429,19 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
                     f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
                     f"{did_you_mean(sid, seat_ids)})",
                 )
+        for cond, layout in cam.condition_seats.items():
+            if cond not in p.conditions:
+                add(
+                    ("cameras", c, "condition_seats", cond),
+                    f"condition not in this protocol (got '{cond}'; allowed: {', '.join(p.conditions)})",
+                )
+            for s, sid in enumerate(layout):
+                if sid not in seat_ids:
+                    add(
+                        ("cameras", c, "condition_seats", cond, s),
+                        f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
+                        f"{did_you_mean(sid, seat_ids)})",
+                    )
     names = [c.name for c in p.cameras]
     for c, name in enumerate(names):
         if name in names[:c]:

@@ -267,8 +267,14 @@ def session_dirname(session_id: str) -> str:
     return f"ses-{session_id}"
 
 
-def camera_files(name: str, ext: str = "avi") -> tuple[str, str]:
-    """Video and frame-table file names of camera ``name``."""
+def camera_files(name: str, ext: str = CAMERA_EXT) -> tuple[str, str]:
+    """Video and frame-table file names of camera ``name``.
+
+    Examples
+    --------
+    >>> camera_files("wide")
+    ('cam-wide.mjpg', 'cam-wide_frames.tsv')
+    """
     return f"cam-{name}.{ext}", f"cam-{name}_frames.tsv"
 
 

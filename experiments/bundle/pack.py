@@ -68,6 +68,27 @@ def _clip_bundle_file(clip: Clip, manifest_dir: str, taken: set[str]) -> str:
     return f"clips/{clip.id}{Path(rel).suffix}"
 
 
+def _check_camera_files(lp) -> None:
+    """Refuse a replayed camera file whose path would leave the bundle (verify refuses those).
+
+    Replay files are never shipped; a path that stays inside the bundle layout
+    (e.g. ``../stimuli/feeds/wide.avi``) is kept as written and simply absent.
+    """
+    for i, cam in enumerate(lp.protocol.cameras):
+        ref = (cam.file or "").replace("\\", "/")
+        if cam.file is None or (
+            not ref.startswith("/") and _inside(posixpath.normpath(posixpath.join(PROTOCOL_DIR, ref)))
+        ):
+            continue
+        raise BundleError(
+            f"{lp.path}: cameras[{i}].file: a replayed camera file outside the protocol's project "
+            f"cannot be named in a bundle (got {cam.file!r}; allowed: 'device:' or a relative path "
+            "such as '../stimuli/feeds/wide.avi')",
+            hint=f"bundles never ship replay files: give camera '{cam.name}' its 'device:' for the "
+            f"study and replay a file at run time with 'coaffect run --camera-file {cam.name}=FILE'",
+        )
+
+
 def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: bool = False) -> PackResult:
     """Write a protocol bundle (a zip) for another lab.
 
@@ -91,8 +112,8 @@ def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: boo
     ------
     ProtocolError, ManifestError, BundleError
         If the protocol does not pass its check, a clip file changed since the
-        manifest was written, or the manifest path cannot be expressed inside
-        a bundle.
+        manifest was written, or the manifest path or a camera's replay file
+        path cannot be expressed inside a bundle (``verify`` would refuse it).
 
     Examples
     --------
@@ -119,6 +140,7 @@ def pack_bundle(protocol_path: str | Path, output: str | Path, with_stimuli: boo
             hint="keep the manifest next to the protocols folder, as in a coaffect project",
         )
     manifest_dir = posixpath.dirname(manifest_rel)
+    _check_camera_files(lp)
 
     ids = list(p.stimuli.clips) + ([p.baseline.clip] if p.baseline.clip else [])
     clips = [manifest.clip(i) for i in dict.fromkeys(ids)]

@@ -23,7 +23,9 @@ from .source import CameraSpec
 __all__ = ["open_cameras", "camera_specs", "CameraSet", "CameraSpec"]
 
 
-def camera_specs(loaded_protocol, overrides: dict | None = None) -> list[CameraSpec]:
+def camera_specs(
+    loaded_protocol, overrides: dict | None = None, condition: str | None = None
+) -> list[CameraSpec]:
     """The protocol's cameras as :class:`CameraSpec`, file paths resolved.
 
     Parameters
@@ -33,6 +35,9 @@ def camera_specs(loaded_protocol, overrides: dict | None = None) -> list[CameraS
     overrides : dict, optional
         ``{camera_name: video_path}``: replay this file instead (the camera
         becomes file-backed).
+    condition : str, optional
+        The session's condition: a camera's seats are its ``condition_seats``
+        for it when given (enrollment cuts the frame by that layout).
 
     Examples
     --------
@@ -67,7 +72,7 @@ def camera_specs(loaded_protocol, overrides: dict | None = None) -> list[CameraS
                 loop=cam.loop,
                 resolution=tuple(cam.resolution),
                 fps=float(cam.fps),
-                seats=tuple(cam.seats),
+                seats=tuple(cam.seats_in(condition)),
                 required=cam.required,
             )
         )
@@ -80,6 +85,7 @@ def open_cameras(
     clock_zero: float,
     overrides: dict | None = None,
     allow_missing: bool = False,
+    condition: str | None = None,
 ) -> CameraSet:
     """Start recording every camera of the protocol; return the running :class:`CameraSet`.
 
@@ -95,6 +101,8 @@ def open_cameras(
         ``{camera_name: video_path}`` replacing a camera's source by a file.
     allow_missing : bool
         Start even when a camera with ``required: true`` cannot be opened.
+    condition : str, optional
+        The session's condition (selects each camera's seat layout).
 
     Returns
     -------
@@ -116,5 +124,8 @@ def open_cameras(
     'ok'
     """
     return CameraSet(
-        camera_specs(loaded_protocol, overrides), Path(session_dir), clock_zero, allow_missing=allow_missing
+        camera_specs(loaded_protocol, overrides, condition),
+        Path(session_dir),
+        clock_zero,
+        allow_missing=allow_missing,
     ).start()

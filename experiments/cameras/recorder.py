@@ -166,8 +166,8 @@ class CameraSet:
                 hint=(
                     "check that the camera is plugged in and not used by another program "
                     "(a device) or that the file exists (a file); coaffect rig-check PROTOCOL lists "
-                    "the cameras it can open; set 'required: false' or pass --allow-missing-cameras "
-                    "to run without it"
+                    "the cameras it can open; to run without it, set 'required: false' for it in "
+                    "the protocol, or pass --no-cameras to record no camera at all"
                 ),
             )
         return self

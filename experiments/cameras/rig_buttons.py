@@ -254,7 +254,7 @@ def check_buttons(
             on_prompt=on_prompt,
         )
         try:
-            passed = run_button_check(rt, seat_rows, p.texts.button_check, timeout=timeout)
+            passed = run_button_check(rt, seat_rows, p.texts.button_check, timeout=timeout, texts=p.texts)
             out["status"] = "passed" if passed else "skipped"
         except ButtonCheckFailed:
             out["status"] = "failed"

@@ -27,12 +27,27 @@ class ButtonCheckFailed(Exception):
         self.missing = list(missing)
 
 
+def participant_text(texts, name: str) -> str:
+    """``texts.<name>`` of the protocol, or its English default when ``texts`` is None.
+
+    Examples
+    --------
+    >>> participant_text(None, "happy_button")
+    'HAPPY'
+    """
+    from coaffect.formats.protocol import Texts
+
+    value = getattr(texts, name, None) if texts is not None else None
+    return value if value is not None else Texts.model_fields[name].default
+
+
 def run_button_check(
     rt: Runtime,
     seats: list[tuple[str, str, str]],
     prompt: str,
     skip: bool = False,
     timeout: Optional[float] = None,
+    texts=None,
 ) -> bool:
     """Run the check; return True if it passed, False if it was skipped.
 
@@ -47,6 +62,9 @@ def run_button_check(
     timeout : float, optional
         Seconds each button may take (down and up) before it is given up;
         None (sessions) waits until it is seen or the experimenter skips.
+    texts : coaffect.formats.protocol.Texts, optional
+        The protocol's texts: button names (``happy_button``, ``sad_button``)
+        and ``button_check_ok``; default: the English defaults.
 
     Raises
     ------
@@ -72,7 +90,7 @@ def run_button_check(
             missing = []
             for seat_id, label, _pid in seats:
                 for button in ("happy", "sad"):
-                    if not _check_one(rt, seat_id, label, button, prompt, timeout):
+                    if not _check_one(rt, seat_id, label, button, prompt, timeout, texts):
                         missing.append((seat_id, button))
             if missing:
                 raise ButtonCheckFailed(missing)
@@ -108,10 +126,17 @@ def run_button_check(
 
 
 def _check_one(
-    rt: Runtime, seat_id: str, label: str, button: str, prompt: str, timeout: Optional[float] = None
+    rt: Runtime,
+    seat_id: str,
+    label: str,
+    button: str,
+    prompt: str,
+    timeout: Optional[float] = None,
+    texts=None,
 ) -> bool:
     seat_name = f"{seat_id} ({label})" if label else seat_id
-    text = prompt.format(seat=seat_name, button=button.upper())
+    text = prompt.format(seat=seat_name, button=participant_text(texts, f"{button}_button"))
+    ok = participant_text(texts, "button_check_ok")
     rt.display.text(text)
     t0 = rt.display.flip()
     rt.plan("button_check", t0, seat=seat_id, button=button)
@@ -119,7 +144,7 @@ def _check_one(
     while True:
         rt.display.text(text)
         if seen_down:
-            rt.display.text("OK - now release it", pos=(0, -150), color="lightgreen")
+            rt.display.text(ok, pos=(0, -150), color="lightgreen")
         t = rt.display.flip()
         for ev in rt.tick():
             if ev.seat == seat_id and ev.button == button:

@@ -54,7 +54,10 @@ class Display:
         from psychopy import logging as plog
         from psychopy import visual
 
+        from .quiet import quiet_media_libraries
+
         plog.console.setLevel(plog.ERROR)
+        quiet_media_libraries()  # no ALSA/SDL lines per clip on the experimenter's console
         self._visual = visual
         self.clock = clock
         self.size = tuple(size)

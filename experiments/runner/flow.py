@@ -147,7 +147,7 @@ class SessionFlow:
                     ],
                 )
                 rt.text_screen("The session continues.\n\n" + t.instructions, "instructions")
-            passed = run_button_check(rt, self.seat_rows, t.button_check, skip=skip_button_check)
+            passed = run_button_check(rt, self.seat_rows, t.button_check, skip=skip_button_check, texts=t)
             self.writer.update(button_check="passed" if passed else "skipped")
             self._poll_cameras()
             if self.cams is not None:
@@ -247,6 +247,7 @@ class SessionFlow:
             self.p.texts.rating_intro,
             self.seat_rows,
             self.p.texts.rating_help,
+            self.p.texts.rating_done,
         )
         self._poll_cameras()
         onset = self.display.flip()

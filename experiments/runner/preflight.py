@@ -172,6 +172,13 @@ def prepare_session(
     dup = sorted({x for x in participants if participants.count(x) > 1})
     if dup:
         raise SessionSetupError(f"--participants: {', '.join(dup)} given twice")
+    folded = [x.casefold() for x in participants]
+    same = [x for x, f in zip(participants, folded) if folded.count(f) > 1]
+    if same:  # M05 and m05 collide on case-insensitive disks and in most people's reading
+        raise SessionSetupError(
+            f"--participants: {' and '.join(same)} differ only in upper/lower case",
+            hint="give every participant an id that differs in more than case",
+        )
     if len(participants) > len(p.seats):
         raise SessionSetupError(
             f"--participants: {len(participants)} participants but the protocol "
@@ -198,10 +205,14 @@ def prepare_session(
             hint="use another --session-id, or --resume to continue it",
         )
     used = read_participant_ids(dataset) if dataset.is_dir() else set()
-    reused = [x for x in participants if x in used]
+    used_folded = {str(u).casefold(): str(u) for u in used}
+    reused = [x for x in participants if x.casefold() in used_folded]
     if reused:
+        known = used_folded[reused[0].casefold()]
+        same = "" if known == reused[0] else f" (as '{known}': ids differing only in case are the same)"
         raise SessionSetupError(
-            f"{dataset / fmt.PARTICIPANTS.filename}: participant id '{reused[0]}' is already in this dataset",
+            f"{dataset / fmt.PARTICIPANTS.filename}: participant id '{reused[0]}' is already in this "
+            f"dataset{same}",
             hint="participant ids must be unique in a dataset; use a new pseudonym",
         )
     if check_disk:

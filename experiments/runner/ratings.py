@@ -89,7 +89,15 @@ def apply_rating_event(
             state.value = min(high, max(low, state.value + step))
 
 
-def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set, how_to: str = HOW_TO) -> None:
+def _draw(
+    rt: Runtime,
+    intro: str,
+    item,
+    states: list[_SeatState],
+    active: set,
+    how_to: str = HOW_TO,
+    done: str = "OK",
+) -> None:
     d = rt.display
     w, h = d.size
     d.text(intro, pos=(0, h / 2 - 40))
@@ -117,7 +125,7 @@ def _draw(rt: Runtime, intro: str, item, states: list[_SeatState], active: set, 
         d.text(item.low_label, pos=(-span / 2, y - 35), height=d.text_height * 0.6, color=color)
         d.text(item.high_label, pos=(span / 2, y - 35), height=d.text_height * 0.6, color=color)
         if st.confirmed:
-            d.text("OK", pos=(span / 2 + 70, y), height=d.text_height * 0.8, color="lightgreen")
+            d.text(done, pos=(span / 2 + 70, y), height=d.text_height * 0.8, color="lightgreen")
     d.text(how_to, pos=(0, -h / 2 + 30), height=d.text_height * 0.7, color="grey")
 
 
@@ -132,6 +140,7 @@ def run_rating_screen(
     active: list[str],
     timeout: float,
     how_to: str = HOW_TO,
+    done: str = "OK",
 ) -> None:
     """One rating screen for one item; writes a ``ratings.tsv`` row per active seat.
 
@@ -148,6 +157,9 @@ def run_rating_screen(
         Seats rating on this screen.
     timeout : float
         Seconds; unconfirmed ratings are written with value and rt ``n/a``.
+    how_to, done : str
+        The protocol's ``texts.rating_help`` and ``texts.rating_done`` (shown
+        beside a confirmed rating).
 
     Examples
     --------
@@ -158,7 +170,7 @@ def run_rating_screen(
     states = [_SeatState(s, lab, pid, start, {"happy": False, "sad": False}) for s, lab, pid in seats]
     by_seat = {st.seat: st for st in states}
     active_set = set(active)
-    _draw(rt, intro, item, states, active_set, how_to)
+    _draw(rt, intro, item, states, active_set, how_to, done)
     onset = rt.display.flip()
     rt.plan(
         "rating",
@@ -193,7 +205,7 @@ def run_rating_screen(
                         "onset": onset,
                     },
                 )
-        _draw(rt, intro, item, states, active_set, how_to)
+        _draw(rt, intro, item, states, active_set, how_to, done)
         rt.display.flip()
     for sid in sorted(pending, key=active.index):
         st = by_seat[sid]
@@ -228,6 +240,7 @@ def run_ratings(
     intro: str,
     seats: list[tuple[str, str, str]],
     how_to: str = HOW_TO,
+    done: str = "OK",
 ) -> None:
     """All rating screens of one trial, in the protocol's ``ratings.mode``."""
     if not ratings_cfg.items:
@@ -246,6 +259,7 @@ def run_ratings(
                     [seat_id],
                     ratings_cfg.timeout,
                     how_to,
+                    done,
                 )
     else:
         for item in ratings_cfg.items:
@@ -260,4 +274,5 @@ def run_ratings(
                 [s for s, _, _ in seats],
                 ratings_cfg.timeout,
                 how_to,
+                done,
             )

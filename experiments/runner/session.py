@@ -124,7 +124,12 @@ def _open_cameras(plan, writer, clock_zero, overrides):
     from ..cameras import open_cameras  # local: camera processes only when a session records
 
     return open_cameras(
-        plan.loaded, writer.dir, clock_zero, overrides=dict(overrides or {}), allow_missing=False
+        plan.loaded,
+        writer.dir,
+        clock_zero,
+        overrides=dict(overrides or {}),
+        allow_missing=False,
+        condition=plan.condition,
     )
 
 
@@ -205,10 +210,11 @@ def _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, 
         rp = find_resume_point(plan.session_dir)
         clock_zero, rebased = resumed_clock_zero(plan.meta.get("clock_zero_perf"), rp.last_time)
         writer = SessionWriter(plan.dataset_dir, plan.session_id, resume=True)
-        created_dataset = False
+        created_dataset = created_folder = False
     else:
         rp, rebased = None, False
         created_dataset = not (plan.dataset_dir / "dataset_description.json").exists()
+        created_folder = not plan.dataset_dir.exists()
         clock_zero = time.perf_counter()
         writer = _new_folder(plan, simulate, seed, clock_zero)
     clock = SessionClock(clock_zero)
@@ -222,6 +228,8 @@ def _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, 
                 shutil.rmtree(writer.dir, ignore_errors=True)
                 if created_dataset:
                     (plan.dataset_dir / "dataset_description.json").unlink(missing_ok=True)
+                if created_folder and not any(plan.dataset_dir.iterdir()):
+                    plan.dataset_dir.rmdir()
             raise
     if not plan.resume:
         writer.add_participants(
