@@ -153,6 +153,10 @@ def _score(data: Path, monkeypatch) -> pd.DataFrame:
     return pd.read_parquet(data / "derivatives/coaffect/ses-S1/faces.parquet")
 
 
+def _summary(data: Path) -> dict:
+    return json.loads((data / "derivatives/coaffect/ses-S1/score_summary.json").read_text())
+
+
 def test_camera_bad_input_gives_nan_rows(recorded, tmp_path, monkeypatch, capsys):
     """Cut .mjpg, frame table longer or shorter than the video: one row per table row, NaN where no bytes."""
     from experiments.cameras.mjpeg_store import camera_paths, read_frame_rows
@@ -170,6 +174,7 @@ def test_camera_bad_input_gives_nan_rows(recorded, tmp_path, monkeypatch, capsys
     assert len(intact) == 2 * n  # a row per frame and participant
     found = intact.groupby("frame")["face_found"].any()
     assert found.mean() > 0.5  # the faces are really seen in the intact video
+    assert _summary(d)["frames_unreadable"] == 0
 
     # .mjpg cut in the middle of a frame: frames without their bytes are NaN rows
     d, video, table = copy("cut")
@@ -180,6 +185,10 @@ def test_camera_bad_input_gives_nan_rows(recorded, tmp_path, monkeypatch, capsys
     lost = faces[faces.frame >= n // 2]
     assert len(lost) == 2 * (n - n // 2) and not lost["face_found"].any()
     assert lost[["face_x", "AU12", "smile", "emo_sad"]].isna().all().all()  # NaN, not 0
+    summary = _summary(d)
+    assert summary["frames_unreadable"] == n - n // 2  # the cut frame and every one after it
+    assert summary["cameras"]["wide"]["frames_unreadable"] == n - n // 2
+    assert any("could not be decoded" in note for note in summary["notes"])
     assert sorted(set(lost["t"].round(4))) == [round(r.t, 4) for r in rows[n // 2 :]]  # times kept
     kept = faces[faces.frame < n // 2].groupby("frame")["face_found"].any()
     assert kept.equals(found[found.index < n // 2])  # frames before the cut: as scored intact
@@ -194,6 +203,7 @@ def test_camera_bad_input_gives_nan_rows(recorded, tmp_path, monkeypatch, capsys
     faces = _score(d, monkeypatch)
     assert len(faces) == 2 * (n + 5)
     assert not faces[faces.frame >= n]["face_found"].any()
+    assert _summary(d)["frames_unreadable"] == 5
     assert faces[faces.frame < n].groupby("frame")["face_found"].any().equals(found)
 
     # frame table shorter than the video: frames without a timestamp are not scored

@@ -141,6 +141,7 @@ def stitch_chunks(parts: list[RangeObservations], seams: list[int]) -> RangeObse
     next_id = 1
     info = dict(parts[0].info)
     info["detections_run"] = 0
+    info["unreadable_frames"] = []
     for c, (part, seam) in enumerate(zip(parts, seams)):
         prow = np.array([r[0] for r in part.rows], dtype=np.int64)
         if c == 0:
@@ -172,6 +173,7 @@ def stitch_chunks(parts: list[RangeObservations], seams: list[int]) -> RangeObse
         for tid, w in part.min_width.items():
             min_width[mapping[tid]] = min(min_width.get(mapping[tid], np.inf), w)
         info["detections_run"] += part.info["detections_run"]
+        info["unreadable_frames"] += [f for f in part.info.get("unreadable_frames", ()) if not c or f >= seam]
         if part.info["width"]:
             info["width"], info["height"] = part.info["width"], part.info["height"]
     landmarks = np.concatenate(lms) if lms else np.zeros((0, 68, 2))

@@ -147,12 +147,15 @@ def observe_range(
     width = height = 0
     nan_probs = (np.nan,) * len(FER_CLASSES)
     k = 0
+    unreadable = []
     try:
-        for i, img, scored in frames_iter:
+        for pos, (i, img, scored) in enumerate(frames_iter):
             frames.append((i, i / fps, scored))
             if progress is not None:
                 progress.update(1)
             if not scored:
+                if pos % step == 0:  # due for scoring but no image: cut or missing bytes
+                    unreadable.append(i)
                 continue
             height, width = img.shape[:2]
             grey = to_grey(img)
@@ -190,6 +193,7 @@ def observe_range(
         "step": step,
         "detections_run": tracker.n_detections_run,
         "min_face_px": HOG_WINDOW_PX / tracker.scale,
+        "unreadable_frames": unreadable,
     }
     return RangeObservations(
         frames,
@@ -290,6 +294,8 @@ def finish_observations(
         "detections_run": raw.info["detections_run"],
         "min_face_px": raw.info["min_face_px"],
         "smallest_face_px": float(min(widths)) if widths else float("nan"),
+        # frames due for scoring that could not be decoded (their rows are NaN)
+        "frames_unreadable": len(raw.info.get("unreadable_frames", ())),
     }
     if "jobs" in raw.info:
         info["jobs"], info["chunks"] = raw.info["jobs"], raw.info["chunks"]

@@ -149,6 +149,10 @@ def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings
     >>> faces = pd.DataFrame({"participant_id": ["P"], "face_found": [False]})
     >>> score_summary(faces, {}, "abc", {}, [], {"scored_rows": 1, "found_rows": 0})["faces_found_fraction"]
     0.0
+    >>> s = score_summary(faces, {"wide": {"frames_unreadable": 3, "min_face_px": 60,
+    ...     "smallest_face_px": float("nan")}}, "abc", {}, [], {"scored_rows": 1, "found_rows": 0})
+    >>> s["frames_unreadable"], s["notes"][0][:35]
+    (3, '3 frames could not be decoded (cut ')
     """
     scored_rows = extra.pop("scored_rows", len(faces))
     found_rows = extra.pop("found_rows", int(faces["face_found"].sum()))
@@ -158,12 +162,20 @@ def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings
     if "face_quality" in faces:
         q = faces.loc[faces["face_found"].astype(bool), "face_quality"].astype(str)
         quality = {flag: int(q.str.contains(flag, regex=False).sum()) for flag in QUALITY_FLAGS}
+    unreadable = int(sum(i.get("frames_unreadable", 0) for i in infos.values()))
+    if unreadable:
+        notes = [
+            *notes,
+            f"{unreadable} frames could not be decoded (cut file or frame table longer than the "
+            "video): their rows are NaN and not counted in scored_rows",
+        ]
     return {
         "format_version": FACES_FORMAT_VERSION,
         "settings_hash": settings_hash,
         "settings": settings,
         "rows": int(len(faces)),
         "scored_rows": int(scored_rows),
+        "frames_unreadable": unreadable,
         "faces_found_fraction": round(found_rows / scored_rows, 4) if scored_rows else 0.0,
         "faces_found_fraction_by_participant": per,
         "min_face_px_detectable": float(min(i["min_face_px"] for i in infos.values())) if infos else None,
