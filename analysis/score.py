@@ -500,6 +500,8 @@ def score_dataset(
     --------
     >>> score_dataset("data", workers=2)  # doctest: +SKIP
     """
+    from coaffect.formats.session_reader import read_session_meta
+
     from .executor import open_executor
 
     settings = settings or ScoreSettings()
@@ -515,6 +517,8 @@ def score_dataset(
         )
     outs = [derivatives_dir(dataset) / s.name for s in sessions]
     todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings)]
+    for sdir, _ in todo:  # a folder that is no readable session stops us before a cluster starts
+        read_session_meta(sdir)
     outcomes = {}
     if todo:
         with open_executor(scheduler, workers if workers is not None else jobs) as ex:

@@ -161,6 +161,47 @@ def _empty(spec: fmt.TableSpec) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in spec.columns})
 
 
+def read_session_meta(path: str | Path) -> dict:
+    """``session.json`` of a session folder, checked (keys, format version, status).
+
+    Cheap enough to check every session of a dataset before heavy work starts.
+
+    Raises
+    ------
+    SessionFormatError
+        No, invalid or incomplete ``session.json``, or one from a newer format.
+
+    Examples
+    --------
+    >>> read_session_meta(tmp)
+    Traceback (most recent call last):
+    ...
+    coaffect.formats.errors.SessionFormatError: /...: no session.json; is this a session folder (ses-<id>)?
+    """
+    path = Path(path)
+    meta_path = path / "session.json"
+    if not meta_path.exists():
+        raise SessionFormatError(f"{path}: no session.json; is this a session folder (ses-<id>)?")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise _damaged(f"{meta_path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
+    missing = [k for k in fmt.SESSION_JSON_KEYS if k not in meta]
+    if missing:
+        raise _damaged(f"{meta_path}: missing key(s) {', '.join(missing)}")
+    if meta["format_version"] > fmt.FORMAT_VERSION:
+        raise SessionFormatError(
+            f"{meta_path}: session format {meta['format_version']} is newer "
+            f"than this coaffect reads ({fmt.FORMAT_VERSION}); upgrade coaffect",
+            hint="pip install --upgrade coaffect (the session was recorded by a newer version)",
+        )
+    if meta["status"] not in fmt.SESSION_STATUSES:
+        raise _damaged(
+            f"{meta_path}: status '{meta['status']}' is not one of {', '.join(fmt.SESSION_STATUSES)}"
+        )
+    return meta
+
+
 def read_session(path: str | Path) -> Session:
     """Read one session folder.
 
@@ -193,26 +234,7 @@ def read_session(path: str | Path) -> Session:
     ('complete', [['happy', 1.5, 0.75]])
     """
     path = Path(path)
-    meta_path = path / "session.json"
-    if not meta_path.exists():
-        raise SessionFormatError(f"{path}: no session.json; is this a session folder (ses-<id>)?")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise _damaged(f"{meta_path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
-    missing = [k for k in fmt.SESSION_JSON_KEYS if k not in meta]
-    if missing:
-        raise _damaged(f"{meta_path}: missing key(s) {', '.join(missing)}")
-    if meta["format_version"] > fmt.FORMAT_VERSION:
-        raise SessionFormatError(
-            f"{meta_path}: session format {meta['format_version']} is newer "
-            f"than this coaffect reads ({fmt.FORMAT_VERSION}); upgrade coaffect",
-            hint="pip install --upgrade coaffect (the session was recorded by a newer version)",
-        )
-    if meta["status"] not in fmt.SESSION_STATUSES:
-        raise _damaged(
-            f"{meta_path}: status '{meta['status']}' is not one of {', '.join(fmt.SESSION_STATUSES)}"
-        )
+    meta = read_session_meta(path)
     notes: list[str] = []
     tables = {}
     for spec in (fmt.EVENTS, fmt.BUTTONS, fmt.RATINGS, fmt.FLIPS):
