@@ -54,7 +54,8 @@ EVENTS = TableSpec(
             "str",
             "",
             "consent, instructions, button_check, button_check_skipped, "
-            "baseline, clip, rating, iti, enrollment, end, abort, resume, camera_gap.",
+            "baseline, clip, rating, iti, enrollment, end, abort, resume, camera_gap, "
+            "clip_audio (clip sound stream started; issue 13).",
         ),
         Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
         Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
@@ -148,6 +149,32 @@ PARTICIPANTS = TableSpec(
     ),
 )
 
+# --- issue 13: physiology recorded from LSL streams ---
+PHYSIO = TableSpec(
+    "physio-{name}.tsv",
+    "One row per sample of an LSL stream named in the protocol (lsl.record), with a JSON "
+    "sidecar physio-<name>.json giving the stream's type, rate, channels and the clock mapping.",
+    (
+        Column(
+            "t",
+            "float",
+            "s",
+            "Sample time on the session clock: lsl_time + time_correction - lsl_minus_perf - "
+            "clock_zero_perf (terms in the sidecar).",
+        ),
+        Column("lsl_time", "float", "s", "The sender's LSL timestamp, as received."),
+        Column("<channel>", "float", "stream's unit", "One column per channel, named by its LSL label."),
+    ),
+)
+
+
+def physio_filename(name: str) -> str:
+    """Table of LSL stream ``name``: ``physio-<name>.tsv``."""
+    return f"physio-{name}.tsv"
+
+
+# --- end issue 13 ---
+
 TABLES = {t.filename: t for t in (EVENTS, BUTTONS, RATINGS, FLIPS, PARTICIPANTS)}
 
 #: Keys that session.json always has.
@@ -179,6 +206,9 @@ SESSION_JSON_RUNNER_KEYS = {
     "resumes": "One entry per --resume: session time, next trial, whether the clock was re-based.",
     "abort_reason": "experimenter, interrupted, or the error that stopped the session.",
     "ended_at": "UTC time the session ended.",
+    "responses": "Per seat on its own device: kind, port or index, timestamps (box or host).",
+    "audio": "Clip sound: play (on/off), volume, device, SDL driver; clips with audio played silent.",
+    "lsl": "Published stream names, LSL - perf_counter offset, recorded physio streams.",
 }
 
 #: Extra file of simulated sessions: every planned/injected key action (runner's audit).

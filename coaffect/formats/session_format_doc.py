@@ -16,7 +16,15 @@ from coaffect.formats import session_format as fmt
 #: Every table documented, by the name used in the markers.
 SPECS = {
     spec.filename: spec
-    for spec in (fmt.EVENTS, fmt.BUTTONS, fmt.RATINGS, fmt.FLIPS, fmt.CAMERA_FRAMES, fmt.PARTICIPANTS)
+    for spec in (
+        fmt.EVENTS,
+        fmt.BUTTONS,
+        fmt.RATINGS,
+        fmt.FLIPS,
+        fmt.CAMERA_FRAMES,
+        fmt.PHYSIO,
+        fmt.PARTICIPANTS,
+    )
 }
 
 _BLOCK = re.compile(r"(<!-- columns: (?P<name>\S+) -->\n)(?P<body>.*?)(<!-- end columns -->)", re.S)

@@ -42,15 +42,14 @@ class SessionFlow:
         self._closed = False
         seats = {s.id: s for s in self.p.seats}
         self.seat_rows = [(s, seats[s].label or "", pid) for pid, s in zip(plan.participants, plan.seats)]
-        self.key_map = {}
-        for pid, s in zip(plan.participants, plan.seats):
-            self.key_map[seats[s].buttons.happy] = (s, pid, "happy")
-            self.key_map[seats[s].buttons.sad] = (s, pid, "sad")
+        from ..responses import response_key_map  # issue 13: a response device per seat
+
+        self.key_map = response_key_map(self.p, plan.participants, plan.seats)
 
     # ---------------------------------------------------------------- setup
     def _open(self) -> None:
+        from ..responses import open_responses
         from .display import Display
-        from .keyboard import PtbKeyboard
 
         d = self.p.display
         self.display = Display(
@@ -62,7 +61,7 @@ class SessionFlow:
             text_height=d.text_height,
             font=self.p.texts.font,
         )
-        self.keyboard = PtbKeyboard(self.clock)
+        self.keyboard = open_responses(self.p, self.plan.seats, self.clock)
         planner = None
         if self.simulate:
             from .simulated import InProcessSource, SeatKeys, SimulatedParticipants
@@ -104,6 +103,7 @@ class SessionFlow:
                 "ptb_getsecs_minus_perf_counter": self.keyboard.ptb_offset,
                 "offset_uncertainty_s": self.keyboard.offset_error,
             },
+            responses=self.keyboard.describe(),
         )
 
     def _poll_cameras(self) -> None:
@@ -280,7 +280,8 @@ class SessionFlow:
     def _play(self, path, trial, clip_id, valence, plan: bool):
         """Play one clip; return (onset, offset, movie). Flips go to flips.tsv."""
         rt, disp = self.rt, self.display
-        movie = disp.movie(path)
+        a = self.p.audio  # issue 13: clip sound (volume 0 = silent)
+        movie = disp.movie(path, volume=a.volume if a.play == "on" else 0.0)
         rt.on_abort_check = lambda paused: movie.pause(paused)
         planned = False
         try:
@@ -306,6 +307,18 @@ class SessionFlow:
         finally:
             rt.on_abort_check = None
             movie.unload()
+        if movie.volume > 0 and movie.play_t is not None and self.plan.manifest.clip(clip_id).audio:
+            self.writer.append(
+                "events.tsv",
+                {
+                    "onset": movie.play_t,
+                    "duration": 0.0,
+                    "trial_type": "clip_audio",
+                    "trial": trial,
+                    "stimulus_id": clip_id,
+                    "detail": f"audio stream started; video onset {movie.onset}; volume {movie.volume:g}",
+                },
+            )
         return (movie.onset if movie.onset is not None else offset), offset, movie
 
     # ---------------------------------------------------------------- end

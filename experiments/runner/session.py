@@ -179,6 +179,10 @@ def run_session(
         protocol, condition, participants, session_id=session_id, output=output, resume=resume
     )
     _check_environment(simulate)
+    from .lab import LabHardware  # issue 13: sound, response devices, LSL
+
+    lab = LabHardware(plan)
+    lab.check()
     p = plan.loaded.protocol
     if plan.resume:
         rp = find_resume_point(plan.session_dir)
@@ -209,6 +213,7 @@ def run_session(
                 for pid, s in zip(plan.participants, plan.seats)
             ]
         )
+    writer = lab.start(writer, clock_zero)
     from .flow import SessionFlow
 
     flow = SessionFlow(
@@ -222,6 +227,7 @@ def run_session(
         flow.crashed(exc)
         raise
     finally:
+        lab.stop(writer)
         flow.cleanup()
         result.trials_done = flow.trials_done
         result.injected = flow.injected
