@@ -21,6 +21,7 @@ VERBS = {
     "stimuli": "coaffect.cli.stimuli",
     "run": "coaffect.cli.run",
     "rig-check": "coaffect.cli.rig_check",
+    "devices": "coaffect.cli.devices",
     "score": "coaffect.cli.score",
     "simulate-study": "coaffect.cli.simulate",
     "stats": "coaffect.cli.stats",
