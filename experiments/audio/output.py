@@ -95,3 +95,22 @@ def check_output(plan: AudioPlan) -> None:
     os.environ.setdefault("SDL_AUDIODRIVER", "pulseaudio")
     if plan.device is not None:
         os.environ["PULSE_SINK"] = plan.device
+
+
+def warm_up(clip_path, seconds: float = 0.6) -> None:
+    """Play a clip's sound at volume 0 once before the session's first clip.
+
+    Measured here: the first clip of a process otherwise starts its sound ~0.75 s
+    after its picture (SDL and PulseAudio set up the stream on first use).
+    """
+    import time
+
+    from ffpyplayer.player import MediaPlayer
+
+    player = MediaPlayer(str(clip_path), ff_opts={"vn": True, "paused": True, "volume": 0.0})
+    try:
+        player.set_volume(0.0)
+        player.set_pause(False)
+        time.sleep(seconds)
+    finally:
+        player.close_player()

@@ -45,6 +45,10 @@ class LabHardware:
         """Start LSL publishing and recording; returns the writer the session should use."""
         p = self.plan.loaded.protocol
         writer.update(audio=self.audio.describe())
+        if self.audio.movie_volume > 0 and self.plan.order:
+            from ..audio.output import warm_up
+
+            warm_up(self.plan.manifest.clip_path(self.plan.order[0]))
         if p.lsl.publish:
             from ..lsl import LslPublisher, PublishingWriter
 
