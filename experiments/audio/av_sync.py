@@ -1,7 +1,7 @@
 """Measure clip A/V sync and output latency from what really reached a PulseAudio sink.
 
 :func:`make_av_clip` writes a test clip whose picture flashes white exactly while
-its sound track plays a 1 kHz burst (ffmpeg; one burst per second).
+its sound track plays a tone burst (ffmpeg; one burst per second, each at its own pitch).
 :func:`measure_av_sync` takes a session folder and a recording of the sink
 (:class:`~experiments.audio.sink.SinkRecorder`) and finds, per trial, where the
 clip's own audio track starts in the recording (cross-correlation); the A/V
@@ -26,12 +26,16 @@ import pandas as pd
 
 from .sink import RATE, SinkRecorder, decode_audio, find_onset
 
-BURST_HZ = 1000
+BURST_HZ = 500
+STEP_HZ = 250  # burst k is at BURST_HZ + k * STEP_HZ: no two seconds sound alike
 BURST_S = 0.1
 
 
 def make_av_clip(path: Path, seconds: float = 3.0, fps: int = 30, size=(160, 120)) -> Path:
     """A clip (mpeg4 + AAC) that flashes white and beeps for 0.1 s at every whole second.
+
+    Burst ``k`` (at ``k`` s) is a tone of ``500 + 250 k`` Hz, so the track is not
+    periodic and cross-correlation cannot match it one second off.
 
     Examples
     --------
@@ -48,7 +52,7 @@ def make_av_clip(path: Path, seconds: float = 3.0, fps: int = 30, size=(160, 120
             "-f", "lavfi", "-i",
             f"color=black:s={size[0]}x{size[1]}:r={fps}:d={seconds},drawbox=enable='{on}':color=white:t=fill",
             "-f", "lavfi", "-i",
-            f"sine=f={BURST_HZ}:d={seconds}:sample_rate={RATE},volume=enable='not({on})':volume=0",
+            f"aevalsrc='if({on}\\,0.8*sin(2*PI*({BURST_HZ}+{STEP_HZ}*floor(t))*t)\\,0)':s={RATE}:d={seconds}",
             "-c:v", "mpeg4", "-q:v", "3", "-c:a", "aac", "-shortest", str(path),
         ],
         check=True,
@@ -100,12 +104,11 @@ def measure_av_sync(session_dir: Path, clips: dict, recording: np.ndarray, rec_t
     ev = pd.read_csv(Path(session_dir) / "events.tsv", sep="\t", na_values=["n/a"])
     flips = pd.read_csv(Path(session_dir) / "flips.tsv", sep="\t", na_values=["n/a"])
     refs = {c: decode_audio(Path(p)) for c, p in clips.items()}
-    burst = np.sin(2 * np.pi * BURST_HZ * np.arange(int(BURST_S * RATE)) / RATE).astype(np.float32)
     rows, frows = [], []
     for _, e in ev[ev.trial_type == "clip"].iterrows():
         ref = refs[e.stimulus_id]
-        lo = max(0, int((zero + e.onset - 1.0 - rec_t0_perf) * RATE))
-        seg = recording[lo : lo + len(ref) + 2 * RATE]
+        lo = max(0, int((zero + e.onset - 0.4 - rec_t0_perf) * RATE))
+        seg = recording[lo : lo + len(ref) + RATE]
         if len(seg) < len(ref):
             continue
         idx, match = find_onset(seg, ref)
@@ -129,6 +132,8 @@ def measure_av_sync(session_dir: Path, clips: dict, recording: np.ndarray, rec_t
             video_t = first.t.iloc[0]
             a_lo = max(0, int((zero + video_t - 0.3 - rec_t0_perf) * RATE))
             win = recording[a_lo : a_lo + int(0.6 * RATE)]
+            ts = np.arange(int(BURST_S * RATE)) / RATE + k
+            burst = np.sin(2 * np.pi * (BURST_HZ + STEP_HZ * k) * ts).astype(np.float32)
             if len(win) < len(burst):
                 continue
             j, m = find_onset(win, burst)
