@@ -5,8 +5,8 @@ stream ``coaffect-markers`` (type ``Markers``, one JSON string per row of
 ``events.tsv`` and ``ratings.tsv``, stamped with the row's onset) and one
 ``coaffect-buttons-<seat>`` stream per seat (type ``Buttons``, channels happy and
 sad, 1 = held, one sample per raw down or up, stamped with the key time).
-:class:`PublishingWriter` wraps the session writer so every row is published
-the moment it is written; the runner needs no other hook.
+The runner's row tee (:class:`experiments.runner.lab.RowTee`) hands it every
+row the moment it is written; the runner needs no other hook.
 
 Recording (``lsl: {record: [...]}``): :class:`PhysioRecorder` pulls each named
 stream in a thread into ``physio-<name>.tsv`` with a JSON sidecar.
@@ -111,24 +111,6 @@ class LslPublisher:
     def close(self) -> None:
         self.markers = None
         self.buttons = {}
-
-
-class PublishingWriter:
-    """A session writer that also publishes each appended row to LSL (delegates the rest)."""
-
-    def __init__(self, writer, publisher: LslPublisher):
-        self._writer = writer
-        self._pub = publisher
-
-    def append(self, table: str, row: dict) -> None:
-        self._writer.append(table, row)
-        try:
-            self._pub.on_row(table, row)
-        except Exception:  # publishing never costs a recorded row
-            pass
-
-    def __getattr__(self, name):
-        return getattr(self._writer, name)
 
 
 def resolve_stream(spec, timeout: Optional[float] = None):

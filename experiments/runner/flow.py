@@ -22,7 +22,9 @@ BASELINE_TEXT_SECONDS = 2.0
 class SessionFlow:
     """Runs the phases of one session on an open session folder."""
 
-    def __init__(self, plan, writer, clock, cams, *, simulate=None, seed=0, scripted=None, progress=True):
+    def __init__(
+        self, plan, writer, clock, cams, *, simulate=None, seed=0, scripted=None, progress=True, view=None
+    ):
         self.plan = plan
         self.p = plan.loaded.protocol
         self.writer = writer
@@ -32,6 +34,7 @@ class SessionFlow:
         self.seed = seed
         self.scripted = scripted
         self.progress = progress
+        self.view_options = view  # issue 13: dict for the experimenter's view, or None
         self.trials_done: list[int] = []
         self.injected: list = []
         self.clip_audit: dict = {}
@@ -89,6 +92,10 @@ class SessionFlow:
             inprocess=self.simulate == "inprocess",
             cams=self.cams,
         )
+        if self.view_options is not None:
+            from .experimenter_view import open_view
+
+            open_view(self)
         self.writer.update(
             display={
                 "size": list(d.size),
@@ -358,6 +365,8 @@ class SessionFlow:
                 self.writer.update(cameras={"error": f"{type(exc).__name__}: {exc}"})
         if self.keyboard is not None:
             self.keyboard.close()
+        if self.rt is not None and self.rt.view is not None:
+            self.rt.view.close()
         if self.display is not None:
             self.display.close()
         self.writer.close()

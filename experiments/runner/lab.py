@@ -16,6 +16,29 @@ from ..audio.output import AudioPlan, check_output, plan_audio
 from ..responses import check_devices
 
 
+class RowTee:
+    """The session writer, also handing every appended row to ``listeners`` (``on_row(table, row)``).
+
+    LSL publishing and the experimenter's view listen here; a listener that
+    fails never costs a recorded row.
+    """
+
+    def __init__(self, writer):
+        self._writer = writer
+        self.listeners: list = []
+
+    def append(self, table: str, row: dict) -> None:
+        self._writer.append(table, row)
+        for listener in self.listeners:
+            try:
+                listener.on_row(table, row)
+            except Exception:
+                pass
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)
+
+
 @dataclass
 class LabHardware:
     """Sound, devices and LSL of one session (see module docstring)."""
@@ -49,11 +72,12 @@ class LabHardware:
             from ..audio.output import warm_up
 
             warm_up(self.plan.manifest.clip_path(self.plan.order[0]))
+        writer = RowTee(writer)
         if p.lsl.publish:
-            from ..lsl import LslPublisher, PublishingWriter
+            from ..lsl import LslPublisher
 
             self.publisher = LslPublisher(self.plan.session_id, list(self.plan.seats), clock_zero)
-            writer = PublishingWriter(writer, self.publisher)
+            writer.listeners.append(self.publisher)
         wanted = [s for s in p.lsl.record if s.name not in self.missing_streams]
         if wanted:
             from ..lsl import PhysioRecorder

@@ -127,6 +127,7 @@ def run_session(
     skip_button_check: bool = False,
     scripted: Optional[list] = None,
     progress: bool = True,
+    experimenter_view: Optional[dict] = None,
 ) -> SessionResult:
     """Run one session and write its folder.
 
@@ -158,6 +159,9 @@ def run_session(
         Extra simulated key actions (tests: holds across trials, escape).
     progress : bool
         Show a progress bar of trials.
+    experimenter_view : dict, optional
+        Open the experimenter's live view (``experiments.runner.experimenter_view``):
+        ``{'screen': 1}``, optionally ``size``, ``interval``, ``snapshot_dir``.
 
     Returns
     -------
@@ -217,7 +221,15 @@ def run_session(
     from .flow import SessionFlow
 
     flow = SessionFlow(
-        plan, writer, clock, cams, simulate=simulate, seed=seed, scripted=scripted, progress=progress
+        plan,
+        writer,
+        clock,
+        cams,
+        simulate=simulate,
+        seed=seed,
+        scripted=scripted,
+        progress=progress,
+        view=experimenter_view,
     )
     result = SessionResult(writer.dir, "running")
     try:
