@@ -55,7 +55,7 @@ EVENTS = TableSpec(
             "",
             "consent, instructions, button_check, button_check_skipped, "
             "baseline, clip, rating, iti, enrollment, end, abort, resume, camera_gap, "
-            "clip_audio (clip sound stream started; issue 13).",
+            "clip_audio (clip sound stream started), pause (experimenter's P).",
         ),
         Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
         Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
