@@ -104,6 +104,19 @@ def test_session_records_lsl_stream_and_publishes_markers(tmp_path, capsys):
     print(f"physio alignment: max {1000 * align.max():.4f} ms over {len(ppg)} samples")
     assert align.max() < 0.002
     assert np.allclose(np.diff(ppg.ppg), 1)  # no sample lost
+    # the analysis cuts it into clips on the same clock: the value is the sample index
+    from analysis.physio import physio_timecourse, plot_physio
+
+    tc = physio_timecourse(ses.events, ses.physio, ses.session_id)
+    clips = ses.events[ses.events.trial_type == "clip"]
+    assert sorted(tc.trial.unique()) == sorted(clips.trial)
+    for clip in clips.itertuples():
+        first = tc[(tc.trial == clip.trial) & (tc.second == 0)].iloc[0]
+        want = np.arange(
+            np.ceil((zero + clip.onset - t_start) * 100), (zero + clip.onset + 1 - t_start) * 100
+        )
+        assert first.samples == len(want) and abs(first.value - want.mean()) < 0.6
+    assert plot_physio(tc, tmp_path / "physio.png").stat().st_size > 5000
     side = json.loads((res.session_dir / "physio-ppg-test.json").read_text())
     assert side["nominal_srate"] == 100.0 and side["channels"] == ["ppg"] and side["samples"] == len(ppg)
     # markers: one per events.tsv and ratings.tsv row, stamped at the row's onset
