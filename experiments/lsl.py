@@ -40,11 +40,28 @@ BUTTON_STREAM = "coaffect-buttons-{seat}"
 _MARKER_TABLES = ("events.tsv", "ratings.tsv")
 
 
-def lsl_minus_perf() -> tuple[float, float]:
-    """Offset ``pylsl.local_clock() - time.perf_counter()`` (s) and its uncertainty."""
+def _pylsl():
+    """Import pylsl with liblsl's INFO log off (it would bury the runner's one-line messages).
+
+    A lab's own ``LSLAPICFG`` wins; otherwise a config with ``[log] level = -2``
+    (errors only) is written to the temp folder.
+    """
+    import os
+    import tempfile
+
+    if "LSLAPICFG" not in os.environ:
+        cfg = Path(tempfile.gettempdir()) / "coaffect-lsl_api.cfg"
+        if not cfg.exists():
+            cfg.write_text("[log]\nlevel = -2\n", encoding="utf-8")
+        os.environ["LSLAPICFG"] = str(cfg)
     import pylsl
 
-    return measure_offset(pylsl.local_clock)
+    return pylsl
+
+
+def lsl_minus_perf() -> tuple[float, float]:
+    """Offset ``pylsl.local_clock() - time.perf_counter()`` (s) and its uncertainty."""
+    return measure_offset(_pylsl().local_clock)
 
 
 class LslPublisher:
@@ -57,9 +74,7 @@ class LslPublisher:
     """
 
     def __init__(self, session_id: str, seats: list[str], clock_zero: float):
-        import pylsl
-
-        self._pylsl = pylsl
+        pylsl = self._pylsl = _pylsl()
         self.clock_zero = clock_zero
         self.offset, _ = lsl_minus_perf()
         info = pylsl.StreamInfo(
@@ -115,8 +130,7 @@ class LslPublisher:
 
 def resolve_stream(spec, timeout: Optional[float] = None):
     """The StreamInfo of a protocol LslStream, or None if not found within its timeout."""
-    import pylsl
-
+    pylsl = _pylsl()
     pred = f"name='{spec.name}'" + (f" and type='{spec.type}'" if spec.type else "")
     found = pylsl.resolve_bypred(pred, 1, timeout if timeout is not None else spec.timeout)
     return found[0] if found else None
@@ -156,8 +170,7 @@ def _channel_labels(info) -> list[str]:
 class _StreamThread(threading.Thread):
     def __init__(self, name, info, folder: Path, clock_zero: float, offset: float):
         super().__init__(name=f"lsl-{name}", daemon=True)
-        import pylsl
-
+        pylsl = _pylsl()
         self.stream = name
         self.inlet = pylsl.StreamInlet(info, max_buflen=360, recover=True)
         self.info = self.inlet.info(timeout=5.0)
