@@ -84,7 +84,7 @@ def test_session_plays_clip_sound_in_sync(pulse, tmp_path):
     for attempt in (1, 2):
         rec = SinkRecorder(pulse.env, SINK).start()
         res = run_session(
-            proto, "group", ["P01", "P02"], output=tmp_path / "data", session_id=f"A{attempt}",
+            proto, "group", ["P01", "P02"], output=tmp_path / f"data{attempt}", session_id="A1",
             simulate="inprocess", cameras=False, progress=False,
         )  # fmt: skip
         samples, t0 = rec.stop()

@@ -133,10 +133,13 @@ def _frames(ses: Path) -> dict:
 
 
 def test_view_does_not_slow_the_participants_window(tmp_path):
-    """Same simulated session with and without the view: dropped and repeated frames."""
-    out = {}
-    for mode in ("without", "with"):
-        tmp = tmp_path / mode
+    """Same simulated session with and without the view, interleaved twice: dropped and repeated frames.
+
+    The machine is shared (its load swings between runs), so the best run of each mode is compared.
+    """
+    out = {"without": [], "with": []}
+    for i, mode in enumerate(["without", "with"] * 2):
+        tmp = tmp_path / f"{mode}{i}"
         proto = make_study(tmp, seats=2, clips=("clip-pos", "clip-neg", "clip-bit"), seconds=2.0)
         res = _run_two_screens(
             protocol=proto, condition="group", participants=["P01", "P02"], output=tmp / "data",
@@ -144,7 +147,8 @@ def test_view_does_not_slow_the_participants_window(tmp_path):
             experimenter_view={"screen": 1} if mode == "with" else None,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr[-3000:]
-        out[mode] = _frames(tmp / "data" / "ses-F1")
+        out[mode].append(_frames(tmp / "data" / "ses-F1"))
     print(f"participants' window, 3 clips x 60 frames: {out}")
-    assert out["with"]["dropped"] <= out["without"]["dropped"] + 3
-    assert out["with"]["repeated"] <= out["without"]["repeated"] + 3
+    best = {m: min(r["dropped"] + r["repeated"] for r in runs) for m, runs in out.items()}
+    # drawn in the session's process the view cost 80+ dropped frames here; in its own, a few
+    assert best["with"] <= best["without"] + 6, best

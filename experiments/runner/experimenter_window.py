@@ -198,7 +198,18 @@ class ViewWindow:
 
 
 def serve(conn, screen, size, session_dir, cameras) -> None:
-    """Child process main: draw every state received until ``None`` (or the pipe closes)."""
+    """Child process main: draw every state received until ``None`` (or the pipe closes).
+
+    The view yields the CPU to the participants' window: it runs at a lower priority
+    (``nice +5``) and, with Mesa's software renderer (no GPU, Xvfb), on one render thread.
+    """
+    import os
+
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+    try:
+        os.nice(5)
+    except OSError:  # pragma: no cover
+        pass
     view = ViewWindow(screen, size, session_dir, cameras)
     conn.send("ready")
     try:
