@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libgl1-mesa-dri libglu1-mesa libegl1 libglib2.0-0  # OpenGL (Mesa llvmpipe) for PsychoPy and OpenCV
   libportaudio2 libasound2 libsndfile1 libusb-1.0-0  # psychtoolbox keyboard/sound libraries
   ffmpeg                              # ffprobe for the stimulus manifest; encoders
+  pulseaudio pulseaudio-utils         # clip sound: tests start their own daemon with a null sink, parec records it
   fonts-dejavu-core fonts-noto-cjk    # Latin, Cyrillic, Japanese, Chinese, Korean texts on screen
   r-base-core r-cran-lme4 r-cran-lmertest r-cran-jsonlite  # reference engine for the mixed models
   chromium                            # headless browser check of the HTML report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import subprocess
@@ -194,7 +195,7 @@ TWO_FRAMES = 2 / 60
 PROMPT = re.compile(r"button check: seat (\w+) .*press and hold the (HAPPY|SAD) button")
 
 
-def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60):
+def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60, rollover_skip=(), env=None):
     """Run rig-check and act as the participants: real X key events with xdotool.
 
     At each prompt rig-check prints on stderr, hold that button for its
@@ -212,6 +213,7 @@ def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     lines: queue.Queue = queue.Queue()
     err: list[str] = []
@@ -241,6 +243,13 @@ def _rig_check_with_keys(args, skip=(), escape_at=None, timeout=60):
                 continue
             if line is None:
                 break
+            if "rollover check: everyone press and hold BOTH" in line:
+                keys = " ".join(k for pair in DEMO_KEYS.values() for k in pair if k not in rollover_skip)
+                time.sleep(0.1)
+                send(f"keydown {keys}")  # one xdotool line: every key within a millisecond
+                time.sleep(0.3)
+                send(f"keyup {keys}")
+                continue
             m = PROMPT.search(line)
             if not m:
                 continue
@@ -301,6 +310,10 @@ def test_rig_check_button_check_with_real_x_key_events(root, tmp_path, display):
     assert "buttons: PASSED, 6 of 6 seen down and up" in res.stdout
     line = next(x for x in res.stdout.splitlines() if "seat B (middle)" in x and " happy " in x)
     assert line.endswith(f"held {rows['B', 'happy']['hold_s']:.3f} s") and "key g" in line
+    # rollover: all six buttons pressed at once, none lost (Xvfb's XTEST keyboard)
+    assert check["rollover"]["status"] == "passed" and check["rollover"]["lost"] == []
+    assert check["rollover"]["seen"] == 6
+    assert "rollover: PASSED, 6 of 6 presses seen" in res.stdout
     # the check's window measured the refresh rate (no second window)
     assert "display:" in res.stdout
     # no session folder anywhere: only the report and the camera preview were written
@@ -362,9 +375,53 @@ def test_check_buttons_rehearsal_inprocess(root, display):
         on_prompt=lambda seat, button: prompts.append((seat, button)),
     )
     assert res["status"] == "passed" and res["display"] is None
-    assert prompts == [(s, b) for s in "ABC" for b in ("happy", "sad")]
+    # each button in turn, then the rollover prompt (every seat, both buttons)
+    assert prompts == [(s, b) for s in "ABC" for b in ("happy", "sad")] + [("*", "both")]
+    assert res["rollover"]["status"] == "passed" and res["rollover"]["seen"] == 6
+    assert res["rollover"]["spread_ms"] == 0.0  # simulated: all six at the same instant
     # in-process events arrive at exactly their planned times: holds are exactly 0.3 s
     assert [b["hold_s"] for b in res["buttons"]] == [0.3] * 6
-    planned = {(a["seat"], a["button"], a["action"]): a["t_planned"] for a in res["injected"]}
+    planned = {}
+    for a in res["injected"]:  # the button check's own actions come first
+        planned.setdefault((a["seat"], a["button"], a["action"]), a["t_planned"])
     for b in res["buttons"]:
         assert b["down_t"] == pytest.approx(planned[b["seat"], b["button"], "down"], abs=1e-6)
+
+
+def test_rig_check_rollover_reports_a_lost_press_and_measures_the_tone(root, tmp_path, display):
+    """All buttons at once but seat C's sad key never arrives: rig-check names it, exit 1.
+
+    The run has a private PulseAudio null sink, so the test tone is played and
+    its output latency measured in the sink's monitor.
+    """
+    from experiments.audio.sink import PulseDaemon
+
+    out = tmp_path / "rc"
+    proto = root / "protocols" / "bittersweet-demo.yaml"
+    with PulseDaemon("coaffect_rig") as pa:
+        res, _ = _rig_check_with_keys(
+            [
+                str(proto),
+                "--no-display",
+                "--output",
+                str(out),
+                "--seconds",
+                "0.5",
+                "--button-timeout",
+                "4",
+                "--camera-file",
+                f"wide={root / 'stimuli' / 'demo' / 'demo-positive.mp4'}",
+            ],  # fmt: skip
+            rollover_skip=("m",),
+            env=pa.env,
+            timeout=90,
+        )
+    assert res.returncode == 1, res.stderr[-2000:]
+    report = json.loads((out / "rig-check.json").read_text())
+    roll = report["button_check"]["rollover"]
+    assert roll["status"] == "failed" and roll["lost"] == [["C", "sad"]] and roll["seen"] == 5
+    assert "rollover: lost seat C sad when all 6 buttons were pressed at once" in res.stderr
+    snd = report["sound"]
+    assert snd["played"] and snd["sink"] == "coaffect_rig", snd
+    assert snd["match"] > 0.5 and 0 < snd["latency_ms_median"] < 500
+    assert f"output latency {snd['latency_ms_median']} ms" in res.stdout

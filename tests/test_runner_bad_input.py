@@ -281,3 +281,98 @@ def test_no_display(capsys, study, monkeypatch):
         "--simulate",
     )
     _assert_clean(code, err, data, before, "no display", "xvfb-run")
+
+
+# --- issue 13: lab hardware (sound, response devices, LSL) -------------------------
+
+
+def _with_block(proto: Path, old: str, new: str) -> None:
+    text = proto.read_text(encoding="utf-8")
+    assert old in text
+    proto.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+_SEAT_B = "  - {id: B, label: seatB, buttons: {happy: 'g', sad: 'b'}}\n"
+
+
+def _run_group(capsys, proto, data):
+    return _run(
+        capsys, proto, "--condition", "group", "--participants", "P01,P02",
+        "--output", data, "--session-id", "S1", "--simulate", "inprocess", "--no-cameras",
+    )  # fmt: skip
+
+
+def test_missing_audio_device(capsys, study, monkeypatch):
+    from experiments.audio.sink import PulseDaemon
+
+    proto, data = study
+    _with_block(proto, "iti: 0.2", "iti: 0.2\naudio: {play: on, device: no_such_sink}")
+    before = _snapshot(data)
+    with PulseDaemon("coaffect_bad") as pa:
+        for k, v in pa.env.items():
+            monkeypatch.setenv(k, v)
+        code, err = _run_group(capsys, proto, data)
+    _assert_clean(code, err, data, before, "audio: output device 'no_such_sink' not found", "coaffect_bad")
+
+
+def test_no_audio_server(capsys, study, monkeypatch, tmp_path):
+    proto, data = study
+    _with_block(proto, "iti: 0.2", "iti: 0.2\naudio: {play: on}")
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-server")
+    before = _snapshot(data)
+    code, err = _run_group(capsys, proto, data)
+    _assert_clean(code, err, data, before, "audio: no audio output")
+
+
+def _serial_seat(port):
+    return (
+        "  - id: B\n    buttons: {happy: 'g', sad: 'b'}\n"
+        f"    response: {{kind: serial, port: '{port}', codes: {{happy: {{down: H, up: h}}, sad: {{down: S, up: s}}}}}}\n"
+    )
+
+
+def test_serial_port_missing(capsys, study):
+    proto, data = study
+    _with_block(proto, _SEAT_B, _serial_seat("/dev/ttyUSB97"))
+    before = _snapshot(data)
+    code, err = _run_group(capsys, proto, data)
+    _assert_clean(code, err, data, before, "seat B: serial button box /dev/ttyUSB97 cannot be opened")
+
+
+def test_serial_port_busy(capsys, study):
+    import fcntl
+    import tty
+
+    proto, data = study
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    port = os.ttyname(slave)
+    _with_block(proto, _SEAT_B, _serial_seat(port))
+    fcntl.flock(slave, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another program holds the box
+    before = _snapshot(data)
+    try:
+        code, err = _run_group(capsys, proto, data)
+    finally:
+        os.close(slave)
+        os.close(master)
+    _assert_clean(code, err, data, before, f"seat B: serial button box {port} is busy")
+
+
+def test_seat_keyboard_not_connected(capsys, study):
+    proto, data = study
+    _with_block(
+        proto,
+        _SEAT_B,
+        "  - {id: B, buttons: {happy: 'g', sad: 'b'}, response: {kind: ptb_keyboard, index: 97}}\n",
+    )
+    before = _snapshot(data)
+    code, err = _run_group(capsys, proto, data)
+    _assert_clean(code, err, data, before, "seat B: keyboard index 97 is not connected", "XTEST")
+
+
+def test_lsl_stream_not_found(capsys, study):
+    proto, data = study
+    _with_block(proto, "iti: 0.2", "iti: 0.2\nlsl: {record: [{name: no-ppg-here, timeout: 0.3}]}")
+    before = _snapshot(data)
+    code, err = _run_group(capsys, proto, data)
+    _assert_clean(code, err, data, before, "lsl: stream 'no-ppg-here' not found within 0.3 s")

@@ -21,6 +21,7 @@ VERBS = {
     "stimuli": "coaffect.cli.stimuli",
     "run": "coaffect.cli.run",
     "rig-check": "coaffect.cli.rig_check",
+    "devices": "coaffect.cli.devices",
     "score": "coaffect.cli.score",
     "validate-faces": "coaffect.cli.validate_faces",
     "simulate-study": "coaffect.cli.simulate",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -66,6 +65,9 @@ def add_arguments(parser) -> None:
         "events made in-process (default) or real X key events (xdotool)",
     )
     parser.add_argument(
+        "--no-sound", action="store_true", help="do not play the test tone (no output latency)"
+    )
+    parser.add_argument(
         "--button-timeout",
         type=_seconds,
         default=30.0,
@@ -78,6 +80,13 @@ def _prompter(protocol):
     seats = {s.id: s for s in protocol.seats}
 
     def prompt(seat: str, button: str) -> None:
+        if seat == "*":
+            print(
+                "rollover check: everyone press and hold BOTH buttons at once, then release them",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
         s = seats[seat]
         name = f"{seat} ({s.label})" if s.label else seat
         print(
@@ -112,14 +121,31 @@ def _print_buttons(check) -> None:
         print(f"  seat {seat:12s} {b['button']:5s} key {b['key']}: {state}")
 
 
+def _print_extras(report) -> None:
+    roll = (report["button_check"] or {}).get("rollover")
+    if roll:
+        lost = ", ".join(f"seat {a} {b}" for a, b in roll["lost"]) or "none"
+        print(
+            f"rollover: {roll['status'].upper()}, {roll['seen']} of {roll['expected']} presses seen "
+            f"with all buttons pressed at once (spread {roll['spread_ms']} ms); lost: {lost}"
+        )
+    snd = report.get("sound")
+    if snd is not None:
+        if snd["latency_ms_median"] is not None:
+            print(
+                f"sound: test tone played on {snd['sink']}; output latency {snd['latency_ms_median']} ms "
+                f"(repeats {snd['latency_ms']}, first play {snd['cold_ms']} ms)"
+            )
+        else:
+            print(f"sound: {'tone played, ' if snd['played'] else ''}latency not measured: {snd['error']}")
+
+
 def run(args) -> int:
-    from coaffect.formats.errors import HardwareError
     from coaffect.formats.protocol import load_protocol
-    from experiments.cameras.rig_buttons import button_problems
-    from experiments.cameras.rig_check import RigCheckFailed, rig_check
+    from experiments.cameras.rig_check import rig_check
 
     lp = load_protocol(args.protocol, check_manifest=False)
-    report = rig_check(
+    result = rig_check(
         lp,
         seconds=args.seconds,
         output_dir=args.output,
@@ -129,9 +155,9 @@ def run(args) -> int:
         simulate=args.simulate,
         button_timeout=args.button_timeout,
         on_prompt=_prompter(lp.protocol),
+        sound=not args.no_sound,
     )
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "rig-check.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report = result.report
     if not report["cameras"]:
         print("cameras: none in this protocol")
     for cam in report["cameras"]:
@@ -152,31 +178,8 @@ def run(args) -> int:
         else:
             print(f"display: refresh rate not measured: {disp['error']}")
     _print_buttons(report["button_check"])
-    print(f"report: {args.output / 'rig-check.json'}")
+    _print_extras(report)
+    print(f"report: {result.report_path}")
     sys.stdout.flush()
-    check = report["button_check"]
-    button_lines = button_problems(lp, check) if check is not None else []
-    button_hint = (
-        "check the button's cable and that it sends the key named in the protocol "
-        "(press it in a text editor), fix the seat's buttons in the protocol if not, "
-        "then run rig-check again"
-    )
-    if check is not None and check["status"] == "error":
-        button_hint = (
-            "run on the lab computer's desktop (or headless: xvfb-run -a coaffect "
-            "rig-check ... --simulate), or pass --no-buttons"
-        )
-    failed = [c for c in report["cameras"] if not c["opened"] and c.get("required", True)]
-    if failed:
-        lines = [
-            f"camera '{c['camera']}' ({c['kind']} {c['where']}): {c['error']}" for c in failed
-        ] + button_lines
-        raise HardwareError(
-            lines[0],
-            lines=lines,
-            hint="plug the camera in, close other programs using it, or fix "
-            "its device/file in the protocol" + (f"; buttons: {button_hint}" if button_lines else ""),
-        )
-    if button_lines:
-        raise RigCheckFailed(button_lines[0], lines=button_lines, hint=button_hint)
+    result.raise_for_verdict()
     return 0

@@ -60,6 +60,14 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--skip-button-check", action="store_true", help="skip the button check (logged in events.tsv)"
     )
+    parser.add_argument(
+        "--experimenter-screen",
+        type=int,
+        default=None,
+        metavar="N",
+        help="open the experimenter's live view on screen N (buttons, cameras, trial, warnings; "
+        "ESC and P work there)",
+    )
 
 
 def run(args) -> int:
@@ -78,6 +86,7 @@ def run(args) -> int:
         cameras=not args.no_cameras,
         camera_files=dict(args.camera_file),
         skip_button_check=args.skip_button_check,
+        experimenter_view=None if args.experimenter_screen is None else {"screen": args.experimenter_screen},
     )
     print(f"{result.session_dir}: {result.status} ({len(result.trials_done)} trial(s) run this time)")
     if result.abort_reason:

@@ -184,12 +184,84 @@ def _key_hint(v: str) -> str:
     return f"; did you mean '{alias}'?" if alias else did_you_mean(v, VALID_KEYS)
 
 
+# --- issue 13: lab hardware (sound, response devices, LSL); defaults keep old protocols valid ---
+class ButtonCodes(_Strict):
+    """What a serial box sends when one button goes down and up (one line each)."""
+
+    down: str = Field(min_length=1, max_length=32)
+    up: str = Field(min_length=1, max_length=32)
+
+
+class ResponseDevice(_Strict):
+    """Where a seat's two buttons come from (see docs/protocol.md, response devices)."""
+
+    kind: Literal["keyboard", "ptb_keyboard", "serial", "xid"] = Field(
+        "keyboard",
+        description="keyboard: the shared keyboard; ptb_keyboard: one keyboard by Psychtoolbox "
+        "index (coaffect devices); serial: a serial button box; xid: a Cedrus XID box (pyxid2).",
+    )
+    index: Optional[Annotated[int, Field(ge=0)]] = Field(
+        None, description="ptb_keyboard: device index; xid: box number (0 = first)."
+    )
+    port: Optional[str] = Field(None, description="serial: port, e.g. /dev/ttyUSB0 or COM3.")
+    baud: Annotated[int, Field(gt=0)] = 115200
+    codes: Optional[dict[Literal["happy", "sad"], ButtonCodes]] = Field(
+        None, description="serial: the line the box sends per button and action."
+    )
+    timestamps: Literal["host", "box"] = Field(
+        "host",
+        description="serial: 'box' if each line carries the box's own time in ms after the code "
+        "('H 123456'); 'host' uses the time the line arrived.",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.kind == "ptb_keyboard" and self.index is None:
+            raise ValueError("kind ptb_keyboard needs 'index' (list them with coaffect devices)")
+        if self.kind == "serial" and (not self.port or not self.codes or len(self.codes) != 2):
+            raise ValueError("kind serial needs 'port' and 'codes' for happy and sad")
+        return self
+
+
+class Audio(_Strict):
+    """Clip sound."""
+
+    play: Literal["on", "off"] = Field("off", description="on: clips play their audio track.")
+    volume: Annotated[float, Field(ge=0, le=1)] = Field(1.0, description="0..1.")
+    device: Optional[str] = Field(None, description="Output device (PulseAudio sink name); default sink.")
+
+    @field_validator("play", mode="before")
+    @classmethod
+    def _onoff(cls, v):
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
+
+
+class LslStream(_Strict):
+    """An LSL stream recorded into physio-<name>.tsv."""
+
+    name: Slug = Field(description="LSL stream name (also the table name).")
+    type: Optional[str] = Field(None, description="LSL stream type to match as well, e.g. PPG.")
+    required: bool = Field(True, description="Stop before the session if it is not found.")
+    timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, description="Seconds to look for it.")
+
+
+class Lsl(_Strict):
+    """Lab Streaming Layer: markers and button states out, physiology in."""
+
+    publish: bool = Field(False, description="Publish the marker and button-state streams.")
+    record: list[LslStream] = Field(default_factory=list)
+
+
+# --- end issue 13 block ---
+
+
 class Seat(_Strict):
     """One place in the room."""
 
     id: Slug
     buttons: Buttons
     label: Optional[str] = Field(None, description="Where the seat is, e.g. 'left'.")
+    response: ResponseDevice = ResponseDevice()  # issue 13
 
 
 class RatingItem(_Strict):
@@ -331,6 +403,8 @@ class Protocol(_Strict):
     ratings: Ratings = Ratings()
     cameras: list[Camera] = Field(default_factory=list)
     analysis: Analysis = Analysis()
+    audio: Audio = Audio()  # issue 13
+    lsl: Lsl = Lsl()  # issue 13
 
     def seat(self, seat_id: str) -> Seat:
         """The seat with this id."""

@@ -61,6 +61,8 @@ EVENT_TYPES = (
     "abort",
     "resume",
     "camera_gap",
+    "clip_audio",  # the clip's sound stream started (onset on the session clock)
+    "pause",  # the experimenter's P
 )
 
 EVENTS = TableSpec(
@@ -167,6 +169,32 @@ PARTICIPANTS = TableSpec(
     ),
 )
 
+# --- issue 13: physiology recorded from LSL streams ---
+PHYSIO = TableSpec(
+    "physio-{name}.tsv",
+    "One row per sample of an LSL stream named in the protocol (lsl.record), with a JSON "
+    "sidecar physio-<name>.json giving the stream's type, rate, channels and the clock mapping.",
+    (
+        Column(
+            "t",
+            "float",
+            "s",
+            "Sample time on the session clock: lsl_time + time_correction - lsl_minus_perf - "
+            "clock_zero_perf (terms in the sidecar).",
+        ),
+        Column("lsl_time", "float", "s", "The sender's LSL timestamp, as received."),
+        Column("<channel>", "float", "stream's unit", "One column per channel, named by its LSL label."),
+    ),
+)
+
+
+def physio_filename(name: str) -> str:
+    """Table of LSL stream ``name``: ``physio-<name>.tsv``."""
+    return f"physio-{name}.tsv"
+
+
+# --- end issue 13 ---
+
 TABLES = {t.filename: t for t in (EVENTS, BUTTONS, RATINGS, FLIPS, PARTICIPANTS)}
 
 #: Keys that session.json always has.
@@ -199,6 +227,9 @@ SESSION_JSON_RUNNER_KEYS = {
     "abort_reason": "experimenter; 'terminated (SIGTERM)'; 'interrupted (Ctrl-C, SIGINT)'; "
     "'disk full'; 'display closed'; or 'error: ...' (the error that stopped the session).",
     "ended_at": "UTC time the session ended.",
+    "responses": "Per seat on its own device: kind, port or index, timestamps (box or host).",
+    "audio": "Clip sound: play (on/off), volume, device, SDL driver; clips with audio played silent.",
+    "lsl": "Published stream names, LSL - perf_counter offset, recorded physio streams.",
 }
 
 #: Extra file of simulated sessions: every planned/injected key action (runner's audit).
@@ -241,10 +272,10 @@ def event_row(
     --------
     >>> event_row(12.5, 1.0, "clip", trial=1, stimulus_id="c1")
     {'onset': 12.5, 'duration': 1.0, 'trial_type': 'clip', 'trial': 1, 'stimulus_id': 'c1', 'detail': None}
-    >>> event_row(1.0, 0.0, "pause")
+    >>> event_row(1.0, 0.0, "coffee")
     Traceback (most recent call last):
     ...
-    ValueError: events.tsv: unknown trial_type 'pause'
+    ValueError: events.tsv: unknown trial_type 'coffee'
     """
     if trial_type not in EVENT_TYPES:
         raise ValueError(f"events.tsv: unknown trial_type '{trial_type}'")

@@ -22,6 +22,7 @@ SPECS = {
         fmt.RATINGS,
         fmt.FLIPS,
         fmt.CAMERA_FRAMES,
+        fmt.PHYSIO,
         fmt.PARTICIPANTS,
         fmt.SIMULATED_KEYS,
     )

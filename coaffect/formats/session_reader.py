@@ -35,6 +35,9 @@ class Session:
         ``cam-<name>_frames.tsv`` per camera name.
     notes : list of str
         Things the reader noticed (e.g. a cut last line after a crash).
+    physio : dict of str to pandas.DataFrame
+        ``physio-<name>.tsv`` per recorded LSL stream: ``t`` (session clock),
+        ``lsl_time`` and one float column per channel.
     """
 
     path: Path
@@ -45,6 +48,7 @@ class Session:
     flips: pd.DataFrame
     cameras: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    physio: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def session_id(self) -> str:
@@ -244,6 +248,9 @@ def read_session(path: str | Path) -> Session:
     for p in sorted(path.glob("cam-*_frames.tsv")):
         name = p.name[len("cam-") : -len("_frames.tsv")]
         cameras[name] = read_table(p, fmt.CAMERA_FRAMES, notes)
+    physio = {}
+    for p in sorted(path.glob("physio-*.tsv")):
+        physio[p.name[len("physio-") : -len(".tsv")]] = read_physio(p, notes)
     if meta["status"] == "running":
         notes.append("session.json says 'running': the session crashed or is still recording")
     return Session(
@@ -255,7 +262,37 @@ def read_session(path: str | Path) -> Session:
         tables["flips.tsv"],
         cameras,
         notes,
+        physio,
     )
+
+
+def read_physio(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
+    """Read one ``physio-<name>.tsv`` (columns t, lsl_time, then one per channel; all float).
+
+    Raises
+    ------
+    SessionFormatError
+        If ``t`` or ``lsl_time`` is missing or a value is not a number.
+    """
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        if notes is not None:
+            notes.append(f"{path.name}: last line cut short (crash while writing); ignored")
+    table = pd.read_csv(io.StringIO(text), sep="\t", keep_default_na=False, na_values=[fmt.NA])
+    for col in ("t", "lsl_time"):
+        if col not in table.columns:
+            raise SessionFormatError(f"{path}: missing column '{col}'")
+    for col in table.columns:
+        converted = pd.to_numeric(table[col], errors="coerce")
+        bad = converted.isna() & table[col].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            raise SessionFormatError(
+                f"{path}:{row}: column '{col}': not a number ({table[col][bad].iloc[0]!r})"
+            )
+        table[col] = converted.astype(float)
+    return table
 
 
 def read_dataset(path: str | Path) -> list[Session]:

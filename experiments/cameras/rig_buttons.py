@@ -140,8 +140,13 @@ def check_buttons(
     seed: int = 0,
     refresh: bool = True,
     on_prompt: Optional[Callable] = None,
+    rollover: bool = True,
 ) -> dict:
     """Run the session's button check for every seat of a protocol, in its window.
+
+    After a passed check, ``rollover`` also runs the key rollover test
+    (:func:`~experiments.cameras.rig_rollover.check_rollover`); its result is
+    under ``rollover``. Seats on their own response device are read from it.
 
     Opens the protocol's window and the ptb keyboard, (optionally) measures the
     refresh rate in that window, and runs
@@ -194,19 +199,20 @@ def check_buttons(
         "missing": [],
         "injected": [],
         "display": None,
+        "rollover": None,
     }
     if simulate is not None and simulate not in SIMULATE_MODES:
         raise HardwareError(f"--simulate: unknown mode '{simulate}' (allowed: {', '.join(SIMULATE_MODES)})")
     clock = SessionClock(time.perf_counter())
-    key_map = {}
-    for s in p.seats:
-        key_map[s.buttons.happy] = (s.id, "", "happy")
-        key_map[s.buttons.sad] = (s.id, "", "sad")
+    from ..responses import response_key_map
+
+    seat_ids = [s.id for s in p.seats]
+    key_map = response_key_map(p, [""] * len(seat_ids), seat_ids)  # each seat's own device
     seat_rows = [(s.id, s.label or "", "") for s in p.seats]
     display = keyboard = source = rt = None
     try:
+        from ..responses import open_responses
         from ..runner.display import Display
-        from ..runner.keyboard import PtbKeyboard
 
         d = p.display
         try:
@@ -226,7 +232,7 @@ def check_buttons(
             out["display"] = window_refresh(display.win)
         planner = None
         try:
-            keyboard = PtbKeyboard(clock)
+            keyboard = open_responses(p, seat_ids, clock)
             if simulate:
                 from ..runner.simulated import InProcessSource, SeatKeys, SimulatedParticipants
 
@@ -262,6 +268,13 @@ def check_buttons(
             out["status"] = "skipped"
         if out["status"] == "passed":
             rt.wait_sources(0.5)
+            if rollover:
+                from .rig_rollover import check_rollover
+
+                if on_prompt is not None:
+                    on_prompt("*", "both")  # every seat, both buttons at once
+                out["rollover"] = check_rollover(rt, seat_ids, timeout=timeout)
+                rt.wait_sources(0.5)
     finally:
         if source is not None:
             source.close()

@@ -4,16 +4,22 @@ Opens every camera of a protocol at once (as in a session), measures each
 one's real frame rate for a few seconds, saves a preview PNG per camera,
 measures the display's refresh rate with PsychoPy, and runs the session's own
 button check (:func:`experiments.runner.button_check.run_button_check`) for
-every seat of the protocol, in the protocol's window with the ptb keyboard.
+every seat of the protocol, in the protocol's window with each seat's response
+device, then a key rollover test (every seat presses both buttons at once) and
+a test tone whose output latency is measured where the sound server allows.
+:func:`rig_check` returns a :class:`RigCheckResult` with its verdict and
+writes ``rig-check.json``; the CLI only prints.
 The button check writes nothing to disk: its rows go to an in-memory log
 (see :mod:`experiments.cameras.rig_buttons`), so no session folder is made.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -144,6 +150,106 @@ def measure_refresh_rate(display) -> dict:
         win.close()
 
 
+def check_sound(loaded_protocol, output_dir) -> dict:
+    """Play a test tone as clips are played and measure its output latency where possible.
+
+    The tone goes to the protocol's audio device (or the default PulseAudio
+    sink); its arrival is timed in that sink's monitor. Returns ``played``,
+    ``sink``, ``latency_ms`` (per repeat), ``latency_ms_median``, ``cold_ms``
+    (first play), ``match`` and ``error``.
+    """
+    import os
+
+    from ..audio.av_sync import make_av_clip, measure_output_latency
+    from ..audio.sink import pactl, sink_names
+
+    out = {"played": False, "sink": None, "latency_ms": None, "latency_ms_median": None, "error": None}
+    sinks = sink_names()
+    if not sinks:
+        out["error"] = "no PulseAudio server answers: output latency cannot be measured here"
+        return out
+    a = loaded_protocol.protocol.audio
+    sink = a.device or pactl(None, "get-default-sink").stdout.strip() or sinks[0]
+    if sink not in sinks:
+        out["error"] = f"output device '{sink}' not found (sinks: {', '.join(sinks)})"
+        return out
+    os.environ.setdefault("SDL_AUDIODRIVER", "pulseaudio")
+    os.environ["PULSE_SINK"] = sink
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    tone = Path(output_dir) / "rig-check-tone.mp4"
+    try:
+        make_av_clip(tone, seconds=1.0)
+        lat = measure_output_latency({}, sink, tone, repeats=3, volume=a.volume)
+    except Exception as exc:  # the sound check never hides the other results
+        out["error"] = f"test tone failed: {type(exc).__name__}: {exc}"
+        return out
+    finally:
+        tone.unlink(missing_ok=True)
+    out.update(played=True, sink=sink, cold_ms=lat.cold_ms, match=round(lat.match, 3))
+    if lat.match < 0.5:
+        out["error"] = "the tone was not found in the sink's monitor: latency not measured"
+    else:
+        out.update(latency_ms=lat.latency_ms, latency_ms_median=round(lat.median_ms, 2))
+    return out
+
+
+@dataclass
+class RigCheckResult:
+    """What :func:`rig_check` found, its verdict, and where the report went."""
+
+    report: dict
+    verdict: str  # "passed" or "failed"
+    problems: list  # one line per problem (cameras first, then buttons, rollover)
+    hint: str
+    report_path: Optional[Path]
+    camera_failed: bool
+
+    def __getitem__(self, key):  # the report's parts, as before: result["cameras"]
+        return self.report[key]
+
+    def raise_for_verdict(self) -> None:
+        """Raise the one-line error of a failed check (HardwareError for cameras, else RigCheckFailed)."""
+        if self.verdict == "passed":
+            return
+        cls = HardwareError if self.camera_failed else RigCheckFailed
+        raise cls(self.problems[0], lines=self.problems, hint=self.hint)
+
+
+BUTTON_HINT = (
+    "check the button's cable and that it sends the key named in the protocol "
+    "(press it in a text editor), fix the seat's buttons in the protocol if not, "
+    "then run rig-check again"
+)
+
+
+def _verdict(loaded_protocol, report: dict) -> tuple[list, str, bool]:
+    from .rig_buttons import button_problems
+
+    check = report["button_check"]
+    button_lines = button_problems(loaded_protocol, check) if check is not None else []
+    roll = (check or {}).get("rollover")
+    if roll and roll["lost"]:
+        button_lines.append(
+            "rollover: lost "
+            + ", ".join(f"seat {s} {b}" for s, b in roll["lost"])
+            + f" when all {roll['expected']} buttons were pressed at once"
+        )
+    button_hint = BUTTON_HINT
+    if check is not None and check["status"] == "error":
+        button_hint = (
+            "run on the lab computer's desktop (or headless: xvfb-run -a coaffect "
+            "rig-check ... --simulate), or pass --no-buttons"
+        )
+    if roll and roll["lost"]:
+        button_hint += "; for lost presses: a keyboard with n-key rollover, one keyboard or box per seat"
+    failed = [c for c in report["cameras"] if not c["opened"] and c.get("required", True)]
+    if failed:
+        lines = [f"camera '{c['camera']}' ({c['kind']} {c['where']}): {c['error']}" for c in failed]
+        hint = "plug the camera in, close other programs using it, or fix its device/file in the protocol"
+        return lines + button_lines, hint + (f"; buttons: {button_hint}" if button_lines else ""), True
+    return button_lines, button_hint, False
+
+
 def rig_check(
     loaded_protocol,
     seconds: float = 3.0,
@@ -154,8 +260,11 @@ def rig_check(
     simulate: Optional[str] = None,
     button_timeout: float = BUTTON_TIMEOUT,
     on_prompt: Optional[Callable] = None,
-) -> dict:
-    """Check the cameras, the display and the buttons of a protocol.
+    sound: bool = True,
+    rollover: bool = True,
+    write_report: bool = True,
+) -> RigCheckResult:
+    """Check the cameras, the display, the buttons and the sound of a protocol.
 
     Parameters
     ----------
@@ -179,18 +288,27 @@ def rig_check(
     on_prompt : callable, optional
         Called as ``on_prompt(seat, button)`` when each button prompt appears.
 
+    sound : bool
+        Play a test tone and measure the output latency (:func:`check_sound`).
+    rollover : bool
+        After the button check, every seat presses both buttons at once.
+    write_report : bool
+        Write ``rig-check.json`` into ``output_dir``.
+
     Returns
     -------
-    dict
-        ``cameras`` (one dict per camera, see :func:`probe_camera`), ``display``
-        (see :func:`measure_refresh_rate`, or None) and ``button_check`` (see
-        :func:`check_buttons`, or None when not run).
+    RigCheckResult
+        ``report`` holds ``cameras`` (one dict per camera, see
+        :func:`probe_camera`), ``display`` (see :func:`measure_refresh_rate`, or
+        None), ``button_check`` (see :func:`check_buttons`, with ``rollover``;
+        None when not run) and ``sound`` (see :func:`check_sound`, or None);
+        ``verdict`` is passed or failed, with one line per problem.
 
     Examples
     --------
     >>> report = rig_check(load_protocol("protocols/bittersweet-demo.yaml"), 2, "/tmp",
     ...                    simulate="inprocess")                         # doctest: +SKIP
-    >>> report["cameras"][0]["fps_measured"], report["button_check"]["status"]  # doctest: +SKIP
+    >>> report["cameras"][0]["fps_measured"], report.verdict  # doctest: +SKIP
     (30.0, 'passed')
     """
     from . import camera_specs
@@ -222,11 +340,28 @@ def rig_check(
     check, disp = None, None
     if buttons:
         check = check_buttons(
-            loaded_protocol, simulate=simulate, timeout=button_timeout, refresh=display, on_prompt=on_prompt
+            loaded_protocol,
+            simulate=simulate,
+            timeout=button_timeout,
+            refresh=display,
+            on_prompt=on_prompt,
+            rollover=rollover,
         )
         disp = check.pop("display")
         if display and disp is None:  # the check's window did not open: say why
             disp = {"refresh_hz": None, "error": check["error"]}
     elif display:
         disp = measure_refresh_rate(loaded_protocol.protocol.display)
-    return {"cameras": cams, "display": disp, "button_check": check}
+    report = {
+        "cameras": cams,
+        "display": disp,
+        "button_check": check,
+        "sound": check_sound(loaded_protocol, output_dir) if sound else None,
+    }
+    path = None
+    if write_report:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        path = output_dir / "rig-check.json"
+        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    problems, hint, camera_failed = _verdict(loaded_protocol, report)
+    return RigCheckResult(report, "failed" if problems else "passed", problems, hint, path, camera_failed)

@@ -131,9 +131,13 @@ class Display:
         stim.pos = pos
         stim.draw()
 
-    def movie(self, path: Path):
-        """Load a movie (ffpyplayer) scaled to fit the window; returns a :class:`Movie`."""
-        return Movie(self, Path(path))
+    def movie(self, path: Path, volume: float = 0.0):
+        """Load a movie (ffpyplayer) scaled to fit the window; returns a :class:`Movie`.
+
+        ``volume`` 0 keeps the clip silent (PsychoPy 2026.2 plays ffpyplayer audio
+        through SDL even with ``noAudio=True``, so silence is volume 0).
+        """
+        return Movie(self, Path(path), volume=volume)
 
     # ------------------------------------------------------------ timing
     def _stamp(self) -> None:
@@ -178,11 +182,18 @@ class Movie:
     has had its time on screen.
     """
 
-    def __init__(self, display: Display, path: Path):
+    def __init__(self, display: Display, path: Path, volume: float = 0.0):
         self.display = display
         win_w, win_h = display.size
+        self.volume = float(volume)
         self.stim = display._visual.MovieStim(
-            display.win, str(path), movieLib="ffpyplayer", units="pix", noAudio=True, loop=False
+            display.win,
+            str(path),
+            movieLib="ffpyplayer",
+            units="pix",
+            noAudio=self.volume <= 0,
+            volume=self.volume,
+            loop=False,
         )
         w, h = self.stim.frameSize
         scale = min(win_w / w, win_h / h) if w and h else 1.0
@@ -191,9 +202,12 @@ class Movie:
         self.onset: Optional[float] = None
         self.frames: list[tuple[float, Optional[int], Optional[float]]] = []
         self._started = False
+        #: session-clock time when playback (and the audio stream) was started
+        self.play_t: Optional[float] = None
 
     def draw(self) -> None:
         if not self._started:
+            self.play_t = self.display.clock.from_perf(time.perf_counter())
             self.stim.play(log=False)
             self._started = True
         self.stim.draw()

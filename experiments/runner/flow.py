@@ -23,7 +23,9 @@ BASELINE_TEXT_SECONDS = 2.0
 class SessionFlow:
     """Runs the phases of one session on an open session folder."""
 
-    def __init__(self, plan, writer, clock, cams, *, simulate=None, seed=0, scripted=None, progress=True):
+    def __init__(
+        self, plan, writer, clock, cams, *, simulate=None, seed=0, scripted=None, progress=True, view=None
+    ):
         self.plan = plan
         self.p = plan.loaded.protocol
         self.writer = writer
@@ -33,6 +35,7 @@ class SessionFlow:
         self.seed = seed
         self.scripted = scripted
         self.progress = progress
+        self.view_options = view  # issue 13: dict for the experimenter's view, or None
         self.trials_done: list[int] = []
         self.injected: list = []
         # after --resume the earlier runs' per-trial summaries stay (merged, not replaced)
@@ -44,15 +47,14 @@ class SessionFlow:
         self._closed = False
         seats = {s.id: s for s in self.p.seats}
         self.seat_rows = [(s, seats[s].label or "", pid) for pid, s in zip(plan.participants, plan.seats)]
-        self.key_map = {}
-        for pid, s in zip(plan.participants, plan.seats):
-            self.key_map[seats[s].buttons.happy] = (s, pid, "happy")
-            self.key_map[seats[s].buttons.sad] = (s, pid, "sad")
+        from ..responses import response_key_map  # issue 13: a response device per seat
+
+        self.key_map = response_key_map(self.p, plan.participants, plan.seats)
 
     # ---------------------------------------------------------------- setup
     def _open(self) -> None:
+        from ..responses import open_responses
         from .display import Display
-        from .keyboard import PtbKeyboard
 
         d = self.p.display
         self.display = Display(
@@ -64,7 +66,7 @@ class SessionFlow:
             text_height=d.text_height,
             font=self.p.texts.font,
         )
-        self.keyboard = PtbKeyboard(self.clock)
+        self.keyboard = open_responses(self.p, self.plan.seats, self.clock)
         planner = None
         if self.simulate:
             from .simulated import InProcessSource, SeatKeys, SimulatedParticipants
@@ -92,6 +94,10 @@ class SessionFlow:
             inprocess=self.simulate == "inprocess",
             cams=self.cams,
         )
+        if self.view_options is not None:
+            from .experimenter_view import open_view
+
+            open_view(self)
         self.writer.update(
             display={
                 "size": list(d.size),
@@ -106,6 +112,7 @@ class SessionFlow:
                 "ptb_getsecs_minus_perf_counter": self.keyboard.ptb_offset,
                 "offset_uncertainty_s": self.keyboard.offset_error,
             },
+            responses=self.keyboard.describe(),
         )
 
     def _poll_cameras(self) -> None:
@@ -263,7 +270,8 @@ class SessionFlow:
     def _play(self, path, trial, clip_id, valence, plan: bool):
         """Play one clip; return (onset, offset, movie). Flips go to flips.tsv."""
         rt, disp = self.rt, self.display
-        movie = disp.movie(path)
+        a = self.p.audio  # issue 13: clip sound (volume 0 = silent)
+        movie = disp.movie(path, volume=a.volume if a.play == "on" else 0.0)
         rt.on_abort_check = lambda paused: movie.pause(paused)
         planned = False
         try:
@@ -289,6 +297,18 @@ class SessionFlow:
         finally:
             rt.on_abort_check = None
             movie.unload()
+        if movie.volume > 0 and movie.play_t is not None and self.plan.manifest.clip(clip_id).audio:
+            self.writer.append(
+                "events.tsv",
+                event_row(
+                    movie.play_t,
+                    0.0,
+                    "clip_audio",
+                    trial=trial,
+                    stimulus_id=clip_id,
+                    detail=f"audio stream started; video onset {movie.onset}; volume {movie.volume:g}",
+                ),
+            )
         return (movie.onset if movie.onset is not None else offset), offset, movie
 
     # ---------------------------------------------------------------- end
@@ -324,6 +344,8 @@ class SessionFlow:
                 self.writer.update(cameras={"error": f"{type(exc).__name__}: {exc}"})
         if self.keyboard is not None:
             self.keyboard.close()
+        if self.rt is not None and self.rt.view is not None:
+            self.rt.view.close()
         if self.display is not None:
             self.display.close()
         self.writer.close()

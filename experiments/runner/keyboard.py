@@ -35,6 +35,10 @@ class PtbKeyboard:
     Parameters
     ----------
     clock : SessionClock
+    only : list of int, optional
+        Open only these Psychtoolbox keyboard indices (a seat's own keyboard).
+    exclude : list of int, optional
+        Leave these indices out (they belong to seats with their own keyboard).
 
     Examples
     --------
@@ -43,7 +47,7 @@ class PtbKeyboard:
     KeyEvent(t=12.3456, action='down', key='a')
     """
 
-    def __init__(self, clock: SessionClock):
+    def __init__(self, clock: SessionClock, only=None, exclude=()):
         import psychtoolbox as ptb
         from psychopy.hardware import keyboard as pkb
         from psychtoolbox import hid
@@ -66,9 +70,13 @@ class PtbKeyboard:
                 hint="connect the response keyboard(s); under Linux check "
                 "that the X server has input devices",
             )
-        self.devices = [str(n) for n in names]
+        pairs = [(i, str(n)) for i, n in zip(indices, names) if i not in set(exclude)]
+        if only is not None:
+            pairs = [(i, n) for i, n in pairs if i in set(only)]
+        self.devices = [n for _, n in pairs]
+        self.indices = [int(i) for i, _ in pairs]
         self._kbs = []
-        for idx in indices or [-1]:
+        for idx in self.indices or ([-1] if only is None and not exclude else []):
             kb = hid.Keyboard(int(idx)) if idx != -1 else hid.Keyboard()
             kb._create_queue(10000, win_handle=None)
             kb.queue_start()

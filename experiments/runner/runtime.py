@@ -58,6 +58,8 @@ class Runtime:
     experimenter_keys: list = field(default_factory=list)
     #: extra choice offered by the abort dialog, e.g. ("s", "skip the button check")
     skip_choice: Optional[tuple] = None
+    #: the experimenter's window (issue 13), or None: dialogs go there, not to participants
+    view: object = None
 
     @property
     def simulate(self) -> bool:
@@ -67,6 +69,8 @@ class Runtime:
         """Let simulated participants plan their keys for a phase starting at ``t0``."""
         if self.planner is not None:
             self.simulated.schedule(self.planner.on_phase(phase, t0, **info))
+        if self.view is not None:
+            self.view.phase(phase, t0, **info)
 
     def _record(self, ev: KeyEvent) -> Optional[ButtonEvent]:
         seat, pid, button = self.key_map[ev.key]
@@ -107,6 +111,15 @@ class Runtime:
                     out.append(rec)
             elif ev.action == "down":
                 self.experimenter_keys.append(ev.key)
+        if self.view is not None:
+            try:
+                self.view.update(self, allow_abort)
+            except (SessionAborted, SkipRequested):
+                raise
+            except Exception as exc:  # a broken view never stops the session
+                self.view, view = None, self.view
+                view.close()
+                self.writer.update(experimenter_view={"error": f"{type(exc).__name__}: {exc}"[:300]})
         if allow_abort and "escape" in self.experimenter_keys:
             self.experimenter_keys.clear()
             self.abort_dialog()
@@ -126,13 +139,18 @@ class Runtime:
             self.on_abort_check(True)
         t0 = self.clock.now()
         self.experimenter_keys.clear()
+        if self.view is not None:
+            self.view.warn(f"abort dialog at {t0:.1f} s")
         text = "Abort the session?\n\nY = yes, abort (everything recorded is kept)\nN = no, continue"
         keys = ["y", "n", "escape"]
         if self.skip_choice:
             text += f"\n{self.skip_choice[0].upper()} = {self.skip_choice[1]}"
             keys.append(self.skip_choice[0])
         while True:
-            self.display.text(text, color="yellow")
+            if self.view is not None:
+                self.view.dialog(self, text)  # participants' screen stays blank
+            else:
+                self.display.text(text, color="yellow")
             self.display.flip()
             self.tick(allow_abort=False)
             key = self.pop_experimenter_key(*keys)

@@ -148,6 +148,7 @@ def run_session(
     skip_button_check: bool = False,
     scripted: Optional[list] = None,
     progress: bool = True,
+    experimenter_view: Optional[dict] = None,
 ) -> SessionResult:
     """Run one session and write its folder.
 
@@ -179,6 +180,9 @@ def run_session(
         Extra simulated key actions (tests: holds across trials, escape).
     progress : bool
         Show a progress bar of trials.
+    experimenter_view : dict, optional
+        Open the experimenter's live view (``experiments.runner.experimenter_view``):
+        ``{'screen': 1}``, optionally ``size``, ``interval``, ``snapshot_dir``.
 
     Returns
     -------
@@ -200,11 +204,39 @@ def run_session(
         protocol, condition, participants, session_id=session_id, output=output, resume=resume
     )
     _check_environment(simulate)
+    from .lab import LabHardware  # sound, response devices, LSL
+
+    lab = LabHardware(plan)
+    lab.check()
     with SignalGuard() as guard:
-        return _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, scripted, progress)
+        return _run(
+            plan,
+            guard,
+            lab,
+            simulate,
+            seed,
+            cameras,
+            camera_files,
+            skip_button_check,
+            scripted,
+            progress,
+            experimenter_view,
+        )
 
 
-def _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, scripted, progress):
+def _run(
+    plan,
+    guard,
+    lab,
+    simulate,
+    seed,
+    cameras,
+    camera_files,
+    skip_button_check,
+    scripted,
+    progress,
+    experimenter_view,
+):
     p = plan.loaded.protocol
     if plan.resume:
         rp = find_resume_point(plan.session_dir)
@@ -238,10 +270,19 @@ def _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, 
                 for pid, s in zip(plan.participants, plan.seats)
             ]
         )
+    writer = lab.start(writer, clock_zero)
     from .flow import SessionFlow
 
     flow = SessionFlow(
-        plan, writer, clock, cams, simulate=simulate, seed=seed, scripted=scripted, progress=progress
+        plan,
+        writer,
+        clock,
+        cams,
+        simulate=simulate,
+        seed=seed,
+        scripted=scripted,
+        progress=progress,
+        view=experimenter_view,
     )
     result = SessionResult(writer.dir, "running")
     reserve = DiskReserve(writer.dir)
@@ -278,6 +319,7 @@ def _run(plan, guard, simulate, seed, cameras, camera_files, skip_button_check, 
         result.stop_signal = exc.signum if isinstance(exc, SessionStopped) else None
     finally:
         guard.quiet()
+        lab.stop(writer)
         flow.cleanup()
         reserve.release()
         result.trials_done = flow.trials_done
