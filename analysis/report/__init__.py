@@ -60,7 +60,7 @@ def _model_section(out) -> str:
 def build_report(
     dataset_dir: str | Path,
     out_dir: str | Path | None = None,
-    engine: str = "statsmodels",
+    engine: str = "auto",
     formulas: list[str] | None = None,
     progress: bool = False,
 ) -> Path:
@@ -72,7 +72,7 @@ def build_report(
         Dataset folder (participants.tsv, ses-*; faces under derivatives/coaffect if scored).
     out_dir : str or Path, optional
         Default ``<dataset>/derivatives/coaffect/report``.
-    engine : {"statsmodels", "lme4"}
+    engine : {"auto", "lme4", "statsmodels"}
         Mixed-model engine.
     formulas : list of str, optional
         Model formulas; default the protocol's ``analysis.models``.

@@ -4,44 +4,125 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from .anova import mixed_anova_table
+from .inference import contrast_results, contrasts, effect_sizes
 from .model_data import model_data
 from .result import MixedModelResult
 
-ENGINES = ("statsmodels", "lme4")
+ENGINES = ("auto", "lme4", "statsmodels")
+
+#: Order in which random terms go when a fit is singular and variances tie (most complex first).
+_DROP_ORDER = ["participant_valence", "stimulus_condition", "session_id", "stimulus_id", "participant_id"]
 
 
-def fit_mixed(trials: pd.DataFrame, formula: str, engine: str = "statsmodels") -> MixedModelResult:
-    """Fit one linear mixed model with crossed random effects.
+def default_engine() -> str:
+    """``lme4`` when ``Rscript`` is installed, else the labelled fallback ``statsmodels``."""
+    from .mixed_lme4 import rscript
 
-    Random part (always the same, where the data identify it): participant
-    and stimulus random intercepts, and a group-session random intercept
-    that only group sessions have: ``(1 | participant_id) + (1 | stimulus_id)
-    + (0 + in_group | session_id)``.
+    return "lme4" if rscript() else "statsmodels"
+
+
+def _fit_once(md, engine: str, specs: dict, ddf: str) -> MixedModelResult:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if engine == "lme4":
+            from .mixed_lme4 import fit_lme4
+
+            res = fit_lme4(md, contrasts=specs, ddf=ddf)
+        else:
+            from .mixed_statsmodels import fit_statsmodels
+
+            res = fit_statsmodels(md)
+    # library RuntimeWarnings belong to the model, not to the console
+    for w in caught:
+        msg = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        if msg not in res.warnings:
+            res.warnings.append(msg)
+    return res
+
+
+def _verdict(md, res: MixedModelResult) -> str:
+    """Plain words when the design cannot support the tests shown (and blank those p-values)."""
+    n = md.n_levels()
+    by_cond = md.data.groupby("condition")["participant_id"].nunique()
+    problems = []
+    involves_condition = res.fixed["term"].str.contains("condition")
+    if "condition" in md.formula and "group" in set(md.data["condition"]) and n["group_sessions"] < 2:
+        problems.append(
+            f"only {n['group_sessions']} group session: the group effect is confounded with "
+            "that session and is not identified as an effect of viewing in a group"
+        )
+    if len(by_cond) and by_cond.min() < 3:
+        problems.append(
+            f"only {int(by_cond.min())} participant(s) in condition '{by_cond.idxmin()}': "
+            "too few for a test of condition"
+        )
+    if not problems:
+        return ""
+    res.fixed.loc[involves_condition, ["p_val"]] = np.nan
+    if res.omnibus is not None and len(res.omnibus):
+        res.omnibus.loc[res.omnibus["term"].str.contains("condition"), "p_val"] = np.nan
+    return "NOT INTERPRETABLE: " + "; ".join(problems) + " (p-values of condition terms left blank)"
+
+
+def fit_mixed(
+    trials: pd.DataFrame,
+    formula: str,
+    engine: str = "auto",
+    coding: str = "deviation",
+    reference: dict | None = None,
+    ddf: str = "Satterthwaite",
+    tost_bound: float | None = None,
+    random: list[str] | None = None,
+) -> MixedModelResult:
+    """Fit one linear mixed model with crossed random effects and its omnibus tests, EMMs and effect sizes.
+
+    Random part: the maximal structure the design identifies (Barr et al.
+    2013), ``(1 | participant_id) + (1 | stimulus_id) + (0 + in_group |
+    session_id) + (1 | stimulus_id:condition) + (1 | participant_id:valence)``.
+    Terms the design cannot identify are dropped before fitting with the
+    reason in words (``simplification``); a singular fit is simplified by
+    the pre-stated rule :data:`analysis.stats.result.SIMPLIFICATION_RULE`.
 
     Parameters
     ----------
     trials : pandas.DataFrame
         Trial table (:func:`analysis.trials.trial_table`).
     formula : str
-        Fixed part, ``"outcome ~ predictors"``; patsy/R syntax, treatment coding.
-    engine : {"statsmodels", "lme4"}
-        statsmodels MixedLM (REML, Wald z) or R lme4 + lmerTest (REML,
-        Satterthwaite t) through Rscript.
+        Fixed part, ``"outcome ~ predictors"``; patsy/R syntax.
+    engine : {"auto", "lme4", "statsmodels"}
+        ``auto`` (default): lme4 + lmerTest (REML, Satterthwaite t) through
+        Rscript when R is installed, else statsmodels MixedLM (REML, Wald z),
+        the labelled fallback.
+    coding : {"deviation", "treatment"}
+        Factor coding; deviation (default) makes ``condition[group-alone]``
+        the group effect averaged over valences.
+    reference : dict, optional
+        Reference levels (default condition ``alone``, valence ``neutral`` or
+        the alphabetically first).
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        lme4 engine's denominator df.
+    tost_bound : float, optional
+        Equivalence bound (d units) for a TOST of the group effect.
+    random : list of str, optional
+        Restrict the random terms (e.g. ``["participant_id", "stimulus_id",
+        "session_id"]`` for the intercepts-only model).
 
     Returns
     -------
     MixedModelResult
-        Tidy ``fixed`` (term, estimate, se, df, stat, p_val, ci_low, ci_high),
-        ``random`` (component, variance, sd), ``n``, ``converged``, ``warnings``.
+        Tidy ``fixed``, ``random``, ``omnibus``, ``emms``, ``effect_sizes``;
+        ``simplification`` and ``verdict`` in words.
 
     Raises
     ------
@@ -50,24 +131,38 @@ def fit_mixed(trials: pd.DataFrame, formula: str, engine: str = "statsmodels") -
 
     Examples
     --------
-    >>> from analysis.simulate_study import SimulationSpec, simulate_study
-    >>> from analysis.study_data import load_study
-    >>> from analysis.trials import trial_table
-    >>> ds = simulate_study(tmp / "sim", SimulationSpec(n_alone=12, n_group_sessions=4))  # doctest: +SKIP
-    >>> res = fit_mixed(trial_table(load_study(ds)), "AU12 ~ condition + valence")       # doctest: +SKIP
-    >>> res.fixed.set_index("term").loc["condition[T.group]", "estimate"]                # doctest: +SKIP
-    0.27...
+    >>> from analysis.simulate_study import SimulationSpec
+    >>> from analysis.simulate_trials import simulate_trials
+    >>> trials = simulate_trials(SimulationSpec(n_alone=12, n_group_sessions=4, n_clips=8), seed=1)
+    >>> res = fit_mixed(trials, "AU12 ~ condition + valence", engine="statsmodels")
+    >>> res.fixed["term"].tolist()[:2]
+    ['Intercept', 'condition[group-alone]']
+    >>> res.omnibus["term"].tolist()
+    ['condition', 'valence']
     """
     if engine not in ENGINES:
         raise AnalysisError(f"engine: unknown engine '{engine}' (allowed: {', '.join(ENGINES)})")
-    md = model_data(trials, formula)
-    if engine == "lme4":
-        from .mixed_lme4 import fit_lme4
-
-        return fit_lme4(md)
-    from .mixed_statsmodels import fit_statsmodels
-
-    return fit_statsmodels(md)
+    if engine == "auto":
+        engine = default_engine()
+    md = model_data(trials, formula, coding=coding, reference=reference, random=random)
+    specs = contrasts(md)
+    steps = list(md.dropped_random)
+    res = _fit_once(md, engine, specs, ddf)
+    while res.singular and md.random:
+        comp = res.random.set_index("component")["variance"].drop("residual", errors="ignore")
+        smallest = comp.min()
+        ties = [
+            c for c in _DROP_ORDER if c in comp.index and comp[c] <= smallest + 1e-12 * (1 + abs(smallest))
+        ]
+        drop = ties[0] if ties else comp.idxmin()
+        md = md.without(drop, f"singular fit, variance {comp[drop]:.3g} (simplification rule)")
+        steps.append(md.dropped_random[-1])
+        res = _fit_once(md, engine, specs, ddf)
+    res.simplification = steps
+    contrast_results(md, res, specs)
+    res.effect_sizes = effect_sizes(md, res, tost_bound)
+    res.verdict = _verdict(md, res)
+    return res
 
 
 @dataclass
@@ -98,10 +193,12 @@ def _slug(text: str) -> str:
 def run_stats(
     trials: pd.DataFrame,
     formulas: list[str],
-    engine: str = "statsmodels",
+    engine: str = "auto",
     out_dir: str | Path | None = None,
     anova: bool = True,
     strict: bool = False,
+    extra_info: dict | None = None,
+    reference: dict | None = None,
 ) -> StatsOutput:
     """Fit every formula (and a mixed ANOVA per outcome) and write the tables.
 
@@ -111,7 +208,7 @@ def run_stats(
         Trial table.
     formulas : list of str
         Fixed parts, e.g. the protocol's ``analysis.models``.
-    engine : {"statsmodels", "lme4"}
+    engine : {"auto", "lme4", "statsmodels"}
     out_dir : str or Path, optional
         Folder for ``model-<n>_fixed.tsv``, ``_random.tsv``, ``_info.json``,
         ``anova-<dv>.tsv`` and ``pairwise-<dv>.tsv``.
@@ -120,6 +217,10 @@ def run_stats(
     strict : bool
         Raise on the first model that cannot be fitted instead of skipping it
         (a model needing facial measures is skipped when no faces were scored).
+    extra_info : dict, optional
+        Added to every ``_info.json`` (e.g. the protocol's sha256).
+    reference : dict, optional
+        Reference levels of the factors.
 
     Returns
     -------
@@ -137,7 +238,7 @@ def run_stats(
         out.out_dir.mkdir(parents=True, exist_ok=True)
     for i, formula in enumerate(formulas, start=1):
         try:
-            res = fit_mixed(trials, formula, engine)
+            res = fit_mixed(trials, formula, engine, reference=reference)
         except AnalysisError as exc:
             if strict:
                 raise
@@ -148,7 +249,12 @@ def run_stats(
             stem = out.out_dir / f"model-{i}_{_slug(formula)}"
             write_tsv(res.fixed, f"{stem}_fixed.tsv")
             write_tsv(res.random, f"{stem}_random.tsv")
-            Path(f"{stem}_info.json").write_text(json.dumps(res.info(), indent=2, default=str))
+            for name in ("omnibus", "emms", "effect_sizes"):
+                table = getattr(res, name)
+                if table is not None:
+                    write_tsv(table, f"{stem}_{name}.tsv")
+            info = {**res.info(), **(extra_info or {})}
+            Path(f"{stem}_info.json").write_text(json.dumps(info, indent=2, default=str))
     if anova and "valence" in trials.columns:
         dvs = []
         for f in formulas:
@@ -172,7 +278,7 @@ def run_stats(
 def stats_for_dataset(
     dataset_dir: str | Path,
     formulas: list[str] | None = None,
-    engine: str = "statsmodels",
+    engine: str = "auto",
     out_dir: str | Path | None = None,
     progress: bool = False,
 ) -> StatsOutput:
@@ -184,7 +290,7 @@ def stats_for_dataset(
         Dataset folder.
     formulas : list of str, optional
         Default: the frozen protocol's ``analysis.models``.
-    engine : {"statsmodels", "lme4"}
+    engine : {"auto", "lme4", "statsmodels"}
     out_dir : str or Path, optional
         Default ``<dataset>/derivatives/coaffect/stats``.
     progress : bool
