@@ -25,13 +25,13 @@ def trials(small):
 
 
 def test_fixed_table_is_tidy_with_levels_and_convergence(trials):
-    res = fit_mixed(trials, "t_both ~ condition + valence")
+    res = fit_mixed(trials, "t_both ~ condition + valence", engine="statsmodels")
     assert list(res.fixed.columns) == list(FIXED_COLUMNS)
     assert list(res.fixed["term"]) == [
         "Intercept",
-        "condition[T.group]",
-        "valence[T.negative]",
-        "valence[T.positive]",
+        "condition[group-alone]",
+        "valence[negative-bittersweet]",
+        "valence[positive-bittersweet]",
     ]
     z = res.fixed["estimate"] / res.fixed["se"]
     np.testing.assert_allclose(res.fixed["stat"], z)
@@ -48,8 +48,27 @@ def test_fixed_table_is_tidy_with_levels_and_convergence(trials):
 
 def test_session_component_only_with_two_group_sessions(trials):
     alone = trials[trials["condition"] == "alone"]
-    res = fit_mixed(alone, "t_happy ~ valence")
+    res = fit_mixed(alone, "t_happy ~ 1", engine="statsmodels")
     assert list(res.random["component"]) == ["participant_id", "stimulus_id", "residual"]
+    # with valence as a fixed effect and one clip per valence, the clip intercept is its
+    # valence's mean: the term is dropped and the reason given in words
+    res = fit_mixed(alone, "t_happy ~ valence", engine="statsmodels")
+    assert list(res.random["component"]) == ["participant_id", "residual"]
+    assert any("(1 | stimulus_id) dropped: 1 clip per valence level" in s for s in res.simplification)
+    assert any("(1 | participant_id:valence) dropped" in s for s in res.simplification)
+
+
+def test_one_group_session_is_not_an_authoritative_p(trials):
+    one = trials[
+        (trials["condition"] == "alone")
+        | (trials["session_id"] == trials.loc[trials["condition"] == "group", "session_id"].iloc[0])
+    ]
+    res = fit_mixed(one, "t_both ~ condition + valence", engine="statsmodels")
+    assert res.verdict.startswith("NOT INTERPRETABLE: only 1 group session")
+    fx = res.fixed.set_index("term")
+    assert np.isnan(fx.loc["condition[group-alone]", "p_val"])
+    assert np.isfinite(fx.loc["valence[negative-bittersweet]", "p_val"])
+    assert any("(0 + in_group | session_id) dropped: one group session" in s for s in res.simplification)
 
 
 def test_user_mistakes_raise_one_line_errors(trials):
@@ -68,13 +87,17 @@ def test_mixed_anova_on_participant_means_drops_incomplete(trials):
     aov, post, info = mixed_anova_table(trials, "t_both")
     assert list(aov["source"]) == ["condition", "valence", "Interaction"]
     assert {"F", "p_unc", "np2", "DF1", "DF2"} <= set(aov.columns)
-    assert info["n_participants"] == 7 and info["n_dropped_incomplete"] == 0
+    # group members are averaged per session: 3 alone participants + 2 group sessions
+    assert info["n_participants"] == 7 and info["n_units"] == 5 and info["n_dropped_incomplete"] == 0
+    assert info["unit"].startswith("group sessions as one unit")
+    unclustered = mixed_anova_table(trials, "t_both", cluster=False)
+    assert unclustered.info["n_units"] == 7 and unclustered.anova.loc[0, "DF2"] == 5
     assert {"contrast", "a", "b", "p_corr"} <= set(post.columns)
     # remove one participant's negative clip: that participant has an empty cell
     pid = trials["participant_id"].iloc[0]
     cut = trials[~((trials["participant_id"] == pid) & (trials["valence"] == "negative"))]
     _, _, info = mixed_anova_table(cut, "t_both")
-    assert info["n_participants"] == 6 and info["n_dropped_incomplete"] == 1
+    assert info["n_participants"] == 6 and info["n_units"] == 4 and info["n_dropped_incomplete"] == 1
     assert np.isfinite(aov["F"]).all()
     # bittersweet clips have the most simultaneous holding (SimulationSpec fractions 0.45/0.45)
     means = trials.groupby("valence")["t_both"].mean()
@@ -92,6 +115,6 @@ def test_run_stats_writes_tables_and_skips_unfittable(trials, tmp_path):
 def test_stats_cli(small, capsys):
     assert main(["stats", str(small), "--formula", "t_both ~ condition + valence"]) == 0
     text = capsys.readouterr().out
-    assert "condition[T.group]" in text and "N: participants 7" in text
+    assert "condition[group-alone]" in text and "N: participants 7" in text
     assert main(["stats", str(small / "missing")]) == 2
     assert "no such dataset folder" in capsys.readouterr().err

@@ -75,9 +75,10 @@ def contrasts(md: ModelData) -> dict:
         sets.append(names)
     for group in sets:
         rows, labels = [], []
-        for key, idx in grid.groupby(group, sort=False).groups.items():
-            rows.append(G[np.asarray(idx)].mean(axis=0))
-            labels.append(key if isinstance(key, tuple) else (key,))
+        keys = grid[group].astype(str).agg(":".join, axis=1)
+        for key in dict.fromkeys(keys):
+            rows.append(G[(keys == key).to_numpy()].mean(axis=0))
+            labels.append((key,))
         out["emm:" + ":".join(group)] = {
             "L": np.vstack(rows),
             "joint": False,

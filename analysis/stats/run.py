@@ -176,6 +176,8 @@ class StatsOutput:
         (outcome, ANOVA table, pairwise table, info) per outcome.
     skipped : list of str
         Models or analyses that could not be run, with the reason.
+    notes : list of str
+        What the data could not support, in words (unscored sessions, one condition only).
     out_dir : Path or None
         Where the tables were written.
     """
@@ -184,6 +186,7 @@ class StatsOutput:
     anovas: list[tuple] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     out_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _slug(text: str) -> str:
@@ -316,4 +319,52 @@ def stats_for_dataset(
     write_trials(trials, dataset_dir)
     formulas = list(formulas) if formulas else list(study.settings.models)
     out_dir = Path(out_dir) if out_dir else derivatives_dir(dataset_dir, None, "stats")
-    return run_stats(trials, formulas, engine=engine, out_dir=out_dir)
+    extra = {"protocol_sha256": _protocol_sha(study), "reference_levels": _reference(study)}
+    out = run_stats(
+        trials, formulas, engine=engine, out_dir=out_dir, extra_info=extra, reference=_reference(study)
+    )
+    out.notes = study_notes(study, trials)
+    return out
+
+
+def _reference(study) -> dict | None:
+    return getattr(study.settings, "reference_levels", None) or None
+
+
+def _protocol_sha(study) -> str | None:
+    import hashlib
+
+    for s in study.sessions:
+        p = Path(s.session.path) / "protocol.yaml"
+        if p.exists():
+            return hashlib.sha256(p.read_bytes()).hexdigest()
+    return None
+
+
+def study_notes(study, trials: pd.DataFrame) -> list[str]:
+    """What the dataset cannot support, in words: unscored sessions, a missing condition.
+
+    Examples
+    --------
+    >>> study_notes(load_study("sim"), trials)  # doctest: +SKIP
+    ['2 of 5 sessions were not scored (ses-a01, ses-a02): their trials have no facial measures ...']
+    """
+    notes = []
+    unscored = [s.session_id for s in study.sessions if s.faces is None]
+    if unscored and len(unscored) < len(study.sessions):
+        notes.append(
+            f"{len(unscored)} of {len(study.sessions)} sessions were not scored "
+            f"({', '.join('ses-' + u for u in unscored)}): their trials have no facial measures; "
+            "run 'coaffect score DATASET' to include them"
+        )
+    elif unscored:
+        notes.append(
+            "no session was scored: facial-measure models are skipped (run 'coaffect score DATASET')"
+        )
+    conditions = sorted(set(trials["condition"].astype(str))) if "condition" in trials.columns else []
+    if len(conditions) == 1:
+        notes.append(
+            f"every session is '{conditions[0]}': there is no other condition to compare, so models "
+            "with condition cannot be fitted (use a formula without condition, e.g. 't_both ~ valence')"
+        )
+    return notes
