@@ -155,7 +155,8 @@ def fit_mixed(
             c for c in _DROP_ORDER if c in comp.index and comp[c] <= smallest + 1e-12 * (1 + abs(smallest))
         ]
         drop = ties[0] if ties else comp.idxmin()
-        md = md.without(drop, f"singular fit, variance {comp[drop]:.3g} (simplification rule)")
+        size = "estimated at zero" if comp[drop] < 1e-6 else f"{comp[drop]:.3g}"
+        md = md.without(drop, f"singular fit, variance {size} (simplification rule)")
         steps.append(md.dropped_random[-1])
         res = _fit_once(md, engine, specs, ddf)
     res.simplification = steps
