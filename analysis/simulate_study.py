@@ -286,8 +286,10 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
     clips = spec.clips()
     u_stim = {c: (rng.normal(0, spec.sd_stimulus), rng.normal(0, spec.sd_stimulus)) for c, _ in clips}
     # clip-by-condition deviations: how much a clip's group effect differs from the average one
+    # (own random stream, so that adding these terms left every other draw of a seed unchanged)
+    slope_rng = np.random.default_rng([spec.seed, 11])
     u_sc = {
-        (c, cond): rng.normal(0, spec.sd_stimulus_condition, 2)
+        (c, cond): slope_rng.normal(0, spec.sd_stimulus_condition, 2)
         for c, _ in clips
         for cond in ("alone", "group")
     }
@@ -396,7 +398,8 @@ def _simulate_session(
     p_dropout = spec.p_dropout_group if group else spec.p_dropout_alone
     for seat_i, (pid, seat) in enumerate(zip(pids, seats)):
         u_p = (rng.normal(0, spec.sd_participant), rng.normal(0, spec.sd_participant))
-        u_pv = {v: rng.normal(0, spec.sd_participant_valence, 2) for v in spec.valences}
+        pv_rng = np.random.default_rng([spec.seed, 12, int(pid.lstrip("P"))])
+        u_pv = {v: pv_rng.normal(0, spec.sd_participant_valence, 2) for v in spec.valences}
         base_level = rng.normal(0, 0.5, 2)  # the participant's resting face, removed by baseline
         smile = base_level[0] + _ar1(rng, len(times), spec.sd_frame)
         sad = base_level[1] + _ar1(rng, len(times), spec.sd_frame)
