@@ -79,7 +79,18 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         "Statistics",
     ):
         assert heading in dom, heading
-    assert "condition[T.group]" in dom and "(0 + in_group | session_id)" in dom
+    assert "condition[group-alone]" in dom and "(0 + in_group | session_id)" in dom
+    for table in (
+        "Participant, trial and frame flow by condition",
+        "analysed: facial measures",
+        "Omnibus tests (Type III)",
+        "Estimated marginal means",
+        "Effect sizes",
+        "R2_marginal",
+        "d_group",
+        "Random part: (1 | stimulus_id) dropped",
+    ):
+        assert table in dom, table
     assert "they are not felt emotions" in dom
     srcs = re.findall(r'<img src="([^"]+)"', dom)
     assert sorted(srcs) == sorted(FIGURES)
@@ -105,4 +116,7 @@ def test_report_without_faces_says_so(tmp_path_factory, tmp_path):
         "Not fitted: formula &#x27;AU12 ~ condition * valence&#x27;: facial measure &#x27;AU12&#x27; is not"
         in html
     )
-    assert "t_both ~ condition * valence + (1 | participant_id)" in html
+    # one clip per valence level: the random terms it cannot identify are named with the reason
+    assert "t_both ~ condition * valence + (0 + in_group | session_id)" in html
+    assert "Random part: (1 | stimulus_id) dropped: 1 clip per valence level" in html
+    assert "no session was scored" in html

@@ -60,7 +60,7 @@ def test_statsmodels_matches_lme4_fixed_effects_and_variances(trials):
     # simulated data have no participant-by-valence variance: both engines find the fit
     # singular and drop that term by the same rule
     assert sm.simplification == r.simplification
-    assert r.simplification[0].startswith("(1 | stimulus_id:condition) dropped: 2 clips per valence level")
+    assert r.simplification[0].startswith("(1 | stimulus_id:condition) dropped: 2 clip(s) per valence level")
     assert r.simplification[1].startswith("(1 | participant_id:valence) dropped: singular fit")
     assert (r.random["variance"] > 0.001).all()  # no boundary fit here
     np.testing.assert_allclose(sm.random["variance"], r.random["variance"], rtol=1e-3)

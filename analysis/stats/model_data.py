@@ -207,7 +207,7 @@ def _random_structure(data: pd.DataFrame, rhs_names: set[str]) -> tuple[list[str
             random.append("stimulus_condition")
         else:
             dropped.append(
-                f"{RANDOM_TERMS['stimulus_condition']} dropped: {per_level} clips per "
+                f"{RANDOM_TERMS['stimulus_condition']} dropped: {per_level} clip(s) per "
                 f"{'valence level' if 'valence' in rhs_names else 'condition'} "
                 f"(fewer than {MIN_CLIPS_PER_LEVEL}) cannot separate the clip-by-condition "
                 "variance from the residual"

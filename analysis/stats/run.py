@@ -320,19 +320,33 @@ def stats_for_dataset(
     write_trials(trials, dataset_dir)
     formulas = list(formulas) if formulas else list(study.settings.models)
     out_dir = Path(out_dir) if out_dir else derivatives_dir(dataset_dir, None, "stats")
-    extra = {"protocol_sha256": _protocol_sha(study), "reference_levels": _reference(study)}
+    extra = {"protocol_sha256": protocol_sha256(study), "reference_levels": reference_levels(study)}
     out = run_stats(
-        trials, formulas, engine=engine, out_dir=out_dir, extra_info=extra, reference=_reference(study)
+        trials, formulas, engine=engine, out_dir=out_dir, extra_info=extra, reference=reference_levels(study)
     )
     out.notes = study_notes(study, trials)
     return out
 
 
-def _reference(study) -> dict | None:
+def reference_levels(study) -> dict | None:
+    """The protocol's ``analysis.reference_levels`` (None: the defaults).
+
+    Examples
+    --------
+    >>> reference_levels(load_study("sim"))  # doctest: +SKIP
+    {'condition': 'alone'}
+    """
     return getattr(study.settings, "reference_levels", None) or None
 
 
-def _protocol_sha(study) -> str | None:
+def protocol_sha256(study) -> str | None:
+    """sha256 of the first session's frozen protocol.yaml (recorded in every ``_info.json``).
+
+    Examples
+    --------
+    >>> protocol_sha256(load_study("sim"))  # doctest: +SKIP
+    '3f2a...'
+    """
     import hashlib
 
     for s in study.sessions:
