@@ -24,6 +24,7 @@ VERBS = {
     "score": "coaffect.cli.score",
     "simulate-study": "coaffect.cli.simulate",
     "stats": "coaffect.cli.stats",
+    "power": "coaffect.cli.power",
     "report": "coaffect.cli.report",
 }
 
