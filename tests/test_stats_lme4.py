@@ -169,3 +169,26 @@ def test_lme4_engine_without_r_is_a_clear_error(trials, monkeypatch):
     with pytest.raises(AnalysisError, match="Rscript not found") as exc:
         fit_mixed(trials, "AU12 ~ condition", engine="lme4")
     assert "r-cran-lme4" in exc.value.hint
+
+
+def test_outcome_families_glmm_and_hurdle():
+    require_tool("Rscript")
+    from analysis.simulate_study import SimulationSpec
+    from analysis.simulate_trials import simulate_trials
+    from analysis.stats.run import fit_hurdle
+
+    spec = SimulationSpec(n_alone=12, n_group_sessions=6, n_clips=8, valences=("positive", "negative"))
+    t = simulate_trials(spec, seed=2)
+    counts = fit_mixed(t, "n_switches ~ condition + valence")
+    assert counts.family == "poisson" and counts.test == "z (Wald, glmer poisson)"
+    assert np.isinf(counts.fixed["df"]).all() and counts.effect_sizes is None
+    # the log-rate intercept is near log(switch_rate) = log(2)
+    assert counts.fixed.loc[0, "estimate"] == pytest.approx(np.log(spec.switch_rate), abs=0.3)
+    h = fit_hurdle(t, "t_both ~ condition + valence")
+    assert h.any.family == "binomial" and h.amount.family == "gaussian"
+    # share of trials with any overlap: logit of the intercept near logit(1 - p_zero_both) = 0
+    assert abs(h.any.fixed.loc[0, "estimate"]) < 0.5
+    assert h.amount.n["observations"] == int((t["t_both"] > 0).sum())
+    # without R: the count model is fitted as Gaussian and says so
+    sm = fit_mixed(t, "n_switches ~ condition", engine="statsmodels")
+    assert sm.family == "gaussian" and "needs the lme4 engine" in sm.notes[-1]

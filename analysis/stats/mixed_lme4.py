@@ -38,18 +38,26 @@ catch <- function(expr) withCallingHandlers(expr,
   warning = function(w) { msgs <<- c(msgs, conditionMessage(w)); invokeRestart("muffleWarning") },
   message = function(m) { msgs <<- c(msgs, trimws(conditionMessage(m))); invokeRestart("muffleMessage") })
 t0 <- proc.time()[["elapsed"]]
-fit <- catch(if (spec$mixed) lmer(form, data = d, REML = TRUE) else lm(form, data = d))
+fam <- spec$family
+glmm <- fam != "gaussian"
+fit <- catch(if (spec$mixed) {
+  if (glmm) glmer(form, data = d, family = fam, control = glmerControl(optimizer = "bobyqa"))
+  else lmer(form, data = d, REML = TRUE)
+} else {
+  if (glmm) glm(form, data = d, family = fam) else lm(form, data = d)
+})
 secs <- proc.time()[["elapsed"]] - t0
 tests <- list()
 if (spec$mixed) {
-  co <- catch(summary(fit, ddf = ddf)$coefficients)
+  co <- if (glmm) summary(fit)$coefficients else catch(summary(fit, ddf = ddf)$coefficients)
+  if (glmm) co <- cbind(co[, 1:2, drop = FALSE], df = Inf, co[, 3:4, drop = FALSE])
   vc <- as.data.frame(VarCorr(fit))
   conv <- fit@optinfo$conv$lme4$messages
   singular <- isSingular(fit)
   msgs <- c(msgs, conv, if (singular) "boundary (singular) fit" else character(0))
   rand <- list(component = vc$grp, variance = vc$vcov)
   converged <- length(conv) == 0
-  for (nm in names(spec$contrasts)) {
+  for (nm in if (glmm) character(0) else names(spec$contrasts)) {
     L <- spec$contrasts[[nm]]$L
     if (is.null(dim(L))) L <- matrix(L, nrow = 1)
     joint <- isTRUE(spec$contrasts[[nm]]$joint)
@@ -64,14 +72,15 @@ if (spec$mixed) {
 } else {
   co <- summary(fit)$coefficients
   co <- cbind(co[, 1:2, drop = FALSE], df = fit$df.residual, co[, 3:4, drop = FALSE])
-  rand <- list(component = "Residual", variance = summary(fit)$sigma^2)
+  rand <- list(component = "Residual", variance = if (glmm) NA else summary(fit)$sigma^2)
   converged <- TRUE
   singular <- FALSE
 }
 out <- list(term = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2]),
             df = unname(co[, 3]), stat = unname(co[, 4]), p_val = unname(co[, 5]),
             random = rand, converged = converged, warnings = unique(msgs), seconds = secs,
-            loglik = as.numeric(logLik(fit)), singular = singular, tests = tests, ddf = ddf,
+            loglik = as.numeric(logLik(fit)), singular = singular, tests = tests,
+            ddf = if (glmm) "Wald z" else ddf, vcov = unname(as.matrix(vcov(fit))),
             versions = list(R = paste(R.version$major, R.version$minor, sep = "."),
                             lme4 = as.character(packageVersion("lme4")),
                             lmerTest = as.character(packageVersion("lmerTest")),
@@ -100,7 +109,11 @@ def _one(x):
 
 
 def fit_lme4(
-    md: ModelData, timeout: float = 600, contrasts: dict | None = None, ddf: str = "Satterthwaite"
+    md: ModelData,
+    timeout: float = 600,
+    contrasts: dict | None = None,
+    ddf: str = "Satterthwaite",
+    family: str = "gaussian",
 ) -> MixedModelResult:
     """Fit a :class:`~analysis.stats.model_data.ModelData` with lme4 + lmerTest via Rscript.
 
@@ -116,6 +129,8 @@ def fit_lme4(
         the results are in ``result.tests``.
     ddf : {"Satterthwaite", "Kenward-Roger"}
         Denominator df (Kenward-Roger needs pbkrtest; Satterthwaite otherwise).
+    family : {"gaussian", "binomial", "poisson"}
+        ``glmer`` (Laplace, Wald z tests, logit/log link) for the non-Gaussian ones.
 
     Returns
     -------
@@ -168,6 +183,7 @@ def fit_lme4(
                 "formula": formula,
                 "mixed": bool(md.random),
                 "ddf": ddf,
+                "family": family,
                 "contrasts": {
                     k: {"L": np.asarray(v["L"], float).tolist(), "joint": bool(v["joint"])}
                     for k, v in (contrasts or {}).items()
@@ -210,7 +226,13 @@ def fit_lme4(
         columns=list(FIXED_COLUMNS),
     )
     comp = ["residual" if c == "Residual" else c for c in out["random"]["component"]]
-    rand = pd.DataFrame({"component": comp, "variance": np.asarray(out["random"]["variance"], float)})
+    rand = pd.DataFrame(
+        {
+            "component": comp,
+            "variance": np.asarray([np.nan if v is None else v for v in out["random"]["variance"]], float),
+        }
+    )
+    rand = rand[~((rand["component"] == "residual") & rand["variance"].isna())]
     order = {c: i for i, c in enumerate([*md.random, "residual"])}
     rand = rand.sort_values("component", key=lambda s: s.map(order)).reset_index(drop=True)
     rand["sd"] = np.sqrt(rand["variance"].clip(lower=0))
@@ -231,12 +253,15 @@ def fit_lme4(
         md.n_levels(),
         converged,
         list(out["warnings"]),
-        f"t ({used_ddf})",
+        f"t ({used_ddf})" if family == "gaussian" else f"z (Wald, glmer {family})",
         float(secs),
         list(md.notes),
         float(loglik),
     )
     res.singular = bool(_one(out.get("singular", False)))
+    if out.get("vcov") is not None:
+        res.vcov = np.asarray(out["vcov"], float).reshape(len(est), len(est))
+    res.family = family
     res.tests = tests
     res.versions = {k: _one(v) for k, v in (out.get("versions") or {}).items()}
     return res

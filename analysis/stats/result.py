@@ -85,6 +85,7 @@ class MixedModelResult:
     versions: dict = field(default_factory=dict)
     verdict: str = ""
     vcov: object = None
+    family: str = "gaussian"
 
     def n_table(self) -> pd.DataFrame:
         """N per level as a two-column table (level, n)."""
@@ -108,4 +109,5 @@ class MixedModelResult:
             "simplification": self.simplification,
             "verdict": self.verdict,
             "versions": self.versions,
+            "family": self.family,
         }

@@ -32,13 +32,36 @@ def default_engine() -> str:
     return "lme4" if rscript() else "statsmodels"
 
 
-def _fit_once(md, engine: str, specs: dict, ddf: str) -> MixedModelResult:
+FAMILIES = ("auto", "gaussian", "binomial", "poisson")
+
+
+def family_for(trials: pd.DataFrame, dv: str) -> str:
+    """The family ``auto`` picks: binomial for yes/no outcomes, Poisson for counts, else Gaussian.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"any_simultaneous": [True, False], "n_switches": [0, 3], "AU12": [0.1, 0.2]})
+    >>> [family_for(t, c) for c in t.columns]
+    ['binomial', 'poisson', 'gaussian']
+    """
+    col = trials[dv] if dv in trials.columns else None
+    if col is None:
+        return "gaussian"
+    if col.dtype == bool or dv.startswith("any_"):
+        return "binomial"
+    if dv.startswith("n_") and pd.api.types.is_integer_dtype(col):
+        return "poisson"
+    return "gaussian"
+
+
+def _fit_once(md, engine: str, specs: dict, ddf: str, family: str = "gaussian") -> MixedModelResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if engine == "lme4":
             from .mixed_lme4 import fit_lme4
 
-            res = fit_lme4(md, contrasts=specs, ddf=ddf)
+            res = fit_lme4(md, contrasts=specs, ddf=ddf, family=family)
         else:
             from .mixed_statsmodels import fit_statsmodels
 
@@ -84,6 +107,7 @@ def fit_mixed(
     ddf: str = "Satterthwaite",
     tost_bound: float | None = None,
     random: list[str] | None = None,
+    family: str = "auto",
 ) -> MixedModelResult:
     """Fit one linear mixed model with crossed random effects and its omnibus tests, EMMs and effect sizes.
 
@@ -117,6 +141,12 @@ def fit_mixed(
     random : list of str, optional
         Restrict the random terms (e.g. ``["participant_id", "stimulus_id",
         "session_id"]`` for the intercepts-only model).
+    family : {"auto", "gaussian", "binomial", "poisson"}
+        ``auto``: binomial GLMM (logit) for yes/no outcomes such as
+        ``any_simultaneous``, Poisson GLMM (log) for counts ``n_*`` such as
+        ``n_switches``, Gaussian otherwise. GLMMs need the lme4 engine; without R
+        they are fitted as Gaussian with a note. See :func:`fit_hurdle` for
+        zero-heavy durations.
 
     Returns
     -------
@@ -144,10 +174,21 @@ def fit_mixed(
         raise AnalysisError(f"engine: unknown engine '{engine}' (allowed: {', '.join(ENGINES)})")
     if engine == "auto":
         engine = default_engine()
+    if family not in FAMILIES:
+        raise AnalysisError(f"family: unknown family '{family}' (allowed: {', '.join(FAMILIES)})")
     md = model_data(trials, formula, coding=coding, reference=reference, random=random)
+    fam_note = None
+    if family == "auto":
+        family = family_for(trials, md.dv)
+    if family != "gaussian" and engine != "lme4":
+        fam_note = (
+            f"{md.dv} is a {'yes/no' if family == 'binomial' else 'count'} outcome: a {family} GLMM needs "
+            "the lme4 engine (R); fitted as Gaussian (a linear probability/count model) instead"
+        )
+        family = "gaussian"
     specs = contrasts(md)
     steps = list(md.dropped_random)
-    res = _fit_once(md, engine, specs, ddf)
+    res = _fit_once(md, engine, specs, ddf, family)
     while res.singular and md.random:
         comp = res.random.set_index("component")["variance"].drop("residual", errors="ignore")
         smallest = comp.min()
@@ -158,12 +199,76 @@ def fit_mixed(
         size = "estimated at zero" if comp[drop] < 1e-6 else f"{comp[drop]:.3g}"
         md = md.without(drop, f"singular fit, variance {size} (simplification rule)")
         steps.append(md.dropped_random[-1])
-        res = _fit_once(md, engine, specs, ddf)
+        res = _fit_once(md, engine, specs, ddf, family)
     res.simplification = steps
+    if fam_note:
+        res.notes.append(fam_note)
     contrast_results(md, res, specs)
-    res.effect_sizes = effect_sizes(md, res, tost_bound)
+    if family == "gaussian":
+        res.effect_sizes = effect_sizes(md, res, tost_bound)
+    else:
+        res.notes.append(
+            f"{family} GLMM: coefficients, EMMs and tests on the {'logit' if family == 'binomial' else 'log'} "
+            "scale (Wald z); R2 and standardised effects are not computed for it"
+        )
     res.verdict = _verdict(md, res)
     return res
+
+
+@dataclass
+class HurdleResult:
+    """The two parts of a hurdle model of a zero-heavy duration.
+
+    Attributes
+    ----------
+    any : MixedModelResult
+        Binomial GLMM of ``outcome > 0`` (whether it happened at all).
+    amount : MixedModelResult
+        Gaussian LMM of ``log(outcome)`` in the trials where it happened (how much).
+    """
+
+    any: MixedModelResult
+    amount: MixedModelResult
+
+
+def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwargs) -> HurdleResult:
+    """Hurdle model of a zero-heavy duration such as ``t_both``: any vs amount (Mullahy 1986).
+
+    Many trials have no simultaneous holding at all (a zero), and the others
+    a right-skewed duration; one Gaussian model mixes the two questions. The
+    hurdle splits them: a binomial GLMM of whether the duration is above zero
+    and a Gaussian LMM of its log where it is.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+    formula : str
+        ``"t_both ~ condition * valence"``.
+    engine : {"auto", "lme4", "statsmodels"}
+    **kwargs
+        Passed to :func:`fit_mixed`.
+
+    Returns
+    -------
+    HurdleResult
+
+    Examples
+    --------
+    >>> h = fit_hurdle(trials, "t_both ~ condition + valence")  # doctest: +SKIP
+    >>> h.any.family, h.amount.formula                           # doctest: +SKIP
+    ('binomial', 'log_t_both ~ condition + valence')
+    """
+    lhs, rhs = (x.strip() for x in formula.split("~", 1))
+    if lhs not in trials.columns:
+        raise AnalysisError(f"hurdle: unknown column '{lhs}'")
+    t = trials.copy()
+    t[f"any_{lhs}"] = t[lhs] > 0
+    t[f"log_{lhs}"] = np.log(t[lhs].where(t[lhs] > 0))
+    first = fit_mixed(t, f"any_{lhs} ~ {rhs}", engine=engine, family="binomial", **kwargs)
+    second = fit_mixed(
+        t.dropna(subset=[f"log_{lhs}"]), f"log_{lhs} ~ {rhs}", engine=engine, family="gaussian", **kwargs
+    )
+    return HurdleResult(first, second)
 
 
 @dataclass
