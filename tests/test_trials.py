@@ -142,12 +142,22 @@ def test_timecourses_coherence_and_synchrony(study_trials):
     band = condition_timecourse(tc, "AU12")
     assert {"mean", "ci_low", "ci_high", "n"} <= set(band.columns)
     assert (band["ci_low"] <= band["mean"]).all()
-    coh, curve, lag = coherence_table(study, trials)
-    # the simulation makes AU12 follow the happy button 1.0 s later (SimulationSpec.coupling_lag)
+    res = coherence_table(study, trials)
+    coh, curve, lag = res.table, res.lag_curve, res.lag
+    # the simulation makes AU12 follow the happy button 1.0 s later (SimulationSpec.coupling_lag);
+    # each participant's lag is chosen on the others' data (leave-one-participant-out)
+    assert res.lag_source == "leave-one-participant-out"
     assert lag == pytest.approx(1.0, abs=0.5)
-    assert len(curve) == 21  # 0..5 s in 0.25 s steps
+    assert coh.groupby("participant_id")["lag"].nunique().max() == 1
+    assert len(curve) == 41  # -5..5 s in 0.25 s steps
     assert coh.loc[coh["button"] == "happy", "r"].mean() > 0.2
-    coh_fixed, _, lag_fixed = coherence_table(study, trials, lag=2.0)
+    # chance level from another person's button on the same clip is far below the real coherence
+    happy = coh[coh["button"] == "happy"]
+    assert happy["z_surrogate"].notna().sum() > 10
+    assert happy["z_above_chance"].mean() > 0.15
+    assert res.n_no_value == int(coh["r"].isna().sum())
+    coh_fixed, _, lag_fixed, source, *_ = coherence_table(study, trials, lag=2.0)
+    assert source == "protocol"
     assert lag_fixed == 2.0 and (coh_fixed["lag"] == 2.0).all()
     syn = synchrony_table(tc)
     # 2 group sessions of 2: per clip 2 real and 4 pseudo pairs among usable faces

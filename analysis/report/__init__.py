@@ -193,13 +193,33 @@ def build_report(
     formulas = list(formulas) if formulas else list(study.settings.models)
     extra_models = []
     if study.has_faces:
-        coh, curve, lag = coherence_table(study, trials)
+        cres = coherence_table(study, trials)
+        coh, curve, lag = cres.table, cres.lag_curve, cres.lag
         write_tsv(coh, out_dir / "coherence.tsv")
         if coh["r"].notna().any():
             fig.coherence_figure(coh, curve, lag, out_dir / "coherence.png")
-            means = coh.groupby(["button", "measure", "condition"])["r"].agg(["mean", "count"]).reset_index()
-            body = H.figure("coherence.png", "coherence") + H.table(means)
-            extra_models.append(("coherence", coh.dropna(subset=["z"]), "z ~ condition * button"))
+            means = (
+                coh.groupby(["button", "measure", "condition"])[["r", "z", "z_surrogate", "z_above_chance"]]
+                .mean()
+                .join(coh.groupby(["button", "measure", "condition"])["r"].count().rename("n_trials"))
+                .reset_index()
+            )
+            body = (
+                H.para(
+                    f"Lag: {lag:g} s ({cres.lag_source}); chance level (another participant's button on "
+                    f"the same clip): mean z {cres.chance_z:.3f}; {cres.n_no_value} trial x button rows "
+                    "have no value (button never or always held, or too few frames)."
+                )
+                + H.figure("coherence.png", "coherence")
+                + H.table(means)
+            )
+            extra_models.append(
+                (
+                    "coherence",
+                    coh.dropna(subset=["z_above_chance"]),
+                    "z_above_chance ~ condition * button + valence",
+                )
+            )
         else:
             body = H.missing("No trial had button changes and a visible face: coherence undefined.")
         syn = synchrony_table(tc)
