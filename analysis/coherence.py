@@ -23,10 +23,10 @@ and say so; :class:`CoherenceResult` counts them.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
-
-from typing import NamedTuple
 
 from .study_data import Study
 from .trials import button_state, clip_frames, session_segments
