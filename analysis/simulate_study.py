@@ -27,6 +27,7 @@ pseudo-pairs. Self-reports depend on the clip, not on the condition.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -526,7 +527,10 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
             "t": times,
             "participant_id": pid,
             "face_found": ~missing,
-            "face_x": 40.0 + 200 * seat_i,
+            # head sway (px): independent per person, from its own stream so the other draws are unchanged
+            "face_x": 40.0
+            + 200 * seat_i
+            + _ar1(np.random.default_rng([zlib.crc32(f"{sid}/{pid}".encode())]), n, 3.0),
             "face_y": 120.0,
             "face_w": 120.0,
             "face_h": 120.0,

@@ -141,7 +141,11 @@ def test_timecourses_coherence_and_synchrony(study_trials):
     assert tc["happy"].between(0, 1).all()
     band = condition_timecourse(tc, "AU12")
     assert {"mean", "ci_low", "ci_high", "n"} <= set(band.columns)
-    assert (band["ci_low"] <= band["mean"]).all()
+    # group members are one unit per session: SMALL has 2 groups of 2 and 3 alone participants
+    assert band.loc[band["condition"] == "group", "n"].max() == 2
+    assert condition_timecourse(tc, "AU12", cluster=False).query("condition == 'group'")["n"].max() == 4
+    # a band over a single unit has no width (NaN), never a wrong one
+    assert ((band["ci_low"] <= band["mean"]) | (band["n"] < 2)).all()
     res = coherence_table(study, trials)
     coh, curve, lag = res.table, res.lag_curve, res.lag
     # the simulation makes AU12 follow the happy button 1.0 s later (SimulationSpec.coupling_lag);

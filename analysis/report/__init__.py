@@ -19,8 +19,8 @@ from ..coherence import coherence_table
 from ..stats import run_stats
 from ..stats.run import protocol_sha256, reference_levels, study_notes
 from ..study_data import load_study
-from ..synchrony import synchrony_summary, synchrony_table
-from ..timecourse import timecourses
+from ..synchrony import synchrony_summary, synchrony_table, synchrony_test
+from ..timecourse import HEAD_POSITION, timecourses
 from ..trials import trial_table, write_trials
 from . import figures as fig
 from . import html as H
@@ -28,6 +28,9 @@ from .flow import exclusion_flow, flow_wide
 from .quality import quality_table
 
 __all__ = ["build_report", "quality_table"]
+
+#: Facial measure whose group synchrony the report tests.
+SYNCHRONY_MEASURE = "AU12"
 
 
 def _model_section(out) -> str:
@@ -233,6 +236,30 @@ def build_report(
                 + H.table(pd.DataFrame([test]))
                 + H.table(per)
             )
+            tc_ctrl = timecourses(study, trials, measures=[*HEAD_POSITION[:1], SYNCHRONY_MEASURE])
+            tests = [synchrony_test(tc_ctrl, m) for m in (SYNCHRONY_MEASURE, *HEAD_POSITION[:1])]
+            wl = pd.DataFrame(
+                [
+                    {
+                        "series": t.measure
+                        + (" (head position: shared-camera control)" if t.measure in HEAD_POSITION else ""),
+                        "observed": t.observed,
+                        "pseudo_group_mean": t.null_mean,
+                        "pseudo_group_sd": t.null_sd,
+                        "p_perm": t.p_val,
+                        "n_groups": t.n_groups,
+                        "n_perm": t.n_perm,
+                    }
+                    for t in tests
+                ]
+            )
+            write_tsv(wl, out_dir / "synchrony_wlcc.tsv")
+            body += H.para(
+                "Windowed lagged cross-correlation (Boker et al. 2002) on differenced series: mean "
+                "over 8 s windows of the largest r over lags of -3..+3 s, averaged over member pairs; "
+                "null: group membership permuted into pseudo-groups of the same sizes. The head-"
+                "position row shows how much synchrony shared movement in front of one camera gives."
+            ) + H.table(wl, 4)
         else:
             body += H.missing("Synchrony needs at least two scored group sessions.")
     else:
