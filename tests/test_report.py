@@ -62,7 +62,9 @@ def test_report_files_and_figures(report):
         "t_both ~ condition * valence",
     ]
     fitted = [m["formula"] for m in info["models"]]
-    assert "AU12 ~ condition * valence" in fitted and "z ~ condition * button" in fitted
+    assert "AU12 ~ condition * valence" in fitted
+    assert "z_above_chance ~ condition * button + valence" in fitted
+    assert (out / "exclusion_flow.tsv").exists() and (out / "synchrony_wlcc.tsv").exists()
     assert (out / "stats" / "model-1_AU12_condition_valence_fixed.tsv").exists()
     assert (report.parents[1] / "trials.tsv").exists()  # derivatives/coaffect/trials.tsv
 
