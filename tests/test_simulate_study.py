@@ -69,8 +69,10 @@ def test_pipeline_recovers_the_simulated_effects(tmp_path_factory):
     truth = {
         "AU12": {
             "condition[group-alone]": spec.smile_group_effect,
-            "valence[negative-bittersweet]": spec.smile_valence["negative"] - spec.smile_valence["bittersweet"],
-            "valence[positive-bittersweet]": spec.smile_valence["positive"] - spec.smile_valence["bittersweet"],
+            "valence[negative-bittersweet]": spec.smile_valence["negative"]
+            - spec.smile_valence["bittersweet"],
+            "valence[positive-bittersweet]": spec.smile_valence["positive"]
+            - spec.smile_valence["bittersweet"],
         },
         "sadness": {
             "condition[group-alone]": spec.sad_group_effect,

@@ -118,3 +118,55 @@ def test_stats_cli(small, capsys):
     assert "condition[group-alone]" in text and "N: participants 7" in text
     assert main(["stats", str(small / "missing")]) == 2
     assert "no such dataset folder" in capsys.readouterr().err
+
+
+def test_stats_cli_says_what_the_data_cannot_support(tmp_path, capsys):
+    from analysis.simulate_study import SimulationSpec, simulate_study
+
+    # the newcomer's case: 3 participants, 1 group session -> no authoritative p for condition
+    tiny = simulate_study(
+        tmp_path / "tiny",
+        SimulationSpec(n_alone=1, n_group_sessions=1, group_size=2, n_clips=3, clip_duration=6.0),
+    )
+    assert (
+        main(["stats", str(tiny), "--formula", "t_both ~ condition + valence", "--engine", "statsmodels"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert (
+        "NOT INTERPRETABLE: only 1 group session" in out
+        and "only 1 participant(s) in condition 'alone'" in out
+    )
+    row = next(line for line in out.splitlines() if line.strip().startswith("condition[group-alone]"))
+    assert "NaN" in row  # p-value left blank, not 5.8e-15
+    assert (
+        "RuntimeWarning" not in out.split("warnings (")[0]
+    )  # library warnings are in the model, not above it
+    # alone-only dataset: a clear message, no "tables:" line with nothing fitted
+    alone = simulate_study(
+        tmp_path / "alone", SimulationSpec(n_alone=3, n_group_sessions=0, n_clips=3, clip_duration=6.0)
+    )
+    for f in list((alone / "derivatives" / "coaffect").glob("ses-a01/faces.parquet")):
+        f.unlink()
+    assert main(["stats", str(alone), "--formula", "t_both ~ condition + valence"]) == 2
+    out = capsys.readouterr().out
+    assert "every session is 'alone': there is no other condition to compare" in out
+    assert "1 of 3 sessions were not scored (ses-a01)" in out
+    assert "no model was fitted" in out and "tables:" not in out
+
+
+def test_library_runtime_warnings_are_collected_into_the_model(trials, monkeypatch, recwarn):
+    import warnings
+
+    from analysis.stats import mixed_statsmodels
+
+    original = mixed_statsmodels.fit_statsmodels
+
+    def noisy(md):
+        warnings.warn("invalid value encountered in sqrt", RuntimeWarning)
+        return original(md)
+
+    monkeypatch.setattr(mixed_statsmodels, "fit_statsmodels", noisy)
+    res = fit_mixed(trials, "t_both ~ condition", engine="statsmodels")
+    assert "RuntimeWarning: invalid value encountered in sqrt" in res.warnings
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

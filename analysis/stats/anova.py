@@ -126,6 +126,12 @@ def mixed_anova_table(
             f"with complete data (got {means[between].nunique()} and "
             f"{means[within].nunique()})"
         )
+    per_level = means.groupby(between)["participant_id"].nunique()
+    if per_level.min() < 2 or means["participant_id"].nunique() <= means[within].nunique():
+        raise AnalysisError(
+            f"anova {dv}: too few units for a mixed ANOVA ({', '.join(f'{k}: {v}' for k, v in per_level.items())}; "
+            "group sessions count as one unit each)"
+        )
     aov = pg.mixed_anova(data=means, dv=dv, within=within, between=between, subject="participant_id")
     post = pg.pairwise_tests(
         data=means, dv=dv, within=within, between=between, subject="participant_id", padjust=padjust

@@ -373,7 +373,7 @@ def run_stats(
         for dv in dvs:
             try:
                 aov, post, info = mixed_anova_table(trials, dv)
-            except (AnalysisError, ValueError, KeyError) as exc:
+            except (AnalysisError, ValueError, KeyError, ArithmeticError) as exc:
                 msg = getattr(exc, "message", str(exc))
                 out.skipped.append(msg if msg.startswith("anova") else f"anova {dv}: {msg}")
                 continue
