@@ -163,7 +163,7 @@ def test_library_runtime_warnings_are_collected_into_the_model(trials, monkeypat
     original = mixed_statsmodels.fit_statsmodels
 
     def noisy(md):
-        warnings.warn("invalid value encountered in sqrt", RuntimeWarning)
+        warnings.warn("invalid value encountered in sqrt", RuntimeWarning, stacklevel=2)
         return original(md)
 
     monkeypatch.setattr(mixed_statsmodels, "fit_statsmodels", noisy)
