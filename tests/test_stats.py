@@ -110,6 +110,13 @@ def test_run_stats_writes_tables_and_skips_unfittable(trials, tmp_path):
     fixed = pd.read_csv(tmp_path / "model-1_t_both_condition_valence_fixed.tsv", sep="\t")
     assert list(fixed.columns) == list(FIXED_COLUMNS)
     assert (tmp_path / "anova-t_both.tsv").exists() and (tmp_path / "pairwise-t_both.tsv").exists()
+    import json
+
+    info = json.loads((tmp_path / "model-1_t_both_condition_valence_info.json").read_text())
+    assert info["python_versions"]["statsmodels"] and info["versions"]
+    assert info["simplification_rule"].startswith("Start from the maximal structure")
+    for name in ("omnibus", "emms", "effect_sizes"):
+        assert (tmp_path / f"model-1_t_both_condition_valence_{name}.tsv").exists()
 
 
 def test_stats_cli(small, capsys):

@@ -147,7 +147,7 @@ def fit_lme4(
     --------
     >>> res = fit_lme4(model_data(trials, "AU12 ~ condition + valence"))  # doctest: +SKIP
     >>> res.fixed.loc[1, ["term", "df"]].tolist()                         # doctest: +SKIP
-    ['condition[T.group]', 37.2]
+    ['condition[group-alone]', 37.2]
     """
     from scipy import stats as sps
 

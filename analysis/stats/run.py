@@ -295,6 +295,19 @@ class StatsOutput:
     notes: list[str] = field(default_factory=list)
 
 
+def _python_versions() -> dict:
+    """Versions of the Python packages the statistics rest on (for ``_info.json``)."""
+    from importlib import metadata
+
+    out = {}
+    for name in ("coaffect", "numpy", "scipy", "pandas", "patsy", "statsmodels", "pingouin"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60]
 
@@ -362,7 +375,7 @@ def run_stats(
                 table = getattr(res, name)
                 if table is not None:
                     write_tsv(table, f"{stem}_{name}.tsv")
-            info = {**res.info(), **(extra_info or {})}
+            info = {**res.info(), **(extra_info or {}), "python_versions": _python_versions()}
             Path(f"{stem}_info.json").write_text(json.dumps(info, indent=2, default=str))
     if anova and "valence" in trials.columns:
         dvs = []
