@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,6 +125,12 @@ def test_stats_cli(small, capsys):
     assert main(["stats", str(small), "--formula", "t_both ~ condition + valence"]) == 0
     text = capsys.readouterr().out
     assert "condition[group-alone]" in text and "N: participants 7" in text
+    if shutil.which("Rscript"):
+        assert (
+            main(["stats", str(small), "--formula", "t_both ~ condition + valence", "--ddf", "Kenward-Roger"])
+            == 0
+        )
+        assert "t (Kenward-Roger)" in capsys.readouterr().out
     assert main(["stats", str(small / "missing")]) == 2
     assert "no such dataset folder" in capsys.readouterr().err
 

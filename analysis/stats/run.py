@@ -321,6 +321,7 @@ def run_stats(
     strict: bool = False,
     extra_info: dict | None = None,
     reference: dict | None = None,
+    ddf: str = "Satterthwaite",
 ) -> StatsOutput:
     """Fit every formula (and a mixed ANOVA per outcome) and write the tables.
 
@@ -343,6 +344,8 @@ def run_stats(
         Added to every ``_info.json`` (e.g. the protocol's sha256).
     reference : dict, optional
         Reference levels of the factors.
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        Denominator df of the lme4 engine.
 
     Returns
     -------
@@ -360,7 +363,7 @@ def run_stats(
         out.out_dir.mkdir(parents=True, exist_ok=True)
     for i, formula in enumerate(formulas, start=1):
         try:
-            res = fit_mixed(trials, formula, engine, reference=reference)
+            res = fit_mixed(trials, formula, engine, reference=reference, ddf=ddf)
         except AnalysisError as exc:
             if strict:
                 raise
@@ -403,6 +406,7 @@ def stats_for_dataset(
     engine: str = "auto",
     out_dir: str | Path | None = None,
     progress: bool = False,
+    ddf: str = "Satterthwaite",
 ) -> StatsOutput:
     """Trial table of a dataset, then :func:`run_stats` on it (what ``coaffect stats`` runs).
 
@@ -417,6 +421,8 @@ def stats_for_dataset(
         Default ``<dataset>/derivatives/coaffect/stats``.
     progress : bool
         Progress bar while building the trial table.
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        Denominator df of the lme4 engine.
 
     Returns
     -------
@@ -440,7 +446,13 @@ def stats_for_dataset(
     out_dir = Path(out_dir) if out_dir else derivatives_dir(dataset_dir, None, "stats")
     extra = {"protocol_sha256": protocol_sha256(study), "reference_levels": reference_levels(study)}
     out = run_stats(
-        trials, formulas, engine=engine, out_dir=out_dir, extra_info=extra, reference=reference_levels(study)
+        trials,
+        formulas,
+        engine=engine,
+        out_dir=out_dir,
+        extra_info=extra,
+        reference=reference_levels(study),
+        ddf=ddf,
     )
     out.notes = study_notes(study, trials)
     return out

@@ -23,6 +23,12 @@ def add_arguments(parser) -> None:
         "else the statsmodels fallback (Wald z)",
     )
     parser.add_argument(
+        "--ddf",
+        choices=("Satterthwaite", "Kenward-Roger"),
+        default="Satterthwaite",
+        help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
+    )
+    parser.add_argument(
         "--out", default=None, help="folder for the tables (default DATASET/derivatives/coaffect/stats)"
     )
 
@@ -32,7 +38,7 @@ def run(args) -> int:
 
     from analysis.stats import stats_for_dataset
 
-    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, out_dir=args.out)
+    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, out_dir=args.out, ddf=args.ddf)
     with pd.option_context(
         "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format
     ):
