@@ -185,3 +185,24 @@ def test_library_runtime_warnings_are_collected_into_the_model(trials, monkeypat
     res = fit_mixed(trials, "t_both ~ condition", engine="statsmodels")
     assert "RuntimeWarning: invalid value encountered in sqrt" in res.warnings
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_untested_statsmodels_version_is_said_not_hidden(trials, monkeypatch):
+    from analysis.stats import mixed_statsmodels
+
+    monkeypatch.setattr(mixed_statsmodels, "_TESTED_STATSMODELS", ("9.9",))
+    res = fit_mixed(trials, "t_both ~ condition", engine="statsmodels")
+    assert any("is not a version the bounded REML search was tested with (9.9.x)" in w for w in res.warnings)
+
+
+def test_tost_for_a_null_group_effect(trials):
+    res = fit_mixed(trials, "t_both ~ condition + valence", engine="statsmodels", tost_bound=0.5)
+    es = res.effect_sizes.set_index("measure")["value"]
+    fx = res.fixed.set_index("term").loc["condition[group-alone]"]
+    # TOST p is the larger of the two one-sided p values against +/- 0.5 d
+    from scipy import stats as sps
+
+    denom = np.sqrt(res.random["variance"].sum())
+    lo = sps.norm.sf((fx["estimate"] + 0.5 * denom) / fx["se"])
+    hi = sps.norm.cdf((fx["estimate"] - 0.5 * denom) / fx["se"])
+    assert es["TOST_p"] == pytest.approx(max(lo, hi))
