@@ -55,7 +55,16 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
         add("analysed: self-report", "trials", cond, (~ex).sum())
         if "face_excluded" in d.columns:
             fx = d["face_excluded"].astype(bool) & ~ex
-            for reason, n in d.loc[fx, "face_exclusion_reason"].fillna("").value_counts().items():
+            reasons = (
+                d.loc[fx, "face_exclusion_reason"]
+                .fillna("")
+                .str.replace(
+                    r"face visible in \d+% of frames \(< (\d+)%\)",
+                    r"face visible in fewer than \1% of frames",
+                    regex=True,
+                )
+            )
+            for reason, n in reasons.value_counts().items():
                 add(f"no facial measures: {reason or 'unspecified'}", "trials", cond, n)
             add("analysed: facial measures", "trials", cond, (~ex & ~d["face_excluded"].astype(bool)).sum())
         if "n_frames" in d.columns and "face_fraction" in d.columns:
@@ -79,9 +88,28 @@ def flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
     """
     if flow.empty:
         return flow
-    order = list(dict.fromkeys(zip(flow["unit"], flow["step"])))
+    order = sorted(dict.fromkeys(zip(flow["unit"], flow["step"])), key=lambda us: _stage(us[1]))
     wide = flow.pivot_table(
         index=["unit", "step"], columns="condition", values="n", aggfunc="sum", fill_value=0
     )
     wide = wide.reindex(pd.MultiIndex.from_tuples(order, names=["unit", "step"]))
+    wide.columns.name = None
     return wide.fillna(0).astype(int).reset_index()[["step", "unit", *wide.columns]]
+
+
+_STAGES = (
+    "enrolled",
+    "flagged",
+    "planned",
+    "excluded",
+    "analysed: self-report",
+    "no facial measures",
+    "analysed: facial",
+    "camera frames",
+    "frames with",
+)
+
+
+def _stage(step: str) -> int:
+    """Position of a step in the flow (stable sort keeps reasons in count order)."""
+    return next((i for i, s in enumerate(_STAGES) if step.startswith(s)), len(_STAGES))

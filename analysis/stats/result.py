@@ -12,7 +12,7 @@ SIMPLIFICATION_RULE = (
     "dropped before fitting, each with its reason). If the fit is singular, drop the random "
     "term with the smallest variance, the most complex first on ties (participant:valence, "
     "stimulus:condition, session, stimulus, participant), refit, and repeat until the fit "
-    "is not singular; fixed effects are never changed."
+    "is not singular or one random term is left; fixed effects are never changed."
 )
 
 #: Columns of :attr:`MixedModelResult.fixed`.

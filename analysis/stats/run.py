@@ -189,7 +189,7 @@ def fit_mixed(
     specs = contrasts(md)
     steps = list(md.dropped_random)
     res = _fit_once(md, engine, specs, ddf, family)
-    while res.singular and md.random:
+    while res.singular and len(md.random) > 1:  # the last term stays: without it lme4 needs lm()
         comp = res.random.set_index("component")["variance"].drop("residual", errors="ignore")
         smallest = comp.min()
         ties = [
