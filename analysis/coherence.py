@@ -4,12 +4,26 @@ Per participant x clip, the Pearson correlation over the clip's frames between
 a button's state ``lag`` seconds earlier and a facial measure now (the face
 follows the feeling): happy button with AU12, sad button with the inner_brow_lip_down (AU01+AU04+AU15)
 composite. The lag comes from the protocol (``analysis.coherence_lag``) or,
-when that is unset, from the data: the lag on a grid (default 0-5 s in 0.25 s
-steps) that maximises the mean Fisher z over all usable trials. Trials where a
-button was never (or always) held have no correlation (NaN) and say so.
+when that is unset, from leave-one-participant-out cross-validation over -5 to
++5 s (0.25 s steps; negative: the face moves before the button): each
+participant's lag is the one that maximises the mean Fisher z of *the other*
+participants, so no participant's correlation is tested at a lag chosen on
+their own data (choosing and testing on the same data is circular: the
+maximum over 41 lags is biased upwards; Kriegeskorte et al. 2009).
+
+Chance level: the face and the button can correlate only because both follow
+the clip. The cross-person same-clip surrogate correlates each participant's
+face with *another* participant's button on the same clip (matched on time
+since clip onset, same lag): what the clip alone produces. ``z_surrogate`` is
+given per trial and ``z_above_chance = z - z_surrogate``.
+
+Trials where a button was never (or always) held have no correlation (NaN)
+and say so; :class:`CoherenceResult` counts them.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,9 +56,37 @@ def _grouped_r(
     return r, n
 
 
+class CoherenceResult(NamedTuple):
+    """Result of :func:`coherence_table`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per participant x clip x button pair.
+    lag_curve : pandas.DataFrame
+        lag, mean_z (all participants) and mean_z_surrogate: the shape the
+        cross-validation searched.
+    lag : float
+        The protocol's lag, or the median of the cross-validated lags.
+    lag_source : str
+        ``protocol`` or ``leave-one-participant-out``.
+    n_no_value : int
+        Trial x pair rows without a correlation (button never/always held, too few frames).
+    chance_z : float
+        Mean surrogate z (the chance level of the mean z).
+    """
+
+    table: pd.DataFrame
+    lag_curve: pd.DataFrame
+    lag: float
+    lag_source: str
+    n_no_value: int
+    chance_z: float
+
+
 def coherence_table(
     study: Study, trials: pd.DataFrame, lag: float | None = None, lags: np.ndarray | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+) -> CoherenceResult:
     """Face-button correlation per participant x clip at one lag.
 
     Parameters
@@ -55,27 +97,28 @@ def coherence_table(
         Trial table; excluded and face-excluded trials are left out.
     lag : float, optional
         Face-after-button lag in s. Default: the protocol's
-        ``analysis.coherence_lag``, else estimated on ``lags``.
+        ``analysis.coherence_lag``, else leave-one-participant-out on ``lags``.
     lags : numpy.ndarray, optional
-        Candidate lags (default 0, 0.25, ..., 5 s).
+        Candidate lags (default -5, -4.75, ..., 5 s).
 
     Returns
     -------
-    table : pandas.DataFrame
-        participant_id, session_id, condition, trial, stimulus_id, valence,
-        button, measure, lag, r, z (Fisher), n_frames, note.
-    lag_curve : pandas.DataFrame
-        lag, mean_z (averaged over trials and both pairs): how the lag was chosen.
-    lag_used : float
+    CoherenceResult
+        ``table``: participant_id, session_id, condition, trial, stimulus_id,
+        valence, button, measure, lag (per participant under cross-validation),
+        r, z (Fisher), z_surrogate, z_above_chance, n_frames, note; and the
+        lag curve, lag, its source, the count of rows without a value and the
+        chance level.
 
     Examples
     --------
-    >>> coh, curve, lag = coherence_table(load_study("sim"), trials)  # doctest: +SKIP
-    >>> coh.groupby(["condition", "button"])["z"].mean()             # doctest: +SKIP
+    >>> res = coherence_table(load_study("sim"), trials)               # doctest: +SKIP
+    >>> res.table.groupby(["condition", "button"])["z_above_chance"].mean()  # doctest: +SKIP
     """
     if lag is None:
         lag = study.settings.coherence_lag
-    lags = np.round(np.arange(0.0, 5.0001, 0.25), 4) if lags is None else np.asarray(lags, float)
+    source = "protocol" if lag is not None else "leave-one-participant-out"
+    lags = np.round(np.arange(-5.0, 5.0001, 0.25), 4) if lags is None else np.asarray(lags, float)
     usable = trials.loc[
         ~trials["excluded"].astype(bool) & ~trials["face_excluded"].astype(bool), ["participant_id", "trial"]
     ]
@@ -100,11 +143,20 @@ def coherence_table(
         "lag",
         "r",
         "z",
+        "z_surrogate",
+        "z_above_chance",
         "n_frames",
         "note",
     ]
     if not frames or all(f.empty for _, f in frames):
-        return pd.DataFrame(columns=cols), pd.DataFrame(columns=["lag", "mean_z"]), np.nan
+        return CoherenceResult(
+            pd.DataFrame(columns=cols),
+            pd.DataFrame(columns=["lag", "mean_z", "mean_z_surrogate"]),
+            np.nan,
+            source,
+            0,
+            np.nan,
+        )
     allf = pd.concat([f.assign(_sid=i) for i, (_, f) in enumerate(frames)], ignore_index=True)
     key_df = allf[["session_id", "participant_id", "trial"]].drop_duplicates().reset_index(drop=True)
     key_df["_k"] = np.arange(len(key_df))
@@ -114,33 +166,110 @@ def coherence_table(
     segs = [session_segments(sd) for sd, _ in frames]
     groups = allf.groupby(["_sid", "participant_id"]).indices
 
+    t_rel = allf["t_rel"].to_numpy()
+    onset = t - t_rel
+    # surrogate partner: the next participant (another person) who saw the same clip
+    key_df["stimulus_id"] = allf.groupby("_k")["stimulus_id"].first().reindex(key_df["_k"]).to_numpy()
+    key_df["_sid"] = allf.groupby("_k")["_sid"].first().reindex(key_df["_k"]).to_numpy()
+    key_df["_onset"] = pd.Series(onset).groupby(keys).first().reindex(key_df["_k"]).to_numpy()
+    partner = np.full(len(key_df), -1)
+    for _, idx in key_df.groupby("stimulus_id").indices.items():
+        people = key_df.loc[idx, "participant_id"].to_numpy()
+        if len(set(people)) < 2:
+            continue
+        for j, k in enumerate(idx):
+            for step in range(1, len(idx)):
+                other = idx[(j + step) % len(idx)]
+                if people[(j + step) % len(idx)] != people[j]:
+                    partner[k] = other
+                    break
+
     def states(button: str, shift: float) -> np.ndarray:
         s = np.empty(len(allf))
         for (i, pid), idx in groups.items():
             s[idx] = button_state(segs[i], pid, button, t[idx] - shift)
         return s
 
-    def rs(shift: float) -> dict:
-        return {(b, m): _grouped_r(keys, states(b, shift), allf[m].to_numpy(), len(key_df)) for b, m in PAIRS}
+    def surrogate_states(button: str, shift: float) -> np.ndarray:
+        s = np.full(len(allf), np.nan)
+        for k in range(len(key_df)):
+            q = partner[k]
+            if q < 0:
+                continue
+            idx = rows_of[k]
+            row = key_df.iloc[q]
+            s[idx] = button_state(
+                segs[int(row["_sid"])], row["participant_id"], button, row["_onset"] + t_rel[idx] - shift
+            )
+        return s
 
-    curve = []
+    rows_of = pd.Series(np.arange(len(allf))).groupby(keys).apply(np.asarray).reindex(key_df["_k"]).tolist()
+
+    def zs(shift: float, surrogate: bool = False) -> dict:
+        out = {}
+        for b, m in PAIRS:
+            x = surrogate_states(b, shift) if surrogate else states(b, shift)
+            r, n = _grouped_r(keys, x, allf[m].to_numpy(), len(key_df))
+            out[(b, m)] = (r, n)
+        return out
+
+    fisher = lambda r: np.arctanh(np.clip(r, -0.999999, 0.999999))  # noqa: E731
     if lag is None:
-        for L in lags:
-            zs = [np.arctanh(np.clip(r, -0.999999, 0.999999)) for r, _ in rs(L).values()]
-            curve.append((float(L), float(np.nanmean(np.concatenate(zs)))))
-        curve_df = pd.DataFrame(curve, columns=["lag", "mean_z"])
-        lag = float(curve_df.loc[curve_df["mean_z"].idxmax(), "lag"])
+        # per-trial z at every lag: (pairs x trials) per lag
+        Z = np.stack(
+            [np.stack([fisher(r) for r, _ in zs(L).values()]) for L in lags]
+        )  # lags x pairs x trials
+        pids = key_df["participant_id"].to_numpy()
+        per_trial = np.where(np.isfinite(Z), Z, 0.0)
+        valid = np.isfinite(Z).astype(float)
+        total_sum, total_n = per_trial.sum(axis=(1, 2)), valid.sum(axis=(1, 2))
+        lag_of = {}
+        for pid in np.unique(pids):
+            mine = pids == pid
+            own_sum = per_trial[:, :, mine].sum(axis=(1, 2))
+            own_n = valid[:, :, mine].sum(axis=(1, 2))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rest = (total_sum - own_sum) / (total_n - own_n)
+            lag_of[pid] = (
+                float(lags[np.nanargmax(rest)]) if np.isfinite(rest).any() else float(lags[len(lags) // 2])
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            curve_df = pd.DataFrame({"lag": lags.astype(float), "mean_z": total_sum / total_n})
+        lag_used = float(np.median(list(lag_of.values())))
+        trial_lag = np.array([lag_of[p] for p in pids])
     else:
         curve_df = pd.DataFrame({"lag": [float(lag)], "mean_z": [np.nan]})
+        lag_used = float(lag)
+        trial_lag = np.full(len(key_df), float(lag))
+    # each trial at its own (cross-validated) lag; surrogate at the same lag
+    results = {
+        pair: (np.full(len(key_df), np.nan), np.zeros(len(key_df)), np.full(len(key_df), np.nan))
+        for pair in PAIRS
+    }
+    for L in np.unique(trial_lag):
+        sel = trial_lag == L
+        real, sur = zs(float(L)), zs(float(L), surrogate=True)
+        for pair in PAIRS:
+            results[pair][0][sel] = real[pair][0][sel]
+            results[pair][1][sel] = real[pair][1][sel]
+            results[pair][2][sel] = sur[pair][0][sel]
     out = []
-    for (b, m), (r, n) in rs(float(lag)).items():
-        part = key_df.copy()
-        part["button"], part["measure"], part["lag"] = b, m, float(lag)
+    for (b, m), (r, n, r_sur) in results.items():
+        part = key_df[["session_id", "participant_id", "trial"]].copy()
+        part["button"], part["measure"], part["lag"] = b, m, trial_lag
         part["r"], part["n_frames"] = r, n.astype(int)
-        part["z"] = np.arctanh(np.clip(r, -0.999999, 0.999999))
+        part["z"] = fisher(r)
+        part["z_surrogate"] = fisher(r_sur)
+        part["z_above_chance"] = part["z"] - part["z_surrogate"]
         part["note"] = np.where(np.isnan(r), "button never/always held or too few frames", "")
         out.append(part)
-    table = pd.concat(out, ignore_index=True).drop(columns="_k")
+    table = pd.concat(out, ignore_index=True)
     info = trials[["participant_id", "trial", "condition", "stimulus_id", "valence"]]
     table = table.merge(info, on=["participant_id", "trial"], how="left")
-    return table[cols], curve_df, float(lag)
+    chance = float(np.nanmean(table["z_surrogate"])) if table["z_surrogate"].notna().any() else np.nan
+    if lag is None:
+        curve_df["mean_z_surrogate"] = np.nan
+        curve_df.loc[curve_df["lag"] == lag_used, "mean_z_surrogate"] = chance
+    else:
+        curve_df["mean_z_surrogate"] = chance
+    return CoherenceResult(table[cols], curve_df, lag_used, source, int(table["r"].isna().sum()), chance)

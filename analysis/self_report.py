@@ -10,17 +10,28 @@ column                    meaning
 ========================  ====================================================
 ``t_happy``, ``t_sad``    seconds the button was held during the clip
 ``t_both``                seconds both buttons were held at once
+``t_both_expected``       seconds of overlap expected by chance if the two
+                          buttons were held independently:
+                          ``t_happy * t_sad / duration``
+``t_both_excess``         ``t_both - t_both_expected``: overlap beyond chance
+                          (positive: the buttons are held together more
+                          than independent use would produce)
 ``p_happy``, ``p_sad``,   the same as shares of the clip duration (0..1)
 ``p_both``
 ``any_simultaneous``      ``t_both >= threshold`` (protocol
                           ``analysis.simultaneity_threshold``)
-``n_switches``            number of times the next press inside the clip was
-                          on the other button than the previous one (a hold
-                          already running at clip onset counts as a press at
-                          onset)
+``n_switches``            changes between the exclusive states happy-only
+                          and sad-only (periods with neither or both buttons
+                          in between are skipped: happy-only, both,
+                          sad-only is one switch; pressing the second
+                          button while still holding the first is not one
+                          by itself)
 ``min_index``             ``min(t_happy, t_sad)``, the MIN index of mixed
-                          feelings
+                          feelings on durations
 ``unclosed_hold``         a hold in this clip whose release was never recorded
+``never_pressed``         the participant pressed no button in any clip of
+                          the session (a compliance flag: their zeros are
+                          not evidence of no feeling)
 ========================  ====================================================
 
 All computation is on tidy tables; reading files is done by the callers.
@@ -41,6 +52,8 @@ SELF_REPORT_COLUMNS = (
     "t_happy",
     "t_sad",
     "t_both",
+    "t_both_expected",
+    "t_both_excess",
     "p_happy",
     "p_sad",
     "p_both",
@@ -48,7 +61,22 @@ SELF_REPORT_COLUMNS = (
     "n_switches",
     "min_index",
     "unclosed_hold",
+    "never_pressed",
 )
+
+
+def _exclusive_switches(segs: dict) -> int:
+    """Changes between happy-only and sad-only periods, in time order."""
+    edges = sorted({t for b in ("happy", "sad") for seg in segs[b] for t in seg})
+    states = []
+    for a, b in zip(edges, edges[1:]):
+        mid = (a + b) / 2
+        on = {k: any(x <= mid < y for x, y in segs[k]) for k in ("happy", "sad")}
+        if on["happy"] != on["sad"]:
+            state = "happy" if on["happy"] else "sad"
+            if not states or states[-1] != state:
+                states.append(state)
+    return max(0, len(states) - 1)
 
 
 def _union(segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -121,13 +149,15 @@ def _one(holds: list[tuple[str, float, float, bool]], onset: float, offset: floa
     segs = {b: _union([(a, e) for bb, a, e, _ in holds if bb == b]) for b in ("happy", "sad")}
     t_happy, t_sad = _total(segs["happy"]), _total(segs["sad"])
     t_both = _overlap(segs["happy"], segs["sad"])
-    presses = sorted((a, b) for b in ("happy", "sad") for a, _ in segs[b])
-    switches = sum(1 for (_, b0), (_, b1) in zip(presses, presses[1:]) if b0 != b1)
+    switches = _exclusive_switches(segs)
     share = (lambda x: x / duration) if duration > 0 else (lambda x: np.nan)
+    expected = t_happy * t_sad / duration if duration > 0 else np.nan
     return {
         "t_happy": t_happy,
         "t_sad": t_sad,
         "t_both": t_both,
+        "t_both_expected": expected,
+        "t_both_excess": t_both - expected,
         "p_happy": share(t_happy),
         "p_sad": share(t_sad),
         "p_both": share(t_both),
@@ -178,6 +208,8 @@ def self_report_measures(
     >>> m = self_report_measures(iv, clips)
     >>> m[["t_happy", "t_sad", "t_both", "n_switches", "min_index"]].values.tolist()
     [[4.0, 7.0, 2.0, 1.0, 4.0]]
+    >>> m[["t_both_expected", "t_both_excess"]].round(2).values.tolist()  # 4 * 7 / 10
+    [[2.8, -0.8]]
     """
     if participants is None:
         participants = sorted(intervals["participant_id"].dropna().unique().tolist())
@@ -211,8 +243,16 @@ def self_report_measures(
                 }
             )
     out = pd.DataFrame(rows, columns=list(SELF_REPORT_COLUMNS))
+    pressed = out.groupby("participant_id")[["t_happy", "t_sad"]].sum().sum(axis=1) > 0
+    out["never_pressed"] = ~out["participant_id"].map(pressed).fillna(False).astype(bool)
     return out.astype(
-        {"trial": "int64", "n_switches": "int64", "any_simultaneous": "bool", "unclosed_hold": "bool"}
+        {
+            "trial": "int64",
+            "n_switches": "int64",
+            "any_simultaneous": "bool",
+            "unclosed_hold": "bool",
+            "never_pressed": "bool",
+        }
     )
 
 
@@ -228,7 +268,9 @@ def ratings_wide(ratings: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``participant_id``, ``trial`` and one ``rating_<item>`` column per
-        item (scale points; NaN when the rating timed out).
+        item (scale points; NaN when the rating timed out), and
+        ``rating_min`` = min(rating_happy, rating_sad) when both items exist
+        (Schimmack 2001).
 
     Examples
     --------
@@ -236,7 +278,9 @@ def ratings_wide(ratings: pd.DataFrame) -> pd.DataFrame:
     ...     "participant_id": ["P1", "P1"], "item": ["happy", "sad"],
     ...     "value": [7, 2], "rt": [1.2, 0.9], "onset": [30.0, 30.0]})
     >>> ratings_wide(r).columns.tolist()
-    ['participant_id', 'trial', 'rating_happy', 'rating_sad']
+    ['participant_id', 'trial', 'rating_happy', 'rating_sad', 'rating_min']
+    >>> float(ratings_wide(r)["rating_min"].iloc[0])
+    2.0
     """
     if ratings.empty:
         return pd.DataFrame({"participant_id": pd.Series(dtype="str"), "trial": pd.Series(dtype="int64")})
@@ -250,4 +294,8 @@ def ratings_wide(ratings: pd.DataFrame) -> pd.DataFrame:
         index=["participant_id", "trial"], columns="item", values="value", aggfunc="last", dropna=False
     )
     wide.columns = [f"rating_{c}" for c in wide.columns]
-    return wide.reset_index()
+    wide = wide.reset_index()
+    if {"rating_happy", "rating_sad"} <= set(wide.columns):
+        # the MIN index on ratings (Schimmack 2001): mixed feelings are as strong as the weaker one
+        wide["rating_min"] = wide[["rating_happy", "rating_sad"]].min(axis=1, skipna=False)
+    return wide

@@ -13,7 +13,8 @@ gives every simulated clip its valence (the frozen protocols point at it), and
 Generative model (trial level, every figure a :class:`SimulationSpec` field)::
 
     AU12 clip mean - baseline mean = smile_valence[valence] + smile_group_effect * group
-                                     + u_participant + u_stimulus + u_group_session + e
+                                     + u_participant + u_stimulus + u_group_session
+                                     + u_stimulus:condition + u_participant:valence + e
 
 and the same for the inner_brow_lip_down composite (AU01+AU04+AU15) with its own random effects. Effects are
 in units of the trial-level residual SD (``sd_residual``). Within a clip the
@@ -26,6 +27,7 @@ pseudo-pairs. Self-reports depend on the clip, not on the condition.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -84,6 +86,8 @@ class SimulationSpec:
     sd_participant: float = 0.35
     sd_stimulus: float = 0.25
     sd_session: float = 0.15
+    sd_stimulus_condition: float = 0.15
+    sd_participant_valence: float = 0.2
     sd_residual: float = 1.0
     sd_frame: float = 0.5
     happy_fraction: dict = field(
@@ -101,7 +105,43 @@ class SimulationSpec:
     p_missing_group: float = 0.10
     p_dropout_alone: float = 0.02
     p_dropout_group: float = 0.06
+    switch_rate: float = 2.0
+    p_zero_both: float = 0.5
     seed: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("n_alone", "n_group_sessions", "n_clips"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise AnalysisError(f"SimulationSpec.{name}: a whole number >= 0 (got {value!r})")
+        if self.n_clips < 1:
+            raise AnalysisError(f"SimulationSpec.n_clips: at least 1 clip (got {self.n_clips})")
+        for name in (
+            "sd_participant",
+            "sd_stimulus",
+            "sd_session",
+            "sd_stimulus_condition",
+            "sd_participant_valence",
+            "sd_frame",
+            "switch_rate",
+        ):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise AnalysisError(f"SimulationSpec.{name}: a number >= 0 (got {value!r})")
+        if not self.sd_residual > 0:
+            raise AnalysisError(f"SimulationSpec.sd_residual: must be > 0 (got {self.sd_residual!r})")
+        if not 0 <= self.p_zero_both < 1:
+            raise AnalysisError(
+                f"SimulationSpec.p_zero_both: a probability in [0, 1) (got {self.p_zero_both!r})"
+            )
+        if not self.fps > 0 or not self.clip_duration > 0:
+            raise AnalysisError("SimulationSpec: fps and clip_duration must be > 0")
+        unknown = [v for v in self.valences if v not in self.smile_valence or v not in self.sad_valence]
+        if unknown:
+            raise AnalysisError(
+                f"SimulationSpec.valences: no smile/sad effect given for {', '.join(unknown)}",
+                hint="add them to smile_valence and sad_valence",
+            )
 
     def clips(self) -> list[tuple[str, str]]:
         """(stimulus id, valence) of every simulated clip."""
@@ -246,6 +286,14 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
     protocol_sha = hashlib.sha256(protocol_text.encode()).hexdigest()
     clips = spec.clips()
     u_stim = {c: (rng.normal(0, spec.sd_stimulus), rng.normal(0, spec.sd_stimulus)) for c, _ in clips}
+    # clip-by-condition deviations: how much a clip's group effect differs from the average one
+    # (own random stream, so that adding these terms left every other draw of a seed unchanged)
+    slope_rng = np.random.default_rng([spec.seed, 11])
+    u_sc = {
+        (c, cond): slope_rng.normal(0, spec.sd_stimulus_condition, 2)
+        for c, _ in clips
+        for cond in ("alone", "group")
+    }
     n_frames_clip = int(round(spec.clip_duration * spec.fps))
     stim_signal = {
         c: [_ar1(rng, n_frames_clip, spec.stimulus_signal_sd, 0.95) for _ in range(2)] for c, _ in clips
@@ -261,18 +309,21 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
     for condition, sid, size in iterator:
         pids = [f"P{pid_counter + i + 1:04d}" for i in range(size)]
         pid_counter += size
+        u_cond = {c: tuple(np.add(u_stim[c], u_sc[(c, condition)])) for c, _ in clips}
         _simulate_session(
-            out, spec, rng, condition, sid, pids, clips, u_stim, stim_signal, protocol_text, protocol_sha
+            out, spec, rng, condition, sid, pids, clips, u_cond, stim_signal, protocol_text, protocol_sha
         )
     truth = {
         "spec": asdict(spec),
         "truth": {
-            "AU12": {"condition[T.group]": spec.smile_group_effect},
-            "inner_brow_lip_down": {"condition[T.group]": spec.sad_group_effect},
+            "AU12": {"condition[group-alone]": spec.smile_group_effect},
+            "inner_brow_lip_down": {"condition[group-alone]": spec.sad_group_effect},
             "variances": {
                 "participant_id": spec.sd_participant**2,
                 "stimulus_id": spec.sd_stimulus**2,
                 "session_id": spec.sd_session**2,
+                "stimulus_condition": spec.sd_stimulus_condition**2,
+                "participant_valence": spec.sd_participant_valence**2,
             },
         },
     }
@@ -348,6 +399,8 @@ def _simulate_session(
     p_dropout = spec.p_dropout_group if group else spec.p_dropout_alone
     for seat_i, (pid, seat) in enumerate(zip(pids, seats)):
         u_p = (rng.normal(0, spec.sd_participant), rng.normal(0, spec.sd_participant))
+        pv_rng = np.random.default_rng([spec.seed, 12, int(pid.lstrip("P"))])
+        u_pv = {v: pv_rng.normal(0, spec.sd_participant_valence, 2) for v in spec.valences}
         base_level = rng.normal(0, 0.5, 2)  # the participant's resting face, removed by baseline
         smile = base_level[0] + _ar1(rng, len(times), spec.sd_frame)
         sad = base_level[1] + _ar1(rng, len(times), spec.sd_frame)
@@ -374,6 +427,7 @@ def _simulate_session(
                     val.get(valence, 0.0)
                     + effect * group
                     + u_p[which]
+                    + u_pv[valence][which]
                     + u_stim[cid][which]
                     + u_ses[which]
                     + rng.normal(0, spec.sd_residual)
@@ -473,7 +527,10 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
             "t": times,
             "participant_id": pid,
             "face_found": ~missing,
-            "face_x": 40.0 + 200 * seat_i,
+            # head sway (px): independent per person, from its own stream so the other draws are unchanged
+            "face_x": 40.0
+            + 200 * seat_i
+            + _ar1(np.random.default_rng([zlib.crc32(f"{sid}/{pid}".encode())]), n, 3.0),
             "face_y": 120.0,
             "face_w": 120.0,
             "face_h": 120.0,

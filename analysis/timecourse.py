@@ -11,10 +11,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from coaffect.formats import faces_schema as fs
+
 from .study_data import SessionData, Study, measure_columns
 from .trials import button_state, clip_frames, session_segments
 
 #: Measures kept by default (others can be asked for).
+#: Face-box position columns usable as a head-movement control series (baseline-corrected px).
+HEAD_POSITION = tuple(c for c in fs.FACE_COLUMNS if c in ("face_x", "face_y"))
+
 DEFAULT_MEASURES = ("AU12", "AU06", "smile", "inner_brow_lip_down", "emo_happy", "emo_sad")
 
 
@@ -50,7 +55,8 @@ def session_timecourses(sd: SessionData, measures: list[str], bin_width: float =
     >>> session_timecourses(study.sessions[0], ["AU12"]).columns[:6].tolist()  # doctest: +SKIP
     ['session_id', 'participant_id', 'trial', 'stimulus_id', 'second', 'happy']
     """
-    present = [m for m in measures if m in measure_columns(sd.faces)]
+    have = set(measure_columns(sd.faces)) | set(HEAD_POSITION) if sd.faces is not None else set()
+    present = [m for m in measures if m in have and (sd.faces is None or m in sd.faces.columns)]
     frames = clip_frames(sd, present) if sd.faces is not None else _grid_frames(sd)
     if frames.empty:
         return frames
@@ -131,13 +137,15 @@ def timecourses(
 
 
 def condition_timecourse(
-    tc: pd.DataFrame, measure: str, by: tuple[str, ...] = ("valence", "condition")
+    tc: pd.DataFrame, measure: str, by: tuple[str, ...] = ("valence", "condition"), cluster: bool = True
 ) -> pd.DataFrame:
     """Mean time course with a 95% confidence band per group.
 
     Each participant is first averaged over the clips of a group (so the band
-    reflects participants, not clips), then the band is the t interval over
-    participants.
+    reflects participants, not clips). With ``cluster`` (default), the members
+    of a group session are then averaged into one unit, because they watched
+    together and are not independent; the band is the t interval over units
+    (alone participants and group sessions).
 
     Parameters
     ----------
@@ -147,18 +155,31 @@ def condition_timecourse(
         Column to summarise (a facial measure, ``happy`` or ``sad``).
     by : tuple of str
         Grouping columns.
+    cluster : bool
+        Group sessions as one unit each (default), or every participant as independent.
 
     Returns
     -------
     pandas.DataFrame
-        ``by`` columns, second, mean, sem, ci_low, ci_high, n (participants).
+        ``by`` columns, second, mean, sem, ci_low, ci_high, n (units).
 
     Examples
     --------
     >>> condition_timecourse(tc, "AU12").head()  # doctest: +SKIP
     """
     keys = [*by, "second"]
-    per = tc.groupby([*keys, "participant_id"], observed=True)[measure].mean().dropna()
+    d = tc
+    if cluster and "session_id" in tc.columns and "condition" in tc.columns:
+        unit = (
+            tc["participant_id"]
+            .astype(str)
+            .where(tc["condition"] != "group", "ses:" + tc["session_id"].astype(str))
+        )
+        d = tc.assign(_unit=unit)
+        per = d.groupby([*keys, "_unit", "participant_id"], observed=True)[measure].mean().dropna()
+        per = per.groupby(level=[*keys, "_unit"], observed=True).mean()
+    else:
+        per = d.groupby([*keys, "participant_id"], observed=True)[measure].mean().dropna()
     g = per.groupby(level=keys, observed=True)
     out = pd.DataFrame({"mean": g.mean(), "sem": g.sem(), "n": g.size()}).reset_index()
     q = sps.t.ppf(0.975, np.maximum(out["n"] - 1, 1))

@@ -19,7 +19,10 @@ with a face that carry it), so a reviewer sees how much each flag touched.
 Facial measures over the clip window are baseline-corrected: the participant's
 mean over the protocol's ``analysis.baseline_window`` is subtracted. A measure
 ``M`` gives two columns: ``M`` (mean over frames with a face) and ``M_peak``
-(maximum), so model formulas can say ``AU12 ~ condition * valence``.
+(the 90th percentile of the series smoothed over about 1 s: a high level that,
+unlike the maximum, does not grow with the number of usable frames, which
+differs by condition), so model formulas can say ``AU12 ~ condition * valence``;
+``n_frames`` stays in the table as a covariate (``AU12_peak ~ condition + n_frames``).
 """
 
 from __future__ import annotations
@@ -285,7 +288,7 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     quality = _quality_columns(frames, exclude, measures)
     g = frames.groupby(["participant_id", "trial"])
     agg = g[measures].mean()
-    peaks = g[measures].max().add_suffix("_peak")
+    peaks = _robust_peaks(frames, measures)
     counts = g.size().rename("n_frames")
     frac = g["face_found"].mean().rename("face_fraction")
     face = pd.concat([agg, peaks, counts, frac, quality], axis=1).reset_index()
@@ -311,6 +314,25 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     sr["face_excluded"] = [bool(w) for w in why_face]
     sr["face_exclusion_reason"] = why_face
     return sr
+
+
+#: Quantile and smoothing window (s) of ``M_peak``.
+PEAK_QUANTILE = 0.9
+PEAK_SMOOTH_S = 1.0
+
+
+def _robust_peaks(frames: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """90th percentile of each measure's ~1 s moving average per participant x trial."""
+    if not len(frames) or not measures:
+        return pd.DataFrame(columns=[f"{m}_peak" for m in measures])
+    dt = np.nanmedian(np.diff(np.sort(frames["t"].unique()))) if frames["t"].nunique() > 1 else 1.0
+    window = max(1, int(round(PEAK_SMOOTH_S / dt))) if dt > 0 else 1
+    f = frames.sort_values(["participant_id", "trial", "t"])
+    smooth = f.groupby(["participant_id", "trial"])[measures].transform(
+        lambda s: s.rolling(window, center=True, min_periods=1).mean()
+    )
+    smooth[["participant_id", "trial"]] = f[["participant_id", "trial"]]
+    return smooth.groupby(["participant_id", "trial"])[measures].quantile(PEAK_QUANTILE).add_suffix("_peak")
 
 
 def _not_shown(sd: SessionData, stimuli: pd.DataFrame) -> pd.DataFrame:
@@ -435,7 +457,12 @@ def _describe(col: str) -> str:
         "t_both": "Seconds both buttons were held at once (mixed feelings).",
         "p_both": "t_both / clip duration.",
         "min_index": "min(t_happy, t_sad), s.",
-        "n_switches": "Changes between happy and sad presses.",
+        "t_both_expected": "Overlap expected if both buttons were held independently: t_happy * t_sad / duration, s.",
+        "t_both_excess": "t_both - t_both_expected, s (overlap beyond chance).",
+        "n_switches": "Changes between the exclusive states happy-only and sad-only.",
+        "never_pressed": "Participant pressed no button in any clip of the session (compliance flag).",
+        "rating_min": "min(rating_happy, rating_sad): MIN index on ratings (Schimmack 2001).",
+        "n_frames": "Camera frames during the clip (a covariate for face measures).",
         "face_fraction": "Share of the clip's camera frames with this participant's face.",
         "excluded": "Trial unusable for every outcome (see exclusion_reason).",
         "face_excluded": "Facial measures unusable (see face_exclusion_reason).",
@@ -447,7 +474,7 @@ def _describe(col: str) -> str:
     if col.startswith("quality_"):
         return f"Share of the clip's face frames flagged '{col[8:]}' in face_quality (docs/faces-table.md)."
     if col.endswith("_peak"):
-        return f"Maximum of {col[:-5]} over the clip, minus the baseline mean."
+        return f"90th percentile of {col[:-5]} smoothed over 1 s, over the clip, minus the baseline mean."
     if col.startswith("rating_"):
         return f"Post-clip rating '{col[7:]}' (scale points)."
     return col.replace("_", " ")

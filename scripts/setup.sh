@@ -13,6 +13,7 @@ APT_PACKAGES=(
   pulseaudio pulseaudio-utils         # clip sound: tests start their own daemon with a null sink, parec records it
   fonts-dejavu-core fonts-noto-cjk    # Latin, Cyrillic, Japanese, Chinese, Korean texts on screen
   r-base-core r-cran-lme4 r-cran-lmertest r-cran-jsonlite  # reference engine for the mixed models
+  r-cran-pbkrtest r-cran-emmeans      # Kenward-Roger df option; EMMs checked against emmeans in tests
   chromium                            # headless browser check of the HTML report
 )
 

@@ -54,3 +54,20 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
         assert formula in html
     info = json.loads((report.parent / "stats" / "model-1_AU12_condition_valence_info.json").read_text())
     assert info["n"]["participants"] == 9 and info["n"]["group_sessions"] == 2
+    # the new inference tables are in the page a browser renders (headless Chromium)
+    from tests.test_report import _chromium
+
+    proc = _chromium(["--dump-dom", report.as_uri()], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    for text in (
+        "Participant, trial and frame flow by condition",
+        "Omnibus tests (Type III)",
+        "Estimated marginal means",
+        "Effect sizes",
+        "R2_conditional",
+        # one clip per valence in the demo: the clip intercept is not identified and says why
+        "Random part: (1 | stimulus_id) dropped: 1 clip per valence level",
+    ):
+        assert text in dom, text
+    assert info["engine"] == "lme4" and "simplification_rule" in info and info["protocol_sha256"]

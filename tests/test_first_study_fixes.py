@@ -14,6 +14,7 @@ from analysis.score import score_dataset
 from analysis.study_data import load_study
 from analysis.trials import trial_table
 from coaffect.cli import main
+from coaffect.formats import faces_schema as fs
 from coaffect.formats.session_writer import SessionWriter
 
 # ------------------------------------------------ 1. an alone participant sits centred
@@ -324,7 +325,7 @@ def small_report(tmp_path_factory):
     faces = pd.read_parquet(faces_path)
     faces["face_found"] = False
     for c in faces.columns:
-        if c.startswith(("AU", "emo_")) or c in ("sadness", "happiness", "face_w"):
+        if c.startswith(("AU", "emo_")) or c in (*fs.COMPOSITES, "face_w"):
             faces[c] = float("nan")
     faces.to_parquet(faces_path)
     summary_path = faces_path.with_name("score_summary.json")

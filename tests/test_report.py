@@ -63,7 +63,9 @@ def test_report_files_and_figures(report):
         "t_both ~ condition * valence",
     ]
     fitted = [m["formula"] for m in info["models"]]
-    assert "AU12 ~ condition * valence" in fitted and "z ~ condition * button" in fitted
+    assert "AU12 ~ condition * valence" in fitted
+    assert "z_above_chance ~ condition * button + valence" in fitted
+    assert (out / "exclusion_flow.tsv").exists() and (out / "synchrony_wlcc.tsv").exists()
     assert (out / "stats" / "model-1_AU12_condition_valence_fixed.tsv").exists()
     assert (report.parents[1] / "trials.tsv").exists()  # derivatives/coaffect/trials.tsv
     # face_quality flags per participant (simulated faces carry none: shares of 0)
@@ -85,7 +87,18 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         "Statistics",
     ):
         assert heading in dom, heading
-    assert "condition[T.group]" in dom and "(0 + in_group | session_id)" in dom
+    assert "condition[group-alone]" in dom and "(0 + in_group | session_id)" in dom
+    for table in (
+        "Participant, trial and frame flow by condition",
+        "analysed: facial measures",
+        "Omnibus tests (Type III)",
+        "Estimated marginal means",
+        "Effect sizes",
+        "R2_marginal",
+        "d_group",
+        "Random part: (1 | stimulus_id) dropped",
+    ):
+        assert table in dom, table
     assert "they are not felt emotions" in dom
     srcs = re.findall(r'<img src="([^"]+)"', dom)
     assert sorted(srcs) == sorted(FIGURES)
@@ -111,4 +124,7 @@ def test_report_without_faces_says_so(tmp_path_factory, tmp_path):
         "Not fitted: formula &#x27;AU12 ~ condition * valence&#x27;: facial measure &#x27;AU12&#x27; is not"
         in html
     )
-    assert "t_both ~ condition * valence + (1 | participant_id)" in html
+    # one clip per valence level: the random terms it cannot identify are named with the reason
+    assert "t_both ~ condition * valence + (0 + in_group | session_id)" in html
+    assert "Random part: (1 | stimulus_id) dropped: 1 clip per valence level" in html
+    assert "no session was scored" in html

@@ -120,3 +120,44 @@ def test_clip_intervals_and_ratings_wide():
     w = ratings_wide(r).set_index("trial")
     assert w.loc[1, "rating_happy"] == 7 and pd.isna(w.loc[1, "rating_sad"])  # timed out -> NaN
     assert w.loc[2, "rating_happy"] == 3
+
+
+def _iv(rows):
+    return pd.DataFrame(
+        [
+            {
+                "participant_id": p,
+                "seat": "A",
+                "button": b,
+                "onset": a,
+                "offset": e,
+                "duration": e - a,
+                "closed": True,
+            }
+            for p, b, a, e in rows
+        ]
+    )
+
+
+def test_switches_count_exclusive_states_only():
+    clips = pd.DataFrame({"onset": [0.0], "duration": [20.0], "trial": [1], "stimulus_id": ["c1"]})
+    # happy 1-5, sad pressed at 3 while happy still held, released at 8: happy-only, both, sad-only
+    # = 1 switch; then happy 10-12 (happy-only again) = 2; sad 14-15 = 3
+    iv = _iv([("P1", "happy", 1, 5), ("P1", "sad", 3, 8), ("P1", "happy", 10, 12), ("P1", "sad", 14, 15)])
+    assert self_report_measures(iv, clips)["n_switches"].tolist() == [3]
+    # pressing sad while holding happy and releasing both together: never sad-only, no switch
+    iv = _iv([("P1", "happy", 1, 9), ("P1", "sad", 3, 9)])
+    assert self_report_measures(iv, clips)["n_switches"].tolist() == [0]
+
+
+def test_expected_overlap_and_compliance_flag():
+    clips = pd.DataFrame(
+        {"onset": [0.0, 30.0], "duration": [20.0, 20.0], "trial": [1, 2], "stimulus_id": ["c1", "c2"]}
+    )
+    iv = _iv([("P1", "happy", 0, 10), ("P1", "sad", 5, 15)])
+    m = self_report_measures(iv, clips, participants=["P1", "P2"])
+    one = m[(m["participant_id"] == "P1") & (m["trial"] == 1)].iloc[0]
+    assert one["t_both"] == 5.0
+    assert one["t_both_expected"] == pytest.approx(10 * 10 / 20)
+    assert one["t_both_excess"] == pytest.approx(0.0)
+    assert m.groupby("participant_id")["never_pressed"].all().to_dict() == {"P1": False, "P2": True}

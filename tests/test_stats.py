@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,13 +27,13 @@ def trials(small):
 
 
 def test_fixed_table_is_tidy_with_levels_and_convergence(trials):
-    res = fit_mixed(trials, "t_both ~ condition + valence")
+    res = fit_mixed(trials, "t_both ~ condition + valence", engine="statsmodels")
     assert list(res.fixed.columns) == list(FIXED_COLUMNS)
     assert list(res.fixed["term"]) == [
         "Intercept",
-        "condition[T.group]",
-        "valence[T.negative]",
-        "valence[T.positive]",
+        "condition[group-alone]",
+        "valence[negative-bittersweet]",
+        "valence[positive-bittersweet]",
     ]
     z = res.fixed["estimate"] / res.fixed["se"]
     np.testing.assert_allclose(res.fixed["stat"], z)
@@ -48,8 +50,27 @@ def test_fixed_table_is_tidy_with_levels_and_convergence(trials):
 
 def test_session_component_only_with_two_group_sessions(trials):
     alone = trials[trials["condition"] == "alone"]
-    res = fit_mixed(alone, "t_happy ~ valence")
+    res = fit_mixed(alone, "t_happy ~ 1", engine="statsmodels")
     assert list(res.random["component"]) == ["participant_id", "stimulus_id", "residual"]
+    # with valence as a fixed effect and one clip per valence, the clip intercept is its
+    # valence's mean: the term is dropped and the reason given in words
+    res = fit_mixed(alone, "t_happy ~ valence", engine="statsmodels")
+    assert list(res.random["component"]) == ["participant_id", "residual"]
+    assert any("(1 | stimulus_id) dropped: 1 clip per valence level" in s for s in res.simplification)
+    assert any("(1 | participant_id:valence) dropped" in s for s in res.simplification)
+
+
+def test_one_group_session_is_not_an_authoritative_p(trials):
+    one = trials[
+        (trials["condition"] == "alone")
+        | (trials["session_id"] == trials.loc[trials["condition"] == "group", "session_id"].iloc[0])
+    ]
+    res = fit_mixed(one, "t_both ~ condition + valence", engine="statsmodels")
+    assert res.verdict.startswith("NOT INTERPRETABLE: only 1 group session")
+    fx = res.fixed.set_index("term")
+    assert np.isnan(fx.loc["condition[group-alone]", "p_val"])
+    assert np.isfinite(fx.loc["valence[negative-bittersweet]", "p_val"])
+    assert any("(0 + in_group | session_id) dropped: one group session" in s for s in res.simplification)
 
 
 def test_user_mistakes_raise_one_line_errors(trials):
@@ -68,13 +89,17 @@ def test_mixed_anova_on_participant_means_drops_incomplete(trials):
     aov, post, info = mixed_anova_table(trials, "t_both")
     assert list(aov["source"]) == ["condition", "valence", "Interaction"]
     assert {"F", "p_unc", "np2", "DF1", "DF2"} <= set(aov.columns)
-    assert info["n_participants"] == 7 and info["n_dropped_incomplete"] == 0
+    # group members are averaged per session: 3 alone participants + 2 group sessions
+    assert info["n_participants"] == 7 and info["n_units"] == 5 and info["n_dropped_incomplete"] == 0
+    assert info["unit"].startswith("group sessions as one unit")
+    unclustered = mixed_anova_table(trials, "t_both", cluster=False)
+    assert unclustered.info["n_units"] == 7 and unclustered.anova.loc[0, "DF2"] == 5
     assert {"contrast", "a", "b", "p_corr"} <= set(post.columns)
     # remove one participant's negative clip: that participant has an empty cell
     pid = trials["participant_id"].iloc[0]
     cut = trials[~((trials["participant_id"] == pid) & (trials["valence"] == "negative"))]
     _, _, info = mixed_anova_table(cut, "t_both")
-    assert info["n_participants"] == 6 and info["n_dropped_incomplete"] == 1
+    assert info["n_participants"] == 6 and info["n_units"] == 4 and info["n_dropped_incomplete"] == 1
     assert np.isfinite(aov["F"]).all()
     # bittersweet clips have the most simultaneous holding (SimulationSpec fractions 0.45/0.45)
     means = trials.groupby("valence")["t_both"].mean()
@@ -87,11 +112,97 @@ def test_run_stats_writes_tables_and_skips_unfittable(trials, tmp_path):
     fixed = pd.read_csv(tmp_path / "model-1_t_both_condition_valence_fixed.tsv", sep="\t")
     assert list(fixed.columns) == list(FIXED_COLUMNS)
     assert (tmp_path / "anova-t_both.tsv").exists() and (tmp_path / "pairwise-t_both.tsv").exists()
+    import json
+
+    info = json.loads((tmp_path / "model-1_t_both_condition_valence_info.json").read_text())
+    assert info["python_versions"]["statsmodels"] and info["versions"]
+    assert info["simplification_rule"].startswith("Start from the maximal structure")
+    for name in ("omnibus", "emms", "effect_sizes"):
+        assert (tmp_path / f"model-1_t_both_condition_valence_{name}.tsv").exists()
 
 
 def test_stats_cli(small, capsys):
     assert main(["stats", str(small), "--formula", "t_both ~ condition + valence"]) == 0
     text = capsys.readouterr().out
-    assert "condition[T.group]" in text and "N: participants 7" in text
+    assert "condition[group-alone]" in text and "N: participants 7" in text
+    if shutil.which("Rscript"):
+        assert (
+            main(["stats", str(small), "--formula", "t_both ~ condition + valence", "--ddf", "Kenward-Roger"])
+            == 0
+        )
+        assert "t (Kenward-Roger)" in capsys.readouterr().out
     assert main(["stats", str(small / "missing")]) == 2
     assert "no such dataset folder" in capsys.readouterr().err
+
+
+def test_stats_cli_says_what_the_data_cannot_support(tmp_path, capsys):
+    from analysis.simulate_study import SimulationSpec, simulate_study
+
+    # the newcomer's case: 3 participants, 1 group session -> no authoritative p for condition
+    tiny = simulate_study(
+        tmp_path / "tiny",
+        SimulationSpec(n_alone=1, n_group_sessions=1, group_size=2, n_clips=3, clip_duration=6.0),
+    )
+    assert (
+        main(["stats", str(tiny), "--formula", "t_both ~ condition + valence", "--engine", "statsmodels"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert (
+        "NOT INTERPRETABLE: only 1 group session" in out
+        and "only 1 participant(s) in condition 'alone'" in out
+    )
+    row = next(line for line in out.splitlines() if line.strip().startswith("condition[group-alone]"))
+    assert "NaN" in row  # p-value left blank, not 5.8e-15
+    assert (
+        "RuntimeWarning" not in out.split("warnings (")[0]
+    )  # library warnings are in the model, not above it
+    # alone-only dataset: a clear message, no "tables:" line with nothing fitted
+    alone = simulate_study(
+        tmp_path / "alone", SimulationSpec(n_alone=3, n_group_sessions=0, n_clips=3, clip_duration=6.0)
+    )
+    for f in list((alone / "derivatives" / "coaffect").glob("ses-a01/faces.parquet")):
+        f.unlink()
+    assert main(["stats", str(alone), "--formula", "t_both ~ condition + valence"]) == 2
+    out = capsys.readouterr().out
+    assert "every session is 'alone': there is no other condition to compare" in out
+    assert "1 of 3 sessions were not scored (ses-a01)" in out
+    assert "no model was fitted" in out and "tables:" not in out
+
+
+def test_library_runtime_warnings_are_collected_into_the_model(trials, monkeypatch, recwarn):
+    import warnings
+
+    from analysis.stats import mixed_statsmodels
+
+    original = mixed_statsmodels.fit_statsmodels
+
+    def noisy(md):
+        warnings.warn("invalid value encountered in sqrt", RuntimeWarning, stacklevel=2)
+        return original(md)
+
+    monkeypatch.setattr(mixed_statsmodels, "fit_statsmodels", noisy)
+    res = fit_mixed(trials, "t_both ~ condition", engine="statsmodels")
+    assert "RuntimeWarning: invalid value encountered in sqrt" in res.warnings
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_untested_statsmodels_version_is_said_not_hidden(trials, monkeypatch):
+    from analysis.stats import mixed_statsmodels
+
+    monkeypatch.setattr(mixed_statsmodels, "_TESTED_STATSMODELS", ("9.9",))
+    res = fit_mixed(trials, "t_both ~ condition", engine="statsmodels")
+    assert any("is not a version the bounded REML search was tested with (9.9.x)" in w for w in res.warnings)
+
+
+def test_tost_for_a_null_group_effect(trials):
+    res = fit_mixed(trials, "t_both ~ condition + valence", engine="statsmodels", tost_bound=0.5)
+    es = res.effect_sizes.set_index("measure")["value"]
+    fx = res.fixed.set_index("term").loc["condition[group-alone]"]
+    # TOST p is the larger of the two one-sided p values against +/- 0.5 d
+    from scipy import stats as sps
+
+    denom = np.sqrt(res.random["variance"].sum())
+    lo = sps.norm.sf((fx["estimate"] + 0.5 * denom) / fx["se"])
+    hi = sps.norm.cdf((fx["estimate"] - 0.5 * denom) / fx["se"])
+    assert es["TOST_p"] == pytest.approx(max(lo, hi))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -22,6 +25,7 @@ CROSSED = dict(
     fps=4.0,
     sd_session=0.5,
     sd_stimulus=0.5,
+    sd_participant_valence=0.0,
     seed=3,
 )
 
@@ -52,7 +56,13 @@ def test_statsmodels_matches_lme4_fixed_effects_and_variances(trials):
         == list(r.random["component"])
         == ["participant_id", "stimulus_id", "session_id", "residual"]
     )
-    assert (r.random["variance"] > 0.01).all()  # no boundary fit here
+    # 2 clips per valence level: the clip-by-condition term is dropped, with the reason; the
+    # simulated data have no participant-by-valence variance: both engines find the fit
+    # singular and drop that term by the same rule
+    assert sm.simplification == r.simplification
+    assert r.simplification[0].startswith("(1 | stimulus_id:condition) dropped: 2 clip(s) per valence level")
+    assert r.simplification[1].startswith("(1 | participant_id:valence) dropped: singular fit")
+    assert (r.random["variance"] > 0.001).all()  # no boundary fit here
     np.testing.assert_allclose(sm.random["variance"], r.random["variance"], rtol=1e-3)
     # same REML criterion at the optimum (both use the same constant)
     assert sm.loglik == pytest.approx(r.loglik, rel=1e-6)
@@ -76,6 +86,81 @@ def test_statsmodels_matches_lme4_fixed_effects_and_variances(trials):
     assert r.converged and sm.converged
 
 
+FULL = dict(
+    n_alone=12,
+    n_group_sessions=6,
+    n_clips=12,
+    sd_session=0.4,
+    sd_stimulus=0.5,
+    sd_stimulus_condition=0.3,
+    sd_participant_valence=0.4,
+)
+
+
+def test_engines_agree_on_the_full_random_structure_and_its_tables():
+    require_tool("Rscript")
+    from analysis.simulate_study import SimulationSpec
+    from analysis.simulate_trials import simulate_trials
+
+    t = simulate_trials(SimulationSpec(**FULL), seed=2)
+    sm = fit_mixed(t, "AU12 ~ condition * valence", engine="statsmodels")
+    r = fit_mixed(t, "AU12 ~ condition * valence", engine="lme4")
+    assert r.full_formula == sm.full_formula and r.full_formula.endswith(
+        "(1 | stimulus_id:condition) + (1 | participant_id:valence)"
+    )
+    assert not r.singular and not sm.singular and r.simplification == []
+    np.testing.assert_allclose(sm.fixed["estimate"], r.fixed["estimate"], rtol=1e-3)
+    assert len(r.random) == 6
+    np.testing.assert_allclose(sm.random["variance"], r.random["variance"], rtol=1e-3)
+    # omnibus tests: same F (Wald), Satterthwaite df2 only in lme4
+    assert list(r.omnibus["term"]) == ["condition", "valence", "condition:valence"]
+    np.testing.assert_allclose(sm.omnibus["F"], r.omnibus["F"], rtol=1e-3)
+    assert np.isinf(sm.omnibus["df2"]).all() and (r.omnibus["df2"] < 40).all()
+    # a 1-df omnibus F is the square of the coefficient's t, with the same df
+    g = r.fixed.set_index("term").loc["condition[group-alone]"]
+    cond = r.omnibus.set_index("term").loc["condition"]
+    assert cond["F"] == pytest.approx(g["stat"] ** 2, rel=1e-6)
+    assert cond["df2"] == pytest.approx(g["df"], rel=1e-6)
+    # EMMs: the condition difference of the marginal means is the deviation-coded coefficient
+    em = r.emms.set_index(["factor", "level"])["estimate"]
+    assert em[("condition", "group")] - em[("condition", "alone")] == pytest.approx(g["estimate"], rel=1e-9)
+    np.testing.assert_allclose(sm.emms["estimate"], r.emms["estimate"], rtol=1e-3)
+    es = r.effect_sizes.set_index("measure")["value"]
+    assert 0 < es["R2_marginal"] < es["R2_conditional"] < 1
+    denom = np.sqrt(r.random["variance"].sum())
+    assert es["d_group"] == pytest.approx(g["estimate"] / denom, rel=1e-9)
+
+
+def test_emms_match_r_emmeans():
+    require_tool("Rscript")
+    import json
+    import subprocess
+
+    from analysis.simulate_study import SimulationSpec
+    from analysis.simulate_trials import simulate_trials
+
+    t = simulate_trials(SimulationSpec(**FULL), seed=2)
+    r = fit_mixed(t, "AU12 ~ condition * valence", engine="lme4")
+    path = Path(tempfile.mkdtemp()) / "t.csv"
+    t.to_csv(path, index=False)
+    code = (
+        "suppressPackageStartupMessages({library(lme4); library(emmeans); library(jsonlite)});"
+        f"d <- read.csv('{path}'); d$sc <- interaction(d$stimulus_id, d$condition);"
+        "d$pv <- interaction(d$participant_id, d$valence); d$g <- as.numeric(d$condition == 'group');"
+        "m <- lmer(AU12 ~ condition * valence + (1|participant_id) + (1|stimulus_id) + (0 + g|session_id)"
+        " + (1|sc) + (1|pv), data = d, REML = TRUE);"
+        "e <- as.data.frame(emmeans(m, ~ condition, lmer.df = 'satterthwaite'));"
+        "cat(toJSON(list(est = e$emmean, se = e$SE, df = e$df)))"
+    )
+    out = json.loads(
+        subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=True).stdout
+    )
+    mine = r.emms[r.emms["factor"] == "condition"]
+    np.testing.assert_allclose(mine["estimate"], out["est"], rtol=1e-4)
+    np.testing.assert_allclose(mine["se"], out["se"], rtol=1e-3)
+    np.testing.assert_allclose(mine["df"], out["df"], rtol=1e-2)
+
+
 def test_lme4_engine_without_r_is_a_clear_error(trials, monkeypatch):
     from analysis.stats import mixed_lme4
     from coaffect.formats.errors import AnalysisError
@@ -84,3 +169,26 @@ def test_lme4_engine_without_r_is_a_clear_error(trials, monkeypatch):
     with pytest.raises(AnalysisError, match="Rscript not found") as exc:
         fit_mixed(trials, "AU12 ~ condition", engine="lme4")
     assert "r-cran-lme4" in exc.value.hint
+
+
+def test_outcome_families_glmm_and_hurdle():
+    require_tool("Rscript")
+    from analysis.simulate_study import SimulationSpec
+    from analysis.simulate_trials import simulate_trials
+    from analysis.stats.run import fit_hurdle
+
+    spec = SimulationSpec(n_alone=12, n_group_sessions=6, n_clips=8, valences=("positive", "negative"))
+    t = simulate_trials(spec, seed=2)
+    counts = fit_mixed(t, "n_switches ~ condition + valence")
+    assert counts.family == "poisson" and counts.test == "z (Wald, glmer poisson)"
+    assert np.isinf(counts.fixed["df"]).all() and counts.effect_sizes is None
+    # the log-rate intercept is near log(switch_rate) = log(2)
+    assert counts.fixed.loc[0, "estimate"] == pytest.approx(np.log(spec.switch_rate), abs=0.3)
+    h = fit_hurdle(t, "t_both ~ condition + valence")
+    assert h.any.family == "binomial" and h.amount.family == "gaussian"
+    # share of trials with any overlap: logit of the intercept near logit(1 - p_zero_both) = 0
+    assert abs(h.any.fixed.loc[0, "estimate"]) < 0.5
+    assert h.amount.n["observations"] == int((t["t_both"] > 0).sum())
+    # without R: the count model is fitted as Gaussian and says so
+    sm = fit_mixed(t, "n_switches ~ condition", engine="statsmodels")
+    assert sm.family == "gaussian" and "needs the lme4 engine" in sm.notes[-1]

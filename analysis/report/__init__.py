@@ -17,15 +17,20 @@ from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from ..coherence import coherence_table
 from ..stats import run_stats
+from ..stats.run import protocol_sha256, reference_levels, study_notes
 from ..study_data import load_study
-from ..synchrony import synchrony_summary, synchrony_table
-from ..timecourse import timecourses
+from ..synchrony import synchrony_summary, synchrony_table, synchrony_test
+from ..timecourse import HEAD_POSITION, timecourses
 from ..trials import trial_table, write_trials
 from . import figures as fig
 from . import html as H
+from .flow import exclusion_flow, flow_wide
 from .quality import quality_table
 
 __all__ = ["build_report", "quality_table"]
+
+#: Facial measure whose group synchrony the report tests.
+SYNCHRONY_MEASURE = "AU12"
 
 
 def study_title(study) -> str | None:
@@ -67,11 +72,31 @@ def _model_section(out) -> str:
     parts = []
     for res in out.models:
         warn = "; warnings: " + "; ".join(w.rstrip(". ") for w in res.warnings) if res.warnings else ""
+        engine = res.engine if res.engine == "lme4" else f"{res.engine} (fallback: R not available)"
         parts.append(
             f"<h3><code>{_html.escape(res.full_formula)}</code></h3>"
-            f"<p>Engine {res.engine}, REML, tests: {res.test}; converged: "
+            + (f'<p class="verdict"><b>{_html.escape(res.verdict)}</b></p>' if res.verdict else "")
+            + f"<p>Engine {engine}, REML, tests: {res.test}; converged: "
             f"{'yes' if res.converged else 'NO'}{_html.escape(warn)}.</p>"
+            + "".join(f"<p>Random part: {_html.escape(s)}</p>" for s in res.simplification)
+            + "<p>Fixed effects (deviation coding: each coefficient is a level minus the reference, "
+            "other effects averaged over levels):</p>"
             + H.table(res.fixed)
+            + (
+                "<p>Omnibus tests (Type III):</p>" + H.table(res.omnibus)
+                if res.omnibus is not None and len(res.omnibus)
+                else ""
+            )
+            + (
+                "<p>Estimated marginal means (equal weights over the other factors):</p>" + H.table(res.emms)
+                if res.emms is not None and len(res.emms)
+                else ""
+            )
+            + (
+                "<p>Effect sizes:</p>" + H.table(res.effect_sizes, 4)
+                if res.effect_sizes is not None and len(res.effect_sizes)
+                else ""
+            )
             + "<p>Random-effect variances:</p>"
             + H.table(res.random, 4)
             + "<p>N per level:</p>"
@@ -79,9 +104,10 @@ def _model_section(out) -> str:
         )
     for dv, aov, post, info in out.anovas:
         parts.append(
-            f"<h3>Mixed ANOVA on participant means: {_html.escape(dv)}</h3>"
+            f"<h3>Mixed ANOVA on means: {_html.escape(dv)}</h3>"
             f"<p>{info['between']} between, {info['within']} within "
-            f"(pingouin mixed_anova); {info['n_participants']} participants, "
+            f"(pingouin mixed_anova); units: {info.get('unit', 'participants')}; "
+            f"{info.get('n_units', info['n_participants'])} units from {info['n_participants']} participants, "
             f"{info['n_dropped_incomplete']} left out for missing cells.</p>"
             + H.table(aov)
             + "<p>Pairwise tests (Holm):</p>"
@@ -95,7 +121,7 @@ def _model_section(out) -> str:
 def build_report(
     dataset_dir: str | Path,
     out_dir: str | Path | None = None,
-    engine: str = "statsmodels",
+    engine: str = "auto",
     formulas: list[str] | None = None,
     progress: bool = False,
 ) -> Path:
@@ -107,7 +133,7 @@ def build_report(
         Dataset folder (participants.tsv, ses-*; faces under derivatives/coaffect if scored).
     out_dir : str or Path, optional
         Default ``<dataset>/derivatives/coaffect/report``.
-    engine : {"statsmodels", "lme4"}
+    engine : {"auto", "lme4", "statsmodels"}
         Mixed-model engine.
     formulas : list of str, optional
         Model formulas; default the protocol's ``analysis.models``.
@@ -164,6 +190,18 @@ def build_report(
         f"Trial table: {trials_path}."
     )
     sections.append(("Data quality per session", intro + body))
+    flow = exclusion_flow(trials)
+    write_tsv(flow, out_dir / "exclusion_flow.tsv")
+    sections.append(
+        (
+            "Participant, trial and frame flow by condition",
+            H.para(
+                "From enrolment to analysis, with every exclusion and its reason, per condition "
+                "(CONSORT-style; a difference between conditions here can bias the comparison)."
+            )
+            + H.table(flow_wide(flow), max_rows=200),
+        )
+    )
 
     fig.raster_figure(study, out_dir / "rasters.png")
     fig.self_report_figure(trials, out_dir / "self_report.png")
@@ -201,13 +239,33 @@ def build_report(
     formulas = list(formulas) if formulas else list(study.settings.models)
     extra_models = []
     if study.has_faces:
-        coh, curve, lag = coherence_table(study, trials)
+        cres = coherence_table(study, trials)
+        coh, curve, lag = cres.table, cres.lag_curve, cres.lag
         write_tsv(coh, out_dir / "coherence.tsv")
         if coh["r"].notna().any():
             fig.coherence_figure(coh, curve, lag, out_dir / "coherence.png")
-            means = coh.groupby(["button", "measure", "condition"])["r"].agg(["mean", "count"]).reset_index()
-            body = H.figure("coherence.png", "coherence") + H.table(means)
-            extra_models.append(("coherence", coh.dropna(subset=["z"]), "z ~ condition * button"))
+            means = (
+                coh.groupby(["button", "measure", "condition"])[["r", "z", "z_surrogate", "z_above_chance"]]
+                .mean()
+                .join(coh.groupby(["button", "measure", "condition"])["r"].count().rename("n_trials"))
+                .reset_index()
+            )
+            body = (
+                H.para(
+                    f"Lag: {lag:g} s ({cres.lag_source}); chance level (another participant's button on "
+                    f"the same clip): mean z {cres.chance_z:.3f}; {cres.n_no_value} trial x button rows "
+                    "have no value (button never or always held, or too few frames)."
+                )
+                + H.figure("coherence.png", "coherence")
+                + H.table(means)
+            )
+            extra_models.append(
+                (
+                    "coherence",
+                    coh.dropna(subset=["z_above_chance"]),
+                    "z_above_chance ~ condition * button + valence",
+                )
+            )
         else:
             body = H.missing("No trial had button changes and a visible face: coherence undefined.")
         syn = synchrony_table(tc)
@@ -221,6 +279,30 @@ def build_report(
                 + H.table(pd.DataFrame([test]))
                 + H.table(per)
             )
+            tc_ctrl = timecourses(study, trials, measures=[*HEAD_POSITION[:1], SYNCHRONY_MEASURE])
+            tests = [synchrony_test(tc_ctrl, m) for m in (SYNCHRONY_MEASURE, *HEAD_POSITION[:1])]
+            wl = pd.DataFrame(
+                [
+                    {
+                        "series": t.measure
+                        + (" (head position: shared-camera control)" if t.measure in HEAD_POSITION else ""),
+                        "observed": t.observed,
+                        "pseudo_group_mean": t.null_mean,
+                        "pseudo_group_sd": t.null_sd,
+                        "p_perm": t.p_val,
+                        "n_groups": t.n_groups,
+                        "n_perm": t.n_perm,
+                    }
+                    for t in tests
+                ]
+            )
+            write_tsv(wl, out_dir / "synchrony_wlcc.tsv")
+            body += H.para(
+                "Windowed lagged cross-correlation (Boker et al. 2002) on differenced series: mean "
+                "over 8 s windows of the largest r over lags of -3..+3 s, averaged over member pairs; "
+                "null: group membership permuted into pseudo-groups of the same sizes. The head-"
+                "position row shows how much synchrony shared movement in front of one camera gives."
+            ) + H.table(wl, 4)
         else:
             body += H.missing("Synchrony needs at least two scored group sessions.")
     else:
@@ -228,7 +310,16 @@ def build_report(
     sections.append(("Face-button coherence and group synchrony", body))
 
     stats_dir = out_dir / "stats"
-    out = run_stats(trials, formulas, engine=engine, out_dir=stats_dir)
+    extra = {"protocol_sha256": protocol_sha256(study), "reference_levels": reference_levels(study)}
+    out = run_stats(
+        trials,
+        formulas,
+        engine=engine,
+        out_dir=stats_dir,
+        extra_info=extra,
+        reference=reference_levels(study),
+    )
+    notes += study_notes(study, trials)
     for name, table, formula in extra_models:
         more = run_stats(table, [formula], engine=engine, out_dir=stats_dir / name, anova=False)
         out.models += more.models
@@ -237,9 +328,10 @@ def build_report(
         (
             "Statistics",
             H.para(
-                "Linear mixed models with crossed random intercepts for participants and stimuli and a "
-                "random intercept for group sessions (alone participants have no session to share), "
-                "fitted by REML; 95% confidence intervals."
+                "Linear mixed models with crossed random effects: participants, clips and group "
+                "sessions (alone participants have no session to share), plus clip-by-condition and "
+                "participant-by-valence terms where the design identifies them; fitted by REML; "
+                "95% confidence intervals. See docs/analyse.md for each choice and its reference."
             )
             + _model_section(out),
         )

@@ -195,9 +195,15 @@ def coherence_figure(coh: pd.DataFrame, curve: pd.DataFrame, lag: float, path: P
     if curve["mean_z"].notna().any():
         a1.plot(curve["lag"], np.tanh(curve["mean_z"]), marker="o", ms=3)
         a1.axvline(lag, color="k", ls="--", lw=0.8)
+        chance = curve["mean_z_surrogate"].dropna() if "mean_z_surrogate" in curve.columns else []
+        if len(chance):
+            a1.axhline(
+                np.tanh(chance.iloc[0]), color="grey", ls=":", lw=1, label="chance (other person's button)"
+            )
+            a1.legend(fontsize=7)
         a1.set_xlabel("lag of face after button (s)")
         a1.set_ylabel("mean r (all trials)")
-        a1.set_title(f"Lag chosen from the data: {lag:g} s")
+        a1.set_title(f"Lag (median of leave-one-out choices): {lag:g} s", fontsize=9)
     else:
         a1.text(0.5, 0.5, f"lag {lag:g} s set by the protocol", ha="center", transform=a1.transAxes)
         a1.axis("off")

@@ -8,6 +8,8 @@ valence. Participants without a mean for every valence level are left out
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
@@ -15,16 +17,39 @@ from coaffect.formats.errors import AnalysisError
 from .model_data import _is_face_column
 
 
+class MixedAnova(NamedTuple):
+    """Result of :func:`mixed_anova_table` (unpacks as ``anova, pairwise, info``)."""
+
+    anova: pd.DataFrame
+    pairwise: pd.DataFrame
+    info: dict
+
+
+def _units(d: pd.DataFrame, between: str, cluster: bool) -> pd.Series:
+    """The unit of each row: its participant, or ``session:<id>`` for group members when clustering."""
+    pid = d["participant_id"].astype(str)
+    if not cluster or "session_id" not in d.columns:
+        return pid
+    return pid.where(d[between].astype(str) != "group", "session:" + d["session_id"].astype(str))
+
+
 def participant_means(
-    trials: pd.DataFrame, dv: str, within: str = "valence", between: str = "condition"
+    trials: pd.DataFrame, dv: str, within: str = "valence", between: str = "condition", cluster: bool = False
 ) -> tuple[pd.DataFrame, int]:
-    """Mean of ``dv`` per participant x ``within`` level over usable trials.
+    """Mean of ``dv`` per participant (or session unit) x ``within`` level over usable trials.
+
+    Parameters
+    ----------
+    cluster : bool
+        Average the members of each group session into one unit (their
+        ``participant_id`` becomes ``session:<id>``): group members share a
+        session and are not independent.
 
     Returns
     -------
     (pandas.DataFrame, int)
-        participant_id, ``between``, ``within``, ``dv``, n_trials; and the
-        number of participants dropped for an incomplete design.
+        participant_id (the unit), ``between``, ``within``, ``dv``, n_trials; and the
+        number of units dropped for an incomplete design.
 
     Examples
     --------
@@ -37,6 +62,7 @@ def participant_means(
         keep = keep & ~trials["face_excluded"].astype(bool)
     d = trials.loc[keep].dropna(subset=[dv]).copy()
     d[dv] = d[dv].astype(float)
+    d["participant_id"] = _units(d, between, cluster)
     g = d.groupby(["participant_id", between, within], observed=True)
     means = g[dv].mean().rename(dv).to_frame()
     means["n_trials"] = g.size()
@@ -49,8 +75,13 @@ def participant_means(
 
 
 def mixed_anova_table(
-    trials: pd.DataFrame, dv: str, within: str = "valence", between: str = "condition", padjust: str = "holm"
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    trials: pd.DataFrame,
+    dv: str,
+    within: str = "valence",
+    between: str = "condition",
+    padjust: str = "holm",
+    cluster: bool = True,
+) -> MixedAnova:
     """Mixed ANOVA (pingouin) on participant means, with pairwise follow-ups.
 
     Parameters
@@ -63,9 +94,15 @@ def mixed_anova_table(
         Within-participant and between-participant factors.
     padjust : str
         Multiple-comparison correction of the pairwise tests (pingouin names).
+    cluster : bool
+        Default True: the group arm enters as session means (one unit per
+        group session), because group members are not independent; False
+        treats every participant as independent (``info["unit"]`` says which).
 
     Returns
     -------
+    MixedAnova
+        Named result with these fields:
     anova : pandas.DataFrame
         source, SS, DF1, DF2, MS, F, p_unc, np2, eps (pingouin 0.7 columns,
         ``Source`` lower-cased).
@@ -82,12 +119,18 @@ def mixed_anova_table(
     """
     import pingouin as pg
 
-    means, dropped = participant_means(trials, dv, within, between)
+    means, dropped = participant_means(trials, dv, within, between, cluster=cluster)
     if means[between].nunique() < 2 or means[within].nunique() < 2:
         raise AnalysisError(
             f"anova {dv}: needs two or more levels of '{between}' and of '{within}' "
             f"with complete data (got {means[between].nunique()} and "
             f"{means[within].nunique()})"
+        )
+    per_level = means.groupby(between)["participant_id"].nunique()
+    if per_level.min() < 2 or means["participant_id"].nunique() <= means[within].nunique():
+        raise AnalysisError(
+            f"anova {dv}: too few units for a mixed ANOVA ({', '.join(f'{k}: {v}' for k, v in per_level.items())}; "
+            "group sessions count as one unit each)"
         )
     aov = pg.mixed_anova(data=means, dv=dv, within=within, between=between, subject="participant_id")
     post = pg.pairwise_tests(
@@ -99,7 +142,15 @@ def mixed_anova_table(
         "dv": dv,
         "within": within,
         "between": between,
-        "n_participants": int(means["participant_id"].nunique()),
+        "n_units": int(means["participant_id"].nunique()),
+        "n_participants": int(
+            trials.loc[
+                _units(trials, between, cluster).isin(set(means["participant_id"])), "participant_id"
+            ].nunique()
+        ),
+        "unit": "group sessions as one unit each, alone participants"
+        if cluster
+        else "participants (clustering ignored)",
         "n_dropped_incomplete": dropped,
     }
-    return aov, post, info
+    return MixedAnova(aov, post, info)

@@ -27,35 +27,76 @@ _R_SCRIPT = r"""
 args <- commandArgs(trailingOnly = TRUE)
 suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 d <- read.csv(args[1], stringsAsFactors = FALSE)
-spec <- fromJSON(args[2])
-for (f in c("participant_id", "stimulus_id", "session_id")) d[[f]] <- factor(d[[f]])
+spec <- fromJSON(args[2], simplifyVector = TRUE, simplifyMatrix = TRUE)
+for (f in c("participant_id", "stimulus_id", "session_id", "stimulus_condition", "participant_valence"))
+  if (!is.null(d[[f]])) d[[f]] <- factor(d[[f]])
 form <- as.formula(spec$formula)
+ddf <- spec$ddf
+if (ddf == "Kenward-Roger" && !requireNamespace("pbkrtest", quietly = TRUE)) ddf <- "Satterthwaite"
 msgs <- character(0)
-t0 <- proc.time()[["elapsed"]]
-fit <- withCallingHandlers(
-  if (spec$mixed) lmer(form, data = d, REML = TRUE) else lm(form, data = d),
+catch <- function(expr) withCallingHandlers(expr,
   warning = function(w) { msgs <<- c(msgs, conditionMessage(w)); invokeRestart("muffleWarning") },
   message = function(m) { msgs <<- c(msgs, trimws(conditionMessage(m))); invokeRestart("muffleMessage") })
+t0 <- proc.time()[["elapsed"]]
+fam <- spec$family
+glmm <- fam != "gaussian"
+fit <- catch(if (spec$mixed) {
+  if (glmm) glmer(form, data = d, family = fam, control = glmerControl(optimizer = "bobyqa"))
+  else lmer(form, data = d, REML = TRUE)
+} else {
+  if (glmm) glm(form, data = d, family = fam) else lm(form, data = d)
+})
 secs <- proc.time()[["elapsed"]] - t0
+tests <- list()
 if (spec$mixed) {
-  co <- summary(fit, ddf = "Satterthwaite")$coefficients
+  co <- if (glmm) summary(fit)$coefficients else catch(summary(fit, ddf = ddf)$coefficients)
+  if (glmm) co <- cbind(co[, 1:2, drop = FALSE], df = Inf, co[, 3:4, drop = FALSE])
   vc <- as.data.frame(VarCorr(fit))
   conv <- fit@optinfo$conv$lme4$messages
-  msgs <- c(msgs, conv, if (isSingular(fit)) "boundary (singular) fit" else character(0))
+  singular <- isSingular(fit)
+  msgs <- c(msgs, conv, if (singular) "boundary (singular) fit" else character(0))
   rand <- list(component = vc$grp, variance = vc$vcov)
   converged <- length(conv) == 0
+  for (nm in if (glmm) character(0) else names(spec$contrasts)) {
+    L <- spec$contrasts[[nm]]$L
+    if (is.null(dim(L))) L <- matrix(L, nrow = 1)
+    joint <- isTRUE(spec$contrasts[[nm]]$joint)
+    r <- catch(contest(fit, L, joint = joint, ddf = ddf))
+    if (joint) {
+      tests[[nm]] <- list(F = r[["F value"]], df1 = r[["NumDF"]], df2 = r[["DenDF"]], p = r[["Pr(>F)"]])
+    } else {
+      tests[[nm]] <- list(estimate = r[["Estimate"]], se = r[["Std. Error"]], df = r[["df"]],
+                          stat = r[["t value"]], p = r[["Pr(>|t|)"]])
+    }
+  }
 } else {
   co <- summary(fit)$coefficients
   co <- cbind(co[, 1:2, drop = FALSE], df = fit$df.residual, co[, 3:4, drop = FALSE])
-  rand <- list(component = "Residual", variance = summary(fit)$sigma^2)
+  rand <- list(component = "Residual", variance = if (glmm) NA else summary(fit)$sigma^2)
   converged <- TRUE
+  singular <- FALSE
 }
 out <- list(term = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2]),
             df = unname(co[, 3]), stat = unname(co[, 4]), p_val = unname(co[, 5]),
             random = rand, converged = converged, warnings = unique(msgs), seconds = secs,
-            loglik = as.numeric(logLik(fit)))
+            loglik = as.numeric(logLik(fit)), singular = singular, tests = tests,
+            ddf = if (glmm) "Wald z" else ddf, vcov = unname(as.matrix(vcov(fit))),
+            versions = list(R = paste(R.version$major, R.version$minor, sep = "."),
+                            lme4 = as.character(packageVersion("lme4")),
+                            lmerTest = as.character(packageVersion("lmerTest")),
+                            pbkrtest = if (requireNamespace("pbkrtest", quietly = TRUE))
+                              as.character(packageVersion("pbkrtest")) else "absent"))
 writeLines(toJSON(out, digits = NA, auto_unbox = FALSE), args[3])
 """
+
+#: The random terms as written in R (composite factors are columns of the data file).
+_R_TERMS = {
+    "participant_id": "(1 | participant_id)",
+    "stimulus_id": "(1 | stimulus_id)",
+    "session_id": "(0 + in_group | session_id)",
+    "stimulus_condition": "(1 | stimulus_condition)",
+    "participant_valence": "(1 | participant_valence)",
+}
 
 
 def rscript() -> str | None:
@@ -63,7 +104,17 @@ def rscript() -> str | None:
     return shutil.which("Rscript")
 
 
-def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
+def _one(x):
+    return x[0] if isinstance(x, list) and len(x) == 1 else x
+
+
+def fit_lme4(
+    md: ModelData,
+    timeout: float = 600,
+    contrasts: dict | None = None,
+    ddf: str = "Satterthwaite",
+    family: str = "gaussian",
+) -> MixedModelResult:
     """Fit a :class:`~analysis.stats.model_data.ModelData` with lme4 + lmerTest via Rscript.
 
     Parameters
@@ -72,6 +123,14 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
         From :func:`analysis.stats.model_data.model_data`.
     timeout : float
         Seconds before giving up on R.
+    contrasts : dict, optional
+        name -> {"L": rows over the fixed effects, "joint": bool}: tested in R by
+        ``lmerTest::contest`` with the same df method (joint F, or one t per row);
+        the results are in ``result.tests``.
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        Denominator df (Kenward-Roger needs pbkrtest; Satterthwaite otherwise).
+    family : {"gaussian", "binomial", "poisson"}
+        ``glmer`` (Laplace, Wald z tests, logit/log link) for the non-Gaussian ones.
 
     Returns
     -------
@@ -88,7 +147,7 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
     --------
     >>> res = fit_lme4(model_data(trials, "AU12 ~ condition + valence"))  # doctest: +SKIP
     >>> res.fixed.loc[1, ["term", "df"]].tolist()                         # doctest: +SKIP
-    ['condition[T.group]', 37.2]
+    ['condition[group-alone]', 37.2]
     """
     from scipy import stats as sps
 
@@ -103,15 +162,34 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
     frame = pd.DataFrame({"y": md.data[md.dv].astype(float).to_numpy()})
     for key, term in names.items():
         frame[key] = md.X[term].to_numpy()
-    for c in ("participant_id", "stimulus_id", "session_id", "in_group"):
-        frame[c] = md.data[c].to_numpy()
+    for c in (
+        "participant_id",
+        "stimulus_id",
+        "session_id",
+        "in_group",
+        "stimulus_condition",
+        "participant_valence",
+    ):
+        if c in md.data.columns:
+            frame[c] = md.data[c].to_numpy()
     fixed = "y ~ 0 + " + " + ".join(names)
-    formula = f"{fixed} + {md.random_formula()}" if md.random else fixed
+    formula = f"{fixed} + {' + '.join(_R_TERMS[r] for r in md.random)}" if md.random else fixed
     with tempfile.TemporaryDirectory(prefix="coaffect-lme4-") as tmp:
         tmp = Path(tmp)
         frame.to_csv(tmp / "data.csv", index=False)
         (tmp / "fit.R").write_text(_R_SCRIPT)
-        spec = json.dumps({"formula": formula, "mixed": bool(md.random)})
+        spec = json.dumps(
+            {
+                "formula": formula,
+                "mixed": bool(md.random),
+                "ddf": ddf,
+                "family": family,
+                "contrasts": {
+                    k: {"L": np.asarray(v["L"], float).tolist(), "joint": bool(v["joint"])}
+                    for k, v in (contrasts or {}).items()
+                },
+            }
+        )
         try:
             proc = subprocess.run(
                 [exe, "--vanilla", str(tmp / "fit.R"), str(tmp / "data.csv"), spec, str(tmp / "out.json")],
@@ -148,15 +226,25 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
         columns=list(FIXED_COLUMNS),
     )
     comp = ["residual" if c == "Residual" else c for c in out["random"]["component"]]
-    rand = pd.DataFrame({"component": comp, "variance": np.asarray(out["random"]["variance"], float)})
+    rand = pd.DataFrame(
+        {
+            "component": comp,
+            "variance": np.asarray([np.nan if v is None else v for v in out["random"]["variance"]], float),
+        }
+    )
+    rand = rand[~((rand["component"] == "residual") & rand["variance"].isna())]
     order = {c: i for i, c in enumerate([*md.random, "residual"])}
     rand = rand.sort_values("component", key=lambda s: s.map(order)).reset_index(drop=True)
     rand["sd"] = np.sqrt(rand["variance"].clip(lower=0))
     full = f"{md.formula} + {md.random_formula()}" if md.random else md.formula
-    converged = bool(out["converged"][0]) if isinstance(out["converged"], list) else bool(out["converged"])
-    secs = out["seconds"][0] if isinstance(out["seconds"], list) else out["seconds"]
-    loglik = out["loglik"][0] if isinstance(out["loglik"], list) else out["loglik"]
-    return MixedModelResult(
+    converged = bool(_one(out["converged"]))
+    secs = _one(out["seconds"])
+    loglik = _one(out["loglik"])
+    used_ddf = _one(out.get("ddf", ddf))
+    tests = {
+        k: {kk: np.asarray(vv, float) for kk, vv in v.items()} for k, v in (out.get("tests") or {}).items()
+    }
+    res = MixedModelResult(
         "lme4",
         md.formula,
         full,
@@ -165,8 +253,15 @@ def fit_lme4(md: ModelData, timeout: float = 600) -> MixedModelResult:
         md.n_levels(),
         converged,
         list(out["warnings"]),
-        "t (Satterthwaite)",
+        f"t ({used_ddf})" if family == "gaussian" else f"z (Wald, glmer {family})",
         float(secs),
         list(md.notes),
         float(loglik),
     )
+    res.singular = bool(_one(out.get("singular", False)))
+    if out.get("vcov") is not None:
+        res.vcov = np.asarray(out["vcov"], float).reshape(len(est), len(est))
+    res.family = family
+    res.tests = tests
+    res.versions = {k: _one(v) for k, v in (out.get("versions") or {}).items()}
+    return res

@@ -45,6 +45,17 @@ def _indicators(values: pd.Series, weight: np.ndarray | None = None) -> tuple[li
 _STOPPED_ON_PURPOSE = ("optimization failed", "failed to converge", "different optimizer")
 
 
+#: statsmodels minor versions whose private MixedLM attributes (_cov_sing, _freepat) we set.
+_TESTED_STATSMODELS = ("0.14", "0.15")
+
+
+def _private_api_ok() -> bool:
+    """True when the installed statsmodels is one whose MixedLM internals we rely on."""
+    import statsmodels
+
+    return statsmodels.__version__.startswith(_TESTED_STATSMODELS)
+
+
 def _best_fit(model, k_vc: int):
     """REML fit whose variance search respects the zero boundary, as lme4's does.
 
@@ -68,6 +79,18 @@ def _best_fit(model, k_vc: int):
         )
 
     fits = []
+    if k_vc and not _private_api_ok():
+        import statsmodels
+
+        fits_note = (
+            f"statsmodels {statsmodels.__version__} is not a version the bounded REML search was "
+            f"tested with ({', '.join(_TESTED_STATSMODELS)}.x): used statsmodels' own optimiser, "
+            "which can stop at a local optimum when a variance is near zero; use --engine lme4"
+        )
+        with warnings.catch_warnings(record=True) as wlist:
+            warnings.simplefilter("always")
+            f = model.fit(reml=True, method=["lbfgs"])
+        return f, [fits_note, *(str(w.message).splitlines()[0] for w in wlist)]
     if k_vc:
 
         def neg_reml(theta):
@@ -186,7 +209,9 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
     rand = pd.DataFrame({"component": names + ["residual"], "variance": list(vc) + [float(fit.scale)]})
     rand["sd"] = np.sqrt(rand["variance"].clip(lower=0))
     full = f"{md.formula} + {md.random_formula()}" if md.random else md.formula
-    return MixedModelResult(
+    k = X.shape[1]
+    vcov = np.asarray(fit.cov_params())[:k, :k]
+    res = MixedModelResult(
         "statsmodels",
         md.formula,
         full,
@@ -200,3 +225,10 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
         list(md.notes),
         float(fit.llf),
     )
+    res.vcov = vcov
+    resid_sd = np.sqrt(max(float(fit.scale), 1e-300))
+    res.singular = bool(len(vc) and (np.sqrt(np.clip(vc, 0, None)) / resid_sd < 1e-4).any())
+    import statsmodels
+
+    res.versions = {"statsmodels": statsmodels.__version__}
+    return res

@@ -57,6 +57,17 @@ class ModelData:
     n_dropped : int
         Trials left out (excluded, face-excluded for facial outcomes, missing values).
     notes : list of str
+    terms : dict
+        Fixed-effect term name -> its design columns (for omnibus tests).
+    coding : str
+        ``deviation`` (default; each coefficient is level minus reference,
+        other effects averaged over the levels) or ``treatment``.
+    reference : dict
+        Reference level of each coded factor.
+    dropped_random : list of str
+        Random terms of the full structure left out, each with the reason in words.
+    factors : dict
+        Factor name -> its levels (reference first), for the reference grid of EMMs.
     """
 
     formula: str
@@ -66,6 +77,12 @@ class ModelData:
     random: list[str]
     n_dropped: int
     notes: list[str] = field(default_factory=list)
+    terms: dict = field(default_factory=dict)
+    coding: str = "deviation"
+    reference: dict = field(default_factory=dict)
+    dropped_random: list[str] = field(default_factory=list)
+    factors: dict = field(default_factory=dict)
+    design_info: object = None
 
     def n_levels(self) -> dict:
         """N per level: participants, group sessions, stimuli, observations."""
@@ -80,12 +97,63 @@ class ModelData:
 
     def random_formula(self) -> str:
         """The random part in lme4 notation."""
-        parts = {
-            "participant_id": "(1 | participant_id)",
-            "stimulus_id": "(1 | stimulus_id)",
-            "session_id": "(0 + in_group | session_id)",
-        }
-        return " + ".join(parts[r] for r in self.random)
+        return " + ".join(RANDOM_TERMS[r] for r in self.random)
+
+    def without(self, component: str, reason: str) -> ModelData:
+        """The same model with one random term dropped (and the reason recorded)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            random=[r for r in self.random if r != component],
+            dropped_random=[*self.dropped_random, f"{RANDOM_TERMS[component]} dropped: {reason}"],
+        )
+
+
+#: Random terms of the full structure, in the order they are fitted, in lme4 notation.
+RANDOM_TERMS = {
+    "participant_id": "(1 | participant_id)",
+    "stimulus_id": "(1 | stimulus_id)",
+    "session_id": "(0 + in_group | session_id)",
+    "stimulus_condition": "(1 | stimulus_id:condition)",
+    "participant_valence": "(1 | participant_id:valence)",
+}
+
+#: Fewer clips than this per valence level (or in all, without valence): the
+#: clip-by-condition variance is not separable from the fixed cell means (Westfall et al. 2014).
+MIN_CLIPS_PER_LEVEL = 4
+
+#: Default reference level of each factor (the protocol's ``analysis.reference_levels`` overrides).
+DEFAULT_REFERENCE = {"condition": "alone", "valence": "neutral"}
+
+CODINGS = ("deviation", "treatment")
+
+
+class Deviation:
+    """Deviation ("simple") coding: each column is a level minus the reference level.
+
+    Treatment dummies minus 1/k, so every column sums to zero over the levels:
+    a coefficient is the difference between its level and the reference, and
+    the other terms' coefficients are averages over this factor's levels (main
+    effects, not simple effects at the reference), whatever the level names.
+
+    Examples
+    --------
+    >>> Deviation().code_without_intercept(["alone", "group"]).matrix.tolist()
+    [[-0.5], [0.5]]
+    """
+
+    def code_without_intercept(self, levels):
+        from patsy import ContrastMatrix
+
+        k = len(levels)
+        m = np.eye(k)[:, 1:] - 1.0 / k
+        return ContrastMatrix(m, [f"[{lv}-{levels[0]}]" for lv in levels[1:]])
+
+    def code_with_intercept(self, levels):  # pragma: no cover - formulas always have an intercept
+        from patsy import ContrastMatrix
+
+        return ContrastMatrix(np.eye(len(levels)), [f"[{lv}]" for lv in levels])
 
 
 def _is_face_column(name: str) -> bool:
@@ -93,7 +161,76 @@ def _is_face_column(name: str) -> bool:
     return base in fs.MEASURES or name in ("face_fraction",)
 
 
-def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
+def _levels(values: pd.Series, reference: str | None) -> list[str]:
+    levels = sorted(values.astype(str).unique())
+    if reference in levels:
+        levels.remove(reference)
+        levels.insert(0, reference)
+    return levels
+
+
+def _random_structure(data: pd.DataFrame, rhs_names: set[str]) -> tuple[list[str], list[str]]:
+    """The random terms the data identify, and the dropped ones with the reason in words."""
+    random, dropped = [], []
+    n_part = data["participant_id"].nunique()
+    if n_part > 1 and data.groupby("participant_id").size().max() > 1:
+        random.append("participant_id")
+    else:
+        dropped.append(f"{RANDOM_TERMS['participant_id']} dropped: one trial per participant")
+    n_stim = data["stimulus_id"].nunique()
+    has_valence = "valence" in data.columns and data["valence"].nunique() > 1
+    per_level = (
+        int(data.groupby("valence")["stimulus_id"].nunique().min())
+        if has_valence and "valence" in rhs_names
+        else n_stim
+    )
+    if n_stim < 2 or per_level < 2:
+        why = (
+            f"{per_level} clip per valence level: each clip's own level is its valence's mean"
+            if n_stim >= 2
+            else "one clip only"
+        )
+        dropped.append(f"{RANDOM_TERMS['stimulus_id']} dropped: {why}")
+    else:
+        random.append("stimulus_id")
+    n_groups = data.loc[data["in_group"] > 0, "session_id"].nunique()
+    if n_groups >= 2:
+        random.append("session_id")
+    elif n_groups == 1:
+        dropped.append(
+            f"{RANDOM_TERMS['session_id']} dropped: one group session, whose own level "
+            "cannot be told apart from the group effect (the group effect is not generalisable)"
+        )
+    both = data.groupby("stimulus_id")["condition"].nunique()
+    if data["condition"].nunique() > 1 and (both > 1).sum() >= 2:
+        if per_level >= MIN_CLIPS_PER_LEVEL:
+            random.append("stimulus_condition")
+        else:
+            dropped.append(
+                f"{RANDOM_TERMS['stimulus_condition']} dropped: {per_level} clip(s) per "
+                f"{'valence level' if 'valence' in rhs_names else 'condition'} "
+                f"(fewer than {MIN_CLIPS_PER_LEVEL}) cannot separate the clip-by-condition "
+                "variance from the residual"
+            )
+    if has_valence:
+        cell = data.groupby(["participant_id", "valence"]).size()
+        if data["valence"].nunique() > 1 and float(cell.median()) >= 2:
+            random.append("participant_valence")
+        else:
+            dropped.append(
+                f"{RANDOM_TERMS['participant_valence']} dropped: participants saw about one clip "
+                "per valence level, so their own valence response is the residual"
+            )
+    return random, dropped
+
+
+def model_data(
+    trials: pd.DataFrame,
+    formula: str,
+    coding: str = "deviation",
+    reference: dict | None = None,
+    random: list[str] | None = None,
+) -> ModelData:
     """Select the usable rows for ``formula`` and build its fixed-effect design.
 
     Parameters
@@ -103,6 +240,15 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
         participant_id, session_id, condition, stimulus_id and the formula's columns.
     formula : str
         Fixed part, e.g. ``"AU12 ~ condition * valence"``.
+    coding : {"deviation", "treatment"}
+        Coding of the factors ``condition`` and ``valence`` (see :class:`Deviation`).
+    reference : dict, optional
+        Reference level per factor (default :data:`DEFAULT_REFERENCE`; valence
+        falls back to its alphabetically first level).
+    random : list of str, optional
+        Random terms to fit (keys of :data:`RANDOM_TERMS`); default: every term
+        of the full structure the data identify (the others are listed with the
+        reason in ``dropped_random``).
 
     Returns
     -------
@@ -184,12 +330,41 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
                 f"({col.iloc[0]}) in the usable trials",
                 hint="a comparison needs both levels, e.g. alone and group sessions",
             )
+    if coding not in CODINGS:
+        raise AnalysisError(f"coding: unknown coding '{coding}' (allowed: {', '.join(CODINGS)})")
     data["in_group"] = (data["condition"] == "group").astype(float)
+    data["stimulus_condition"] = data["stimulus_id"] + ":" + data["condition"]
+    if "valence" in data.columns:
+        data["participant_valence"] = data["participant_id"] + ":" + data["valence"]
     data = data.reset_index(drop=True)
+    ref = {**DEFAULT_REFERENCE, **(reference or {})}
+    factors, used_ref = {}, {}
+    for name in ("condition", "valence"):
+        if name in rhs_names and name in data.columns:
+            factors[name] = _levels(data[name], ref.get(name))
+            used_ref[name] = factors[name][0]
+    coded = rhs
+    env = {"Deviation": Deviation}
+    for name, levels in factors.items():
+        kind = "Deviation" if coding == "deviation" else "Treatment"
+        env[f"_lv_{name}"] = levels
+        coded = re.sub(rf"(?<![\w.(]){name}(?![\w(])", f"C({name}, {kind}, levels=_lv_{name})", coded)
     try:
-        X = patsy.dmatrix(rhs, data, return_type="dataframe")
+        X = patsy.dmatrix(coded, data, return_type="dataframe", eval_env=patsy.EvalEnvironment([env]))
     except patsy.PatsyError as exc:
         raise AnalysisError(f"formula '{formula}': {str(exc).splitlines()[0]}") from None
+    design_info = X.design_info
+    pretty = {}
+    for col in X.columns:
+        new = re.sub(r"C\((\w+), (?:Deviation|Treatment), levels=_lv_\w+\)", r"\1", col)
+        pretty[col] = new
+    X = X.rename(columns=pretty)
+    terms = {
+        re.sub(r"C\((\w+), (?:Deviation|Treatment), levels=_lv_\w+\)", r"\1", name): [
+            pretty[c] for c in design_info.column_names[sl]
+        ]
+        for name, sl in design_info.term_name_slices.items()
+    }
     if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
         raise AnalysisError(
             f"formula '{formula}': fixed effects are not estimable "
@@ -198,11 +373,9 @@ def model_data(trials: pd.DataFrame, formula: str) -> ModelData:
             "valence no group saw); try additive terms such as "
             "'condition + valence'",
         )
-    random = []
-    if data["participant_id"].nunique() > 1 and data.groupby("participant_id").size().max() > 1:
-        random.append("participant_id")
-    if data["stimulus_id"].nunique() > 1:
-        random.append("stimulus_id")
-    if data.loc[data["in_group"] > 0, "session_id"].nunique() > 1:
-        random.append("session_id")
-    return ModelData(formula, dv, data, X, random, n_dropped, notes)
+    found, dropped = _random_structure(data, rhs_names)
+    if random is not None:
+        found = [r for r in found if r in random]
+    return ModelData(
+        formula, dv, data, X, found, n_dropped, notes, terms, coding, used_ref, dropped, factors, design_info
+    )

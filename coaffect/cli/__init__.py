@@ -26,6 +26,7 @@ VERBS = {
     "validate-faces": "coaffect.cli.validate_faces",
     "simulate-study": "coaffect.cli.simulate",
     "stats": "coaffect.cli.stats",
+    "power": "coaffect.cli.power",
     "report": "coaffect.cli.report",
 }
 

@@ -11,7 +11,12 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--out", default=None, help="report folder (default DATASET/derivatives/coaffect/report)"
     )
-    parser.add_argument("--engine", choices=("statsmodels", "lme4"), default="statsmodels")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "lme4", "statsmodels"),
+        default="auto",
+        help="auto (default): lme4 when R is installed, else the statsmodels fallback",
+    )
     parser.add_argument(
         "--formula",
         action="append",

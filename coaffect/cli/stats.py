@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "fit mixed-effects models (statsmodels or lme4) and a mixed ANOVA on a dataset"
+HELP = "fit mixed-effects models (lme4 when R is installed, else statsmodels) and a mixed ANOVA on a dataset"
 EXAMPLE = "coaffect stats sim-data --formula 'AU12 ~ condition * valence' --engine lme4"
 
 
@@ -17,9 +17,16 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=("statsmodels", "lme4"),
-        default="statsmodels",
-        help="statsmodels MixedLM (default) or R lme4 + lmerTest via Rscript",
+        choices=("auto", "lme4", "statsmodels"),
+        default="auto",
+        help="auto (default): R lme4 + lmerTest (Satterthwaite t) when Rscript is installed, "
+        "else the statsmodels fallback (Wald z)",
+    )
+    parser.add_argument(
+        "--ddf",
+        choices=("Satterthwaite", "Kenward-Roger"),
+        default="Satterthwaite",
+        help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
     )
     parser.add_argument(
         "--out", default=None, help="folder for the tables (default DATASET/derivatives/coaffect/stats)"
@@ -31,24 +38,41 @@ def run(args) -> int:
 
     from analysis.stats import stats_for_dataset
 
-    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, out_dir=args.out)
+    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, out_dir=args.out, ddf=args.ddf)
     with pd.option_context(
         "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format
     ):
         for res in out.models:
+            label = "" if res.engine == "lme4" else " (fallback: R not installed or not chosen)"
             print(
-                f"\n== {res.full_formula}  [{res.engine}, {res.test}, "
+                f"\n== {res.full_formula}  [{res.engine}{label}, {res.test}, "
                 f"converged: {'yes' if res.converged else 'NO'}]"
             )
+            if res.verdict:
+                print(res.verdict)
             print(res.fixed.to_string(index=False))
             print(res.random.to_string(index=False))
+            if res.omnibus is not None and len(res.omnibus):
+                print("omnibus (Type III):")
+                print(res.omnibus.to_string(index=False))
+            if res.effect_sizes is not None and len(res.effect_sizes):
+                print(res.effect_sizes[["measure", "value"]].to_string(index=False))
             print("N: " + ", ".join(f"{k} {v}" for k, v in res.n.items()))
-            for w in res.warnings:
-                print(f"warning: {w}")
+            for step in res.simplification:
+                print(f"random part: {step}")
+            if res.warnings:
+                print(f"warnings ({len(res.warnings)}, all in the model's _info.json):")
+                for w in res.warnings[:5]:
+                    print(f"  {w}")
         for dv, aov, _, info in out.anovas:
-            print(f"\n== mixed ANOVA on participant means: {dv} ({info['n_participants']} participants)")
+            print(f"\n== mixed ANOVA on means: {dv} ({info['n_units']} units: {info['unit']})")
             print(aov.to_string(index=False))
+    for note in out.notes:
+        print(f"note: {note}")
     for s in out.skipped:
         print(f"skipped: {s}")
+    if not out.models:
+        print("no model was fitted (see the reasons above); nothing written")
+        return 2
     print(f"\ntables: {out.out_dir}")
-    return 0 if out.models else 2
+    return 0

@@ -356,8 +356,10 @@ class Analysis(_Strict):
     simultaneity_threshold: Annotated[float, Field(ge=0)] = Field(
         0.5, description="Seconds of both buttons held for a clip to count as mixed."
     )
-    coherence_lag: Optional[Annotated[float, Field(ge=0, le=10)]] = Field(
-        None, description="Face-after-button lag in seconds; default: estimated from the data."
+    coherence_lag: Optional[Annotated[float, Field(ge=-5, le=10)]] = Field(
+        None,
+        description="Face-after-button lag in seconds (negative: face before button); "
+        "default: chosen by leave-one-participant-out cross-validation over -5..+5 s.",
     )
     min_face_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
         0.5, description="Trials with a smaller share of frames with a face are excluded."
@@ -371,6 +373,11 @@ class Analysis(_Strict):
     models: list[str] = Field(
         default_factory=lambda: ["AU12 ~ condition * valence"],
         description="Mixed-model formulas (fixed part).",
+    )
+    reference_levels: dict[str, str] = Field(
+        default_factory=lambda: {"condition": "alone"},
+        description="Reference level of each factor for the deviation coding of the mixed "
+        "models (each coefficient is a level minus this one), e.g. {condition: alone, valence: neutral}.",
     )
 
     @field_validator("baseline_window", mode="before")
