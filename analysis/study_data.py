@@ -133,7 +133,7 @@ def read_faces(dataset_dir: Path, session_id: str) -> pd.DataFrame | None:
 
     Examples
     --------
-    >>> read_faces(Path("sim"), "g01").columns[:5].tolist()  # doctest: +SKIP
+    >>> read_faces(sim, "a01").columns[:5].tolist()
     ['session_id', 'camera', 'frame', 't', 'participant_id']
     """
     path = derivatives_dir(dataset_dir, session_id, "faces.parquet")
@@ -216,9 +216,9 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
 
     Examples
     --------
-    >>> study = load_study("sim")              # doctest: +SKIP
-    >>> len(study.sessions), study.has_faces   # doctest: +SKIP
-    (32, True)
+    >>> study = load_study(sim)
+    >>> len(study.sessions), study.has_faces
+    (5, True)
     """
     path = Path(dataset_dir)
     if not path.is_dir():

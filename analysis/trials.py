@@ -116,7 +116,9 @@ def baseline_means(sd: SessionData, measures: list[str], exclude=()) -> pd.DataF
 
     Examples
     --------
-    >>> baseline_means(study.sessions[0], ["AU12"])  # doctest: +SKIP
+    >>> from analysis.study_data import load_study
+    >>> baseline_means(load_study(sim).sessions[0], ["AU12"])["baseline_frames"].tolist()
+    [24]
     """
     faces = sd.faces
     if faces is None or sd.baseline is None:
@@ -151,8 +153,9 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
 
     Examples
     --------
-    >>> clip_frames(study.sessions[0], ["AU12"]).columns.tolist()  # doctest: +SKIP
-    ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12']
+    >>> from analysis.study_data import load_study
+    >>> clip_frames(load_study(sim).sessions[0], ["AU12"]).columns.tolist()
+    ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12', 'face_quality']
     """
     faces = sd.faces
     if faces is None:
@@ -388,8 +391,10 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
 
     Examples
     --------
-    >>> trials = trial_table(load_study("sim"))               # doctest: +SKIP
-    >>> trials.groupby("valence")["t_both"].mean().round(1)   # doctest: +SKIP
+    >>> from analysis.study_data import load_study
+    >>> trials = trial_table(load_study(sim))
+    >>> trials.groupby("valence")["t_both"].mean().round(1).to_dict()
+    {'bittersweet': 1.1, 'negative': 0.0, 'positive': 0.4}
     """
     if measures is None:
         found = [measure_columns(s.faces) for s in study.sessions if s.faces is not None]
@@ -433,8 +438,9 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
 
     Examples
     --------
-    >>> write_trials(trial_table(load_study("sim")), "sim")  # doctest: +SKIP
-    PosixPath('sim/derivatives/coaffect/trials.tsv')
+    >>> from analysis.study_data import load_study
+    >>> write_trials(trial_table(load_study(sim)), sim).relative_to(sim).as_posix()
+    'derivatives/coaffect/trials.tsv'
     """
     deriv = derivatives_dir(dataset_dir)
     deriv.mkdir(parents=True, exist_ok=True)

@@ -164,7 +164,14 @@ def build_report(
 
     quality = quality_table(study, trials)
     write_tsv(quality, out_dir / "quality.tsv")
-    body = H.table(quality, max_rows=200)
+    # the face_quality flag shares get their own table, so each fits a 1280 px screen
+    flag_cols = [c for c in quality.columns if c.startswith("flag_")]
+    body = H.table(quality.drop(columns=flag_cols), max_rows=200)
+    if flag_cols:
+        body += H.para(
+            "Share of each participant's face frames with each face_quality flag "
+            "(pose, occlusion, identity, motion blur; see docs/faces-table.md):"
+        ) + H.table(quality[["session_id", "participant_id", *flag_cols]], max_rows=200)
     if study.has_faces:
         fig.quality_figure(quality, out_dir / "quality.png", _empty_bar_reasons(quality, trials))
         body = H.figure("quality.png", "face found per participant") + body

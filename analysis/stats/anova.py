@@ -8,6 +8,7 @@ valence. Participants without a mean for every valence level are left out
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import pandas as pd
@@ -132,10 +133,12 @@ def mixed_anova_table(
             f"anova {dv}: too few units for a mixed ANOVA ({', '.join(f'{k}: {v}' for k, v in per_level.items())}; "
             "group sessions count as one unit each)"
         )
-    aov = pg.mixed_anova(data=means, dv=dv, within=within, between=between, subject="participant_id")
-    post = pg.pairwise_tests(
-        data=means, dv=dv, within=within, between=between, subject="participant_id", padjust=padjust
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        aov = pg.mixed_anova(data=means, dv=dv, within=within, between=between, subject="participant_id")
+        post = pg.pairwise_tests(
+            data=means, dv=dv, within=within, between=between, subject="participant_id", padjust=padjust
+        )
     aov = aov.rename(columns={"Source": "source"})
     post = post.rename(columns={c: c.lower() for c in post.columns if c not in ("T",)})
     info = {
@@ -152,5 +155,7 @@ def mixed_anova_table(
         if cluster
         else "participants (clustering ignored)",
         "n_dropped_incomplete": dropped,
+        # library RuntimeWarnings (e.g. a contrast with no variance) belong to the table, not the console
+        "warnings": sorted({f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught}),
     }
     return MixedAnova(aov, post, info)

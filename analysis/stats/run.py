@@ -254,8 +254,11 @@ def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwarg
 
     Examples
     --------
-    >>> h = fit_hurdle(trials, "t_both ~ condition + valence")  # doctest: +SKIP
-    >>> h.any.family, h.amount.formula                           # doctest: +SKIP
+    >>> from analysis.study_data import load_study
+    >>> from analysis.trials import trial_table
+    >>> trials = trial_table(load_study(sim))
+    >>> h = fit_hurdle(trials, "t_both ~ condition + valence")
+    >>> h.any.family, h.amount.formula
     ('binomial', 'log_t_both ~ condition + valence')
     """
     lhs, rhs = (x.strip() for x in formula.split("~", 1))
@@ -353,8 +356,11 @@ def run_stats(
 
     Examples
     --------
-    >>> out = run_stats(trials, ["AU12 ~ condition * valence"], out_dir="stats")  # doctest: +SKIP
-    >>> out.models[0].fixed.columns.tolist()                                       # doctest: +SKIP
+    >>> from analysis.study_data import load_study
+    >>> from analysis.trials import trial_table
+    >>> trials = trial_table(load_study(sim))
+    >>> out = run_stats(trials, ["AU12 ~ condition * valence"], out_dir=tmp)
+    >>> out.models[0].fixed.columns.tolist()
     ['term', 'estimate', 'se', 'df', 'stat', 'p_val', 'ci_low', 'ci_high']
     """
     out = StatsOutput()
@@ -430,9 +436,9 @@ def stats_for_dataset(
 
     Examples
     --------
-    >>> out = stats_for_dataset("sim", ["t_both ~ condition * valence"])  # doctest: +SKIP
-    >>> out.models[0].n["participants"]                                  # doctest: +SKIP
-    48
+    >>> out = stats_for_dataset(sim, ["t_both ~ condition * valence"], out_dir=tmp)
+    >>> out.models[0].n
+    {'participants': 7, 'sessions': 5, 'group_sessions': 2, 'stimuli': 3, 'observations': 21}
     """
     from ..study_data import load_study
     from ..trials import trial_table, write_trials
@@ -463,7 +469,8 @@ def reference_levels(study) -> dict | None:
 
     Examples
     --------
-    >>> reference_levels(load_study("sim"))  # doctest: +SKIP
+    >>> from analysis.study_data import load_study
+    >>> reference_levels(load_study(sim))
     {'condition': 'alone'}
     """
     return getattr(study.settings, "reference_levels", None) or None
@@ -474,8 +481,9 @@ def protocol_sha256(study) -> str | None:
 
     Examples
     --------
-    >>> protocol_sha256(load_study("sim"))  # doctest: +SKIP
-    '3f2a...'
+    >>> from analysis.study_data import load_study
+    >>> len(protocol_sha256(load_study(sim)))
+    64
     """
     import hashlib
 
