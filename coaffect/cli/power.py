@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .cluster_options import add_cluster_arguments
+
 HELP = "estimate power for the group effect over numbers of group sessions, alone participants and clips"
 EXAMPLE = "coaffect power --group-sessions 4 8 12 --alone 12 24 --clips 8 --sims 200 --out power"
 
@@ -22,8 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sd-participant-valence", type=float, default=0.2)
     parser.add_argument("--sims", type=int, default=200, help="studies per design (default 200)")
     parser.add_argument("--engine", choices=("auto", "lme4", "statsmodels"), default="auto")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler address (default: this machine)")
-    parser.add_argument("--workers", type=int, default=None)
+    add_cluster_arguments(parser)
     parser.add_argument("--out", default="power", help="folder for power.tsv and power.png (default ./power)")
 
 
