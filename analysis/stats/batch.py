@@ -22,7 +22,7 @@ import pandas as pd
 from coaffect.formats.errors import AnalysisError
 
 from .inference import GROUP_TERM
-from .mixed_lme4 import _R_TERMS, rscript
+from .mixed_lme4 import _R_TERMS, r_frame, rscript
 from .model_data import model_data
 from .run import _DROP_ORDER
 
@@ -118,22 +118,10 @@ def group_effect_batch(
     frames, specs = [], []
     for i, trials in enumerate(studies, start=first_study):
         md = model_data(trials, formula)
-        names = {f"X{j + 1}": t for j, t in enumerate(md.X.columns)}
         if GROUP_TERM not in md.X.columns:
             raise AnalysisError(f"batch: formula '{formula}' has no {GROUP_TERM} coefficient")
-        f = pd.DataFrame({"study": i, "y": md.data[md.dv].astype(float).to_numpy()})
-        for key, term in names.items():
-            f[key] = md.X[term].to_numpy()
-        for c in (
-            "participant_id",
-            "stimulus_id",
-            "session_id",
-            "in_group",
-            "stimulus_condition",
-            "participant_valence",
-        ):
-            if c in md.data.columns:
-                f[c] = md.data[c].to_numpy()
+        f, names = r_frame(md)
+        f.insert(0, "study", i)
         frames.append(f)
         models = {"default": list(md.random)}
         if intercepts_only:

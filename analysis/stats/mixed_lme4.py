@@ -108,6 +108,32 @@ def _one(x):
     return x[0] if isinstance(x, list) and len(x) == 1 else x
 
 
+#: Grouping columns R's formula may name (each present only where the design has it).
+_R_GROUPING = (
+    "participant_id",
+    "stimulus_id",
+    "session_id",
+    "in_group",
+    "stimulus_condition",
+    "participant_valence",
+)
+
+
+def r_frame(md) -> tuple[pd.DataFrame, dict]:
+    """The table R fits: ``y``, the fixed-effect columns as ``X1..Xk``, and the grouping columns.
+
+    Returns the frame and the map ``X<i>`` -> coefficient name (R sees plain names).
+    """
+    names = {f"X{i + 1}": term for i, term in enumerate(md.X.columns)}
+    frame = pd.DataFrame({"y": md.data[md.dv].astype(float).to_numpy()})
+    for key, term in names.items():
+        frame[key] = md.X[term].to_numpy()
+    for c in _R_GROUPING:
+        if c in md.data.columns:
+            frame[c] = md.data[c].to_numpy()
+    return frame, names
+
+
 def fit_lme4(
     md: ModelData,
     timeout: float = 600,
@@ -158,20 +184,7 @@ def fit_lme4(
             hint="install R with lme4 and lmerTest (Debian: r-cran-lme4 "
             "r-cran-lmertest) or use --engine statsmodels",
         )
-    names = {f"X{i + 1}": term for i, term in enumerate(md.X.columns)}
-    frame = pd.DataFrame({"y": md.data[md.dv].astype(float).to_numpy()})
-    for key, term in names.items():
-        frame[key] = md.X[term].to_numpy()
-    for c in (
-        "participant_id",
-        "stimulus_id",
-        "session_id",
-        "in_group",
-        "stimulus_condition",
-        "participant_valence",
-    ):
-        if c in md.data.columns:
-            frame[c] = md.data[c].to_numpy()
+    frame, names = r_frame(md)
     fixed = "y ~ 0 + " + " + ".join(names)
     formula = f"{fixed} + {' + '.join(_R_TERMS[r] for r in md.random)}" if md.random else fixed
     with tempfile.TemporaryDirectory(prefix="coaffect-lme4-") as tmp:
