@@ -4,9 +4,13 @@ Makes a multi-session dataset of real video files (synthetic animated faces,
 two per camera, written by the runner's own MJPEG camera writer), then scores
 the same dataset three times in one run:
 
-1. one worker, in this process (the single-process baseline);
-2. a local Dask cluster of 2 worker processes;
-3. a ``dask scheduler`` plus 2 ``dask worker`` processes started separately
+1. one worker, in this process (what ``--workers 1`` does);
+2. a local Dask cluster of 1 worker process (the scaling baseline: a worker
+   configured exactly as each of the 2 below, one thread, Dask's
+   one-thread-per-library environment; the in-process run also uses
+   OpenCV's thread pool, about 1.15 cores, so it is not the same unit);
+3. a local Dask cluster of 2 worker processes;
+4. a ``dask scheduler`` plus 2 ``dask worker`` processes started separately
    (:class:`analysis.dask_processes.ProcessCluster`), reached by address.
 
 Every run starts from an empty derivatives folder with warmed-up workers
@@ -14,9 +18,11 @@ Every run starts from an empty derivatives folder with warmed-up workers
 reported separately. It prints per-run figures, then one JSON line with the
 throughput ratios, the CPU each run actually got (cores used = CPU seconds /
 wall seconds: on a shared machine other users' load caps the ratio), the peak
-memory per worker, and whether the three faces tables are identical. Exits 1
-if the tables differ or a run fails; with ``--require-target`` also if 2
-local workers are below 1.7x one worker.
+memory per worker, and whether the four faces tables are identical. The
+headline ``speedup_2_local`` is 2 local workers against 1 local worker;
+``speedup_2_local_vs_in_process`` is printed next to it. Exits 1 if the tables
+differ or a run fails; with ``--require-target`` also if 2 local workers are
+below 1.7x one worker.
 
 Run: ``PYTHONPATH=. python bench/score_scaling.py [--sessions 4 --seconds 20]``
 """
@@ -25,12 +31,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import cv2
@@ -116,6 +125,25 @@ def _fresh(data: Path) -> None:
     shutil.rmtree(data / "derivatives", ignore_errors=True)
 
 
+@contextmanager
+def _one_worker_cluster():
+    """A local Dask cluster of one worker process, set up as :func:`open_executor`'s workers."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            silence_logs=logging.CRITICAL,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        with open_executor(scheduler=client, say=None) as ex:
+            yield ex
+
+
 def run(data: Path, ex, label: str, frames: int) -> dict:
     """Score ``data`` on an open executor; wall time, CPU cores used, peak memory per worker."""
     sample = next(data.glob("ses-*"))
@@ -168,6 +196,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0, help="video length per session")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each set-up (median)")
     parser.add_argument("--keep", type=Path, help="make the dataset here and keep it")
     parser.add_argument("--require-target", action="store_true", help=f"exit 1 below {TARGET}x")
     args = parser.parse_args(argv)
@@ -186,23 +215,45 @@ def main(argv=None) -> int:
             f"dataset: {len(list(data.glob('ses-*')))} sessions, {frames} camera frames, 2 faces each",
             file=sys.stderr,
         )
-        rows, tables = [], {}
-        with open_executor(workers=1, say=None) as ex:
-            rows.append(run(data, ex, "1 worker (in-process)", frames))
-            tables["one"] = _tables(data)
-        t0 = time.perf_counter()
-        with open_executor(workers=2) as ex:
-            start_local = time.perf_counter() - t0
-            rows.append(run(data, ex, "2 workers (local cluster)", frames))
-            tables["local"] = _tables(data)
-        t0 = time.perf_counter()
-        with ProcessCluster(n_workers=2) as cluster:
-            start_remote = time.perf_counter() - t0
-            with open_executor(scheduler=cluster.address) as ex:
-                rows.append(run(data, ex, "dask scheduler + 2 dask workers", frames))
-                tables["remote"] = _tables(data)
+        labels = {
+            "one": "1 worker (in-process)",
+            "one_cluster": "1 worker (local cluster)",
+            "local": "2 workers (local cluster)",
+            "remote": "dask scheduler + 2 dask workers",
+        }
+        runs: dict[str, list] = {k: [] for k in labels}
+        tables = {}
+        starts: dict[str, list] = {"local": [], "remote": []}
+
+        @contextmanager
+        def opened(name: str):
+            """The executor of one set-up, started for one timed run and stopped after it
+            (an idle cluster left running would take CPU from the one being timed)."""
+            t0 = time.perf_counter()
+            with ExitStack() as stack:
+                if name == "one":
+                    ex = stack.enter_context(open_executor(workers=1, say=None))
+                elif name == "one_cluster":
+                    ex = stack.enter_context(_one_worker_cluster())
+                elif name == "local":
+                    ex = stack.enter_context(open_executor(workers=2, say=None))
+                else:
+                    cluster = stack.enter_context(ProcessCluster(n_workers=2))
+                    ex = stack.enter_context(open_executor(scheduler=cluster.address, say=None))
+                if name in starts:
+                    starts[name].append(time.perf_counter() - t0)
+                yield ex
+
+        # rounds in alternating order (ABCD, DCBA, ...): this machine's speed drifts
+        # by tens of percent over minutes, which one run of each would put in the ratios
+        for r in range(args.rounds):
+            for name in labels if r % 2 == 0 else list(labels)[::-1]:
+                with opened(name) as ex:
+                    runs[name].append(run(data, ex, f"{labels[name]}, round {r + 1}", frames))
+                tables[name] = _tables(data)
+        start_local, start_remote = (statistics.median(starts[k]) for k in ("local", "remote"))
         identical = True
-        for name in ("local", "remote"):
+        for name in ("one_cluster", "local", "remote"):
             if tables[name].keys() != tables["one"].keys():
                 identical = False
                 continue
@@ -212,19 +263,30 @@ def main(argv=None) -> int:
                 except AssertionError as exc:
                     identical = False
                     print(f"{name} {sid}: table differs: {str(exc).splitlines()[0]}", file=sys.stderr)
-        one, local, remote = rows
-        ratio_local = one["wall_s"] / local["wall_s"]
-        ratio_remote = one["wall_s"] / remote["wall_s"]
+
+        def ratios(base: str, other: str) -> list[float]:
+            return [a["wall_s"] / b["wall_s"] for a, b in zip(runs[base], runs[other])]
+
+        ratio_local = statistics.median(ratios("one_cluster", "local"))
+        ratio_remote = statistics.median(ratios("one_cluster", "remote"))
+        median = {
+            k: {f: statistics.median(r[f] for r in v) for f in v[0] if f != "run"} for k, v in runs.items()
+        }
+        in_process, one, local, remote = (median[k] for k in labels)
         result = {
             "bench": "score_scaling",
             "sessions": len(tables["one"]),
             "frames": frames,
             "frames_per_s_1": one["frames_per_s"],
+            "frames_per_s_1_in_process": in_process["frames_per_s"],
             "speedup_2_local": round(ratio_local, 2),
             "speedup_2_remote": round(ratio_remote, 2),
+            "speedup_2_local_vs_in_process": round(statistics.median(ratios("one", "local")), 2),
+            "speedup_2_local_per_round": [round(x, 2) for x in ratios("one_cluster", "local")],
+            "rounds": args.rounds,
             "target": TARGET,
             "target_met": ratio_local >= TARGET,
-            "cpu_cores_used": [one["cpu_cores_used"], local["cpu_cores_used"], remote["cpu_cores_used"]],
+            "cpu_cores_used": [round(median[k]["cpu_cores_used"], 2) for k in labels],
             "workers_busy_fraction": [local["workers_busy_fraction"], remote["workers_busy_fraction"]],
             # CPU seconds per frame, 1 worker / 2 workers: 1.0 = no parallel overhead, so on two
             # free cores the speedup would be about 2 x this
@@ -233,9 +295,9 @@ def main(argv=None) -> int:
                 2,
             ),
             "peak_worker_rss_mb": max(local["peak_worker_rss_mb"], remote["peak_worker_rss_mb"]),
-            "peak_in_process_rss_mb": one["peak_worker_rss_mb"],
+            "peak_in_process_rss_mb": in_process["peak_worker_rss_mb"],
             "cluster_start_s": [round(start_local, 1), round(start_remote, 1)],
-            "load_avg_1min": [r["load_avg_1min_before"] for r in rows],
+            "load_avg_1min": [round(median[k]["load_avg_1min_before"], 2) for k in labels],
             "tables_identical": identical,
         }
         print(json.dumps(result))

@@ -13,9 +13,12 @@ fit and a FER crop per face); the tables are built once at the end, and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -99,6 +102,30 @@ class RangeObservations:
     info: dict
 
 
+@contextmanager
+def one_opencv_thread() -> Iterator[None]:
+    """Run OpenCV single-threaded for a while (the previous setting comes back).
+
+    Scoring works on one face at a time: OpenCV's thread pool finds little to
+    split and its waiting threads cost CPU (measured: 14.5 against about
+    17 ms of CPU per frame on ``bench/score_scaling.py``'s dataset, in one
+    process, with no loss of speed). One thread per process also makes a Dask
+    worker use exactly the core it is given, so N workers scale against one.
+
+    Examples
+    --------
+    >>> with one_opencv_thread():
+    ...     cv2.getNumThreads()
+    1
+    """
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def observe_range(
     path,
     settings: PipelineSettings | None = None,
@@ -148,43 +175,44 @@ def observe_range(
     nan_probs = (np.nan,) * len(FER_CLASSES)
     k = 0
     unreadable = []
-    try:
-        for pos, (i, img, scored) in enumerate(frames_iter):
-            frames.append((i, i / fps, scored))
-            if progress is not None:
-                progress.update(1)
-            if not scored:
-                if pos % step == 0:  # due for scoring but no image: cut or missing bytes
-                    unreadable.append(i)
-                continue
-            height, width = img.shape[:2]
-            grey = to_grey(img)
-            visible = tracker.update(k, grey)
-            k += 1
-            if not visible:
-                continue
-            warm = warm_up_to is not None and i < warm_up_to
-            probs = (
-                expression_probabilities_batch(grey, [tr.landmarks for tr in visible])
-                if settings.fer and not warm
-                else [nan_probs] * len(visible)
-            )
-            for tr, p in zip(visible, probs):
-                x, y, w, h = tr.box
-                rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
-                lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
-                if (
-                    encode
-                    and not warm
-                    and tr.detected_now
-                    and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
-                    and i - last_enc.get(tr.track_id, -(10**9)) >= encode_gap
-                ):
-                    chips.setdefault(tr.track_id, []).append((i, face_chip(img, tr.landmarks)))
-                    last_enc[tr.track_id] = i
-    finally:
-        if cap is not None:
-            cap.release()
+    with one_opencv_thread():
+        try:
+            for pos, (i, img, scored) in enumerate(frames_iter):
+                frames.append((i, i / fps, scored))
+                if progress is not None:
+                    progress.update(1)
+                if not scored:
+                    if pos % step == 0:  # due for scoring but no image: cut or missing bytes
+                        unreadable.append(i)
+                    continue
+                height, width = img.shape[:2]
+                grey = to_grey(img)
+                visible = tracker.update(k, grey)
+                k += 1
+                if not visible:
+                    continue
+                warm = warm_up_to is not None and i < warm_up_to
+                probs = (
+                    expression_probabilities_batch(grey, [tr.landmarks for tr in visible])
+                    if settings.fer and not warm
+                    else [nan_probs] * len(visible)
+                )
+                for tr, p in zip(visible, probs):
+                    x, y, w, h = tr.box
+                    rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
+                    lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
+                    if (
+                        encode
+                        and not warm
+                        and tr.detected_now
+                        and len(chips.get(tr.track_id, ())) < settings.encodings_per_track
+                        and i - last_enc.get(tr.track_id, -(10**9)) >= encode_gap
+                    ):
+                        chips.setdefault(tr.track_id, []).append((i, face_chip(img, tr.landmarks)))
+                        last_enc[tr.track_id] = i
+        finally:
+            if cap is not None:
+                cap.release()
     info = {
         "fps": fps,
         "width": width,

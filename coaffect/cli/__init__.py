@@ -8,6 +8,7 @@ at import time, so ``coaffect score`` works where PsychoPy is not installed.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import importlib.util
 import sys
@@ -65,6 +66,10 @@ def report_error(exc: CoaffectError) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``coaffect`` console command; returns the exit status."""
+    # a crash inside a C library (video, OpenGL, HID) then prints every thread's
+    # Python stack instead of dying silently; the session folder is kept either way
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

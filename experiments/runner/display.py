@@ -166,7 +166,8 @@ class Display:
             return None
 
     def close(self) -> None:
-        """Close the window."""
+        """Close the window (and free its text stimuli while OpenGL is still there)."""
+        self._texts.clear()
         try:
             self.win.close()
         except Exception:  # pragma: no cover
