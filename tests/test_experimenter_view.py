@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 from test_runner_kit import PY, ROOT, make_study, read_tsv
+
+from conftest import require_tool
 
 TWO_SCREENS = "+xinerama -screen 0 1280x1024x24 -screen 1 800x600x24"
 _LIB = """
@@ -35,8 +35,7 @@ HAPPY_RGB, SAD_RGB, BG_RGB = (255, 229, 0), (51, 102, 255), (51, 51, 51)
 
 
 def _run_two_screens(**kwargs):
-    if not shutil.which("xvfb-run"):
-        pytest.skip("xvfb-run not installed")
+    require_tool("xvfb-run")  # a second virtual screen pair; fails under CI=true if missing
     kwargs = {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "XAUTHORITY")}
     return subprocess.run(

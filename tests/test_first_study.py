@@ -151,7 +151,7 @@ def test_first_study_as_in_the_guide(tmp_path, display, shared_data, root):
         assert s.status == "complete"
         assert s.meta["cameras"]["wide"]["seats"] == (["A"] if condition == "alone" else ["A", "B"])
     # 5. score: every participant's face found, no seat warning
-    r = coaffect("score", data, "--jobs", "2")
+    r = coaffect("score", data, "--workers", "2")
     out = _ok(r)
     assert "WARNING" not in out
     # one progress display: sessions scored in parallel show the "sessions" bar only

@@ -24,6 +24,7 @@ from analysis.score_archive import plan_session
 from analysis.synthetic_faces import base_face, write_group_video
 from coaffect.cli import main
 from coaffect.formats.errors import AnalysisError
+from conftest import IN_CI, require_root, require_tool
 
 #: Detection every 0.5 s (8 frames at 15 fps): 10 s sessions cut into 4 chunks of 3 s.
 SETTINGS = ScoreSettings(PipelineSettings(tracker=TrackerSettings(detect_every_s=0.5)))
@@ -172,13 +173,13 @@ def test_scheduler_lost_then_rerun_resumes(template, reference, tmp_path):
 
 
 def test_worker_that_cannot_see_the_dataset(template, tmp_path, capsys):
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare to hide a folder from one worker")
+    require_root("hiding a folder from one worker (a mount namespace)")
+    require_tool("unshare")
     probe = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, check=False
     )
     if probe.returncode:
-        pytest.skip("no mount namespaces here")
+        (pytest.fail if IN_CI else pytest.skip)("no mount namespaces here (CI has them)")
     hidden = tmp_path / "nfs"
     data = _copy(template, hidden / "data")
     # this worker's view: an empty file system mounted over the dataset's parent folder
