@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     # a crash inside a C library (video, OpenGL, HID) then prints every thread's
     # Python stack instead of dying silently; the session folder is kept either way
     if not faulthandler.is_enabled():
-        faulthandler.enable()
+        try:
+            faulthandler.enable()
+        except (AttributeError, ValueError, OSError):  # stderr replaced by one without a file descriptor
+            pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
