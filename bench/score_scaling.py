@@ -2,13 +2,14 @@
 
 Makes a multi-session dataset of real video files (synthetic animated faces,
 two per camera, written by the runner's own MJPEG camera writer), then scores
-the same dataset three times in one run:
+the same dataset with four set-ups, in alternating rounds (``--rounds``,
+medians reported), in one run:
 
 1. one worker, in this process (what ``--workers 1`` does);
 2. a local Dask cluster of 1 worker process (the scaling baseline: a worker
    configured exactly as each of the 2 below, one thread, Dask's
-   one-thread-per-library environment; the in-process run also uses
-   OpenCV's thread pool, about 1.15 cores, so it is not the same unit);
+   one-thread-per-library environment; the in-process run has no Dask at
+   all, so it is not the same unit);
 3. a local Dask cluster of 2 worker processes;
 4. a ``dask scheduler`` plus 2 ``dask worker`` processes started separately
    (:class:`analysis.dask_processes.ProcessCluster`), reached by address.
