@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import cv2
@@ -20,6 +21,7 @@ import psutil
 import pytest
 
 from experiments.cameras import CameraSet, CameraSpec
+from experiments.cameras.capture_process import stop_on_sigterm
 from experiments.cameras.mjpeg_store import camera_paths, read_frame, read_frame_rows
 
 SINGLE = "single/single_face.mp4"  # 72 frames, 30 fps, 640x360
@@ -148,3 +150,39 @@ def test_memory_of_a_capture_process_stays_flat(shared_data, tmp_path):
     assert rss.max() - early < 8.0
     assert summary["seat"]["frames_dropped"] == 0
     assert summary["seat"]["frames_written"] > 400
+
+
+def test_the_stop_handler_survives_running_inside_itself():
+    """Linux sends the parent-death SIGTERM once per exiting thread of a dying runner.
+
+    So the capture process's handler can run again while it is still running.
+    A signal is simulated at every line the handler (and what it calls) runs, by
+    a trace function that calls the handler again there: a handler that takes a
+    lock (as ``threading.Event.set`` does) waits for itself and never returns.
+    """
+    old = signal.getsignal(signal.SIGTERM)
+    try:
+        signalled = stop_on_sigterm()
+        handler = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    nested = []
+
+    def tracer(frame, event, arg):
+        if event == "line" and len(nested) < 100:
+            nested.append(frame.f_code.co_name)
+            handler(signal.SIGTERM, None)  # "a second signal arrives here"
+        return tracer
+
+    def run():
+        sys.settrace(tracer)
+        try:
+            handler(signal.SIGTERM, None)
+        finally:
+            sys.settrace(None)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(5.0)
+    assert not t.is_alive(), f"the SIGTERM handler waits for itself (nested in {sorted(set(nested))})"
+    assert signalled()

@@ -25,8 +25,12 @@ import numpy as np
 from .backends import make_source
 from .source import CameraSpec, SourceEnded, SourceFailed
 
+#: The ``error`` reported when a write fails with ENOSPC/EDQUOT (the runner stops on it).
+DISK_FULL = "disk full"
 #: Frames held between grab and write at most (about one second at 30 fps).
 QUEUE_FRAMES = 32
+#: Seconds the writer waits for the grab thread to stop (a blocked device read: it gives up).
+GRAB_STOP_TIMEOUT = 2.0
 #: Seconds between attempts to reopen a camera that stopped delivering.
 REOPEN_INTERVAL = 1.0
 _LATENCY_BINS_MS = 5000
@@ -39,6 +43,34 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:  # not Linux: the parent-pid check in the writer loop still works
         pass
+
+
+def stop_on_sigterm():
+    """Record SIGTERM in a handler that takes no lock; return whether it came.
+
+    When a multi-threaded runner dies, Linux sends the parent-death signal once
+    per exiting runner thread, so the handler can run again while it is still
+    running. A handler that called ``threading.Event.set()`` then waited for the
+    lock it held itself, for ever (seen after ``kill -9`` of ``coaffect run``).
+    This one only appends to a list (one C call, no lock).
+
+    Returns
+    -------
+    callable
+        ``signalled() -> bool``.
+
+    Examples
+    --------
+    >>> signalled = stop_on_sigterm()
+    >>> signalled()
+    False
+    >>> signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None); signalled()
+    True
+    >>> _ = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    """
+    came: list = []
+    signal.signal(signal.SIGTERM, lambda *_: came.append(True))
+    return lambda: bool(came)
 
 
 class _Latency:
@@ -98,9 +130,9 @@ def capture_main(
     >>> ctx.Process(target=capture_main, args=(spec, "ses-01", t0, q, ev, os.getpid())).start()  # doctest: +SKIP
     """
     _die_with_parent()
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signalled = stop_on_sigterm()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the runner, which stops us
+    stopping = threading.Event()  # set by the writer loop below, never by a signal handler
 
     def now() -> float:
         return time.perf_counter() - clock_zero
@@ -210,7 +242,7 @@ def capture_main(
     last_sync = time.monotonic()
     try:
         while True:
-            if not stopping.is_set() and (stop_event.is_set() or os.getppid() != parent_pid):
+            if not stopping.is_set() and (signalled() or stop_event.is_set() or os.getppid() != parent_pid):
                 stopping.set()
             if stopping.is_set() and state["stop_t"] is None:
                 state["stop_t"] = now()
@@ -220,7 +252,7 @@ def capture_main(
                 if stopping.is_set() and not grabber.is_alive():
                     break
                 if stopping.is_set():
-                    grabber.join(timeout=2.0)  # a blocked device read: give up after 2 s
+                    grabber.join(GRAB_STOP_TIMEOUT)  # a blocked device read: give up
                     if grabber.is_alive() and frames.empty():
                         break
                 continue
@@ -230,7 +262,7 @@ def capture_main(
                 if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
                 # the disk is full: what is on it stays readable; a restart would not help
-                messages.put({"kind": "failed", "camera": spec.name, "error": "disk full"})
+                messages.put({"kind": "failed", "camera": spec.name, "error": DISK_FULL})
                 stopping.set()
                 break
             latency.add(now() - t)
@@ -241,11 +273,16 @@ def capture_main(
                 recorder.sync()
                 last_sync = time.monotonic()
     finally:
+        stopping.set()
+        grabber.join(GRAB_STOP_TIMEOUT)
         try:
             recorder.close()
         except OSError:  # disk full: the flushed frames and rows are on disk already
             pass
-        source.close()
+        if not grabber.is_alive():
+            # never while the grab thread is inside read(): a VideoCapture released under
+            # a running read corrupts memory (seen after a full disk: heap corruption, hangs)
+            source.close()
         stop_t = state["stop_t"] if state["stop_t"] is not None else now()
         if state["open_gap"] is not None:
             close_gap(stop_t)

@@ -7,6 +7,7 @@ at the end or on abort. See :func:`experiments.cameras.open_cameras`.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import queue
@@ -17,7 +18,7 @@ from pathlib import Path
 from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import HardwareError
 
-from .capture_process import capture_main
+from .capture_process import DISK_FULL, capture_main
 from .mjpeg_store import camera_paths, last_complete_row, read_frame_rows
 from .source import CameraSpec
 
@@ -25,6 +26,8 @@ from .source import CameraSpec
 OPEN_TIMEOUT = 20.0
 #: Restarts of a crashed capture process before a camera is given up.
 MAX_RESTARTS = 5
+#: Seconds between two looks at the cameras' messages from :meth:`CameraSet.check_disk`.
+DISK_CHECK_INTERVAL = 0.25
 
 
 def _alive(process) -> bool:
@@ -83,6 +86,7 @@ class CameraSet:
         self.cameras = {s.name: _Camera(s) for s in specs}
         self._ctx = multiprocessing.get_context("spawn")  # no fork of a GL/PsychoPy parent
         self._summary: dict | None = None
+        self._next_disk_check = 0.0
 
     # ------------------------------------------------------------------ life cycle
     def now(self) -> float:
@@ -255,6 +259,34 @@ class CameraSet:
             out.extend(cam.pending_events)
             cam.pending_events = []
         return sorted(out, key=lambda r: r["onset"])
+
+    def check_disk(self) -> None:
+        """Raise ``OSError(ENOSPC)`` once a camera has stopped because the disk is full.
+
+        Cheap enough to call every frame: it looks at the cameras' messages at
+        most every :data:`DISK_CHECK_INTERVAL` seconds and never blocks. The
+        runner calls it from its frame loop, so a full disk stops the session
+        within a fraction of a second of the camera's failed write, even while
+        the runner's own small rows would still fit.
+
+        Raises
+        ------
+        OSError
+            ``errno.ENOSPC``, naming the camera.
+
+        Examples
+        --------
+        >>> CameraSet([], Path("ses-01"), time.perf_counter()).check_disk() is None
+        True
+        """
+        now = time.monotonic()
+        if now < self._next_disk_check:
+            return
+        self._next_disk_check = now + DISK_CHECK_INTERVAL
+        for cam in self.cameras.values():
+            self._drain(cam)
+            if cam.status == "failed" and cam.error == DISK_FULL:
+                raise OSError(errno.ENOSPC, f"camera {cam.spec.name}: no space left on device")
 
     def _restart(self, cam: _Camera) -> None:
         """A capture process died (kill -9, crash): start a new one that appends."""

@@ -120,6 +120,8 @@ class Runtime:
                 self.view, view = None, self.view
                 view.close()
                 self.writer.update(experimenter_view={"error": f"{type(exc).__name__}: {exc}"[:300]})
+        if self.cams is not None:
+            self.cams.check_disk()  # a camera that hit a full disk stops the session now
         if allow_abort and "escape" in self.experimenter_keys:
             self.experimenter_keys.clear()
             self.abort_dialog()
