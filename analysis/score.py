@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -22,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError, CoaffectError, SessionFormatError
-from coaffect.formats.faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION, column_docs
+from coaffect.formats.faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION
 from coaffect.formats.tables import derivatives_dir
 
 from .expression.fer_model import FER_CLASSES
@@ -33,6 +31,7 @@ from .faces.observe import observe_video
 from .faces.pipeline import PipelineSettings, finish_observations
 from .faces.table import faces_table, score_summary
 from .score_archive import score_sessions
+from .score_files import is_scored, write_scores
 
 #: Folder of coaffect's outputs inside a dataset.
 
@@ -355,82 +354,6 @@ def outside_seats_warning(camera, obs, identity, cam_notes, layout, condition) -
         f"protocol (docs/protocol.md); for a session already recorded, add it to the session's "
         f"protocol.yaml and run 'coaffect score --force'"
     )
-
-
-def _atomic(path: Path, write) -> None:
-    # a unique temporary name: a task rerun after its worker was lost may race the original
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
-    """Write faces.parquet, its JSON sidecar and score_summary.json (each atomically).
-
-    The summary is written last: its presence with a matching settings hash
-    marks a finished session (an interrupted run leaves none and is redone).
-
-    Returns
-    -------
-    Path
-        The faces.parquet written.
-
-    Examples
-    --------
-    >>> write_scores(tmp / "derivatives/coaffect/ses-S01", faces, summary)  # doctest: +SKIP
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    summary_path = out / "score_summary.json"
-    if summary_path.exists():
-        summary_path.unlink()
-    table = pa.Table.from_pandas(faces, preserve_index=False)
-    table = table.replace_schema_metadata(
-        {
-            **(table.schema.metadata or {}),
-            b"coaffect_faces_format": str(FACES_FORMAT_VERSION).encode(),
-            b"coaffect_settings_hash": summary["settings_hash"].encode(),
-        }
-    )
-    parquet = out / "faces.parquet"
-    _atomic(parquet, lambda p: pq.write_table(table, p))
-    sidecar = {"format_version": FACES_FORMAT_VERSION, "columns": column_docs()}
-    for name, data in (("faces.json", sidecar), ("score_summary.json", summary)):
-        _atomic(out / name, lambda p, d=data: p.write_text(json.dumps(d, indent=2, default=_json) + "\n"))
-    return parquet
-
-
-def _json(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if not np.isfinite(o) else float(o)
-    return str(o)
-
-
-def is_scored(out_dir, settings: ScoreSettings) -> bool:
-    """True if ``out_dir`` holds a finished scoring with these settings.
-
-    Examples
-    --------
-    >>> is_scored(Path("/nonexistent"), ScoreSettings())
-    False
-    """
-    path = Path(out_dir) / "score_summary.json"
-    if not path.exists() or not (Path(out_dir) / "faces.parquet").exists():
-        return False
-    try:
-        return json.loads(path.read_text())["settings_hash"] == settings.settings_hash()
-    except (json.JSONDecodeError, KeyError):
-        return False
 
 
 def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, raw_by_camera: dict) -> dict:
