@@ -1,4 +1,5 @@
-"""Camera faults: kill -9 of a capture process or of the runner, and memory over time.
+"""Camera faults: kill -9 of a capture process or of the runner, memory over time, and
+the capture process's stop signal arriving while its handler still runs.
 
 "No frame older than a second is lost": after each
 kill the recorded .mjpg is read back with cv2.VideoCapture, as the analysis does.
