@@ -4,7 +4,7 @@ Examples run from the project root, so they can name committed files
 (``protocols/bittersweet-demo.yaml``, ``stimuli/manifest.yaml``), and get in
 their namespace ``tmp``, a fresh temporary folder, and ``sim``, the folder of a
 small simulated study (3 alone participants, 2 groups of 2, 3 clips; made
-once per test session by :func:`analysis.simulate_study.simulate_study`).
+once per test session by :func:`analysis.simulate.study.simulate_study`).
 """
 
 from pathlib import Path
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 
 @pytest.fixture(scope="session")
 def _doctest_study(tmp_path_factory):
-    from analysis.simulate_study import SimulationSpec, simulate_study
+    from analysis.simulate.study import SimulationSpec, simulate_study
 
     path = tmp_path_factory.mktemp("doctest") / "sim"
     spec = SimulationSpec(

@@ -5,7 +5,7 @@ Simulates studies with every variance component of the full structure present
 the default model (lme4 + lmerTest Satterthwaite, maximal identified random
 structure, the singular-fit rule) and, on the same data in the same run, with
 the intercepts-only model the toolkit fitted before. Fits go to R in batches
-(one Rscript call per chunk of studies) through ``analysis.executor``.
+(one Rscript call per chunk of studies) through ``analysis.parallel.executor``.
 
 Prints a table and ends with one JSON line; exits 1 when coverage < 0.93 or
 the false-positive rate > 0.06 for the default model.
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-from analysis.executor import open_executor  # noqa: E402
-from analysis.simulate_study import SimulationSpec  # noqa: E402
+from analysis.parallel.executor import open_executor  # noqa: E402
+from analysis.simulate.study import SimulationSpec  # noqa: E402
 from analysis.stats.batch import fit_batch_task, summarise_batch  # noqa: E402
 
 #: The simulated design: 16 alone participants, 6 groups of 3, 8 clips (4 per valence).

@@ -12,7 +12,7 @@ medians reported), in one run:
    all, so it is not the same unit);
 3. a local Dask cluster of 2 worker processes;
 4. a ``dask scheduler`` plus 2 ``dask worker`` processes started separately
-   (:class:`analysis.dask_processes.ProcessCluster`), reached by address.
+   (:class:`analysis.parallel.dask_processes.ProcessCluster`), reached by address.
 
 Every run starts from an empty derivatives folder with warmed-up workers
 (models loaded), so the timings are scoring only; cluster start-up is
@@ -49,11 +49,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.dask_processes import ProcessCluster  # noqa: E402
-from analysis.executor import open_executor  # noqa: E402
-from analysis.score import ScoreSettings, score_dataset  # noqa: E402
-from analysis.score_archive import peak_rss_bytes  # noqa: E402
-from analysis.synthetic_faces import base_face, write_group_video  # noqa: E402
+from analysis.parallel.dask_processes import ProcessCluster  # noqa: E402
+from analysis.parallel.executor import open_executor  # noqa: E402
+from analysis.scoring.archive import peak_rss_bytes  # noqa: E402
+from analysis.scoring.score import ScoreSettings, score_dataset  # noqa: E402
+from analysis.simulate.faces import base_face, write_group_video  # noqa: E402
 from coaffect.formats.session_writer import SessionWriter  # noqa: E402
 from experiments.cameras.mjpeg_store import MjpegRecorder  # noqa: E402
 

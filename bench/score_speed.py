@@ -141,7 +141,7 @@ def build_mosaic(path: Path, n_frames: int) -> str:
     if all((SHARED / c).exists() for c in CLIPS):
         sources, origin = [str(SHARED / c) for c in CLIPS], "shared media"
     else:
-        from analysis.synthetic_faces import au_schedule, write_synthetic_video
+        from analysis.simulate.faces import au_schedule, write_synthetic_video
 
         tmp = path.parent
         sources = []

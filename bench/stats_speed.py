@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.simulate_study import SimulationSpec, simulate_study  # noqa: E402
+from analysis.measures.trials import trial_table  # noqa: E402
+from analysis.simulate.study import SimulationSpec, simulate_study  # noqa: E402
 from analysis.stats import fit_mixed  # noqa: E402
 from analysis.stats.mixed_statsmodels import _one_blas_thread, mixedlm_model  # noqa: E402
 from analysis.stats.model_data import model_data  # noqa: E402
-from analysis.study_data import load_study  # noqa: E402
-from analysis.trials import trial_table  # noqa: E402
+from analysis.study.load import load_study  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -82,8 +82,8 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
     import shutil
 
     from analysis.report import build_report
-    from analysis.score import score_dataset
-    from analysis.synthetic_faces import write_group_video
+    from analysis.scoring.score import score_dataset
+    from analysis.simulate.faces import write_group_video
     from coaffect.formats.manifest import load_manifest
     from coaffect.formats.protocol import load_protocol
     from experiments.runner import run_session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from analysis.simulate_study import SimulationSpec, simulate_study
+from analysis.simulate.study import SimulationSpec, simulate_study
 
 #: Small study used by the trial, report and CLI tests: 3 alone + 2 groups of 2, 3 clips.
 SMALL = dict(n_alone=3, n_group_sessions=2, group_size=2, n_clips=3, clip_duration=10.0, fps=5.0, seed=3)

@@ -9,8 +9,8 @@ import pytest
 from analysis.expression.baseline import baseline_mask, baseline_zscores
 from analysis.expression.geometry import landmark_action_units
 from analysis.faces.pipeline import PipelineSettings
-from analysis.score import ScoreSettings, score_image, score_video
-from analysis.synthetic_faces import base_face
+from analysis.scoring.score import ScoreSettings, score_image, score_video
+from analysis.simulate.faces import base_face
 
 
 def test_action_units_ignore_face_size_position_and_roll():

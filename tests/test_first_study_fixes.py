@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from test_score import make_session
 
-from analysis.score import score_dataset
-from analysis.study_data import load_study
-from analysis.trials import trial_table
+from analysis.measures.trials import trial_table
+from analysis.scoring.score import score_dataset
+from analysis.study.load import load_study
 from coaffect.cli import main
 from coaffect.formats import faces_schema as fs
 from coaffect.formats.session_writer import SessionWriter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.interop import read_openface, read_pyfeat
+from analysis.interop.readers import read_openface, read_pyfeat
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ALL_COLUMNS
 

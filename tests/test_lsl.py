@@ -105,7 +105,7 @@ def test_session_records_lsl_stream_and_publishes_markers(tmp_path, capsys):
     assert align.max() < 0.002
     assert np.allclose(np.diff(ppg.ppg), 1)  # no sample lost
     # the analysis cuts it into clips on the same clock: the value is the sample index
-    from analysis.physio import physio_timecourse, plot_physio
+    from analysis.measures.physio import physio_timecourse, plot_physio
 
     tc = physio_timecourse(ses.events, ses.physio, ses.session_id)
     clips = ses.events[ses.events.trial_type == "clip"]

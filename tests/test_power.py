@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.power import power_table
-from analysis.simulate_study import SimulationSpec
-from analysis.simulate_trials import simulate_trials
+from analysis.simulate.power import power_table
+from analysis.simulate.study import SimulationSpec
+from analysis.simulate.trials import simulate_trials
 from analysis.stats import fit_mixed
 from coaffect.cli import main
 from coaffect.formats.errors import AnalysisError
@@ -138,11 +138,11 @@ def test_calibration_bench_small_run():
 def test_windowed_synchrony_against_permuted_pseudo_groups(tmp_path):
     """Group members share a smile time course in the simulation (session_signal_sd), but not
     their head sway: the WLCC test finds the first and not the second."""
-    from analysis.simulate_study import simulate_study
-    from analysis.study_data import load_study
-    from analysis.synchrony import synchrony_test
-    from analysis.timecourse import HEAD_POSITION, timecourses
-    from analysis.trials import trial_table
+    from analysis.measures.synchrony import synchrony_test
+    from analysis.measures.timecourse import HEAD_POSITION, timecourses
+    from analysis.measures.trials import trial_table
+    from analysis.simulate.study import simulate_study
+    from analysis.study.load import load_study
 
     ds = simulate_study(
         tmp_path / "syn",

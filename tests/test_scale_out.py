@@ -15,13 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.dask_processes import ProcessCluster
-from analysis.executor import SCHEDULER_ENV, ClusterLostError
 from analysis.faces.pipeline import PipelineSettings
 from analysis.faces.track import TrackerSettings
-from analysis.score import ScoreSettings, score_dataset
-from analysis.score_archive import plan_session
-from analysis.synthetic_faces import base_face, write_group_video
+from analysis.parallel.dask_processes import ProcessCluster
+from analysis.parallel.executor import SCHEDULER_ENV, ClusterLostError
+from analysis.scoring.archive import plan_session
+from analysis.scoring.score import ScoreSettings, score_dataset
+from analysis.simulate.faces import base_face, write_group_video
 from coaffect.cli import main
 from coaffect.formats.errors import AnalysisError
 from conftest import IN_CI, require_root, require_tool
@@ -216,7 +216,7 @@ import pandas as pd
 from analysis.faces.chunks import stitch_chunks
 from analysis.faces.pipeline import PipelineSettings, RangeObservations, finish_observations
 from analysis.faces.table import faces_table, score_summary
-from analysis.score import write_scores
+from analysis.scoring.score import write_scores
 
 n_frames, n_faces, n_chunks = int(sys.argv[1]), int(sys.argv[2]), 4
 pids = [f"P{t:02d}" for t in range(1, n_faces + 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.self_report import clip_intervals, ratings_wide, self_report_measures
+from analysis.measures.self_report import clip_intervals, ratings_wide, self_report_measures
 from coaffect.formats.session_reader import button_intervals
 
 CLIPS = pd.DataFrame(

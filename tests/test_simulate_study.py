@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.simulate_study import SimulationSpec, simulate_study
+from analysis.measures.trials import trial_table
+from analysis.simulate.study import SimulationSpec, simulate_study
 from analysis.stats import fit_mixed
-from analysis.study_data import load_study
-from analysis.trials import trial_table
+from analysis.study.load import load_study
 from coaffect.cli import main
 from coaffect.formats import faces_schema as fs
 from coaffect.formats.errors import AnalysisError

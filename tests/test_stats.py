@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.measures.trials import trial_table
 from analysis.stats import FIXED_COLUMNS, fit_mixed, mixed_anova_table, run_stats
-from analysis.study_data import load_study
-from analysis.trials import trial_table
+from analysis.study.load import load_study
 from coaffect.cli import main
 from coaffect.formats.errors import AnalysisError
 from tests.sim_helpers import SMALL, sim_dataset
@@ -136,7 +136,7 @@ def test_stats_cli(small, capsys):
 
 
 def test_stats_cli_says_what_the_data_cannot_support(tmp_path, capsys):
-    from analysis.simulate_study import SimulationSpec, simulate_study
+    from analysis.simulate.study import SimulationSpec, simulate_study
 
     # the newcomer's case: 3 participants, 1 group session -> no authoritative p for condition
     tiny = simulate_study(

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.measures.trials import trial_table
 from analysis.stats import fit_mixed
-from analysis.study_data import load_study
-from analysis.trials import trial_table
+from analysis.study.load import load_study
 from tests.conftest import require_tool
 from tests.sim_helpers import sim_dataset
 
@@ -99,8 +99,8 @@ FULL = dict(
 
 def test_engines_agree_on_the_full_random_structure_and_its_tables():
     require_tool("Rscript")
-    from analysis.simulate_study import SimulationSpec
-    from analysis.simulate_trials import simulate_trials
+    from analysis.simulate.study import SimulationSpec
+    from analysis.simulate.trials import simulate_trials
 
     t = simulate_trials(SimulationSpec(**FULL), seed=2)
     sm = fit_mixed(t, "AU12 ~ condition * valence", engine="statsmodels")
@@ -136,8 +136,8 @@ def test_emms_match_r_emmeans():
     import json
     import subprocess
 
-    from analysis.simulate_study import SimulationSpec
-    from analysis.simulate_trials import simulate_trials
+    from analysis.simulate.study import SimulationSpec
+    from analysis.simulate.trials import simulate_trials
 
     t = simulate_trials(SimulationSpec(**FULL), seed=2)
     r = fit_mixed(t, "AU12 ~ condition * valence", engine="lme4")
@@ -173,8 +173,8 @@ def test_lme4_engine_without_r_is_a_clear_error(trials, monkeypatch):
 
 def test_outcome_families_glmm_and_hurdle():
     require_tool("Rscript")
-    from analysis.simulate_study import SimulationSpec
-    from analysis.simulate_trials import simulate_trials
+    from analysis.simulate.study import SimulationSpec
+    from analysis.simulate.trials import simulate_trials
     from analysis.stats.run import fit_hurdle
 
     spec = SimulationSpec(n_alone=12, n_group_sessions=6, n_clips=8, valences=("positive", "negative"))

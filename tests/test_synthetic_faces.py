@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from analysis.score import score_video
-from analysis.synthetic_faces import SYNTHETIC_UNITS, au_schedule, write_group_video, write_synthetic_video
+from analysis.scoring.score import score_video
+from analysis.simulate.faces import SYNTHETIC_UNITS, au_schedule, write_group_video, write_synthetic_video
 
 # Thresholds for Spearman's rho between injected and measured intensity over 90
 # frames. rho > 0.35 is already p < 0.001 at n = 90, so these floors mean

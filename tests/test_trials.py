@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.coherence import coherence_table
-from analysis.study_data import load_study
-from analysis.synchrony import synchrony_summary, synchrony_table
-from analysis.timecourse import condition_timecourse, timecourses
-from analysis.trials import trial_table, write_trials
+from analysis.measures.coherence import coherence_table
+from analysis.measures.synchrony import synchrony_summary, synchrony_table
+from analysis.measures.timecourse import condition_timecourse, timecourses
+from analysis.measures.trials import trial_table, write_trials
+from analysis.study.load import load_study
 from coaffect.formats import faces_schema as fs
 from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.synthetic_faces import SYNTHETIC_UNITS, write_synthetic_video
-from analysis.validate_faces import formulas_on_openface_landmarks, validate_faces
+from analysis.interop.validate_faces import formulas_on_openface_landmarks, validate_faces
+from analysis.simulate.faces import SYNTHETIC_UNITS, write_synthetic_video
 from coaffect.cli import main
 
 

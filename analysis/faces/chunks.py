@@ -2,7 +2,7 @@
 
 dlib holds the GIL, so threads do not help; processes do. The frame range is
 cut into contiguous chunks, each scored by :func:`~.pipeline.observe_range` in
-its own process (through :mod:`analysis.executor`: Dask worker processes). A session's MJPEG camera file is entered at
+its own process (through :mod:`analysis.parallel.executor`: Dask worker processes). A session's MJPEG camera file is entered at
 a chunk's first frame by its byte offset; a plain video is decoded forward to
 it (OpenCV's frame seeks land a few frames off in variable-frame-rate files),
 which costs about 1-2 ms a skipped frame. Every chunk after the first starts
@@ -29,7 +29,7 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 
-from ..executor import TaskProgress
+from ..parallel.executor import TaskProgress
 from .detect import iou
 from .frames import has_byte_ranges, video_facts
 from .pipeline import PipelineSettings, RangeObservations, observe_range
@@ -222,7 +222,7 @@ def observe_chunked(
         raw.info.update(jobs=1, chunks=1)
         return raw
     plan[-1] = (plan[-1][0], plan[-1][1], stop)  # the last chunk reads to the real end
-    from ..executor import open_executor
+    from ..parallel.executor import open_executor
 
     with open_executor(workers=min(jobs, len(plan)), say=None) as ex:
         tasks = [

@@ -3,7 +3,7 @@
 :func:`~.observe.observe_video` is the per-face pipeline shared by alone and group
 recordings, single videos and sessions: every face gets the same crops and
 models. It returns observations per (frame, track); identity and baseline
-normalisation come after (:mod:`analysis.score`).
+normalisation come after (:mod:`analysis.scoring.score`).
 
 Speed: per frame only the face work is done (one grey conversion, a landmark
 fit and a FER crop per face); the tables are built once at the end, and

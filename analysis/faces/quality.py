@@ -44,7 +44,7 @@ def rigid_shape(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
-    >>> from analysis.synthetic_faces import base_face
+    >>> from analysis.simulate.faces import base_face
     >>> shape, iod = rigid_shape(base_face()[1][None])
     >>> shape.shape, bool(iod[0] > 20)
     ((1, 23, 2), True)
@@ -107,7 +107,7 @@ def quality_flags(
     Examples
     --------
     >>> from analysis.expression.geometry import head_pose
-    >>> from analysis.synthetic_faces import base_face
+    >>> from analysis.simulate.faces import base_face
     >>> pts = np.repeat(base_face()[1][None], 4, axis=0)
     >>> pts[3] = np.nan
     >>> pts[2] += 40.0                       # the whole face jumps 40 px in 0.1 s

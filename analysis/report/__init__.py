@@ -15,13 +15,13 @@ import pandas as pd
 
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
-from ..coherence import coherence_table
+from ..measures.coherence import coherence_table
+from ..measures.synchrony import synchrony_summary, synchrony_table, synchrony_test
+from ..measures.timecourse import HEAD_POSITION, timecourses
+from ..measures.trials import trial_table, write_trials
 from ..stats import run_stats
 from ..stats.run import protocol_sha256, reference_levels, study_notes
-from ..study_data import load_study
-from ..synchrony import synchrony_summary, synchrony_table, synchrony_test
-from ..timecourse import HEAD_POSITION, timecourses
-from ..trials import trial_table, write_trials
+from ..study.load import load_study
 from . import figures as fig
 from . import html as H
 from .flow import exclusion_flow, flow_wide
@@ -147,7 +147,7 @@ def build_report(
 
     Examples
     --------
-    >>> from analysis.simulate_study import SimulationSpec, simulate_study
+    >>> from analysis.simulate.study import SimulationSpec, simulate_study
     >>> ds = simulate_study(tmp / "sim", SimulationSpec(n_alone=6, n_group_sessions=3))  # doctest: +SKIP
     >>> build_report(ds).name                                                           # doctest: +SKIP
     'report.html'

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..timecourse import condition_timecourse  # noqa: E402
+from ..measures.timecourse import condition_timecourse  # noqa: E402
 
 COLORS = {
     "alone": "#1f77b4",

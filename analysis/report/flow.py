@@ -20,7 +20,7 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     trials : pandas.DataFrame
-        Trial table (:func:`analysis.trials.trial_table`).
+        Trial table (:func:`analysis.measures.trials.trial_table`).
 
     Returns
     -------

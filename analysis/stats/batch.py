@@ -86,7 +86,7 @@ def group_effect_batch(
     Parameters
     ----------
     studies : list of pandas.DataFrame
-        Trial tables (e.g. from :func:`analysis.simulate_trials.simulate_trials`).
+        Trial tables (e.g. from :func:`analysis.simulate.trials.simulate_trials`).
     formula : str
         Fixed part; its ``condition[group-alone]`` coefficient is reported.
     intercepts_only : bool
@@ -105,8 +105,8 @@ def group_effect_batch(
 
     Examples
     --------
-    >>> from analysis.simulate_study import SimulationSpec
-    >>> from analysis.simulate_trials import simulate_trials
+    >>> from analysis.simulate.study import SimulationSpec
+    >>> from analysis.simulate.trials import simulate_trials
     >>> spec = SimulationSpec(n_alone=6, n_group_sessions=3, n_clips=8, valences=("positive", "negative"))
     >>> out = group_effect_batch([simulate_trials(spec, seed=s) for s in (1, 2)])  # doctest: +SKIP
     >>> out[["study", "model"]].values.tolist()                                     # doctest: +SKIP
@@ -173,11 +173,11 @@ def fit_batch_task(
     Examples
     --------
     >>> from dataclasses import asdict
-    >>> from analysis.simulate_study import SimulationSpec
+    >>> from analysis.simulate.study import SimulationSpec
     >>> fit_batch_task(asdict(SimulationSpec(n_clips=8)), [1], 0.0, "AU12 ~ condition", False)  # doctest: +SKIP
     """
-    from ..simulate_study import SimulationSpec
-    from ..simulate_trials import simulate_trials
+    from ..simulate.study import SimulationSpec
+    from ..simulate.trials import simulate_trials
 
     spec = SimulationSpec(**{k: tuple(v) if k == "valences" else v for k, v in spec_dict.items()})
     studies = [simulate_trials(spec, seed=s, group_effect=group_effect) for s in seeds]

@@ -236,7 +236,7 @@ def model_data(
     Parameters
     ----------
     trials : pandas.DataFrame
-        A trial table (:func:`analysis.trials.trial_table`) or any table with
+        A trial table (:func:`analysis.measures.trials.trial_table`) or any table with
         participant_id, session_id, condition, stimulus_id and the formula's columns.
     formula : str
         Fixed part, e.g. ``"AU12 ~ condition * valence"``.

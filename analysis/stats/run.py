@@ -121,7 +121,7 @@ def fit_mixed(
     Parameters
     ----------
     trials : pandas.DataFrame
-        Trial table (:func:`analysis.trials.trial_table`).
+        Trial table (:func:`analysis.measures.trials.trial_table`).
     formula : str
         Fixed part, ``"outcome ~ predictors"``; patsy/R syntax.
     engine : {"auto", "lme4", "statsmodels"}
@@ -161,8 +161,8 @@ def fit_mixed(
 
     Examples
     --------
-    >>> from analysis.simulate_study import SimulationSpec
-    >>> from analysis.simulate_trials import simulate_trials
+    >>> from analysis.simulate.study import SimulationSpec
+    >>> from analysis.simulate.trials import simulate_trials
     >>> trials = simulate_trials(SimulationSpec(n_alone=12, n_group_sessions=4, n_clips=8), seed=1)
     >>> res = fit_mixed(trials, "AU12 ~ condition + valence", engine="statsmodels")
     >>> res.fixed["term"].tolist()[:2]
@@ -254,8 +254,8 @@ def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwarg
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
-    >>> from analysis.trials import trial_table
+    >>> from analysis.study.load import load_study
+    >>> from analysis.measures.trials import trial_table
     >>> trials = trial_table(load_study(sim))
     >>> h = fit_hurdle(trials, "t_both ~ condition + valence")
     >>> h.any.family, h.amount.formula
@@ -356,8 +356,8 @@ def run_stats(
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
-    >>> from analysis.trials import trial_table
+    >>> from analysis.study.load import load_study
+    >>> from analysis.measures.trials import trial_table
     >>> trials = trial_table(load_study(sim))
     >>> out = run_stats(trials, ["AU12 ~ condition * valence"], out_dir=tmp)
     >>> out.models[0].fixed.columns.tolist()
@@ -440,8 +440,8 @@ def stats_for_dataset(
     >>> out.models[0].n
     {'participants': 7, 'sessions': 5, 'group_sessions': 2, 'stimuli': 3, 'observations': 21}
     """
-    from ..study_data import load_study
-    from ..trials import trial_table, write_trials
+    from ..measures.trials import trial_table, write_trials
+    from ..study.load import load_study
 
     if engine not in ENGINES:
         raise AnalysisError(f"engine: unknown engine '{engine}' (allowed: {', '.join(ENGINES)})")
@@ -469,7 +469,7 @@ def reference_levels(study) -> dict | None:
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> reference_levels(load_study(sim))
     {'condition': 'alone'}
     """
@@ -481,7 +481,7 @@ def protocol_sha256(study) -> str | None:
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> len(protocol_sha256(load_study(sim)))
     64
     """

@@ -3,7 +3,7 @@
 Shared by ``coaffect score`` and any verb that maps simulation replicates
 (e.g. ``coaffect power``): ``add_cluster_arguments(parser)`` in
 ``add_arguments``, then ``open_executor(args.scheduler, args.workers)`` from
-:mod:`analysis.executor`. Not a verb itself (not in ``VERBS``).
+:mod:`analysis.parallel.executor`. Not a verb itself (not in ``VERBS``).
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from analysis.power import power_figure, power_table
-    from analysis.simulate_study import SimulationSpec
+    from analysis.simulate.power import power_figure, power_table
+    from analysis.simulate.study import SimulationSpec
     from coaffect.formats.tables import write_tsv
 
     spec = SimulationSpec(

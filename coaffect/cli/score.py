@@ -37,10 +37,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from analysis.executor import machine_cores
     from analysis.faces.pipeline import PipelineSettings
     from analysis.faces.track import TrackerSettings
-    from analysis.score import ScoreSettings, score_dataset, score_video, write_scores
+    from analysis.parallel.executor import machine_cores
+    from analysis.scoring.score import ScoreSettings, score_dataset, score_video, write_scores
     from coaffect.formats.errors import AnalysisError
 
     if (args.path is None) == (args.video is None):

@@ -37,7 +37,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from analysis.simulate_study import SimulationSpec, simulate_study
+    from analysis.simulate.study import SimulationSpec, simulate_study
     from coaffect.formats.errors import AnalysisError
 
     for name in ("n_alone", "n_group_sessions", "n_clips"):

@@ -3,8 +3,8 @@
 :func:`load_study` reads each ``ses-<id>`` folder (validated by
 :mod:`coaffect.formats.session_reader`), its frozen ``protocol.yaml``, the stimulus
 tags from the protocol's manifest, and ``derivatives/coaffect/ses-<id>/faces.parquet``
-when face scoring has run. The computations (:mod:`analysis.trials`,
-:mod:`analysis.timecourse`, ...) take the :class:`Study` it returns.
+when face scoring has run. The computations (:mod:`analysis.measures.trials`,
+:mod:`analysis.measures.timecourse`, ...) take the :class:`Study` it returns.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .study_data import Study
+from ..study.load import Study
 from .trials import button_state, clip_frames, session_segments
 
 #: (button, facial measure) pairs analysed.
@@ -92,7 +92,7 @@ def coherence_table(
     Parameters
     ----------
     study : Study
-        From :func:`analysis.study_data.load_study` (needs faces tables).
+        From :func:`analysis.study.load.load_study` (needs faces tables).
     trials : pandas.DataFrame
         Trial table; excluded and face-excluded trials are left out.
     lag : float, optional

@@ -19,9 +19,9 @@ import pandas as pd
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS, ALL_COLUMNS, EMOTIONS, HEAD_POSE, RAW_UNITS
 
-from .expression.baseline import baseline_zscores
-from .expression.composites import composite_scores
-from .faces.detect import box_from_landmarks
+from ..expression.baseline import baseline_zscores
+from ..expression.composites import composite_scores
+from ..faces.detect import box_from_landmarks
 
 _PYFEAT_EMOTIONS = {
     "anger": "emo_angry",

@@ -1,7 +1,7 @@
 """Score many sessions through the executor: chunks of video, then one finishing task per session.
 
 How a dataset's scoring is dispatched (what is computed lives in
-:mod:`analysis.faces` and :mod:`analysis.score`):
+:mod:`analysis.faces` and :mod:`analysis.scoring.score`):
 
 1. This process lists the sessions still to score and plans each camera video
    into chunks of about :data:`~analysis.faces.chunks.CHUNK_SECONDS` seconds
@@ -38,8 +38,7 @@ from typing import NamedTuple
 
 from coaffect.formats.errors import AnalysisError, CoaffectError
 
-from .executor import ClusterLostError, Executor
-from .faces.chunks import (
+from ..faces.chunks import (
     CHUNK_SECONDS,
     SHARED_FS_HINT,
     ChunkPlan,
@@ -48,7 +47,8 @@ from .faces.chunks import (
     plan_fixed_chunks,
     stitch_chunks,
 )
-from .faces.pipeline import PipelineSettings
+from ..faces.pipeline import PipelineSettings
+from ..parallel.executor import ClusterLostError, Executor
 
 
 class CameraJob(NamedTuple):
@@ -74,7 +74,7 @@ def plan_session(
 
     A session whose protocol or frame tables cannot be read gets no camera
     jobs here; its finishing task then raises the same error
-    :func:`analysis.score.score_session` gives.
+    :func:`analysis.scoring.score.score_session` gives.
 
     Examples
     --------
@@ -138,7 +138,7 @@ def check_workers_see(executor: Executor, dataset: Path, out_root: Path) -> int:
 
     Examples
     --------
-    >>> from analysis.executor import open_executor
+    >>> from analysis.parallel.executor import open_executor
     >>> with open_executor(workers=1, say=None) as ex:
     ...     check_workers_see(ex, Path("/nonexistent/data"), Path("/nonexistent/data/d"))
     Traceback (most recent call last):

@@ -1,14 +1,14 @@
 """Simulation-based power for the group effect (``coaffect power``).
 
 For every design in a grid of numbers of group sessions, alone participants
-and clips, many studies are drawn from :class:`~analysis.simulate_study.SimulationSpec`
+and clips, many studies are drawn from :class:`~analysis.simulate.study.SimulationSpec`
 (with its clip-by-condition and participant-by-valence SDs) by
-:func:`analysis.simulate_trials.simulate_trials` and fitted with the default
+:func:`analysis.simulate.trials.simulate_trials` and fitted with the default
 model (lme4 + lmerTest, the maximal identified random structure, the
 singular-fit rule). Power is the share of studies whose group coefficient
 has p < alpha; its Monte-Carlo error is ``sqrt(p (1 - p) / n)`` (Morris,
 White & Crowther 2019). Batches of studies go to one ``Rscript`` call each,
-dispatched by :func:`analysis.executor.open_executor`.
+dispatched by :func:`analysis.parallel.executor.open_executor`.
 
 Without R, the statsmodels fallback fits each study in Python (Wald z tests:
 somewhat optimistic with few group sessions; the table says which engine ran).
@@ -25,7 +25,7 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 
-from .simulate_study import SimulationSpec
+from .study import SimulationSpec
 
 #: Columns of :func:`power_table`.
 POWER_COLUMNS = (
@@ -45,9 +45,9 @@ POWER_COLUMNS = (
 
 def _statsmodels_task(spec_dict: dict, seeds: list[int], effect: float, formula: str) -> pd.DataFrame:
     """Fallback task: fit each simulated study with the statsmodels engine."""
-    from .simulate_trials import simulate_trials
-    from .stats import fit_mixed
-    from .stats.inference import GROUP_TERM
+    from ..stats import fit_mixed
+    from ..stats.inference import GROUP_TERM
+    from .trials import simulate_trials
 
     spec = SimulationSpec(**{k: tuple(v) if k == "valences" else v for k, v in spec_dict.items()})
     rows = []
@@ -92,7 +92,7 @@ def power_table(
     batch : int
         Studies per task (one Rscript call each).
     scheduler, workers
-        Passed to :func:`analysis.executor.open_executor`.
+        Passed to :func:`analysis.parallel.executor.open_executor`.
 
     Returns
     -------
@@ -111,9 +111,9 @@ def power_table(
     >>> t[["n_group_sessions", "n_alone", "n_clips", "n_sims"]].values.tolist()
     [[4, 8, 8, 4]]
     """
-    from .executor import open_executor
-    from .stats.batch import fit_batch_task
-    from .stats.run import default_engine
+    from ..parallel.executor import open_executor
+    from ..stats.batch import fit_batch_task
+    from ..stats.run import default_engine
 
     if n_sims < 1:
         raise AnalysisError(f"power: n_sims must be at least 1 (got {n_sims})")

@@ -1,9 +1,9 @@
 """Trial tables drawn straight from the generative model (for power and calibration).
 
-:func:`analysis.simulate_study.simulate_study` writes whole session folders
+:func:`analysis.simulate.study.simulate_study` writes whole session folders
 (minutes for a study); power analysis and the calibration benchmark need
 thousands of studies, so this draws the trial table itself from the same
-:class:`~analysis.simulate_study.SimulationSpec`::
+:class:`~analysis.simulate.study.SimulationSpec`::
 
     AU12 = smile_valence[valence] + smile_group_effect * group
            + u_participant + u_stimulus + u_session * group
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .simulate_study import SimulationSpec
+from .study import SimulationSpec
 
 
 def simulate_trials(

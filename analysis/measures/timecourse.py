@@ -2,7 +2,7 @@
 
 Button states (``happy``, ``sad``: share of the bin the button was held) are
 always available; facial measures (baseline-corrected, see
-:mod:`analysis.trials`) only for scored sessions.
+:mod:`analysis.measures.trials`) only for scored sessions.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from coaffect.formats import faces_schema as fs
 
-from .study_data import SessionData, Study, measure_columns
+from ..study.load import SessionData, Study, measure_columns
 from .trials import button_state, clip_frames, session_segments
 
 #: Measures kept by default (others can be asked for).
@@ -52,7 +52,7 @@ def session_timecourses(sd: SessionData, measures: list[str], bin_width: float =
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> session_timecourses(load_study(sim).sessions[0], ["AU12"]).columns[:6].tolist()
     ['session_id', 'participant_id', 'trial', 'stimulus_id', 'second', 'happy']
     """
@@ -83,7 +83,7 @@ def timecourses(
     Parameters
     ----------
     study : Study
-        From :func:`analysis.study_data.load_study`.
+        From :func:`analysis.study.load.load_study`.
     trials : pandas.DataFrame, optional
         Trial table; when given, trials it marks ``excluded`` are dropped and
         facial measures of ``face_excluded`` trials are set to NaN.
@@ -101,7 +101,7 @@ def timecourses(
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> tc = timecourses(load_study(sim))
     >>> sorted(tc["valence"].unique())
     ['bittersweet', 'negative', 'positive']
@@ -168,7 +168,7 @@ def condition_timecourse(
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> tc = timecourses(load_study(sim))
     >>> condition_timecourse(tc, "AU12").columns.tolist()
     ['valence', 'condition', 'second', 'mean', 'sem', 'ci_low', 'ci_high', 'n']

@@ -93,7 +93,7 @@ def base_face(image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     >>> img.shape, pts.shape
     ((512, 512, 3), (68, 2))
     """
-    from .faces.detect import detect_faces, fit_landmarks, to_grey
+    from ..faces.detect import detect_faces, fit_landmarks, to_grey
 
     if image is None:
         from skimage.data import astronaut

@@ -29,8 +29,8 @@ import pandas as pd
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS
 
-from .expression.geometry import head_pose, landmark_action_units
-from .interop import _read_csv, read_openface
+from ..expression.geometry import head_pose, landmark_action_units
+from .readers import _read_csv, read_openface
 
 #: OpenFace intensity SD below which a unit is "not moving" in the reference.
 MIN_REFERENCE_SD = 0.05
@@ -97,7 +97,7 @@ def compare_to_openface(
     faces : pandas.DataFrame
         coaffect's faces table for one participant (``frame``, ``AUxx``, ``AUxx_raw``).
     openface : pandas.DataFrame
-        :func:`analysis.interop.read_openface` with ``scale="native"``.
+        :func:`analysis.interop.readers.read_openface` with ``scale="native"``.
     pose : pandas.DataFrame, optional
         OpenFace's pose in degrees (frame, yaw, pitch, roll).
 
@@ -251,7 +251,7 @@ def validate_faces(
         OpenFace 2.x ``FeatureExtraction`` CSV of that video (one face).
     out_dir : str or Path, optional
         Where to write ``validation.tsv`` and ``validation.png``.
-    settings : analysis.score.ScoreSettings, optional
+    settings : analysis.scoring.score.ScoreSettings, optional
     participant : str, optional
         Which coaffect face to compare (default: the one found most often).
 
@@ -266,7 +266,7 @@ def validate_faces(
     """
     from coaffect.formats.tables import write_tsv
 
-    from .score import score_video
+    from ..scoring.score import score_video
 
     openface = read_openface(openface_csv, scale="native")
     faces, _ = score_video(video, settings)

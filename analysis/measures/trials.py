@@ -36,8 +36,8 @@ import pandas as pd
 from coaffect.formats.faces_schema import QUALITY_FLAGS
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
+from ..study.load import SessionData, Study, measure_columns
 from .self_report import _union, ratings_wide, self_report_measures
-from .study_data import SessionData, Study, measure_columns
 
 #: Identifying columns at the start of every trial table.
 ID_COLUMNS = ("participant_id", "session_id", "condition", "seat", "trial", "stimulus_id", "valence")
@@ -116,7 +116,7 @@ def baseline_means(sd: SessionData, measures: list[str], exclude=()) -> pd.DataF
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> baseline_means(load_study(sim).sessions[0], ["AU12"])["baseline_frames"].tolist()
     [24]
     """
@@ -153,7 +153,7 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> clip_frames(load_study(sim).sessions[0], ["AU12"]).columns.tolist()
     ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12', 'face_quality']
     """
@@ -374,7 +374,7 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     Parameters
     ----------
     study : Study
-        From :func:`analysis.study_data.load_study`.
+        From :func:`analysis.study.load.load_study`.
     measures : list of str, optional
         Facial measures to summarise (default: every measure in the faces tables).
     progress : bool
@@ -384,14 +384,14 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     -------
     pandas.DataFrame
         :data:`ID_COLUMNS`, stimulus tags, the self-report columns of
-        :func:`analysis.self_report.self_report_measures`, ``rating_<item>``,
+        :func:`analysis.measures.self_report.self_report_measures`, ``rating_<item>``,
         ``face_fraction``, ``n_frames``, each measure ``M`` (baseline-corrected
         mean) and ``M_peak``, ``excluded``, ``exclusion_reason``,
         ``face_excluded``, ``face_exclusion_reason``.
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> trials = trial_table(load_study(sim))
     >>> trials.groupby("valence")["t_both"].mean().round(1).to_dict()
     {'bittersweet': 1.1, 'negative': 0.0, 'positive': 0.4}
@@ -438,7 +438,7 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
 
     Examples
     --------
-    >>> from analysis.study_data import load_study
+    >>> from analysis.study.load import load_study
     >>> write_trials(trial_table(load_study(sim)), sim).relative_to(sim).as_posix()
     'derivatives/coaffect/trials.tsv'
     """

@@ -34,7 +34,7 @@ def synchrony_table(tc: pd.DataFrame, measure: str = "AU12", min_seconds: int = 
     Parameters
     ----------
     tc : pandas.DataFrame
-        Time courses from :func:`analysis.timecourse.timecourses`.
+        Time courses from :func:`analysis.measures.timecourse.timecourses`.
     measure : str
         Facial measure to correlate.
     min_seconds : int
@@ -234,7 +234,7 @@ def synchrony_test(
     Parameters
     ----------
     tc : pandas.DataFrame
-        Time courses (:func:`analysis.timecourse.timecourses`).
+        Time courses (:func:`analysis.measures.timecourse.timecourses`).
     measure : str
         Column of ``tc``: a facial measure, or a head-position control.
     n_perm : int

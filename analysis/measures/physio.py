@@ -3,7 +3,7 @@
 The runner records each LSL stream named in the protocol on the session clock
 (see docs/session-format.md); this module cuts every channel into clips and
 averages it per bin of seconds since clip onset, the same grid as the button
-and face time courses of :mod:`analysis.timecourse`, so they can be plotted
+and face time courses of :mod:`analysis.measures.timecourse`, so they can be plotted
 together. Values keep the stream's own unit (the sidecar says which stream and
 channels); nothing is normalised here. A stream is one device: it belongs to
 the session, not to a participant, unless its name says otherwise.

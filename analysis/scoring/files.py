@@ -85,12 +85,12 @@ def is_scored(out_dir, settings) -> bool:
     ----------
     out_dir : str or Path
         The session's derivatives folder.
-    settings : analysis.score.ScoreSettings
-        The run's settings (compared by :meth:`~analysis.score.ScoreSettings.settings_hash`).
+    settings : analysis.scoring.score.ScoreSettings
+        The run's settings (compared by :meth:`~analysis.scoring.score.ScoreSettings.settings_hash`).
 
     Examples
     --------
-    >>> from analysis.score import ScoreSettings
+    >>> from analysis.scoring.score import ScoreSettings
     >>> is_scored(Path("/nonexistent"), ScoreSettings())
     False
     """

@@ -4,7 +4,7 @@
 and a summary without writing anything (so it can be mapped on a cluster);
 :func:`write_scores` writes them atomically; :func:`score_dataset` scores a
 dataset on the executor (chunks and per-session finishing as Dask tasks, see
-:mod:`analysis.score_archive`), skips sessions already scored with the same
+:mod:`analysis.scoring.archive`), skips sessions already scored with the same
 settings hash, and shows progress (tqdm).
 """
 
@@ -23,15 +23,15 @@ from coaffect.formats.errors import AnalysisError, CoaffectError, SessionFormatE
 from coaffect.formats.faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION
 from coaffect.formats.tables import derivatives_dir
 
-from .expression.fer_model import FER_CLASSES
-from .expression.geometry import head_pose, landmark_action_units
-from .faces.chunks import CHUNK_SECONDS
-from .faces.identity import UNKNOWN, assign_tracks, enrollment_encodings, label_tracks_by_cluster
-from .faces.observe import observe_video
-from .faces.pipeline import PipelineSettings, finish_observations
-from .faces.table import faces_table, score_summary
-from .score_archive import score_sessions
-from .score_files import is_scored, write_scores
+from ..expression.fer_model import FER_CLASSES
+from ..expression.geometry import head_pose, landmark_action_units
+from ..faces.chunks import CHUNK_SECONDS
+from ..faces.identity import UNKNOWN, assign_tracks, enrollment_encodings, label_tracks_by_cluster
+from ..faces.observe import observe_video
+from ..faces.pipeline import PipelineSettings, finish_observations
+from ..faces.table import faces_table, score_summary
+from .archive import score_sessions
+from .files import is_scored, write_scores
 
 #: Folder of coaffect's outputs inside a dataset.
 
@@ -228,7 +228,7 @@ def score_session(
         Processes per camera video (chunks scored in parallel, see :func:`score_video`).
     raw_by_camera : dict, optional
         Camera name -> observations already made (stitched chunks from the
-        executor, see :mod:`analysis.score_archive`); other cameras are observed here.
+        executor, see :mod:`analysis.scoring.archive`); other cameras are observed here.
 
     Returns
     -------
@@ -386,7 +386,7 @@ def score_dataset(
 
     Each camera video is cut into chunks of about a minute, scored as Dask
     tasks, and each session is finished (identity, baseline, writing) by one
-    task (see :mod:`analysis.score_archive`); the table is the same for 1
+    task (see :mod:`analysis.scoring.archive`); the table is the same for 1
     worker, N workers or a remote cluster.
 
     Parameters
@@ -425,7 +425,7 @@ def score_dataset(
     """
     from coaffect.formats.session_reader import read_session_meta
 
-    from .executor import open_executor
+    from ..parallel.executor import open_executor
 
     settings = settings or ScoreSettings()
     path = Path(path)
@@ -507,9 +507,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
     """
     import cv2
 
-    from .expression.fer_model import expression_probabilities
-    from .faces.detect import to_grey
-    from .faces.identity import encode_image_faces
+    from ..expression.fer_model import expression_probabilities
+    from ..faces.detect import to_grey
+    from ..faces.identity import encode_image_faces
 
     img = cv2.imread(str(path))
     if img is None:

@@ -1,0 +1,1 @@
+"""Per-trial and per-second measures: self-report, the trial table, time courses, coherence, synchrony, physiology."""

@@ -1,0 +1,1 @@
+"""Scoring the faces of sessions and videos, and the scored files (uses faces/ and expression/)."""

@@ -1,0 +1,1 @@
+"""Simulated studies with known effects: session folders, trial tables, synthetic faces, power."""

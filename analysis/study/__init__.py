@@ -1,0 +1,1 @@
+"""Reading a dataset for analysis: sessions, frozen protocols, stimulus tags, faces tables."""
