@@ -22,14 +22,15 @@ def add_arguments(parser) -> None:
     )
     schema = sub.add_parser("schema", help="print the JSON Schema of the protocol format")
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead")
-    from experiments.bundle.cli_actions import add_bundle_actions
+    from .protocol_bundle import add_bundle_actions
 
     add_bundle_actions(sub)
 
 
 def run(args) -> int:
     from coaffect.formats.protocol import load_protocol, protocol_json_schema
-    from experiments.bundle.cli_actions import ACTIONS, run_bundle_action
+
+    from .protocol_bundle import ACTIONS, run_bundle_action
 
     if args.protocol_verb in ACTIONS:
         return run_bundle_action(args)

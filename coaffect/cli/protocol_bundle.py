@@ -71,7 +71,7 @@ def run_bundle_action(args) -> int:
     """
     verb = args.protocol_verb
     if verb == "pack":
-        from .pack import pack_bundle
+        from experiments.bundle.pack import pack_bundle
 
         r = pack_bundle(args.file, args.output, with_stimuli=args.with_stimuli)
         print(
@@ -82,13 +82,13 @@ def run_bundle_action(args) -> int:
             print(f"  note: {m}")
         return 0
     if verb == "verify":
-        from .verify import verify_bundle
+        from experiments.bundle.verify import verify_bundle
 
         report = verify_bundle(args.bundle, stimuli_dir=args.stimuli)
         print("\n".join(report.lines()))
         return 0
     if verb == "import":
-        from .import_ import import_bundle
+        from experiments.bundle.import_ import import_bundle
 
         r = import_bundle(args.bundle, args.into, stimuli_dir=args.stimuli, name=args.name)
         what = "installed" if r.installed else "unchanged"
@@ -104,7 +104,7 @@ def run_bundle_action(args) -> int:
             )
         return 0
     if verb == "diff":
-        from .diff import diff_protocols
+        from experiments.bundle.diff import diff_protocols
 
         diffs, notes = diff_protocols(args.a, args.b)
         for n in notes:
