@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.interop.validate_faces import formulas_on_openface_landmarks, validate_faces
+from analysis.interop.agreement import formulas_on_openface_landmarks, validate_faces
 from analysis.simulate.faces import SYNTHETIC_UNITS, write_synthetic_video
 from coaffect.cli import main
 

@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from analysis.interop.validate_faces import formulas_on_openface_landmarks, validate_faces
+    from analysis.interop.agreement import formulas_on_openface_landmarks, validate_faces
     from coaffect.formats.errors import AnalysisError
 
     if args.landmarks_only:
