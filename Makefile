@@ -11,6 +11,7 @@ demo: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy  # files and settings: [tool.mypy] in pyproject.toml
 
 test: lint
 	$(XVFB) .venv/bin/python -m pytest

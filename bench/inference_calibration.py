@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 
 from analysis.parallel.executor import open_executor  # noqa: E402
+from analysis.simulate.power import fit_batch_task  # noqa: E402
 from analysis.simulate.study import SimulationSpec  # noqa: E402
-from analysis.stats.batch import fit_batch_task, summarise_batch  # noqa: E402
+from analysis.stats.batch import summarise_batch  # noqa: E402
 
 #: The simulated design: 16 alone participants, 6 groups of 3, 8 clips (4 per valence).
 SPEC = SimulationSpec(

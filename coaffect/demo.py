@@ -138,7 +138,7 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
         )
 
     _say(5, total, "trial table, mixed models and report")
-    report = build_report(dataset)
+    report = build_report(dataset).report_path
 
     _say(6, total, f"done in {time.monotonic() - start:.0f} s")
     print(f"Report: {report}")

@@ -335,7 +335,7 @@ def small_report(tmp_path_factory):
         "cam-wide: a face was seen in 50 of 50 frames (100%) outside every assigned seat"
     ]
     summary_path.write_text(json.dumps(summary))
-    return build_report(ds)
+    return build_report(ds).report_path
 
 
 def _chromium(tmp_path, *args):

@@ -29,7 +29,7 @@ FIGURES = (
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path_factory.mktemp("rep") / "ds")
-    return build_report(ds)
+    return build_report(ds).report_path
 
 
 def _chromium(args, tmp_path, timeout=90):

@@ -21,7 +21,7 @@ def _write_session(dataset, status="complete"):
         "S01",
         {
             "condition": "group",
-            "participants": ["P01", "P02"],
+            "participants": [{"participant_id": "P01", "seat": "A"}, {"participant_id": "P02", "seat": "B"}],
             "protocol": {"id": "demo", "sha256": "ab" * 32},
             "versions": {"coaffect": "0.1.0"},
         },
@@ -289,7 +289,7 @@ def test_docs_match_the_format_module(root):
 
     text = (root / "docs" / "session-format.md").read_text(encoding="utf-8")
     assert render(text) == text, (
-        "docs/session-format.md is out of date: run python -m coaffect.formats.session_format_doc"
+        "docs/session-format.md is out of date: run python -m coaffect.cli.format_doc"
     )
     assert sorted(documented_tables(text)) == sorted(SPECS)
     assert set(fmt.TABLES) <= set(SPECS)

@@ -107,7 +107,9 @@ def test_mixed_anova_on_participant_means_drops_incomplete(trials):
 
 
 def test_run_stats_writes_tables_and_skips_unfittable(trials, tmp_path):
-    out = run_stats(trials, ["t_both ~ condition * valence", "nope ~ condition"], out_dir=tmp_path)
+    out = run_stats(trials, ["t_both ~ condition * valence", "nope ~ condition"])
+    assert not list(tmp_path.iterdir())  # computing writes nothing
+    assert out.write(tmp_path) == tmp_path
     assert len(out.models) == 1 and len(out.skipped) == 1 and "nope" in out.skipped[0]
     fixed = pd.read_csv(tmp_path / "model-1_t_both_condition_valence_fixed.tsv", sep="\t")
     assert list(fixed.columns) == list(FIXED_COLUMNS)

@@ -229,7 +229,7 @@ def observe_range(
         np.asarray(lms, dtype=float).reshape(-1, 68, 2),
         {t for t, ok in tracker.confirmed_ids.items() if ok},
         chips,
-        dict(tracker._min_width),
+        dict(tracker.min_width),
         info,
     )
 

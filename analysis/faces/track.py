@@ -126,7 +126,7 @@ class FaceTracker:
         self.n_local_detections = 0
         self.confirmed_ids: dict[int, bool] = {}
         self._recheck_at = -1
-        self._min_width: dict[int, float] = {}
+        self.min_width: dict[int, float] = {}
 
     def _follow(self, track: Track, grey: np.ndarray) -> bool:
         box = box_from_landmarks(track.landmarks)
@@ -182,7 +182,7 @@ class FaceTracker:
     @property
     def smallest_detected_px(self) -> float:
         """Width (px) of the smallest detection that belonged to a confirmed face."""
-        widths = [w for t, w in self._min_width.items() if self.confirmed_ids.get(t)]
+        widths = [w for t, w in self.min_width.items() if self.confirmed_ids.get(t)]
         return float(min(widths)) if widths else float("nan")
 
     def _detect(self, frame: int, grey: np.ndarray) -> None:
@@ -297,7 +297,7 @@ class FaceTracker:
         return tr.n_full >= self.settings.confirm_detections or tr.best_score >= self.settings.confirm_score
 
     def _note_size(self, tr: Track, box) -> None:
-        self._min_width[tr.track_id] = min(self._min_width.get(tr.track_id, np.inf), float(box[2]))
+        self.min_width[tr.track_id] = min(self.min_width.get(tr.track_id, np.inf), float(box[2]))
 
     def _drop_duplicates(self) -> None:
         """Two tracks on one face (boxes overlapping, or centres within a third of a

@@ -30,7 +30,7 @@ from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS
 
 from ..expression.geometry import head_pose, landmark_action_units
-from .readers import _read_csv, read_openface
+from .readers import read_openface, read_tool_csv
 
 #: OpenFace intensity SD below which a unit is "not moving" in the reference.
 MIN_REFERENCE_SD = 0.05
@@ -158,7 +158,7 @@ def compare_to_openface(
 
 
 def _openface_pose(csv) -> pd.DataFrame | None:
-    df = _read_csv(csv)
+    df = read_tool_csv(csv)
     if not {"pose_Rx", "pose_Ry", "pose_Rz"} <= set(df.columns):
         return None
     return pd.DataFrame(
@@ -183,7 +183,7 @@ def formulas_on_openface_landmarks(csv) -> FaceValidation:
     >>> v.table.set_index("au").loc["AU45", "pearson_r"].round(2)                     # doctest: +SKIP
     0.89
     """
-    df = _read_csv(csv)
+    df = read_tool_csv(csv)
     need = [f"{c}_{i}" for c in "xy" for i in range(68)]
     if not set(need) <= set(df.columns):
         raise AnalysisError(f"{csv}: no 2-D landmarks (x_0..x_67, y_0..y_67) in this OpenFace CSV")
@@ -266,7 +266,7 @@ def validate_faces(
     """
     from coaffect.formats.tables import write_tsv
 
-    from ..scoring.score import score_video
+    from ..scoring.video import score_video
 
     openface = read_openface(openface_csv, scale="native")
     faces, _ = score_video(video, settings)

@@ -34,7 +34,16 @@ _PYFEAT_EMOTIONS = {
 }
 
 
-def _read_csv(path) -> pd.DataFrame:
+def read_tool_csv(path) -> pd.DataFrame:
+    """A tool's CSV (OpenFace, py-feat) with stripped column names, or one-line AnalysisError.
+
+    Examples
+    --------
+    >>> read_tool_csv("/nonexistent.csv")
+    Traceback (most recent call last):
+    ...
+    coaffect.formats.errors.AnalysisError: /nonexistent.csv: no such file
+    """
     path = Path(path)
     if not path.exists():
         raise AnalysisError(f"{path}: no such file")
@@ -147,7 +156,7 @@ def read_openface(
     >>> len(faces), faces["frame"].iloc[0]                                # doctest: +SKIP
     (100, 0)
     """
-    df = _read_csv(path)
+    df = read_tool_csv(path)
     needed = {"frame", "timestamp", "success"}
     if not needed <= set(df.columns) or not any(c.endswith("_r") for c in df.columns):
         raise AnalysisError(
@@ -217,7 +226,7 @@ def read_pyfeat(
     >>> faces[["AU12", "emo_happy"]].round(2).values.tolist()                         # doctest: +SKIP
     [[0.86, 1.0]]
     """
-    df = _read_csv(path)
+    df = read_tool_csv(path)
     if not {"FaceRectX", "FaceRectWidth"} <= set(df.columns) or "AU12" not in df.columns:
         raise AnalysisError(f"{path}: not a py-feat CSV (needs FaceRectX.., FaceRectWidth and AU columns)")
     frame = df["frame"].to_numpy() if "frame" in df.columns else np.arange(len(df))

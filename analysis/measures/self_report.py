@@ -42,6 +42,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.checks import check_ids, check_type
+
 #: Columns of :func:`self_report_measures`, in order.
 SELF_REPORT_COLUMNS = (
     "participant_id",
@@ -79,8 +81,14 @@ def _exclusive_switches(segs: dict) -> int:
     return max(0, len(states) - 1)
 
 
-def _union(segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Merge overlapping or touching segments."""
+def merge_segments(segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Merge overlapping or touching segments.
+
+    Examples
+    --------
+    >>> merge_segments([(3.0, 4.0), (1.0, 2.0), (1.5, 2.5)])
+    [(1.0, 2.5), (3.0, 4.0)]
+    """
     out: list[tuple[float, float]] = []
     for a, b in sorted(segments):
         if b <= a:
@@ -146,7 +154,7 @@ def clip_intervals(intervals: pd.DataFrame, onset: float, offset: float) -> pd.D
 def _one(holds: list[tuple[str, float, float, bool]], onset: float, offset: float, threshold: float) -> dict:
     """Measures from one participant's holds, already clipped to [onset, offset]."""
     duration = offset - onset
-    segs = {b: _union([(a, e) for bb, a, e, _ in holds if bb == b]) for b in ("happy", "sad")}
+    segs = {b: merge_segments([(a, e) for bb, a, e, _ in holds if bb == b]) for b in ("happy", "sad")}
     t_happy, t_sad = _total(segs["happy"]), _total(segs["sad"])
     t_both = _overlap(segs["happy"], segs["sad"])
     switches = _exclusive_switches(segs)
@@ -186,8 +194,8 @@ def self_report_measures(
         The session's clip events: ``onset``, ``duration``, ``trial``,
         ``stimulus_id`` (``events.tsv`` rows with ``trial_type == 'clip'``).
     participants : list of str, optional
-        Everyone in the session; participants who never pressed get zeros.
-        Default: those present in ``intervals``.
+        Everyone in the session (ids, e.g. ``SessionData.participants["participant_id"].tolist()``);
+        participants who never pressed get zeros. Default: those present in ``intervals``.
     threshold : float
         Seconds of simultaneous holding for ``any_simultaneous`` (protocol
         ``analysis.simultaneity_threshold``).
@@ -211,6 +219,9 @@ def self_report_measures(
     >>> m[["t_both_expected", "t_both_excess"]].round(2).values.tolist()  # 4 * 7 / 10
     [[2.8, -0.8]]
     """
+    check_type("intervals", intervals, pd.DataFrame, "hold intervals (pandas DataFrame)")
+    check_type("clips", clips, pd.DataFrame, "the session's clip events (pandas DataFrame)")
+    participants = check_ids("participants", participants)
     if participants is None:
         participants = sorted(intervals["participant_id"].dropna().unique().tolist())
     by_pid: dict[str, list] = {}

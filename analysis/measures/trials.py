@@ -33,14 +33,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.checks import check_ids, check_type
+from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import QUALITY_FLAGS
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
-from ..study.load import SessionData, Study, measure_columns
-from .self_report import _union, ratings_wide, self_report_measures
+from ..docstrings import fill_doc
+from ..study.load import SessionData, Study, as_study, measure_columns
+from .self_report import merge_segments, ratings_wide, self_report_measures
 
-#: Identifying columns at the start of every trial table.
-ID_COLUMNS = ("participant_id", "session_id", "condition", "seat", "trial", "stimulus_id", "valence")
+#: Identifying columns at the start of every trial table (``in_group``: 1 in group sessions, else 0,
+#: the column of the ``(0 + in_group | session_id)`` random term).
+ID_COLUMNS = (
+    "participant_id",
+    "session_id",
+    "condition",
+    "in_group",
+    "seat",
+    "trial",
+    "stimulus_id",
+    "valence",
+)
 
 
 def hold_segments(intervals: pd.DataFrame) -> dict:
@@ -55,7 +68,7 @@ def hold_segments(intervals: pd.DataFrame) -> dict:
     """
     out = {}
     for (pid, button), part in intervals.groupby(["participant_id", "button"]):
-        segs = _union(list(zip(part["onset"].astype(float), part["offset"].astype(float))))
+        segs = merge_segments(list(zip(part["onset"].astype(float), part["offset"].astype(float))))
         out[(str(pid), str(button))] = (np.array([a for a, _ in segs]), np.array([b for _, b in segs]))
     return out
 
@@ -260,6 +273,7 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     sr = sr.merge(sd.participants, on="participant_id", how="left")
     sr.insert(1, "session_id", sd.session_id)
     sr.insert(2, "condition", sd.condition)
+    sr.insert(3, "in_group", int(sd.condition == "group"))
     sr = sr.merge(stimuli, on="stimulus_id", how="left")
     reasons = []
     for row in sr.itertuples(index=False):
@@ -353,6 +367,7 @@ def _not_shown(sd: SessionData, stimuli: pd.DataFrame) -> pd.DataFrame:
                     "participant_id": p.participant_id,
                     "session_id": sd.session_id,
                     "condition": sd.condition,
+                    "in_group": int(sd.condition == "group"),
                     "seat": p.seat,
                     "trial": k,
                     "stimulus_id": clip,
@@ -368,13 +383,13 @@ def _not_shown(sd: SessionData, stimuli: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).merge(stimuli, on="stimulus_id", how="left")
 
 
+@fill_doc
 def trial_table(study: Study, measures: list[str] | None = None, progress: bool = False) -> pd.DataFrame:
     """One row per participant x clip with self-report and facial measures.
 
     Parameters
     ----------
-    study : Study
-        From :func:`analysis.study.load.load_study`.
+    %(study)s
     measures : list of str, optional
         Facial measures to summarise (default: every measure in the faces tables).
     progress : bool
@@ -383,7 +398,7 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     Returns
     -------
     pandas.DataFrame
-        :data:`ID_COLUMNS`, stimulus tags, the self-report columns of
+        :data:`ID_COLUMNS` (with ``in_group``), stimulus tags, the self-report columns of
         :func:`analysis.measures.self_report.self_report_measures`, ``rating_<item>``,
         ``face_fraction``, ``n_frames``, each measure ``M`` (baseline-corrected
         mean) and ``M_peak``, ``excluded``, ``exclusion_reason``,
@@ -396,6 +411,9 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     >>> trials.groupby("valence")["t_both"].mean().round(1).to_dict()
     {'bittersweet': 1.1, 'negative': 0.0, 'positive': 0.4}
     """
+    study = as_study(study)
+    if measures is not None:
+        measures = check_ids("measures", measures, "facial measure names")
     if measures is None:
         found = [measure_columns(s.faces) for s in study.sessions if s.faces is not None]
         measures = [m for m in (found[0] if found else []) if all(m in f for f in found)]
@@ -418,7 +436,9 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
         and c not in ("excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason")
     ]
     table = table[first + rest + ["excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason"]]
-    return table.sort_values(["session_id", "participant_id", "trial"]).reset_index(drop=True)
+    table = table.sort_values(["session_id", "participant_id", "trial"]).reset_index(drop=True)
+    table.attrs = {"protocol_sha256": study.protocol_sha256, "reference_levels": study.reference_levels}
+    return table
 
 
 def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
@@ -442,9 +462,11 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
     >>> write_trials(trial_table(load_study(sim)), sim).relative_to(sim).as_posix()
     'derivatives/coaffect/trials.tsv'
     """
+    check_type("table", table, pd.DataFrame, "a trial table (pandas DataFrame)")
     deriv = derivatives_dir(dataset_dir)
     deriv.mkdir(parents=True, exist_ok=True)
-    side = {c: {"Description": _describe(c)} for c in table.columns}
+    side: dict = {c: {"Description": _describe(c)} for c in table.columns}
+    side[SIDECAR_KEY] = {k: table.attrs.get(k) for k in TRIAL_ATTRS}
     for sid, part in table.groupby("session_id"):
         d = deriv / f"ses-{sid}"
         d.mkdir(exist_ok=True)
@@ -454,6 +476,50 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
     write_tsv(table, path)
     (deriv / "trials.json").write_text(json.dumps(side, indent=2))
     return path
+
+
+#: Where a trial table came from (its ``attrs``), kept in the sidecar under :data:`SIDECAR_KEY`.
+TRIAL_ATTRS = ("protocol_sha256", "reference_levels")
+SIDECAR_KEY = "coaffect"
+
+
+def read_trials(path: str | Path) -> pd.DataFrame:
+    """Read a ``trials.tsv`` back: types as :func:`trial_table` made them, provenance from its sidecar.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``trials.tsv`` (dataset-wide or one session's), or the dataset folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Ids as text, ``TRUE``/``FALSE`` as booleans, ``n/a`` as missing; ``attrs`` hold
+        the protocol's sha256 and reference levels (so a refit records them again).
+
+    Examples
+    --------
+    >>> from analysis.study.load import load_study
+    >>> t = read_trials(write_trials(trial_table(load_study(sim)), tmp / "copy"))
+    >>> t["excluded"].dtype, t["in_group"].dtype, t.attrs["reference_levels"]
+    (dtype('bool'), dtype('int64'), {'condition': 'alone'})
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = derivatives_dir(path) / "trials.tsv"
+    if not path.exists():
+        raise AnalysisError(
+            f"{path}: no such trial table", hint="build it with trial_table() and write_trials()"
+        )
+    ids = {c: str for c in ("participant_id", "session_id", "condition", "seat", "stimulus_id", "valence")}
+    table = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False, dtype=ids)
+    for c in ("exclusion_reason", "face_exclusion_reason"):
+        if c in table.columns:
+            table[c] = table[c].fillna("")
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text(encoding="utf-8")).get(SIDECAR_KEY, {}) if side.exists() else {}
+    table.attrs = {k: meta.get(k) for k in TRIAL_ATTRS}
+    return table
 
 
 def _describe(col: str) -> str:
@@ -472,6 +538,7 @@ def _describe(col: str) -> str:
         "face_fraction": "Share of the clip's camera frames with this participant's face.",
         "excluded": "Trial unusable for every outcome (see exclusion_reason).",
         "face_excluded": "Facial measures unusable (see face_exclusion_reason).",
+        "in_group": "1 in a group session, 0 alone: the slope of the (0 + in_group | session_id) random term.",
         "quality_excluded": "Share of the clip's face frames left out of the facial means "
         "(face_quality flags listed in analysis.exclude_quality).",
     }

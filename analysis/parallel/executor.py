@@ -39,7 +39,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -401,8 +400,11 @@ def _task_error(exc: BaseException) -> BaseException:
 
 
 def announce(line: str) -> None:
-    """Print a line about the cluster on stderr (next to the progress bars)."""
-    print(line, file=sys.stderr, flush=True)
+    """Log a line about the cluster (INFO on ``analysis.parallel.executor``; the CLI shows it on stderr).
+
+    In a notebook, ``logging.basicConfig(level="INFO", format="%(message)s")`` shows it too.
+    """
+    logging.getLogger(__name__).info(line)
 
 
 def dashboard_line(link: str | None) -> str:
@@ -440,7 +442,7 @@ def open_executor(
         in this process. Ignored with a scheduler (its workers are what they are).
     say : callable, optional
         Receives one line on where tasks run and the dashboard address
-        (default: printed on stderr; None: silent).
+        (default: :func:`announce`, an INFO log record; None: silent).
 
     Returns
     -------
@@ -459,7 +461,7 @@ def open_executor(
     'in this process (1 worker)'
     """
     if workers is not None and int(workers) < 1:
-        raise AnalysisError(f"workers must be at least 1 (got {workers})")
+        raise AnalysisError(f"workers: must be at least 1 (got {workers})", field="workers")
     if scheduler is None and workers is None and os.environ.get(SCHEDULER_ENV, "").strip():
         scheduler = os.environ[SCHEDULER_ENV].strip()
     if scheduler is None:

@@ -1,6 +1,8 @@
 """The study report: trials -> statistics -> HTML with PNG figures (``coaffect report``).
 
-:func:`build_report` is the one call the demo uses. It works with or without
+:func:`analyse_study` computes everything the report shows into a
+:class:`StudyAnalysis` (no files); :func:`build_report` writes the tables,
+figures and ``report.html`` from it and returns it. It works with or without
 face scoring: without ``faces.parquet`` the facial parts of the page say so
 and the button/rating analyses still run.
 """
@@ -15,22 +17,16 @@ import pandas as pd
 
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
-from ..measures.coherence import coherence_table
-from ..measures.synchrony import synchrony_summary, synchrony_table, synchrony_test
-from ..measures.timecourse import HEAD_POSITION, timecourses
-from ..measures.trials import trial_table, write_trials
-from ..stats import run_stats
-from ..stats.run import protocol_sha256, reference_levels, study_notes
-from ..study.load import load_study
+from ..docstrings import fill_doc
+from ..stats.run import StatsResult
+from ..study.load import Study
 from . import figures as fig
 from . import html as H
+from .analyse import SYNCHRONY_MEASURE, StudyAnalysis, analyse_study
 from .flow import exclusion_flow, flow_wide
 from .quality import quality_table
 
-__all__ = ["build_report", "quality_table"]
-
-#: Facial measure whose group synchrony the report tests.
-SYNCHRONY_MEASURE = "AU12"
+__all__ = ["build_report", "analyse_study", "StudyAnalysis", "quality_table", "exclusion_flow"]
 
 
 def study_title(study) -> str | None:
@@ -68,9 +64,9 @@ def _empty_bar_reasons(quality: pd.DataFrame, trials: pd.DataFrame) -> dict:
     return out
 
 
-def _model_section(out) -> str:
+def _model_section(results: list[StatsResult]) -> str:
     parts = []
-    for res in out.models:
+    for res in (m for out in results for m in out.models):
         warn = "; warnings: " + "; ".join(w.rstrip(". ") for w in res.warnings) if res.warnings else ""
         engine = res.engine if res.engine == "lme4" else f"{res.engine} (fallback: R not available)"
         parts.append(
@@ -102,7 +98,7 @@ def _model_section(out) -> str:
             + "<p>N per level:</p>"
             + H.table(res.n_table())
         )
-    for dv, aov, post, info in out.anovas:
+    for dv, aov, post, info in ((a.dv, a.anova, a.pairwise, a.info) for out in results for a in out.anovas):
         parts.append(
             f"<h3>Mixed ANOVA on means: {_html.escape(dv)}</h3>"
             f"<p>{info['between']} between, {info['within']} within "
@@ -113,56 +109,60 @@ def _model_section(out) -> str:
             + "<p>Pairwise tests (Holm):</p>"
             + H.table(post.drop(columns=[c for c in ("bf10",) if c in post.columns]))
         )
-    for s in out.skipped:
+    for s in (s for out in results for s in out.skipped):
         parts.append(H.missing(f"Not fitted: {s}"))
     return "".join(parts) or H.missing("No models were fitted.")
 
 
+@fill_doc
 def build_report(
-    dataset_dir: str | Path,
+    analysis: StudyAnalysis | Study | str | Path,
     out_dir: str | Path | None = None,
     engine: str = "auto",
     formulas: list[str] | None = None,
     progress: bool = False,
-) -> Path:
-    """Analyse a dataset and write ``report.html`` with its PNG figures and tables.
+) -> StudyAnalysis:
+    """Write ``report.html`` with its PNG figures and tables; returns the analysis it shows.
 
     Parameters
     ----------
-    dataset_dir : str or Path
-        Dataset folder (participants.tsv, ses-*; faces under derivatives/coaffect if scored).
+    analysis : StudyAnalysis, Study, str or Path
+        An analysis from :func:`analyse_study` (nothing is computed again), or a
+        study or dataset folder to analyse first.
     out_dir : str or Path, optional
         Default ``<dataset>/derivatives/coaffect/report``.
-    engine : {"auto", "lme4", "statsmodels"}
-        Mixed-model engine.
-    formulas : list of str, optional
-        Model formulas; default the protocol's ``analysis.models``.
-    progress : bool
-        Show progress bars.
+    %(engine)s
+        Used when the study is analysed here.
+    %(formulas)s
+    %(progress)s
 
     Returns
     -------
-    Path
-        The HTML file.
+    StudyAnalysis
+        With :attr:`~StudyAnalysis.report_path` set to the HTML file.
 
     Examples
     --------
-    >>> from analysis.simulate.study import SimulationSpec, simulate_study
-    >>> ds = simulate_study(tmp / "sim", SimulationSpec(n_alone=6, n_group_sessions=3))  # doctest: +SKIP
-    >>> build_report(ds).name                                                           # doctest: +SKIP
-    'report.html'
+    >>> a = build_report(analyse_study(sim, engine="statsmodels"), tmp / "report")
+    >>> a.report_path.name, sorted(p.name for p in (tmp / "report").glob("*.tsv"))[:3]
+    ('report.html', ['coherence.tsv', 'exclusion_flow.tsv', 'quality.tsv'])
     """
-    dataset_dir = Path(dataset_dir)
-    study = load_study(dataset_dir)
+    a = (
+        analysis
+        if isinstance(analysis, StudyAnalysis)
+        else analyse_study(analysis, engine, formulas, progress)
+    )
+    study, trials, quality = a.study, a.trials, a.quality
+    dataset_dir = study.path
     out_dir = Path(out_dir) if out_dir else derivatives_dir(dataset_dir, None, "report")
     out_dir.mkdir(parents=True, exist_ok=True)
-    trials = trial_table(study, progress=progress)
-    trials_path = write_trials(trials, dataset_dir)
+    stats_dir = a.stats.write(out_dir / "stats")  # and the dataset's trials.tsv
+    for name, extra in a.extra_stats.items():
+        extra.write(stats_dir / name)
+    trials_path = derivatives_dir(dataset_dir) / "trials.tsv"
     write_tsv(trials, out_dir / "trials.tsv")
-    notes = list(study.notes)
     sections = []
 
-    quality = quality_table(study, trials)
     write_tsv(quality, out_dir / "quality.tsv")
     # the face_quality flag shares get their own table, so each fits a 1280 px screen
     flag_cols = [c for c in quality.columns if c.startswith("flag_")]
@@ -197,8 +197,7 @@ def build_report(
         f"Trial table: {trials_path}."
     )
     sections.append(("Data quality per session", intro + body))
-    flow = exclusion_flow(trials)
-    write_tsv(flow, out_dir / "exclusion_flow.tsv")
+    write_tsv(a.flow, out_dir / "exclusion_flow.tsv")
     sections.append(
         (
             "Participant, trial and frame flow by condition",
@@ -206,47 +205,31 @@ def build_report(
                 "From enrolment to analysis, with every exclusion and its reason, per condition "
                 "(CONSORT-style; a difference between conditions here can bias the comparison)."
             )
-            + H.table(flow_wide(flow), max_rows=200),
+            + H.table(flow_wide(a.flow), max_rows=200),
         )
     )
 
     fig.raster_figure(study, out_dir / "rasters.png")
     fig.self_report_figure(trials, out_dir / "self_report.png")
-    sr_means = (
-        trials[~trials["excluded"]]
-        .groupby(["valence", "condition"])[
-            ["t_happy", "t_sad", "t_both", "p_both", "min_index", "n_switches"]
-        ]
-        .mean()
-        .reset_index()
-    )
     sections.append(
         (
             "Self-report: button holds per clip",
             H.figure("rasters.png", "button rasters")
             + H.figure("self_report.png", "self-report by valence and condition")
             + H.para("Error bars: 95% confidence intervals over participants, cut at 0 s.")
-            + H.table(sr_means),
+            + H.table(a.self_report_means),
         )
     )
 
-    tc = timecourses(study, trials)
-    write_tsv(tc, out_dir / "timecourses.tsv")
-    face_measures = [
-        m
-        for m in ("AU12", "inner_brow_lip_down")
-        if study.has_faces and m in tc.columns and tc[m].notna().any()
-    ]
-    fig.timecourse_figure(tc, [*face_measures, "happy", "sad"], out_dir / "timecourses.png")
+    write_tsv(a.timecourses, out_dir / "timecourses.tsv")
+    fig.timecourse_figure(a.timecourses, [*a.face_measures, "happy", "sad"], out_dir / "timecourses.png")
     body = H.figure("timecourses.png", "time courses by condition")
-    if not face_measures:
+    if not a.face_measures:
         body = H.missing("No facial measures: only button time courses are shown.") + body
     sections.append(("Time courses by condition (mean and 95% CI over participants)", body))
 
-    formulas = list(formulas) if formulas else list(study.settings.models)
-    extra_models = []
-    if study.has_faces:
-        cres = coherence_table(study, trials)
+    if a.coherence is not None:
+        cres = a.coherence
         coh, curve, lag = cres.table, cres.lag_curve, cres.lag
         write_tsv(coh, out_dir / "coherence.tsv")
         if coh["r"].notna().any():
@@ -266,43 +249,19 @@ def build_report(
                 + H.figure("coherence.png", "coherence")
                 + H.table(means)
             )
-            extra_models.append(
-                (
-                    "coherence",
-                    coh.dropna(subset=["z_above_chance"]),
-                    "z_above_chance ~ condition * button + valence",
-                )
-            )
         else:
             body = H.missing("No trial had button changes and a visible face: coherence undefined.")
-        syn = synchrony_table(tc)
-        if len(syn) and (syn["pair"] == "real").any() and (syn["pair"] == "pseudo").any():
-            per, test = synchrony_summary(syn)
-            write_tsv(syn, out_dir / "synchrony.tsv")
-            fig.synchrony_figure(syn, per, out_dir / "synchrony.png")
+        syn = a.synchrony
+        if syn is not None:
+            write_tsv(syn.pairs, out_dir / "synchrony.tsv")
+            fig.synchrony_figure(syn.pairs, syn.per_session, out_dir / "synchrony.png")
             body += (
-                "<h3>Group synchrony (AU12)</h3>"
+                f"<h3>Group synchrony ({SYNCHRONY_MEASURE})</h3>"
                 + H.figure("synchrony.png", "synchrony")
-                + H.table(pd.DataFrame([test]))
-                + H.table(per)
+                + H.table(pd.DataFrame([syn.summary]))
+                + H.table(syn.per_session)
             )
-            tc_ctrl = timecourses(study, trials, measures=[*HEAD_POSITION[:1], SYNCHRONY_MEASURE])
-            tests = [synchrony_test(tc_ctrl, m) for m in (SYNCHRONY_MEASURE, *HEAD_POSITION[:1])]
-            wl = pd.DataFrame(
-                [
-                    {
-                        "series": t.measure
-                        + (" (head position: shared-camera control)" if t.measure in HEAD_POSITION else ""),
-                        "observed": t.observed,
-                        "pseudo_group_mean": t.null_mean,
-                        "pseudo_group_sd": t.null_sd,
-                        "p_perm": t.p_val,
-                        "n_groups": t.n_groups,
-                        "n_perm": t.n_perm,
-                    }
-                    for t in tests
-                ]
-            )
+            wl = syn.wlcc_table()
             write_tsv(wl, out_dir / "synchrony_wlcc.tsv")
             body += H.para(
                 "Windowed lagged cross-correlation (Boker et al. 2002) on differenced series: mean "
@@ -316,21 +275,6 @@ def build_report(
         body = H.missing("Coherence and synchrony need facial measures: no faces.parquet found.")
     sections.append(("Face-button coherence and group synchrony", body))
 
-    stats_dir = out_dir / "stats"
-    extra = {"protocol_sha256": protocol_sha256(study), "reference_levels": reference_levels(study)}
-    out = run_stats(
-        trials,
-        formulas,
-        engine=engine,
-        out_dir=stats_dir,
-        extra_info=extra,
-        reference=reference_levels(study),
-    )
-    notes += study_notes(study, trials)
-    for name, table, formula in extra_models:
-        more = run_stats(table, [formula], engine=engine, out_dir=stats_dir / name, anova=False)
-        out.models += more.models
-        out.skipped += [f"{name}: {s}" for s in more.skipped]
     sections.append(
         (
             "Statistics",
@@ -340,20 +284,21 @@ def build_report(
                 "participant-by-valence terms where the design identifies them; fitted by REML; "
                 "95% confidence intervals. See docs/analyse.md for each choice and its reference."
             )
-            + _model_section(out),
+            + _model_section([a.stats, *a.extra_stats.values()]),
         )
     )
     summary = {
         "dataset": str(dataset_dir),
-        "engine": engine,
-        "formulas": formulas,
-        "models": [r.info() for r in out.models],
-        "skipped": out.skipped,
+        "engine": a.engine,
+        "formulas": a.formulas,
+        "models": [r.info() for r in a.models],
+        "skipped": a.stats.skipped + [f"{k}: {s}" for k, v in a.extra_stats.items() for s in v.skipped],
         "has_faces": study.has_faces,
     }
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     title = study_title(study)
-    page = H.page(title or f"coaffect report: {dataset_dir.name}", sections, notes, dataset_dir)
+    page = H.page(title or f"coaffect report: {dataset_dir.name}", sections, a.notes, dataset_dir)
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
-    return path
+    a.report_path = path
+    return a

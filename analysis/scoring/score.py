@@ -1,11 +1,12 @@
-"""Score faces: per-session pure function, dataset driver, single videos and images.
+"""Score faces: settings, the per-session pure function and the dataset driver.
 
 :func:`score_session` reads one session folder and returns the faces table
 and a summary without writing anything (so it can be mapped on a cluster);
-:func:`write_scores` writes them atomically; :func:`score_dataset` scores a
+:meth:`Scored.write` writes them atomically; :func:`score_dataset` scores a
 dataset on the executor (chunks and per-session finishing as Dask tasks, see
 :mod:`analysis.scoring.archive`), skips sessions already scored with the same
-settings hash, and shows progress (tqdm).
+settings hash, and shows progress (tqdm). Plain videos and images:
+:mod:`analysis.scoring.video`; one call for either: :func:`analysis.scoring.run.score`.
 """
 
 from __future__ import annotations
@@ -16,24 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError, CoaffectError, SessionFormatError
-from coaffect.formats.faces_schema import ACTION_UNITS, FACES_FORMAT_VERSION
+from coaffect.formats.faces_schema import FACES_FORMAT_VERSION
 from coaffect.formats.tables import derivatives_dir
 
-from ..expression.fer_model import FER_CLASSES
-from ..expression.geometry import head_pose, landmark_action_units
 from ..faces.chunks import CHUNK_SECONDS
-from ..faces.identity import UNKNOWN, assign_tracks, enrollment_encodings, label_tracks_by_cluster
+from ..faces.identity import UNKNOWN, assign_tracks, enrollment_encodings
 from ..faces.observe import observe_video
 from ..faces.pipeline import PipelineSettings, finish_observations
 from ..faces.table import faces_table, score_summary
 from .archive import score_sessions
 from .files import is_scored, write_scores
 
-#: Folder of coaffect's outputs inside a dataset.
+__all__ = ["score_dataset", "score_session", "Scored", "ScoreSettings"]
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,30 @@ class ScoreSettings:
         >>> ScoreSettings(PipelineSettings(tracker=TrackerSettings(min_face_px=-1)))
         Traceback (most recent call last):
         ...
-        coaffect.formats.errors.AnalysisError: --min-face-px must be positive (got -1)
+        coaffect.formats.errors.AnalysisError: min_face_px: must be positive (got -1)
         """
         if int(self.pipeline.step) < 1:
-            raise AnalysisError(f"--step must be at least 1 (got {self.pipeline.step})")
+            raise AnalysisError(f"step: must be at least 1 (got {self.pipeline.step})", field="step")
         if not self.pipeline.tracker.min_face_px > 0:
-            raise AnalysisError(f"--min-face-px must be positive (got {self.pipeline.tracker.min_face_px:g})")
+            raise AnalysisError(
+                f"min_face_px: must be positive (got {self.pipeline.tracker.min_face_px:g})",
+                field="min_face_px",
+            )
         if not 0 < self.tolerance <= 2:
-            raise AnalysisError(f"tolerance must be in (0, 2] (got {self.tolerance:g})")
+            raise AnalysisError(f"tolerance: must be in (0, 2] (got {self.tolerance:g})", field="tolerance")
+
+    @classmethod
+    def of(cls, step: int = 1, min_face_px: float = 60.0, tolerance: float = 0.6) -> ScoreSettings:
+        """Settings from the options people set: frame step, smallest face width (px), identity tolerance.
+
+        Examples
+        --------
+        >>> ScoreSettings.of(step=5).pipeline.step
+        5
+        """
+        from ..faces.track import TrackerSettings
+
+        return cls(PipelineSettings(tracker=TrackerSettings(min_face_px=min_face_px), step=step), tolerance)
 
     @staticmethod
     def check_jobs(jobs: int) -> int:
@@ -78,7 +92,7 @@ class ScoreSettings:
         2
         """
         if int(jobs) < 1:
-            raise AnalysisError(f"--jobs must be at least 1 (got {jobs})")
+            raise AnalysisError(f"jobs: must be at least 1 (got {jobs})", field="jobs")
         return int(jobs)
 
     def settings_hash(self) -> str:
@@ -114,98 +128,14 @@ class Scored(NamedTuple):
     faces: pd.DataFrame
     summary: dict
 
+    def write(self, out_dir: str | Path) -> Path:
+        """Write faces.parquet, its sidecar and score_summary.json (:func:`~analysis.scoring.files.write_scores`)."""
+        return write_scores(out_dir, self.faces, self.summary)
 
-def _settings_dict(settings: ScoreSettings) -> dict:
+
+def settings_dict(settings: ScoreSettings) -> dict:
+    """The settings as recorded in ``score_summary.json``."""
     return {"pipeline": settings.pipeline.as_dict(), "tolerance": settings.tolerance}
-
-
-def score_video(
-    path,
-    settings: ScoreSettings | None = None,
-    start: int = 0,
-    stop: int | None = None,
-    progress=None,
-    jobs: int = 1,
-) -> Scored:
-    """Score a plain video (no session): faces clustered into face01, face02... left to right.
-
-    Parameters
-    ----------
-    path : str or Path
-        Any video OpenCV reads.
-    settings : ScoreSettings, optional
-    start, stop : int
-        Frame range to score (default: the whole video).
-    progress : tqdm-like, optional
-    jobs : int
-        Processes for this one video (contiguous chunks scored in parallel and
-        stitched; same table as with one process, see :mod:`analysis.faces.chunks`).
-
-    Returns
-    -------
-    Scored
-        ``faces``: one row per frame x face label (columns of :data:`ALL_COLUMNS`);
-        with no face at all, one ``face01`` row per frame, all NaN. ``summary``:
-        frames, faces found fraction, minimum face size, settings hash, AU
-        correlation matrix, quality-flag counts...
-
-    Examples
-    --------
-    >>> faces, summary = score_video("../shared/data/edge/no_face.mp4", stop=4)  # doctest: +SKIP
-    >>> len(faces), summary["faces_found_fraction"]                            # doctest: +SKIP
-    (4, 0.0)
-    """
-    settings = settings or ScoreSettings()
-    jobs = ScoreSettings.check_jobs(jobs)
-    path = Path(path)
-    settings = _still_settings(path, settings)
-    obs = observe_video(path, settings.pipeline, start, stop, encode="auto", progress=progress, jobs=jobs)
-    identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
-    participants = sorted(set(identity["participant_id"])) or ["face01"]
-    faces, notes = faces_table(obs, identity, participants, path.stem, "video")
-    return Scored(
-        faces,
-        score_summary(
-            faces,
-            {"video": obs.info},
-            settings.settings_hash(),
-            _settings_dict(settings),
-            notes=[],
-            extra=notes,
-        ),
-    )
-
-
-#: File types OpenCV opens as a one-frame "video" (scored like score_image).
-STILL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def _still_settings(path: Path, settings: ScoreSettings) -> ScoreSettings:
-    """For a still image: find faces as :func:`score_image` does (same size limit, one detection).
-
-    A one-frame "video" has no second frame to confirm a face with, and
-    score_image looks for faces down to 40 px or 1/25 of the image's longer
-    side; without this, ``score --video photo.jpg`` missed faces
-    ``score_image`` found (detection4.jpg: 2 of 3).
-
-    Examples
-    --------
-    >>> _still_settings(Path("clip.mp4"), ScoreSettings()) == ScoreSettings()
-    True
-    """
-    if path.suffix.lower() not in STILL_SUFFIXES:
-        return settings
-    from dataclasses import replace
-
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)
-    longer = 2 * max(img.shape) if img is not None else 0
-    tracker = settings.pipeline.tracker
-    still = replace(
-        tracker, confirm_detections=1, min_face_px=min(tracker.min_face_px, max(40.0, longer / 25.0))
-    )
-    return replace(settings, pipeline=replace(settings.pipeline, tracker=still))
 
 
 def score_session(
@@ -259,9 +189,8 @@ def score_session(
     if not protocol_path.exists():
         raise SessionFormatError(f"{protocol_path}: missing; the runner freezes the protocol here")
     protocol = load_protocol(protocol_path, check_manifest=False).protocol
-    people = session.meta.get("participants") or []
-    seats = {p["participant_id"]: p.get("seat") for p in people}
-    condition = session.meta.get("condition")
+    seats = {p.participant_id: p.seat for p in session.meta.participants}
+    condition = session.meta.condition
     enrollment, notes = enrollment_encodings(sdir / "enroll", list(seats))
     tables, infos = [], {}
     extra = {"unknown_face_frames": 0, "baseline_source": {}, "scored_rows": 0, "found_rows": 0}
@@ -318,7 +247,7 @@ def score_session(
             notes.append(f"{pid}: seat {seats[pid]} is in no camera's view; no rows")
     faces = pd.concat(tables, ignore_index=True)
     return Scored(
-        faces, score_summary(faces, infos, settings.settings_hash(), _settings_dict(settings), notes, extra)
+        faces, score_summary(faces, infos, settings.settings_hash(), settings_dict(settings), notes, extra)
     )
 
 
@@ -476,53 +405,3 @@ def score_dataset(
             }
         )
     return pd.DataFrame(rows)
-
-
-def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
-    """Score every face in one still image.
-
-    A still has no baseline, so the action-unit columns hold the raw geometric
-    measures (face-frame units, see docs/faces-table.md), not z-scores; the
-    emo_ columns are FER probabilities.
-
-    Parameters
-    ----------
-    path : str or Path
-        An image OpenCV reads (jpg, png...).
-    min_face_px : float, optional
-        Smallest face width to find (default: 40 px or 1/25 of the longer side).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per face, left to right: face, face_x, face_y, face_w, face_h,
-        detection_confidence, AU01...AU45 (raw), yaw, pitch, roll (deg),
-        emo_angry...emo_neutral.
-
-    Examples
-    --------
-    >>> faces = score_image("../shared/data/single/single_face.jpg")  # doctest: +SKIP
-    >>> faces["emo_happy"].round(2).tolist()                           # doctest: +SKIP
-    [0.99]
-    """
-    import cv2
-
-    from ..expression.fer_model import expression_probabilities
-    from ..faces.detect import to_grey
-    from ..faces.identity import encode_image_faces
-
-    img = cv2.imread(str(path))
-    if img is None:
-        raise AnalysisError(
-            f"{path}: cannot read this image",
-            hint="give a JPEG or PNG file" if Path(path).exists() else "check the path",
-        )
-    found = encode_image_faces(img, min_face_px).sort_values("face_x").reset_index(drop=True)
-    grey = to_grey(img)
-    lms = np.stack(found["landmarks"].to_list()) if len(found) else np.zeros((0, 68, 2))
-    aus = landmark_action_units(lms)[list(ACTION_UNITS)]
-    probs = [expression_probabilities(grey, p) for p in lms]
-    emo = pd.DataFrame(probs, columns=list(FER_CLASSES)) if probs else pd.DataFrame(columns=list(FER_CLASSES))
-    base = found[["face_x", "face_y", "face_w", "face_h", "detection_confidence"]].astype(float)
-    base.insert(0, "face", np.arange(1, len(found) + 1))
-    return pd.concat([base, aus, head_pose(lms), emo], axis=1)

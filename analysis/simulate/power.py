@@ -17,14 +17,17 @@ somewhat optimistic with few group sessions; the table says which engine ran).
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.checks import check_option, check_type
 from coaffect.formats.errors import AnalysisError
+from coaffect.formats.tables import write_tsv
 
+from ..docstrings import fill_doc
 from .study import SimulationSpec
 
 #: Columns of :func:`power_table`.
@@ -41,6 +44,27 @@ POWER_COLUMNS = (
     "ci_high",
     "engine",
 )
+
+
+def fit_batch_task(
+    spec_dict: dict, seeds: list[int], group_effect: float, formula: str, intercepts_only: bool
+) -> pd.DataFrame:
+    """Simulate one study per seed and fit them in one R call (an executor task: picklable arguments).
+
+    Examples
+    --------
+    >>> from dataclasses import asdict
+    >>> fit_batch_task(asdict(SimulationSpec(n_clips=8)), [1], 0.0, "AU12 ~ condition", False)  # doctest: +SKIP
+    """
+    from ..stats.batch import group_effect_batch
+    from .trials import simulate_trials
+
+    spec = SimulationSpec(**{k: tuple(v) if k == "valences" else v for k, v in spec_dict.items()})
+    studies = [simulate_trials(spec, seed=s, group_effect=group_effect) for s in seeds]
+    out = group_effect_batch(studies, formula, intercepts_only=intercepts_only, first_study=seeds[0])
+    out["study"] = [seeds[int(i) - seeds[0]] for i in out["study"]]
+    out["true_effect"] = group_effect
+    return out
 
 
 def _statsmodels_task(spec_dict: dict, seeds: list[int], effect: float, formula: str) -> pd.DataFrame:
@@ -60,6 +84,7 @@ def _statsmodels_task(spec_dict: dict, seeds: list[int], effect: float, formula:
     return pd.DataFrame(rows)
 
 
+@fill_doc
 def power_table(
     spec: SimulationSpec,
     group_sessions: list[int],
@@ -88,11 +113,11 @@ def power_table(
         True group effect (default ``spec.smile_group_effect``), residual SD units.
     alpha : float
     formula : str
-    engine : {"auto", "lme4", "statsmodels"}
+    %(engine)s
     batch : int
         Studies per task (one Rscript call each).
-    scheduler, workers
-        Passed to :func:`analysis.parallel.executor.open_executor`.
+    %(scheduler)s
+    %(workers)s
 
     Returns
     -------
@@ -112,11 +137,11 @@ def power_table(
     [[4, 8, 8, 4]]
     """
     from ..parallel.executor import open_executor
-    from ..stats.batch import fit_batch_task
-    from ..stats.run import default_engine
+    from ..stats.fit import ENGINES, default_engine
 
+    check_option("engine", engine, ENGINES, error=AnalysisError)
     if n_sims < 1:
-        raise AnalysisError(f"power: n_sims must be at least 1 (got {n_sims})")
+        raise AnalysisError(f"n_sims: must be at least 1 (got {n_sims})", field="n_sims")
     if not (group_sessions and alone and clips):
         raise AnalysisError("power: give at least one number of group sessions, alone participants and clips")
     if min(group_sessions) < 2:
@@ -136,7 +161,7 @@ def power_table(
             else:
                 tasks.append((d, seeds, effect, formula))
             keys.append(k)
-    func = fit_batch_task if engine == "lme4" else _statsmodels_task
+    func = fit_batch_task if engine == "lme4" else _statsmodels_task  # module-level: picklable tasks
     with open_executor(scheduler, workers) as ex:
         parts = ex.map(func, tasks, desc="power simulations")
     rows = []
@@ -199,3 +224,89 @@ def power_figure(table: pd.DataFrame, path: str | Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+@dataclass
+class PowerResult:
+    """What :func:`power_analysis` found.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        :data:`POWER_COLUMNS`, one row per design.
+    alpha : float
+        The significance level power counts.
+    """
+
+    table: pd.DataFrame
+    alpha: float = 0.05
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write ``power.tsv`` and the plot ``power.png`` into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        return [write_tsv(self.table, out / "power.tsv"), power_figure(self.table, out / "power.png")]
+
+    def lines(self) -> list[str]:
+        """The table and how to read it, as text."""
+        n = int(self.table["n_sims"].max()) if len(self.table) else 0
+        return [
+            self.table.to_string(index=False, float_format="{:.3f}".format),
+            "",
+            f"power = share of {n} simulated studies with p < {self.alpha:g}; mc_se = Monte-Carlo error",
+        ]
+
+
+@fill_doc
+def power_analysis(
+    spec: SimulationSpec,
+    group_sessions: list[int],
+    alone: list[int],
+    clips: list[int],
+    n_sims: int = 200,
+    engine: str = "auto",
+    scheduler=None,
+    workers: int | None = None,
+    **kwargs,
+) -> PowerResult:
+    """Simulated power for the group effect over a grid of designs (what ``coaffect power`` runs).
+
+    Parameters
+    ----------
+    spec : SimulationSpec
+        Effects and SDs (its sizes are replaced by each grid point's).
+    group_sessions, alone, clips : list of int
+        Numbers of group sessions, alone participants and clips to try.
+    n_sims : int
+        Simulated studies per design.
+    %(engine)s
+    %(scheduler)s
+    %(workers)s
+    **kwargs
+        ``effect``, ``alpha``, ``formula``, ``batch`` of :func:`power_table`.
+
+    Returns
+    -------
+    PowerResult
+        Write it with :meth:`PowerResult.write` (``power.tsv``, ``power.png``).
+
+    Examples
+    --------
+    >>> spec = SimulationSpec(valences=("positive", "negative"))
+    >>> res = power_analysis(spec, [3], [6], [4], n_sims=2, engine="statsmodels", workers=1)
+    >>> [p.name for p in res.write(tmp)]
+    ['power.tsv', 'power.png']
+    """
+    check_type("spec", spec, SimulationSpec, "a SimulationSpec")
+    table = power_table(
+        spec,
+        group_sessions,
+        alone,
+        clips,
+        n_sims=n_sims,
+        engine=engine,
+        scheduler=scheduler,
+        workers=workers,
+        **kwargs,
+    )
+    return PowerResult(table, kwargs.get("alpha", 0.05))

@@ -110,12 +110,17 @@ class SimulationSpec:
     seed: int = 1
 
     def __post_init__(self) -> None:
+        """Check every field once, here, for scripts and the CLI alike (errors name the field)."""
+
+        def bad(name: str, what: str, hint: str | None = None) -> AnalysisError:
+            return AnalysisError(f"{name}: {what} (got {getattr(self, name)!r})", hint=hint, field=name)
+
         for name in ("n_alone", "n_group_sessions", "n_clips"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 0:
-                raise AnalysisError(f"SimulationSpec.{name}: a whole number >= 0 (got {value!r})")
+                raise bad(name, "a whole number >= 0")
         if self.n_clips < 1:
-            raise AnalysisError(f"SimulationSpec.n_clips: at least 1 clip (got {self.n_clips})")
+            raise bad("n_clips", "at least 1 clip")
         for name in (
             "sd_participant",
             "sd_stimulus",
@@ -127,20 +132,20 @@ class SimulationSpec:
         ):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
-                raise AnalysisError(f"SimulationSpec.{name}: a number >= 0 (got {value!r})")
+                raise bad(name, "a number >= 0")
         if not self.sd_residual > 0:
-            raise AnalysisError(f"SimulationSpec.sd_residual: must be > 0 (got {self.sd_residual!r})")
+            raise bad("sd_residual", "must be > 0")
         if not 0 <= self.p_zero_both < 1:
-            raise AnalysisError(
-                f"SimulationSpec.p_zero_both: a probability in [0, 1) (got {self.p_zero_both!r})"
-            )
-        if not self.fps > 0 or not self.clip_duration > 0:
-            raise AnalysisError("SimulationSpec: fps and clip_duration must be > 0")
+            raise bad("p_zero_both", "a probability in [0, 1)")
+        for name in ("fps", "clip_duration"):
+            if not getattr(self, name) > 0:
+                raise bad(name, "must be > 0")
         unknown = [v for v in self.valences if v not in self.smile_valence or v not in self.sad_valence]
         if unknown:
             raise AnalysisError(
-                f"SimulationSpec.valences: no smile/sad effect given for {', '.join(unknown)}",
+                f"valences: no smile/sad effect given for {', '.join(unknown)}",
                 hint="add them to smile_valence and sad_valence",
+                field="valences",
             )
 
     def clips(self) -> list[tuple[str, str]]:
@@ -270,7 +275,8 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
     out = Path(out_dir)
     if any(out.glob("ses-*")):
         raise AnalysisError(
-            f"{out}: already holds ses-* folders", hint="choose a new --output folder for the simulated study"
+            f"{out}: already holds ses-* folders",
+            hint="choose a new `out_dir` folder for the simulated study",
         )
     if spec.n_alone < 0 or spec.n_group_sessions < 0 or spec.n_alone + spec.n_group_sessions == 0:
         raise AnalysisError(

@@ -1,27 +1,38 @@
-"""Statistics on trial tables: linear mixed models and mixed ANOVA.
+"""Statistics on trial tables: linear mixed models, hurdle models and mixed ANOVA.
 
-* :func:`fit_mixed` - one formula, engine ``statsmodels`` (default) or ``lme4``.
-* :func:`mixed_anova_table` - pingouin mixed ANOVA on participant means.
-* :func:`run_stats` - every model of a dataset, tables written to
-  ``derivatives/coaffect/stats/`` (what ``coaffect stats`` runs).
+* :func:`fit_mixed` - one formula, engine ``lme4`` (default when R is installed) or ``statsmodels``.
+* :func:`fit_hurdle` - any vs amount of a zero-heavy duration such as ``t_both``.
+* :func:`mixed_anova_table` - pingouin mixed ANOVA on participant (or session) means.
+* :func:`run_stats` - every model of a trial table, as a :class:`StatsResult`;
+  :func:`stats_for_study` / :func:`stats_for_dataset` build the trial table first
+  (what ``coaffect stats`` runs). :meth:`StatsResult.write` writes the tables.
+
+Names are imported on first use (:mod:`analysis.lazy`).
 """
 
 from __future__ import annotations
 
-from .anova import mixed_anova_table, participant_means
-from .model_data import ModelData, model_data
-from .result import FIXED_COLUMNS, MixedModelResult
-from .run import StatsOutput, fit_mixed, run_stats, stats_for_dataset
+from ..lazy import exports
 
-__all__ = [
-    "fit_mixed",
-    "run_stats",
-    "stats_for_dataset",
-    "StatsOutput",
-    "mixed_anova_table",
-    "participant_means",
-    "model_data",
-    "ModelData",
-    "MixedModelResult",
-    "FIXED_COLUMNS",
-]
+__all__, __getattr__, __dir__ = exports(
+    __name__,
+    {
+        "fit_mixed": ".fit",
+        "fit_hurdle": ".fit",
+        "HurdleResult": ".fit",
+        "default_engine": ".fit",
+        "ENGINES": ".fit",
+        "run_stats": ".run",
+        "stats_for_study": ".run",
+        "stats_for_dataset": ".run",
+        "StatsResult": ".run",
+        "mixed_anova_table": ".anova",
+        "MixedAnova": ".anova",
+        "participant_means": ".anova",
+        "model_data": ".model_data",
+        "ModelData": ".model_data",
+        "MixedModelResult": ".result",
+        "FIXED_COLUMNS": ".result",
+        "group_effect_batch": ".batch",
+    },
+)

@@ -8,22 +8,63 @@ valence. Participants without a mean for every valence level are left out
 
 from __future__ import annotations
 
+import re
 import warnings
-from typing import NamedTuple
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
+from coaffect.formats.tables import write_tsv
 
-from .model_data import _is_face_column
+from .model_data import is_face_column
+from .result import warning_lines
 
 
-class MixedAnova(NamedTuple):
-    """Result of :func:`mixed_anova_table` (unpacks as ``anova, pairwise, info``)."""
+def slug(text: str) -> str:
+    """A file-name-safe version of a formula or column name (at most 60 characters).
 
+    Examples
+    --------
+    >>> slug("AU12 ~ condition * valence")
+    'AU12_condition_valence'
+    """
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60]
+
+
+@dataclass
+class MixedAnova:
+    """Result of :func:`mixed_anova_table`: the ANOVA and pairwise tables of one outcome.
+
+    Attributes
+    ----------
+    dv : str
+        The outcome.
+    anova, pairwise : pandas.DataFrame
+    info : dict
+        Units, participants, left-out units, warnings.
+
+    Unpacks as ``anova, pairwise, info`` (as the earlier named tuple did).
+    """
+
+    dv: str
     anova: pd.DataFrame
     pairwise: pd.DataFrame
     info: dict
+
+    def __iter__(self) -> Iterator:
+        return iter((self.anova, self.pairwise, self.info))
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write ``anova-<dv>.tsv`` and ``pairwise-<dv>.tsv`` into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        return [
+            write_tsv(self.anova, out / f"anova-{slug(self.dv)}.tsv"),
+            write_tsv(self.pairwise, out / f"pairwise-{slug(self.dv)}.tsv"),
+        ]
 
 
 def _units(d: pd.DataFrame, between: str, cluster: bool) -> pd.Series:
@@ -59,7 +100,7 @@ def participant_means(
     if dv not in trials.columns:
         raise AnalysisError(f"anova: unknown outcome column '{dv}'")
     keep = ~trials["excluded"].astype(bool) if "excluded" in trials.columns else True
-    if _is_face_column(dv) and "face_excluded" in trials.columns:
+    if is_face_column(dv) and "face_excluded" in trials.columns:
         keep = keep & ~trials["face_excluded"].astype(bool)
     d = trials.loc[keep].dropna(subset=[dv]).copy()
     d[dv] = d[dv].astype(float)
@@ -156,6 +197,6 @@ def mixed_anova_table(
         else "participants (clustering ignored)",
         "n_dropped_incomplete": dropped,
         # library RuntimeWarnings (e.g. a contrast with no variance) belong to the table, not the console
-        "warnings": sorted({f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught}),
+        "warnings": sorted(warning_lines(caught)),
     }
-    return MixedAnova(aov, post, info)
+    return MixedAnova(dv, aov, post, info)

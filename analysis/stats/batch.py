@@ -11,20 +11,18 @@ model on the same data for comparison.
 
 from __future__ import annotations
 
+import io
 import json
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 
+from .fit import DROP_ORDER
 from .inference import GROUP_TERM
-from .mixed_lme4 import _R_TERMS, r_frame, rscript
+from .mixed_lme4 import R_TERMS, r_frame, run_rscript
 from .model_data import model_data
-from .run import _DROP_ORDER
 
 #: The intercepts-only structure (what this toolkit fitted before issue 11).
 INTERCEPTS_ONLY = ["participant_id", "stimulus_id", "session_id"]
@@ -112,9 +110,6 @@ def group_effect_batch(
     >>> out[["study", "model"]].values.tolist()                                     # doctest: +SKIP
     [[0, 'default'], [1, 'default']]
     """
-    exe = rscript()
-    if exe is None:
-        raise AnalysisError("batch: Rscript not found", hint="install r-cran-lme4 r-cran-lmertest")
     frames, specs = [], []
     for i, trials in enumerate(studies, start=first_study):
         md = model_data(trials, formula)
@@ -134,57 +129,21 @@ def group_effect_batch(
                 "group_col": list(md.X.columns).index(GROUP_TERM) + 1,
             }
         )
-    with tempfile.TemporaryDirectory(prefix="coaffect-batch-") as tmp:
-        tmp = Path(tmp)
-        pd.concat(frames, ignore_index=True).to_csv(tmp / "data.csv", index=False)
-        (tmp / "batch.R").write_text(_R_BATCH)
-        (tmp / "spec.json").write_text(
-            json.dumps({"studies": specs, "ddf": ddf, "drop_order": _DROP_ORDER, "r_terms": _R_TERMS})
-        )
-        try:
-            proc = subprocess.run(
-                [
-                    exe,
-                    "--vanilla",
-                    str(tmp / "batch.R"),
-                    str(tmp / "data.csv"),
-                    str(tmp / "spec.json"),
-                    str(tmp / "out.csv"),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise AnalysisError(f"batch: R did not finish within {timeout:.0f} s") from None
-        if proc.returncode != 0 or not (tmp / "out.csv").exists():
-            err = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "(no message)"
-            raise AnalysisError(f"batch: R failed: {err}")
-        out = pd.read_csv(tmp / "out.csv")
+    text = run_rscript(
+        _R_BATCH,
+        {
+            "data.csv": pd.concat(frames, ignore_index=True).to_csv(index=False),
+            "spec.json": json.dumps(
+                {"studies": specs, "ddf": ddf, "drop_order": DROP_ORDER, "r_terms": R_TERMS}
+            ),
+        },
+        "out.csv",
+        timeout,
+        "batch",
+    )
+    out = pd.read_csv(io.StringIO(text))
     out["singular"] = out["singular"].astype(bool)
     return out[list(BATCH_COLUMNS)]
-
-
-def fit_batch_task(
-    spec_dict: dict, seeds: list[int], group_effect: float, formula: str, intercepts_only: bool
-) -> pd.DataFrame:
-    """Simulate one study per seed and fit them in one R call (an executor task: picklable arguments).
-
-    Examples
-    --------
-    >>> from dataclasses import asdict
-    >>> from analysis.simulate.study import SimulationSpec
-    >>> fit_batch_task(asdict(SimulationSpec(n_clips=8)), [1], 0.0, "AU12 ~ condition", False)  # doctest: +SKIP
-    """
-    from ..simulate.study import SimulationSpec
-    from ..simulate.trials import simulate_trials
-
-    spec = SimulationSpec(**{k: tuple(v) if k == "valences" else v for k, v in spec_dict.items()})
-    studies = [simulate_trials(spec, seed=s, group_effect=group_effect) for s in seeds]
-    out = group_effect_batch(studies, formula, intercepts_only=intercepts_only, first_study=seeds[0])
-    out["study"] = [seeds[int(i) - seeds[0]] for i in out["study"]]
-    out["true_effect"] = group_effect
-    return out
 
 
 def summarise_batch(out: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,7 @@ _R_SCRIPT = r"""
 args <- commandArgs(trailingOnly = TRUE)
 suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 d <- read.csv(args[1], stringsAsFactors = FALSE)
-spec <- fromJSON(args[2], simplifyVector = TRUE, simplifyMatrix = TRUE)
+spec <- fromJSON(readLines(args[2], warn = FALSE), simplifyVector = TRUE, simplifyMatrix = TRUE)
 for (f in c("participant_id", "stimulus_id", "session_id", "stimulus_condition", "participant_valence"))
   if (!is.null(d[[f]])) d[[f]] <- factor(d[[f]])
 form <- as.formula(spec$formula)
@@ -90,7 +90,7 @@ writeLines(toJSON(out, digits = NA, auto_unbox = FALSE), args[3])
 """
 
 #: The random terms as written in R (composite factors are columns of the data file).
-_R_TERMS = {
+R_TERMS = {
     "participant_id": "(1 | participant_id)",
     "stimulus_id": "(1 | stimulus_id)",
     "session_id": "(0 + in_group | session_id)",
@@ -102,6 +102,76 @@ _R_TERMS = {
 def rscript() -> str | None:
     """Path of ``Rscript`` if R is installed."""
     return shutil.which("Rscript")
+
+
+def run_rscript(script: str, inputs: dict[str, str], out_name: str, timeout: float, what: str) -> str:
+    """Run an R script on files in a temporary folder and return what it wrote: the one way coaffect runs R.
+
+    The script gets the paths of ``inputs`` (in their order) and then of ``out_name``
+    as ``commandArgs(trailingOnly = TRUE)``.
+
+    Parameters
+    ----------
+    script : str
+        The R code.
+    inputs : dict
+        File name -> text, written before R starts.
+    out_name : str
+        The file the script writes.
+    timeout : float
+        Seconds before giving up.
+    what : str
+        Who asks, for messages (``engine lme4``, ``batch``).
+
+    Returns
+    -------
+    str
+        The text of ``out_name``.
+
+    Raises
+    ------
+    AnalysisError
+        No Rscript, a timeout, or R failed (its last lines; a hint when a package is missing).
+
+    Examples
+    --------
+    >>> text = run_rscript('a <- commandArgs(TRUE); writeLines(toupper(readLines(a[1])), a[2])',
+    ...                    {"in.txt": "lme4"}, "out.txt", 60, "example")
+    >>> text.strip()
+    'LME4'
+    """
+    exe = rscript()
+    if exe is None:
+        raise AnalysisError(
+            f"{what}: Rscript not found",
+            hint="install R with lme4 and lmerTest (Debian: r-cran-lme4 r-cran-lmertest) "
+            "or use `engine` statsmodels",
+        )
+    with tempfile.TemporaryDirectory(prefix="coaffect-r-") as name:
+        tmp = Path(name)
+        (tmp / "script.R").write_text(script)
+        for file, text in inputs.items():
+            (tmp / file).write_text(text)
+        argv = [str(tmp / f) for f in [*inputs, out_name]]
+        try:
+            proc = subprocess.run(
+                [exe, "--vanilla", str(tmp / "script.R"), *argv],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise AnalysisError(f"{what}: R did not finish within {timeout:.0f} s") from None
+        out = tmp / out_name
+        if proc.returncode != 0 or not out.exists():
+            err = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "(no message)"
+            hint = (
+                "install the R packages: apt-get install r-cran-lme4 r-cran-lmertest"
+                if "there is no package" in proc.stderr
+                else "use `engine` statsmodels"
+            )
+            raise AnalysisError(f"{what}: R failed: {err}", hint=hint)
+        return out.read_text()
 
 
 def _one(x):
@@ -177,50 +247,27 @@ def fit_lme4(
     """
     from scipy import stats as sps
 
-    exe = rscript()
-    if exe is None:
-        raise AnalysisError(
-            "engine lme4: Rscript not found",
-            hint="install R with lme4 and lmerTest (Debian: r-cran-lme4 "
-            "r-cran-lmertest) or use --engine statsmodels",
-        )
     frame, names = r_frame(md)
     fixed = "y ~ 0 + " + " + ".join(names)
-    formula = f"{fixed} + {' + '.join(_R_TERMS[r] for r in md.random)}" if md.random else fixed
-    with tempfile.TemporaryDirectory(prefix="coaffect-lme4-") as tmp:
-        tmp = Path(tmp)
-        frame.to_csv(tmp / "data.csv", index=False)
-        (tmp / "fit.R").write_text(_R_SCRIPT)
-        spec = json.dumps(
-            {
-                "formula": formula,
-                "mixed": bool(md.random),
-                "ddf": ddf,
-                "family": family,
-                "contrasts": {
-                    k: {"L": np.asarray(v["L"], float).tolist(), "joint": bool(v["joint"])}
-                    for k, v in (contrasts or {}).items()
-                },
-            }
-        )
-        try:
-            proc = subprocess.run(
-                [exe, "--vanilla", str(tmp / "fit.R"), str(tmp / "data.csv"), spec, str(tmp / "out.json")],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise AnalysisError(f"engine lme4: R did not finish within {timeout:.0f} s") from None
-        if proc.returncode != 0 or not (tmp / "out.json").exists():
-            err = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-            hint = (
-                "install the R packages: apt-get install r-cran-lme4 r-cran-lmertest"
-                if "there is no package" in proc.stderr
-                else "run with --engine statsmodels"
-            )
-            raise AnalysisError(f"engine lme4: R failed: {err}", hint=hint)
-        out = json.loads((tmp / "out.json").read_text())
+    formula = f"{fixed} + {' + '.join(R_TERMS[r] for r in md.random)}" if md.random else fixed
+    spec = {
+        "formula": formula,
+        "mixed": bool(md.random),
+        "ddf": ddf,
+        "family": family,
+        "contrasts": {
+            k: {"L": np.asarray(v["L"], float).tolist(), "joint": bool(v["joint"])}
+            for k, v in (contrasts or {}).items()
+        },
+    }
+    text = run_rscript(
+        _R_SCRIPT,
+        {"data.csv": frame.to_csv(index=False), "spec.json": json.dumps(spec)},
+        "out.json",
+        timeout,
+        "engine lme4",
+    )
+    out = json.loads(text)
     est = np.asarray(out["estimate"], float)
     se = np.asarray(out["se"], float)
     df = np.asarray(out["df"], float)

@@ -103,11 +103,13 @@ def _best_fit(model, k_vc: int):
         # attributes that MixedLM.fit() would set before evaluating the criterion
         model.reml, model.fe_pen, model.cov_pen = True, None, None
         model._cov_sing, model._freepat = 0, None
-        best = None
-        for start in (1.0, 0.3, 0.05):
-            res = minimize(neg_reml, np.full(k_vc, start), method="L-BFGS-B", bounds=[(1e-6, None)] * k_vc)
-            if best is None or res.fun < best.fun:
-                best = res
+        best = min(
+            (
+                minimize(neg_reml, np.full(k_vc, start), method="L-BFGS-B", bounds=[(1e-6, None)] * k_vc)
+                for start in (1.0, 0.3, 0.05)
+            ),
+            key=lambda res: res.fun,  # the first of equal optima, as before
+        )
         start = params(best.x**2)
         for kwargs in ({"maxiter": 0}, {}):  # results object at the bounded optimum; then free
             with warnings.catch_warnings(record=True) as wlist:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from coaffect.formats import faces_schema as fs
+from coaffect.formats.checks import check_option
 from coaffect.formats.errors import AnalysisError, did_you_mean
 
 _FUNCTIONS = {
@@ -57,6 +58,7 @@ class ModelData:
     n_dropped : int
         Trials left out (excluded, face-excluded for facial outcomes, missing values).
     notes : list of str
+        What was left out and why, in words.
     terms : dict
         Fixed-effect term name -> its design columns (for omnibus tests).
     coding : str
@@ -68,6 +70,9 @@ class ModelData:
         Random terms of the full structure left out, each with the reason in words.
     factors : dict
         Factor name -> its levels (reference first), for the reference grid of EMMs.
+    left_out : dict
+        ``excluded``, ``face_excluded`` (facial outcomes only) and ``missing``
+        (column -> trials with no value there, among those not excluded): counted apart.
     """
 
     formula: str
@@ -83,6 +88,7 @@ class ModelData:
     dropped_random: list[str] = field(default_factory=list)
     factors: dict = field(default_factory=dict)
     design_info: object = None
+    left_out: dict = field(default_factory=dict)
 
     def n_levels(self) -> dict:
         """N per level: participants, group sessions, stimuli, observations."""
@@ -98,6 +104,30 @@ class ModelData:
     def random_formula(self) -> str:
         """The random part in lme4 notation."""
         return " + ".join(RANDOM_TERMS[r] for r in self.random)
+
+    def contrast_matrices(self) -> dict:
+        """Each coded factor's levels and coefficient columns (as R's ``contrasts()`` would hold them).
+
+        Examples
+        --------
+        >>> md = model_data(trials, "AU12 ~ condition")  # doctest: +SKIP
+        >>> md.contrast_matrices()["condition"]          # doctest: +SKIP
+        {'levels': ['alone', 'group'], 'columns': {'condition[group-alone]': [-0.5, 0.5]}}
+        """
+        out = {}
+        for name, levels in self.factors.items():
+            k = len(levels)
+            if self.coding == "deviation":
+                m = np.eye(k)[:, 1:] - 1.0 / k
+                names = [f"{name}[{lv}-{levels[0]}]" for lv in levels[1:]]
+            else:
+                m = np.eye(k)[:, 1:]
+                names = [f"{name}[T.{lv}]" for lv in levels[1:]]
+            out[name] = {
+                "levels": list(levels),
+                "columns": {c: m[:, j].tolist() for j, c in enumerate(names)},
+            }
+        return out
 
     def without(self, component: str, reason: str) -> ModelData:
         """The same model with one random term dropped (and the reason recorded)."""
@@ -156,9 +186,66 @@ class Deviation:
         return ContrastMatrix(np.eye(len(levels)), [f"[{lv}]" for lv in levels])
 
 
-def _is_face_column(name: str) -> bool:
+def is_face_column(name: str) -> bool:
+    """Whether a trial-table column is a facial measure (``face_excluded`` applies to it).
+
+    Examples
+    --------
+    >>> is_face_column("AU12_peak"), is_face_column("t_both")
+    (True, False)
+    """
     base = name[:-5] if name.endswith("_peak") else name
     return base in fs.MEASURES or name in ("face_fraction",)
+
+
+def _usable_rows(trials: pd.DataFrame, used: list[str], facial: bool) -> tuple[pd.DataFrame, dict]:
+    """Rows not excluded (nor face-excluded, for facial outcomes) with a value in every used column.
+
+    Returns the rows and what was left out, counted apart: ``excluded``, ``face_excluded``,
+    ``missing`` (column -> count among the rows not excluded; a row missing two is counted
+    in both columns and once in ``missing_rows``).
+    """
+    excluded = (
+        trials["excluded"].astype(bool) if "excluded" in trials.columns else pd.Series(False, trials.index)
+    )
+    face = (
+        trials["face_excluded"].astype(bool) & ~excluded
+        if facial and "face_excluded" in trials.columns
+        else pd.Series(False, trials.index)
+    )
+    data = trials.loc[~(excluded | face)].copy()
+    for c in used:
+        if data[c].dtype == bool:
+            data[c] = data[c].astype(float)
+    na = data[used].isna()
+    missing = {c: int(n) for c, n in na.sum().items() if n}
+    left_out = {
+        "excluded": int(excluded.sum()),
+        "face_excluded": int(face.sum()),
+        "missing": missing,
+        "missing_rows": int(na.any(axis=1).sum()),
+    }
+    return data.loc[~na.any(axis=1)], left_out
+
+
+def left_out_note(left_out: dict, n_total: int) -> str:
+    """The trials a model left out, by reason, in words.
+
+    Examples
+    --------
+    >>> left_out_note({"excluded": 12, "face_excluded": 40, "missing": {"AU12": 18}, "missing_rows": 18}, 288)
+    '70 of 288 trials left out: 12 excluded (exclusion_reason), 40 without usable facial measures (face_exclusion_reason), 18 with a missing value (AU12: 18)'
+    """
+    parts = []
+    if left_out["excluded"]:
+        parts.append(f"{left_out['excluded']} excluded (exclusion_reason)")
+    if left_out["face_excluded"]:
+        parts.append(f"{left_out['face_excluded']} without usable facial measures (face_exclusion_reason)")
+    if left_out["missing_rows"]:
+        cols = ", ".join(f"{c}: {n}" for c, n in left_out["missing"].items())
+        parts.append(f"{left_out['missing_rows']} with a missing value ({cols})")
+    n = left_out["excluded"] + left_out["face_excluded"] + left_out["missing_rows"]
+    return f"{n} of {n_total} trials left out: " + ", ".join(parts)
 
 
 def _levels(values: pd.Series, reference: str | None) -> list[str]:
@@ -224,6 +311,46 @@ def _random_structure(data: pd.DataFrame, rhs_names: set[str]) -> tuple[list[str
     return random, dropped
 
 
+def _nested_in(data: pd.DataFrame, inner: str, outer: str) -> bool:
+    """Every level of ``inner`` occurs with one level of ``outer`` only (and ``outer`` varies)."""
+    if inner not in data.columns or outer not in data.columns or data[outer].nunique() < 2:
+        return False
+    return bool((data.groupby(inner)[outer].nunique() <= 1).all())
+
+
+def _not_estimable(X: pd.DataFrame, terms: dict, data: pd.DataFrame) -> str:
+    """Which term makes the design rank-deficient, and why, in words.
+
+    Terms are added in formula order; the first whose columns are a combination
+    of the columns before it is the one named.
+    """
+    before: list[str] = []
+    seen: list[str] = []
+    for term, cols in terms.items():
+        cand = before + cols
+        if np.linalg.matrix_rank(X[cand].to_numpy()) < len(cand):
+            factors = term.split(":")
+            if len(factors) == 1:
+                outer = [s for s in seen if ":" not in s and _nested_in(data, term, s)]
+                if outer:
+                    return f"{term} is nested in {outer[0]} (each {term} has one {outer[0]})"
+                inner = [s for s in seen if ":" not in s and _nested_in(data, s, term)]
+                if inner:
+                    return f"{inner[0]} is nested in {term} (each {inner[0]} has one {term})"
+            elif all(f in data.columns for f in factors):
+                cells = data.groupby(factors).size()
+                full = pd.MultiIndex.from_product([sorted(data[f].astype(str).unique()) for f in factors])
+                empty = [":".join(map(str, c)) for c in full if c not in cells.index]
+                if empty:
+                    return f"{term} has no usable trials for {', '.join(empty[:3])}" + (
+                        f" and {len(empty) - 3} more" if len(empty) > 3 else ""
+                    )
+            others = ", ".join(s for s in seen if s != "Intercept") or "the intercept"
+            return f"{term} is a combination of the terms before it ({others})"
+        before, seen = cand, [*seen, term]
+    return f"design columns {', '.join(X.columns)} are collinear"
+
+
 def model_data(
     trials: pd.DataFrame,
     formula: str,
@@ -278,7 +405,7 @@ def model_data(
     names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", unquoted)) - _FUNCTIONS
     cols = [c for c in trials.columns]
     for name in sorted(names):
-        if name not in trials.columns and _is_face_column(name):
+        if name not in trials.columns and is_face_column(name):
             raise AnalysisError(
                 f"formula '{formula}': facial measure '{name}' is not in the trial "
                 "table (no session has a faces.parquet)",
@@ -293,21 +420,10 @@ def model_data(
     for need in ("participant_id", "session_id", "stimulus_id", "condition"):
         if need not in trials.columns:
             raise AnalysisError(f"trial table: missing column '{need}'")
-    keep = pd.Series(True, index=trials.index)
-    notes = []
-    if "excluded" in trials.columns:
-        keep &= ~trials["excluded"].astype(bool)
-    if any(_is_face_column(n) for n in names) and "face_excluded" in trials.columns:
-        keep &= ~trials["face_excluded"].astype(bool)
     used = [n for n in names if n in trials.columns]
-    data = trials.loc[keep].copy()
-    for c in used:
-        if data[c].dtype == bool:
-            data[c] = data[c].astype(float)
-    data = data.dropna(subset=used)
+    data, left_out = _usable_rows(trials, used, any(is_face_column(n) for n in names))
     n_dropped = int(len(trials) - len(data))
-    if n_dropped:
-        notes.append(f"{n_dropped} of {len(trials)} trials left out (excluded or missing values)")
+    notes = [left_out_note(left_out, len(trials))] if n_dropped else []
     if len(data) < 5:
         raise AnalysisError(
             f"formula '{formula}': only {len(data)} usable trials",
@@ -330,8 +446,7 @@ def model_data(
                 f"({col.iloc[0]}) in the usable trials",
                 hint="a comparison needs both levels, e.g. alone and group sessions",
             )
-    if coding not in CODINGS:
-        raise AnalysisError(f"coding: unknown coding '{coding}' (allowed: {', '.join(CODINGS)})")
+    check_option("coding", coding, CODINGS, error=AnalysisError)
     data["in_group"] = (data["condition"] == "group").astype(float)
     data["stimulus_condition"] = data["stimulus_id"] + ":" + data["condition"]
     if "valence" in data.columns:
@@ -344,7 +459,7 @@ def model_data(
             factors[name] = _levels(data[name], ref.get(name))
             used_ref[name] = factors[name][0]
     coded = rhs
-    env = {"Deviation": Deviation}
+    env: dict[str, object] = {"Deviation": Deviation}
     for name, levels in factors.items():
         kind = "Deviation" if coding == "deviation" else "Treatment"
         env[f"_lv_{name}"] = levels
@@ -367,15 +482,26 @@ def model_data(
     }
     if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
         raise AnalysisError(
-            f"formula '{formula}': fixed effects are not estimable "
-            f"(design columns {', '.join(X.columns)} are collinear)",
-            hint="some combination of levels has no usable trials (e.g. a clip "
-            "valence no group saw); try additive terms such as "
-            "'condition + valence'",
+            f"formula '{formula}': fixed effects are not estimable: {_not_estimable(X, terms, data)}",
+            hint="drop the term or the factor it is nested in, or use additive terms such as "
+            "'condition + valence' when a combination of levels has no usable trials",
         )
     found, dropped = _random_structure(data, rhs_names)
     if random is not None:
         found = [r for r in found if r in random]
     return ModelData(
-        formula, dv, data, X, found, n_dropped, notes, terms, coding, used_ref, dropped, factors, design_info
+        formula,
+        dv,
+        data,
+        X,
+        found,
+        n_dropped,
+        notes,
+        terms,
+        coding,
+        used_ref,
+        dropped,
+        factors,
+        design_info,
+        left_out,
     )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from coaffect.formats.tables import write_tsv
 
 #: The pre-stated rule for singular fits (Matuschek et al. 2017), recorded in every _info.json.
 SIMPLIFICATION_RULE = (
@@ -62,6 +68,19 @@ class MixedModelResult:
         The random terms dropped before or after fitting, each with its reason, in order.
     versions : dict
         Engine and package versions.
+    verdict : str
+        ``NOT INTERPRETABLE: ...`` when the design cannot support a test of condition
+        (those p-values are then blank), else empty.
+    coding : str
+        ``deviation`` or ``treatment``.
+    reference : dict
+        Reference level of every factor in the model (first level of its coding).
+    contrast_matrices : dict
+        Factor -> ``{"levels": [...], "columns": {coefficient: [value per level]}}``: the
+        coding as R's ``contrasts()`` would be set to refit the model.
+    left_out : dict
+        Trials not used and why: ``excluded``, ``face_excluded`` and ``missing``
+        (outcome or predictor missing, per column), counted apart.
     """
 
     engine: str
@@ -86,6 +105,10 @@ class MixedModelResult:
     verdict: str = ""
     vcov: object = None
     family: str = "gaussian"
+    coding: str = "deviation"
+    reference: dict = field(default_factory=dict)
+    contrast_matrices: dict = field(default_factory=dict)
+    left_out: dict = field(default_factory=dict)
 
     def n_table(self) -> pd.DataFrame:
         """N per level as a two-column table (level, n)."""
@@ -110,4 +133,56 @@ class MixedModelResult:
             "verdict": self.verdict,
             "versions": self.versions,
             "family": self.family,
+            "coding": self.coding,
+            "reference_levels": self.reference,
+            "contrasts": self.contrast_matrices,
+            "left_out": self.left_out,
         }
+
+    def write(self, stem: str | Path, info: dict[str, Any] | None = None) -> list[Path]:
+        """Write ``<stem>_fixed.tsv``, ``_random.tsv``, ``_omnibus.tsv``, ``_emms.tsv``,
+        ``_effect_sizes.tsv`` and ``_info.json`` (:meth:`info` plus ``info``).
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        stem = Path(stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in ("fixed", "random", "omnibus", "emms", "effect_sizes"):
+            table = getattr(self, name)
+            if table is not None:
+                written.append(write_tsv(table, stem.with_name(f"{stem.name}_{name}.tsv")))
+        path = stem.with_name(f"{stem.name}_info.json")
+        path.write_text(json.dumps({**self.info(), **(info or {})}, indent=2, default=str))
+        return [*written, path]
+
+
+#: Warnings that say something about a dependency's code, not about the model (e.g. pingouin
+#: calling a pandas method pandas will remove): left out of results, which report the fit.
+LIBRARY_DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def warning_lines(caught: list[warnings.WarningMessage]) -> list[str]:
+    """``Category: first line`` of each caught warning, dependencies' deprecations left out, no repeats.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("overflow in exp", RuntimeWarning)
+    ...     warnings.warn("inplace is deprecated", DeprecationWarning)
+    >>> warning_lines(caught)
+    ['RuntimeWarning: overflow in exp']
+    """
+    out: list[str] = []
+    for w in caught:
+        if issubclass(w.category, LIBRARY_DEPRECATIONS):
+            continue
+        line = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        if line not in out:
+            out.append(line)
+    return out

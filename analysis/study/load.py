@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from coaffect.formats import faces_schema as fs
+from coaffect.formats.checks import check_type
 from coaffect.formats.errors import AnalysisError, CoaffectError
 from coaffect.formats.manifest import VALENCES, load_manifest
 from coaffect.formats.protocol import Analysis, load_protocol
@@ -91,7 +92,48 @@ class Study:
 
     @property
     def has_faces(self) -> bool:
+        """Whether any session has a faces table."""
         return any(s.faces is not None for s in self.sessions)
+
+    @property
+    def reference_levels(self) -> dict | None:
+        """The protocol's ``analysis.reference_levels`` (None: the defaults)."""
+        return getattr(self.settings, "reference_levels", None) or None
+
+    @property
+    def protocol_sha256(self) -> str | None:
+        """sha256 of the first session's frozen protocol.yaml (recorded with every model)."""
+        import hashlib
+
+        for s in self.sessions:
+            p = Path(s.session.path) / "protocol.yaml"
+            if p.exists():
+                return hashlib.sha256(p.read_bytes()).hexdigest()
+        return None
+
+
+def as_study(study: Study | str | Path) -> Study:
+    """A :class:`Study`: loaded from a folder, or the one given.
+
+    Raises
+    ------
+    TypeError
+        Anything else (a trial table, say), naming the parameter.
+
+    Examples
+    --------
+    >>> as_study(sim).path == Path(sim)
+    True
+    >>> import pandas as pd
+    >>> as_study(pd.DataFrame())
+    Traceback (most recent call last):
+    ...
+    TypeError: study: expected a Study (load_study(folder)) or a dataset folder, got a pandas DataFrame
+    """
+    if isinstance(study, Study):
+        return study
+    check_type("study", study, (str, Path), "a Study (load_study(folder)) or a dataset folder")
+    return load_study(study)
 
 
 def _valence_from_id(stimulus_id: str) -> str:
@@ -220,6 +262,7 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
     >>> len(study.sessions), study.has_faces
     (5, True)
     """
+    check_type("dataset_dir", dataset_dir, (str, Path), "a dataset folder (str or Path)")
     path = Path(dataset_dir)
     if not path.is_dir():
         raise AnalysisError(
@@ -256,9 +299,7 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
                 )
         else:
             notes.append(f"ses-{s.session_id}: no frozen protocol.yaml; default analysis settings")
-        source = (
-            s.meta.get("protocol", {}).get("source") if isinstance(s.meta.get("protocol"), dict) else None
-        )
+        source = s.meta.protocol.source
         if source and Path(source).is_file():  # the original protocol's manifest, where it still is
             try:
                 manifests.append(load_protocol(source, check_manifest=False).manifest_path)
@@ -270,7 +311,7 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
             {"onset": "float64", "duration": "float64", "trial": "int64", "stimulus_id": "str"}
         )
         stim_ids += clips["stimulus_id"].tolist()
-        stim_ids += [str(c) for c in (s.meta.get("trial_order") or []) if isinstance(c, str)]
+        stim_ids += [str(c) for c in (s.meta.trial_order or []) if isinstance(c, str)]
         base_rows = ev.loc[ev["trial_type"] == "baseline"]
         baseline = None
         if len(base_rows):
@@ -283,17 +324,12 @@ def load_study(dataset_dir: str | Path, manifest: str | Path | None = None) -> S
         if mine.empty:
             mine = pd.DataFrame(
                 [
-                    {
-                        "participant_id": str(p["participant_id"]),
-                        "seat": str(p.get("seat")),
-                        "condition": s.meta.get("condition", "unknown"),
-                    }
-                    for p in s.meta.get("participants", [])
-                    if isinstance(p, dict)
+                    {"participant_id": p.participant_id, "seat": str(p.seat), "condition": s.meta.condition}
+                    for p in s.meta.participants
                 ],
                 columns=["participant_id", "seat", "condition"],
             )
-        condition = str(s.meta.get("condition") or (mine["condition"].iloc[0] if len(mine) else "unknown"))
+        condition = str(s.meta.condition or (mine["condition"].iloc[0] if len(mine) else "unknown"))
         faces = read_faces(path, s.session_id)
         if faces is None:
             notes.append(

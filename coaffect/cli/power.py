@@ -5,6 +5,8 @@ from __future__ import annotations
 from .cluster_options import add_cluster_arguments
 
 HELP = "estimate power for the group effect over numbers of group sessions, alone participants and clips"
+#: Library parameters shown as the verb's own words.
+FLAGS = {"n_sims": "--sims", "smile_group_effect": "--effect"}
 EXAMPLE = "coaffect power --group-sessions 4 8 12 --alone 12 24 --clips 8 --sims 200 --out power"
 
 
@@ -29,11 +31,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from analysis.simulate.power import power_figure, power_table
+    from analysis.simulate.power import power_analysis
     from analysis.simulate.study import SimulationSpec
-    from coaffect.formats.tables import write_tsv
 
     spec = SimulationSpec(
         group_size=args.group_size,
@@ -45,7 +44,7 @@ def run(args) -> int:
         sd_stimulus_condition=args.sd_stimulus_condition,
         sd_participant_valence=args.sd_participant_valence,
     )
-    table = power_table(
+    result = power_analysis(
         spec,
         args.group_sessions,
         args.alone,
@@ -55,11 +54,7 @@ def run(args) -> int:
         scheduler=args.scheduler,
         workers=args.workers,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_tsv(table, out / "power.tsv")
-    power_figure(table, out / "power.png")
-    print(table.to_string(index=False, float_format="{:.3f}".format))
-    print(f"\npower = share of {args.sims} simulated studies with p < .05; mc_se = Monte-Carlo error")
-    print(f"tables: {out / 'power.tsv'}  plot: {out / 'power.png'}")
+    tsv, png = result.write(args.out)
+    print("\n".join(result.lines()))
+    print(f"tables: {tsv}  plot: {png}")
     return 0

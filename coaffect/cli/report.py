@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+#: Library parameters shown as the verb's own words.
+FLAGS = {"formulas": "--formula", "out_dir": "--out"}
 HELP = "analyse a dataset (trials, time courses, coherence, synchrony, models) into an HTML report"
 EXAMPLE = "coaffect report sim-data"
 
@@ -29,8 +31,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from analysis.report import build_report
 
-    path = build_report(
+    analysed = build_report(
         args.dataset, out_dir=args.out, engine=args.engine, formulas=args.formula, progress=not args.quiet
     )
-    print(path)
+    print(analysed.report_path)
     return 0

@@ -5,20 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .camera_files import add_camera_file_argument
+
 HELP = (
     "check a rig before a session: cameras, their measured fps, previews, display refresh, "
     "every seat's buttons"
 )
 EXAMPLE = "coaffect rig-check protocols/bittersweet-demo.yaml --seconds 3 --output rig-check/"
-
-
-def _camera_file(text: str) -> tuple[str, str]:
-    import argparse
-
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH (got '{text}')")
-    return name, path
 
 
 def _seconds(text: str) -> float:
@@ -44,14 +37,7 @@ def add_arguments(parser) -> None:
         default=Path("rig-check"),
         help="folder for preview PNGs and rig-check.json (default ./rig-check)",
     )
-    parser.add_argument(
-        "--camera-file",
-        action="append",
-        type=_camera_file,
-        default=[],
-        metavar="NAME=PATH",
-        help="replay a video file as camera NAME",
-    )
+    add_camera_file_argument(parser)
     parser.add_argument("--no-display", action="store_true", help="do not measure the refresh rate")
     parser.add_argument(
         "--no-buttons", action="store_true", help="skip the button check (no window, no keyboard)"

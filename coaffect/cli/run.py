@@ -5,20 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .camera_files import add_camera_file_argument
+
 HELP = "run a session: clips, continuous happy/sad buttons, ratings (PsychoPy window)"
 EXAMPLE = (
     "coaffect run protocols/bittersweet-demo.yaml --condition group "
     "--participants P01,P02,P03 --simulate --no-cameras --output /tmp/x"
 )
-
-
-def _camera_file(text: str) -> tuple[str, str]:
-    import argparse
-
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH (got '{text}')")
-    return name, path
 
 
 def add_arguments(parser) -> None:
@@ -49,14 +42,7 @@ def add_arguments(parser) -> None:
         help="continue an interrupted session folder at its first unfinished trial",
     )
     parser.add_argument("--no-cameras", action="store_true", help="do not record cameras")
-    parser.add_argument(
-        "--camera-file",
-        action="append",
-        type=_camera_file,
-        default=[],
-        metavar="NAME=PATH",
-        help="replay a video file as camera NAME",
-    )
+    add_camera_file_argument(parser)
     parser.add_argument(
         "--skip-button-check", action="store_true", help="skip the button check (logged in events.tsv)"
     )
@@ -89,20 +75,8 @@ def run(args) -> int:
         experimenter_view=None if args.experimenter_screen is None else {"screen": args.experimenter_screen},
     )
     print(f"{result.session_dir}: {result.status} ({len(result.trials_done)} trial(s) run this time)")
-    if result.abort_reason:
-        from experiments.runner.stops import resume_command
-
-        cmd = resume_command(
-            args.protocol,
-            result.session_dir,
-            simulate=args.simulate,
-            cameras=not args.no_cameras,
-            camera_files=dict(args.camera_file),
-        )
-        print(
-            f"coaffect: session stopped: {result.abort_reason}; everything recorded is kept", file=sys.stderr
-        )
-        print(f"continue it with: {cmd}", file=sys.stderr)
+    for line in result.stop_lines:
+        print(line, file=sys.stderr)
     if result.stop_signal:
         return 128 + result.stop_signal  # what a shell reports for a signal
     return 0 if result.status == "complete" else 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .cluster_options import add_cluster_arguments
 
 HELP = "score every face in every camera frame (faces.parquet per session)"
+#: Library parameters shown as the verb's own words.
+FLAGS = {"path": "DATASET_OR_SESSION", "out_dir": "--out"}
 EXAMPLE = (
     "coaffect score demo-output/data --workers 2   |   "
     "coaffect score archive/ --scheduler tcp://head:8786   |   coaffect score --video clip.mp4 --out scores/"
@@ -37,59 +38,18 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from analysis.faces.pipeline import PipelineSettings
-    from analysis.faces.track import TrackerSettings
-    from analysis.parallel.executor import machine_cores
-    from analysis.scoring.score import ScoreSettings, score_dataset, score_video, write_scores
-    from coaffect.formats.errors import AnalysisError
+    from analysis.scoring.run import score
+    from analysis.scoring.score import ScoreSettings
 
-    if (args.path is None) == (args.video is None):
-        raise AnalysisError(
-            "give either DATASET_OR_SESSION or --video FILE",
-            hint="coaffect score data/  or  coaffect score --video clip.mp4",
-        )
-    if args.jobs is not None:
-        print("coaffect score: --jobs is deprecated, use --workers (same meaning)", file=sys.stderr)
-        if args.workers is None:
-            args.workers = args.jobs
-    if args.workers is not None and args.workers < 1:
-        raise AnalysisError(f"--workers must be at least 1 (got {args.workers})")
-    # ScoreSettings checks --step and --min-face-px
-    settings = ScoreSettings(
-        PipelineSettings(tracker=TrackerSettings(min_face_px=args.min_face_px), step=args.step)
+    result = score(
+        args.path,
+        video=args.video,
+        out_dir=args.out,
+        settings=ScoreSettings.of(step=args.step, min_face_px=args.min_face_px),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        jobs=args.jobs,
     )
-    if args.video is not None:
-        import cv2
-
-        if args.scheduler:
-            raise AnalysisError(
-                "--scheduler scores datasets; --video scores one file on this machine",
-                hint="use --workers N for --video, or make the video a session",
-            )
-        from tqdm.auto import tqdm
-
-        out = args.out or args.video.with_name(args.video.stem + "_coaffect")
-        total = int(cv2.VideoCapture(str(args.video)).get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-        with tqdm(total=total, desc=args.video.name, unit="frame") as bar:
-            faces, summary = score_video(
-                args.video, settings, progress=bar, jobs=args.workers or machine_cores()
-            )
-        path = write_scores(out, faces, summary)
-        print(
-            f"{path}: {len(faces)} rows, faces found in {summary['faces_found_fraction']:.0%} "
-            f"of frames, smallest face {summary['smallest_face_px_found']} px"
-        )
-        return 0
-    if not args.path.exists():
-        raise AnalysisError(f"{args.path}: no such folder")
-    table = score_dataset(
-        args.path, settings=settings, force=args.force, workers=args.workers, scheduler=args.scheduler
-    )
-    for row in table.itertuples(index=False):
-        print(
-            f"{row.session}: {row.status}, faces found in {row.faces_found_fraction:.0%} of "
-            f"frames -> {row.output}"
-        )
-        for warning in row.warnings:
-            print(f"WARNING {row.session}: {warning}")
+    print("\n".join(result.lines()))
     return 0

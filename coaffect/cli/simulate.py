@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 HELP = "write a simulated group-vs-alone study (sessions, buttons, ratings, faces) with known effects"
+#: Library parameters shown as the verb's own words.
+FLAGS = {"out_dir": "OUTPUT"}
 EXAMPLE = "coaffect simulate-study sim-data --n-alone 24 --n-group-sessions 8 --seed 1"
 
 
@@ -38,16 +40,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from analysis.simulate.study import SimulationSpec, simulate_study
-    from coaffect.formats.errors import AnalysisError
 
-    for name in ("n_alone", "n_group_sessions", "n_clips"):
-        if getattr(args, name) < 0:
-            raise AnalysisError(f"--{name.replace('_', '-')}: must be 0 or more (got {getattr(args, name)})")
-    if args.n_clips < 1 or args.clip_duration <= 0 or args.fps <= 0:
-        raise AnalysisError(
-            f"--clips, --clip-duration, --fps must be positive (got {args.n_clips}, "
-            f"{args.clip_duration}, {args.fps})"
-        )
     spec = SimulationSpec(
         n_alone=args.n_alone,
         n_group_sessions=args.n_group_sessions,

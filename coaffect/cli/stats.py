@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+#: Library parameters shown as the verb's own words.
+FLAGS = {"formulas": "--formula", "out_dir": "--out", "dataset_dir": "DATASET"}
 HELP = "fit mixed-effects models (lme4 when R is installed, else statsmodels) and a mixed ANOVA on a dataset"
 EXAMPLE = "coaffect stats sim-data --formula 'AU12 ~ condition * valence' --engine lme4"
 
@@ -38,7 +40,7 @@ def run(args) -> int:
 
     from analysis.stats import stats_for_dataset
 
-    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, out_dir=args.out, ddf=args.ddf)
+    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, ddf=args.ddf)
     with pd.option_context(
         "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format
     ):
@@ -64,9 +66,9 @@ def run(args) -> int:
                 print(f"warnings ({len(res.warnings)}, all in the model's _info.json):")
                 for w in res.warnings[:5]:
                     print(f"  {w}")
-        for dv, aov, _, info in out.anovas:
-            print(f"\n== mixed ANOVA on means: {dv} ({info['n_units']} units: {info['unit']})")
-            print(aov.to_string(index=False))
+        for a in out.anovas:
+            print(f"\n== mixed ANOVA on means: {a.dv} ({a.info['n_units']} units: {a.info['unit']})")
+            print(a.anova.to_string(index=False))
     for note in out.notes:
         print(f"note: {note}")
     for s in out.skipped:
@@ -74,5 +76,5 @@ def run(args) -> int:
     if not out.models:
         print("no model was fitted (see the reasons above); nothing written")
         return 2
-    print(f"\ntables: {out.out_dir}")
+    print(f"\ntables: {out.write(args.out)}")
     return 0

@@ -22,15 +22,28 @@ class CoaffectError(Exception):
     lines : list of str, optional
         Several problems at once (e.g. every problem in a protocol); the CLI
         prints one per line.
+    field : str, optional
+        The parameter (or protocol field) the message is about, in library terms
+        (``session_id``, ``min_face_px``). The message then starts with
+        ``"<field>: "``; other parameters it names are written in backticks
+        (```resume```). The command line shows both as its flags
+        (``--session-id``, ``--resume``), so the library never speaks in flags.
     """
 
     exit_code = 2
 
-    def __init__(self, message: str, hint: str | None = None, lines: list[str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        lines: list[str] | None = None,
+        field: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.lines = list(lines) if lines else [message]
+        self.field = field
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return "\n".join(self.lines)
@@ -64,7 +77,11 @@ class BundleError(CoaffectError):
     """A protocol bundle is broken or unsafe."""
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
+class CoaffectDeprecationWarning(FutureWarning):
+    """A parameter the user passed is deprecated (the CLI shows it as a one-line note)."""
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""``."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

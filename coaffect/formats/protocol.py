@@ -53,6 +53,8 @@ __all__ = [
     "Display",
     "FORMAT_VERSION",
     "LoadedProtocol",
+    "check_protocol",
+    "protocol_summary",
     "Lsl",
     "LslStream",
     "Protocol",
@@ -95,6 +97,7 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
         out.append(f"{fname}:{line}:{col}: {_dotted(loc)}: {msg}")
 
     used: dict[str, tuple] = {}
+    loc: tuple[str | int, ...]
     for i, seat in enumerate(p.seats):
         for button in ("happy", "sad"):
             key = getattr(seat.buttons, button)
@@ -138,23 +141,23 @@ def _cross_checks(p: Protocol, doc: LocatedYaml, fname: str, clip_ids: Optional[
                     f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
                     f"{did_you_mean(sid, seat_ids)})",
                 )
-        for cond, layout in cam.condition_seats.items():
-            if cond not in p.conditions:
+        for cname, layout in cam.condition_seats.items():
+            if cname not in p.conditions:
                 add(
-                    ("cameras", c, "condition_seats", cond),
-                    f"condition not in this protocol (got '{cond}'; allowed: {', '.join(p.conditions)})",
+                    ("cameras", c, "condition_seats", cname),
+                    f"condition not in this protocol (got '{cname}'; allowed: {', '.join(p.conditions)})",
                 )
             for s, sid in enumerate(layout):
                 if sid not in seat_ids:
                     add(
-                        ("cameras", c, "condition_seats", cond, s),
+                        ("cameras", c, "condition_seats", cname, s),
                         f"unknown seat (got '{sid}'; allowed: {', '.join(seat_ids)}"
                         f"{did_you_mean(sid, seat_ids)})",
                     )
-    names = [c.name for c in p.cameras]
-    for c, name in enumerate(names):
-        if name in names[:c]:
-            add(("cameras", c, "name"), f"camera name used twice (got '{name}')")
+    cameras = [c.name for c in p.cameras]
+    for c, cam_name in enumerate(cameras):
+        if cam_name in cameras[:c]:
+            add(("cameras", c, "name"), f"camera name used twice (got '{cam_name}')")
     if clip_ids is not None:
         for i, clip in enumerate(p.stimuli.clips):
             if clip not in clip_ids:
@@ -263,9 +266,63 @@ def load_protocol(path: str | Path, check_manifest: bool = True) -> LoadedProtoc
             lines.append(f"{fname}:{line}:{col}: stimuli.manifest: cannot read manifest ({msg})")
         else:
             lines = _cross_checks(protocol, doc, fname, clip_ids)
-    if lines:
-        raise ProtocolError(lines[0], lines=lines)
+    if lines or protocol is None:
+        raise ProtocolError(lines[0] if lines else f"{fname}: not a protocol", lines=lines)
     return LoadedProtocol(protocol, path.resolve(), hashlib.sha256(raw).hexdigest())
+
+
+def check_protocol(path: str | Path, manifest: bool = True, files: bool = True) -> LoadedProtocol:
+    """Everything ``coaffect protocol check`` checks: the protocol, its stimulus ids, its clip files.
+
+    Parameters
+    ----------
+    path : str or Path
+        The protocol YAML file.
+    manifest : bool
+        Check that every stimulus id is in the protocol's manifest.
+    files : bool
+        Check that the manifest's clip files the protocol uses exist (needs ``manifest``).
+
+    Returns
+    -------
+    LoadedProtocol
+
+    Raises
+    ------
+    ProtocolError, ManifestError
+        One line per problem, ``FILE:LINE:COL: field: what is wrong``.
+
+    Examples
+    --------
+    >>> lp = check_protocol("protocols/bittersweet-demo.yaml")
+    >>> protocol_summary(lp)
+    'bittersweet-demo 1.0.0, 3 clips, 3 seats, conditions: alone, group'
+    """
+    from .errors import ManifestError
+    from .manifest import load_manifest, missing_clip_files
+
+    lp = load_protocol(path, check_manifest=manifest)
+    if manifest and files:
+        p = lp.protocol
+        used = list(p.stimuli.clips) + ([p.baseline.clip] if p.baseline.clip else [])
+        lines = missing_clip_files(load_manifest(lp.manifest_path), used)
+        if lines:
+            raise ManifestError(
+                lines[0],
+                lines=lines,
+                hint="put the clip files back, or run 'coaffect stimuli scan' if they moved; "
+                "or skip this check (`files`)",
+            )
+    return lp
+
+
+def protocol_summary(lp: LoadedProtocol) -> str:
+    """One line: id, version, numbers of clips and seats, conditions."""
+    p = lp.protocol
+    return (
+        f"{p.id} {p.version}, {len(p.stimuli.clips)} clips, "
+        f"{len(p.seats)} seats, conditions: {', '.join(p.conditions)}"
+    )
 
 
 def protocol_json_schema() -> dict:

@@ -329,7 +329,8 @@ class Camera(_Strict):
         >>> cam.seats_in("alone"), cam.seats_in("group"), cam.seats_in(None)
         (['A'], ['A', 'B'], ['A', 'B'])
         """
-        return list(self.condition_seats.get(condition, self.seats))  # type: ignore[arg-type]
+        layouts: dict[str, list[str]] = {str(k): list(v) for k, v in self.condition_seats.items()}
+        return list(layouts.get(condition or "", self.seats))
 
     @model_validator(mode="after")
     def _source(self):

@@ -1,14 +1,13 @@
 """Keep the column tables in ``docs/session-format.md`` generated from :mod:`.session_format`.
 
 The document holds one block per table between ``<!-- columns: NAME -->`` and
-``<!-- end columns -->``. ``python -m coaffect.formats.session_format_doc`` rewrites
+``<!-- end columns -->``. ``python -m coaffect.cli.format_doc`` rewrites
 those blocks in place; a test fails when they differ from the code.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 from coaffect.formats import session_format as fmt
@@ -106,28 +105,18 @@ def documented_tables(text: str) -> list[str]:
     return [m.group("name") for m in _BLOCK.finditer(text)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Rewrite the column blocks of ``docs/session-format.md`` (or the given file).
+def update_doc(path: str | Path = "docs/session-format.md") -> bool:
+    """Rewrite the column blocks of ``path`` from the code; True if the file changed.
 
     Examples
     --------
     >>> import shutil
-    >>> doc = shutil.copy("docs/session-format.md", tmp / "session-format.md")
-    >>> main([str(doc)])
-    /.../session-format.md is up to date
-    0
+    >>> update_doc(shutil.copy("docs/session-format.md", tmp / "session-format.md"))
+    False
     """
-    argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0] if argv else "docs/session-format.md")
+    path = Path(path)
     text = path.read_text(encoding="utf-8")
     new = render(text)
     if new != text:
         path.write_text(new, encoding="utf-8")
-        print(f"updated {path}")
-    else:
-        print(f"{path} is up to date")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    return new != text

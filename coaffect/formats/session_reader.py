@@ -8,7 +8,6 @@ not a row: it is reported in :attr:`Session.notes`, never silently used.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pandas as pd
 
 from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import SessionFormatError
+from coaffect.formats.session_meta import DAMAGED_HINT, SessionMeta
 
 
 @dataclass
@@ -27,8 +27,8 @@ class Session:
     ----------
     path : Path
         The ``ses-<id>`` folder.
-    meta : dict
-        ``session.json``.
+    meta : SessionMeta
+        ``session.json``, typed.
     events, buttons, ratings, flips : pandas.DataFrame
         The tables of the same names (empty with the right columns if absent).
     cameras : dict of str to pandas.DataFrame
@@ -41,7 +41,7 @@ class Session:
     """
 
     path: Path
-    meta: dict
+    meta: SessionMeta
     events: pd.DataFrame
     buttons: pd.DataFrame
     ratings: pd.DataFrame
@@ -52,11 +52,11 @@ class Session:
 
     @property
     def session_id(self) -> str:
-        return self.meta["session_id"]
+        return self.meta.session_id
 
     @property
     def status(self) -> fmt.SessionStatus:
-        return self.meta["status"]
+        return self.meta.status
 
     def camera_video(self, name: str) -> Path | None:
         """Path of camera ``name``'s video file, if present."""
@@ -76,13 +76,6 @@ def _session_end(session: Session) -> float | None:
 
 
 _DTYPES = {"float": "float64", "int": "Int64", "str": "string"}
-
-
-#: What to do about a session file the runner could not have written like this.
-DAMAGED_HINT = (
-    "the runner never writes this, so the file was edited or damaged: fix that line "
-    "(docs/session-format.md) or restore the session folder from its backup"
-)
 
 
 def _damaged(message: str) -> SessionFormatError:
@@ -165,8 +158,8 @@ def _empty(spec: fmt.TableSpec) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in spec.columns})
 
 
-def read_session_meta(path: str | Path) -> dict:
-    """``session.json`` of a session folder, checked (keys, format version, status).
+def read_session_meta(path: str | Path) -> SessionMeta:
+    """``session.json`` of a session folder, checked (keys, format version, status) and typed.
 
     Cheap enough to check every session of a dataset before heavy work starts.
 
@@ -186,24 +179,7 @@ def read_session_meta(path: str | Path) -> dict:
     meta_path = path / "session.json"
     if not meta_path.exists():
         raise SessionFormatError(f"{path}: no session.json; is this a session folder (ses-<id>)?")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise _damaged(f"{meta_path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
-    missing = [k for k in fmt.SESSION_JSON_KEYS if k not in meta]
-    if missing:
-        raise _damaged(f"{meta_path}: missing key(s) {', '.join(missing)}")
-    if meta["format_version"] > fmt.FORMAT_VERSION:
-        raise SessionFormatError(
-            f"{meta_path}: session format {meta['format_version']} is newer "
-            f"than this coaffect reads ({fmt.FORMAT_VERSION}); upgrade coaffect",
-            hint="pip install --upgrade coaffect (the session was recorded by a newer version)",
-        )
-    if meta["status"] not in fmt.SESSION_STATUSES:
-        raise _damaged(
-            f"{meta_path}: status '{meta['status']}' is not one of {', '.join(fmt.SESSION_STATUSES)}"
-        )
-    return meta
+    return SessionMeta.read(meta_path)
 
 
 def read_session(path: str | Path) -> Session:
@@ -227,8 +203,8 @@ def read_session(path: str | Path) -> Session:
     Examples
     --------
     >>> from coaffect.formats.session_writer import SessionWriter
-    >>> meta = {"condition": "alone", "participants": ["P01"], "protocol": {}, "versions": {}}
-    >>> w = SessionWriter.create(tmp, "S01", meta)
+    >>> meta = {"condition": "alone", "participants": [{"participant_id": "P01", "seat": "A"}]}
+    >>> w = SessionWriter.create(tmp, "S01", {**meta, "protocol": {}, "versions": {}})
     >>> for t, action in [(1.5, "down"), (2.25, "up")]:
     ...     w.append("buttons.tsv", {"t": t, "action": action, "participant_id": "P01",
     ...                              "seat": "A", "button": "happy", "key": "f"})
@@ -251,7 +227,7 @@ def read_session(path: str | Path) -> Session:
     physio = {}
     for p in sorted(path.glob("physio-*.tsv")):
         physio[p.name[len("physio-") : -len(".tsv")]] = read_physio(p, notes)
-    if meta["status"] == "running":
+    if meta.status == "running":
         notes.append("session.json says 'running': the session crashed or is still recording")
     return Session(
         path,

@@ -9,17 +9,18 @@ always either the old or the new version, never half written.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import SessionSetupError
+from coaffect.formats.session_meta import SessionMeta
+from coaffect.formats.tables import write_json_atomic
 
 #: Refuse to start a session with less free space than this on the output disk.
 MIN_FREE_BYTES = 500 * 1024 * 1024
@@ -34,17 +35,6 @@ def _cell(value: Any) -> str:
     if any(ch in text for ch in "\t\n\r"):
         text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
     return text
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Replace ``path`` with ``data`` as JSON, atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class TableWriter:
@@ -104,14 +94,16 @@ def check_output_dir(dataset_dir: Path, need_bytes: int = MIN_FREE_BYTES) -> Non
     if not os.access(probe_dir, os.W_OK):
         raise SessionSetupError(
             f"{dataset_dir}: output folder is not writable",
-            hint="choose another --output or fix its permissions",
+            hint="choose another `output` folder or fix its permissions",
+            field="output",
         )
     free = shutil.disk_usage(probe_dir).free
     if free < need_bytes:
         raise SessionSetupError(
             f"{dataset_dir}: only {free / 1e6:.0f} MB free on the output disk "
             f"(need at least {need_bytes / 1e6:.0f} MB)",
-            hint="free some space or choose another --output",
+            hint="free some space or choose another `output` folder",
+            field="output",
         )
 
 
@@ -130,7 +122,8 @@ class SessionWriter:
 
     Examples
     --------
-    >>> meta = {"condition": "alone", "participants": ["P01"], "protocol": {}, "versions": {}}
+    >>> from coaffect.formats.session_meta import SeatedParticipant
+    >>> meta = SessionMeta("S01", "alone", [SeatedParticipant("P01", "A")])
     >>> w = SessionWriter.create(tmp / "data", "S01", meta)
     >>> w.append("buttons.tsv", {"t": 1.5, "action": "down", "participant_id": "P01",
     ...                          "seat": "A", "button": "happy", "key": "f"})
@@ -146,31 +139,43 @@ class SessionWriter:
         if not resume and self.dir.exists():
             raise SessionSetupError(
                 f"{self.dir}: session folder already exists",
-                hint="use another --session-id, or --resume to continue it",
+                hint="use another `session_id`, or `resume` to continue it",
+                field="session_id",
             )
         if resume and not (self.dir / "session.json").exists():
-            raise SessionSetupError(f"{self.dir}: no session.json here; nothing to resume")
+            raise SessionSetupError(f"{self.dir}: no session.json here; nothing to resume", field="resume")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._tables: dict[str, TableWriter] = {}
-        self.meta: dict = {}
-        if resume:
-            self.meta = json.loads((self.dir / "session.json").read_text(encoding="utf-8"))
+        self.meta: SessionMeta = (
+            SessionMeta.read(self.dir / "session.json") if resume else SessionMeta(session_id, "", [])
+        )
 
     @classmethod
-    def create(cls, dataset_dir: Path, session_id: str, meta: dict) -> SessionWriter:
-        """Create a new session folder with ``session.json`` in status ``running``."""
+    def create(cls, dataset_dir: Path, session_id: str, meta: Union[SessionMeta, dict]) -> SessionWriter:
+        """Create a new session folder with ``session.json`` in status ``running``.
+
+        ``meta`` is a :class:`~coaffect.formats.session_meta.SessionMeta`, or a dict of its
+        JSON keys (condition, participants, protocol, versions, ...).
+        """
         if not fmt.valid_session_id(session_id):
-            raise SessionSetupError(f"session id '{session_id}' must be letters and digits only")
+            raise SessionSetupError(
+                f"session_id: '{session_id}' must be letters and digits only", field="session_id"
+            )
         writer = cls(dataset_dir, session_id)
-        writer.meta = {
-            "format_version": fmt.FORMAT_VERSION,
-            "session_id": session_id,
-            "status": "running",
-            "clock": fmt.CLOCK,
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **meta,
-        }
-        write_json_atomic(writer.dir / "session.json", writer.meta)
+        if isinstance(meta, dict):
+            meta = SessionMeta.from_dict(
+                {
+                    "format_version": fmt.FORMAT_VERSION,
+                    "session_id": session_id,
+                    "status": "running",
+                    "clock": fmt.CLOCK,
+                    "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    **meta,
+                }
+            )
+        meta.update(session_id=session_id, status="running")
+        writer.meta = meta
+        meta.write(writer.dir / "session.json")
         writer._write_dataset_description()
         return writer
 
@@ -191,9 +196,9 @@ class SessionWriter:
         self.table(filename).append(row)
 
     def update(self, **fields: Any) -> None:
-        """Merge ``fields`` into ``session.json`` (atomic rewrite)."""
-        self.meta.update(fields)
-        write_json_atomic(self.dir / "session.json", self.meta)
+        """Set keys of ``session.json`` (:meth:`SessionMeta.update`) and rewrite it atomically."""
+        self.meta.update(**fields)
+        self.meta.write(self.dir / "session.json")
 
     def add_participants(self, rows: list[dict]) -> None:
         """Append participants to the dataset-level ``participants.tsv``."""

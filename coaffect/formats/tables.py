@@ -1,8 +1,9 @@
 """One way to write a table, and one place for the derivative paths.
 
 Every TSV coaffect writes goes through :func:`write_tsv`: tab-separated, ``n/a``
-for missing values (BIDS), floats to 10 significant digits, columns in a
-stated order, and optionally a JSON sidecar describing the columns. Every path
+for missing values (BIDS), floats to 10 significant digits, yes/no values as
+``TRUE``/``FALSE`` (what R's ``read.delim`` reads as logical; pandas reads them
+too), columns in a stated order, and optionally a JSON sidecar describing the columns. Every path
 under ``<dataset>/derivatives/coaffect`` comes from :func:`derivatives_dir`.
 """
 
@@ -66,17 +67,18 @@ def write_tsv(
     --------
     >>> import tempfile
     >>> out = Path(tempfile.mkdtemp()) / "t.tsv"
-    >>> _ = write_tsv(pd.DataFrame({"b": [1.0, None], "a": ["x", "y"]}), out, columns=["a"])
+    >>> _ = write_tsv(pd.DataFrame({"b": [1.0, None], "a": ["x", "y"], "ok": [True, None]}), out, columns=["a"])
     >>> print(out.read_text(), end="")
-    a	b
-    x	1
-    y	n/a
+    a	b	ok
+    x	1	TRUE
+    y	n/a	n/a
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if columns is not None:
         first = [c for c in columns if c in table.columns]
         table = table[first + [c for c in table.columns if c not in first]]
+    table = _logical_as_r(table)
     tmp = path.with_name(path.name + ".tmp")
     table.to_csv(tmp, sep="\t", index=False, na_rep=NA, float_format="%.10g")
     os.replace(tmp, path)
@@ -84,3 +86,33 @@ def write_tsv(
         side = path.with_suffix(".json")
         side.write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Replace ``path`` with ``data`` as JSON, atomically (write, fsync, rename): old or new, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _logical_as_r(table: pd.DataFrame) -> pd.DataFrame:
+    """Yes/no columns (bool, or only True/False and missing) as ``TRUE``/``FALSE`` text."""
+    out = table
+    for col in table.columns:
+        values = table[col]
+        if pd.api.types.is_bool_dtype(values):
+            logical = True
+        elif values.dtype == object:
+            present = values.dropna()
+            logical = len(present) > 0 and all(isinstance(v, bool) for v in present)
+        else:
+            logical = False
+        if logical:
+            if out is table:
+                out = table.copy()
+            out[col] = values.map({True: "TRUE", False: "FALSE"})
+    return out

@@ -8,7 +8,7 @@ so that a researcher who has never seen pydantic knows what to change.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
@@ -97,7 +97,7 @@ def _document_loc(loc: tuple, data: Any, etype: str) -> tuple[tuple, bool]:
     return tuple(out), is_key
 
 
-def loc_last(err: dict) -> int:
+def loc_last(err: Mapping[str, Any]) -> int:
     """The last integer in an error location (the index of a missing list item)."""
     return next(p for p in reversed(err["loc"]) if isinstance(p, int))
 
@@ -112,7 +112,7 @@ def _choices(expected: str) -> list[str]:
     return re.findall(r"'([^']*)'", expected)
 
 
-def plain_message(err: dict) -> str:
+def plain_message(err: Mapping[str, Any]) -> str:
     """The 'what is wrong (got X; allowed ...)' part for one pydantic error.
 
     Examples

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
+from coaffect.formats.checks import check_option
 from coaffect.formats.errors import HardwareError
 
 from ..runner.runtime import Runtime
+from ..runner.simulated import SIMULATE_MODES
 
 #: Seconds each button may take before it counts as not seen.
 BUTTON_TIMEOUT = 30.0
-SIMULATE_MODES = ("inprocess", "xdotool")
 
 
 def window_refresh(win) -> dict:
@@ -201,8 +202,8 @@ def check_buttons(
         "display": None,
         "rollover": None,
     }
-    if simulate is not None and simulate not in SIMULATE_MODES:
-        raise HardwareError(f"--simulate: unknown mode '{simulate}' (allowed: {', '.join(SIMULATE_MODES)})")
+    if simulate is not None:
+        check_option("simulate", simulate, SIMULATE_MODES, noun="mode", error=HardwareError)
     clock = SessionClock(time.perf_counter())
     from ..responses import response_key_map
 

@@ -8,12 +8,14 @@ stops the recording and notes everything in ``session.json``.
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
 from ..audio.output import AudioPlan, check_output, plan_audio
 from ..responses import check_devices
+
+log = logging.getLogger(__name__)
 
 
 class RowTee:
@@ -60,9 +62,9 @@ class LabHardware:
 
             self.missing_streams = check_streams(p.lsl.record)
         for line in self.audio.warnings():
-            print(line, file=sys.stderr)
+            log.warning(line)
         for name in self.missing_streams:
-            print(f"warning: lsl: optional stream '{name}' not found; recording without it", file=sys.stderr)
+            log.warning(f"warning: lsl: optional stream '{name}' not found; recording without it")
 
     def start(self, writer, clock_zero: float):
         """Start LSL publishing and recording; returns the writer the session should use."""

@@ -6,16 +6,17 @@ folder and output disk, and returns a :class:`SessionPlan`. It writes nothing.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 from coaffect.formats import session_format as fmt
-from coaffect.formats.errors import SessionSetupError, did_you_mean
+from coaffect.formats.checks import check_option
+from coaffect.formats.errors import SessionSetupError
 from coaffect.formats.manifest import Manifest, load_manifest
 from coaffect.formats.protocol import LoadedProtocol, load_protocol
+from coaffect.formats.session_meta import SessionMeta
 from coaffect.formats.session_writer import check_output_dir, read_participant_ids
 
 from ..stimulus_files import verify_stimuli
@@ -36,7 +37,7 @@ class SessionPlan:
     order: list[str]
     session_index: int
     resume: bool = False
-    meta: dict = field(default_factory=dict)  # session.json when resuming
+    meta: Optional[SessionMeta] = None  # session.json when resuming
 
     @property
     def session_dir(self) -> Path:
@@ -45,6 +46,85 @@ class SessionPlan:
     def seat_of(self) -> dict[str, str]:
         """participant_id -> seat id."""
         return dict(zip(self.participants, self.seats))
+
+
+def _resume_plan(lp: LoadedProtocol, sdir: Path, protocol, condition, participants) -> SessionPlan:
+    """The plan of an interrupted session, from its session.json (which must match the inputs)."""
+    if not (sdir / "session.json").is_file():
+        raise SessionSetupError(
+            f"{sdir}: not a session folder (no session.json)",
+            hint="`resume` takes a ses-<id> folder",
+            field="resume",
+        )
+    meta = SessionMeta.read(sdir / "session.json")
+    if meta.status == "complete":
+        raise SessionSetupError(f"{sdir}: session is already complete; nothing to resume")
+    if meta.protocol.sha256 != lp.sha256:
+        raise SessionSetupError(
+            f"{protocol}: protocol differs from the one the session ran "
+            f"(sha256 {(meta.protocol.sha256 or '?')[:12]}...)",
+            hint=f"resume with the frozen copy: {sdir / 'protocol.yaml'}",
+        )
+    saved = meta.participant_ids
+    if condition and condition != meta.condition:
+        raise SessionSetupError(
+            f"condition: {condition} differs from the session's '{meta.condition}'",
+            hint="omit `condition` when resuming",
+            field="condition",
+        )
+    if participants and list(participants) != saved:
+        raise SessionSetupError(
+            f"participants: {','.join(participants)} differ from the session's {','.join(saved)}",
+            hint="omit `participants` when resuming",
+            field="participants",
+        )
+    order = list(meta.trial_order or [])
+    return SessionPlan(
+        lp,
+        verify_clips(lp, order),
+        meta.condition,
+        saved,
+        [str(x.seat) for x in meta.participants],
+        meta.session_id,
+        sdir.resolve().parent,
+        order,
+        int(meta.session_index or 0),
+        resume=True,
+        meta=meta,
+    )
+
+
+def _check_participants(participants: list[str], condition: str, seats: list[str]) -> None:
+    """Ids that are valid, unique (also in case) and fit the condition and the seats."""
+
+    def bad(message: str, hint: str | None = None) -> SessionSetupError:
+        return SessionSetupError(f"participants: {message}", hint=hint, field="participants")
+
+    if not participants:
+        raise bad("give at least one participant id, e.g. P01")
+    wrong = [x for x in participants if not fmt.valid_participant_id(x)]
+    if wrong:
+        raise bad(f"'{wrong[0]}' is not a valid id (letters and digits only, e.g. P01)")
+    dup = sorted({x for x in participants if participants.count(x) > 1})
+    if dup:
+        raise bad(f"{', '.join(dup)} given twice")
+    folded = [x.casefold() for x in participants]
+    same = [x for x, f in zip(participants, folded) if folded.count(f) > 1]
+    if same:  # M05 and m05 collide on case-insensitive disks and in most people's reading
+        raise bad(
+            f"{' and '.join(same)} differ only in upper/lower case",
+            "give every participant an id that differs in more than case",
+        )
+    if len(participants) > len(seats):
+        raise bad(
+            f"{len(participants)} participants but the protocol has only {len(seats)} seats "
+            f"({', '.join(seats)})",
+            "give at most one participant per seat",
+        )
+    if condition == "alone" and len(participants) != 1:
+        raise bad(f"the alone condition has 1 participant (got {len(participants)})")
+    if condition == "group" and len(participants) < 2:
+        raise bad(f"a group session needs at least 2 participants (got {len(participants)})")
 
 
 def verify_clips(lp: LoadedProtocol, clip_ids: list[str]) -> Manifest:
@@ -110,99 +190,30 @@ def prepare_session(
     """
     lp = load_protocol(protocol)
     p = lp.protocol
-    meta: dict = {}
     if resume is not None:
-        sdir = Path(resume)
-        meta_path = sdir / "session.json"
-        if not meta_path.is_file():
-            raise SessionSetupError(
-                f"{sdir}: not a session folder (no session.json)", hint="--resume takes a ses-<id> folder"
-            )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("status") == "complete":
-            raise SessionSetupError(f"{sdir}: session is already complete; nothing to resume")
-        if meta.get("protocol", {}).get("sha256") != lp.sha256:
-            raise SessionSetupError(
-                f"{protocol}: protocol differs from the one the session ran "
-                f"(sha256 {meta.get('protocol', {}).get('sha256', '?')[:12]}...)",
-                hint=f"resume with the frozen copy: {sdir / 'protocol.yaml'}",
-            )
-        saved = [x["participant_id"] for x in meta["participants"]]
-        if condition and condition != meta["condition"]:
-            raise SessionSetupError(
-                f"--condition: {condition} differs from the session's '{meta['condition']}'",
-                hint="omit --condition when resuming",
-            )
-        if participants and list(participants) != saved:
-            raise SessionSetupError(
-                f"--participants: {','.join(participants)} differ from the session's {','.join(saved)}",
-                hint="omit --participants when resuming",
-            )
-        manifest = verify_clips(lp, list(meta["trial_order"]))
-        return SessionPlan(
-            lp,
-            manifest,
-            meta["condition"],
-            saved,
-            [x["seat"] for x in meta["participants"]],
-            meta["session_id"],
-            sdir.resolve().parent,
-            list(meta["trial_order"]),
-            int(meta.get("session_index", 0)),
-            resume=True,
-            meta=meta,
-        )
-
+        return _resume_plan(lp, Path(resume), protocol, condition, participants)
     if condition is None:
-        raise SessionSetupError("--condition is required (alone or group)")
-    if condition not in p.conditions:
-        raise SessionSetupError(
-            f"{lp.path}: conditions: protocol has no condition '{condition}'"
-            f"{did_you_mean(condition, p.conditions)} "
-            f"(allowed: {', '.join(p.conditions)})"
-        )
+        raise SessionSetupError("condition: required (alone or group)", field="condition")
+    check_option(
+        "condition",
+        condition,
+        p.conditions,
+        error=SessionSetupError,
+        hint=f"{lp.path} runs only these conditions (its 'conditions' field)",
+    )
     participants = [x.strip() for x in (participants or []) if x.strip()]
-    if not participants:
-        raise SessionSetupError("--participants: give at least one participant id, e.g. P01")
-    bad = [x for x in participants if not fmt.valid_participant_id(x)]
-    if bad:
-        raise SessionSetupError(
-            f"--participants: '{bad[0]}' is not a valid id (letters and digits only, e.g. P01)"
-        )
-    dup = sorted({x for x in participants if participants.count(x) > 1})
-    if dup:
-        raise SessionSetupError(f"--participants: {', '.join(dup)} given twice")
-    folded = [x.casefold() for x in participants]
-    same = [x for x, f in zip(participants, folded) if folded.count(f) > 1]
-    if same:  # M05 and m05 collide on case-insensitive disks and in most people's reading
-        raise SessionSetupError(
-            f"--participants: {' and '.join(same)} differ only in upper/lower case",
-            hint="give every participant an id that differs in more than case",
-        )
-    if len(participants) > len(p.seats):
-        raise SessionSetupError(
-            f"--participants: {len(participants)} participants but the protocol "
-            f"has only {len(p.seats)} seats "
-            f"({', '.join(s.id for s in p.seats)})",
-            hint="give at most one participant per seat",
-        )
-    if condition == "alone" and len(participants) != 1:
-        raise SessionSetupError(
-            f"--participants: the alone condition has 1 participant (got {len(participants)})"
-        )
-    if condition == "group" and len(participants) < 2:
-        raise SessionSetupError(
-            f"--participants: a group session needs at least 2 participants (got {len(participants)})"
-        )
+    _check_participants(participants, condition, [s.id for s in p.seats])
     session_id = session_id or default_session_id()
     if not fmt.valid_session_id(session_id):
-        raise SessionSetupError(f"--session-id: '{session_id}' must be letters and digits only")
+        raise SessionSetupError(
+            f"session_id: '{session_id}' must be letters and digits only", field="session_id"
+        )
     dataset = Path(output)
     sdir = dataset / fmt.session_dirname(session_id)
     if sdir.exists():
         raise SessionSetupError(
             f"{sdir}: session folder already exists",
-            hint="use another --session-id, or --resume to continue it",
+            hint="use another `session_id`, or `resume` to continue it",
         )
     used = read_participant_ids(dataset) if dataset.is_dir() else set()
     used_folded = {str(u).casefold(): str(u) for u in used}

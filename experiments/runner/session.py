@@ -9,6 +9,7 @@ cleanup (cameras stopped, keys released, window closed, session.json final).
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import shutil
@@ -18,13 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from coaffect.formats.checks import check_option
 from coaffect.formats.errors import HardwareError, SessionSetupError
 from coaffect.formats.session_format import SessionStatus
+from coaffect.formats.session_meta import ProtocolRef, SeatedParticipant, SessionMeta
 from coaffect.formats.session_writer import SessionWriter
 
 from .clock import SessionClock
 from .preflight import SessionPlan, prepare_session
 from .resume import find_resume_point, merge_camera_summaries, resumed_clock_zero
+from .simulated import SIMULATE_MODES
 from .stops import (
     DiskReserve,
     DisplayClosed,
@@ -32,12 +36,46 @@ from .stops import (
     SignalGuard,
     is_clean_stop,
     is_disk_full,
-    resume_command,
     stop_reason,
+    stopped_lines,
     watch_display,
 )
 
-SIMULATE_MODES = ("inprocess", "xdotool")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionOptions:
+    """How a session runs, beyond who and what (the keyword arguments of :func:`run_session`).
+
+    Attributes
+    ----------
+    simulate : {None, 'inprocess', 'xdotool'}
+        Simulated participants: key events made in-process, or real X key events (xdotool).
+    seed : int
+        Seed of the simulated participants.
+    cameras : bool
+        Record the protocol's cameras.
+    camera_files : dict
+        Camera name -> video file replayed instead of the device.
+    skip_button_check : bool
+        Skip the button check (logged).
+    scripted : list of Scripted, optional
+        Extra simulated key actions (tests: holds across trials, escape).
+    progress : bool
+        Show a progress bar of trials.
+    experimenter_view : dict, optional
+        ``{'screen': 1}``, optionally ``size``, ``interval``, ``snapshot_dir``.
+    """
+
+    simulate: Optional[str] = None
+    seed: int = 0
+    cameras: bool = True
+    camera_files: dict = field(default_factory=dict)
+    skip_button_check: bool = False
+    scripted: Optional[list] = None
+    progress: bool = True
+    experimenter_view: Optional[dict] = None
 
 
 @dataclass
@@ -52,6 +90,8 @@ class SessionResult:
     abort_reason: Optional[str] = None
     #: the signal that stopped it (SIGINT, SIGTERM), else None
     stop_signal: Optional[int] = None
+    #: why it stopped and the command that continues it (for the experimenter), else []
+    stop_lines: list = field(default_factory=list)
 
 
 def _versions() -> dict:
@@ -78,43 +118,34 @@ def _check_environment(simulate: Optional[str]) -> None:
         )
     if simulate is None:
         return
-    if simulate not in SIMULATE_MODES:
-        raise SessionSetupError(
-            f"--simulate: unknown mode '{simulate}' (allowed: {', '.join(SIMULATE_MODES)})"
-        )
-    if simulate == "xdotool" and not shutil.which("xdotool"):
-        raise HardwareError(
-            "--simulate xdotool needs the xdotool program",
-            hint="apt-get install xdotool, or use --simulate inprocess",
-        )
+    check_option("simulate", simulate, SIMULATE_MODES, noun="mode", error=SessionSetupError)
+    if simulate == "xdotool":
+        from .xdotool_input import require_xdotool
+
+        require_xdotool()
 
 
 def _new_folder(plan: SessionPlan, simulate, seed, clock_zero) -> SessionWriter:
     p = plan.loaded.protocol
     seats = {s.id: s for s in p.seats}
-    meta = {
-        "condition": plan.condition,
-        "participants": [{"participant_id": pid, "seat": s} for pid, s in zip(plan.participants, plan.seats)],
-        "protocol": {
-            "id": p.id,
-            "version": p.version,
-            "sha256": plan.loaded.sha256,
-            "source": str(plan.loaded.path),
-            "file": "protocol.yaml",
-        },
-        "versions": _versions(),
-        "session_index": plan.session_index,
-        "trial_order": plan.order,
-        "trial_order_mode": p.trial_order.mode,
-        "seats": [
+    meta = SessionMeta(
+        plan.session_id,
+        plan.condition,
+        [SeatedParticipant(pid, s) for pid, s in zip(plan.participants, plan.seats)],
+        ProtocolRef(p.id, p.version, plan.loaded.sha256, str(plan.loaded.path), "protocol.yaml"),
+        _versions(),
+        session_index=plan.session_index,
+        trial_order=plan.order,
+        trial_order_mode=p.trial_order.mode,
+        seats=[
             {"id": s, "label": seats[s].label, "happy": seats[s].buttons.happy, "sad": seats[s].buttons.sad}
             for s in plan.seats
         ],
-        "clock_zero_perf": clock_zero,
-        "simulate": simulate,
-        "seed": seed,
-        "resumes": [],
-    }
+        clock_zero_perf=clock_zero,
+        simulate=simulate,
+        seed=seed,
+        resumes=[],
+    )
     writer = SessionWriter.create(plan.dataset_dir, plan.session_id, meta)
     shutil.copyfile(plan.loaded.path, writer.dir / "protocol.yaml")
     return writer
@@ -149,6 +180,7 @@ def run_session(
     scripted: Optional[list] = None,
     progress: bool = True,
     experimenter_view: Optional[dict] = None,
+    options: Optional[SessionOptions] = None,
 ) -> SessionResult:
     """Run one session and write its folder.
 
@@ -183,6 +215,8 @@ def run_session(
     experimenter_view : dict, optional
         Open the experimenter's live view (``experiments.runner.experimenter_view``):
         ``{'screen': 1}``, optionally ``size``, ``interval``, ``snapshot_dir``.
+    options : SessionOptions, optional
+        All of ``simulate`` ... ``experimenter_view`` as one object (it wins over them).
 
     Returns
     -------
@@ -200,47 +234,33 @@ def run_session(
     >>> res.status                                                                # doctest: +SKIP
     'complete'
     """
+    opts = options or SessionOptions(
+        simulate,
+        seed,
+        cameras,
+        dict(camera_files or {}),
+        skip_button_check,
+        scripted,
+        progress,
+        experimenter_view,
+    )
     plan = prepare_session(
         protocol, condition, participants, session_id=session_id, output=output, resume=resume
     )
-    _check_environment(simulate)
+    _check_environment(opts.simulate)
     from .lab import LabHardware  # sound, response devices, LSL
 
     lab = LabHardware(plan)
     lab.check()
     with SignalGuard() as guard:
-        return _run(
-            plan,
-            guard,
-            lab,
-            simulate,
-            seed,
-            cameras,
-            camera_files,
-            skip_button_check,
-            scripted,
-            progress,
-            experimenter_view,
-        )
+        return _run(plan, guard, lab, opts)
 
 
-def _run(
-    plan,
-    guard,
-    lab,
-    simulate,
-    seed,
-    cameras,
-    camera_files,
-    skip_button_check,
-    scripted,
-    progress,
-    experimenter_view,
-):
+def _run(plan, guard, lab, opts: SessionOptions):
     p = plan.loaded.protocol
     if plan.resume:
         rp = find_resume_point(plan.session_dir)
-        clock_zero, rebased = resumed_clock_zero(plan.meta.get("clock_zero_perf"), rp.last_time)
+        clock_zero, rebased = resumed_clock_zero(plan.meta.clock_zero_perf, rp.last_time)
         writer = SessionWriter(plan.dataset_dir, plan.session_id, resume=True)
         created_dataset = created_folder = False
     else:
@@ -248,12 +268,12 @@ def _run(
         created_dataset = not (plan.dataset_dir / "dataset_description.json").exists()
         created_folder = not plan.dataset_dir.exists()
         clock_zero = time.perf_counter()
-        writer = _new_folder(plan, simulate, seed, clock_zero)
+        writer = _new_folder(plan, opts.simulate, opts.seed, clock_zero)
     clock = SessionClock(clock_zero)
     cams = None
-    if p.cameras and cameras:
+    if p.cameras and opts.cameras:
         try:
-            cams = _open_cameras(plan, writer, clock_zero, camera_files)
+            cams = _open_cameras(plan, writer, clock_zero, opts.camera_files)
         except BaseException:
             writer.close()
             if not plan.resume:  # we made this folder a moment ago; leave no trace
@@ -278,11 +298,11 @@ def _run(
         writer,
         clock,
         cams,
-        simulate=simulate,
-        seed=seed,
-        scripted=scripted,
-        progress=progress,
-        view=experimenter_view,
+        simulate=opts.simulate,
+        seed=opts.seed,
+        scripted=opts.scripted,
+        progress=opts.progress,
+        view=opts.experimenter_view,
     )
     result = SessionResult(writer.dir, "running")
     reserve = DiskReserve(writer.dir)
@@ -293,19 +313,12 @@ def _run(
             writer.update(cameras=merge_camera_summaries(writer.meta.get("cameras"), cams.stop()))
         reserve.release()
         flow.crashed(DisplayClosed())
-        cmd = resume_command(
-            plan.loaded.path, writer.dir, simulate=simulate, cameras=cameras, camera_files=camera_files
-        )
-        print(
-            f"coaffect: session stopped: display closed; everything recorded is kept\n"
-            f"continue it with: {cmd}",
-            file=sys.stderr,
-            flush=True,
-        )
+        for line in stopped_lines(plan.loaded.path, writer.dir, DisplayClosed.reason, opts):
+            log.error(line)
 
     watch_display(display_lost)
     try:
-        result.status = flow.run(skip_button_check, rp, rebased)
+        result.status = flow.run(opts.skip_button_check, rp, rebased)
     except BaseException as exc:
         guard.quiet()
         result.status = "aborted"
@@ -317,6 +330,7 @@ def _run(
             raise
         result.abort_reason = stop_reason(exc)
         result.stop_signal = exc.signum if isinstance(exc, SessionStopped) else None
+        result.stop_lines = stopped_lines(plan.loaded.path, writer.dir, result.abort_reason, opts)
     finally:
         guard.quiet()
         lab.stop(writer)

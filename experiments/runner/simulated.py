@@ -25,6 +25,8 @@ HOLD_SHARE = {
     "bittersweet": (0.45, 0.45),
     "neutral": (0.08, 0.08),
 }
+#: How simulated participants press: key events made in-process, or real X key events (xdotool).
+SIMULATE_MODES = ("inprocess", "xdotool")
 MIN_HOLD = 0.15  # s; also the minimum gap, so injected events stay well ordered
 TAP = 0.05  # s a rating tap is held
 TAP_GAP = 0.10  # s between taps

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import sys
@@ -33,6 +34,8 @@ _SIGNAL_REASONS = {
     signal.SIGTERM: "terminated (SIGTERM)",
     signal.SIGINT: "interrupted (Ctrl-C, SIGINT)",
 }
+
+log = logging.getLogger(__name__)
 
 
 class SessionStopped(KeyboardInterrupt):
@@ -137,7 +140,7 @@ def watch_display(on_lost) -> bool:
                 try:
                     on_lost()
                 except BaseException as exc:  # never raise into Xlib's C code
-                    print(f"coaffect: could not finish the session folder: {exc!r}", file=sys.stderr)
+                    log.error(f"coaffect: could not finish the session folder: {exc!r}")
                 sys.stderr.flush()
                 # Xlib would exit(1) once this returns, while other threads still use the
                 # dead connection (seen: SIGSEGV); end now, with Xlib's status
@@ -246,3 +249,25 @@ def resume_command(argv_protocol, session_dir, *, simulate=None, cameras=True, c
     for name, path in (camera_files or {}).items():
         parts += ["--camera-file", f"{name}={path}"]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def stopped_lines(protocol, session_dir, reason: str, options) -> list[str]:
+    """What to tell the experimenter when a session stopped early: why, and how to continue it.
+
+    ``options`` is the session's :class:`~experiments.runner.session.SessionOptions`.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> opts = SimpleNamespace(simulate=None, cameras=True, camera_files={})
+    >>> stopped_lines("study.yaml", "data/ses-S1", "disk full", opts)[1]
+    'continue it with: coaffect run study.yaml --resume data/ses-S1'
+    """
+    cmd = resume_command(
+        protocol,
+        session_dir,
+        simulate=options.simulate,
+        cameras=options.cameras,
+        camera_files=options.camera_files,
+    )
+    return [f"coaffect: session stopped: {reason}; everything recorded is kept", f"continue it with: {cmd}"]

@@ -32,6 +32,18 @@ def keysym(key: str) -> str:
     return _EXPERIMENTER_KEYSYMS.get(key) or XDOTOOL_KEYSYMS.get(key, key)
 
 
+def require_xdotool() -> str:
+    """Path of the xdotool program, or the error that ``simulate='xdotool'`` cannot run here."""
+    path = shutil.which("xdotool")
+    if path is None:
+        raise HardwareError(
+            "simulate: mode 'xdotool' needs the xdotool program",
+            hint="apt-get install xdotool, or simulate 'inprocess'",
+            field="simulate",
+        )
+    return path
+
+
 class XdotoolInjector:
     """Inject planned key actions as X events from a background thread.
 
@@ -47,12 +59,7 @@ class XdotoolInjector:
     """
 
     def __init__(self, clock: SessionClock):
-        self.xdotool = shutil.which("xdotool")
-        if self.xdotool is None:
-            raise HardwareError(
-                "--simulate xdotool needs the xdotool program",
-                hint="apt-get install xdotool, or use --simulate inprocess",
-            )
+        self.xdotool = require_xdotool()
         self.clock = clock
         self._proc = subprocess.Popen(
             [self.xdotool, "-"],

@@ -1,0 +1,211 @@
+"""Everything the report shows, computed once: :func:`analyse_study` returns a :class:`StudyAnalysis`.
+
+Nothing here writes a file; :func:`analysis.report.build_report` writes the
+tables, figures and the page from the object, so a script can look at (or
+change) any table before the report is written, and build the report without
+computing anything again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..docstrings import fill_doc
+from ..measures.coherence import CoherenceResult, coherence_table
+from ..measures.synchrony import SynchronyTest, synchrony_summary, synchrony_table, synchrony_test
+from ..measures.timecourse import HEAD_POSITION, timecourses
+from ..measures.trials import trial_table
+from ..stats.run import StatsResult, run_stats, stats_for_study
+from ..study.load import Study, as_study
+from .flow import exclusion_flow
+from .quality import quality_table
+
+#: Facial measure whose group synchrony the report tests.
+SYNCHRONY_MEASURE = "AU12"
+
+#: The model of face-button coherence the report fits (valence in it: coherence differs by clip type).
+COHERENCE_FORMULA = "z_above_chance ~ condition * button + valence"
+
+#: Self-report columns whose means by valence and condition the report shows.
+SELF_REPORT_MEANS = ("t_happy", "t_sad", "t_both", "p_both", "min_index", "n_switches")
+
+
+@dataclass
+class Synchrony:
+    """Group synchrony of :data:`SYNCHRONY_MEASURE`: zero-lag pairs and the windowed lagged test.
+
+    Attributes
+    ----------
+    pairs : pandas.DataFrame
+        :func:`~analysis.measures.synchrony.synchrony_table` (real and pseudo pairs).
+    per_session : pandas.DataFrame
+    summary : dict
+        The real-vs-pseudo comparison of :func:`~analysis.measures.synchrony.synchrony_summary`.
+    tests : list of SynchronyTest
+        Windowed lagged cross-correlation of the measure and of head position (the
+        shared-camera control), against pseudo-groups.
+    """
+
+    pairs: pd.DataFrame
+    per_session: pd.DataFrame
+    summary: dict
+    tests: list[SynchronyTest]
+
+    def wlcc_table(self) -> pd.DataFrame:
+        """The windowed lagged tests as one table (``synchrony_wlcc.tsv``)."""
+        return pd.DataFrame(
+            [
+                {
+                    "series": t.measure
+                    + (" (head position: shared-camera control)" if t.measure in HEAD_POSITION else ""),
+                    "observed": t.observed,
+                    "pseudo_group_mean": t.null_mean,
+                    "pseudo_group_sd": t.null_sd,
+                    "p_perm": t.p_val,
+                    "n_groups": t.n_groups,
+                    "n_perm": t.n_perm,
+                }
+                for t in self.tests
+            ]
+        )
+
+
+@dataclass
+class StudyAnalysis:
+    """A study analysed from trials to models: what the report shows.
+
+    Attributes
+    ----------
+    study : Study
+    trials : pandas.DataFrame
+        The trial table (:func:`~analysis.measures.trials.trial_table`).
+    quality : pandas.DataFrame
+        Data quality per participant (:func:`~analysis.report.quality.quality_table`).
+    flow : pandas.DataFrame
+        Participants, trials and frames by condition, with every exclusion
+        (:func:`~analysis.report.flow.exclusion_flow`).
+    self_report_means : pandas.DataFrame
+        Mean self-report per valence x condition over trials not excluded.
+    timecourses : pandas.DataFrame
+        Per participant x clip x second (:func:`~analysis.measures.timecourse.timecourses`).
+    face_measures : list of str
+        Facial measures with a time course (empty without faces).
+    coherence : CoherenceResult or None
+        Face-button coherence (None without faces).
+    synchrony : Synchrony or None
+        Group synchrony (None with fewer than two scored group sessions).
+    stats : StatsResult
+        The protocol's models (or the formulas asked for) and mixed ANOVAs.
+    extra_stats : dict of str to StatsResult
+        Further models on derived tables (``coherence``: :data:`COHERENCE_FORMULA`).
+    engine : str
+    formulas : list of str
+    notes : list of str
+        What the loader and the statistics noticed, in words.
+    report_path : Path or None
+        ``report.html``, once :func:`~analysis.report.build_report` wrote it.
+    """
+
+    study: Study
+    trials: pd.DataFrame
+    quality: pd.DataFrame
+    flow: pd.DataFrame
+    self_report_means: pd.DataFrame
+    timecourses: pd.DataFrame
+    face_measures: list[str]
+    coherence: CoherenceResult | None
+    synchrony: Synchrony | None
+    stats: StatsResult
+    extra_stats: dict[str, StatsResult] = field(default_factory=dict)
+    engine: str = "auto"
+    formulas: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    report_path: Path | None = None
+
+    @property
+    def models(self) -> list:
+        """Every fitted model: the study's, then the extra ones."""
+        return [*self.stats.models, *(m for s in self.extra_stats.values() for m in s.models)]
+
+
+def _synchrony(study: Study, trials: pd.DataFrame, tc: pd.DataFrame) -> Synchrony | None:
+    syn = synchrony_table(tc)
+    if not (len(syn) and (syn["pair"] == "real").any() and (syn["pair"] == "pseudo").any()):
+        return None
+    per, summary = synchrony_summary(syn)
+    tc_ctrl = timecourses(study, trials, measures=[*HEAD_POSITION[:1], SYNCHRONY_MEASURE])
+    tests = [synchrony_test(tc_ctrl, m) for m in (SYNCHRONY_MEASURE, *HEAD_POSITION[:1])]
+    return Synchrony(syn, per, summary, tests)
+
+
+@fill_doc
+def analyse_study(
+    study: Study | str | Path,
+    engine: str = "auto",
+    formulas: list[str] | None = None,
+    progress: bool = False,
+) -> StudyAnalysis:
+    """Trial table, quality, flow, time courses, coherence, synchrony and models of a study.
+
+    Parameters
+    ----------
+    %(study)s
+    %(engine)s
+    %(formulas)s
+    %(progress)s
+
+    Returns
+    -------
+    StudyAnalysis
+        Write it as a report with :func:`analysis.report.build_report`.
+
+    Examples
+    --------
+    >>> a = analyse_study(sim, engine="statsmodels")
+    >>> len(a.trials), [m.formula for m in a.stats.models][:1], a.coherence.lag_source
+    (21, ['AU12 ~ condition * valence'], 'leave-one-participant-out')
+    """
+    study = as_study(study)
+    trials = trial_table(study, progress=progress)
+    quality = quality_table(study, trials)
+    sr_means = (
+        trials[~trials["excluded"]]
+        .groupby(["valence", "condition"])[list(SELF_REPORT_MEANS)]
+        .mean()
+        .reset_index()
+    )
+    tc = timecourses(study, trials)
+    face_measures = [
+        m
+        for m in ("AU12", "inner_brow_lip_down")
+        if study.has_faces and m in tc.columns and tc[m].notna().any()
+    ]
+    stats = stats_for_study(study, formulas, engine=engine, trials=trials)
+    coherence = synchrony = None
+    extra = {}
+    if study.has_faces:
+        coherence = coherence_table(study, trials)
+        if coherence.table["r"].notna().any():
+            coh = coherence.table.dropna(subset=["z_above_chance"])
+            coh.attrs = dict(trials.attrs)  # the protocol's hash goes with the model
+            extra["coherence"] = run_stats(coh, [COHERENCE_FORMULA], engine=engine, anova=False)
+        synchrony = _synchrony(study, trials, tc)
+    return StudyAnalysis(
+        study,
+        trials,
+        quality,
+        exclusion_flow(trials),
+        sr_means,
+        tc,
+        face_measures,
+        coherence,
+        synchrony,
+        stats,
+        extra,
+        engine,
+        list(formulas) if formulas else list(study.settings.models),
+        [*study.notes, *stats.notes],
+    )

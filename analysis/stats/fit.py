@@ -1,0 +1,307 @@
+"""Fit one mixed model (:func:`fit_mixed`) or a hurdle pair (:func:`fit_hurdle`); no files are written."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coaffect.formats.checks import check_option, check_type
+from coaffect.formats.errors import AnalysisError
+
+from ..docstrings import fill_doc
+from .inference import contrast_results, contrasts, effect_sizes
+from .model_data import ModelData, model_data
+from .result import MixedModelResult, warning_lines
+
+ENGINES = ("auto", "lme4", "statsmodels")
+FAMILIES = ("auto", "gaussian", "binomial", "poisson")
+
+#: Order in which random terms go when a fit is singular and variances tie (most complex first).
+DROP_ORDER = ["participant_valence", "stimulus_condition", "session_id", "stimulus_id", "participant_id"]
+
+
+def default_engine() -> str:
+    """``lme4`` when ``Rscript`` is installed, else the labelled fallback ``statsmodels``."""
+    from .mixed_lme4 import rscript
+
+    return "lme4" if rscript() else "statsmodels"
+
+
+def family_for(trials: pd.DataFrame, dv: str) -> str:
+    """The family ``auto`` picks: binomial for yes/no outcomes, Poisson for counts, else Gaussian.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"any_simultaneous": [True, False], "n_switches": [0, 3], "AU12": [0.1, 0.2]})
+    >>> [family_for(t, c) for c in t.columns]
+    ['binomial', 'poisson', 'gaussian']
+    """
+    col = trials[dv] if dv in trials.columns else None
+    if col is None:
+        return "gaussian"
+    if col.dtype == bool or dv.startswith("any_"):
+        return "binomial"
+    if dv.startswith("n_") and pd.api.types.is_integer_dtype(col):
+        return "poisson"
+    return "gaussian"
+
+
+def _fit_once(
+    md: ModelData, engine: str, specs: dict, ddf: str, family: str = "gaussian"
+) -> MixedModelResult:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if engine == "lme4":
+            from .mixed_lme4 import fit_lme4
+
+            res = fit_lme4(md, contrasts=specs, ddf=ddf, family=family)
+        else:
+            from .mixed_statsmodels import fit_statsmodels
+
+            res = fit_statsmodels(md)
+    # library RuntimeWarnings belong to the model, not to the console
+    res.warnings += [w for w in warning_lines(caught) if w not in res.warnings]
+    return res
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the design supports the tests of condition, in words.
+
+    Attributes
+    ----------
+    text : str
+        ``""`` when it does; else ``NOT INTERPRETABLE: <why> (p-values of condition terms left blank)``.
+    blank_terms : tuple of str
+        The factor whose terms' p-values are not to be shown (``("condition",)`` or empty).
+    """
+
+    text: str = ""
+    blank_terms: tuple[str, ...] = ()
+
+
+def verdict(md: ModelData) -> Verdict:
+    """Plain words when the design cannot support a test of condition (pure: changes nothing).
+
+    Examples
+    --------
+    >>> verdict(md).text  # doctest: +SKIP
+    'NOT INTERPRETABLE: only 1 group session: the group effect is confounded with that session ...'
+    """
+    n = md.n_levels()
+    by_cond = md.data.groupby("condition")["participant_id"].nunique()
+    problems = []
+    if "condition" in md.formula and "group" in set(md.data["condition"]) and n["group_sessions"] < 2:
+        problems.append(
+            f"only {n['group_sessions']} group session: the group effect is confounded with "
+            "that session and is not identified as an effect of viewing in a group"
+        )
+    if len(by_cond) and by_cond.min() < 3:
+        problems.append(
+            f"only {int(by_cond.min())} participant(s) in condition '{by_cond.idxmin()}': "
+            "too few for a test of condition"
+        )
+    if not problems:
+        return Verdict()
+    return Verdict(
+        "NOT INTERPRETABLE: " + "; ".join(problems) + " (p-values of condition terms left blank)",
+        ("condition",),
+    )
+
+
+def _blank_p(table: pd.DataFrame | None, terms: tuple[str, ...]) -> pd.DataFrame | None:
+    """A copy of ``table`` with the p-values of rows whose term names one of ``terms`` set to NaN."""
+    if table is None or not len(table) or not terms:
+        return table
+    out = table.copy()
+    hit = out["term"].str.contains("|".join(terms))
+    out.loc[hit, "p_val"] = np.nan
+    return out
+
+
+@fill_doc
+def fit_mixed(
+    trials: pd.DataFrame,
+    formula: str,
+    engine: str = "auto",
+    coding: str = "deviation",
+    reference: dict | None = None,
+    ddf: str = "Satterthwaite",
+    tost_bound: float | None = None,
+    random: list[str] | None = None,
+    family: str = "auto",
+) -> MixedModelResult:
+    """Fit one linear mixed model with crossed random effects and its omnibus tests, EMMs and effect sizes.
+
+    Random part: the maximal structure the design identifies (Barr et al.
+    2013), ``(1 | participant_id) + (1 | stimulus_id) + (0 + in_group |
+    session_id) + (1 | stimulus_id:condition) + (1 | participant_id:valence)``.
+    Terms the design cannot identify are dropped before fitting with the
+    reason in words (``simplification``); a singular fit is simplified by
+    the pre-stated rule :data:`analysis.stats.result.SIMPLIFICATION_RULE`.
+
+    Parameters
+    ----------
+    %(trials)s
+    formula : str
+        Fixed part, ``"outcome ~ predictors"``; patsy/R syntax.
+    %(engine)s
+    coding : {"deviation", "treatment"}
+        Factor coding; deviation (default) makes ``condition[group-alone]``
+        the group effect averaged over valences.
+    %(reference)s
+    %(ddf)s
+    tost_bound : float, optional
+        Equivalence bound (d units) for a TOST of the group effect.
+    random : list of str, optional
+        Restrict the random terms (e.g. ``["participant_id", "stimulus_id",
+        "session_id"]`` for the intercepts-only model).
+    family : {"auto", "gaussian", "binomial", "poisson"}
+        ``auto``: binomial GLMM (logit) for yes/no outcomes such as
+        ``any_simultaneous``, Poisson GLMM (log) for counts ``n_*`` such as
+        ``n_switches``, Gaussian otherwise. GLMMs need the lme4 engine; without R
+        they are fitted as Gaussian with a note. See :func:`fit_hurdle` for
+        zero-heavy durations.
+
+    Returns
+    -------
+    MixedModelResult
+        Tidy ``fixed``, ``random``, ``omnibus``, ``emms``, ``effect_sizes``;
+        ``simplification`` and ``verdict`` in words; ``coding``, ``reference`` and
+        ``contrast_matrices`` as a refit in R needs them.
+
+    Raises
+    ------
+    AnalysisError
+        Unknown engine or column, too little data, R missing for lme4.
+    TypeError
+        ``trials`` is not a DataFrame or ``formula`` not a string.
+
+    Examples
+    --------
+    >>> from analysis.simulate.study import SimulationSpec
+    >>> from analysis.simulate.trials import simulate_trials
+    >>> trials = simulate_trials(SimulationSpec(n_alone=12, n_group_sessions=4, n_clips=8), seed=1)
+    >>> res = fit_mixed(trials, "AU12 ~ condition + valence", engine="statsmodels")
+    >>> res.fixed["term"].tolist()[:2]
+    ['Intercept', 'condition[group-alone]']
+    >>> res.omnibus["term"].tolist()
+    ['condition', 'valence']
+    """
+    check_type("trials", trials, pd.DataFrame, "a trial table (pandas DataFrame)")
+    check_type("formula", formula, str, "a formula such as 'AU12 ~ condition * valence'")
+    check_option("engine", engine, ENGINES, error=AnalysisError)
+    check_option("family", family, FAMILIES, error=AnalysisError)
+    if engine == "auto":
+        engine = default_engine()
+    md = model_data(trials, formula, coding=coding, reference=reference, random=random)
+    fam_note = None
+    if family == "auto":
+        family = family_for(trials, md.dv)
+    if family != "gaussian" and engine != "lme4":
+        fam_note = (
+            f"{md.dv} is a {'yes/no' if family == 'binomial' else 'count'} outcome: a {family} GLMM needs "
+            "the lme4 engine (R); fitted as Gaussian (a linear probability/count model) instead"
+        )
+        family = "gaussian"
+    specs = contrasts(md)
+    steps = list(md.dropped_random)
+    res = _fit_once(md, engine, specs, ddf, family)
+    while res.singular and len(md.random) > 1:  # the last term stays: without it lme4 needs lm()
+        comp = res.random.set_index("component")["variance"].drop("residual", errors="ignore")
+        smallest = comp.min()
+        ties = [
+            c for c in DROP_ORDER if c in comp.index and comp[c] <= smallest + 1e-12 * (1 + abs(smallest))
+        ]
+        drop = ties[0] if ties else comp.idxmin()
+        size = "estimated at zero" if comp[drop] < 1e-6 else f"{comp[drop]:.3g}"
+        md = md.without(drop, f"singular fit, variance {size} (simplification rule)")
+        steps.append(md.dropped_random[-1])
+        res = _fit_once(md, engine, specs, ddf, family)
+    res.simplification = steps
+    if fam_note:
+        res.notes.append(fam_note)
+    contrast_results(md, res, specs)
+    if family == "gaussian":
+        res.effect_sizes = effect_sizes(md, res, tost_bound)
+    else:
+        res.notes.append(
+            f"{family} GLMM: coefficients, EMMs and tests on the {'logit' if family == 'binomial' else 'log'} "
+            "scale (Wald z); R2 and standardised effects are not computed for it"
+        )
+    res.coding, res.reference, res.contrast_matrices = md.coding, dict(md.reference), md.contrast_matrices()
+    res.left_out = dict(md.left_out)
+    v = verdict(md)
+    return replace(
+        res,
+        verdict=v.text,
+        fixed=_blank_p(res.fixed, v.blank_terms),
+        omnibus=_blank_p(res.omnibus, v.blank_terms),
+    )
+
+
+@dataclass
+class HurdleResult:
+    """The two parts of a hurdle model of a zero-heavy duration.
+
+    Attributes
+    ----------
+    any : MixedModelResult
+        Binomial GLMM of ``outcome > 0`` (whether it happened at all).
+    amount : MixedModelResult
+        Gaussian LMM of ``log(outcome)`` in the trials where it happened (how much).
+    """
+
+    any: MixedModelResult
+    amount: MixedModelResult
+
+
+@fill_doc
+def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwargs: Any) -> HurdleResult:
+    """Hurdle model of a zero-heavy duration such as ``t_both``: any vs amount (Mullahy 1986).
+
+    Many trials have no simultaneous holding at all (a zero), and the others
+    a right-skewed duration; one Gaussian model mixes the two questions. The
+    hurdle splits them: a binomial GLMM of whether the duration is above zero
+    and a Gaussian LMM of its log where it is.
+
+    Parameters
+    ----------
+    %(trials)s
+    formula : str
+        ``"t_both ~ condition * valence"``.
+    %(engine)s
+    **kwargs
+        Passed to :func:`fit_mixed`.
+
+    Returns
+    -------
+    HurdleResult
+
+    Examples
+    --------
+    >>> from analysis.study.load import load_study
+    >>> from analysis.measures.trials import trial_table
+    >>> trials = trial_table(load_study(sim))
+    >>> h = fit_hurdle(trials, "t_both ~ condition + valence")
+    >>> h.any.family, h.amount.formula
+    ('binomial', 'log_t_both ~ condition + valence')
+    """
+    check_type("trials", trials, pd.DataFrame, "a trial table (pandas DataFrame)")
+    check_type("formula", formula, str, "a formula such as 't_both ~ condition * valence'")
+    lhs, rhs = (x.strip() for x in formula.split("~", 1))
+    if lhs not in trials.columns:
+        raise AnalysisError(f"hurdle: unknown column '{lhs}'")
+    t = trials.copy()
+    t[f"any_{lhs}"] = t[lhs] > 0
+    t[f"log_{lhs}"] = np.log(t[lhs].where(t[lhs] > 0))
+    first = fit_mixed(t, f"any_{lhs} ~ {rhs}", engine=engine, family="binomial", **kwargs)
+    second = fit_mixed(
+        t.dropna(subset=[f"log_{lhs}"]), f"log_{lhs} ~ {rhs}", engine=engine, family="gaussian", **kwargs
+    )
+    return HurdleResult(first, second)
