@@ -9,7 +9,8 @@ import pytest
 from analysis.expression.baseline import baseline_mask, baseline_zscores
 from analysis.expression.geometry import landmark_action_units
 from analysis.faces.pipeline import PipelineSettings
-from analysis.scoring.score import ScoreSettings, score_image, score_video
+from analysis.scoring.score import ScoreSettings
+from analysis.scoring.video import score_image, score_video
 from analysis.simulate.faces import base_face
 
 

@@ -11,7 +11,8 @@ import pytest
 from analysis.expression.geometry import head_pose, landmark_action_units
 from analysis.faces.pipeline import PipelineSettings
 from analysis.faces.quality import quality_flags
-from analysis.scoring.score import ScoreSettings, score_video
+from analysis.scoring.score import ScoreSettings
+from analysis.scoring.video import score_video
 from analysis.simulate.faces import (
     base_face,
     bittersweet_schedule,
@@ -182,7 +183,7 @@ STILLS = ["detection4.jpg", "detection5.jpg", "detection6.jpg", "identification1
 
 @pytest.mark.parametrize("name", STILLS)
 def test_score_video_on_a_still_finds_the_faces_score_image_finds(shared_data, name):
-    from analysis.scoring.score import score_image
+    from analysis.scoring.video import score_image
 
     path = shared_data / "stills" / name
     faces, _ = score_video(path)

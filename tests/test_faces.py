@@ -10,7 +10,7 @@ import pytest
 
 from analysis.faces.detect import detect_faces, detection_scale, iou, to_grey
 from analysis.faces.observe import observe_video
-from analysis.scoring.score import score_image, score_video
+from analysis.scoring.video import score_image, score_video
 
 
 def _xml_boxes(path):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.faces.identity import assign_tracks, cluster_encodings, encode_image_faces
-from analysis.scoring.score import score_video
+from analysis.scoring.video import score_video
 
 
 def test_family_photos_group_by_person(shared_data):

@@ -77,16 +77,19 @@ def _assert_same(data: Path, reference: dict) -> None:
     assert not list((data / "derivatives").rglob("*.tmp"))
 
 
-def test_same_table_in_process_local_cluster_and_remote(template, reference, tmp_path, capsys, monkeypatch):
+def test_same_table_in_process_local_cluster_and_remote(
+    template, reference, tmp_path, capsys, caplog, monkeypatch
+):
     plan = plan_session(template / "ses-S01", SETTINGS.pipeline, CHUNK_S)
     assert [len(c.plan.chunks) for c in plan] == [4]  # the chunks really meet at seams
     faces = reference["S01"]
     assert len(faces) == 150 * 2 and faces["face_found"].mean() > 0.95
     # a local cluster of 2 worker processes
     local = _copy(template, tmp_path / "local")
+    caplog.set_level("INFO", logger="analysis")  # where the executor says where tasks run
     assert _score(local, workers=2, progress=True)["status"].tolist() == ["scored"] * 3
     err = capsys.readouterr().err
-    assert "Dask dashboard: http://" in err
+    assert "Dask dashboard: http://" in caplog.text
     # one bar over frames (chunks report as they go) and sessions; every frame counted once
     assert "450/450" in err and "sessions 3/3" in err and "451/450" not in err
     _assert_same(local, reference)
@@ -216,7 +219,7 @@ import pandas as pd
 from analysis.faces.chunks import stitch_chunks
 from analysis.faces.pipeline import PipelineSettings, RangeObservations, finish_observations
 from analysis.faces.table import faces_table, score_summary
-from analysis.scoring.score import write_scores
+from analysis.scoring.files import write_scores
 
 n_frames, n_faces, n_chunks = int(sys.argv[1]), int(sys.argv[2]), 4
 pids = [f"P{t:02d}" for t in range(1, n_faces + 1)]
@@ -278,4 +281,4 @@ def test_cli_jobs_is_a_deprecated_name_for_workers(template, tmp_path, capsys):
     assert "workers: in this process (1 worker)" in cap.err
     assert cap.out.startswith("ses-S01: scored")
     assert main(["score", str(data), "--workers", "0"]) == 2
-    assert capsys.readouterr().err.strip() == "coaffect: error: --workers must be at least 1 (got 0)"
+    assert capsys.readouterr().err.strip() == "--workers: must be at least 1 (got 0)"

@@ -14,7 +14,8 @@ from scipy.stats import spearmanr
 
 from analysis.faces.detect import detect_faces, to_grey
 from analysis.faces.pipeline import PipelineSettings
-from analysis.scoring.score import ScoreSettings, score_dataset, score_session, score_video
+from analysis.scoring.score import ScoreSettings, score_dataset, score_session
+from analysis.scoring.video import score_video
 from analysis.simulate.faces import base_face, write_group_video
 from coaffect.cli import main
 from coaffect.formats.faces_schema import ALL_COLUMNS, column_docs

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from analysis.scoring.score import score_video
+from analysis.scoring.video import score_video
 from analysis.simulate.faces import SYNTHETIC_UNITS, au_schedule, write_group_video, write_synthetic_video
 
 # Thresholds for Spearman's rho between injected and measured intensity over 90

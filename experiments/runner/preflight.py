@@ -6,6 +6,7 @@ folder and output disk, and returns a :class:`SessionPlan`. It writes nothing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,9 +57,13 @@ def _resume_plan(lp: LoadedProtocol, sdir: Path, protocol, condition, participan
             hint="`resume` takes a ses-<id> folder",
             field="resume",
         )
-    meta = SessionMeta.read(sdir / "session.json")
-    if meta.status == "complete":
+    try:
+        raw = json.loads((sdir / "session.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        raw = None  # SessionMeta.read says where
+    if isinstance(raw, dict) and raw.get("status") == "complete":  # said first: the likeliest slip
         raise SessionSetupError(f"{sdir}: session is already complete; nothing to resume")
+    meta = SessionMeta.read(sdir / "session.json")
     if meta.protocol.sha256 != lp.sha256:
         raise SessionSetupError(
             f"{protocol}: protocol differs from the one the session ran "

@@ -129,43 +129,54 @@ def _draw(
     d.text(how_to, pos=(0, -h / 2 + 30), height=d.text_height * 0.7, color="grey")
 
 
-def run_rating_screen(
-    rt: Runtime,
-    trial: int,
-    stimulus_id: str,
-    valence: str,
-    item,
-    intro: str,
-    seats: list[tuple[str, str, str]],
-    active: list[str],
-    timeout: float,
-    how_to: str = HOW_TO,
-    done: str = "OK",
-) -> None:
-    """One rating screen for one item; writes a ``ratings.tsv`` row per active seat.
+@dataclass(frozen=True)
+class RatingScreen:
+    """What every rating screen of one trial shows and records.
 
-    Parameters
+    Attributes
     ----------
-    rt : Runtime
     trial : int
     stimulus_id, valence : str
-    item : RatingItem
     intro : str
+        The protocol's ``texts.rating_intro``.
     seats : list of (seat_id, label, participant_id)
         All seats (drawn), in protocol order.
-    active : list of str
-        Seats rating on this screen.
     timeout : float
         Seconds; unconfirmed ratings are written with value and rt ``n/a``.
     how_to, done : str
         The protocol's ``texts.rating_help`` and ``texts.rating_done`` (shown
         beside a confirmed rating).
+    """
+
+    trial: int
+    stimulus_id: str
+    valence: str
+    intro: str
+    seats: list
+    timeout: float
+    how_to: str = HOW_TO
+    done: str = "OK"
+
+
+def run_rating_screen(rt: Runtime, screen: RatingScreen, item, active: list[str]) -> None:
+    """One rating screen for one item; writes a ``ratings.tsv`` row per active seat.
+
+    Parameters
+    ----------
+    rt : Runtime
+    screen : RatingScreen
+        The trial's texts, seats and timeout.
+    item : RatingItem
+    active : list of str
+        Seats rating on this screen.
 
     Examples
     --------
-    >>> run_rating_screen(rt, 1, "demo-positive", "positive", item, "Rate:",
-    ...                   [("A", "left", "P01")], ["A"], 30.0)       # doctest: +SKIP
+    >>> screen = RatingScreen(1, "demo-positive", "positive", "Rate:", [("A", "left", "P01")], 30.0)
+    >>> run_rating_screen(rt, screen, item, ["A"])  # doctest: +SKIP
     """
+    trial, stimulus_id, intro, seats = screen.trial, screen.stimulus_id, screen.intro, screen.seats
+    how_to, done, timeout = screen.how_to, screen.done, screen.timeout
     start = (item.low + item.high) // 2
     states = [_SeatState(s, lab, pid, start, {"happy": False, "sad": False}) for s, lab, pid in seats]
     by_seat = {st.seat: st for st in states}
@@ -181,7 +192,7 @@ def run_rating_screen(
         low=item.low,
         high=item.high,
         start=start,
-        valence=valence,
+        valence=screen.valence,
     )
     pending = set(active)
     while pending and rt.clock.now() - onset < timeout:
@@ -245,34 +256,10 @@ def run_ratings(
     """All rating screens of one trial, in the protocol's ``ratings.mode``."""
     if not ratings_cfg.items:
         return
+    screen = RatingScreen(trial, stimulus_id, valence, intro, seats, ratings_cfg.timeout, how_to, done)
     if ratings_cfg.mode == "in_turn":
-        for seat_id, _, _ in seats:
-            for item in ratings_cfg.items:
-                run_rating_screen(
-                    rt,
-                    trial,
-                    stimulus_id,
-                    valence,
-                    item,
-                    intro,
-                    seats,
-                    [seat_id],
-                    ratings_cfg.timeout,
-                    how_to,
-                    done,
-                )
+        screens = [(item, [seat_id]) for seat_id, _, _ in seats for item in ratings_cfg.items]
     else:
-        for item in ratings_cfg.items:
-            run_rating_screen(
-                rt,
-                trial,
-                stimulus_id,
-                valence,
-                item,
-                intro,
-                seats,
-                [s for s, _, _ in seats],
-                ratings_cfg.timeout,
-                how_to,
-                done,
-            )
+        screens = [(item, [s for s, _, _ in seats]) for item in ratings_cfg.items]
+    for item, active in screens:
+        run_rating_screen(rt, screen, item, active)
