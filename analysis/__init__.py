@@ -29,59 +29,6 @@ Names are imported on first use, so ``import analysis`` is cheap (and never
 imports PsychoPy); a walk-through is ``docs/python-api.md``.
 """
 
-from __future__ import annotations
+from .public import exports
 
-from .lazy import exports
-
-__all__, __getattr__, __dir__ = exports(
-    __name__,
-    {
-        # read
-        "load_study": ".study.load",
-        "Study": ".study.load",
-        # score faces
-        "score": ".scoring.run",
-        "ScoreRun": ".scoring.run",
-        "score_dataset": ".scoring.score",
-        "score_session": ".scoring.score",
-        "ScoreSettings": ".scoring.score",
-        "score_video": ".scoring.video",
-        "score_image": ".scoring.video",
-        # measures
-        "self_report_measures": ".measures.self_report",
-        "trial_table": ".measures.trials",
-        "write_trials": ".measures.trials",
-        "read_trials": ".measures.trials",
-        "timecourses": ".measures.timecourse",
-        "coherence_table": ".measures.coherence",
-        "synchrony_test": ".measures.synchrony",
-        "dataset_physio": ".measures.physio",
-        # models
-        "fit_mixed": ".stats.fit",
-        "fit_hurdle": ".stats.fit",
-        "run_stats": ".stats.run",
-        "stats_for_study": ".stats.run",
-        "stats_for_dataset": ".stats.run",
-        "mixed_anova_table": ".stats.anova",
-        "MixedModelResult": ".stats.result",
-        "HurdleResult": ".stats.fit",
-        "MixedAnova": ".stats.anova",
-        "StatsResult": ".stats.run",
-        # report
-        "analyse_study": ".report.analyse",
-        "StudyAnalysis": ".report.analyse",
-        "build_report": ".report",
-        # simulate and plan
-        "SimulationSpec": ".simulate.study",
-        "simulate_study": ".simulate.study",
-        "simulate_trials": ".simulate.trials",
-        "power_analysis": ".simulate.power",
-        "PowerResult": ".simulate.power",
-        # other tools
-        "read_openface": ".interop.readers",
-        "read_pyfeat": ".interop.readers",
-        "validate_faces": ".interop.agreement",
-        # scale out
-        "open_executor": ".parallel.executor",
-    },
-)
+__all__, __getattr__, __dir__ = exports(__name__)

@@ -58,6 +58,15 @@ def project_modules(root: Path = ROOT) -> dict[str, Path]:
     return {module_name(p, root): p for pkg in PACKAGES for p in sorted((root / pkg).rglob("*.py"))}
 
 
+def from_module(node: ast.ImportFrom, name: str, is_pkg: bool) -> str:
+    """The absolute module a ``from ... import`` in module ``name`` reads from."""
+    if not node.level:
+        return node.module or ""
+    base = name.split(".") if is_pkg else name.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imports_of(path: Path, name: str, known: set[str]) -> list[tuple[int, str]]:
     """(line, imported project module) for every import in the file, any depth."""
     is_pkg = path.name == "__init__.py"
@@ -66,12 +75,7 @@ def imports_of(path: Path, name: str, known: set[str]) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = name.split(".") if is_pkg else name.split(".")[:-1]
-                base = base[: len(base) - (node.level - 1)]
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
+            mod = from_module(node, name, is_pkg)
             # "from pkg import submodule" depends on the submodule itself
             targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod for a in node.names]
         else:
@@ -191,12 +195,7 @@ def private_reaches(root: Path = ROOT) -> list[str]:
         is_pkg = where.endswith("__init__.py")
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base = base[: len(base) - (node.level - 1)]
-                    mod = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    mod = node.module or ""
+                mod = from_module(node, name, is_pkg)
                 for a in node.names:
                     if _is_private(a.name) and mod in known and mod != name:
                         problems.append(f"{where}:{node.lineno}: imports {a.name} from {mod}")

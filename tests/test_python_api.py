@@ -151,7 +151,9 @@ def test_cli_shows_library_fields_as_flags(tmp_path, capsys):
 
 def test_front_door_lists_what_it_exports():
     assert set(ca.__all__) <= set(dir(ca))
-    assert {"load_study", "trial_table", "fit_mixed", "fit_hurdle", "build_report", "score"} <= set(ca.__all__)
+    assert {"load_study", "trial_table", "fit_mixed", "fit_hurdle", "build_report", "score"} <= set(
+        ca.__all__
+    )
     with pytest.raises(AttributeError, match="did you mean 'fit_mixed'"):
         ca.fit_mixd  # noqa: B018
     assert Path(ca.__file__).parent.name == "analysis"

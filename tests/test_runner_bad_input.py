@@ -35,6 +35,12 @@ def _run(capsys, *args) -> tuple[int, str]:
     return code, err
 
 
+def _group_run(capsys, proto, data, people: str, session_id: str, *more) -> tuple[int, str]:
+    """``coaffect run PROTO --condition group --participants PEOPLE --output DATA --session-id ID ...``."""
+    args = ["--condition", "group", "--participants", people, "--output", data, "--session-id", session_id]
+    return _run(capsys, proto, *args, *more)
+
+
 @pytest.fixture
 def study(tmp_path):
     proto = make_study(tmp_path, seats=2)
@@ -63,18 +69,7 @@ def test_protocol_failing_check(capsys, study):
     before = _snapshot(data)
     text = proto.read_text(encoding="utf-8").replace("iti: 0.2", "iti: 0.2\nitii: 3")
     proto.write_text(text, encoding="utf-8")
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02",
-        "--output",
-        data,
-        "--session-id",
-        "S1",
-    )
+    code, err = _group_run(capsys, proto, data, "P01,P02", "S1")
     line = text.splitlines().index("itii: 3") + 1
     _assert_clean(code, err, data, before, f"study.yaml:{line}:1: itii: unknown field", "did you mean 'iti'?")
 
@@ -83,18 +78,7 @@ def test_missing_stimulus(capsys, study):
     proto, data = study
     before = _snapshot(data)
     (proto.parent / "stimuli" / "clip-neg.mp4").unlink()
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02",
-        "--output",
-        data,
-        "--session-id",
-        "S1",
-    )
+    code, err = _group_run(capsys, proto, data, "P01,P02", "S1")
     _assert_clean(code, err, data, before, "clip 'clip-neg'", "missing")
 
 
@@ -103,91 +87,25 @@ def test_changed_stimulus(capsys, study):
     before = _snapshot(data)
     with open(proto.parent / "stimuli" / "clip-pos.mp4", "ab") as fh:
         fh.write(b"\0")
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02",
-        "--output",
-        data,
-        "--session-id",
-        "S1",
-    )
+    code, err = _group_run(capsys, proto, data, "P01,P02", "S1")
     _assert_clean(code, err, data, before, "clip 'clip-pos'", "has changed")
 
 
-def test_more_participants_than_seats(capsys, study):
+@pytest.mark.parametrize(
+    "people, session_id, needles",
+    [
+        ("P01,P02,P03", "S1", ["3 participants but the protocol has only 2 seats (A, B)"]),
+        ("P01,P09", "S1", ["participant id 'P09' is already in this dataset"]),
+        ("P01,P02", "S0", ["ses-S0: session folder already exists", "--resume"]),
+        ("P-01,P02", "S1", ["'P-01' is not a valid id"]),
+    ],
+    ids=["more_participants_than_seats", "participant_in_dataset", "existing_session_folder", "bad_id"],
+)
+def test_bad_participants_or_session_id(capsys, study, people, session_id, needles):
     proto, data = study
     before = _snapshot(data)
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02,P03",
-        "--output",
-        data,
-        "--session-id",
-        "S1",
-    )
-    _assert_clean(code, err, data, before, "3 participants but the protocol has only 2 seats (A, B)")
-
-
-def test_participant_already_in_dataset(capsys, study):
-    proto, data = study
-    before = _snapshot(data)
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P09",
-        "--output",
-        data,
-        "--session-id",
-        "S1",
-    )
-    _assert_clean(code, err, data, before, "participant id 'P09' is already in this dataset")
-
-
-def test_existing_session_folder(capsys, study):
-    proto, data = study
-    before = _snapshot(data)
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02",
-        "--output",
-        data,
-        "--session-id",
-        "S0",
-    )
-    _assert_clean(code, err, data, before, "ses-S0: session folder already exists", "--resume")
-
-
-def test_bad_participant_id(capsys, study):
-    proto, data = study
-    before = _snapshot(data)
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P-01,P02",
-        "--output",
-        data,
-        "--session-id",
-        "S1",
-    )
-    _assert_clean(code, err, data, before, "'P-01' is not a valid id")
+    code, err = _group_run(capsys, proto, data, people, session_id)
+    _assert_clean(code, err, data, before, *needles)
 
 
 def _mount_tmpfs(where: Path, options: str) -> bool:
@@ -210,18 +128,7 @@ def test_read_only_output(capsys, tmp_path):
     if not mounted:
         os.chmod(ro, 0o555)
     try:
-        code, err = _run(
-            capsys,
-            proto,
-            "--condition",
-            "group",
-            "--participants",
-            "P01,P02",
-            "--output",
-            ro / "data",
-            "--session-id",
-            "S1",
-        )
+        code, err = _group_run(capsys, proto, ro / "data", "P01,P02", "S1")
         _assert_clean(code, err, ro, {}, "output folder is not writable")
     finally:
         if mounted:
@@ -238,18 +145,7 @@ def test_almost_full_disk(capsys, tmp_path):
         require_root("mounting a small tmpfs")
         pytest.fail("mount -t tmpfs failed although running as root")
     try:
-        code, err = _run(
-            capsys,
-            proto,
-            "--condition",
-            "group",
-            "--participants",
-            "P01,P02",
-            "--output",
-            small / "data",
-            "--session-id",
-            "S1",
-        )
+        code, err = _group_run(capsys, proto, small / "data", "P01,P02", "S1")
         _assert_clean(code, err, small, {}, "MB free on the output disk")
     finally:
         _umount(small)
@@ -267,19 +163,7 @@ def test_no_display(capsys, study, monkeypatch):
     before = _snapshot(data)
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    code, err = _run(
-        capsys,
-        proto,
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02",
-        "--output",
-        data,
-        "--session-id",
-        "S1",
-        "--simulate",
-    )
+    code, err = _group_run(capsys, proto, data, "P01,P02", "S1", "--simulate")
     _assert_clean(code, err, data, before, "no display", "xvfb-run")
 
 
@@ -296,10 +180,7 @@ _SEAT_B = "  - {id: B, label: seatB, buttons: {happy: 'g', sad: 'b'}}\n"
 
 
 def _run_group(capsys, proto, data):
-    return _run(
-        capsys, proto, "--condition", "group", "--participants", "P01,P02",
-        "--output", data, "--session-id", "S1", "--simulate", "inprocess", "--no-cameras",
-    )  # fmt: skip
+    return _group_run(capsys, proto, data, "P01,P02", "S1", "--simulate", "inprocess", "--no-cameras")
 
 
 def test_missing_audio_device(capsys, study, monkeypatch):

@@ -191,12 +191,13 @@ def read_openface(
 
 def read_pyfeat(
     path,
+    *,
     session_id: str | None = None,
     camera: str = "video",
     participant_id: str = "face01",
-    fps: float | None = None,
     in_baseline=None,
     scale: str = "z",
+    fps: float | None = None,
 ) -> pd.DataFrame:
     """Read a py-feat detector CSV (Fex table) as a coaffect faces table.
 

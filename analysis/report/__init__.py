@@ -12,12 +12,12 @@ from __future__ import annotations
 import html as _html
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
-from ..docstrings import fill_doc
 from ..stats.run import StatsResult
 from ..study.load import Study
 from . import figures as fig
@@ -114,13 +114,8 @@ def _model_section(results: list[StatsResult]) -> str:
     return "".join(parts) or H.missing("No models were fitted.")
 
 
-@fill_doc
 def build_report(
-    analysis: StudyAnalysis | Study | str | Path,
-    out_dir: str | Path | None = None,
-    engine: str = "auto",
-    formulas: list[str] | None = None,
-    progress: bool = False,
+    analysis: StudyAnalysis | Study | str | Path, out_dir: str | Path | None = None, **options: Any
 ) -> StudyAnalysis:
     """Write ``report.html`` with its PNG figures and tables; returns the analysis it shows.
 
@@ -131,10 +126,9 @@ def build_report(
         study or dataset folder to analyse first.
     out_dir : str or Path, optional
         Default ``<dataset>/derivatives/coaffect/report``.
-    %(engine)s
-        Used when the study is analysed here.
-    %(formulas)s
-    %(progress)s
+    **options
+        ``engine``, ``formulas``, ``progress`` of :func:`analyse_study`, when the
+        study is analysed here.
 
     Returns
     -------
@@ -147,11 +141,7 @@ def build_report(
     >>> a.report_path.name, sorted(p.name for p in (tmp / "report").glob("*.tsv"))[:3]
     ('report.html', ['coherence.tsv', 'exclusion_flow.tsv', 'quality.tsv'])
     """
-    a = (
-        analysis
-        if isinstance(analysis, StudyAnalysis)
-        else analyse_study(analysis, engine, formulas, progress)
-    )
+    a = analysis if isinstance(analysis, StudyAnalysis) else analyse_study(analysis, **options)
     study, trials, quality = a.study, a.trials, a.quality
     dataset_dir = study.path
     out_dir = Path(out_dir) if out_dir else derivatives_dir(dataset_dir, None, "report")

@@ -153,9 +153,8 @@ def analyse_study(
     Parameters
     ----------
     %(study)s
-    %(engine)s
-    %(formulas)s
-    %(progress)s
+    engine, formulas, progress
+        As for :func:`~analysis.stats.run.stats_for_study` (the models; default the protocol's).
 
     Returns
     -------

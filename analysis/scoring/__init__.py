@@ -3,24 +3,9 @@
 ``analysis.score`` (in :mod:`.run`) scores a dataset, a session or a video in one call;
 the module :mod:`.score` holds the per-session and per-dataset functions.
 
-Names are imported on first use (:mod:`analysis.lazy`).
+Public names (:data:`analysis.public.TABLE`) are imported on first use.
 """
 
-from __future__ import annotations
+from ..public import exports
 
-from ..lazy import exports
-
-__all__, __getattr__, __dir__ = exports(
-    __name__,
-    {
-        "ScoreRun": ".run",
-        "score_dataset": ".score",
-        "score_session": ".score",
-        "Scored": ".score",
-        "ScoreSettings": ".score",
-        "score_video": ".video",
-        "score_image": ".video",
-        "write_scores": ".files",
-        "is_scored": ".files",
-    },
-)
+__all__, __getattr__, __dir__ = exports(__name__)

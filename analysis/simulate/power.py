@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -257,33 +258,12 @@ class PowerResult:
         ]
 
 
-@fill_doc
-def power_analysis(
-    spec: SimulationSpec,
-    group_sessions: list[int],
-    alone: list[int],
-    clips: list[int],
-    n_sims: int = 200,
-    engine: str = "auto",
-    scheduler=None,
-    workers: int | None = None,
-    **kwargs,
-) -> PowerResult:
+def power_analysis(spec: SimulationSpec, *grid: list[int], **options: Any) -> PowerResult:
     """Simulated power for the group effect over a grid of designs (what ``coaffect power`` runs).
 
-    Parameters
-    ----------
-    spec : SimulationSpec
-        Effects and SDs (its sizes are replaced by each grid point's).
-    group_sessions, alone, clips : list of int
-        Numbers of group sessions, alone participants and clips to try.
-    n_sims : int
-        Simulated studies per design.
-    %(engine)s
-    %(scheduler)s
-    %(workers)s
-    **kwargs
-        ``effect``, ``alpha``, ``formula``, ``batch`` of :func:`power_table`.
+    Takes the arguments of :func:`power_table` (the spec; the numbers of group
+    sessions, alone participants and clips to try; ``n_sims``, ``engine``,
+    ``scheduler``, ``workers`` and the rest) and returns its table as a result.
 
     Returns
     -------
@@ -298,15 +278,4 @@ def power_analysis(
     ['power.tsv', 'power.png']
     """
     check_type("spec", spec, SimulationSpec, "a SimulationSpec")
-    table = power_table(
-        spec,
-        group_sessions,
-        alone,
-        clips,
-        n_sims=n_sims,
-        engine=engine,
-        scheduler=scheduler,
-        workers=workers,
-        **kwargs,
-    )
-    return PowerResult(table, kwargs.get("alpha", 0.05))
+    return PowerResult(power_table(spec, *grid, **options), options.get("alpha", 0.05))

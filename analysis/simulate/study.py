@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,6 +149,21 @@ class SimulationSpec:
                 hint="add them to smile_valence and sad_valence",
                 field="valences",
             )
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> SimulationSpec:
+        """A spec from the entries of ``options`` that name its fields (e.g. ``vars(args)`` of the CLI).
+
+        Examples
+        --------
+        >>> SimulationSpec.from_options({"n_alone": 2, "valences": ["positive"], "quiet": True}).valences
+        ('positive',)
+        """
+        names = {f.name for f in fields(cls)}
+        given = {k: v for k, v in options.items() if k in names and v is not None}
+        if "valences" in given:
+            given["valences"] = tuple(given["valences"])
+        return cls(**given)
 
     def clips(self) -> list[tuple[str, str]]:
         """(stimulus id, valence) of every simulated clip."""

@@ -7,32 +7,9 @@
   :func:`stats_for_study` / :func:`stats_for_dataset` build the trial table first
   (what ``coaffect stats`` runs). :meth:`StatsResult.write` writes the tables.
 
-Names are imported on first use (:mod:`analysis.lazy`).
+Public names (:data:`analysis.public.TABLE`) are imported on first use.
 """
 
-from __future__ import annotations
+from ..public import exports
 
-from ..lazy import exports
-
-__all__, __getattr__, __dir__ = exports(
-    __name__,
-    {
-        "fit_mixed": ".fit",
-        "fit_hurdle": ".fit",
-        "HurdleResult": ".fit",
-        "default_engine": ".fit",
-        "ENGINES": ".fit",
-        "run_stats": ".run",
-        "stats_for_study": ".run",
-        "stats_for_dataset": ".run",
-        "StatsResult": ".run",
-        "mixed_anova_table": ".anova",
-        "MixedAnova": ".anova",
-        "participant_means": ".anova",
-        "model_data": ".model_data",
-        "ModelData": ".model_data",
-        "MixedModelResult": ".result",
-        "FIXED_COLUMNS": ".result",
-        "group_effect_batch": ".batch",
-    },
-)
+__all__, __getattr__, __dir__ = exports(__name__)

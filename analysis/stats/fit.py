@@ -285,10 +285,8 @@ def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwarg
 
     Examples
     --------
-    >>> from analysis.study.load import load_study
-    >>> from analysis.measures.trials import trial_table
-    >>> trials = trial_table(load_study(sim))
-    >>> h = fit_hurdle(trials, "t_both ~ condition + valence")
+    >>> import analysis as ca
+    >>> h = fit_hurdle(ca.trial_table(ca.load_study(sim)), "t_both ~ condition + valence")
     >>> h.any.family, h.amount.formula
     ('binomial', 'log_t_both ~ condition + valence')
     """

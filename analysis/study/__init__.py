@@ -1,20 +1,8 @@
 """Reading a dataset for analysis: sessions, frozen protocols, stimulus tags, faces tables.
 
-Names are imported on first use (:mod:`analysis.lazy`).
+Public names (:data:`analysis.public.TABLE`) are imported on first use.
 """
 
-from __future__ import annotations
+from ..public import exports
 
-from ..lazy import exports
-
-__all__, __getattr__, __dir__ = exports(
-    __name__,
-    {
-        "load_study": ".load",
-        "Study": ".load",
-        "SessionData": ".load",
-        "as_study": ".load",
-        "read_faces": ".load",
-        "measure_columns": ".load",
-    },
-)
+__all__, __getattr__, __dir__ = exports(__name__)

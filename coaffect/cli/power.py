@@ -6,7 +6,7 @@ from .cluster_options import add_cluster_arguments
 
 HELP = "estimate power for the group effect over numbers of group sessions, alone participants and clips"
 #: Library parameters shown as the verb's own words.
-FLAGS = {"n_sims": "--sims", "smile_group_effect": "--effect"}
+FLAGS = {"n_sims": "--sims"}
 EXAMPLE = "coaffect power --group-sessions 4 8 12 --alone 12 24 --clips 8 --sims 200 --out power"
 
 
@@ -18,7 +18,13 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--valences", nargs="+", default=["positive", "negative"], help="clip valences, cycled over clips"
     )
-    parser.add_argument("--effect", type=float, default=0.25, help="true group effect in residual SDs (0.25)")
+    parser.add_argument(
+        "--effect",
+        type=float,
+        default=0.25,
+        dest="smile_group_effect",
+        help="true group effect in residual SDs (0.25)",
+    )
     parser.add_argument("--sd-participant", type=float, default=0.35)
     parser.add_argument("--sd-stimulus", type=float, default=0.25)
     parser.add_argument("--sd-session", type=float, default=0.15)
@@ -34,26 +40,9 @@ def run(args) -> int:
     from analysis.simulate.power import power_analysis
     from analysis.simulate.study import SimulationSpec
 
-    spec = SimulationSpec(
-        group_size=args.group_size,
-        valences=tuple(args.valences),
-        smile_group_effect=args.effect,
-        sd_participant=args.sd_participant,
-        sd_stimulus=args.sd_stimulus,
-        sd_session=args.sd_session,
-        sd_stimulus_condition=args.sd_stimulus_condition,
-        sd_participant_valence=args.sd_participant_valence,
-    )
-    result = power_analysis(
-        spec,
-        args.group_sessions,
-        args.alone,
-        args.clips,
-        n_sims=args.sims,
-        engine=args.engine,
-        scheduler=args.scheduler,
-        workers=args.workers,
-    )
+    grid = (args.group_sessions, args.alone, args.clips)
+    run = {"n_sims": args.sims, "engine": args.engine, "scheduler": args.scheduler, "workers": args.workers}
+    result = power_analysis(SimulationSpec.from_options(vars(args)), *grid, **run)
     tsv, png = result.write(args.out)
     print("\n".join(result.lines()))
     print(f"tables: {tsv}  plot: {png}")

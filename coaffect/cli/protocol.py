@@ -17,14 +17,11 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="protocol_verb", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="validate a protocol (exit 2 and one line per problem)")
     check.add_argument("file", type=Path)
-    check.add_argument(
-        "--no-manifest", action="store_true", help="do not check stimulus ids against the manifest"
-    )
-    check.add_argument(
-        "--no-files",
-        action="store_true",
-        help="do not check that the manifest's clip files exist",
-    )
+    for flag, what in (
+        ("--no-manifest", "stimulus ids against the manifest"),
+        ("--no-files", "clip files exist"),
+    ):
+        check.add_argument(flag, action="store_true", help=f"do not check {what}")
     schema = sub.add_parser("schema", help="print the JSON Schema of the protocol format")
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead")
     from .protocol_bundle import add_bundle_actions

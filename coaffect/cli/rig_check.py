@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .camera_files import add_camera_file_argument
+from .session_options import add_camera_file_argument, add_simulate_argument
 
 HELP = (
     "check a rig before a session: cameras, their measured fps, previews, display refresh, "
@@ -42,14 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--no-buttons", action="store_true", help="skip the button check (no window, no keyboard)"
     )
-    parser.add_argument(
-        "--simulate",
-        nargs="?",
-        const="inprocess",
-        choices=["inprocess", "xdotool"],
-        help="rehearse the button check with simulated participants: key "
-        "events made in-process (default) or real X key events (xdotool)",
-    )
+    add_simulate_argument(parser, "rehearse the button check")
     parser.add_argument(
         "--no-sound", action="store_true", help="do not play the test tone (no output latency)"
     )

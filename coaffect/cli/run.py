@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .camera_files import add_camera_file_argument
+from .session_options import add_camera_file_argument, add_simulate_argument
 
 HELP = "run a session: clips, continuous happy/sad buttons, ratings (PsychoPy window)"
 EXAMPLE = (
@@ -26,14 +26,7 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--session-id", help="session label (letters and digits); default: date and time")
     parser.add_argument("--output", type=Path, default=Path("data"), help="dataset folder (default: ./data)")
-    parser.add_argument(
-        "--simulate",
-        nargs="?",
-        const="inprocess",
-        choices=["inprocess", "xdotool"],
-        help="simulated participants: key events made in-process (default) "
-        "or injected as real X key events with xdotool",
-    )
+    add_simulate_argument(parser, "run the session")
     parser.add_argument("--seed", type=int, default=0, help="seed of simulated participants")
     parser.add_argument(
         "--resume",
@@ -58,22 +51,14 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from experiments.runner import run_session
+    from experiments.runner.session import SessionOptions
 
     participants = [x for x in args.participants.split(",")] if args.participants else None
-    result = run_session(
-        args.protocol,
-        args.condition,
-        participants,
-        session_id=args.session_id,
-        output=args.output,
-        simulate=args.simulate,
-        seed=args.seed,
-        resume=args.resume,
-        cameras=not args.no_cameras,
-        camera_files=dict(args.camera_file),
-        skip_button_check=args.skip_button_check,
-        experimenter_view=None if args.experimenter_screen is None else {"screen": args.experimenter_screen},
-    )
+    view = None if args.experimenter_screen is None else {"screen": args.experimenter_screen}
+    opts = SessionOptions(args.simulate, args.seed, not args.no_cameras, dict(args.camera_file))
+    opts.skip_button_check, opts.experimenter_view = args.skip_button_check, view
+    where = {"session_id": args.session_id, "output": args.output, "resume": args.resume}
+    result = run_session(args.protocol, args.condition, participants, options=opts, **where)
     print(f"{result.session_dir}: {result.status} ({len(result.trials_done)} trial(s) run this time)")
     for line in result.stop_lines:
         print(line, file=sys.stderr)

@@ -8,11 +8,23 @@ FLAGS = {"out_dir": "OUTPUT"}
 EXAMPLE = "coaffect simulate-study sim-data --n-alone 24 --n-group-sessions 8 --seed 1"
 
 
+#: Options that set a :class:`~analysis.simulate.study.SimulationSpec` field of the same name.
+SPEC_OPTIONS = (
+    ("--n-alone", int, 24, "alone sessions"),
+    ("--n-group-sessions", int, 8, "group sessions"),
+    ("--group-size", int, 3, "people per group"),
+    ("--clip-duration", float, 20.0, "seconds"),
+    ("--fps", float, 5.0, "face frames per second"),
+    ("--smile-group-effect", float, 0.25, "AU12 difference group - alone, in residual SDs"),
+    ("--sad-group-effect", float, -0.20, "inner_brow_lip_down (AU01+AU04+AU15) difference group - alone"),
+    ("--seed", int, 1, "seed of every random draw"),
+)
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("output", help="new dataset folder")
-    parser.add_argument("--n-alone", type=int, default=24, help="alone sessions (default 24)")
-    parser.add_argument("--n-group-sessions", type=int, default=8, help="group sessions (default 8)")
-    parser.add_argument("--group-size", type=int, default=3, help="people per group (default 3)")
+    for flag, kind, default, what in SPEC_OPTIONS:
+        parser.add_argument(flag, type=kind, default=default, help=f"{what} (default {default:g})")
     parser.add_argument(
         "--clips",
         type=int,
@@ -20,38 +32,13 @@ def add_arguments(parser) -> None:
         dest="n_clips",
         help="clips, valences cycling positive/negative/bittersweet (default 6)",
     )
-    parser.add_argument("--clip-duration", type=float, default=20.0, help="seconds (default 20)")
-    parser.add_argument("--fps", type=float, default=5.0, help="face frames per second (default 5)")
-    parser.add_argument(
-        "--smile-group-effect",
-        type=float,
-        default=0.25,
-        help="AU12 difference group - alone, in residual SDs (default 0.25)",
-    )
-    parser.add_argument(
-        "--sad-group-effect",
-        type=float,
-        default=-0.20,
-        help="inner_brow_lip_down (AU01+AU04+AU15) difference group - alone (default -0.20)",
-    )
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
     from analysis.simulate.study import SimulationSpec, simulate_study
 
-    spec = SimulationSpec(
-        n_alone=args.n_alone,
-        n_group_sessions=args.n_group_sessions,
-        group_size=args.group_size,
-        n_clips=args.n_clips,
-        clip_duration=args.clip_duration,
-        fps=args.fps,
-        smile_group_effect=args.smile_group_effect,
-        sad_group_effect=args.sad_group_effect,
-        seed=args.seed,
-    )
+    spec = SimulationSpec.from_options(vars(args))
     path = simulate_study(args.output, spec, progress=not args.quiet)
     print(path)
     return 0

@@ -23,22 +23,17 @@ def add_arguments(parser) -> None:
         default=None,
         help="folder with the clips (default: the manifest's folder)",
     )
-    scan.add_argument(
-        "--manifest",
-        type=Path,
-        default=DEFAULT_MANIFEST,
-        help=f"manifest to write (default: {DEFAULT_MANIFEST})",
-    )
     verify = sub.add_parser(
         "verify",
         help="check the clip files against the manifest (missing, changed, unreadable); exit 2 on a problem",
     )
-    verify.add_argument(
-        "--manifest",
-        type=Path,
-        default=DEFAULT_MANIFEST,
-        help=f"manifest to check (default: {DEFAULT_MANIFEST})",
-    )
+    for action, does in ((scan, "write"), (verify, "check")):
+        action.add_argument(
+            "--manifest",
+            type=Path,
+            default=DEFAULT_MANIFEST,
+            help=f"manifest to {does} (default: {DEFAULT_MANIFEST})",
+        )
     make = sub.add_parser(
         "make-demo", help="generate the three placeholder demo clips and add them to the manifest"
     )

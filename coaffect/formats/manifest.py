@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from coaffect.formats.errors import ManifestError, did_you_mean
-from coaffect.formats.strict_yaml import YamlReadError, read_located
+from coaffect.formats.strict_yaml import read_located, read_located_or_raise
 from coaffect.formats.validation_messages import model_fields_at, pydantic_lines
 
 FORMAT_VERSION = 1
@@ -106,11 +106,7 @@ def load_manifest(path: str | Path) -> Manifest:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: no such manifest file", hint="run 'coaffect stimuli scan' to create it")
-    try:
-        doc = read_located(path)
-    except YamlReadError as exc:
-        lines = [f"{path}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
-        raise ManifestError(lines[0], lines=lines) from None
+    doc = read_located_or_raise(path, ManifestError)
     try:
         model = ManifestModel.model_validate(doc.data)
     except ValidationError as exc:

@@ -38,7 +38,7 @@ from coaffect.formats.protocol_model import (
     Texts,
     TrialOrder,
 )
-from coaffect.formats.strict_yaml import LocatedYaml, YamlReadError, read_located
+from coaffect.formats.strict_yaml import LocatedYaml, read_located_or_raise
 from coaffect.formats.validation_messages import model_fields_at, pydantic_lines
 
 __all__ = [
@@ -247,11 +247,7 @@ def load_protocol(path: str | Path, check_manifest: bool = True) -> LoadedProtoc
     if not path.is_file():
         raise ProtocolError(f"{fname}: no such protocol file", hint="check the path")
     raw = path.read_bytes()
-    try:
-        doc = read_located(path)
-    except YamlReadError as exc:
-        lines = [f"{fname}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
-        raise ProtocolError(lines[0], lines=lines) from None
+    doc = read_located_or_raise(path, ProtocolError, fname)
     clip_ids = None
     protocol, lines = validate_protocol_data(doc, fname)
     if protocol is not None and check_manifest:

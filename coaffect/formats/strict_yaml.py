@@ -206,3 +206,28 @@ def read_located(path: str | Path) -> LocatedYaml:
             ]
         ) from None
     return load_located(text)
+
+
+def read_located_or_raise(
+    path: str | Path, error: type[Exception], label: str | None = None, hint: str | None = None
+) -> LocatedYaml:
+    r""":func:`read_located`, its problems raised as ``error`` with one ``LABEL:LINE:COL: problem`` line each.
+
+    ``error`` is a :class:`~coaffect.formats.errors.CoaffectError` subclass (ProtocolError,
+    ManifestError, BundleError); ``label`` names the file in the lines (default its path).
+
+    Examples
+    --------
+    >>> from coaffect.formats.errors import ManifestError
+    >>> _ = (tmp / "m.yaml").write_bytes(b"clips: [a\xff]")
+    >>> read_located_or_raise(tmp / "m.yaml", ManifestError, label="m.yaml")
+    Traceback (most recent call last):
+    ...
+    coaffect.formats.errors.ManifestError: m.yaml:1:10: file is not UTF-8 text; save it as UTF-8 in your editor (got byte 0xff)
+    """
+    try:
+        return read_located(path)
+    except YamlReadError as exc:
+        where = str(path) if label is None else label
+        lines = [f"{where}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
+        raise error(lines[0], lines=lines, hint=hint) from None

@@ -47,6 +47,26 @@ def _fields(section: str, a: dict, b: dict, unit: dict[str, str] | None = None) 
     return out
 
 
+def _keyed(kind: str, old: dict, new: dict, added, changed) -> list[str]:
+    """``<kind> added: ...``, ``<kind> removed: ...`` and ``changed(key, old, new)`` lines for two keyed sets.
+
+    Examples
+    --------
+    >>> _keyed("seat", {"A": 1}, {"B": 2}, lambda k, y: f"{k} ({y})", lambda k, x, y: [])
+    ['seat removed: A', 'seat added: B (2)']
+    """
+    out: list[str] = []
+    for key in dict.fromkeys([*old, *new]):
+        x, y = old.get(key), new.get(key)
+        if x is None:
+            out.append(f"{kind} added: {added(key, y)}")
+        elif y is None:
+            out.append(f"{kind} removed: {key}")
+        else:
+            out += changed(key, x, y)
+    return out
+
+
 def diff_protocol_models(
     a: Protocol,
     b: Protocol,
@@ -113,30 +133,33 @@ def diff_protocol_models(
     if a.iti != b.iti:
         out.append(f"pause between clips (iti) changed: {_fmt(a.iti)} s -> {_fmt(b.iti)} s")
 
-    for cond in dict.fromkeys([*a.conditions, *b.conditions]):
-        x, y = a.conditions.get(cond), b.conditions.get(cond)
-        if x is None:
-            out.append(f"condition added: {cond} ({y.participants} participants)")
-        elif y is None:
-            out.append(f"condition removed: {cond}")
-        elif x.participants != y.participants:
-            out.append(f"{cond} condition: participants {x.participants} -> {y.participants}")
+    def conditions(cond, x, y):
+        return [f"{cond} condition: participants {x.participants} -> {y.participants}"] * (
+            x.participants != y.participants
+        )
 
-    seats_a = {s.id: s for s in a.seats}
-    seats_b = {s.id: s for s in b.seats}
-    for sid in dict.fromkeys([*seats_a, *seats_b]):
-        x, y = seats_a.get(sid), seats_b.get(sid)
-        if x is None:
-            out.append(f"seat added: {sid} (happy={y.buttons.happy}, sad={y.buttons.sad})")
-        elif y is None:
-            out.append(f"seat removed: {sid}")
-        else:
-            for button in ("happy", "sad"):
-                kx, ky = getattr(x.buttons, button), getattr(y.buttons, button)
-                if kx != ky:
-                    out.append(f"seat {sid} {button} key changed: {kx} -> {ky}")
-            if x.label != y.label:
-                out.append(f"seat {sid} label changed: {_fmt(x.label)} -> {_fmt(y.label)}")
+    def seats(sid, x, y):
+        keys = [
+            f"seat {sid} {button} key changed: {getattr(x.buttons, button)} -> {getattr(y.buttons, button)}"
+            for button in ("happy", "sad")
+            if getattr(x.buttons, button) != getattr(y.buttons, button)
+        ]
+        return keys + [f"seat {sid} label changed: {_fmt(x.label)} -> {_fmt(y.label)}"] * (x.label != y.label)
+
+    out += _keyed(
+        "condition",
+        a.conditions,
+        b.conditions,
+        lambda c, y: f"{c} ({y.participants} participants)",
+        conditions,
+    )
+    out += _keyed(
+        "seat",
+        {s.id: s for s in a.seats},
+        {s.id: s for s in b.seats},
+        lambda sid, y: f"{sid} (happy={y.buttons.happy}, sad={y.buttons.sad})",
+        seats,
+    )
 
     ra, rb = a.ratings, b.ratings
     out += _fields(
@@ -147,38 +170,28 @@ def diff_protocol_models(
     )
     items_a = {i.id: i for i in ra.items}
     items_b = {i.id: i for i in rb.items}
-    for iid in dict.fromkeys([*items_a, *items_b]):
-        x, y = items_a.get(iid), items_b.get(iid)
-        if x is None:
-            out.append(f"rating added: {iid} ({y.low}-{y.high}, {y.prompt!r})")
-        elif y is None:
-            out.append(f"rating removed: {iid}")
-        else:
-            if (x.low, x.high) != (y.low, y.high):
-                out.append(f"rating {iid} scale changed: {x.low}-{x.high} -> {y.low}-{y.high}")
-            out += _fields(
-                f"rating {iid}",
-                x.model_dump(exclude={"id", "low", "high"}),
-                y.model_dump(exclude={"id", "low", "high"}),
-            )
+
+    def items(iid, x, y):
+        scale = [f"rating {iid} scale changed: {x.low}-{x.high} -> {y.low}-{y.high}"]
+        return scale * ((x.low, x.high) != (y.low, y.high)) + _fields(
+            f"rating {iid}",
+            x.model_dump(exclude={"id", "low", "high"}),
+            y.model_dump(exclude={"id", "low", "high"}),
+        )
+
+    out += _keyed("rating", items_a, items_b, lambda iid, y: f"{iid} ({y.low}-{y.high}, {y.prompt!r})", items)
     if list(items_a) != list(items_b) and set(items_a) == set(items_b):
         out.append(f"rating order changed: {', '.join(items_a)} -> {', '.join(items_b)}")
 
-    cams_a = {c.name: c for c in a.cameras}
-    cams_b = {c.name: c for c in b.cameras}
-    for name in dict.fromkeys([*cams_a, *cams_b]):
-        x, y = cams_a.get(name), cams_b.get(name)
-        if x is None:
-            out.append(f"camera added: {name} (seats {', '.join(y.seats)})")
-        elif y is None:
-            out.append(f"camera removed: {name}")
-        else:
-            out += _fields(
-                f"camera {name}",
-                x.model_dump(exclude={"name"}),
-                y.model_dump(exclude={"name"}),
-                {"fps": " fps"},
-            )
+    out += _keyed(
+        "camera",
+        {c.name: c for c in a.cameras},
+        {c.name: c for c in b.cameras},
+        lambda name, y: f"{name} (seats {', '.join(y.seats)})",
+        lambda name, x, y: _fields(
+            f"camera {name}", x.model_dump(exclude={"name"}), y.model_dump(exclude={"name"}), {"fps": " fps"}
+        ),
+    )
 
     out += _fields("display", a.display.model_dump(), b.display.model_dump())
     ta, tb = a.texts.model_dump(), b.texts.model_dump()

@@ -171,17 +171,13 @@ def load_protocol_migrating(path, check_manifest: bool = True, written_by: Optio
     from pathlib import Path
 
     from coaffect.formats.protocol import LoadedProtocol, load_protocol, validate_protocol_data
-    from coaffect.formats.strict_yaml import LocatedYaml, YamlReadError, read_located
+    from coaffect.formats.strict_yaml import LocatedYaml, read_located_or_raise
 
     path = Path(path)
     fname = str(path)
     if not path.is_file():
         raise ProtocolError(f"{fname}: no such protocol file", hint="check the path")
-    try:
-        doc = read_located(path)
-    except YamlReadError as exc:
-        lines = [f"{fname}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
-        raise ProtocolError(lines[0], lines=lines) from None
+    doc = read_located_or_raise(path, ProtocolError, fname)
     line, col = doc.where(("format_version",))
     data, messages = migrate_protocol_data(doc.data, f"{fname}:{line}:{col}", written_by)
     if not messages:

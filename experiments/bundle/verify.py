@@ -17,7 +17,7 @@ from typing import Optional
 from coaffect.formats.errors import BundleError, CoaffectError
 from coaffect.formats.manifest import Manifest, load_manifest
 from coaffect.formats.protocol import LoadedProtocol
-from coaffect.formats.strict_yaml import YamlReadError, read_located
+from coaffect.formats.strict_yaml import read_located_or_raise
 
 from .layout import (
     BUNDLE_FORMAT,
@@ -216,11 +216,12 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _check_contents(bm: BundleManifest, root: Path, label: str) -> OpenedBundle:
     protocol_file = root / bm.protocol.path
-    try:
-        doc = read_located(protocol_file)
-    except YamlReadError as exc:
-        lines = [f"{label}:{bm.protocol.path}:{p.line}:{p.col}: {p.message}" for p in exc.problems]
-        raise BundleError(lines[0], lines=lines, hint="YAML in a bundle must be plain values") from None
+    doc = read_located_or_raise(
+        protocol_file,
+        BundleError,
+        f"{label}:{bm.protocol.path}",
+        hint="YAML in a bundle must be plain values",
+    )
     data = doc.data if isinstance(doc.data, dict) else {}
     refs = [
         (

@@ -158,6 +158,22 @@ class RatingScreen:
     done: str = "OK"
 
 
+def _write_rating(rt: Runtime, screen: RatingScreen, item, st: _SeatState, onset: float) -> None:
+    """One ``ratings.tsv`` row: the confirmed value and response time, or n/a for both."""
+    rt.writer.append(
+        "ratings.tsv",
+        {
+            "trial": screen.trial,
+            "stimulus_id": screen.stimulus_id,
+            "participant_id": st.participant_id,
+            "item": item.id,
+            "value": st.value if st.confirmed else None,
+            "rt": st.rt if st.confirmed else None,
+            "onset": onset,
+        },
+    )
+
+
 def run_rating_screen(rt: Runtime, screen: RatingScreen, item, active: list[str]) -> None:
     """One rating screen for one item; writes a ``ratings.tsv`` row per active seat.
 
@@ -204,34 +220,11 @@ def run_rating_screen(rt: Runtime, screen: RatingScreen, item, active: list[str]
             apply_rating_event(st, ev, held, item.low, item.high, onset)
             if st.confirmed:
                 pending.discard(ev.seat)
-                rt.writer.append(
-                    "ratings.tsv",
-                    {
-                        "trial": trial,
-                        "stimulus_id": stimulus_id,
-                        "participant_id": st.participant_id,
-                        "item": item.id,
-                        "value": st.value,
-                        "rt": st.rt,
-                        "onset": onset,
-                    },
-                )
+                _write_rating(rt, screen, item, st, onset)
         _draw(rt, intro, item, states, active_set, how_to, done)
         rt.display.flip()
-    for sid in sorted(pending, key=active.index):
-        st = by_seat[sid]
-        rt.writer.append(
-            "ratings.tsv",
-            {
-                "trial": trial,
-                "stimulus_id": stimulus_id,
-                "participant_id": st.participant_id,
-                "item": item.id,
-                "value": None,
-                "rt": None,
-                "onset": onset,
-            },
-        )
+    for sid in sorted(pending, key=active.index):  # timed out: value and rt n/a
+        _write_rating(rt, screen, item, by_seat[sid], onset)
     end = rt.clock.now()
     detail = f"item={item.id} seats={','.join(active)}"
     if pending:

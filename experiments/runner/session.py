@@ -195,26 +195,12 @@ def run_session(
         Default: local date and time.
     output : path
         Dataset folder (``ses-<id>`` is created inside).
-    simulate : {None, 'inprocess', 'xdotool'}
-        Simulated participants: key events made in-process, or injected as real
-        X key events with xdotool (tests the real keyboard path).
-    seed : int
-        Seed of the simulated participants.
     resume : path, optional
         ``ses-<id>`` folder of an interrupted session to continue.
-    cameras : bool
-        Record the protocol's cameras (``--no-cameras``: False).
-    camera_files : dict, optional
-        Camera name -> video file replayed instead of the device.
-    skip_button_check : bool
-        Skip the button check (logged).
-    scripted : list of Scripted, optional
-        Extra simulated key actions (tests: holds across trials, escape).
-    progress : bool
-        Show a progress bar of trials.
-    experimenter_view : dict, optional
-        Open the experimenter's live view (``experiments.runner.experimenter_view``):
-        ``{'screen': 1}``, optionally ``size``, ``interval``, ``snapshot_dir``.
+    simulate, seed, cameras, camera_files, skip_button_check, scripted, progress, experimenter_view
+        How the session runs: the fields of :class:`SessionOptions` (simulated participants
+        and their seed, cameras or replayed camera files, the button check, extra scripted
+        key actions, the progress bar, the experimenter's view).
     options : SessionOptions, optional
         All of ``simulate`` ... ``experimenter_view`` as one object (it wins over them).
 

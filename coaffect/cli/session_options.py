@@ -1,4 +1,4 @@
-"""``--camera-file NAME=PATH``: replay a video file as a camera (``coaffect run`` and ``rig-check``)."""
+"""Options ``coaffect run`` and ``rig-check`` share: ``--camera-file NAME=PATH`` and ``--simulate [MODE]``."""
 
 from __future__ import annotations
 
@@ -32,4 +32,18 @@ def add_camera_file_argument(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=PATH",
         help="replay a video file as camera NAME",
+    )
+
+
+def add_simulate_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--simulate [inprocess|xdotool]`` (bare: ``inprocess``) to rehearse ``what`` without people."""
+    from experiments.runner.simulated import SIMULATE_MODES
+
+    parser.add_argument(
+        "--simulate",
+        nargs="?",
+        const=SIMULATE_MODES[0],
+        choices=SIMULATE_MODES,
+        help=f"{what} with simulated participants: key events made in-process (default) "
+        "or injected as real X key events with xdotool",
     )
