@@ -23,17 +23,10 @@ TWO = dict(valences=("positive", "negative"), n_clips=8)
 
 
 def test_simulated_trials_carry_every_variance_component():
-    spec = SimulationSpec(
-        n_alone=40,
-        n_group_sessions=20,
-        n_clips=16,
-        sd_participant=0.0,
-        sd_stimulus=0.0,
-        sd_session=0.0,
-        sd_stimulus_condition=0.8,
-        sd_participant_valence=0.0,
-        **{k: v for k, v in TWO.items() if k != "n_clips"},
-    )
+    # only the clip-by-condition SD is present
+    zero = {f"sd_{c}": 0.0 for c in ("participant", "stimulus", "session", "participant_valence")}
+    sizes = {"n_alone": 40, "n_group_sessions": 20, "n_clips": 16, "valences": TWO["valences"]}
+    spec = SimulationSpec(sd_stimulus_condition=0.8, **zero, **sizes)
     t = simulate_trials(spec, seed=4, group_effect=0.0)
     # only the clip-by-condition SD is present: each clip's group-minus-alone difference varies
     # with SD 0.8 * sqrt(2) around zero

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.checks import check_option
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS, ALL_COLUMNS, EMOTIONS, HEAD_POSE, RAW_UNITS
 
@@ -85,8 +86,7 @@ def _assemble(
     scale,
     pose: dict | None = None,
 ) -> pd.DataFrame:
-    if scale not in ("z", "native"):
-        raise AnalysisError(f"scale: got '{scale}'; allowed: z, native")
+    check_option("scale", scale, ("z", "native"), error=AnalysisError)
     n = len(df)
     out = pd.DataFrame(
         {

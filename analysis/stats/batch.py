@@ -19,6 +19,7 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 
+from ..docstrings import fill_doc
 from .fit import DROP_ORDER
 from .inference import GROUP_TERM
 from .mixed_lme4 import R_TERMS, r_frame, run_rscript
@@ -71,6 +72,7 @@ write.csv(do.call(rbind, rows), args[3], row.names = FALSE)
 """
 
 
+@fill_doc
 def group_effect_batch(
     studies: list[pd.DataFrame],
     formula: str = "AU12 ~ condition * valence",
@@ -89,7 +91,7 @@ def group_effect_batch(
         Fixed part; its ``condition[group-alone]`` coefficient is reported.
     intercepts_only : bool
         Also fit ``(1 | participant) + (1 | stimulus) + (0 + in_group | session)``.
-    ddf : {"Satterthwaite", "Kenward-Roger"}
+    %(ddf)s
     first_study : int
         Number of the first study (for the ``study`` column).
     timeout : float

@@ -20,6 +20,7 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 
+from ..docstrings import fill_doc
 from .model_data import ModelData
 from .result import FIXED_COLUMNS, MixedModelResult
 
@@ -204,6 +205,7 @@ def r_frame(md) -> tuple[pd.DataFrame, dict]:
     return frame, names
 
 
+@fill_doc
 def fit_lme4(
     md: ModelData,
     timeout: float = 600,
@@ -223,8 +225,7 @@ def fit_lme4(
         name -> {"L": rows over the fixed effects, "joint": bool}: tested in R by
         ``lmerTest::contest`` with the same df method (joint F, or one t per row);
         the results are in ``result.tests``.
-    ddf : {"Satterthwaite", "Kenward-Roger"}
-        Denominator df (Kenward-Roger needs pbkrtest; Satterthwaite otherwise).
+    %(ddf)s
     family : {"gaussian", "binomial", "poisson"}
         ``glmer`` (Laplace, Wald z tests, logit/log link) for the non-Gaussian ones.
 

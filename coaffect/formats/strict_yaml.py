@@ -16,6 +16,8 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .errors import CoaffectError
+
 Path_ = tuple  # a location inside the document: ("seats", 0, "buttons")
 
 
@@ -209,7 +211,7 @@ def read_located(path: str | Path) -> LocatedYaml:
 
 
 def read_located_or_raise(
-    path: str | Path, error: type[Exception], label: str | None = None, hint: str | None = None
+    path: str | Path, error: type[CoaffectError], label: str | None = None, hint: str | None = None
 ) -> LocatedYaml:
     r""":func:`read_located`, its problems raised as ``error`` with one ``LABEL:LINE:COL: problem`` line each.
 
