@@ -62,6 +62,32 @@ def test_analysis_imports_without_psychopy(root):
     assert result["loaded"] == []
 
 
+def test_front_door_is_cheap_and_every_public_name_resolves_without_psychopy(root):
+    """``import analysis`` loads no pandas; every name of it and of its subpackages imports."""
+    code = (
+        _BLOCKER.format(forbidden=FORBIDDEN)
+        + """
+import analysis
+light = "pandas" not in sys.modules and "cv2" not in sys.modules
+packages = ["analysis"] + ["analysis." + p for p in
+            ("study", "scoring", "measures", "stats", "simulate", "interop", "parallel")]
+missing = []
+for name in packages:
+    mod = __import__(name, fromlist=["x"])
+    for public in mod.__all__:
+        try:
+            getattr(mod, public)
+        except Exception as exc:
+            missing.append(f"{name}.{public}: {exc!r}")
+print(json.dumps({"light": light, "n": len(analysis.__all__), "missing": missing, "attempts": attempts}))
+"""
+    )
+    result = _run(code, root)
+    assert result["light"], "import analysis loaded pandas or OpenCV"
+    assert result["n"] >= 35 and result["missing"] == [], result["missing"]
+    assert result["attempts"] == []
+
+
 def test_cli_parser_imports_nothing_heavy(root):
     """Building the parser imports every verb module; none may pull in PsychoPy."""
     code = (
