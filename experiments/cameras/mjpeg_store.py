@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from coaffect.formats import session_format as fmt
 from coaffect.formats.session_writer import TableWriter, write_json_atomic
+
+if TYPE_CHECKING:  # imported where used: a capture process loads this before its guards
+    import numpy as np
 
 #: JPEG quality of recorded frames (OpenCV scale 0-100).
 JPEG_QUALITY = 90
@@ -138,6 +140,7 @@ def read_frame(video: Path, row: FrameRow) -> np.ndarray:
     (480, 640, 3)
     """
     import cv2
+    import numpy as np
 
     with open(video, "rb") as fh:
         fh.seek(row.byte_offset)
