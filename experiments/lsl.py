@@ -1,10 +1,13 @@
 """Lab Streaming Layer: markers and button states out, physiology streams in.
 
 Publishing (``lsl: {publish: true}``): :class:`LslPublisher` opens a marker
-stream ``coaffect-markers`` (type ``Markers``, one JSON string per row of
+stream ``coaffect-markers-<session>`` (type ``Markers``, one JSON string per row of
 ``events.tsv`` and ``ratings.tsv``, stamped with the row's onset) and one
-``coaffect-buttons-<seat>`` stream per seat (type ``Buttons``, channels happy and
-sad, 1 = held, one sample per raw down or up, stamped with the key time).
+``coaffect-buttons-<session>-<seat>`` stream per seat (type ``Buttons``, channels
+happy and sad, 1 = held, one sample per raw down or up, stamped with the key
+time). The session id in the name keeps two sessions on one network apart;
+each stream's ``source_id`` is its name and the host (:func:`source_id`), the
+same after ``--resume``, so a recorder that lost the stream picks it up again.
 The runner's row tee (:class:`experiments.runner.lab.RowTee`) hands it every
 row the moment it is written; the runner needs no other hook.
 
@@ -24,6 +27,7 @@ term. Outgoing stamps use the inverse: ``session_t + clock_zero_perf + lsl_minus
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -35,8 +39,10 @@ from coaffect.formats.session_writer import TableWriter
 
 from .runner.clock import measure_offset
 
-MARKER_STREAM = "coaffect-markers"
-BUTTON_STREAM = "coaffect-buttons-{seat}"
+#: Name of a session's marker stream (up to coaffect 0.2.0: ``coaffect-markers``).
+MARKER_STREAM = "coaffect-markers-{session}"
+#: Name of a seat's button-state stream (up to 0.2.0: ``coaffect-buttons-<seat>``).
+BUTTON_STREAM = "coaffect-buttons-{session}-{seat}"
 _MARKER_TABLES = ("events.tsv", "ratings.tsv")
 
 
@@ -59,6 +65,17 @@ def _pylsl():
     return pylsl
 
 
+def source_id(stream_name: str) -> str:
+    """The LSL ``source_id`` of a stream this machine publishes: its name and the host.
+
+    Examples
+    --------
+    >>> source_id(MARKER_STREAM.format(session="S1")).startswith("coaffect-markers-S1@")
+    True
+    """
+    return f"{stream_name}@{socket.gethostname()}"
+
+
 def lsl_minus_perf() -> tuple[float, float]:
     """Offset ``pylsl.local_clock() - time.perf_counter()`` (s) and its uncertainty."""
     return measure_offset(_pylsl().local_clock)
@@ -77,21 +94,17 @@ class LslPublisher:
         pylsl = self._pylsl = _pylsl()
         self.clock_zero = clock_zero
         self.offset, _ = lsl_minus_perf()
+        self.marker_name = MARKER_STREAM.format(session=session_id)
         info = pylsl.StreamInfo(
-            MARKER_STREAM, "Markers", 1, pylsl.IRREGULAR_RATE, "string", f"coaffect-{session_id}"
+            self.marker_name, "Markers", 1, pylsl.IRREGULAR_RATE, "string", source_id(self.marker_name)
         )
         self.markers = pylsl.StreamOutlet(info)
         self.buttons = {}
         self.state = {}
+        self.button_names = {}
         for seat in seats:
-            binfo = pylsl.StreamInfo(
-                BUTTON_STREAM.format(seat=seat),
-                "Buttons",
-                2,
-                pylsl.IRREGULAR_RATE,
-                "int32",
-                f"coaffect-{session_id}-{seat}",
-            )
+            name = self.button_names[seat] = BUTTON_STREAM.format(session=session_id, seat=seat)
+            binfo = pylsl.StreamInfo(name, "Buttons", 2, pylsl.IRREGULAR_RATE, "int32", source_id(name))
             chans = binfo.desc().append_child("channels")
             for name in ("happy", "sad"):
                 chans.append_child("channel").append_child_value("label", name)
@@ -118,8 +131,9 @@ class LslPublisher:
 
     def describe(self) -> dict:
         return {
-            "markers": MARKER_STREAM,
-            "buttons": [BUTTON_STREAM.format(seat=s) for s in self.buttons],
+            "markers": self.marker_name,
+            "buttons": [self.button_names[s] for s in self.buttons],
+            "source_ids": [source_id(n) for n in (self.marker_name, *self.button_names.values())],
             "lsl_minus_perf_s": self.offset,
         }
 
@@ -132,6 +146,8 @@ def resolve_stream(spec, timeout: Optional[float] = None):
     """The StreamInfo of a protocol LslStream, or None if not found within its timeout."""
     pylsl = _pylsl()
     pred = f"name='{spec.name}'" + (f" and type='{spec.type}'" if spec.type else "")
+    if spec.source_id:
+        pred += f" and source_id='{spec.source_id}'"
     found = pylsl.resolve_bypred(pred, 1, timeout if timeout is not None else spec.timeout)
     return found[0] if found else None
 
@@ -147,7 +163,8 @@ def check_streams(specs) -> list[str]:
         if resolve_stream(spec) is None:
             if spec.required:
                 raise HardwareError(
-                    f"lsl: stream '{spec.name}'{' of type ' + spec.type if spec.type else ''} "
+                    f"lsl: stream '{spec.name}'{' of type ' + spec.type if spec.type else ''}"
+                    f"{' from ' + spec.source_id if spec.source_id else ''} "
                     f"not found within {spec.timeout:g} s",
                     hint="start the device's LSL app, or set required: false for this stream",
                 )
