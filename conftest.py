@@ -1,4 +1,11 @@
-"""Doctest set-up for every module's Examples section (``--doctest-modules``).
+"""Test-run set-up: a private X display per pytest process, and every module's doctests.
+
+``--own-xvfb`` (``make test`` passes it) starts a private ``Xvfb`` for each
+process that runs tests: each pytest-xdist worker, or pytest itself without
+xdist. PsychoPy windows, xdotool's key events (they go to the focused window)
+and the screenshots of one worker then never meet another's.
+
+Doctests (``--doctest-modules``):
 
 Examples run from the project root, so they can name committed files
 (``protocols/bittersweet-demo.yaml``, ``stimuli/manifest.yaml``), and get in
@@ -7,12 +14,62 @@ small simulated study (3 alone participants, 2 groups of 2, 3 clips; made
 once per test session by :func:`analysis.simulate_study.simulate_study`).
 """
 
+import os
 from pathlib import Path
 
 import pytest
 from _pytest.doctest import DoctestItem
 
 ROOT = Path(__file__).resolve().parent
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--own-xvfb",
+        action="store_true",
+        help="start a private Xvfb (DISPLAY) for each process that runs tests (each xdist worker)",
+    )
+
+
+def pytest_configure(config):
+    runs_tests = hasattr(config, "workerinput") or config.getoption("dist", "no") == "no"
+    if config.getoption("own_xvfb") and runs_tests:
+        from tests.xvfb import start_xvfb
+
+        config._coaffect_xvfb, os.environ["DISPLAY"] = start_xvfb()
+        os.environ.pop("XAUTHORITY", None)  # the private server has no access control to pass
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Keep ``--dist loadgroup`` grouping by ``xdist_group`` on pytest 9.2.
+
+    pytest-xdist 3.8.0 marks a grouped test by appending ``@group`` to its
+    ``_nodeid``, which pytest 9.2 no longer reads (its node ids are structured):
+    the tests were silently spread over the workers, each scoring or building
+    the shared fixture again (pytest-xdist issue 1386). This puts the suffix
+    where pytest 9.2 keeps the id; it does nothing where xdist's own suffix
+    took effect.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        }
+        if groups and "@" not in item.nodeid.rpartition("::")[2]:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+
+
+def pytest_unconfigure(config):
+    server = getattr(config, "_coaffect_xvfb", None)
+    if server is not None:
+        from tests.xvfb import stop_xvfb
+
+        stop_xvfb(server)
 
 
 @pytest.fixture(scope="session")
