@@ -16,10 +16,15 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from test_runner_kit import PY, ROOT, make_study, read_tsv
 from xvfb import start_xvfb, stop_xvfb
 
 from conftest import require_tool
+
+# frame drops with and without the view, snapshots timed against buttons.tsv: run alone,
+# after the parallel pass (make test)
+pytestmark = pytest.mark.serial
 
 TWO_SCREENS = ("+xinerama", "-screen", "0", "1280x1024x24", "-screen", "1", "800x600x24")
 _LIB = """

@@ -29,6 +29,9 @@ from experiments.cameras.mjpeg_store import camera_paths, read_frame, read_frame
 from experiments.runner.clock import SessionClock
 from experiments.runner.simulated import Action
 
+# loss bounds measured against the kill time: run alone, after the parallel pass (make test)
+pytestmark = pytest.mark.serial
+
 GIF = "single/head-pose-face-detection-male.gif"  # one face, replayed in a loop at 12.5 fps
 #: The promise (README, docs/runner.md): a crash loses at most about a second.
 LOSS_BOUND_S = 1.0
