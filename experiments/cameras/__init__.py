@@ -41,9 +41,10 @@ def camera_specs(
 
     Examples
     --------
-    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")  # doctest: +SKIP
-    >>> [s.name for s in camera_specs(lp)]                      # doctest: +SKIP
-    ['wide']
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")
+    >>> [(s.name, s.kind, s.seats) for s in camera_specs(lp, condition="alone")]
+    [('wide', 'file', ('A', 'B', 'C'))]
     """
     from coaffect.formats.errors import HardwareError, did_you_mean
 

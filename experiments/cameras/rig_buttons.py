@@ -316,8 +316,15 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
 
     Examples
     --------
-    >>> print(button_problems(lp, res)[0])  # doctest: +SKIP
-    demo.yaml:54:53: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 30 s
+    A check where seat B's sad button never came:
+
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")
+    >>> never = {"seat": "B", "button": "sad", "label": "middle", "key": "b", "prompted": True,
+    ...          "seen_down": False, "seen_up": False}
+    >>> res = {"status": "failed", "timeout_s": 30.0, "buttons": [never]}
+    >>> print(button_problems(lp, res)[0])
+    /.../bittersweet-demo.yaml:...: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 30 s
     """
     from coaffect.formats.strict_yaml import read_located
 

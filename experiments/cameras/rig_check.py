@@ -58,8 +58,9 @@ def probe_camera(spec: CameraSpec, seconds: float, preview: Path | None = None) 
 
     Examples
     --------
-    >>> probe_camera(CameraSpec("s", file="single_face.mp4"), 2.0)["fps_measured"]  # doctest: +SKIP
-    30.0
+    >>> r = probe_camera(CameraSpec("s", file=str(clip), loop=True), 0.4)
+    >>> r["opened"], r["fps_nominal"], r["width"], r["height"]
+    (True, 15.0, 512, 512)
     """
     import cv2
 
