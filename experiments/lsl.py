@@ -86,8 +86,16 @@ class LslPublisher:
 
     Examples
     --------
-    >>> pub = LslPublisher("S1", ["A", "B"], clock_zero=0.0)   # doctest: +SKIP
-    >>> pub.on_row("events.tsv", {"onset": 1.0, "trial_type": "clip"})  # doctest: +SKIP
+    A session id unique to this run, so no other session's streams are mixed in:
+
+    >>> import uuid
+    >>> session = f"doc{uuid.uuid4().hex[:8]}"
+    >>> pub = LslPublisher(session, ["A", "B"], clock_zero=0.0)
+    >>> pub.on_row("events.tsv", {"onset": 1.0, "trial_type": "clip"})
+    >>> names = pub.describe()
+    >>> names["markers"] == f"coaffect-markers-{session}", names["buttons"][1] == f"coaffect-buttons-{session}-B"
+    (True, True)
+    >>> pub.close()
     """
 
     def __init__(self, session_id: str, seats: list[str], clock_zero: float):
@@ -255,6 +263,8 @@ class PhysioRecorder:
 
     Examples
     --------
+    Not run as a doctest: it needs an LSL stream to record (tests/test_lsl.py).
+
     >>> rec = PhysioRecorder(protocol.lsl.record, session_dir, clock_zero).start()  # doctest: +SKIP
     >>> rec.stop()                                                                 # doctest: +SKIP
     {'ppg': {'samples': 1000, ...}}

@@ -66,6 +66,9 @@ def run_bundle_action(args) -> int:
 
     Examples
     --------
+    Not run as a doctest: it takes the parsed arguments of ``coaffect protocol``;
+    tests/test_bundle_roundtrip.py runs every action through the CLI.
+
     >>> run_bundle_action(args)  # doctest: +SKIP
     0
     """

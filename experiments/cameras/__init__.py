@@ -118,6 +118,9 @@ def open_cameras(
 
     Examples
     --------
+    Not run as a doctest: it starts a capture process per camera (seconds;
+    tests/test_cameras_cli.py).
+
     >>> cams = open_cameras(lp, ses_dir, clock_zero)   # doctest: +SKIP
     >>> cams.enroll({"A": "P01"}, ses_dir / "enroll")   # doctest: +SKIP
     {'P01': PosixPath('.../enroll/P01.png')}

@@ -82,6 +82,9 @@ class CameraSet:
 
     Examples
     --------
+    Not run as a doctest: it starts capture processes (seconds; tests/test_cameras.py,
+    tests/test_cameras_faults.py).
+
     >>> cams = CameraSet([CameraSpec("wide", file="wide.avi", seats=("A",))],
     ...                  Path("ses-01"), time.perf_counter())        # doctest: +SKIP
     >>> cams.start(); cams.poll(); summary = cams.stop()             # doctest: +SKIP
@@ -147,6 +150,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it starts capture processes (seconds; tests/test_cameras.py).
+
         >>> cams = CameraSet(specs, Path("ses-01"), clock_zero).start()  # doctest: +SKIP
         >>> cams.cameras["wide"].first_t                                 # doctest: +SKIP
         0.71
@@ -275,6 +280,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras_faults.py).
+
         >>> for row in cams.poll():                 # doctest: +SKIP
         ...     writer.append("events.tsv", row)
         """
@@ -344,6 +351,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras_faults.py).
+
         >>> psutil.Process(cams.pids()["wide"]).memory_info().rss  # doctest: +SKIP
         79560704
         """
@@ -367,6 +376,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras.py).
+
         >>> session_writer.update(cameras=cams.stop())  # doctest: +SKIP
         """
         if self._summary is not None:
@@ -433,6 +444,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras.py).
+
         >>> cams.enroll({"A": "P01"}, ses_dir / "enroll")  # doctest: +SKIP
         {'P01': PosixPath('.../enroll/P01.png')}
         """

@@ -99,6 +99,9 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
 
     Examples
     --------
+    Not run as a doctest: it reads the runtime of a button check run in a window
+    (tests/test_cameras_cli.py).
+
     >>> rows = button_results(rt, p.seats)               # doctest: +SKIP
     >>> rows[0]["seat"], rows[0]["button"], rows[0]["hold_s"]  # doctest: +SKIP
     ('A', 'happy', 0.3)
@@ -180,6 +183,8 @@ def check_buttons(
 
     Examples
     --------
+    Not run as a doctest: it opens a PsychoPy window (seconds; tests/test_cameras_cli.py).
+
     >>> res = check_buttons(load_protocol("protocols/bittersweet-demo.yaml"),
     ...                     simulate="inprocess")  # doctest: +SKIP
     >>> res["status"], res["buttons"][0]["hold_s"]  # doctest: +SKIP
