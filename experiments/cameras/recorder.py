@@ -331,6 +331,7 @@ class CameraSet:
 
     def _restart(self, cam: _Camera) -> None:
         """A capture process died (kill -9, crash): start a new one that appends."""
+        self._drain(cam)  # what it said before it died (its pipe is read to the end)
         video, table = camera_paths(self.session_dir, cam.spec.name)
         last = last_complete_row(video, table)  # a frame cut by the kill is not kept
         fps = cam.fps_nominal or cam.spec.fps
