@@ -57,8 +57,11 @@ def _pylsl():
 
     if "LSLAPICFG" not in os.environ:
         cfg = Path(tempfile.gettempdir()) / "coaffect-lsl_api.cfg"
-        if not cfg.exists():
-            cfg.write_text("[log]\nlevel = -2\n", encoding="utf-8")
+        if not cfg.exists():  # written whole, then renamed: a process starting beside never reads half
+            fd, part = tempfile.mkstemp(prefix=".coaffect-lsl_api-", dir=cfg.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write("[log]\nlevel = -2\n")
+            os.replace(part, cfg)
         os.environ["LSLAPICFG"] = str(cfg)
     import pylsl
 
