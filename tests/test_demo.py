@@ -45,7 +45,9 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
     for s, (_, condition, people) in zip(sessions, plan):
         assert s.meta["condition"] == condition
         clips = s.events[s.events.trial_type == "clip"]
-        assert len(clips) == 3 and (clips.duration.between(1.9, 2.5)).all()  # the short clips played
+        # the short clips played: 2 s each (a starved machine shows them a little shorter or
+        # longer, never near the 8 s of the committed clips)
+        assert len(clips) == 3 and (clips.duration < 4.0).all(), clips.duration.tolist()
         # every session filmed its participants and scored one row per frame x participant
         frames = len(s.cameras["wide"])
         assert frames > 15 * 6 and s.meta["cameras"]["wide"]["frames_written"] == frames  # 15 fps feed
