@@ -64,14 +64,14 @@ def pytest_collection_modifyitems(config, items):
     """
     if not getattr(config.option, "loadgroup", False):
         return
-    from _pytest.nodeid import coerce_node_id
-
     for item in items:
         groups = {
             str(m.args[0] if m.args else m.kwargs.get("name", "default"))
             for m in item.iter_markers("xdist_group")
         }
         if groups and "@" not in item.nodeid.rpartition("::")[2]:
+            from _pytest.nodeid import coerce_node_id  # pytest 9.2's structured ids
+
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
 
 
