@@ -24,9 +24,11 @@ def start_xvfb(*screens: str, timeout: float = 30.0) -> tuple[subprocess.Popen, 
 
     Examples
     --------
-    >>> server, display = start_xvfb("+xinerama", *SCREEN, "-screen", "1", "800x600x24")  # doctest: +SKIP
-    >>> display                                                                          # doctest: +SKIP
-    ':3'
+    >>> server, display = start_xvfb("+xinerama", *SCREEN, "-screen", "1", "800x600x24")
+    >>> display.startswith(":"), server.poll() is None
+    (True, True)
+    >>> stop_xvfb(server); server.returncode is not None
+    True
     """
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
