@@ -40,6 +40,7 @@ import importlib.util
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -482,13 +483,17 @@ def open_executor(
 def _local_cluster(n: int) -> DaskExecutor:
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        silence_logs=logging.CRITICAL,  # task errors reach the caller; no worker log lines
-        dashboard_address=":8787",  # a busy port is replaced by a free one
-    )
+    with warnings.catch_warnings():
+        # a busy 8787 (another cluster on this machine) is replaced by a free port; the
+        # address in use is printed ("Dask dashboard: ..."), so Dask's warning is only noise
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            silence_logs=logging.CRITICAL,  # task errors reach the caller; no worker log lines
+            dashboard_address=":8787",
+        )
     try:
         client = Client(cluster, set_as_default=False)
     except Exception:

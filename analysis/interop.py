@@ -143,8 +143,8 @@ def read_openface(
 
     Examples
     --------
-    >>> faces = read_openface("../shared/data/interop/OpenFace_Test.csv")  # doctest: +SKIP
-    >>> len(faces), faces["frame"].iloc[0]                                # doctest: +SKIP
+    >>> faces = read_openface(shared / "interop/OpenFace_Test.csv")
+    >>> len(faces), int(faces["frame"].iloc[0])
     (100, 0)
     """
     df = _read_csv(path)
@@ -212,9 +212,8 @@ def read_pyfeat(
 
     Examples
     --------
-    >>> faces = read_pyfeat("../shared/data/interop/pyfeat_single_face_jpg_detections.csv",
-    ...                     scale="native")                                          # doctest: +SKIP
-    >>> faces[["AU12", "emo_happy"]].round(2).values.tolist()                         # doctest: +SKIP
+    >>> faces = read_pyfeat(shared / "interop/pyfeat_single_face_jpg_detections.csv", scale="native")
+    >>> faces[["AU12", "emo_happy"]].round(2).values.tolist()
     [[0.86, 1.0]]
     """
     df = _read_csv(path)

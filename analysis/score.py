@@ -151,9 +151,12 @@ def score_video(
 
     Examples
     --------
-    >>> faces, summary = score_video("../shared/data/edge/no_face.mp4", stop=4)  # doctest: +SKIP
-    >>> len(faces), summary["faces_found_fraction"]                            # doctest: +SKIP
+    >>> faces, summary = score_video(shared / "edge/no_face.mp4", stop=4)
+    >>> len(faces), summary["faces_found_fraction"]
     (4, 0.0)
+    >>> faces, summary = score_video(clip)  # 3 frames of one face
+    >>> faces["face_found"].tolist(), faces["participant_id"].unique().tolist()
+    ([True, True, True], ['face01'])
     """
     settings = settings or ScoreSettings()
     jobs = ScoreSettings.check_jobs(jobs)
@@ -244,6 +247,8 @@ def score_session(
 
     Examples
     --------
+    Not run as a doctest: it scores a recorded session (seconds; tests/test_score.py).
+
     >>> faces, summary = score_session("data/ses-S01")   # doctest: +SKIP
     >>> summary["faces_found_fraction"]                   # doctest: +SKIP
     0.98
@@ -364,6 +369,8 @@ def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, ra
 
     Examples
     --------
+    Not run as a doctest: it scores a recorded session (seconds; tests/test_score.py).
+
     >>> finish_session(Path("data/ses-S01"), out, ScoreSettings(), raws)  # doctest: +SKIP
     """
     faces, summary = score_session(session_dir, settings, raw_by_camera=raw_by_camera)
@@ -421,6 +428,8 @@ def score_dataset(
 
     Examples
     --------
+    Not run as a doctest: it scores every session of a dataset (minutes; tests/test_score.py).
+
     >>> score_dataset("data", workers=2)  # doctest: +SKIP
     """
     from coaffect.formats.session_reader import read_session_meta
@@ -501,9 +510,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> faces = score_image("../shared/data/single/single_face.jpg")  # doctest: +SKIP
-    >>> faces["emo_happy"].round(2).tolist()                           # doctest: +SKIP
-    [0.99]
+    >>> faces = score_image(shared / "single/single_face.jpg")
+    >>> faces["emo_happy"].round(2).tolist()
+    [0.98]
     """
     import cv2
 

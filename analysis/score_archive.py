@@ -22,6 +22,8 @@ How a dataset's scoring is dispatched (what is computed lives in
 
 Examples
 --------
+Not run as a doctest: it plans the chunks of a recorded session (tests/test_scale_out.py).
+
 >>> plan_session(Path("data/ses-S01"), PipelineSettings())  # doctest: +SKIP
 [CameraJob(name='wide', ...)]
 """

@@ -305,7 +305,9 @@ def write_synthetic_video(
 
     Examples
     --------
-    >>> truth = write_synthetic_video(tmp / "face.avi", n_frames=30)  # doctest: +SKIP
+    >>> truth = write_synthetic_video(tmp / "face.avi", n_frames=3)
+    >>> truth.shape, sorted(p.name for p in tmp.iterdir())
+    ((3, 9), ['face.avi', 'face_truth.tsv'])
     """
     path = Path(path)
     schedule = au_schedule(n_frames, fps) if schedule is None else schedule
@@ -343,8 +345,8 @@ def write_group_video(
 
     Examples
     --------
-    >>> truth = write_group_video(tmp / "wide.avi", n_faces=3, duration_s=2)  # doctest: +SKIP
-    >>> sorted(truth["face"].unique())                                       # doctest: +SKIP
+    >>> truth = write_group_video(tmp / "wide.avi", n_faces=3, duration_s=0.2)
+    >>> sorted(truth["face"].unique().tolist())
     [1, 2, 3]
     """
     if n_faces < 1:

@@ -179,8 +179,8 @@ def formulas_on_openface_landmarks(csv) -> FaceValidation:
 
     Examples
     --------
-    >>> v = formulas_on_openface_landmarks("../shared/data/interop/OpenFace_Test.csv")  # doctest: +SKIP
-    >>> v.table.set_index("au").loc["AU45", "pearson_r"].round(2)                     # doctest: +SKIP
+    >>> v = formulas_on_openface_landmarks(shared / "interop/OpenFace_Test.csv")
+    >>> float(v.table.set_index("au").loc["AU45", "pearson_r"].round(2))
     0.89
     """
     df = _read_csv(csv)
@@ -208,6 +208,9 @@ def validation_figure(faces: pd.DataFrame, openface: pd.DataFrame, table: pd.Dat
 
     Examples
     --------
+    Not run as a doctest: it needs a scored clip and OpenFace's output
+    (tests/test_validate_faces.py).
+
     >>> validation_figure(faces, openface, result.table, "validation.png")  # doctest: +SKIP
     """
     import matplotlib
@@ -261,6 +264,9 @@ def validate_faces(
 
     Examples
     --------
+    Not run as a doctest: it scores a clip and reads OpenFace's output for it (tens of seconds;
+    tests/test_validate_faces.py).
+
     >>> v = validate_faces("clip.mp4", "clip_openface.csv", out_dir="val")  # doctest: +SKIP
     >>> v.table[["au", "pearson_r", "icc"]]                                 # doctest: +SKIP
     """

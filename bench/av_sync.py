@@ -7,8 +7,12 @@ sound track: white flashes with tone bursts, see
 into the sink. Per trial the clip's own audio track is found in the recording by
 cross-correlation; the offset is audio onset minus the flip that showed frame 0.
 Per flash, the burst onset minus the flip that first showed the flash frame.
-The last line is JSON; the run fails (exit 1) if the session does not complete
-or the clips' sound is not found in the recording (median match < 0.5).
+The last line is JSON with the headline ratios against baselines of the same
+run: the offset per clip frame interval (``onset_offset_per_frame``) and per
+the bare tone's output latency (``onset_offset_vs_tone_latency``: how much of
+the offset the audio path alone explains); the run fails (exit 1) if the
+session does not complete or the clips' sound is not found in the recording
+(median match < 0.5).
 
     xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python bench/av_sync.py
 
@@ -104,8 +108,13 @@ def main(argv=None) -> int:
         and summary["trials"] == args.clips
         and float(sync.trials.match.median()) >= 0.5
     )
+    offset = summary["onset_offset_ms_median"]
     out = {
         "bench": "av_sync",
+        "onset_offset_per_frame": None if offset is None else round(offset / frame_ms, 3),
+        "onset_offset_vs_tone_latency": (
+            None if offset is None or not base.median_ms else round(offset / base.median_ms, 3)
+        ),
         **summary,
         "frame_ms": round(frame_ms, 2),
         "within_one_frame": bool(

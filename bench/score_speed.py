@@ -360,6 +360,7 @@ def main(argv=None) -> int:
         load_end = os.getloadavg()[0]
         print(f"load average at end {load_end:.2f} (other processes share these cores)")
         result = {
+            "bench": "score_speed",
             "frames": n,
             "faces_source": origin,
             "decode_fps": round(decode_fps, 1),

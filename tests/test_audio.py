@@ -18,6 +18,9 @@ from test_runner_kit import read_tsv
 from experiments.audio.av_sync import make_av_clip, measure_av_sync, measure_output_latency
 from experiments.audio.sink import PulseDaemon, SinkRecorder, sink_names
 
+# audio latency and A/V offset: run alone, after the parallel pass (make test)
+pytestmark = pytest.mark.serial
+
 SINK = "coaffect_test"
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from analysis.expression.baseline import baseline_mask, baseline_zscores
 from analysis.expression.geometry import landmark_action_units
-from analysis.faces.pipeline import PipelineSettings
-from analysis.score import ScoreSettings, score_image, score_video
+from analysis.score import score_image
 from analysis.synthetic_faces import base_face
+from tests.conftest import WOLFGANG_GROUP
 
 
 def test_action_units_ignore_face_size_position_and_roll():
@@ -73,12 +73,12 @@ def test_fer_sees_the_smile_on_single_face_jpg(shared_data):
 
 
 @pytest.fixture(scope="module")
-def wolfgang(shared_data):
-    settings = ScoreSettings(PipelineSettings(step=4))  # every 4th frame keeps the test short
-    faces, _ = score_video(shared_data / "single" / "WolfgangLanger_Pexels.mp4", settings)
+def wolfgang(scored_wolfgang):
+    faces, _ = scored_wolfgang  # every 4th frame, scored once for this file and test_face_measures.py
     return faces[faces["face_found"]].set_index("frame")
 
 
+@pytest.mark.xdist_group(WOLFGANG_GROUP)
 def test_wolfgang_sad_then_happy(wolfgang):
     sad = wolfgang.loc[36:60].mean(numeric_only=True)  # near tears (README: frame 48)
     happy = wolfgang.loc[396:420].mean(numeric_only=True)  # laughing (README: frame 408)

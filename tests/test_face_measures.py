@@ -19,6 +19,7 @@ from analysis.synthetic_faces import (
     write_synthetic_video,
 )
 from coaffect.formats.faces_schema import ACTION_UNITS, AU_SPECS, column_docs
+from tests.conftest import WOLFGANG_GROUP
 
 # AU43 and AU45 are one per-frame eye closure, split over time by the scorer
 # (sustained vs blinks); their independence is checked on recordings below.
@@ -64,19 +65,18 @@ def test_each_unit_uses_only_its_documented_landmarks():
 
 
 @pytest.fixture(scope="module")
-def recordings(shared_data):
-    out = {}
+def recordings(shared_data, scored_wolfgang):
     # single/single_face.mp4 is left out: its only movement is one smile fading,
     # so every lip-corner measure follows the same path there (AU12 ~ AU15
     # r = -0.99, AU20 ~ AU25 0.98; docs/faces-table.md)
-    for name, step in (
-        ("single/WolfgangLanger_Pexels.mp4", 4),
-        ("group/head-pose-face-detection-female-and-male.gif", 1),
-    ):
-        out[name] = score_video(shared_data / name, ScoreSettings(PipelineSettings(step=step)))
-    return out
+    group = "group/head-pose-face-detection-female-and-male.gif"
+    return {
+        "single/WolfgangLanger_Pexels.mp4": scored_wolfgang,  # every 4th frame, shared with test_expression.py
+        group: score_video(shared_data / group, ScoreSettings(PipelineSettings(step=1))),
+    }
 
 
+@pytest.mark.xdist_group(WOLFGANG_GROUP)
 def test_no_unit_is_an_affine_function_of_another_on_shared_recordings(recordings):
     for name, (faces, summary) in recordings.items():
         seen = faces[faces["face_found"]]

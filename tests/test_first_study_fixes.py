@@ -14,9 +14,9 @@ from analysis.score import score_dataset
 from analysis.study_data import load_study
 from analysis.trials import trial_table
 from coaffect.cli import main
-from coaffect.formats import faces_schema as fs
 from coaffect.formats.session_writer import SessionWriter
 from experiments.audio.sink import PulseDaemon
+from tests.conftest import REPORT_GROUP
 
 # ------------------------------------------------ 1. an alone participant sits centred
 
@@ -315,29 +315,6 @@ document.addEventListener('DOMContentLoaded', () => {
 </script></body>"""
 
 
-@pytest.fixture(scope="module")
-def small_report(tmp_path_factory):
-    from analysis.report import build_report
-    from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
-
-    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path_factory.mktemp("r16") / "ds")
-    # one participant filmed on no seat: a scored session whose faces table has no face for them
-    faces_path = ds / "derivatives/coaffect/ses-a01/faces.parquet"
-    faces = pd.read_parquet(faces_path)
-    faces["face_found"] = False
-    for c in faces.columns:
-        if c.startswith(("AU", "emo_")) or c in (*fs.COMPOSITES, "face_w"):
-            faces[c] = float("nan")
-    faces.to_parquet(faces_path)
-    summary_path = faces_path.with_name("score_summary.json")
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary["seat_warnings"] = [
-        "cam-wide: a face was seen in 50 of 50 frames (100%) outside every assigned seat"
-    ]
-    summary_path.write_text(json.dumps(summary))
-    return build_report(ds)
-
-
 def _chromium(tmp_path, *args):
     import subprocess
 
@@ -353,6 +330,7 @@ def _chromium(tmp_path, *args):
     )
 
 
+@pytest.mark.xdist_group(REPORT_GROUP)
 def test_report_title_tables_and_warnings_at_1280_px(small_report, tmp_path):
     import re
 
@@ -372,6 +350,7 @@ def test_report_title_tables_and_warnings_at_1280_px(small_report, tmp_path):
     assert proc.returncode == 0 and shot.exists()
 
 
+@pytest.mark.xdist_group(REPORT_GROUP)
 def test_empty_face_bar_has_its_reason_and_error_bars_stay_above_zero(small_report, monkeypatch):
     import numpy as np
     from matplotlib.container import ErrorbarContainer

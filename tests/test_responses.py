@@ -62,6 +62,7 @@ def _match(recorded: pd.DataFrame, log: pd.DataFrame, clock_zero: float) -> np.n
     return np.asarray(errs)
 
 
+@pytest.mark.serial  # serial-port event times against the sender's: run alone (make test)
 @pytest.mark.parametrize("box_clock", [False, True], ids=["host-time", "box-time"])
 def test_serial_box_on_pty_timing(tmp_path, box_clock):
     from experiments.responses.serial_box import SerialBox
@@ -176,6 +177,7 @@ def test_devices_verb_lists_keyboards(capsys):
     assert "Virtual core XTEST keyboard" in out and "ptb_keyboard" in out
 
 
+@pytest.mark.serial  # key and serial event times against the injected ones: run alone (make test)
 def test_session_keyboard_seat_and_serial_seat(tmp_path):
     """Seat A on the keyboard (real X events via xdotool), seat B on a pty serial box."""
     box = FakeBox(tmp_path, seconds=40.0, step=0.15, delay=0.0)

@@ -34,6 +34,7 @@ def _types(session) -> list[str]:
 GROUP_GIF = "group/head-pose-face-detection-female-and-male.gif"  # 2 people, 12.5 fps
 
 
+@pytest.mark.serial  # baseline and clip durations from flip times: run alone (make test)
 def test_simulated_group_session_inprocess(tmp_path, display, shared_data):
     """Two seats, Japanese texts, a replayed camera, button check, baseline, 2 clips, ratings."""
     proto = make_study(
@@ -120,6 +121,7 @@ def test_simulated_group_session_inprocess(tmp_path, display, shared_data):
     assert sorted(p.name for p in (s.path / "enroll").iterdir()) == ["P01.png", "P02.png"]
 
 
+@pytest.mark.serial  # hold times within a frame of the injected keys: run alone (make test)
 def test_xdotool_holds_across_clip_end_rating_and_trials(tmp_path, display):
     """Real X key events: recorded times match injected ones; a hold spanning two trials is one interval."""
     require_tool("xdotool")

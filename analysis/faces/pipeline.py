@@ -158,8 +158,8 @@ def observe_range(
 
     Examples
     --------
-    >>> raw = observe_range("../shared/data/single/single_face.mp4", stop=3)  # doctest: +SKIP
-    >>> sorted({r[1] for r in raw.rows})                                     # doctest: +SKIP
+    >>> raw = observe_range(shared / "single/single_face.mp4", stop=3)
+    >>> sorted({r[1] for r in raw.rows})
     [1]
     """
     settings = settings or PipelineSettings()
@@ -259,6 +259,8 @@ def finish_observations(
 
     Examples
     --------
+    Not run as a doctest: it needs a scored video's raw observations (tests/test_faces_chunks.py).
+
     >>> obs = finish_observations(observe_range("clip.mp4"), PipelineSettings())  # doctest: +SKIP
     """
     cols = [

@@ -38,8 +38,8 @@ def study_title(study) -> str | None:
 
     Examples
     --------
-    >>> study_title(load_study("sim"))  # doctest: +SKIP
-    'Bittersweet demo'
+    >>> study_title(study)
+    'Simulated group-vs-alone study'
     """
     from coaffect.formats.errors import CoaffectError
     from coaffect.formats.protocol import load_protocol

@@ -238,6 +238,11 @@ class LslStream(_Strict):
 
     name: Slug = Field(description="LSL stream name (also the table name).")
     type: Optional[str] = Field(None, description="LSL stream type to match as well, e.g. PPG.")
+    source_id: Optional[str] = Field(
+        None,
+        description="LSL source_id to match as well (a device's serial number): tells apart two "
+        "streams of one name on the network.",
+    )
     required: bool = Field(True, description="Stop before the session if it is not found.")
     timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, description="Seconds to look for it.")
 

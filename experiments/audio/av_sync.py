@@ -124,7 +124,8 @@ def measure_av_sync(session_dir: Path, clips: dict, recording: np.ndarray, rec_t
             }
         )
         f = flips[(flips.trial == e.trial) & flips.frame.notna()]
-        fps = 1.0 / np.median(np.diff(np.unique(f.pts.dropna()))) if len(f) > 2 else 30.0
+        pts = np.unique(f.pts.dropna())  # a starved machine may show a clip's first frames only
+        fps = 1.0 / np.median(np.diff(pts)) if len(pts) > 2 else 30.0
         for k in range(int(e.duration) + 1):
             first = f[f.frame >= round(k * fps)]
             if first.empty or first.frame.iloc[0] > round(k * fps) + 1:

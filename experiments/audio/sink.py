@@ -44,6 +44,9 @@ class PulseDaemon:
 
     Examples
     --------
+    Not run as a doctest: it starts a pulseaudio daemon (about a second; tests/test_audio.py runs
+    it).
+
     >>> with PulseDaemon("coaffect_doc") as pa:      # doctest: +SKIP
     ...     print(pa.env["PULSE_SERVER"])
     unix:/tmp/.../pulse/native
@@ -151,6 +154,8 @@ class SinkRecorder:
 
     Examples
     --------
+    Not run as a doctest: it records a running PulseAudio daemon's sink (tests/test_audio.py).
+
     >>> rec = SinkRecorder(pa.env, "coaffect_sink").start()   # doctest: +SKIP
     >>> samples, t0 = rec.stop()                              # doctest: +SKIP
     """

@@ -99,6 +99,9 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
 
     Examples
     --------
+    Not run as a doctest: it reads the runtime of a button check run in a window
+    (tests/test_cameras_cli.py).
+
     >>> rows = button_results(rt, p.seats)               # doctest: +SKIP
     >>> rows[0]["seat"], rows[0]["button"], rows[0]["hold_s"]  # doctest: +SKIP
     ('A', 'happy', 0.3)
@@ -180,6 +183,8 @@ def check_buttons(
 
     Examples
     --------
+    Not run as a doctest: it opens a PsychoPy window (seconds; tests/test_cameras_cli.py).
+
     >>> res = check_buttons(load_protocol("protocols/bittersweet-demo.yaml"),
     ...                     simulate="inprocess")  # doctest: +SKIP
     >>> res["status"], res["buttons"][0]["hold_s"]  # doctest: +SKIP
@@ -316,8 +321,15 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
 
     Examples
     --------
-    >>> print(button_problems(lp, res)[0])  # doctest: +SKIP
-    demo.yaml:54:53: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 30 s
+    A check where seat B's sad button never came:
+
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")
+    >>> never = {"seat": "B", "button": "sad", "label": "middle", "key": "b", "prompted": True,
+    ...          "seen_down": False, "seen_up": False}
+    >>> res = {"status": "failed", "timeout_s": 30.0, "buttons": [never]}
+    >>> print(button_problems(lp, res)[0])
+    /.../bittersweet-demo.yaml:...: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 30 s
     """
     from coaffect.formats.strict_yaml import read_located
 

@@ -58,8 +58,9 @@ def probe_camera(spec: CameraSpec, seconds: float, preview: Path | None = None) 
 
     Examples
     --------
-    >>> probe_camera(CameraSpec("s", file="single_face.mp4"), 2.0)["fps_measured"]  # doctest: +SKIP
-    30.0
+    >>> r = probe_camera(CameraSpec("s", file=str(clip), loop=True), 0.4)
+    >>> r["opened"], r["fps_nominal"], r["width"], r["height"]
+    (True, 15.0, 512, 512)
     """
     import cv2
 
@@ -125,6 +126,8 @@ def measure_refresh_rate(display) -> dict:
 
     Examples
     --------
+    Not run as a doctest: it opens a PsychoPy window (seconds; tests/test_cameras_cli.py).
+
     >>> measure_refresh_rate(lp.protocol.display)  # doctest: +SKIP
     {'refresh_hz': 60.0, 'error': None}
     """
@@ -306,6 +309,9 @@ def rig_check(
 
     Examples
     --------
+    Not run as a doctest: it opens cameras and a PsychoPy window (seconds;
+    tests/test_cameras_cli.py).
+
     >>> report = rig_check(load_protocol("protocols/bittersweet-demo.yaml"), 2, "/tmp",
     ...                    simulate="inprocess")                         # doctest: +SKIP
     >>> report["cameras"][0]["fps_measured"], report.verdict  # doctest: +SKIP

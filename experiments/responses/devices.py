@@ -55,6 +55,9 @@ def list_devices() -> list[dict]:
 
     Examples
     --------
+    Not run as a doctest: it asks Psychtoolbox for the keyboards of an X display
+    (tests/test_responses.py).
+
     >>> any(d["kind"] == "ptb_keyboard" for d in list_devices())  # doctest: +SKIP
     True
     """

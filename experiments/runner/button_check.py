@@ -73,6 +73,8 @@ def run_button_check(
 
     Examples
     --------
+    Not run as a doctest: it needs a session's window and keyboard (tests/test_runner_session.py).
+
     >>> run_button_check(rt, [("A", "left", "P01")], "Seat {seat}: hold {button}")  # doctest: +SKIP
     True
     """

@@ -35,6 +35,8 @@ class Display:
 
     Examples
     --------
+    Not run as a doctest: it opens a PsychoPy window (seconds; tests/test_runner_display.py).
+
     >>> disp = Display((640, 480), SessionClock(time.perf_counter()))  # doctest: +SKIP
     >>> disp.text("こんにちは"); t = disp.flip()                         # doctest: +SKIP
     >>> disp.close()                                                    # doctest: +SKIP

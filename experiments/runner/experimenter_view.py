@@ -51,6 +51,9 @@ class ExperimenterView:
 
     Examples
     --------
+    Not run as a doctest: it draws on a second screen during a session
+    (tests/test_experimenter_view.py).
+
     >>> view = ExperimenterView(clock, [("A", "left", "P01")], Path("ses-1"), [], 4)  # doctest: +SKIP
     >>> rt.view = view                                                              # doctest: +SKIP
     """

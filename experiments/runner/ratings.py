@@ -163,6 +163,8 @@ def run_rating_screen(
 
     Examples
     --------
+    Not run as a doctest: it needs a session's window and keyboard (tests/test_runner_session.py).
+
     >>> run_rating_screen(rt, 1, "demo-positive", "positive", item, "Rate:",
     ...                   [("A", "left", "P01")], ["A"], 30.0)       # doctest: +SKIP
     """

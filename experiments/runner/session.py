@@ -195,6 +195,9 @@ def run_session(
 
     Examples
     --------
+    Not run as a doctest: a whole session in a PsychoPy window (tens of seconds;
+    tests/test_runner_session.py).
+
     >>> res = run_session("protocols/bittersweet-demo.yaml", "group", ["P01", "P02", "P03"],
     ...                   simulate="inprocess", cameras=False, output="/tmp/x")  # doctest: +SKIP
     >>> res.status                                                                # doctest: +SKIP

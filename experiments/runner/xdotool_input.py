@@ -41,6 +41,8 @@ class XdotoolInjector:
 
     Examples
     --------
+    Not run as a doctest: it sends real key events to an X display (tests/test_runner_session.py).
+
     >>> inj = XdotoolInjector(clock)                          # doctest: +SKIP
     >>> inj.schedule([Action(clock.now() + 0.5, "down", "a")])  # doctest: +SKIP
     >>> inj.close()                                            # doctest: +SKIP
