@@ -236,10 +236,15 @@ def _verdict(loaded_protocol, report: dict) -> tuple[list, str, bool]:
         )
     button_hint = BUTTON_HINT
     if check is not None and check["status"] == "error":
-        button_hint = (
+        button_hint = check.get("error_hint") or (
             "run on the lab computer's desktop (or headless: xvfb-run -a coaffect "
             "rig-check ... --simulate), or pass --no-buttons"
         )
+    errors = (check or {}).get("device_errors") or {}
+    device_hints = [e["hint"] for e in errors.values() if e.get("hint")]
+    if device_hints:  # a seat's box or keyboard did not open: what to do about that device
+        others = [m for m in check["missing"] if m[0] not in errors]
+        button_hint = device_hints[0] + (f"; other buttons: {button_hint}" if others else "")
     if roll and roll["lost"]:
         button_hint += "; for lost presses: a keyboard with n-key rollover, one keyboard or box per seat"
     failed = [c for c in report["cameras"] if not c["opened"] and c.get("required", True)]
