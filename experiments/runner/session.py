@@ -211,7 +211,8 @@ def run_session(
     if experimenter_view is not None:
         from .screens import check_view_screen
 
-        check_view_screen(experimenter_view.get("screen", 1), plan.loaded.protocol.display.screen)
+        mon = check_view_screen(experimenter_view.get("screen", 1), plan.loaded.protocol.display.screen)
+        experimenter_view = {**experimenter_view, "x_screen": mon.x_screen, "monitor": str(mon)}
     from .lab import LabHardware  # sound, response devices, LSL
 
     lab = LabHardware(plan, audio_latency_ms)
