@@ -139,7 +139,8 @@ def _print_extras(report) -> None:
         if snd["latency_ms_median"] is not None:
             print(
                 f"sound: test tone played on {snd['sink']}; output latency {snd['latency_ms_median']} ms "
-                f"(repeats {snd['latency_ms']}, first play {snd['cold_ms']} ms)"
+                f"(repeats {snd['latency_ms']}, first play {snd['cold_ms']} ms); start each clip's sound "
+                f"that much earlier with: coaffect run ... --audio-latency-ms {snd['latency_ms_median']:g}"
             )
         else:
             print(f"sound: {'tone played, ' if snd['played'] else ''}latency not measured: {snd['error']}")
