@@ -105,10 +105,12 @@ def main(argv=None) -> int:
     with PulseDaemon(SINK) as pa:
         os.environ.update(pa.env)
         tone = make_av_clip(tmp / "tone.mp4", seconds=1.0)
-        base = measure_output_latency(pa.env, SINK, tone)
-        print(f"tone output latency {base.latency_ms} ms (match {base.match:.2f}): the lead")
+        base = measure_output_latency(pa.env, SINK, tone, repeats=5)
+        print(
+            f"tone output latency {base.latency_ms} ms (matches {base.matches}): lead {base.median_ms:.1f} ms"
+        )
         proto, clips = make_study(tmp, args.clips, args.seconds)
-        raw_res, raw = _session(pa, proto, clips, tmp / "data", "RAW", 0.0)
+        raw_res, raw = _session(pa, proto, clips, tmp / "raw", "RAW", 0.0)
         res, sync = _session(pa, proto, clips, tmp / "data", "AV1", base.median_ms)
     print("without compensation:")
     print(raw.trials.to_string(index=False))

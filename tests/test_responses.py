@@ -96,13 +96,17 @@ def test_serial_box_on_pty_timing(tmp_path, box_clock):
     assert src.describe()["timestamps"] == ("box" if box_clock else "host")
 
 
-def _serial_protocol(tmp_path, port: str) -> Path:
-    proto = make_study(tmp_path, seats=2)
+def _serial_protocol(tmp_path, port: str, seats: int = 2, seat: str = "B", label: str = "seatB") -> Path:
+    """The test study with ``seat`` (keys as in SEAT_KEYS) on a serial box at ``port``."""
+    from test_runner_kit import SEAT_KEYS
+
+    proto = make_study(tmp_path, seats=seats)
     text = proto.read_text(encoding="utf-8")
-    old = "  - {id: B, label: seatB, buttons: {happy: 'g', sad: 'b'}}\n"
+    happy, sad = next((h, d) for s, h, d in SEAT_KEYS if s == seat)
+    old = f"  - {{id: {seat}, label: seat{seat}, buttons: {{happy: '{happy}', sad: '{sad}'}}}}\n"
     assert old in text
     new = (
-        "  - id: B\n    label: seatB\n    buttons: {happy: 'g', sad: 'b'}\n"
+        f"  - id: {seat}\n    label: {label}\n    buttons: {{happy: '{happy}', sad: '{sad}'}}\n"
         f"    response: {{kind: serial, port: '{port}', baud: 115200, "
         "codes: {happy: {down: H, up: h}, sad: {down: S, up: s}}}\n"
     )
@@ -255,17 +259,7 @@ def test_session_keyboard_seat_and_serial_seat(tmp_path):
 
 def _three_seats_serial_c(tmp_path, port: str) -> Path:
     """The issue's rig: seats A and B on the keyboard, seat C (derecha) on a serial box."""
-    proto = make_study(tmp_path, seats=3)
-    text = proto.read_text(encoding="utf-8")
-    old = "  - {id: C, label: seatC, buttons: {happy: 'k', sad: 'm'}}\n"
-    assert old in text
-    new = (
-        "  - id: C\n    label: derecha\n    buttons: {happy: 'k', sad: 'm'}\n"
-        f"    response: {{kind: serial, port: '{port}', baud: 115200, "
-        "codes: {happy: {down: H, up: h}, sad: {down: S, up: s}}}\n"
-    )
-    proto.write_text(text.replace(old, new), encoding="utf-8")
-    return proto
+    return _serial_protocol(tmp_path, port, seats=3, seat="C", label="derecha")
 
 
 def test_rehearsal_with_a_serial_seat_completes_inprocess(tmp_path, display):

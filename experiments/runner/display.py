@@ -207,6 +207,7 @@ class Movie:
         self.onset: Optional[float] = None
         self.frames: list[tuple[float, Optional[int], Optional[float]]] = []
         self._started = False
+        self._drawn = False  # the movie was drawn for the coming flip
         #: session-clock time when playback (and the audio stream) was started
         self.play_t: Optional[float] = None
 
@@ -221,13 +222,15 @@ class Movie:
                 self.stim._movieTime = -self.lead
             self._started = True
         if self.lead > 0 and time.perf_counter() - self._play_perf < self.lead:
+            self._drawn = False
             return  # the sound is still on its way to the output; frame 0 not yet due
         self.stim.draw()
+        self._drawn = True
 
     def current(self) -> tuple[Optional[int], Optional[float]]:
         pts = self.stim.pts
-        if pts is None or pts < 0 or self.stim._recentFrame is None:
-            return None, None
+        if not self._drawn or pts is None or pts < 0 or self.stim._recentFrame is None:
+            return None, None  # nothing of the movie in this flip (e.g. still in the sound's lead)
         return int(round(pts * self.fps)), float(pts)
 
     def after_flip(self, t: float) -> None:
