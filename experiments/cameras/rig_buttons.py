@@ -105,7 +105,7 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
     """
     from ..responses import describe_device
 
-    last = {(seat, button): i for i, (_, seat, button) in enumerate(rt.prompts)} if rt else {}
+    last = {(seat, button): i for i, (_, seat, button) in enumerate(rt.prompts)}
     out = []
     for s in seats:
         for button in ("happy", "sad"):
@@ -123,7 +123,7 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
                 "hold_s": None,
             }
             idx = last.get((s.id, button))
-            for i, ev in rt.seen if rt else []:
+            for i, ev in rt.seen:
                 if i != idx or ev.seat != s.id or ev.button != button:
                     continue
                 if ev.action == "down" and not row["seen_down"]:
