@@ -179,6 +179,12 @@ class OutputLatency:
         good = [x for x, m in zip(self.latency_ms, self.matches) if m >= 0.5]
         return float(np.median(good or self.latency_ms))
 
+    @property
+    def median_match(self) -> float:
+        """Worst match among the repeats :attr:`median_ms` is taken over."""
+        good = [m for m in self.matches if m >= 0.5]
+        return float(min(good)) if good else float(max(self.matches, default=self.match))
+
 
 def measure_output_latency(
     env: dict, sink: str, tone: Path, repeats: int = 3, volume: float = 1.0

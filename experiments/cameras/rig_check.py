@@ -186,8 +186,8 @@ def check_sound(loaded_protocol, output_dir) -> dict:
         return out
     finally:
         tone.unlink(missing_ok=True)
-    out.update(played=True, sink=sink, cold_ms=lat.cold_ms, match=round(lat.match, 3))
-    if max(lat.matches or (lat.match,)) < 0.5:  # no repeat found the tone intact
+    out.update(played=True, sink=sink, cold_ms=lat.cold_ms, match=round(lat.median_match, 3))
+    if lat.median_match < 0.5:  # no repeat found the tone intact
         out["error"] = "the tone was not found in the sink's monitor: latency not measured"
     else:
         out.update(latency_ms=lat.latency_ms, latency_ms_median=round(lat.median_ms, 2))
