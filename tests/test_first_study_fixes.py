@@ -471,7 +471,7 @@ def add_sound(stimuli_dir, clip_id: str) -> None:
 
 
 _PROGRESS = r"^(trials|sessions|scoring \d+ sessions|ses-\w+|verifying clips): +\d+%\|"
-_OWN = ("Dask dashboard: ", "workers: ")
+_OWN = ("Dask dashboard: ", "workers: ", "sound: on, ")
 
 
 def _noise(stderr: str) -> list[str]:
