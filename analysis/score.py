@@ -309,7 +309,8 @@ def score_session(
             tot[0] += f
             tot[1] += n
         extra["baseline_source"][cam.name] = cam_notes["baseline_source"]
-        warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition)
+        seated = {seat: pid for pid, seat in seats.items() if pid in mine}
+        warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition, seated)
         if warning:
             extra.setdefault("seat_warnings", []).append(warning)
     if not tables:
@@ -327,38 +328,112 @@ def score_session(
     )
 
 
-def outside_seats_warning(camera, obs, identity, cam_notes, layout, condition) -> str | None:
-    """A loud message when faces were seen outside every assigned seat, else None.
+def _unassigned_by_seat(obs, identity, layout) -> dict:
+    """Seat slot -> frames in which a face nobody was given (``unknown``) sat in it."""
+    lost = set(identity.loc[identity["participant_id"] == UNKNOWN, "track_id"])
+    if not lost or not len(layout):
+        return {}
+    n = len(layout)
+    x = obs.tracks.set_index("track_id")["x_center"] if "x_center" in obs.tracks else pd.Series(dtype=float)
+    out: dict = {}
+    for tid, frames in obs.faces[obs.faces["track_id"].isin(lost)].groupby("track_id")["frame"]:
+        pos = float(x.get(tid, np.nan))
+        seat = layout[min(n - 1, max(0, int(pos * n)))] if np.isfinite(pos) else "?"
+        out.setdefault(seat, set()).update(frames.tolist())
+    return out
 
-    Faces no participant was given (``unknown``) in at least 10% of the scored
-    frames mean the seat layout does not match the room (an alone participant
-    sitting centred, a seat plan swapped...): the participants' rows then hold
-    no face although one was filmed.
+
+def outside_seats_warning(camera, obs, identity, cam_notes, layout, condition, seated=None) -> str | None:
+    """A message saying where faces nobody was given were seen and what to do, else None.
+
+    Faces that are in no participant's rows (``unknown``) in at least 10% of the
+    scored frames are reported by the seat slot they sat in (the camera's seats
+    left to right): on a seat nobody took in this session, or beside the
+    participant of a taken seat. What to do depends on the condition: in an
+    alone session a face on an empty seat is somebody (or a picture) who should
+    not be in view, or the participant sat elsewhere; in a group session the
+    seat plan or the seating may not match the room.
+
+    Parameters
+    ----------
+    camera : str
+    obs : observations with ``faces`` (track_id, frame) and ``tracks`` (track_id, x_center)
+    identity : pandas.DataFrame
+        track_id, participant_id.
+    cam_notes : dict
+        ``by_participant``: participant -> [frames with a face, frames].
+    layout : list of str
+        Seats in view, left to right.
+    condition : str
+    seated : dict, optional
+        Seat -> participant of this session (default: none known).
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> obs = SimpleNamespace(faces=pd.DataFrame({"track_id": [1] * 10, "frame": range(10)}))
-    >>> ident = pd.DataFrame({"track_id": [1], "participant_id": ["unknown"]})
-    >>> notes = {"scored_rows": 10, "by_participant": {"P01": [0, 10]}}
-    >>> print(outside_seats_warning("wide", obs, ident, notes, ["A", "B"], "alone"))  # doctest: +ELLIPSIS
-    cam-wide: a face was seen in 10 of 10 frames (100%) outside every assigned seat ...
+    >>> obs = SimpleNamespace(faces=pd.DataFrame({"track_id": [2] * 10 + [3] * 10, "frame": [*range(10)] * 2}),
+    ...                       tracks=pd.DataFrame({"track_id": [1, 2, 3], "x_center": [0.15, 0.5, 0.85]}))
+    >>> ident = pd.DataFrame({"track_id": [1, 2, 3], "participant_id": ["P09", "unknown", "unknown"]})
+    >>> notes = {"scored_rows": 10, "by_participant": {"P09": [10, 10]}}
+    >>> print(outside_seats_warning("wide", obs, ident, notes, ["A", "B", "C"], "alone", {"A": "P09"}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    cam-wide: faces seen on seats nobody took in this alone session: B in 10 of 10 frames (100%),
+    C in 10 of 10 frames (100%); they are in no participant's rows (P09 on seat A: face in 100% of
+    frames). In an alone session only the participant should be in view: if other people or pictures
+    of faces were filmed, they are left out, as they should be, and nothing needs doing; if P09 sat on
+    another seat than A, give camera wide 'condition_seats: {alone: [SEAT]}' in the session's
+    protocol.yaml and run 'coaffect score --force'
     """
-    lost = identity.loc[identity["participant_id"] == UNKNOWN, "track_id"]
-    frames = int(obs.faces.loc[obs.faces["track_id"].isin(lost), "frame"].nunique())
     per = cam_notes.get("by_participant", {})
     n = max((tot for _f, tot in per.values()), default=cam_notes.get("scored_rows", 0))
+    by_seat = _unassigned_by_seat(obs, identity, layout)
+    frames = len(set().union(*by_seat.values())) if by_seat else 0
     if not n or frames < 0.1 * n:
         return None
-    who = ", ".join(f"{pid} {100 * f / tot:.0f}%" for pid, (f, tot) in sorted(per.items()) if tot)
-    return (
-        f"cam-{camera}: a face was seen in {frames} of {n} frames ({100 * frames / n:.0f}%) outside "
-        f"every assigned seat (layout {', '.join(layout)} in the '{condition}' condition); it is in no "
-        f"participant's rows (faces found: {who or 'nobody on this camera'}). If someone sat elsewhere "
-        f"(an alone participant usually sits centred), give the camera 'condition_seats' in the "
-        f"protocol (docs/protocol.md); for a session already recorded, add it to the session's "
-        f"protocol.yaml and run 'coaffect score --force'"
+    seated = dict(seated or {})
+    pct = {seat: len(f) / n for seat, f in by_seat.items()}
+    empty = [s for s in layout if s in by_seat and s not in seated and pct[s] >= 0.01]
+    beside = [s for s in layout if s in by_seat and s in seated and pct[s] >= 0.01]
+    where = []
+    if empty:
+        where.append(
+            f"on seats nobody took in this {condition} session: "
+            + ", ".join(f"{s} in {len(by_seat[s])} of {n} frames ({100 * pct[s]:.0f}%)" for s in empty)
+        )
+    if beside:
+        where.append(
+            "beside the participant of seat "
+            + ", ".join(
+                f"{s} ({seated[s]}) in {len(by_seat[s])} of {n} frames ({100 * pct[s]:.0f}%)" for s in beside
+            )
+        )
+    if "?" in by_seat:
+        where.append(f"at no known place in {len(by_seat['?'])} of {n} frames")
+    who = "; ".join(
+        f"{pid} on seat {seat}: face in {100 * per[pid][0] / per[pid][1]:.0f}% of frames"
+        for seat, pid in sorted(seated.items())
+        if pid in per and per[pid][1]
     )
+    seen = f"cam-{camera}: faces seen {'; '.join(where)}; they are in no participant's rows" + (
+        f" ({who})" if who else ""
+    )
+    redo = "in the session's protocol.yaml and run 'coaffect score --force'"
+    if condition == "alone":
+        pid, seat = next(((p, s) for s, p in seated.items()), ("the participant", "their seat"))
+        todo = (
+            "In an alone session only the participant should be in view: if other people or pictures of "
+            "faces were filmed, they are left out, as they should be, and nothing needs doing; if "
+            f"{pid} sat on another seat than {seat}, give camera {camera} 'condition_seats: "
+            f"{{alone: [SEAT]}}' {redo}"
+        )
+    else:
+        todo = (
+            f"In a group session: check that camera {camera}'s 'seats' lists the seats left to right as "
+            "the camera sees them and that everyone sat where participants.tsv says; fix the seats "
+            f"{redo}. A face on an empty seat (a late-comer, an experimenter) or a second face at a "
+            "seat (someone leaning over) is left out, as it should be"
+        )
+    return f"{seen}. {todo}"
 
 
 def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, raw_by_camera: dict) -> dict:

@@ -30,7 +30,7 @@ from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS
 
 from .expression.geometry import head_pose, landmark_action_units
-from .interop import _read_csv, read_openface
+from .interop import FrameAlignment, _read_csv, check_frame_alignment, read_openface, video_frames
 
 #: OpenFace intensity SD below which a unit is "not moving" in the reference.
 MIN_REFERENCE_SD = 0.05
@@ -49,11 +49,14 @@ class FaceValidation:
         yaw, pitch, roll: Pearson r with OpenFace's pose_Ry, pose_Rx, pose_Rz.
     plot : Path or None
         The PNG written (scatter per unit), if an output folder was given.
+    alignment : FrameAlignment or None
+        How the CSV's rows were lined up with the video's frames (1- or 0-based).
     """
 
     table: pd.DataFrame
     pose: pd.DataFrame
     plot: Path | None = None
+    alignment: FrameAlignment | None = None
 
 
 def icc_a1(x: np.ndarray, y: np.ndarray) -> float:
@@ -157,13 +160,13 @@ def compare_to_openface(
     )
 
 
-def _openface_pose(csv) -> pd.DataFrame | None:
+def _openface_pose(csv, one_based: bool = True) -> pd.DataFrame | None:
     df = _read_csv(csv)
     if not {"pose_Rx", "pose_Ry", "pose_Rz"} <= set(df.columns):
         return None
     return pd.DataFrame(
         {
-            "frame": df["frame"].to_numpy() - 1,
+            "frame": df["frame"].to_numpy() - (1 if one_based else 0),
             "yaw": np.degrees(df["pose_Ry"].to_numpy(float)),
             "pitch": np.degrees(df["pose_Rx"].to_numpy(float)),
             "roll": np.degrees(df["pose_Rz"].to_numpy(float)),
@@ -274,14 +277,22 @@ def validate_faces(
 
     from .score import score_video
 
+    raw = _read_csv(openface_csv)
+    if not {"frame", "timestamp"} <= set(raw.columns):
+        raise AnalysisError(f"{openface_csv}: not an OpenFace 2.x CSV (needs frame and timestamp columns)")
+    # refuse another video's output before scoring (an 88-frame CSV gave plausible r values)
+    alignment = check_frame_alignment(raw["frame"], raw["timestamp"], *video_frames(video), str(openface_csv))
     openface = read_openface(openface_csv, scale="native")
+    if not alignment.one_based:  # read_openface takes OpenFace's 1-based numbers
+        openface["frame"] = openface["frame"] + 1
     faces, _ = score_video(video, settings)
     seen = faces[faces["face_found"]]
     if not len(seen):
         raise AnalysisError(f"{video}: coaffect found no face, nothing to compare")
     pid = participant or seen["participant_id"].value_counts().index[0]
     mine = faces[faces["participant_id"] == pid]
-    result = compare_to_openface(mine, openface, _openface_pose(openface_csv))
+    result = compare_to_openface(mine, openface, _openface_pose(openface_csv, alignment.one_based))
+    result.alignment = alignment
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """The built-in demo: a whole (small) study from protocol to report.
 
 It checks the demo protocol and its stimuli, makes a synthetic "wide camera"
-feed of three animated faces (real photo, known expressions), runs two group
+feed of three animated faces (real photo, known expressions) and a one-face feed
+of the same room for the alone sessions (seats B and C empty), runs two group
 sessions and three alone sessions with simulated participants in a real
 PsychoPy window, scores the recorded faces, and writes the HTML report. The
 short size (``coaffect demo --short``) runs every one of these stages on less:
@@ -202,10 +203,15 @@ def run_demo(
             2,
             total,
             f"making the synthetic wide-camera feed {feed.relative_to(ROOT)} "
-            "(3 animated faces from one real photo)",
+            "(3 animated faces from one real photo; one face for the alone sessions)",
         )
         feed.parent.mkdir(parents=True, exist_ok=True)
         write_group_video(feed, n_faces=3, fps=15.0, duration_s=20.0)
+    # alone sessions film one person on seat A: the same room with seats B and C empty
+    # (replaying the 3-face feed put strangers on the empty seats and a warning in the report)
+    alone_feed = feed.with_name(feed.stem + "-alone" + feed.suffix)
+    if not alone_feed.exists():
+        write_group_video(alone_feed, n_faces=3, fps=15.0, duration_s=20.0, shown=[0])
 
     _say(3, total, f"running {len(demo.sessions)} simulated sessions in a PsychoPy window")
     for sid, condition, people in demo.sessions:
@@ -218,6 +224,7 @@ def run_demo(
             simulate=simulate,
             seed=int(sid[-2:]),
             progress=False,
+            camera_files={"wide": str(alone_feed)} if condition == "alone" else None,
         )
         print(f"      {result.session_dir.name}: {result.status}")
 

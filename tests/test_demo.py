@@ -55,6 +55,12 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
         assert len(faces) == frames * len(people)
         assert sorted(faces["participant_id"].unique()) == people
         assert faces["face_found"].mean() > 0.9
+    # issue 25 item 8: alone sessions film one face (seat A); no seat warning that is untrue of the demo
+    for s in sessions:
+        summary = data / "derivatives" / "coaffect" / f"ses-{s.session_id}" / "score_summary.json"
+        assert json.loads(summary.read_text(encoding="utf-8")).get("seat_warnings", []) == [], s.session_id
+    html = report.read_text(encoding="utf-8")
+    assert "faces seen on seats" not in html and "beside the participant of seat" not in html
     trials = pd.read_csv(data / "derivatives" / "coaffect" / "trials.tsv", sep="\t")
     n_people = sum(len(people) for _, _, people in plan)
     assert len(trials) == n_people * 3 and not trials["excluded"].any()

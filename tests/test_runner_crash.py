@@ -249,9 +249,11 @@ def test_signal_stops_cleanly_prints_resume_command_and_resume_keeps_clip_summar
     s = read_session(sdir)
     assert s.status == "aborted" and s.meta["abort_reason"] == reason and s.notes == []
     assert s.events.iloc[-1].trial_type == "abort" and s.events.iloc[-1].detail == reason
+    assert s.events.iloc[-2].trial_type == "clip_interrupted" and s.events.iloc[-2].trial == 2
     assert 0 <= s.events.iloc[-1].onset - t_kill < 0.5  # stopped within a few frames
     print(f"\n{sig.name}: abort row {s.events.iloc[-1].onset - t_kill:.3f} s after the signal")
-    assert list(s.meta["clips"]) == ["1"]  # trial 1's summary; clip 2 was cut
+    # trial 1's summary, and clip 2's interrupted attempt (issue 25: its flips are in flips.tsv too)
+    assert list(s.meta["clips"]) == ["1", "2"] and s.meta["clips"]["2"]["interrupted"] == reason
     clip1 = dict(s.meta["clips"]["1"])
     assert s.meta["cameras"]["wide"]["status"] == "ok"  # cameras stopped cleanly
     last_frame = s.meta["cameras"]["wide"]["last_t"]

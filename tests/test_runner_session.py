@@ -65,9 +65,11 @@ def test_simulated_group_session_inprocess(tmp_path, display, shared_data):
         "button_check",
         "enrollment",
         "baseline",
+        "clip_start",  # written at the clip's first frame (issue 25)
         "clip",
         "rating",
         "iti",
+        "clip_start",
         "clip",
         "rating",
         "iti",
@@ -215,7 +217,10 @@ def test_escape_cancel_then_confirmed_abort(tmp_path, display, shared_data):
     assert s.status == "aborted" and s.meta["abort_reason"] == "experimenter"
     aborts = s.events[s.events.trial_type == "abort"]
     assert aborts["detail"].tolist() == ["abort dialog cancelled", "aborted by the experimenter"]
-    assert _types(s)[-3:] == ["baseline", "abort", "abort"]  # aborted inside clip 1
+    # aborted inside clip 1: its clip_start row, then the interrupted attempt before the abort
+    assert _types(s)[-5:] == ["baseline", "clip_start", "abort", "clip_interrupted", "abort"]
+    cut = s.events[s.events.trial_type == "clip_interrupted"].iloc[0]
+    assert cut.trial == 1 and cut.detail.endswith("attempt=1; interrupted: aborted by the experimenter")
     assert (s.flips.trial == 1).sum() > 5 and len(s.ratings) == 0  # its flips are kept
     assert not (s.events.trial_type == "end").any()
     assert s.meta["cameras"]["wide"]["status"] == "ok"  # cams.stop() ran on abort

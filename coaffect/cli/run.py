@@ -68,6 +68,26 @@ def add_arguments(parser) -> None:
         help="open the experimenter's live view on screen N (buttons, cameras, trial, warnings; "
         "ESC and P work there)",
     )
+    parser.add_argument(
+        "--audio-latency-ms",
+        type=_latency,
+        default=0.0,
+        metavar="MS",
+        help="start each clip's sound this much before its picture: the output latency that "
+        "coaffect rig-check measured on this computer (default 0: no compensation)",
+    )
+
+
+def _latency(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"expected milliseconds between 0 and 500 (got '{text}')")
+    return value
 
 
 def run(args) -> int:
@@ -87,6 +107,7 @@ def run(args) -> int:
         camera_files=dict(args.camera_file),
         skip_button_check=args.skip_button_check,
         experimenter_view=None if args.experimenter_screen is None else {"screen": args.experimenter_screen},
+        audio_latency_ms=args.audio_latency_ms,
     )
     print(f"{result.session_dir}: {result.status} ({len(result.trials_done)} trial(s) run this time)")
     if result.abort_reason:
@@ -98,6 +119,7 @@ def run(args) -> int:
             simulate=args.simulate,
             cameras=not args.no_cameras,
             camera_files=dict(args.camera_file),
+            audio_latency_ms=args.audio_latency_ms,
         )
         print(
             f"coaffect: session stopped: {result.abort_reason}; everything recorded is kept", file=sys.stderr

@@ -142,6 +142,14 @@ def sink_names(env: Optional[dict] = None) -> list[str]:
     return [line.split("\t")[1] for line in res.stdout.splitlines() if "\t" in line]
 
 
+def default_sink(env: Optional[dict] = None) -> Optional[str]:
+    """Name of the default PulseAudio sink (None without a server)."""
+    if not shutil.which("pactl"):
+        return None
+    name = pactl(env, "get-default-sink").stdout.strip()
+    return name or None
+
+
 class SinkRecorder:
     """Record a PulseAudio sink's monitor (mono, 16 bit, 44.1 kHz) with ``parec``.
 

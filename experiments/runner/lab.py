@@ -44,6 +44,8 @@ class LabHardware:
     """Sound, devices and LSL of one session (see module docstring)."""
 
     plan: object  # SessionPlan
+    #: output latency to compensate (ms, measured by coaffect rig-check); 0: none
+    audio_latency_ms: float = 0.0
     audio: Optional[AudioPlan] = None
     missing_streams: list = field(default_factory=list)
     publisher: object = None
@@ -52,15 +54,16 @@ class LabHardware:
     def check(self) -> None:
         p = self.plan.loaded.protocol
         clips = list(self.plan.order) + ([p.baseline.clip] if p.baseline.clip else [])
-        self.audio = plan_audio(p, self.plan.manifest, clips)
+        self.audio = plan_audio(p, self.plan.manifest, clips, self.audio_latency_ms)
         check_output(self.audio)
         check_devices(p, self.plan.seats)
         if p.lsl.record:
             from ..lsl import check_streams
 
             self.missing_streams = check_streams(p.lsl.record)
-        for line in self.audio.warnings():
-            print(line, file=sys.stderr)
+        for line in self.audio.warnings() + [self.audio.console_line() or ""]:
+            if line:
+                print(line, file=sys.stderr)
         for name in self.missing_streams:
             print(f"warning: lsl: optional stream '{name}' not found; recording without it", file=sys.stderr)
 

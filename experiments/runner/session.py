@@ -149,6 +149,7 @@ def run_session(
     scripted: Optional[list] = None,
     progress: bool = True,
     experimenter_view: Optional[dict] = None,
+    audio_latency_ms: float = 0.0,
 ) -> SessionResult:
     """Run one session and write its folder.
 
@@ -183,6 +184,9 @@ def run_session(
     experimenter_view : dict, optional
         Open the experimenter's live view (``experiments.runner.experimenter_view``):
         ``{'screen': 1}``, optionally ``size``, ``interval``, ``snapshot_dir``.
+    audio_latency_ms : float
+        Output latency of this computer's sound (``coaffect rig-check`` measures
+        it): each clip's sound starts that much before its first frame.
 
     Returns
     -------
@@ -207,9 +211,14 @@ def run_session(
         protocol, condition, participants, session_id=session_id, output=output, resume=resume
     )
     _check_environment(simulate)
+    if experimenter_view is not None:
+        from .screens import check_view_screen
+
+        mon = check_view_screen(experimenter_view.get("screen", 1), plan.loaded.protocol.display.screen)
+        experimenter_view = {**experimenter_view, "x_screen": mon.x_screen, "monitor": str(mon)}
     from .lab import LabHardware  # sound, response devices, LSL
 
-    lab = LabHardware(plan)
+    lab = LabHardware(plan, audio_latency_ms)
     lab.check()
     with SignalGuard() as guard:
         return _run(
@@ -286,6 +295,7 @@ def _run(
         scripted=scripted,
         progress=progress,
         view=experimenter_view,
+        audio=lab.audio,
     )
     result = SessionResult(writer.dir, "running")
     reserve = DiskReserve(writer.dir)
@@ -297,7 +307,12 @@ def _run(
         reserve.release()
         flow.crashed(DisplayClosed())
         cmd = resume_command(
-            plan.loaded.path, writer.dir, simulate=simulate, cameras=cameras, camera_files=camera_files
+            plan.loaded.path,
+            writer.dir,
+            simulate=simulate,
+            cameras=cameras,
+            camera_files=camera_files,
+            audio_latency_ms=lab.audio_latency_ms,
         )
         print(
             f"coaffect: session stopped: display closed; everything recorded is kept\n"
