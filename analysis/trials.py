@@ -162,7 +162,7 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
     --------
     >>> from analysis.study_data import load_study
     >>> clip_frames(load_study(sim).sessions[0], ["AU12"]).columns.tolist()
-    ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12', 'face_quality']
+    ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12', 'face_quality', 'face_w', 'landmark_jitter']
     """
     faces = sd.faces
     if faces is None:

@@ -32,7 +32,9 @@ POSE_SIZE_COLUMNS = {
 BALANCE_LIMIT = 0.2
 
 
-def trial_pose_size(frames: pd.DataFrame, usable: np.ndarray, keys=("participant_id", "trial")) -> pd.DataFrame:
+def trial_pose_size(
+    frames: pd.DataFrame, usable: np.ndarray, keys=("participant_id", "trial")
+) -> pd.DataFrame:
     """The :data:`POSE_SIZE_COLUMNS` of every participant x trial.
 
     Parameters
@@ -61,7 +63,9 @@ def trial_pose_size(frames: pd.DataFrame, usable: np.ndarray, keys=("participant
     data = pd.DataFrame({k: frames[k].to_numpy() for k in keys})
     data["n_face_frames"] = np.asarray(usable, dtype=float)
     q = frames["face_quality"].astype(str) if "face_quality" in frames else pd.Series("", index=frames.index)
-    data["identity_doubtful_frames"] = (q.str.contains("identity", regex=False).to_numpy() & seen).astype(float)
+    data["identity_doubtful_frames"] = (q.str.contains("identity", regex=False).to_numpy() & seen).astype(
+        float
+    )
     for col, src in (("face_size_px", "face_w"), ("abs_yaw", "yaw"), ("abs_pitch", "pitch")):
         v = frames[src].to_numpy(dtype=float) if src in frames else np.full(len(frames), np.nan)
         data[col] = np.where(seen, np.abs(v) if src != "face_w" else v, np.nan)
@@ -99,7 +103,7 @@ def condition_balance(trials: pd.DataFrame, columns=None, limit: float = BALANCE
     >>> t = pd.DataFrame({"condition": ["alone"] * 4 + ["group"] * 4, "excluded": False,
     ...                   "abs_yaw": [4.0, 5, 6, 5, 9, 11, 10, 10]})
     >>> condition_balance(t, ["abs_yaw"])[["measure", "std_diff", "warning"]].round(2).values.tolist()
-    [['abs_yaw', 6.93, True]]
+    [['abs_yaw', 6.12, True]]
     """
     d = trials[~trials["excluded"].astype(bool)] if "excluded" in trials else trials
     cols = [c for c in (columns or POSE_SIZE_COLUMNS) if c in d.columns]
