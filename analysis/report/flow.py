@@ -76,6 +76,15 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
                 cond,
                 (frames * d["face_fraction"].fillna(0)).sum(),
             )
+            if "identity_doubtful_frames" in d.columns:
+                add(
+                    "frames with a doubtful identity",
+                    "frames",
+                    cond,
+                    d["identity_doubtful_frames"].fillna(0).sum(),
+                )
+            if "n_face_frames" in d.columns:
+                add("frames analysed: usable face frames", "frames", cond, d["n_face_frames"].fillna(0).sum())
     return pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
 
 
@@ -107,6 +116,7 @@ _STAGES = (
     "analysed: facial",
     "camera frames",
     "frames with",
+    "frames analysed",
 )
 
 
