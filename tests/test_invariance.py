@@ -151,7 +151,7 @@ def _noise_only(scale: float, missing: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     _, pts = base_face()
     n = 900
-    lms = pts[None] + rng.normal(0.0, 0.6 * scale, (n, 68, 2))
+    lms = pts[None] + rng.normal(0.0, 2.4 * scale, (n, 68, 2))
     lms[rng.random(n) < missing] = np.nan
     grid = pd.DataFrame({"participant_id": ["P"] * n})
     base = np.r_[np.ones(300, bool), np.zeros(n - 300, bool)]

@@ -32,6 +32,12 @@ from .frontal import TEMPLATE_3D, fit_pose, frontal_landmarks, pose_angles
 #: mm, y down): the template's face edge at nose-base level (points 2 and 14),
 #: lateral to zygomaticus major's origin on the cheekbone.
 ZYGOMA_POINTS = TEMPLATE_3D[[2, 14], :2] * [1.0, -1.0]
+_FRONT = TEMPLATE_3D[:, :2] * [1.0, -1.0]
+#: Unit directions (template) from each lip corner to its zygoma point, and from the chin to each corner.
+_TO_ZYGOMA = (ZYGOMA_POINTS - _FRONT[[48, 54]]) / np.linalg.norm(ZYGOMA_POINTS - _FRONT[[48, 54]], axis=1)[
+    :, None
+]
+_FROM_CHIN = (_FRONT[[48, 54]] - _FRONT[8]) / np.linalg.norm(_FRONT[[48, 54]] - _FRONT[8], axis=1)[:, None]
 
 #: Rigid points of the occlusion check (:func:`rigid_fit_residual`, the
 #: ``occlusion`` quality flag, whose limit was calibrated on them): eye
@@ -188,9 +194,19 @@ def action_units_from_frontal(front: np.ndarray) -> pd.DataFrame:
     # the corners' distance to the chin (AU15: the depressor pulls them towards
     # the chin; the chin is a point no other mouth unit uses), mouth width
     # (AU20), inner-lip gap (AU25), chin depth below the eyes (AU26)
-    lift = -(np.hypot(*(a[:, 48] - ZYGOMA_POINTS[0]).T) + np.hypot(*(a[:, 54] - ZYGOMA_POINTS[1]).T)) / 2
+    # both are projections on fixed template directions, linear in the points, so
+    # landmark noise averages out (a Euclidean distance grows with noise: smaller
+    # faces, with more jitter, would read as less smile and more depressor)
+    lift = (
+        -(
+            np.einsum("nc,c->n", ZYGOMA_POINTS[0] - a[:, 48], _TO_ZYGOMA[0])
+            + np.einsum("nc,c->n", ZYGOMA_POINTS[1] - a[:, 54], _TO_ZYGOMA[1])
+        )
+        / 2
+    )
     to_chin = (
-        np.hypot(x[:, 48] - x[:, 8], y[:, 48] - y[:, 8]) + np.hypot(x[:, 54] - x[:, 8], y[:, 54] - y[:, 8])
+        np.einsum("nc,c->n", a[:, 48] - a[:, 8], _FROM_CHIN[0])
+        + np.einsum("nc,c->n", a[:, 54] - a[:, 8], _FROM_CHIN[1])
     ) / 2
     return pd.DataFrame(
         {

@@ -168,16 +168,16 @@ AU_SPECS = {
         "measure": "minus the lip corners' distance to fixed points of the rigid frontal face at the "
         "face's edge at nose-base level (corners pulled up and out, towards the cheekbones)",
         "unit": _MM,
-        "range": "-56.6..-38.2",
+        "range": "-56.4..-37.9",
         "fails": "a wide-open mouth lowers the corners a little (AU12 falls a little with AU26); "
         "moustache over the corners; a face much deeper or flatter than the template under "
         "pitch (bench/invariance.py)",
     },
     "AU15": {
         "landmarks": "48, 54 (lip corners); 8 (chin)",
-        "measure": "minus the lip corners' distance to the chin (corners pulled towards the chin)",
+        "measure": "minus the lip corners' distance to the chin along the template's chin-to-corner line (corners pulled towards the chin)",
         "unit": _MM,
-        "range": "-75.2..-50.7",
+        "range": "-75.1..-50.7",
         "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; a smile "
         "lifts the corners away from the chin, so AU15 is negative while smiling (signed: both "
         "directions are kept, so noise averages out instead of adding up); beards",
