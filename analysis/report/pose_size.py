@@ -34,8 +34,8 @@ def doubtful_identity_warnings(quality: pd.DataFrame, share: float = DOUBTFUL_SH
     --------
     >>> q = pd.DataFrame({"session_id": ["g1", "g1"], "participant_id": ["P1", "P2"],
     ...                   "flag_identity": [0.94, 0.1]})
-    >>> doubtful_identity_warnings(q)[0][:52]
-    'ses-g1 P1: 94% of this participant's face frames have'
+    >>> doubtful_identity_warnings(q)[0][:30]
+    'ses-g1 P1: 94% of this partici'
     """
     if "flag_identity" not in quality.columns:
         return []
