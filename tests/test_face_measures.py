@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.expression.frontal import RIGID
 from analysis.expression.geometry import head_pose, landmark_action_units
 from analysis.faces.pipeline import PipelineSettings
 from analysis.faces.quality import quality_flags
@@ -59,8 +60,9 @@ def test_each_unit_uses_only_its_documented_landmarks():
         documented = {
             int(n) for n in "".join(c if c.isdigit() else " " for c in AU_SPECS[au]["landmarks"]).split()
         }
-        # the face frame itself (eye corners 36, 39, 42, 45; nose 27, 33) normalises every unit
-        assert moved <= documented | {36, 39, 42, 45, 27, 33}, f"{au} uses {sorted(moved - documented)}"
+        # every unit is measured on the frontal face, whose pose fit uses the rigid
+        # points (eye corners, nose ridge and base: frontal.RIGID); nothing else
+        assert moved <= documented | set(RIGID.tolist()), f"{au} uses {sorted(moved - documented)}"
 
 
 @pytest.fixture(scope="module")
