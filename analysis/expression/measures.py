@@ -9,7 +9,7 @@ from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
 from .baseline import UNIT_SCALES, baseline_zscores
 from .composites import composite_scores
-from .frontal import RIGID, TEMPLATE_3D, fit_pose, frontal_landmarks, pose_angles
+from .frontal import POSE_SMOOTH_S, RIGID, TEMPLATE_3D, fit_pose, frontal_landmarks, pose_angles, smooth_pose
 from .geometry import action_units_from_frontal
 
 #: Window of the running median that turns eye closure into sustained closure (AU43).
@@ -111,7 +111,10 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     True
     """
     pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
-    fit = fit_pose(pts)
+    # the head's pose averaged over 0.3 s (odd window in rows): the per-frame fit's
+    # noise would otherwise skew the units and move their means with the noise
+    window = 2 * int(round(POSE_SMOOTH_S * fps / 2)) + 1
+    fit = smooth_pose(fit_pose(pts), pts, grid["participant_id"].to_numpy(), window)
     front = frontal_landmarks(pts, fit)
     raw = action_units_from_frontal(front)
     raw.index = grid.index
