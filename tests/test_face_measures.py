@@ -100,11 +100,18 @@ def test_units_stay_apart_on_the_bittersweet_video(bittersweet_faces):
     corr = seen[list(ACTION_UNITS)].corr().to_numpy()
     # injected movements here: AU12 alone, AU01 + AU04 alone, all three together
     i12, i01, i04 = (ACTION_UNITS.index(u) for u in ("AU12", "AU01", "AU04"))
-    # AU12 ~ AU01 measured 0.64: AU01's own movement here is small (see below) and the
+    # AU12 ~ AU01 measured 0.65: AU01's own movement here is small (see below) and the
     # smile moves dlib's nose base by about 1 px, which turns the pose fit's pitch by
     # 1.5-2.3 deg and AU01 by 0.3-1 mm (docs/faces-table.md, "Cross-talk through the pose fit")
     assert abs(corr[i12, i01]) < 0.7 and abs(corr[i12, i04]) < 0.5
+    # the mouth corners move by one injected movement only (AU12's up-and-out), so the
+    # units of the corners (AU12, AU15, AU20) follow one path here (|r| 0.98-0.99), as
+    # on single_face.mp4; that they are not forced together is checked on their
+    # gradients and on the real recordings above
+    corners = {"AU12", "AU15", "AU20"}
     for i, j in itertools.combinations(range(len(ACTION_UNITS)), 2):
+        if {ACTION_UNITS[i], ACTION_UNITS[j]} <= corners:
+            continue
         if np.isfinite(corr[i, j]):
             assert corr[i, j] ** 2 < MAX_R2, f"{ACTION_UNITS[i]} ~ {ACTION_UNITS[j]} r={corr[i, j]:.3f}"
 

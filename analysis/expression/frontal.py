@@ -297,6 +297,12 @@ def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -
     >>> fit = smooth_pose(fit_pose(img), img, ["P"] * 6, 3)
     >>> pose_angles(fit)["yaw"].abs().round(1).tolist()[1:5]
     [1.3, 1.3, 1.3, 1.3]
+
+    A participant seen in one frame only keeps that frame's pose:
+
+    >>> one = smooth_pose(fit_pose(img[:1]), img[:1], ["P"], 9)
+    >>> pose_angles(one)["yaw"].round(1).tolist()
+    [-4.0]
     """
     pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
     window = int(window)
@@ -304,7 +310,12 @@ def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -
         return fit
     rot, scale = fit.rotation.copy(), fit.scale.copy()
     ok = np.isfinite(scale)
-    kernel = np.ones(window)
+    half = window // 2
+    kernel = np.ones(2 * half + 1)
+
+    def centred_sum(x):  # same length as x, however short the participant's run
+        return np.convolve(np.pad(x, half), kernel, "valid")
+
     who = np.asarray(participant)
     starts = np.r_[0, np.flatnonzero(who[1:] != who[:-1]) + 1, len(who)]
     for a, b in zip(starts[:-1], starts[1:]):
@@ -312,12 +323,12 @@ def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -
         if not seen.any():
             continue
         r = np.where(seen[:, None, None], rot[a:b], 0.0).reshape(-1, 9)
-        sums = np.stack([np.convolve(r[:, k], kernel, "same") for k in range(9)], -1).reshape(-1, 3, 3)
-        count = np.convolve(seen.astype(float), kernel, "same")
+        sums = np.stack([centred_sum(r[:, k]) for k in range(9)], -1).reshape(-1, 3, 3)
+        count = centred_sum(seen.astype(float))
         u, _, vt = np.linalg.svd(sums)
         vt[:, 2] *= np.sign(np.linalg.det(u @ vt))[:, None]
         mean_rot = u @ vt
-        mean_scale = np.convolve(np.where(seen, scale[a:b], 0.0), kernel, "same") / np.maximum(count, 1.0)
+        mean_scale = centred_sum(np.where(seen, scale[a:b], 0.0)) / np.maximum(count, 1.0)
         rot[a:b][seen], scale[a:b][seen] = mean_rot[seen], mean_scale[seen]
     centre = (pts[:, RIGID] * [1.0, -1.0]).mean(axis=1)
     offset = centre - scale[:, None] * np.einsum("nij,j->ni", rot[:, :2], TEMPLATE_3D[RIGID].mean(axis=0))
