@@ -59,23 +59,22 @@ MESH_TO_68 = [
 ]
 
 
-def _dlib(frame, box):
-    from analysis.faces.detect import fit_landmarks, to_grey
+def _dlib(frame, grey, box):
+    from analysis.faces.detect import fit_landmarks
 
-    return fit_landmarks(to_grey(frame), box)
+    return fit_landmarks(grey, box)
 
 
-def _dlib_resampled(frame, box):
+def _dlib_resampled(frame, grey, box):
     import dlib
 
-    from analysis.faces.detect import to_grey
     from analysis.faces.models import shape_predictor
 
     x, y, w, h = box
     k = RESAMPLED_PX / w
     side = 2 * RESAMPLED_PX
     m = np.array([[k, 0, side / 2 - k * (x + w / 2)], [0, k, side / 2 - k * (y + h / 2)]])
-    crop = cv2.warpAffine(to_grey(frame), m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(grey, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     x0, y0 = k * x + m[0, 2], k * y + m[1, 2]
     rect = dlib.rectangle(round(x0), round(y0), round(x0 + k * w), round(y0 + k * h))
     pts = np.array([(p.x, p.y) for p in shape_predictor()(crop, rect).parts()], float)
@@ -96,7 +95,7 @@ class _Mesh:
         self.inp = self.interp.get_input_details()[0]["index"]
         self.out = self.interp.get_output_details()[0]["index"]
 
-    def __call__(self, frame, box):
+    def __call__(self, frame, grey, box):
         x, y, w, h = box
         k = 192.0 / (1.5 * max(w, h))
         m = np.array([[k, 0, 96 - k * (x + w / 2)], [0, k, 96 - k * (y + h / 2)]])
@@ -110,6 +109,7 @@ class _Mesh:
 def _units_by_variant(path: Path, min_face_px: float, variants: dict) -> tuple[dict, dict, float]:
     """Units per frame for each variant, on the main track's boxes; ms per face; median face width."""
     from analysis.expression.geometry import landmark_action_units
+    from analysis.faces.detect import to_grey
     from analysis.faces.observe import observe_video
     from analysis.faces.pipeline import PipelineSettings
     from analysis.faces.track import TrackerSettings
@@ -121,7 +121,9 @@ def _units_by_variant(path: Path, min_face_px: float, variants: dict) -> tuple[d
         raise RuntimeError(f"{path}: no face found")
     main = obs.faces["track_id"].value_counts().index[0]
     faces = obs.faces[obs.faces["track_id"] == main].drop_duplicates("frame")
-    boxes = dict(zip(faces["frame"].astype(int), faces[["face_x", "face_y", "face_w", "face_h"]].to_numpy(float)))
+    boxes = dict(
+        zip(faces["frame"].astype(int), faces[["face_x", "face_y", "face_w", "face_h"]].to_numpy(float))
+    )
     pts = {name: {} for name in variants}
     cost = dict.fromkeys(variants, 0.0)
     cap = cv2.VideoCapture(str(path))
@@ -131,9 +133,10 @@ def _units_by_variant(path: Path, min_face_px: float, variants: dict) -> tuple[d
         if not ok:
             break
         if frame_no in boxes:
+            grey = to_grey(img)  # once per frame, as scoring does; not in the landmark cost
             for name, fit in variants.items():
                 t0 = time.perf_counter()
-                pts[name][frame_no] = fit(img, boxes[frame_no])
+                pts[name][frame_no] = fit(img, grey, boxes[frame_no])
                 cost[name] += time.perf_counter() - t0
         frame_no += 1
     cap.release()
@@ -169,7 +172,9 @@ def main() -> int:
                     for size in SIZES_PX[1:]:
                         other = by_size[size][name]
                         both = ref.index.intersection(other.index)
-                        shift = (other.loc[both, units].mean() - ref.loc[both, units].mean()) / ref[units].std()
+                        shift = (other.loc[both, units].mean() - ref.loc[both, units].mean()) / ref[
+                            units
+                        ].std()
                         shifts[name][(clip, size)] = shift.abs()
     except Exception as exc:  # the run failed: say so and exit non-zero
         print(f"landmark-models bench failed: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -186,12 +191,14 @@ def main() -> int:
     result = {
         "bench": "landmark_models",
         "worst_shift_sd": {name: round(float(worst[name].max()), 3) for name in variants},
-        "worst_shift_vs_dlib": {name: round(float(worst[name].max() / worst["dlib"].max()), 3) for name in variants},
-        "units_within_target": {
-            name: int((worst[name] <= TARGET_SIZE_SHIFT_SD).sum()) for name in variants
+        "worst_shift_vs_dlib": {
+            name: round(float(worst[name].max() / worst["dlib"].max()), 3) for name in variants
         },
+        "units_within_target": {name: int((worst[name] <= TARGET_SIZE_SHIFT_SD).sum()) for name in variants},
         "n_units": len(units),
-        "shift_sd_by_unit": {name: {u: round(float(v), 3) for u, v in worst[name].items()} for name in variants},
+        "shift_sd_by_unit": {
+            name: {u: round(float(v), 3) for u, v in worst[name].items()} for name in variants
+        },
         "ms_per_face": ms,
         "ms_per_face_vs_dlib": {name: round(ms[name] / ms["dlib"], 2) for name in variants},
         "target_shift_sd": TARGET_SIZE_SHIFT_SD,

@@ -23,7 +23,7 @@ whatever the noise level and the share of missing frames; on an expression
 it is the 90th percentile of the expression's own time course (slightly
 less, by the noise of the estimate). Noise that is correlated between frames
 is underestimated by the difference estimator; the tests state the tolerance
-(``tests/test_trial_measures.py``).
+(``tests/test_invariance.py``).
 """
 
 from __future__ import annotations
