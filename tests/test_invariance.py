@@ -44,6 +44,17 @@ def test_rotated_copies_of_a_real_3d_face_give_the_same_units(openface_3d):
     # measured 0.15-0.3 of the range per 10 deg for AU01, AU12, AU26 before issue 20
 
 
+def test_a_flatter_or_deeper_face_is_measured_with_its_own_depth(openface_3d):
+    # faces 0.8x and 1.2x as deep as the template: with the template's depth AU01 and
+    # AU26 move by 0.052-0.068 of their range per 10 deg of pitch (measured on all 100
+    # frames); with each face's depth found from its turned copies (frontal.fit_depth,
+    # as scoring does per participant) by at most 0.027
+    faces = openface_3d[::10]
+    for f in (0.8, 1.2):
+        table = pose_sensitivity(faces * [1.0, 1.0, f], own_depth=True)
+        assert table[["yaw", "pitch", "roll"]].to_numpy().max() <= PER_10DEG, (f, table.round(3))
+
+
 def _copy_scaled(src, factor, out, frames=None):
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0

@@ -166,11 +166,26 @@ class PoseFit(NamedTuple):
         (n,) pixels per template millimetre (face size in the image).
     offset : numpy.ndarray
         (n, 2) image position (px, y up) of the template's origin.
+    depth : numpy.ndarray
+        (n,) the template's depth (z) factor the frame was fitted with
+        (:func:`fit_depth`; 1 = :data:`TEMPLATE_3D` as it is).
     """
 
     rotation: np.ndarray
     scale: np.ndarray
     offset: np.ndarray
+    depth: np.ndarray
+
+
+def template(depth: float = 1.0) -> np.ndarray:
+    """:data:`TEMPLATE_3D` with its depth (z) scaled by ``depth`` (a flatter or deeper face).
+
+    Examples
+    --------
+    >>> float(template(0.8)[30, 2] / TEMPLATE_3D[30, 2])
+    0.8
+    """
+    return TEMPLATE_3D * [1.0, 1.0, float(depth)]
 
 
 def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -183,7 +198,7 @@ def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.einsum("nji,nj,nkj->nik", vt, fix, u)
 
 
-def fit_pose(landmarks: np.ndarray, iterations: int = 8) -> PoseFit:
+def fit_pose(landmarks: np.ndarray, iterations: int = 8, depth: float = 1.0) -> PoseFit:
     """Fit the rigid template's pose, size and position to 68 image landmarks.
 
     Parameters
@@ -192,6 +207,8 @@ def fit_pose(landmarks: np.ndarray, iterations: int = 8) -> PoseFit:
         (n, 68, 2) or (68, 2) pixel landmarks (image y down); NaN rows give NaN.
     iterations : int
         Depth / rotation alternations (the fit moves by under 0.01 deg after 6).
+    depth : float
+        The template's depth factor (:func:`template`; :func:`fit_depth` finds a face's own).
 
     Returns
     -------
@@ -211,7 +228,8 @@ def fit_pose(landmarks: np.ndarray, iterations: int = 8) -> PoseFit:
     uv = pts[:, RIGID] * [1.0, -1.0]  # image y down -> y up
     centre = uv.mean(axis=1, keepdims=True)
     uv = uv - centre
-    model = TEMPLATE_3D[RIGID] - TEMPLATE_3D[RIGID].mean(axis=0)
+    face = template(depth)
+    model = face[RIGID] - face[RIGID].mean(axis=0)
     ok = np.isfinite(uv).all(axis=(1, 2))
     rot = np.tile(np.eye(3), (n, 1, 1))
     scale = np.full(n, np.nan)
@@ -233,11 +251,73 @@ def fit_pose(landmarks: np.ndarray, iterations: int = 8) -> PoseFit:
             proj = np.einsum("nij,kj->nki", r[:, :2], model)  # (n, k, 2) at unit scale
             s = np.einsum("nkc,nkc->n", proj, u) / np.einsum("nkc,nkc->n", proj, proj)
         rot[ok], scale[ok] = r, s
-    offset = centre[:, 0] - scale[:, None] * np.einsum(
-        "nij,j->ni", rot[:, :2], TEMPLATE_3D[RIGID].mean(axis=0)
-    )
+    offset = centre[:, 0] - scale[:, None] * np.einsum("nij,j->ni", rot[:, :2], face[RIGID].mean(axis=0))
     offset[~ok] = np.nan
-    return PoseFit(rot, scale, offset)
+    return PoseFit(rot, scale, offset, np.full(n, float(depth)))
+
+
+#: Depth factors :func:`fit_depth` tries (the template's depth x 0.7 ... 1.3).
+DEPTHS = np.round(np.arange(0.7, 1.301, 0.05), 2)
+#: How much better (relative RMS residual at the rigid points) another depth must
+#: fit than the template's own before :func:`fit_depth` takes it.
+DEPTH_MARGIN = 0.05
+
+
+def rigid_residual_mm(landmarks: np.ndarray, fit: PoseFit) -> np.ndarray:
+    """RMS distance (template mm) between the rigid points and where the fit puts them, per frame.
+
+    Examples
+    --------
+    >>> img = 2.0 * TEMPLATE_3D[:, :2] * [1, -1]
+    >>> rigid_residual_mm(img, fit_pose(img)).round(6).tolist()
+    [0.0]
+    """
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    uv = pts[:, RIGID] * [1.0, -1.0]
+    faces = (
+        TEMPLATE_3D[None, RIGID]
+        * np.stack([np.ones_like(fit.depth), np.ones_like(fit.depth), fit.depth], -1)[:, None, :]
+    )
+    pred = (
+        np.einsum("nij,nkj->nki", fit.scale[:, None, None] * fit.rotation[:, :2], faces) + fit.offset[:, None]
+    )
+    return np.sqrt(np.mean(np.sum((uv - pred) ** 2, axis=-1), axis=-1)) / fit.scale
+
+
+def fit_depth(landmarks: np.ndarray, max_frames: int = 600) -> float:
+    """The template depth factor that fits one participant's rigid points best (1 unless clearly better).
+
+    A face flatter or deeper than the template is told apart only when the
+    head turns: each depth in :data:`DEPTHS` is fitted to the participant's
+    frames (at most ``max_frames``, evenly spread) and the one with the
+    smallest mean rigid residual (:func:`rigid_residual_mm`) is taken if it
+    beats the template's own depth by :data:`DEPTH_MARGIN`. On rotated copies
+    of OpenFace's real 3-D face made 0.8x and 1.2x as deep, with 1 px jitter
+    at 3 px/mm, the depth comes back exactly once the head turns by +-10 deg;
+    with +-3 deg it is not identifiable (and then matters little: a depth
+    error moves the units in proportion to the sine of the turn).
+
+    Parameters
+    ----------
+    landmarks : numpy.ndarray
+        (n, 68, 2) one participant's pixel landmarks (NaN rows skipped).
+
+    Examples
+    --------
+    >>> from analysis.expression.invariance import project
+    >>> deep = template(1.2)
+    >>> img = np.stack([project(deep, yaw=y, pitch=p) for y in (-20, 0, 20) for p in (-10, 10)])
+    >>> fit_depth(img), fit_depth(img[:1])
+    (1.2, 1.0)
+    """
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    pts = pts[np.isfinite(pts[:, RIGID]).all(axis=(1, 2))]
+    if len(pts) < 2:
+        return 1.0
+    pts = pts[np.linspace(0, len(pts) - 1, min(len(pts), max_frames)).astype(int)]
+    residual = {float(d): float(np.mean(rigid_residual_mm(pts, fit_pose(pts, depth=d)))) for d in DEPTHS}
+    best = min(residual, key=residual.get)
+    return best if residual[best] < (1 - DEPTH_MARGIN) * residual[1.0] else 1.0
 
 
 def pose_angles(fit: PoseFit) -> pd.DataFrame:
@@ -331,8 +411,9 @@ def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -
         mean_scale = centred_sum(np.where(seen, scale[a:b], 0.0)) / np.maximum(count, 1.0)
         rot[a:b][seen], scale[a:b][seen] = mean_rot[seen], mean_scale[seen]
     centre = (pts[:, RIGID] * [1.0, -1.0]).mean(axis=1)
-    offset = centre - scale[:, None] * np.einsum("nij,j->ni", rot[:, :2], TEMPLATE_3D[RIGID].mean(axis=0))
-    return PoseFit(rot, scale, offset)
+    origin = TEMPLATE_3D[None, RIGID].mean(axis=1) * np.stack([np.ones_like(fit.depth)] * 2 + [fit.depth], -1)
+    offset = centre - scale[:, None] * np.einsum("nij,nj->ni", rot[:, :2], origin)
+    return PoseFit(rot, scale, offset, fit.depth)
 
 
 def frontal_landmarks(landmarks: np.ndarray, fit: PoseFit | None = None) -> np.ndarray:
@@ -375,7 +456,8 @@ def frontal_landmarks(landmarks: np.ndarray, fit: PoseFit | None = None) -> np.n
     fit = fit if fit is not None else fit_pose(pts)
     uv = pts * [1.0, -1.0]
     sr = fit.scale[:, None, None] * fit.rotation[:, :2]  # (n, 2, 3)
-    predicted = np.einsum("nij,kj->nki", sr, TEMPLATE_3D) + fit.offset[:, None, :]
+    faces = TEMPLATE_3D[None] * np.stack([np.ones_like(fit.depth)] * 2 + [fit.depth], -1)[:, None, :]
+    predicted = np.einsum("nij,nkj->nki", sr, faces) + fit.offset[:, None, :]
     a = sr[:, :, :2]
     det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
     det = np.where(np.abs(det) > 1e-12, det, np.nan)

@@ -126,13 +126,15 @@ def rigid_fit_residual(landmarks: np.ndarray) -> np.ndarray:
     return (uv - centre - fitted) / iod[:, None, None]
 
 
-def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
+def landmark_action_units(landmarks: np.ndarray, depth: float = 1.0) -> pd.DataFrame:
     """Raw action-unit-like measures for each set of 68 landmarks, on the frontal face.
 
     Parameters
     ----------
     landmarks : numpy.ndarray
         (n, 68, 2) landmarks in pixels (rows of NaN give NaN measures).
+    depth : float
+        The template depth factor of this face (:func:`analysis.expression.frontal.fit_depth`).
 
     Returns
     -------
@@ -152,7 +154,8 @@ def landmark_action_units(landmarks: np.ndarray) -> pd.DataFrame:
     >>> list(au.columns[:3]), bool(30 < au["AU20"].iloc[0] < 70)   # mouth width, mm
     (['AU01', 'AU02', 'AU04'], True)
     """
-    return action_units_from_frontal(frontal_landmarks(np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)))
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    return action_units_from_frontal(frontal_landmarks(pts, fit_pose(pts, depth=depth)))
 
 
 def action_units_from_frontal(front: np.ndarray) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from coaffect.formats.faces_schema import AU_SPECS
 
+from .frontal import fit_depth
 from .geometry import landmark_action_units
 
 #: Units measured per frame (AU43 is AU45's closure over time, the same per frame).
@@ -102,6 +103,7 @@ def pose_sensitivity(
     px_per_mm: float = 3.0,
     seed: int = 0,
     distance_mm=None,
+    own_depth: bool = False,
 ) -> pd.DataFrame:
     """Each unit's change per 10 degrees of yaw, pitch and roll, as a fraction of its range.
 
@@ -127,6 +129,10 @@ def pose_sensitivity(
         As for :func:`project`.
     seed : int
         Noise seed.
+    own_depth : bool
+        Measure each landmark set with its own template depth, found from all
+        its turned copies (:func:`analysis.expression.frontal.fit_depth`, as
+        scoring does from a participant's frames), instead of the template's.
 
     Returns
     -------
@@ -145,14 +151,35 @@ def pose_sensitivity(
     ranges = unit_ranges()
     rng = np.random.default_rng(seed)
     noise = rng.normal(0.0, jitter_px, size=(len(pts), 68, 2)) if jitter_px > 0 else 0.0
+    axes = (("yaw", yaw), ("pitch", pitch), ("roll", roll))
+    poses = [
+        {"yaw": 0.0, "pitch": 0.0, "roll": 0.0, axis: float(a)}
+        for axis, (lo, hi) in axes
+        for a in np.arange(lo, hi + step / 2, step)
+    ]
+    images = {
+        tuple(kw.values()): project(pts, px_per_mm=px_per_mm, distance_mm=distance_mm, **kw) + noise
+        for kw in poses
+    }
+    depth = np.ones(len(pts))
+    if own_depth:
+        every = np.stack(list(images.values()), axis=1)  # (n, poses, 68, 2)
+        depth = np.array([fit_depth(face) for face in every])
+
+    def units(img):
+        out = np.full((len(img), len(ranges)), np.nan)
+        for d in np.unique(depth):
+            mine = depth == d
+            out[mine] = landmark_action_units(img[mine], depth=d)[list(ranges.index)].to_numpy()
+        return out
+
     out = {}
-    for axis, (lo, hi) in (("yaw", yaw), ("pitch", pitch), ("roll", roll)):
+    for axis, (lo, hi) in axes:
         angles = np.arange(lo, hi + step / 2, step)
         values = []
         for a in angles:
             kw = {"yaw": 0.0, "pitch": 0.0, "roll": 0.0, axis: float(a)}
-            img = project(pts, px_per_mm=px_per_mm, distance_mm=distance_mm, **kw) + noise
-            values.append(landmark_action_units(img)[list(ranges.index)].to_numpy())
+            values.append(units(images[tuple(kw.values())]))
         v = np.stack(values)  # (angles, n, units)
         per10 = np.abs(np.diff(v, axis=0)).mean(axis=1) * (10.0 / step)  # (steps, units)
         out[axis] = per10.max(axis=0) / ranges.to_numpy()

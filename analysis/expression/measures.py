@@ -9,7 +9,17 @@ from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
 from .baseline import UNIT_SCALES, baseline_zscores
 from .composites import composite_scores
-from .frontal import POSE_SMOOTH_S, RIGID, TEMPLATE_3D, fit_pose, frontal_landmarks, pose_angles, smooth_pose
+from .frontal import (
+    POSE_SMOOTH_S,
+    RIGID,
+    TEMPLATE_3D,
+    PoseFit,
+    fit_depth,
+    fit_pose,
+    frontal_landmarks,
+    pose_angles,
+    smooth_pose,
+)
 from .geometry import action_units_from_frontal
 
 #: Window of the running median that turns eye closure into sustained closure (AU43).
@@ -83,6 +93,37 @@ def landmark_jitter(front: np.ndarray, participant) -> np.ndarray:
     return step
 
 
+def fit_by_participant(landmarks: np.ndarray, participant) -> PoseFit:
+    """:func:`.frontal.fit_pose` with each participant's own template depth (:func:`.frontal.fit_depth`).
+
+    Parameters
+    ----------
+    landmarks : numpy.ndarray
+        (n, 68, 2) pixel landmarks, NaN where no face.
+    participant : array-like
+        (n,) participant of each row; rows sorted by participant.
+
+    Examples
+    --------
+    >>> from analysis.expression.invariance import project
+    >>> from analysis.expression.frontal import template
+    >>> img = np.stack([project(template(d), yaw=y) for d in (0.8, 1.2) for y in (-20, 0, 20)])
+    >>> fit_by_participant(img, ["A"] * 3 + ["B"] * 3).depth.tolist()
+    [0.8, 0.8, 0.8, 1.2, 1.2, 1.2]
+    """
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    who = np.asarray(participant)
+    fit = fit_pose(pts)
+    starts = np.r_[0, np.flatnonzero(who[1:] != who[:-1]) + 1, len(who)] if len(who) else np.r_[0]
+    for a, b in zip(starts[:-1], starts[1:]):
+        depth = fit_depth(pts[a:b])
+        if depth != 1.0:
+            part = fit_pose(pts[a:b], depth=depth)
+            for whole, mine in zip(fit, part):
+                whole[a:b] = mine
+    return fit
+
+
 def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, fps: float) -> pd.DataFrame:
     """Action-unit z-scores and composites for every row of a frame x participant grid.
 
@@ -114,7 +155,8 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     # the head's pose averaged over 0.3 s (odd window in rows): the per-frame fit's
     # noise would otherwise skew the units and move their means with the noise
     window = 2 * int(round(POSE_SMOOTH_S * fps / 2)) + 1
-    fit = smooth_pose(fit_pose(pts), pts, grid["participant_id"].to_numpy(), window)
+    who = grid["participant_id"].to_numpy()
+    fit = smooth_pose(fit_by_participant(pts, who), pts, who, window)
     front = frontal_landmarks(pts, fit)
     raw = action_units_from_frontal(front)
     raw.index = grid.index
