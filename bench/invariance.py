@@ -134,10 +134,17 @@ def _resized_copy(src: Path, factor: float, out: Path) -> Path:
 
 
 def _units(path: Path, min_face_px: float) -> pd.DataFrame:
-    from analysis.expression.geometry import head_pose, landmark_action_units
+    """Raw units, yaw and pitch of the main face per frame, as scoring computes them.
+
+    :func:`analysis.expression.measures.expression_measures` on every frame of
+    the face's span (NaN where it was not seen): the participant's own template
+    depth and the pose averaged over 0.3 s, like a scored session.
+    """
+    from analysis.expression.measures import expression_measures
     from analysis.faces.observe import observe_video
     from analysis.faces.pipeline import PipelineSettings
     from analysis.faces.track import TrackerSettings
+    from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
     obs = observe_video(
         path, PipelineSettings(tracker=TrackerSettings(min_face_px=min_face_px), fer=False), encode=False
@@ -146,11 +153,20 @@ def _units(path: Path, min_face_px: float) -> pd.DataFrame:
         raise RuntimeError(f"{path}: no face found")
     main = obs.faces["track_id"].value_counts().index[0]
     keep = (obs.faces["track_id"] == main).to_numpy()
-    au = landmark_action_units(obs.landmarks[keep])
-    au = pd.concat([au, head_pose(obs.landmarks[keep])], axis=1)
-    au["frame"] = obs.faces.loc[keep, "frame"].to_numpy()
-    au["face_w"] = obs.faces.loc[keep, "face_w"].to_numpy()
-    return au.drop_duplicates("frame").set_index("frame")
+    seen = obs.faces.loc[keep, ["frame", "face_w"]].reset_index(drop=True)
+    first = ~seen["frame"].duplicated().to_numpy()
+    seen, lms_seen = seen[first], obs.landmarks[keep][first]
+    frames = np.arange(int(seen["frame"].min()), int(seen["frame"].max()) + 1)
+    lms = np.full((len(frames), 68, 2), np.nan)
+    lms[seen["frame"].to_numpy(dtype=int) - frames[0]] = lms_seen
+    grid = pd.DataFrame({"participant_id": ["P"] * len(frames)})
+    m = expression_measures(grid, lms, np.zeros(len(frames), bool), float(obs.info["fps"]))
+    au = m[list(RAW_UNITS)].set_axis(list(ACTION_UNITS), axis=1)
+    au[["yaw", "pitch"]] = m[["yaw", "pitch"]]
+    au["frame"] = frames
+    au = au.set_index("frame").loc[seen["frame"].to_numpy(dtype=int)]
+    au["face_w"] = seen["face_w"].to_numpy()
+    return au
 
 
 def size_level(tmp: Path, quick: bool) -> dict:
