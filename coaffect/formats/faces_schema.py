@@ -118,7 +118,8 @@ AU_SPECS = {
         "measure": "height of the inner brow ends above the inner eye corners",
         "unit": _MM,
         "range": "21.4..31.2",
-        "fails": "fringe or glasses over the brows; a face much deeper or flatter than the template under pitch",
+        "fails": "fringe or glasses over the brows; under pitch, a face deeper or flatter than the "
+        "template whose depth could not be found (a participant who hardly turns)",
     },
     "AU02": {
         "landmarks": "17, 18, 25, 26 (outer brows); 36, 45 (outer eye corners)",
@@ -166,12 +167,13 @@ AU_SPECS = {
     "AU12": {
         "landmarks": "48, 54 (lip corners); template points 2, 14 (face edge at nose-base level)",
         "measure": "minus the lip corners' distance to fixed points of the rigid frontal face at the "
-        "face's edge at nose-base level (corners pulled up and out, towards the cheekbones)",
+        "face's edge at nose-base level, along the template's corner-to-point lines (corners "
+        "pulled up and out, towards the cheekbones)",
         "unit": _MM,
         "range": "-56.4..-37.9",
         "fails": "a wide-open mouth lowers the corners a little (AU12 falls a little with AU26); "
-        "moustache over the corners; a face much deeper or flatter than the template under "
-        "pitch (bench/invariance.py)",
+        "moustache over the corners; under pitch, a face deeper or flatter than the template "
+        "whose depth could not be found (bench/invariance.py)",
     },
     "AU15": {
         "landmarks": "48, 54 (lip corners); 8 (chin)",
