@@ -258,44 +258,46 @@ def fit_pose(landmarks: np.ndarray, iterations: int = 8, depth: float = 1.0) -> 
 
 #: Depth factors :func:`fit_depth` tries (the template's depth x 0.7 ... 1.3).
 DEPTHS = np.round(np.arange(0.7, 1.301, 0.05), 2)
-#: How much better (relative RMS residual at the rigid points) another depth must
-#: fit than the template's own before :func:`fit_depth` takes it.
+#: How much steadier (relative spread of the frontal rigid points) another depth
+#: must make a participant's face than the template's own before :func:`fit_depth` takes it.
 DEPTH_MARGIN = 0.05
+#: Head-pose spread (10-90% range of yaw or pitch, deg) below which a participant's
+#: depth is not estimated: it cannot be told from the face's shape or expressions then.
+DEPTH_MIN_SPREAD_DEG = 15.0
 
 
-def rigid_residual_mm(landmarks: np.ndarray, fit: PoseFit) -> np.ndarray:
-    """RMS distance (template mm) between the rigid points and where the fit puts them, per frame.
+def frontal_spread_mm2(landmarks: np.ndarray, fit: PoseFit) -> float:
+    """How much the frontal rigid points move over a participant's frames (mean variance, mm^2).
+
+    With the right template depth a turning head leaves its frontal rigid
+    points where they are (a face shaped unlike the template only shifts them
+    by a constant); with a wrong one they move with the turn.
 
     Examples
     --------
-    >>> img = 2.0 * TEMPLATE_3D[:, :2] * [1, -1]
-    >>> rigid_residual_mm(img, fit_pose(img)).round(6).tolist()
-    [0.0]
+    >>> img = np.stack([2.0 * TEMPLATE_3D[:, :2] * [1, -1]] * 3)
+    >>> round(frontal_spread_mm2(img, fit_pose(img)), 6)
+    0.0
     """
-    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
-    uv = pts[:, RIGID] * [1.0, -1.0]
-    faces = (
-        TEMPLATE_3D[None, RIGID]
-        * np.stack([np.ones_like(fit.depth), np.ones_like(fit.depth), fit.depth], -1)[:, None, :]
-    )
-    pred = (
-        np.einsum("nij,nkj->nki", fit.scale[:, None, None] * fit.rotation[:, :2], faces) + fit.offset[:, None]
-    )
-    return np.sqrt(np.mean(np.sum((uv - pred) ** 2, axis=-1), axis=-1)) / fit.scale
+    front = frontal_landmarks(landmarks, fit)[:, RIGID]
+    return float(np.nanmean(np.nanvar(front, axis=0).sum(axis=-1)))
 
 
 def fit_depth(landmarks: np.ndarray, max_frames: int = 600) -> float:
-    """The template depth factor that fits one participant's rigid points best (1 unless clearly better).
+    """The template depth factor of one participant's face (1 unless their turning head tells).
 
     A face flatter or deeper than the template is told apart only when the
-    head turns: each depth in :data:`DEPTHS` is fitted to the participant's
-    frames (at most ``max_frames``, evenly spread) and the one with the
-    smallest mean rigid residual (:func:`rigid_residual_mm`) is taken if it
-    beats the template's own depth by :data:`DEPTH_MARGIN`. On rotated copies
-    of OpenFace's real 3-D face made 0.8x and 1.2x as deep, with 1 px jitter
-    at 3 px/mm, the depth comes back exactly once the head turns by +-10 deg;
-    with +-3 deg it is not identifiable (and then matters little: a depth
-    error moves the units in proportion to the sine of the turn).
+    head turns, so the depth is estimated only when the participant's yaw or
+    pitch spreads by :data:`DEPTH_MIN_SPREAD_DEG` or more (10-90% range, with
+    the template's depth). Each depth in :data:`DEPTHS` is then fitted to the
+    participant's frames (at most ``max_frames``, evenly spread) and the one
+    whose frontal rigid points move least over the frames
+    (:func:`frontal_spread_mm2`) is taken if it beats the template's own depth
+    by :data:`DEPTH_MARGIN`. On rotated copies of OpenFace's real 3-D face made
+    0.8x and 1.2x as deep, the depth comes back exactly over yaw +-30 deg;
+    with 1 px landmark jitter at 3 px/mm it still does over +-30 deg and stays
+    at 1 over +-10 deg. On the shared real clips it stays 1 (single-face clips
+    at every size from 240 to 60 px; the turning woman of the group clip 1.3).
 
     Parameters
     ----------
@@ -306,18 +308,22 @@ def fit_depth(landmarks: np.ndarray, max_frames: int = 600) -> float:
     --------
     >>> from analysis.expression.invariance import project
     >>> deep = template(1.2)
-    >>> img = np.stack([project(deep, yaw=y, pitch=p) for y in (-20, 0, 20) for p in (-10, 10)])
-    >>> fit_depth(img), fit_depth(img[:1])
+    >>> img = np.stack([project(deep, yaw=y, pitch=p) for y in (-20, -10, 0, 10, 20) for p in (-10, 10)])
+    >>> fit_depth(img), fit_depth(img[4:6])     # turning 40 deg; still
     (1.2, 1.0)
     """
     pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
     pts = pts[np.isfinite(pts[:, RIGID]).all(axis=(1, 2))]
-    if len(pts) < 2:
+    if len(pts) < 3:
         return 1.0
     pts = pts[np.linspace(0, len(pts) - 1, min(len(pts), max_frames)).astype(int)]
-    residual = {float(d): float(np.mean(rigid_residual_mm(pts, fit_pose(pts, depth=d)))) for d in DEPTHS}
-    best = min(residual, key=residual.get)
-    return best if residual[best] < (1 - DEPTH_MARGIN) * residual[1.0] else 1.0
+    angles = pose_angles(fit_pose(pts))[["yaw", "pitch"]]
+    spread = float((angles.quantile(0.9) - angles.quantile(0.1)).max())
+    if not spread >= DEPTH_MIN_SPREAD_DEG:
+        return 1.0
+    moving = {float(d): frontal_spread_mm2(pts, fit_pose(pts, depth=d)) for d in DEPTHS}
+    best = min(moving, key=moving.get)
+    return best if moving[best] < (1 - DEPTH_MARGIN) * moving[1.0] else 1.0
 
 
 def pose_angles(fit: PoseFit) -> pd.DataFrame:
