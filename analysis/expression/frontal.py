@@ -23,8 +23,9 @@ change it. The steps, per frame:
    Frontal distances grow by 1/cos of a pitch or yaw error whatever its
    sign, so per-frame pose noise skews every long vertical unit and shifts its
    mean with the noise (measured on a still face at 1.5x that jitter: AU26
-   mean - median 0.35 z per frame, 0.055 z with the 0.3 s average, whose unit
-   SDs are also 30-45% smaller).
+   mean - median 0.35 z per frame, 0.05 z with the 0.3 s average, whose unit
+   SDs are also 30-45% smaller). A 3-frame running median first drops
+   one-frame glitches of the landmark fit.
 4. **Frontal landmarks** (:func:`frontal_landmarks`): each point's offset
    from where the rigid template predicts it, taken back through the fitted
    camera on the assumption that expressions move points within the face's
@@ -43,6 +44,7 @@ Baltrusaitis T et al. (2018) OpenFace 2.0, FG 2018 (the 3-D landmarks).
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -348,12 +350,24 @@ def pose_angles(fit: PoseFit) -> pd.DataFrame:
     return out
 
 
+def _running(values: np.ndarray, half: int, stat) -> np.ndarray:
+    """``stat`` (nanmedian, nanmean) over a centred window of 2 * half + 1 rows, NaN-padded at the ends."""
+    padded = np.pad(values, ((half, half), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
+        return stat(windows, axis=-1)
+
+
 def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -> PoseFit:
     """Average each frame's rotation and scale over a centred window of one participant's rows.
 
-    The rotation matrices are averaged element-wise over the frames with a
-    face and taken back to the nearest rotation (SVD; the chordal L2 mean,
-    Hartley et al. 2013, Int J Comput Vis 103:267-305); the scale is averaged;
+    The rotation matrices' elements and the scale first go through a 3-frame
+    running median (a one-frame landmark glitch, e.g. where a detection
+    re-anchors the landmarks, is dropped rather than spread over its
+    neighbours), then are averaged over the window's frames with a face, and
+    the mean matrix is taken back to the nearest rotation (SVD; the chordal L2
+    mean, Hartley et al. 2013, Int J Comput Vis 103:267-305);
     the image offset is refitted to each frame's own rigid points, so the face
     stays where it is in that frame. Frames without a face stay NaN.
 
@@ -375,20 +389,20 @@ def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -
 
     Examples
     --------
-    A still face whose fit wobbles by 4 deg of yaw frame to frame comes out still:
+    A still face whose fit jumps by 25 deg of yaw in one frame comes out still:
 
-    >>> yaws = np.radians([4.0, -4.0] * 3)
+    >>> yaws = np.radians([0.0, 0.0, 25.0, 0.0, 0.0, 0.0])
     >>> img = np.stack([2 * TEMPLATE_3D @ np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0]]).T * [1, -1]
     ...                 for a in yaws])
     >>> fit = smooth_pose(fit_pose(img), img, ["P"] * 6, 3)
-    >>> pose_angles(fit)["yaw"].abs().round(1).tolist()[1:5]
-    [1.3, 1.3, 1.3, 1.3]
+    >>> pose_angles(fit)["yaw"].abs().round(1).tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
 
     A participant seen in one frame only keeps that frame's pose:
 
-    >>> one = smooth_pose(fit_pose(img[:1]), img[:1], ["P"], 9)
+    >>> one = smooth_pose(fit_pose(img[2:3]), img[2:3], ["P"], 9)
     >>> pose_angles(one)["yaw"].round(1).tolist()
-    [-4.0]
+    [-25.0]
     """
     pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
     window = int(window)
@@ -397,25 +411,22 @@ def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -
     rot, scale = fit.rotation.copy(), fit.scale.copy()
     ok = np.isfinite(scale)
     half = window // 2
-    kernel = np.ones(2 * half + 1)
-
-    def centred_sum(x):  # same length as x, however short the participant's run
-        return np.convolve(np.pad(x, half), kernel, "valid")
-
     who = np.asarray(participant)
     starts = np.r_[0, np.flatnonzero(who[1:] != who[:-1]) + 1, len(who)]
     for a, b in zip(starts[:-1], starts[1:]):
         seen = ok[a:b]
         if not seen.any():
             continue
-        r = np.where(seen[:, None, None], rot[a:b], 0.0).reshape(-1, 9)
-        sums = np.stack([centred_sum(r[:, k]) for k in range(9)], -1).reshape(-1, 3, 3)
-        count = centred_sum(seen.astype(float))
-        u, _, vt = np.linalg.svd(sums)
+        # rotation elements and scale of each frame's window, NaN where no face
+        # (padding the participant's run, however short)
+        values = np.concatenate([rot[a:b].reshape(-1, 9), scale[a:b, None]], axis=1)
+        values[~seen] = np.nan
+        values = _running(values, 1, np.nanmedian)  # a one-frame glitch goes
+        values[~seen] = np.nan
+        mean = _running(values, half, np.nanmean)[seen]  # (seen frames, 10)
+        u, _, vt = np.linalg.svd(mean[:, :9].reshape(-1, 3, 3))
         vt[:, 2] *= np.sign(np.linalg.det(u @ vt))[:, None]
-        mean_rot = u @ vt
-        mean_scale = centred_sum(np.where(seen, scale[a:b], 0.0)) / np.maximum(count, 1.0)
-        rot[a:b][seen], scale[a:b][seen] = mean_rot[seen], mean_scale[seen]
+        rot[a:b][seen], scale[a:b][seen] = u @ vt, mean[:, 9]
     centre = (pts[:, RIGID] * [1.0, -1.0]).mean(axis=1)
     origin = TEMPLATE_3D[None, RIGID].mean(axis=1) * np.stack([np.ones_like(fit.depth)] * 2 + [fit.depth], -1)
     offset = centre - scale[:, None] * np.einsum("nij,nj->ni", rot[:, :2], origin)
