@@ -96,8 +96,8 @@ def test_the_same_clip_at_60_and_240_px_gives_the_same_mouth_units(single_face_s
     both = big.index.intersection(small.index)
     assert len(both) > 0.9 * len(big)
     assert small["face_w"].median() < 70 < 200 < big["face_w"].median()
-    # the mouth units meet issue 20's bound (bench/invariance.py: 0.04-0.10 baseline SD);
-    # the lid, brow and lip-gap units do not yet at 60 px (0.2-0.9 SD; docs/faces-table.md)
+    # the mouth units meet issue 20's bound (bench/invariance.py: at most 0.16 baseline SD);
+    # the lid, brow, lip-gap and jaw units do not yet at 60 px (up to 1.6 SD; docs/faces-table.md)
     for au in ("AU12", "AU15", "AU20"):
         raw = f"{au}_raw"
         sd = big.loc[both, raw].std()
