@@ -350,6 +350,21 @@ def pose_angles(fit: PoseFit) -> pd.DataFrame:
     return out
 
 
+def participant_runs(participant) -> list[tuple[int, int]]:
+    """(start, stop) of each participant's run of rows (rows sorted by participant).
+
+    Examples
+    --------
+    >>> participant_runs(["A", "A", "B"])
+    [(0, 2), (2, 3)]
+    """
+    who = np.asarray(participant)
+    if not len(who):
+        return []
+    starts = np.r_[0, np.flatnonzero(who[1:] != who[:-1]) + 1, len(who)]
+    return [(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
+
+
 def _running(values: np.ndarray, half: int, stat) -> np.ndarray:
     """``stat`` (nanmedian, nanmean) over a centred window of 2 * half + 1 rows, NaN-padded at the ends."""
     padded = np.pad(values, ((half, half), (0, 0)), constant_values=np.nan)
@@ -411,9 +426,7 @@ def smooth_pose(fit: PoseFit, landmarks: np.ndarray, participant, window: int) -
     rot, scale = fit.rotation.copy(), fit.scale.copy()
     ok = np.isfinite(scale)
     half = window // 2
-    who = np.asarray(participant)
-    starts = np.r_[0, np.flatnonzero(who[1:] != who[:-1]) + 1, len(who)]
-    for a, b in zip(starts[:-1], starts[1:]):
+    for a, b in participant_runs(participant):
         seen = ok[a:b]
         if not seen.any():
             continue

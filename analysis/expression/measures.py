@@ -17,6 +17,7 @@ from .frontal import (
     fit_depth,
     fit_pose,
     frontal_landmarks,
+    participant_runs,
     pose_angles,
     smooth_pose,
 )
@@ -112,10 +113,8 @@ def fit_by_participant(landmarks: np.ndarray, participant) -> PoseFit:
     [0.8, 0.8, 0.8, 1.2, 1.2, 1.2]
     """
     pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
-    who = np.asarray(participant)
     fit = fit_pose(pts)
-    starts = np.r_[0, np.flatnonzero(who[1:] != who[:-1]) + 1, len(who)] if len(who) else np.r_[0]
-    for a, b in zip(starts[:-1], starts[1:]):
+    for a, b in participant_runs(participant):
         depth = fit_depth(pts[a:b])
         if depth != 1.0:
             part = fit_pose(pts[a:b], depth=depth)
