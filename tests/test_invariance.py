@@ -17,6 +17,7 @@ from analysis.faces.pipeline import PipelineSettings
 from analysis.faces.track import TrackerSettings
 from analysis.score import ScoreSettings, score_video
 from analysis.synthetic_faces import base_face
+from analysis.video_trial import baseline_split, video_trial_means
 
 #: Issue 20's bound: at most this fraction of a unit's 5-95% range per 10 deg.
 PER_10DEG = 0.05
@@ -77,7 +78,7 @@ def _copy_scaled(src, factor, out, frames=None):
 
 @pytest.fixture(scope="module")
 def single_face_sizes(shared_data, tmp_path_factory):
-    """single_face.mp4 with the face 240 and 60 px wide, scored (raw units per frame)."""
+    """single_face.mp4 with the face 240 and 60 px wide, scored (faces table rows with a face)."""
     src = shared_data / "single" / "single_face.mp4"
     d = tmp_path_factory.mktemp("sizes")
     native, _ = score_video(src, ScoreSettings(PipelineSettings(fer=False)))
@@ -92,17 +93,29 @@ def single_face_sizes(shared_data, tmp_path_factory):
 
 
 def test_the_same_clip_at_60_and_240_px_gives_the_same_mouth_units(single_face_sizes):
+    # measured as coaffect reports a session: the first 30% of the clip is the baseline
+    # window, the rest one trial; the trial table's mean (trial mean minus the baseline
+    # mean) at 60 px against 240 px, in baseline SDs (the 240 px copy's, floored at 0.25 z
+    # as in bench/invariance.py)
     big, small = single_face_sizes[240], single_face_sizes[60]
     both = big.index.intersection(small.index)
     assert len(both) > 0.9 * len(big)
     assert small["face_w"].median() < 70 < 200 < big["face_w"].median()
-    # the mouth units meet issue 20's bound (bench/invariance.py: at most 0.16 baseline SD);
-    # the lid, brow, lip-gap and jaw units do not yet at 60 px (up to 1.6 SD; docs/faces-table.md)
-    for au in ("AU12", "AU15", "AU20"):
-        raw = f"{au}_raw"
-        sd = big.loc[both, raw].std()
-        shift = abs(small.loc[both, raw].mean() - big.loc[both, raw].mean()) / sd
-        assert shift <= 0.2, (au, shift)
+    big, small = big.loc[both].reset_index(), small.loc[both].reset_index()
+    units = ["AU12", "AU15", "AU20"]
+    trial_big = video_trial_means(big, units, 0.3).iloc[0][units].astype(float)
+    trial_small = video_trial_means(small, units, 0.3).iloc[0][units].astype(float)
+    base_sd = big.loc[big["t"] < baseline_split(big["t"], 0.3), units].std().clip(lower=0.25)
+    shift = ((trial_small - trial_big) / base_sd).abs()
+    # the mouth units meet issue 20's bound on this clip (measured 0.10, 0.17 and 0.19 SD;
+    # sampling SE 0.06-0.12 on these 72 frames, bench/invariance.py); the lid, brow and jaw
+    # units do not at 60 px (docs/faces-table.md). The trial moves these units by 1.9-2.3 z
+    # from the baseline, so a unit that grew or shrank with the face fails: with the
+    # landmark offsets left in pixels (frontal_landmarks without the fitted scale) the
+    # shifts are 1.9-2.2 SD.
+    assert shift.max() <= 0.2, shift.round(3).to_dict()
+    effect = trial_big.abs()
+    assert effect.min() > 0.3, effect.round(2).to_dict()
 
 
 @pytest.fixture(scope="module")
