@@ -213,6 +213,7 @@ def size_shift(ref: pd.DataFrame, other: pd.DataFrame, units) -> dict:
       between them): SD x sqrt(1/n_base + 1/n_trial), each n the effective
       number of frames of an AR(1) series;
     * ``shift_z``: the difference of the trial means in z (the unit's fixed scale);
+    * ``effect_z``: the 240 px copy's trial mean (z: how far the trial moved the unit);
     * ``raw_shift``: |difference of the raw means over all frames| in the
       same baseline SDs (what a measure without the participant's baseline
       would move by);
@@ -248,6 +249,7 @@ def size_shift(ref: pd.DataFrame, other: pd.DataFrame, units) -> dict:
         "shift": ((trial_b - trial_a) / yardstick).abs(),
         "se": se / yardstick,
         "shift_z": trial_b - trial_a,
+        "effect_z": trial_a,
         "raw_shift": (raw_diff / yardstick).abs(),
         "gain": b[units].std() / a[units].std(),
         "base_sd": base_sd,
@@ -259,7 +261,7 @@ def size_level(tmp: Path, quick: bool) -> dict:
     from analysis.expression.invariance import PER_FRAME_UNITS
 
     units = list(PER_FRAME_UNITS)
-    parts = {k: {} for k in ("shift", "se", "shift_z", "raw_shift", "gain", "base_sd")}
+    parts = {k: {} for k in ("shift", "se", "shift_z", "effect_z", "raw_shift", "gain", "base_sd")}
     found, n_frames = {}, {}
     for clip in SIZE_CLIPS[:1] if quick else SIZE_CLIPS:
         src = SHARED / clip
@@ -328,6 +330,8 @@ def main(argv=None) -> int:
     print(pd.concat({"shift": size["shift"], "se": size["se"]}, axis=1).round(2).to_string())
     print("\nThe same in z (difference of the trial means, the unit's fixed scale)")
     print(size["shift_z"].round(3).to_string())
+    print("\nThe trial effect at 240 px (trial mean, z): a gain at a smaller size scales it")
+    print(size["effect_z"].xs(SIZES_PX[1], axis=1, level=1).round(2).to_string())
     print("\nContext: raw-level shift (means over all frames, no baseline), same baseline SDs")
     print(size["raw_shift"].round(2).to_string())
     print("\nGain: SD ratio against the 240 px copy")
