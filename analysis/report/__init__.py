@@ -21,7 +21,7 @@ from ..stats.run import protocol_sha256, reference_levels, study_notes
 from ..study_data import load_study
 from ..synchrony import synchrony_summary, synchrony_table, synchrony_test
 from ..timecourse import HEAD_POSITION, timecourses
-from ..trials import trial_table, write_trials
+from ..trials import excluded_flags, trial_table, write_trials
 from . import figures as fig
 from . import html as H
 from .flow import exclusion_flow, flow_wide
@@ -182,7 +182,7 @@ def build_report(
 
     quality = quality_table(study, trials)
     write_tsv(quality, out_dir / "quality.tsv")
-    top_warnings = doubtful_identity_warnings(quality)
+    top_warnings = doubtful_identity_warnings(quality, left_out="identity" in excluded_flags(study.settings))
     # the face_quality flag shares get their own table, so each fits a 1280 px screen
     flag_cols = [c for c in quality.columns if c.startswith("flag_")]
     body = H.table(quality.drop(columns=flag_cols), max_rows=200)

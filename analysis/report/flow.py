@@ -63,6 +63,11 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
                     r"face visible in fewer than \1% of frames",
                     regex=True,
                 )
+                .str.replace(
+                    r"identity doubtful in \d+% of face frames \(left out\)",
+                    "identity doubtful in most face frames (left out)",
+                    regex=True,
+                )
             )
             for reason, n in reasons.value_counts().items():
                 add(f"no facial measures: {reason or 'unspecified'}", "trials", cond, n)

@@ -17,6 +17,8 @@ import html as _html
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.faces_schema import QUALITY_LIMITS
+
 from ..faces.pose_size import BALANCE_LIMIT, POSE_SIZE_COLUMNS, condition_balance
 from . import html as H
 
@@ -27,8 +29,20 @@ DOUBTFUL_SHARE = 0.5
 POSE_COVARIATES = ("abs_yaw", "abs_pitch", "face_size_px")
 
 
-def doubtful_identity_warnings(quality: pd.DataFrame, share: float = DOUBTFUL_SHARE) -> list[str]:
+def doubtful_identity_warnings(
+    quality: pd.DataFrame, share: float = DOUBTFUL_SHARE, left_out: bool = True
+) -> list[str]:
     """One message per participant whose face frames are mostly of a doubtful identity.
+
+    Parameters
+    ----------
+    quality : pandas.DataFrame
+        :func:`analysis.report.quality.quality_table` (``flag_identity``: share of face frames).
+    share : float
+        Share above which a participant is named.
+    left_out : bool
+        Whether the analysis leaves those frames out (the protocol's
+        ``analysis.exclude_doubtful_identity``); the message says which.
 
     Examples
     --------
@@ -36,18 +50,27 @@ def doubtful_identity_warnings(quality: pd.DataFrame, share: float = DOUBTFUL_SH
     ...                   "flag_identity": [0.94, 0.1]})
     >>> doubtful_identity_warnings(q)[0][:30]
     'ses-g1 P1: 94% of this partici'
+    >>> "are kept in the facial measures" in doubtful_identity_warnings(q, left_out=False)[0]
+    True
     """
     if "flag_identity" not in quality.columns:
         return []
+    what = (
+        "they are left out of the facial measures (analysis.exclude_doubtful_identity) and the "
+        "trials they empty are excluded"
+        if left_out
+        else "they are kept in the facial measures (the protocol sets "
+        "analysis.exclude_doubtful_identity: false)"
+    )
+    limit = QUALITY_LIMITS["min_identity_confidence"]
     out = []
     for r in quality.itertuples(index=False):
         if np.isfinite(r.flag_identity) and r.flag_identity > share:
             out.append(
                 f"ses-{r.session_id} {r.participant_id}: {100 * r.flag_identity:.0f}% of this "
-                "participant's face frames have a doubtful identity (identity confidence below "
-                "0.3: the face may be someone else's); they are left out of the facial measures "
-                "(analysis.exclude_doubtful_identity) and the trials they empty are excluded. Check "
-                "the enrollment photo and the seat plan."
+                f"participant's face frames have a doubtful identity (identity confidence below "
+                f"{limit:g}: the face may be someone else's); {what}. Check the enrollment photo "
+                "and the seat plan."
             )
     return out
 
