@@ -66,7 +66,7 @@ SIZES_PX = (240, 120, 80, 60)
 BASELINE_FRACTION = 0.3
 #: Floor of the baseline SD (z units, i.e. of the unit's fixed scale) that size shifts
 #: are expressed in: a quarter of the unit's typical SD on real footage. The 240 px
-#: copy of a still face gives baseline SDs down to 0.08 z over 21 frames, a yardstick
+#: copy of a still face gives baseline SDs down to 0.08 z over 22 frames, a yardstick
 #: that would turn any change into many "SDs"; a participant's baseline of minutes
 #: (blinks, small movements) is wider.
 BASE_SD_FLOOR_Z = 0.25
@@ -210,8 +210,8 @@ def size_shift(ref: pd.DataFrame, other: pd.DataFrame, units) -> dict:
       :data:`BASE_SD_FLOOR_Z`);
     * ``se``: its sampling error in the same SDs, from the per-frame
       difference between the copies (the landmark fit's own noise differs
-      between them): SD x sqrt(1/n_base + 1/n_trial), each n the effective
-      number of frames of an AR(1) series;
+      between them): sqrt(var_base / n_base + var_trial / n_trial), each n
+      the effective number of frames of an AR(1) series;
     * ``shift_z``: the difference of the trial means in z (the unit's fixed scale);
     * ``effect_z``: the 240 px copy's trial mean (z: how far the trial moved the unit);
     * ``raw_shift``: |difference of the raw means over all frames| in the
@@ -236,8 +236,10 @@ def size_shift(ref: pd.DataFrame, other: pd.DataFrame, units) -> dict:
     diff = b[units].to_numpy(dtype=float) - a[units].to_numpy(dtype=float)
     se = pd.Series(
         [
-            np.nanstd(d[in_base], ddof=1)
-            * np.sqrt(1 / _effective_n(d[in_base]) + 1 / _effective_n(d[~in_base]))
+            np.sqrt(
+                np.nanvar(d[in_base], ddof=1) / _effective_n(d[in_base])
+                + np.nanvar(d[~in_base], ddof=1) / _effective_n(d[~in_base])
+            )
             for d in diff.T
         ],
         index=units,
@@ -271,8 +273,6 @@ def size_level(tmp: Path, quick: bool) -> dict:
         for size in SIZES_PX:
             copy = _resized_copy(src, size / face_w, tmp / f"{src.stem}_{size}.avi")
             by_size[size] = _units(copy, 0.8 * size)
-        if os.environ.get("COAFFECT_BENCH_DUMP"):  # per-frame tables, for looking into a run
-            pd.to_pickle(by_size, Path(os.environ["COAFFECT_BENCH_DUMP"]) / f"{src.stem}.pkl")
         n_frames[clip] = len(by_size[SIZES_PX[0]])
         for size in SIZES_PX[1:]:
             out = size_shift(by_size[SIZES_PX[0]], by_size[size], units)
