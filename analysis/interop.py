@@ -243,6 +243,7 @@ def _assemble(
     out["identity_confidence"] = np.nan
     out["track_id"] = pd.array(track, dtype="Int64")
     out["face_quality"] = np.where(out["face_found"], "ok", "no_face")  # no flags from other tools
+    out["landmark_jitter"] = np.nan  # needs coaffect's own pose fit
     raw = pd.DataFrame({au: aus.get(au, np.full(n, np.nan)) for au in ACTION_UNITS}, index=out.index)
     raw[~out["face_found"].to_numpy()] = np.nan
     raw["participant_id"] = participant_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -166,6 +166,9 @@ def score_video(
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
+    turned = orientation_note("video", path, obs, None, settings.pipeline.rotate)
+    if turned:
+        notes["orientation_warnings"] = [turned]
     return Scored(
         faces,
         score_summary(
@@ -278,12 +281,13 @@ def score_session(
         layout = cam.seats_in(condition)
         mine = [pid for pid, seat in seats.items() if seat in layout]
         raw = (raw_by_camera or {}).get(cam.name)
+        pipeline = replace(settings.pipeline, rotate=cam.rotate)
         obs = (
-            finish_observations(raw, settings.pipeline, bool(enrollment))
+            finish_observations(raw, pipeline, bool(enrollment))
             if raw is not None
             else observe_video(
                 video,
-                settings.pipeline,
+                pipeline,
                 progress=progress,
                 encode=bool(enrollment),
                 frame_table=session.cameras.get(cam.name),
@@ -309,6 +313,9 @@ def score_session(
             tot[0] += f
             tot[1] += n
         extra["baseline_source"][cam.name] = cam_notes["baseline_source"]
+        turned = orientation_note(cam.name, video, obs, session.cameras.get(cam.name), cam.rotate)
+        if turned:
+            extra.setdefault("orientation_warnings", []).append(turned)
         seated = {seat: pid for pid, seat in seats.items() if pid in mine}
         warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition, seated)
         if warning:
@@ -341,6 +348,35 @@ def _unassigned_by_seat(obs, identity, layout) -> dict:
         seat = layout[min(n - 1, max(0, int(pos * n)))] if np.isfinite(pos) else "?"
         out.setdefault(seat, set()).update(frames.tolist())
     return out
+
+
+def orientation_note(camera: str, video, obs, frame_table=None, rotate: int = 0) -> str | None:
+    """When a camera's faces are found only in a turned frame, the message saying so (else None).
+
+    Checked only when no face was found in the camera's first seconds: the
+    first 5 s (one frame every 0.5 s) are tried turned by 90, 180 and 270
+    deg (:func:`analysis.faces.orientation.check_orientation`).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> obs = SimpleNamespace(faces=pd.DataFrame({"frame": [0]}), info={"fps": 25.0})
+    >>> orientation_note("wide", "clip.mp4", obs) is None      # a face early on: nothing to check
+    True
+    """
+    from .faces.orientation import check_orientation, first_seconds, orientation_advice, rotate_image
+
+    fps = float(obs.info.get("fps") or 25.0)
+    if len(obs.faces) and float(obs.faces["frame"].min()) < ORIENTATION_CHECK_S * fps:
+        return None
+    images = [
+        rotate_image(img, rotate) for img in first_seconds(video, ORIENTATION_CHECK_S, 0.5, frame_table)
+    ]
+    return orientation_advice(camera, check_orientation(images), rotate) if images else None
+
+
+#: Seconds at a camera's start in which a face must be found, else the orientation is checked.
+ORIENTATION_CHECK_S = 5.0
 
 
 def outside_seats_warning(camera, obs, identity, cam_notes, layout, condition, seated=None) -> str | None:
@@ -556,7 +592,7 @@ def score_dataset(
                 "faces_found_fraction": summary["faces_found_fraction"],
                 "smallest_face_px_found": summary["smallest_face_px_found"],
                 "output": str(o / "faces.parquet"),
-                "warnings": list(summary.get("seat_warnings", [])),
+                "warnings": [*summary.get("orientation_warnings", []), *summary.get("seat_warnings", [])],
             }
         )
     return pd.DataFrame(rows)

@@ -538,6 +538,7 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
             "detection_confidence": rng.uniform(0.8, 1.0, n),
             "identity_confidence": rng.uniform(0.7, 0.99, n),
             "track_id": seat_i,
+            "landmark_jitter": 0.3,
         }
     )
     for name in fs.ACTION_UNITS:

@@ -22,6 +22,7 @@ FIGURES = (
     "timecourses.png",
     "coherence.png",
     "synchrony.png",
+    "pose_size.png",
 )
 
 
@@ -85,6 +86,8 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         "Time courses by condition",
         "Face-button coherence and group synchrony",
         "Statistics",
+        "Head pose, face size and usable frames by condition",
+        "Sensitivity of the primary model",
     ):
         assert heading in dom, heading
     assert "condition[group-alone]" in dom and "(0 + in_group | session_id)" in dom
@@ -97,6 +100,10 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         "R2_marginal",
         "d_group",
         "Random part: (1 | stimulus_id) dropped",
+        "pose-flagged frames excluded",
+        "pose and face size as trial covariates",
+        "frames with a doubtful identity",
+        "std_<wbr>diff",
     ):
         assert table in dom, table
     assert "they are not felt emotions" in dom

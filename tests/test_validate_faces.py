@@ -14,13 +14,18 @@ from coaffect.cli import main
 def test_formulas_on_openface_landmarks(shared_data):
     v = formulas_on_openface_landmarks(shared_data / "interop" / "OpenFace_Test.csv")
     t = v.table.set_index("au")
-    # measured on OpenFace's own landmarks: AU45 0.89, AU01 0.45 (the only units
+    # measured on OpenFace's own landmarks: AU45 0.92, AU01 0.37 (the only units
     # OpenFace moves there besides AU02/AU04/AU05/AU26, see docs/faces-table.md)
     assert t.loc["AU45", "pearson_r"] > 0.8 and t.loc["AU01", "pearson_r"] > 0.3
     # units OpenFace does not move there: no number, a note
     assert np.isnan(t.loc["AU12", "pearson_r"]) and "does not move" in t.loc["AU12", "note"]
     pose = v.pose.set_index("angle")["pearson_r"]
-    assert pose["yaw"] > 0.95 and pose["pitch"] > 0.9 and pose["roll"] > 0.6
+    # pitch varies by only 0.67 deg SD in this clip; the pose fit uses the 11 rigid
+    # points (frontal.RIGID: no outline, which slides round the head when it
+    # turns) and follows OpenFace's pitch at r = 0.63 (0.96 with the outline);
+    # OpenFace's own 3-D rigid points, projected, give only 0.55: the rest of
+    # OpenFace's pitch comes from its non-rigid shape fit of all 68 points
+    assert pose["yaw"] > 0.95 and pose["pitch"] > 0.5 and pose["roll"] > 0.6
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,11 @@ from ..stats.run import protocol_sha256, reference_levels, study_notes
 from ..study_data import load_study
 from ..synchrony import synchrony_summary, synchrony_table, synchrony_test
 from ..timecourse import HEAD_POSITION, timecourses
-from ..trials import trial_table, write_trials
+from ..trials import excluded_flags, trial_table, write_trials
 from . import figures as fig
 from . import html as H
 from .flow import exclusion_flow, flow_wide
+from .pose_size import doubtful_identity_warnings, pose_size_section, sensitivity_table, warning_banner
 from .quality import quality_table
 
 __all__ = ["build_report", "quality_table"]
@@ -118,6 +119,23 @@ def _model_section(out) -> str:
     return "".join(parts) or H.missing("No models were fitted.")
 
 
+def _sensitivity(study, trials: pd.DataFrame, formula: str, engine: str) -> pd.DataFrame:
+    """Primary model, pose-flagged frames excluded, pose and size as covariates (see .pose_size)."""
+    from ..stats.run import fit_mixed
+
+    settings = study.settings
+    flags = sorted({*(settings.exclude_quality or []), "pose"})
+    study.settings = settings.model_copy(update={"exclude_quality": flags})
+    try:
+        pose_trials = trial_table(study)
+    finally:
+        study.settings = settings
+    ref = reference_levels(study)
+    return sensitivity_table(
+        trials, pose_trials, formula, lambda t, f: fit_mixed(t, f, engine=engine, reference=ref)
+    )
+
+
 def build_report(
     dataset_dir: str | Path,
     out_dir: str | Path | None = None,
@@ -164,6 +182,7 @@ def build_report(
 
     quality = quality_table(study, trials)
     write_tsv(quality, out_dir / "quality.tsv")
+    top_warnings = doubtful_identity_warnings(quality, left_out="identity" in excluded_flags(study.settings))
     # the face_quality flag shares get their own table, so each fits a 1280 px screen
     flag_cols = [c for c in quality.columns if c.startswith("flag_")]
     body = H.table(quality.drop(columns=flag_cols), max_rows=200)
@@ -210,6 +229,18 @@ def build_report(
         )
     )
 
+    formulas = list(formulas) if formulas else list(study.settings.models)
+    sensitivity = None
+    if study.has_faces and formulas:
+        sensitivity = _sensitivity(study, trials, formulas[0], engine)
+        write_tsv(sensitivity, out_dir / "sensitivity_pose_size.tsv")
+    sections.append(
+        (
+            "Head pose, face size and usable frames by condition",
+            pose_size_section(trials, sensitivity, out_dir),
+        )
+    )
+
     fig.raster_figure(study, out_dir / "rasters.png")
     fig.self_report_figure(trials, out_dir / "self_report.png")
     sr_means = (
@@ -243,7 +274,6 @@ def build_report(
         body = H.missing("No facial measures: only button time courses are shown.") + body
     sections.append(("Time courses by condition (mean and 95% CI over participants)", body))
 
-    formulas = list(formulas) if formulas else list(study.settings.models)
     extra_models = []
     if study.has_faces:
         cres = coherence_table(study, trials)
@@ -353,7 +383,13 @@ def build_report(
     }
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     title = study_title(study)
-    page = H.page(title or f"coaffect report: {dataset_dir.name}", sections, notes, dataset_dir)
+    page = H.page(
+        title or f"coaffect report: {dataset_dir.name}",
+        sections,
+        notes,
+        dataset_dir,
+        warning_banner(top_warnings),
+    )
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

@@ -63,6 +63,11 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
                     r"face visible in fewer than \1% of frames",
                     regex=True,
                 )
+                .str.replace(
+                    r"identity doubtful in \d+% of face frames \(left out\)",
+                    "identity doubtful in most face frames (left out)",
+                    regex=True,
+                )
             )
             for reason, n in reasons.value_counts().items():
                 add(f"no facial measures: {reason or 'unspecified'}", "trials", cond, n)
@@ -76,6 +81,15 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
                 cond,
                 (frames * d["face_fraction"].fillna(0)).sum(),
             )
+            if "identity_doubtful_frames" in d.columns:
+                add(
+                    "frames with a doubtful identity",
+                    "frames",
+                    cond,
+                    d["identity_doubtful_frames"].fillna(0).sum(),
+                )
+            if "n_face_frames" in d.columns:
+                add("frames analysed: usable face frames", "frames", cond, d["n_face_frames"].fillna(0).sum())
     return pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
 
 
@@ -116,6 +130,7 @@ _STAGES = (
     "analysed: facial",
     "camera frames",
     "frames with",
+    "frames analysed",
 )
 
 

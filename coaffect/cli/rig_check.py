@@ -146,6 +146,18 @@ def _print_extras(report) -> None:
             print(f"sound: {'tone played, ' if snd['played'] else ''}latency not measured: {snd['error']}")
 
 
+def _print_orientation(protocol, cameras) -> None:
+    """Say when a camera's preview shows faces only when turned (a camera mounted sideways)."""
+    from analysis.faces.orientation import image_orientation_advice
+
+    rotate = {c.name: c.rotate for c in protocol.cameras}
+    for cam in cameras:
+        if cam.get("opened") and cam.get("preview"):
+            advice = image_orientation_advice(cam["camera"], cam["preview"], rotate.get(cam["camera"], 0))
+            if advice:
+                print(f"WARNING {advice}")
+
+
 def run(args) -> int:
     from coaffect.formats.protocol import load_protocol
     from experiments.cameras.rig_check import rig_check
@@ -177,6 +189,7 @@ def run(args) -> int:
             )
         else:
             print(f"camera {cam['camera']}: CANNOT OPEN {cam['kind']} {cam['where']}: {cam['error']}")
+    _print_orientation(lp.protocol, report["cameras"])
     disp = report["display"]
     if disp is not None:
         if disp["refresh_hz"]:

@@ -79,6 +79,8 @@ def run(args) -> int:
             f"{path}: {len(faces)} rows, faces found in {summary['faces_found_fraction']:.0%} "
             f"of frames, smallest face {summary['smallest_face_px_found']} px"
         )
+        for warning in summary.get("orientation_warnings", []):
+            print(f"WARNING {args.video.name}: {warning}")
         return 0
     if not args.path.exists():
         raise AnalysisError(f"{args.path}: no such folder")

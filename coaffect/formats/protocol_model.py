@@ -319,6 +319,11 @@ class Camera(_Strict):
     fps: Annotated[float, Field(gt=0, le=240)] = 30
     seats: list[Slug] = Field(min_length=1, description="Seats this camera sees, left to right.")
     required: bool = Field(True, description="Stop before the session if it cannot be opened.")
+    rotate: Literal[0, 90, 180, 270] = Field(
+        0,
+        description="Degrees clockwise to turn this camera's frames before faces are found "
+        "(a camera mounted sideways or upside down); the recording itself is kept as filmed.",
+    )
     condition_seats: dict[Literal["alone", "group"], Annotated[list[Slug], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="Seats this camera sees in one condition when they differ from 'seats', "
@@ -371,6 +376,11 @@ class Analysis(_Strict):
         default_factory=list,
         description="Frames whose face_quality has any of these flags are left out of the trial's "
         "facial means and peaks (they are counted either way).",
+    )
+    exclude_doubtful_identity: bool = Field(
+        True,
+        description="Leave frames whose identity confidence is below the documented threshold "
+        "(face_quality 'identity') out of the facial measures; they are counted either way.",
     )
     models: list[str] = Field(
         default_factory=lambda: ["AU12 ~ condition * valence"],
