@@ -27,7 +27,8 @@ scoring.score           score_dataset* score_session* ScoreSettings* Scored
 scoring.video           score_video* score_image*
 scoring.files           write_scores is_scored
 measures.self_report    self_report_measures* ratings_wide SELF_REPORT_COLUMNS
-measures.trials         trial_table* write_trials* read_trials* ID_COLUMNS clip_frames button_state
+measures.trials         trial_table* write_trials* read_trials* ID_COLUMNS clip_frames button_state excluded_flags
+measures.video_trial    video_trial_means* video_study baseline_split
 measures.timecourse     timecourses* condition_timecourse
 measures.coherence      coherence_table* CoherenceResult
 measures.synchrony      synchrony_test* synchrony_table synchrony_summary SynchronyTest
@@ -39,16 +40,19 @@ stats.model_data        model_data ModelData
 stats.result            MixedModelResult* FIXED_COLUMNS
 stats.batch             group_effect_batch
 report                  build_report*
-report.analyse          analyse_study* StudyAnalysis*
+report.analyse          analyse_study* StudyAnalysis* pose_size_sensitivity*
 report.quality          quality_table
 report.flow             exclusion_flow
+report.pose_size        doubtful_identity_warnings sensitivity_table
+faces.pose_size         condition_balance* trial_pose_size POSE_SIZE_COLUMNS
 simulate.study          simulate_study* SimulationSpec*
 simulate.trials         simulate_trials*
 simulate.power          power_analysis* PowerResult* power_table power_figure
 simulate.faces          write_synthetic_video write_group_video
-interop.readers         read_openface* read_pyfeat*
+interop.readers         read_openface* read_pyfeat* read_tool_csv
 interop.agreement       validate_faces* FaceValidation formulas_on_openface_landmarks compare_to_openface
-parallel.executor       open_executor* Executor machine_cores ClusterLostError
+interop.alignment       check_frame_alignment* FrameAlignment video_frames
+parallel.executor       open_executor* Executor machine_cores ClusterLostError probe_scheduler
 parallel.dask_processes ProcessCluster
 """
 

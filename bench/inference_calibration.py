@@ -8,7 +8,9 @@ the intercepts-only model the toolkit fitted before. Fits go to R in batches
 (one Rscript call per chunk of studies) through ``analysis.parallel.executor``.
 
 Prints a table and ends with one JSON line; exits 1 when coverage < 0.93 or
-the false-positive rate > 0.06 for the default model.
+the false-positive rate > 0.06 for the default model (at 1,000 studies; a
+quick run's bounds widen by its Monte Carlo error: 0.95 and 0.05 give or take
+two standard errors).
 
     python bench/inference_calibration.py               # 1,000 + 1,000 studies
     python bench/inference_calibration.py --studies 100 # quick look
@@ -83,7 +85,11 @@ def main(argv=None) -> int:
     fpr = s.loc[("default", 0.0)]
     io_cov = s.loc[("intercepts_only", TRUE_EFFECT)]
     io_fpr = s.loc[("intercepts_only", 0.0)]
-    ok = cov["coverage"] >= 0.93 and fpr["rejection_rate"] <= 0.06
+    # 0.93 and 0.06 at 1,000 studies (about 2 MC standard errors from 0.95 and 0.05); a quick
+    # run's bounds widen with its larger MC error, so it fails on a miscalibration, not on noise
+    cov_min = min(0.93, 0.95 - 2 * (0.95 * 0.05 / args.studies) ** 0.5)
+    fpr_max = max(0.06, 0.05 + 2 * (0.05 * 0.95 / args.studies) ** 0.5)
+    ok = cov["coverage"] >= cov_min and fpr["rejection_rate"] <= fpr_max
     n_fits = len(fits)
     print(
         f"{n_fits} lme4 fits of {2 * args.studies} studies in {seconds:.0f} s ({seconds / n_fits:.3f} s per fit)"
@@ -100,9 +106,13 @@ def main(argv=None) -> int:
                 "intercepts_only_coverage": round(io_cov["coverage"], 4),
                 "intercepts_only_fpr": round(io_fpr["rejection_rate"], 4),
                 "intercepts_only_fpr_mc_se": round(io_fpr["rejection_mc_se"], 4),
-                "fpr_inflation_intercepts_only": round(
-                    io_fpr["rejection_rate"] / max(fpr["rejection_rate"], 1e-9), 3
+                "fpr_inflation_intercepts_only": (
+                    round(io_fpr["rejection_rate"] / fpr["rejection_rate"], 3)
+                    if fpr["rejection_rate"]
+                    else None
                 ),
+                "coverage_min": round(cov_min, 4),
+                "fpr_max": round(fpr_max, 4),
                 "power_default": round(s.loc[("default", TRUE_EFFECT), "rejection_rate"], 4),
                 "seconds": round(seconds, 1),
                 "seconds_per_fit": round(seconds / n_fits, 4),

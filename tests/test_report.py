@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from analysis.report import build_report
 from coaffect.cli import main
-from tests.conftest import require_tool
+from tests.conftest import REPORT_GROUP, require_tool
 from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
 
 FIGURES = (
@@ -23,13 +22,13 @@ FIGURES = (
     "timecourses.png",
     "coherence.png",
     "synchrony.png",
+    "pose_size.png",
 )
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path_factory.mktemp("rep") / "ds")
-    return build_report(ds).report_path
+def report(small_report):
+    return small_report  # built once for this file and test_first_study_fixes.py (tests/conftest.py)
 
 
 def _chromium(args, tmp_path, timeout=90):
@@ -49,6 +48,7 @@ def _chromium(args, tmp_path, timeout=90):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.xdist_group(REPORT_GROUP)
 def test_report_files_and_figures(report):
     out = report.parent
     assert report.name == "report.html"
@@ -75,6 +75,7 @@ def test_report_files_and_figures(report):
     assert "flag_<wbr>pose" in report.read_text(encoding="utf-8")  # headings may break after '_'
 
 
+@pytest.mark.xdist_group(REPORT_GROUP)
 def test_report_renders_in_headless_chromium(report, tmp_path):
     proc = _chromium(["--dump-dom", report.as_uri()], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -85,6 +86,8 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         "Time courses by condition",
         "Face-button coherence and group synchrony",
         "Statistics",
+        "Head pose, face size and usable frames by condition",
+        "Sensitivity of the primary model",
     ):
         assert heading in dom, heading
     assert "condition[group-alone]" in dom and "(0 + in_group | session_id)" in dom
@@ -97,6 +100,10 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         "R2_marginal",
         "d_group",
         "Random part: (1 | stimulus_id) dropped",
+        "pose-flagged frames excluded",
+        "pose and face size as trial covariates",
+        "frames with a doubtful identity",
+        "std_<wbr>diff",
     ):
         assert table in dom, table
     assert "they are not felt emotions" in dom

@@ -26,6 +26,7 @@ from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
 from .detect import HOG_WINDOW_PX, to_grey
 from .frames import open_range
 from .identity import encode_chips, face_chip
+from .orientation import rotate_image
 from .track import FaceTracker, TrackerSettings
 
 
@@ -44,6 +45,10 @@ class PipelineSettings:
         Minimum seconds between two encodings of one track.
     fer : bool
         Compute FER expression probabilities.
+    rotate : int
+        Degrees clockwise (0, 90, 180, 270) to turn each frame before faces
+        are found: the camera's ``cameras[].rotate`` (:mod:`.orientation`).
+        Boxes and landmarks are in the turned frame.
     """
 
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
@@ -51,6 +56,7 @@ class PipelineSettings:
     encodings_per_track: int = 2
     encode_every_s: float = 2.0
     fer: bool = True
+    rotate: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -158,8 +164,8 @@ def observe_range(
 
     Examples
     --------
-    >>> raw = observe_range("../shared/data/single/single_face.mp4", stop=3)  # doctest: +SKIP
-    >>> sorted({r[1] for r in raw.rows})                                     # doctest: +SKIP
+    >>> raw = observe_range(shared / "single/single_face.mp4", stop=3)
+    >>> sorted({r[1] for r in raw.rows})
     [1]
     """
     settings = settings or PipelineSettings()
@@ -185,6 +191,8 @@ def observe_range(
                     if pos % step == 0:  # due for scoring but no image: cut or missing bytes
                         unreadable.append(i)
                     continue
+                if settings.rotate:
+                    img = rotate_image(img, settings.rotate)
                 height, width = img.shape[:2]
                 grey = to_grey(img)
                 visible = tracker.update(k, grey)
@@ -259,6 +267,8 @@ def finish_observations(
 
     Examples
     --------
+    Not run as a doctest: it needs a scored video's raw observations (tests/test_faces_chunks.py).
+
     >>> obs = finish_observations(observe_range("clip.mp4"), PipelineSettings())  # doctest: +SKIP
     """
     cols = [

@@ -53,10 +53,12 @@ def faces_table(
 
     Examples
     --------
-    >>> obs = observe_video("../shared/data/edge/no_face.mp4", stop=5)       # doctest: +SKIP
-    >>> faces_table(obs, pd.DataFrame(columns=["track_id", "participant_id",
-    ...     "identity_confidence"]), ["P01"], "S1", "wide")[0]["face_found"].sum()  # doctest: +SKIP
-    0
+    >>> from analysis.faces.observe import observe_video
+    >>> obs = observe_video(shared / "edge/no_face.mp4", stop=5)
+    >>> faces, _ = faces_table(obs, pd.DataFrame(columns=["track_id", "participant_id",
+    ...     "identity_confidence"]), ["P01"], "S1", "wide")
+    >>> len(faces), int(faces["face_found"].sum())
+    (5, 0)
     """
     frames = obs.frames[["frame", "t_video", "scored"]]
     t = frames["t_video"].to_numpy(dtype=float)

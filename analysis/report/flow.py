@@ -63,6 +63,11 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
                     r"face visible in fewer than \1% of frames",
                     regex=True,
                 )
+                .str.replace(
+                    r"identity doubtful in \d+% of face frames \(left out\)",
+                    "identity doubtful in most face frames (left out)",
+                    regex=True,
+                )
             )
             for reason, n in reasons.value_counts().items():
                 add(f"no facial measures: {reason or 'unspecified'}", "trials", cond, n)
@@ -76,6 +81,15 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
                 cond,
                 (frames * d["face_fraction"].fillna(0)).sum(),
             )
+            if "identity_doubtful_frames" in d.columns:
+                add(
+                    "frames with a doubtful identity",
+                    "frames",
+                    cond,
+                    d["identity_doubtful_frames"].fillna(0).sum(),
+                )
+            if "n_face_frames" in d.columns:
+                add("frames analysed: usable face frames", "frames", cond, d["n_face_frames"].fillna(0).sum())
     return pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
 
 
@@ -84,7 +98,18 @@ def flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> flow_wide(exclusion_flow(trials))  # doctest: +SKIP
+    >>> print(flow_wide(exclusion_flow(trials)).to_string(index=False))
+                                                            step         unit  alone  group
+                                                        enrolled participants      3      4
+                                 flagged: never pressed a button participants      0      0
+                                                planned or shown       trials      9     12
+                                           analysed: self-report       trials      9     12
+    no facial measures: face visible in fewer than 50% of frames       trials      0      2
+                                       analysed: facial measures       trials      9     10
+                                      camera frames during clips       frames    450    600
+                              frames with the participant's face       frames    437    476
+                                 frames with a doubtful identity       frames      0      0
+                             frames analysed: usable face frames       frames    437    476
     """
     if flow.empty:
         return flow
@@ -107,6 +132,7 @@ _STAGES = (
     "analysed: facial",
     "camera frames",
     "frames with",
+    "frames analysed",
 )
 
 

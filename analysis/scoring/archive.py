@@ -22,6 +22,8 @@ How a dataset's scoring is dispatched (what is computed lives in
 
 Examples
 --------
+Not run as a doctest: it plans the chunks of a recorded session (tests/test_scale_out.py).
+
 >>> plan_session(Path("data/ses-S01"), PipelineSettings())  # doctest: +SKIP
 [CameraJob(name='wide', ...)]
 """
@@ -33,6 +35,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,6 +61,7 @@ class CameraJob(NamedTuple):
     video: Path
     frames_tsv: Path | None
     plan: ChunkPlan
+    rotate: int = 0
 
 
 class SessionOutcome(NamedTuple):
@@ -87,13 +91,14 @@ def plan_session(
     sdir = Path(session_dir)
     try:
         session = read_session(sdir)
-        cameras = [
-            c.name for c in load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol.cameras
-        ]
+        cameras = {
+            c.name: c.rotate
+            for c in load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol.cameras
+        }
     except CoaffectError:
         return []
     jobs = []
-    for name in cameras:
+    for name, rotate in cameras.items():
         video = session.camera_video(name)
         if video is None:
             continue
@@ -103,7 +108,7 @@ def plan_session(
             plan = plan_fixed_chunks(video, settings, table, chunk_s=chunk_s)
         except CoaffectError:
             continue  # unreadable video: the finishing task reports it
-        jobs.append(CameraJob(name, video, tsv if tsv.exists() else None, plan))
+        jobs.append(CameraJob(name, video, tsv if tsv.exists() else None, plan, rotate))
     return jobs
 
 
@@ -227,7 +232,13 @@ def score_sessions(
                 end = cam.plan.n_frames if stop is None else stop
                 prog = OwnedFrames(bar, seam - a) if (bar is not None and executor.in_process) else None
                 t = executor.submit(
-                    observe_chunk, cam.video, cam.frames_tsv, settings.pipeline, chunk, prog, label=sdir.name
+                    observe_chunk,
+                    cam.video,
+                    cam.frames_tsv,
+                    replace(settings.pipeline, rotate=cam.rotate),
+                    chunk,
+                    prog,
+                    label=sdir.name,
                 )
                 owned[executor.key(t)] = 0 if executor.in_process else max(0, end - seam)
                 parts.append(t)

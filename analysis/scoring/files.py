@@ -44,7 +44,11 @@ def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
 
     Examples
     --------
-    >>> write_scores(tmp / "derivatives/coaffect/ses-S01", faces, summary)  # doctest: +SKIP
+    >>> from analysis.scoring.video import score_video
+    >>> faces, summary = score_video(clip)
+    >>> path = write_scores(tmp / "derivatives/coaffect/ses-S01", faces, summary)
+    >>> sorted(p.name for p in path.parent.iterdir())
+    ['faces.json', 'faces.parquet', 'score_summary.json']
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

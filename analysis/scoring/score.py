@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,11 +24,12 @@ from coaffect.formats.faces_schema import FACES_FORMAT_VERSION
 from coaffect.formats.tables import derivatives_dir
 
 from ..faces.chunks import CHUNK_SECONDS
-from ..faces.identity import UNKNOWN, assign_tracks, enrollment_encodings
+from ..faces.identity import assign_tracks, enrollment_encodings
 from ..faces.observe import observe_video
 from ..faces.pipeline import PipelineSettings, finish_observations
 from ..faces.table import faces_table, score_summary
 from .archive import score_sessions
+from .camera_checks import orientation_note, outside_seats_warning
 from .files import is_scored, write_scores
 
 __all__ = ["score_dataset", "score_session", "Scored", "ScoreSettings"]
@@ -174,6 +175,8 @@ def score_session(
 
     Examples
     --------
+    Not run as a doctest: it scores a recorded session (seconds; tests/test_score.py).
+
     >>> faces, summary = score_session("data/ses-S01")   # doctest: +SKIP
     >>> summary["faces_found_fraction"]                   # doctest: +SKIP
     0.98
@@ -202,12 +205,13 @@ def score_session(
         layout = cam.seats_in(condition)
         mine = [pid for pid, seat in seats.items() if seat in layout]
         raw = (raw_by_camera or {}).get(cam.name)
+        pipeline = replace(settings.pipeline, rotate=cam.rotate)
         obs = (
-            finish_observations(raw, settings.pipeline, bool(enrollment))
+            finish_observations(raw, pipeline, bool(enrollment))
             if raw is not None
             else observe_video(
                 video,
-                settings.pipeline,
+                pipeline,
                 progress=progress,
                 encode=bool(enrollment),
                 frame_table=session.cameras.get(cam.name),
@@ -233,7 +237,11 @@ def score_session(
             tot[0] += f
             tot[1] += n
         extra["baseline_source"][cam.name] = cam_notes["baseline_source"]
-        warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition)
+        turned = orientation_note(cam.name, video, obs, session.cameras.get(cam.name), cam.rotate)
+        if turned:
+            extra.setdefault("orientation_warnings", []).append(turned)
+        seated = {seat: pid for pid, seat in seats.items() if pid in mine}
+        warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition, seated)
         if warning:
             extra.setdefault("seat_warnings", []).append(warning)
     if not tables:
@@ -251,40 +259,6 @@ def score_session(
     )
 
 
-def outside_seats_warning(camera, obs, identity, cam_notes, layout, condition) -> str | None:
-    """A loud message when faces were seen outside every assigned seat, else None.
-
-    Faces no participant was given (``unknown``) in at least 10% of the scored
-    frames mean the seat layout does not match the room (an alone participant
-    sitting centred, a seat plan swapped...): the participants' rows then hold
-    no face although one was filmed.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> obs = SimpleNamespace(faces=pd.DataFrame({"track_id": [1] * 10, "frame": range(10)}))
-    >>> ident = pd.DataFrame({"track_id": [1], "participant_id": ["unknown"]})
-    >>> notes = {"scored_rows": 10, "by_participant": {"P01": [0, 10]}}
-    >>> print(outside_seats_warning("wide", obs, ident, notes, ["A", "B"], "alone"))  # doctest: +ELLIPSIS
-    cam-wide: a face was seen in 10 of 10 frames (100%) outside every assigned seat ...
-    """
-    lost = identity.loc[identity["participant_id"] == UNKNOWN, "track_id"]
-    frames = int(obs.faces.loc[obs.faces["track_id"].isin(lost), "frame"].nunique())
-    per = cam_notes.get("by_participant", {})
-    n = max((tot for _f, tot in per.values()), default=cam_notes.get("scored_rows", 0))
-    if not n or frames < 0.1 * n:
-        return None
-    who = ", ".join(f"{pid} {100 * f / tot:.0f}%" for pid, (f, tot) in sorted(per.items()) if tot)
-    return (
-        f"cam-{camera}: a face was seen in {frames} of {n} frames ({100 * frames / n:.0f}%) outside "
-        f"every assigned seat (layout {', '.join(layout)} in the '{condition}' condition); it is in no "
-        f"participant's rows (faces found: {who or 'nobody on this camera'}). If someone sat elsewhere "
-        f"(an alone participant usually sits centred), give the camera 'condition_seats' in the "
-        f"protocol (docs/protocol.md); for a session already recorded, add it to the session's "
-        f"protocol.yaml and run 'coaffect score --force'"
-    )
-
-
 def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, raw_by_camera: dict) -> dict:
     """Score one session from its cameras' observations and write it: the per-session task.
 
@@ -293,6 +267,8 @@ def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, ra
 
     Examples
     --------
+    Not run as a doctest: it scores a recorded session (seconds; tests/test_score.py).
+
     >>> finish_session(Path("data/ses-S01"), out, ScoreSettings(), raws)  # doctest: +SKIP
     """
     faces, summary = score_session(session_dir, settings, raw_by_camera=raw_by_camera)
@@ -350,6 +326,8 @@ def score_dataset(
 
     Examples
     --------
+    Not run as a doctest: it scores every session of a dataset (minutes; tests/test_score.py).
+
     >>> score_dataset("data", workers=2)  # doctest: +SKIP
     """
     from coaffect.formats.session_reader import read_session_meta
@@ -401,7 +379,7 @@ def score_dataset(
                 "faces_found_fraction": summary["faces_found_fraction"],
                 "smallest_face_px_found": summary["smallest_face_px_found"],
                 "output": str(o / "faces.parquet"),
-                "warnings": list(summary.get("seat_warnings", [])),
+                "warnings": [*summary.get("orientation_warnings", []), *summary.get("seat_warnings", [])],
             }
         )
     return pd.DataFrame(rows)

@@ -15,6 +15,7 @@ from ..expression.geometry import head_pose, landmark_action_units
 from ..faces.identity import label_tracks_by_cluster
 from ..faces.observe import observe_video
 from ..faces.table import faces_table, score_summary
+from .camera_checks import orientation_note
 from .score import Scored, ScoreSettings, settings_dict
 
 
@@ -51,9 +52,12 @@ def score_video(
 
     Examples
     --------
-    >>> faces, summary = score_video("../shared/data/edge/no_face.mp4", stop=4)  # doctest: +SKIP
-    >>> len(faces), summary["faces_found_fraction"]                            # doctest: +SKIP
+    >>> faces, summary = score_video(shared / "edge/no_face.mp4", stop=4)
+    >>> len(faces), summary["faces_found_fraction"]
     (4, 0.0)
+    >>> faces, summary = score_video(clip)  # 3 frames of one face
+    >>> faces["face_found"].tolist(), faces["participant_id"].unique().tolist()
+    ([True, True, True], ['face01'])
     """
     settings = settings or ScoreSettings()
     jobs = ScoreSettings.check_jobs(jobs)
@@ -68,6 +72,9 @@ def score_video(
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
+    turned = orientation_note("video", path, obs, None, settings.pipeline.rotate)
+    if turned:
+        notes["orientation_warnings"] = [turned]
     return Scored(
         faces,
         score_summary(
@@ -148,9 +155,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> faces = score_image("../shared/data/single/single_face.jpg")  # doctest: +SKIP
-    >>> faces["emo_happy"].round(2).tolist()                           # doctest: +SKIP
-    [0.99]
+    >>> faces = score_image(shared / "single/single_face.jpg")
+    >>> faces["emo_happy"].round(2).tolist()
+    [0.98]
     """
     import cv2
 

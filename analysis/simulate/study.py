@@ -284,8 +284,9 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
 
     Examples
     --------
-    >>> path = simulate_study(tmp_path / "sim", SimulationSpec(n_alone=2, n_group_sessions=1))  # doctest: +SKIP
-    >>> sorted(p.name for p in path.glob("ses-*"))                                             # doctest: +SKIP
+    >>> spec = SimulationSpec(n_alone=2, n_group_sessions=1, n_clips=2, clip_duration=4.0, fps=5.0)
+    >>> path = simulate_study(tmp / "sim", spec)
+    >>> sorted(p.name for p in path.glob("ses-*"))
     ['ses-a01', 'ses-a02', 'ses-g01']
     """
     spec = spec or SimulationSpec()
@@ -560,6 +561,7 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
             "detection_confidence": rng.uniform(0.8, 1.0, n),
             "identity_confidence": rng.uniform(0.7, 0.99, n),
             "track_id": seat_i,
+            "landmark_jitter": 0.3,
         }
     )
     for name in fs.ACTION_UNITS:

@@ -141,8 +141,9 @@ def mixedlm_model(md: ModelData):
 
     Examples
     --------
-    >>> model, names = mixedlm_model(model_data(trials, "AU12 ~ condition"))  # doctest: +SKIP
-    >>> names                                                                # doctest: +SKIP
+    >>> from analysis.stats.model_data import model_data
+    >>> model, names = mixedlm_model(model_data(trials, "AU12 ~ condition"))
+    >>> names
     ['participant_id', 'stimulus_id', 'session_id']
     """
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
@@ -179,8 +180,14 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
 
     Examples
     --------
-    >>> res = fit_statsmodels(model_data(trials, "AU12 ~ condition + valence"))  # doctest: +SKIP
-    >>> res.fixed[["term", "estimate", "p_val"]]                                 # doctest: +SKIP
+    >>> from analysis.stats.model_data import model_data
+    >>> res = fit_statsmodels(model_data(trials, "AU12 ~ condition + valence"))
+    >>> res.fixed[["term", "estimate", "p_val"]].round(3)
+                                term  estimate  p_val
+    0                      Intercept     0.816  0.009
+    1         condition[group-alone]     0.348  0.580
+    2  valence[negative-bittersweet]     0.465  0.559
+    3  valence[positive-bittersweet]     1.229  0.090
     """
     X = md.X
     t0 = time.perf_counter()

@@ -388,9 +388,9 @@ def model_data(
 
     Examples
     --------
-    >>> md = model_data(trials, "AU12 ~ condition * valence")  # doctest: +SKIP
-    >>> md.random                                              # doctest: +SKIP
-    ['participant_id', 'stimulus_id', 'session_id']
+    >>> md = model_data(trials, "AU12 ~ condition * valence")
+    >>> md.random
+    ['participant_id', 'session_id']
     """
     import patsy
 

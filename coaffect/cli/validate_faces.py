@@ -34,6 +34,7 @@ def run(args) -> int:
             raise AnalysisError("give the VIDEO OpenFace scored, or --landmarks-only")
         out = args.out or args.openface.with_name(args.openface.stem + "_validation")
         result = validate_faces(args.video, args.openface, out_dir=out)
+        print(f"frames: {result.alignment.describe()}")
     for row in result.table.itertuples(index=False):
         figures = f"r = {row.pearson_r:5.2f}  ICC = {row.icc:5.2f}" if row.note == "" else row.note
         print(f"{row.au}: {figures}  ({row.n_frames} frames)")

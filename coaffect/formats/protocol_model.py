@@ -238,6 +238,11 @@ class LslStream(_Strict):
 
     name: Slug = Field(description="LSL stream name (also the table name).")
     type: Optional[str] = Field(None, description="LSL stream type to match as well, e.g. PPG.")
+    source_id: Optional[str] = Field(
+        None,
+        description="LSL source_id to match as well (a device's serial number): tells apart two "
+        "streams of one name on the network.",
+    )
     required: bool = Field(True, description="Stop before the session if it is not found.")
     timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, description="Seconds to look for it.")
 
@@ -314,6 +319,11 @@ class Camera(_Strict):
     fps: Annotated[float, Field(gt=0, le=240)] = 30
     seats: list[Slug] = Field(min_length=1, description="Seats this camera sees, left to right.")
     required: bool = Field(True, description="Stop before the session if it cannot be opened.")
+    rotate: Literal[0, 90, 180, 270] = Field(
+        0,
+        description="Degrees clockwise to turn this camera's frames before faces are found "
+        "(a camera mounted sideways or upside down); the recording itself is kept as filmed.",
+    )
     condition_seats: dict[Literal["alone", "group"], Annotated[list[Slug], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="Seats this camera sees in one condition when they differ from 'seats', "
@@ -367,6 +377,11 @@ class Analysis(_Strict):
         default_factory=list,
         description="Frames whose face_quality has any of these flags are left out of the trial's "
         "facial means and peaks (they are counted either way).",
+    )
+    exclude_doubtful_identity: bool = Field(
+        True,
+        description="Leave frames whose identity confidence is below the documented threshold "
+        "(face_quality 'identity') out of the facial measures; they are counted either way.",
     )
     models: list[str] = Field(
         default_factory=lambda: ["AU12 ~ condition * valence"],

@@ -63,11 +63,18 @@ EVENT_TYPES = (
     "camera_gap",
     "clip_audio",  # the clip's sound stream started (onset on the session clock)
     "pause",  # the experimenter's P
+    "clip_start",  # a trial's clip showed its first frame (written then; detail attempt=N)
+    "clip_interrupted",  # the session stopped during that clip (written at the stop)
 )
+
+#: How a trial's clip attempt ended, by the row that closes its ``clip_start`` row.
+CLIP_ENDINGS = {"clip": "complete", "clip_interrupted": "interrupted"}
 
 EVENTS = TableSpec(
     "events.tsv",
-    "Every phase of the session, one row written when it ends.",
+    "Every phase of the session, one row written when it ends; a trial's clip also gets a "
+    "clip_start row the moment its first frame shows, so an attempt cut short by a stop "
+    "(clip_interrupted row) or a kill (no closing row) is still in the table.",
     (
         Column("onset", "float", "s", "Start on the session clock (flip that showed it)."),
         Column("duration", "float", "s", "Length; offset = onset + duration (flip after the last frame)."),
@@ -222,7 +229,9 @@ SESSION_JSON_RUNNER_KEYS = {
     "display": "Window size, fullscreen, screen number, X display.",
     "keyboard": "Key backend (ptb), devices, measured GetSecs - perf_counter offset (s).",
     "button_check": "passed or skipped.",
-    "clips": "Per trial: flips, frames_shown, dropped, repeated, max_frame_s, duration_s.",
+    "clips": "Per trial: flips, frames_shown, dropped, repeated, max_frame_s, duration_s, attempt; "
+    "an interrupted attempt has 'interrupted' (the reason), and a trial's earlier attempts are "
+    "kept under 'earlier_attempts' (their flips are in flips.tsv too).",
     "resumes": "One entry per --resume: session time, next trial, whether the clock was re-based.",
     "abort_reason": "experimenter; 'terminated (SIGTERM)'; 'interrupted (Ctrl-C, SIGINT)'; "
     "'disk full'; 'display closed'; or 'error: ...' (the error that stopped the session).",
