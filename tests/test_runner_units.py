@@ -190,6 +190,10 @@ def test_simulation_presses_every_device_kind(tmp_path):
             "D:xid:happy",
             "D:xid:sad",
         }
+        # the box's thread records an action just after writing it (the line above may win the race)
+        deadline = time.monotonic() + 2.0
+        while not sim.idle() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert {a.key for a, _, _ in sim.sent} == {
             "a",
             "B:ptb_keyboard:happy",

@@ -95,7 +95,12 @@ def sensitivity_table(primary: pd.DataFrame, pose_excluded: pd.DataFrame, formul
 
     Examples
     --------
-    >>> sensitivity_table(trials, trials_pose, "AU12 ~ condition", fit_mixed)  # doctest: +SKIP
+    The small study's trial table twice (no pose or size varies in its simulated faces):
+
+    >>> from analysis.stats.fit import fit_mixed
+    >>> fit = lambda t, f: fit_mixed(t, f, engine="statsmodels")
+    >>> sensitivity_table(trials, trials, "AU12 ~ condition", fit)[["analysis", "term"]].values.tolist()
+    [['primary', 'condition[group-alone]'], ['pose-flagged frames excluded', 'condition[group-alone]'], ['pose and face size as trial covariates', 'no pose or size columns']]
     """
     covars = [c for c in POSE_COVARIATES if c in primary.columns and primary[c].astype(float).std() > 0]
     runs = [
@@ -164,7 +169,9 @@ def pose_size_section(trials: pd.DataFrame, sensitivity: pd.DataFrame | None, ou
 
     Examples
     --------
-    >>> pose_size_section(trials, None, out_dir)  # doctest: +SKIP
+    >>> html = pose_size_section(trials, None, tmp)
+    >>> (tmp / "pose_size.png").exists(), html.count("<table")
+    (True, 1)
     """
     if not any(c in trials.columns for c in POSE_SIZE_COLUMNS if c != "n_face_frames"):
         return H.missing("No pose or face-size columns: score the sessions again with this version.")

@@ -90,8 +90,12 @@ def verdict(md: ModelData) -> Verdict:
 
     Examples
     --------
-    >>> verdict(md).text  # doctest: +SKIP
-    'NOT INTERPRETABLE: only 1 group session: the group effect is confounded with that session ...'
+    The small study without its first group session:
+
+    >>> from analysis.stats.model_data import model_data
+    >>> one_group = trials[trials["session_id"] != "g01"]
+    >>> print(verdict(model_data(one_group, "AU12 ~ condition")).text)  # doctest: +ELLIPSIS
+    NOT INTERPRETABLE: only 1 group session: the group effect is confounded with that session ...
     """
     n = md.n_levels()
     by_cond = md.data.groupby("condition")["participant_id"].nunique()

@@ -110,8 +110,8 @@ class ModelData:
 
         Examples
         --------
-        >>> md = model_data(trials, "AU12 ~ condition")  # doctest: +SKIP
-        >>> md.contrast_matrices()["condition"]          # doctest: +SKIP
+        >>> md = model_data(trials, "AU12 ~ condition")
+        >>> md.contrast_matrices()["condition"]
         {'levels': ['alone', 'group'], 'columns': {'condition[group-alone]': [-0.5, 0.5]}}
         """
         out = {}

@@ -46,6 +46,9 @@ class SimulatedInput:
 
     Examples
     --------
+    Not run as a doctest: it opens a pseudo-terminal per simulated serial box and runs on a
+    session's clock (tests/test_responses.py).
+
     >>> sim = SimulatedInput(protocol, ["A", "C"], clock, "inprocess")   # doctest: +SKIP
     >>> sim.ports                                                         # doctest: +SKIP
     {'C': '/dev/pts/7'}
