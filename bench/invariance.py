@@ -128,7 +128,8 @@ def landmark_level() -> dict:
     return {"tables": out, "jitter_px": jitter}
 
 
-def _resized_copy(src: Path, factor: float, out: Path) -> Path:
+def resized_copy(src: Path, factor: float, out: Path) -> Path:
+    """``src`` scaled by ``factor`` (area averaging down, bicubic up), written to ``out`` as MJPG."""
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     writer = None
@@ -271,7 +272,7 @@ def size_level(tmp: Path, quick: bool) -> dict:
         face_w = float(native["face_w"].median())
         by_size = {}
         for size in SIZES_PX:
-            copy = _resized_copy(src, size / face_w, tmp / f"{src.stem}_{size}.avi")
+            copy = resized_copy(src, size / face_w, tmp / f"{src.stem}_{size}.avi")
             by_size[size] = _units(copy, 0.8 * size)
         n_frames[clip] = len(by_size[SIZES_PX[0]])
         for size in SIZES_PX[1:]:

@@ -43,7 +43,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from invariance import SHARED, SIZE_CLIPS, SIZES_PX, TARGET_SIZE_SHIFT_SD, _resized_copy  # noqa: E402
+from invariance import SHARED, SIZE_CLIPS, SIZES_PX, TARGET_SIZE_SHIFT_SD, resized_copy  # noqa: E402
 
 #: Face-box width (px) the ``dlib_resampled`` variant fits in.
 RESAMPLED_PX = 160
@@ -163,7 +163,7 @@ def main() -> int:
                 face_w = _units_by_variant(src, 60.0, {"dlib": _dlib})[2]
                 by_size = {}
                 for size in SIZES_PX:
-                    copy = _resized_copy(src, size / face_w, Path(tmp) / f"{src.stem}_{size}.avi")
+                    copy = resized_copy(src, size / face_w, Path(tmp) / f"{src.stem}_{size}.avi")
                     by_size[size], ms, _ = _units_by_variant(copy, 0.8 * size, variants)
                     for name, v in ms.items():
                         costs[name].append(v)

@@ -260,7 +260,7 @@ def synchrony_figure(syn: pd.DataFrame, per_session: pd.DataFrame, path: Path) -
         a1.hist(
             vals,
             bins=bins,
-            density=True,
+            density=len(vals) > 0,  # no pairs of a kind (a short study): an empty bar, not 0/0
             alpha=0.55,
             color=COLORS[pair],
             label=f"{pair} pairs (n={len(vals)})",
