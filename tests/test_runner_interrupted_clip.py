@@ -55,12 +55,13 @@ def test_sigterm_mid_clip_keeps_the_attempt_and_resume_adds_the_second(tmp_path,
         _wait(lambda: _started(sdir, 2), 90, "clip 2's clip_start row")  # written at its first frame
         time.sleep(0.8)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 143
+        code = proc.wait(60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         log.close()
+    assert code == 143, (tmp_path / "run1.log").read_text(encoding="utf-8")[-3000:]
     s = read_session(sdir)
     assert s.status == "aborted" and s.meta["abort_reason"] == "terminated (SIGTERM)"
     ev = s.events

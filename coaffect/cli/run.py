@@ -8,6 +8,8 @@ from pathlib import Path
 from .session_options import add_camera_file_argument, add_simulate_argument
 
 FLAGS = {"experimenter_view": "--experimenter-screen"}
+#: the session folder is finished when :func:`run` returns; see :func:`coaffect.cli.exit_without_teardown`
+EXIT_WITHOUT_TEARDOWN = True
 HELP = "run a session: clips, continuous happy/sad buttons, ratings (PsychoPy window)"
 EXAMPLE = (
     "coaffect run protocols/bittersweet-demo.yaml --condition group "
