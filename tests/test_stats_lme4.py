@@ -77,7 +77,7 @@ def test_statsmodels_matches_lme4_fixed_effects_and_variances(trials):
 
 
 FULL = dict(n_alone=12, n_group_sessions=6, n_clips=12, sd_session=0.4, sd_stimulus=0.5)
-FULL.update(sd_stimulus_condition=0.3, sd_participant_valence=0.4)  # every random term present
+FULL.update(sd_stimulus_condition=0.3, sd_participant_valence=0.4, sd_session_stimulus=0.5)  # every term
 
 
 def test_engines_agree_on_the_full_random_structure_and_its_tables():
@@ -89,11 +89,11 @@ def test_engines_agree_on_the_full_random_structure_and_its_tables():
     sm = fit_mixed(t, "AU12 ~ condition * valence", engine="statsmodels")
     r = fit_mixed(t, "AU12 ~ condition * valence", engine="lme4")
     assert r.full_formula == sm.full_formula and r.full_formula.endswith(
-        "(1 | stimulus_id:condition) + (1 | participant_id:valence)"
+        "(1 | stimulus_id:condition) + (1 | participant_id:valence) + (0 + in_group | session_id:stimulus_id)"
     )
     assert not r.singular and not sm.singular and r.simplification == []
     np.testing.assert_allclose(sm.fixed["estimate"], r.fixed["estimate"], rtol=1e-3)
-    assert len(r.random) == 6
+    assert len(r.random) == 7
     np.testing.assert_allclose(sm.random["variance"], r.random["variance"], rtol=1e-3)
     # omnibus tests: same F (Wald), Satterthwaite df2 only in lme4
     assert list(r.omnibus["term"]) == ["condition", "valence", "condition:valence"]
@@ -130,8 +130,9 @@ def test_emms_match_r_emmeans():
         "suppressPackageStartupMessages({library(lme4); library(emmeans); library(jsonlite)});"
         f"d <- read.csv('{path}'); d$sc <- interaction(d$stimulus_id, d$condition);"
         "d$pv <- interaction(d$participant_id, d$valence); d$g <- as.numeric(d$condition == 'group');"
+        "d$ss <- interaction(d$session_id, d$stimulus_id);"
         "m <- lmer(AU12 ~ condition * valence + (1|participant_id) + (1|stimulus_id) + (0 + g|session_id)"
-        " + (1|sc) + (1|pv), data = d, REML = TRUE);"
+        " + (1|sc) + (1|pv) + (0 + g|ss), data = d, REML = TRUE);"
         "e <- as.data.frame(emmeans(m, ~ condition, lmer.df = 'satterthwaite'));"
         "cat(toJSON(list(est = e$emmean, se = e$SE, df = e$df)))"
     )

@@ -14,14 +14,20 @@ Generative model (trial level, every figure a :class:`SimulationSpec` field)::
 
     AU12 clip mean - baseline mean = smile_valence[valence] + smile_group_effect * group
                                      + u_participant + u_stimulus + u_group_session
-                                     + u_stimulus:condition + u_participant:valence + e
+                                     + u_stimulus:condition + u_participant:valence
+                                     + u_group_session:stimulus + e
 
 and the same for the inner_brow_lip_down composite (AU01+AU04+AU15) with its own random effects. Effects are
 in units of the trial-level residual SD (``sd_residual``). Within a clip the
 smile signal also follows the participant's happy button ``coupling_lag`` s
 later, a stimulus-driven time course shared by every viewer, and (in groups) a
-session-shared time course, which makes real pairs more synchronous than
-pseudo-pairs. Self-reports depend on the clip, not on the condition.
+session-shared time course (its clip mean is removed: the group's shared level
+on a clip is ``u_group_session:stimulus``, SD ``sd_session_stimulus``), which
+makes real pairs more synchronous than pseudo-pairs. ``e`` has SD
+``sd_residual_group`` in groups when that is set. A trial's face is mostly lost
+with probability :meth:`SimulationSpec.face_loss` (``p_dropout_<condition>``,
+more likely with a stronger smile when ``face_loss_expression`` > 0).
+Self-reports depend on the clip, not on the condition.
 """
 
 from __future__ import annotations
@@ -90,7 +96,9 @@ class SimulationSpec:
     sd_session: float = 0.15
     sd_stimulus_condition: float = 0.15
     sd_participant_valence: float = 0.2
+    sd_session_stimulus: float = 0.15
     sd_residual: float = 1.0
+    sd_residual_group: float | None = None
     sd_frame: float = 0.5
     happy_fraction: dict = field(
         default_factory=lambda: {"positive": 0.55, "negative": 0.05, "bittersweet": 0.45, "neutral": 0.05}
@@ -107,6 +115,7 @@ class SimulationSpec:
     p_missing_group: float = 0.10
     p_dropout_alone: float = 0.02
     p_dropout_group: float = 0.06
+    face_loss_expression: float = 0.0
     switch_rate: float = 2.0
     p_zero_both: float = 0.5
     seed: int = 1
@@ -129,6 +138,7 @@ class SimulationSpec:
             "sd_session",
             "sd_stimulus_condition",
             "sd_participant_valence",
+            "sd_session_stimulus",
             "sd_frame",
             "switch_rate",
         ):
@@ -137,6 +147,13 @@ class SimulationSpec:
                 raise bad(name, "a number >= 0")
         if not self.sd_residual > 0:
             raise bad("sd_residual", "must be > 0")
+        if self.sd_residual_group is not None and not self.sd_residual_group > 0:
+            raise bad("sd_residual_group", "must be > 0 (or None: the same as sd_residual)")
+        if not np.isfinite(self.face_loss_expression):
+            raise bad("face_loss_expression", "a finite number (log-odds per residual SD)")
+        for name in ("p_dropout_alone", "p_dropout_group"):
+            if not 0 <= getattr(self, name) < 1:
+                raise bad(name, "a probability in [0, 1)")
         if not 0 <= self.p_zero_both < 1:
             raise bad("p_zero_both", "a probability in [0, 1)")
         for name in ("fps", "clip_duration"):
@@ -164,6 +181,31 @@ class SimulationSpec:
         if "valences" in given:
             given["valences"] = tuple(given["valences"])
         return cls(**given)
+
+    def residual_sd(self, condition: str) -> float:
+        """The trial-level residual SD of a condition (``sd_residual_group`` in groups, when set)."""
+        if condition == "group" and self.sd_residual_group is not None:
+            return float(self.sd_residual_group)
+        return float(self.sd_residual)
+
+    def face_loss(self, condition: str, expression: np.ndarray | float) -> np.ndarray:
+        """Probability that a trial's face is lost, given the expression's deviation (residual SDs).
+
+        ``p_dropout_<condition>`` at an average expression; ``face_loss_expression`` adds that
+        many log-odds per residual SD of expression (faces lost while laughing or turning: not
+        at random when it is not zero).
+
+        Examples
+        --------
+        >>> spec = SimulationSpec(face_loss_expression=1.0)
+        >>> spec.face_loss("group", np.array([0.0, 2.0])).round(3).tolist()
+        [0.06, 0.32]
+        """
+        p = self.p_dropout_group if condition == "group" else self.p_dropout_alone
+        if p <= 0:
+            return np.zeros_like(np.asarray(expression, float))
+        logit = np.log(p / (1 - p)) + self.face_loss_expression * np.asarray(expression, float)
+        return 1.0 / (1.0 + np.exp(-logit))
 
     def clips(self) -> list[tuple[str, str]]:
         """(stimulus id, valence) of every simulated clip."""
@@ -347,6 +389,7 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
                 "session_id": spec.sd_session**2,
                 "stimulus_condition": spec.sd_stimulus_condition**2,
                 "participant_valence": spec.sd_participant_valence**2,
+                "session_stimulus": spec.sd_session_stimulus**2,
             },
         },
     }
@@ -407,6 +450,10 @@ def _simulate_session(
     rating_rows = []
     group = condition == "group"
     u_ses = (rng.normal(0, spec.sd_session), rng.normal(0, spec.sd_session)) if group else (0.0, 0.0)
+    # the group's shared response to each clip (contagion), from its own stream
+    ss_rng = np.random.default_rng([spec.seed, 13, zlib.crc32(sid.encode())])
+    u_ss = {cid: ss_rng.normal(0, spec.sd_session_stimulus, 2) * group for cid, _ in clips}
+    resid_scale = spec.residual_sd(condition) / spec.sd_residual
     shared = (
         {
             cid: [
@@ -419,7 +466,6 @@ def _simulate_session(
         else None
     )
     p_missing = spec.p_missing_group if group else spec.p_missing_alone
-    p_dropout = spec.p_dropout_group if group else spec.p_dropout_alone
     for seat_i, (pid, seat) in enumerate(zip(pids, seats)):
         u_p = (rng.normal(0, spec.sd_participant), rng.normal(0, spec.sd_participant))
         pv_rng = np.random.default_rng([spec.seed, 12, int(pid.lstrip("P"))])
@@ -446,22 +492,24 @@ def _simulate_session(
                     (sad, spec.sad_group_effect, spec.sad_valence, sad_lag),
                 )
             ):
-                mean = (
-                    val.get(valence, 0.0)
-                    + effect * group
-                    + u_p[which]
+                deviation = (
+                    u_p[which]
                     + u_pv[valence][which]
                     + u_stim[cid][which]
                     + u_ses[which]
-                    + rng.normal(0, spec.sd_residual)
+                    + u_ss[cid][which]
+                    + rng.normal(0, spec.sd_residual) * resid_scale
                 )
+                mean = val.get(valence, 0.0) + effect * group + deviation
+                if which == 0:
+                    smile_deviation = deviation / spec.sd_residual
                 wiggle = stim_signal[cid][which][:n] - stim_signal[cid][which][:n].mean()
                 if group:
                     sh = shared[cid][which][:n]
                     wiggle = wiggle + sh - sh.mean()
                 coupling = spec.coupling * (state - state.mean())
                 latent[idx] += mean + wiggle + coupling
-            if rng.random() < p_dropout:
+            if rng.random() < spec.face_loss(condition, smile_deviation):
                 missing[idx[: int(0.7 * n)]] = True
             p_h = sum(min(b, offset) - a for a, b in holds["happy"]) / spec.clip_duration
             p_s = sum(min(b, offset) - a for a, b in holds["sad"]) / spec.clip_duration

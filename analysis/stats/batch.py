@@ -22,7 +22,7 @@ from coaffect.formats.errors import AnalysisError
 from ..docstrings import fill_doc
 from .fit import DROP_ORDER
 from .inference import GROUP_TERM
-from .mixed_lme4 import R_TERMS, r_frame, run_rscript
+from .mixed_lme4 import R_FACTORS, R_TERMS, r_frame, run_rscript
 from .model_data import model_data
 
 #: The intercepts-only structure (what this toolkit fitted before issue 11).
@@ -43,8 +43,7 @@ quiet <- function(expr) suppressWarnings(suppressMessages(expr))
 for (i in seq_along(spec$studies)) {
   st <- spec$studies[[i]]
   d <- all[all$study == st$study, , drop = FALSE]
-  for (f in c("participant_id", "stimulus_id", "session_id", "stimulus_condition", "participant_valence"))
-    if (!is.null(d[[f]])) d[[f]] <- factor(d[[f]])
+  for (f in intersect(names(d), unlist(spec$grouping))) d[[f]] <- factor(d[[f]])
   for (m in names(st$models)) {
     rand <- unlist(st$models[[m]])
     repeat {
@@ -136,7 +135,13 @@ def group_effect_batch(
         {
             "data.csv": pd.concat(frames, ignore_index=True).to_csv(index=False),
             "spec.json": json.dumps(
-                {"studies": specs, "ddf": ddf, "drop_order": DROP_ORDER, "r_terms": R_TERMS}
+                {
+                    "studies": specs,
+                    "ddf": ddf,
+                    "drop_order": DROP_ORDER,
+                    "r_terms": R_TERMS,
+                    "grouping": R_FACTORS,
+                }
             ),
         },
         "out.csv",

@@ -13,7 +13,7 @@ from coaffect.formats.checks import check_option, check_type
 from coaffect.formats.errors import AnalysisError
 
 from ..docstrings import fill_doc
-from .inference import contrast_results, contrasts, effect_sizes
+from .inference import GROUP_MEASURES, contrast_results, contrasts, effect_sizes
 from .model_data import ModelData, model_data
 from .result import MixedModelResult, warning_lines
 
@@ -21,7 +21,14 @@ ENGINES = ("auto", "lme4", "statsmodels")
 FAMILIES = ("auto", "gaussian", "binomial", "poisson")
 
 #: Order in which random terms go when a fit is singular and variances tie (most complex first).
-DROP_ORDER = ["participant_valence", "stimulus_condition", "session_id", "stimulus_id", "participant_id"]
+DROP_ORDER = [
+    "participant_valence",
+    "session_stimulus",
+    "stimulus_condition",
+    "session_id",
+    "stimulus_id",
+    "participant_id",
+]
 
 
 def default_engine() -> str:
@@ -76,9 +83,9 @@ class Verdict:
     Attributes
     ----------
     text : str
-        ``""`` when it does; else ``NOT INTERPRETABLE: <why> (p-values of condition terms left blank)``.
+        ``""`` when it does; else ``NOT INTERPRETABLE: <why> (every inference on condition withheld)``.
     blank_terms : tuple of str
-        The factor whose terms' p-values are not to be shown (``("condition",)`` or empty).
+        The factor whose inference is withheld (``("condition",)`` or empty).
     """
 
     text: str = ""
@@ -109,19 +116,61 @@ def verdict(md: ModelData) -> Verdict:
     if not problems:
         return Verdict()
     return Verdict(
-        "NOT INTERPRETABLE: " + "; ".join(problems) + " (p-values of condition terms left blank)",
+        "NOT INTERPRETABLE: " + "; ".join(problems) + " (every inference on condition withheld)",
         ("condition",),
     )
 
 
-def _blank_p(table: pd.DataFrame | None, terms: tuple[str, ...]) -> pd.DataFrame | None:
-    """A copy of ``table`` with the p-values of rows whose term names one of ``terms`` set to NaN."""
-    if table is None or not len(table) or not terms:
+#: Columns that carry an inference (tests, intervals, standardised effects): withheld alike
+#: for every row about a factor the design cannot support (:func:`withhold`).
+INFERENCE_COLUMNS = ("stat", "p_val", "ci_low", "ci_high", "F", "df1", "df2", "value")
+INFERENCE_COLUMNS += ("p_unc", "p_corr", "T", "np2", "hedges", "bf10")  # pingouin's names
+
+
+def withheld(table: pd.DataFrame | None, key: str, terms: tuple[str, ...]) -> pd.DataFrame | None:
+    """A copy of ``table`` whose inference columns are blank (NaN) in rows whose ``key`` names a term.
+
+    Estimates and SEs stay (they describe these data); tests, CIs and standardised effects go.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"term": ["Intercept", "condition[group-alone]"], "estimate": [1.0, 0.5],
+    ...                   "p_val": [0.01, 0.03], "ci_low": [0.2, 0.1], "ci_high": [1.8, 0.9]})
+    >>> withheld(t, "term", ("condition",))[["estimate", "p_val", "ci_low"]].values.tolist()
+    [[1.0, 0.01, 0.2], [0.5, nan, nan]]
+    """
+    if table is None or not len(table) or not terms or key not in table.columns:
         return table
     out = table.copy()
-    hit = out["term"].str.contains("|".join(terms))
-    out.loc[hit, "p_val"] = np.nan
+    hit = out[key].astype(str).str.contains("|".join(terms))
+    cols = [c for c in INFERENCE_COLUMNS if c in out.columns]
+    out.loc[hit, cols] = np.nan
     return out
+
+
+def withhold(res: MixedModelResult, v: Verdict) -> MixedModelResult:
+    """``res`` with the verdict, and every inference on its blank terms withheld alike.
+
+    Coefficient tests and CIs, omnibus tests, the CIs of marginal means involving the
+    factor, and the standardised group effect (with its CI and TOST) are blanked; each
+    withheld effect size says why in its note.
+    """
+    if not v.blank_terms:
+        return replace(res, verdict=v.text)
+    sizes = res.effect_sizes
+    if sizes is not None and len(sizes):
+        sizes = sizes.copy()
+        hit = sizes["measure"].isin(GROUP_MEASURES)
+        sizes.loc[hit, [c for c in INFERENCE_COLUMNS if c in sizes.columns]] = np.nan
+        sizes.loc[hit, "note"] = "withheld: " + v.text
+    return replace(
+        res,
+        verdict=v.text,
+        fixed=withheld(res.fixed, "term", v.blank_terms),
+        omnibus=withheld(res.omnibus, "term", v.blank_terms),
+        emms=withheld(res.emms, "factor", v.blank_terms),
+        effect_sizes=sizes,
+    )
 
 
 @fill_doc
@@ -236,13 +285,7 @@ def fit_mixed(
         )
     res.coding, res.reference, res.contrast_matrices = md.coding, dict(md.reference), md.contrast_matrices()
     res.left_out = dict(md.left_out)
-    v = verdict(md)
-    return replace(
-        res,
-        verdict=v.text,
-        fixed=_blank_p(res.fixed, v.blank_terms),
-        omnibus=_blank_p(res.omnibus, v.blank_terms),
-    )
+    return withhold(res, verdict(md))
 
 
 @dataclass

@@ -26,11 +26,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .model_data import ModelData
+from .model_data import GROUP_ONLY, ModelData
 from .result import MixedModelResult
 
 #: The coefficient read as "the group effect" (deviation coding: group minus alone).
 GROUP_TERM = "condition[group-alone]"
+
+#: Effect sizes that are inferences on the group effect (withheld with it).
+GROUP_MEASURES = ("d_group", "TOST_p")
 
 
 def contrasts(md: ModelData) -> dict:
@@ -174,7 +177,8 @@ def effect_sizes(md: ModelData, res: MixedModelResult, tost_bound: float | None 
     beta = res.fixed["estimate"].to_numpy()
     var_f = float(np.var(md.X.to_numpy() @ beta))
     comp = res.random.set_index("component")["variance"]
-    weight = {"session_id": float(md.data["in_group"].mean())}
+    share = float(md.data["in_group"].mean())
+    weight = {c: share for c in GROUP_ONLY}
     var_re = {c: float(v) * weight.get(c, 1.0) for c, v in comp.items() if c != "residual"}
     resid = float(comp.get("residual", np.nan))
     total_re = sum(var_re.values())
@@ -197,7 +201,7 @@ def effect_sizes(md: ModelData, res: MixedModelResult, tost_bound: float | None 
                 "measure": f"ICC_{c}",
                 "value": v / (total_re + resid),
                 "note": "share of the non-fixed variance"
-                + (" (group trials' share)" if c == "session_id" else ""),
+                + (" (group trials' share)" if c in GROUP_ONLY else ""),
             }
         )
     fx = res.fixed.set_index("term")

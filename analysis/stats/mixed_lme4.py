@@ -29,8 +29,7 @@ args <- commandArgs(trailingOnly = TRUE)
 suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 d <- read.csv(args[1], stringsAsFactors = FALSE)
 spec <- fromJSON(readLines(args[2], warn = FALSE), simplifyVector = TRUE, simplifyMatrix = TRUE)
-for (f in c("participant_id", "stimulus_id", "session_id", "stimulus_condition", "participant_valence"))
-  if (!is.null(d[[f]])) d[[f]] <- factor(d[[f]])
+for (f in intersect(names(d), spec$grouping)) d[[f]] <- factor(d[[f]])
 form <- as.formula(spec$formula)
 ddf <- spec$ddf
 if (ddf == "Kenward-Roger" && !requireNamespace("pbkrtest", quietly = TRUE)) ddf <- "Satterthwaite"
@@ -97,6 +96,7 @@ R_TERMS = {
     "session_id": "(0 + in_group | session_id)",
     "stimulus_condition": "(1 | stimulus_condition)",
     "participant_valence": "(1 | participant_valence)",
+    "session_stimulus": "(0 + in_group | session_stimulus)",
 }
 
 
@@ -187,7 +187,11 @@ _R_GROUPING = (
     "in_group",
     "stimulus_condition",
     "participant_valence",
+    "session_stimulus",
 )
+
+#: The grouping factors among them (R turns these columns into factors).
+R_FACTORS = [c for c in _R_GROUPING if c != "in_group"]
 
 
 def r_frame(md) -> tuple[pd.DataFrame, dict]:
@@ -256,6 +260,7 @@ def fit_lme4(
         "mixed": bool(md.random),
         "ddf": ddf,
         "family": family,
+        "grouping": R_FACTORS,
         "contrasts": {
             k: {"L": np.asarray(v["L"], float).tolist(), "joint": bool(v["joint"])}
             for k, v in (contrasts or {}).items()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .model_data import ModelData
+from .model_data import GROUP_ONLY, ModelData
 from .result import FIXED_COLUMNS, MixedModelResult
 
 
@@ -150,7 +150,7 @@ def mixedlm_model(md: ModelData):
     d = md.data
     names, colnames, mats = [], [], []
     for comp in md.random:
-        weight = d["in_group"].to_numpy() if comp == "session_id" else None
+        weight = d["in_group"].to_numpy() if comp in GROUP_ONLY else None
         cols, Z = _indicators(d[comp], weight)
         names.append(comp)
         colnames.append([cols])

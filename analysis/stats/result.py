@@ -17,7 +17,7 @@ SIMPLIFICATION_RULE = (
     "Start from the maximal structure the design identifies (terms it cannot identify are "
     "dropped before fitting, each with its reason). If the fit is singular, drop the random "
     "term with the smallest variance, the most complex first on ties (participant:valence, "
-    "stimulus:condition, session, stimulus, participant), refit, and repeat until the fit "
+    "session:stimulus, stimulus:condition, session, stimulus, participant), refit, and repeat until the fit "
     "is not singular or one random term is left; fixed effects are never changed."
 )
 

@@ -19,7 +19,7 @@ from coaffect.formats.tables import derivatives_dir
 
 from ..docstrings import fill_doc
 from .anova import MixedAnova, mixed_anova_table, slug
-from .fit import ENGINES, HurdleResult, fit_hurdle, fit_mixed
+from .fit import ENGINES, HurdleResult, fit_hurdle, fit_mixed, withheld
 from .result import MixedModelResult
 
 __all__ = [
@@ -210,10 +210,17 @@ def run_stats(
                 dvs.append(dv)
         for dv in dvs:
             try:
-                out.anovas.append(mixed_anova_table(trials, dv))
+                aov = mixed_anova_table(trials, dv)
             except (AnalysisError, ValueError, KeyError, ArithmeticError) as exc:
                 msg = getattr(exc, "message", str(exc))
                 out.skipped.append(msg if msg.startswith("anova") else f"anova {dv}: {msg}")
+                continue
+            verdicts = [m.verdict for m in out.models if m.verdict and m.formula.split("~")[0].strip() == dv]
+            if verdicts:  # the same design: condition's tests are withheld here too
+                aov.info["verdict"] = verdicts[0]
+                aov.anova = withheld(aov.anova, "source", ("condition", "Interaction"))
+                aov.pairwise = withheld(aov.pairwise, "contrast", ("condition",))
+            out.anovas.append(aov)
     return out
 
 
