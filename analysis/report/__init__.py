@@ -220,10 +220,10 @@ def build_report(
 
     if a.coherence is not None:
         cres = a.coherence
-        coh, curve, lag = cres.table, cres.lag_curve, cres.lag
+        coh, curve = cres.table, cres.lag_curve
         write_tsv(coh, out_dir / "coherence.tsv")
         if coh["r"].notna().any():
-            fig.coherence_figure(coh, curve, lag, out_dir / "coherence.png")
+            fig.coherence_figure(coh, curve, cres.lags, out_dir / "coherence.png")
             means = (
                 coh.groupby(["button", "measure", "condition"])[["r", "z", "z_surrogate", "z_above_chance"]]
                 .mean()
@@ -232,9 +232,12 @@ def build_report(
             )
             body = (
                 H.para(
-                    f"Lag: {lag:g} s ({cres.lag_source}); chance level (another participant's button on "
-                    f"the same clip): mean z {cres.chance_z:.3f}; {cres.n_no_value} trial x button rows "
-                    "have no value (button never or always held, or too few frames)."
+                    "Lag (face after button): "
+                    + ", ".join(f"{b} {v:g} s" for b, v in cres.lags.items())
+                    + f" ({cres.lag_source}); chance level (the buttons of every participant of another "
+                    f"session who saw the clip, alike in both conditions): mean z {cres.chance_z:.3f}; "
+                    f"{cres.n_no_value} trial x button rows have no value (button never or always held, "
+                    "or too few frames) and are left out of the coherence model."
                 )
                 + H.figure("coherence.png", "coherence")
                 + H.table(means)

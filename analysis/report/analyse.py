@@ -165,7 +165,7 @@ def analyse_study(
     --------
     >>> a = analyse_study(sim, engine="statsmodels")
     >>> len(a.trials), [m.formula for m in a.stats.models][:1], a.coherence.lag_source
-    (21, ['AU12 ~ condition * valence'], 'leave-one-participant-out')
+    (21, ['AU12 ~ condition * valence'], 'leave-one-session-out')
     """
     study = as_study(study)
     trials = trial_table(study, progress=progress)
