@@ -63,11 +63,11 @@ def test_power_rises_with_the_effect_and_has_mc_error():
 
 def test_batched_lme4_fits_equal_single_fits():
     require_tool("Rscript")
-    from analysis.stats.batch import group_effect_batch
+    from analysis.stats.batch import INTERCEPTS_ONLY, group_effect_batch
 
     spec = SimulationSpec(n_alone=10, n_group_sessions=5, sd_stimulus_condition=0.3, **TWO)
     studies = [simulate_trials(spec, seed=s) for s in (1, 2, 3)]
-    out = group_effect_batch(studies, intercepts_only=True)
+    out = group_effect_batch(studies, compare={"intercepts_only": INTERCEPTS_ONLY})
     assert len(out) == 6
     for i, t in enumerate(studies):
         one = fit_mixed(t, "AU12 ~ condition * valence", engine="lme4")
@@ -103,29 +103,46 @@ def test_power_cli(tmp_path, capsys):
     assert "mc_se" in capsys.readouterr().out
 
 
-def test_calibration_bench_small_run():
-    """A small version of bench/inference_calibration.py: it runs, prints one JSON line, and the
-    intercepts-only model is not more conservative than the default one on the same data."""
+#: A small world drawn from the default model (one valence, so ``AU12 ~ condition``): 8 alone
+#: participants, 4 groups of 3, 6 clips, a clip-by-condition and a session-by-clip SD of 0.5.
+SMALL_WORLD = dict(n_alone=8, n_group_sessions=4, group_size=3, n_clips=6, valences=("positive",))
+SMALL_WORLD.update(sd_session=0.3, sd_stimulus=0.3, sd_stimulus_condition=0.5, sd_session_stimulus=0.5)
+
+
+def test_default_model_is_calibrated_and_the_check_can_fail():
+    """100 studies at a true group effect of 0.3 (coverage) and 100 at 0 (false positives): the
+    default model is within 3 Monte Carlo SEs of 0.95 and 0.05; the intercepts-only model on the
+    same null studies is not, so this check fails on a miscalibration of that size.
+    About 200 lme4 fits of small studies in 2 Rscript calls: ~40 s (calibration needs many studies)."""
     require_tool("Rscript")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "inference_calibration.py"),
-            "--studies",
-            "40",
-            "--chunk",
-            "20",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    from dataclasses import asdict
+
+    from analysis.simulate.power import fit_batch_task
+    from analysis.stats.batch import INTERCEPTS_ONLY, nominal_bounds
+
+    spec = asdict(SimulationSpec(**SMALL_WORLD, sd_participant_valence=0.0))
+    effect = fit_batch_task(spec, list(range(1, 101)), 0.3, "AU12 ~ condition")
+    null = fit_batch_task(spec, list(range(1001, 1101)), 0.0, "AU12 ~ condition", {"io": INTERCEPTS_ONLY})
+    low, high = nominal_bounds(100)
+    coverage = ((effect["ci_low"] <= 0.3) & (0.3 <= effect["ci_high"])).mean()
+    default = null[null["model"] == "default"]
+    assert coverage >= low and (default["p_val"] < 0.05).mean() <= high, (coverage, low, high)
+    assert effect["converged"].mean() > 0.9
+    assert (null.loc[null["model"] == "io", "p_val"] < 0.05).mean() > high
+
+
+def test_calibration_bench_reports_each_world():
+    """The bench runs (3 studies per effect in one world: a smoke run), ends with one JSON line."""
+    require_tool("Rscript")
+    cmd = [sys.executable, str(ROOT / "bench" / "inference_calibration.py"), "--studies", "3"]
+    cmd += ["--chunk", "3", "--workers", "1", "--scenarios", "contagion"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     last = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert last["bench"] == "inference_calibration" and last["studies_per_effect"] == 40
-    assert last["coverage_mc_se"] > 0 and 0 <= last["fpr"] <= 1
+    assert last["bench"] == "inference_calibration" and last["studies_per_effect"] == 3
+    world = last["scenarios"]["contagion"]
+    assert {"coverage", "coverage_mc_se", "fpr", "fpr_mc_se", "calibrated", "required"} <= set(world)
+    assert "without_session_stimulus_fpr" in world and "intercepts_only_fpr" in world
     assert proc.returncode == (0 if last["pass"] else 1)
-    # the same data: intercepts-only CIs are narrower, so they cover less often
-    assert last["intercepts_only_coverage"] <= last["coverage"]
 
 
 def test_windowed_synchrony_against_permuted_pseudo_groups(tmp_path):

@@ -48,21 +48,24 @@ POWER_COLUMNS = (
 
 
 def fit_batch_task(
-    spec_dict: dict, seeds: list[int], group_effect: float, formula: str, intercepts_only: bool
+    spec_dict: dict, seeds: list[int], group_effect: float, formula: str, compare: dict | None = None
 ) -> pd.DataFrame:
     """Simulate one study per seed and fit them in one R call (an executor task: picklable arguments).
+
+    ``compare`` names further random parts to fit on the same data
+    (:func:`analysis.stats.batch.group_effect_batch`).
 
     Examples
     --------
     >>> from dataclasses import asdict
-    >>> fit_batch_task(asdict(SimulationSpec(n_clips=8)), [1], 0.0, "AU12 ~ condition", False)  # doctest: +SKIP
+    >>> fit_batch_task(asdict(SimulationSpec(n_clips=8)), [1], 0.0, "AU12 ~ condition")  # doctest: +SKIP
     """
     from ..stats.batch import group_effect_batch
     from .trials import simulate_trials
 
     spec = SimulationSpec(**{k: tuple(v) if k == "valences" else v for k, v in spec_dict.items()})
     studies = [simulate_trials(spec, seed=s, group_effect=group_effect) for s in seeds]
-    out = group_effect_batch(studies, formula, intercepts_only=intercepts_only, first_study=seeds[0])
+    out = group_effect_batch(studies, formula, compare=compare, first_study=seeds[0])
     out["study"] = [seeds[int(i) - seeds[0]] for i in out["study"]]
     out["true_effect"] = group_effect
     return out
@@ -158,7 +161,7 @@ def power_table(
         for start in range(0, n_sims, batch):
             seeds = list(range(k * 1_000_000 + start + 1, k * 1_000_000 + min(start + batch, n_sims) + 1))
             if engine == "lme4":
-                tasks.append((d, seeds, effect, formula, False))
+                tasks.append((d, seeds, effect, formula))
             else:
                 tasks.append((d, seeds, effect, formula))
             keys.append(k)
