@@ -164,15 +164,30 @@ def test_outcome_families_glmm_and_hurdle():
     spec = SimulationSpec(n_alone=12, n_group_sessions=6, n_clips=8, valences=("positive", "negative"))
     t = simulate_trials(spec, seed=2)
     counts = fit_mixed(t, "n_switches ~ condition + valence")
-    assert counts.family == "poisson" and counts.test == "z (Wald, glmer poisson)"
+    assert counts.family == "poisson" and counts.test == "z (Wald, glmer poisson); p: likelihood ratio"
     assert np.isinf(counts.fixed["df"]).all() and counts.effect_sizes is None
-    # the log-rate intercept is near log(switch_rate) = log(2)
-    assert counts.fixed.loc[0, "estimate"] == pytest.approx(np.log(spec.switch_rate), abs=0.3)
-    h = fit_hurdle(t, "t_both ~ condition + valence")
-    assert h.any.family == "binomial" and h.amount.family == "gaussian"
-    # share of trials with any overlap: logit of the intercept near logit(1 - p_zero_both) = 0
-    assert abs(h.any.fixed.loc[0, "estimate"]) < 0.5
-    assert h.amount.n["observations"] == int((t["t_both"] > 0).sum())
+    # exposure offset: the log-rate intercept is per second, near log(switch_rate / clip_duration)
+    assert "offset(log(clip_duration))" in counts.full_formula
+    assert counts.fixed.loc[0, "estimate"] == pytest.approx(
+        np.log(spec.switch_rate / spec.clip_duration), abs=0.3
+    )
+    # no overdispersion in the simulation: the observation-level term is estimated at zero and dropped
+    assert any(s.startswith("(1 | observation) dropped") for s in counts.simplification)
+    # a one-column term's p is the likelihood ratio test of the term (its omnibus row)
+    om = counts.omnibus.set_index("term")["p_val"]
+    assert counts.fixed.set_index("term").loc["condition[group-alone]", "p_val"] == om["condition"]
+    # overdispersed counts (an extra log-normal factor per trial): the observation term stays
+    over = t.assign(
+        n_switches=np.random.default_rng(1).poisson(
+            5 * np.exp(np.random.default_rng(2).normal(0, 0.8, len(t)))
+        )
+    )
+    od = fit_mixed(over, "n_switches ~ condition", random=["participant_id"])  # and the observation term
+    assert od.random.set_index("component").loc["observation", "variance"] > 0.3
+    h = fit_hurdle(t, "t_both ~ condition + valence", threshold=0.5)
+    assert h.any.family == "binomial" and h.amount.family == "gaussian" and h.threshold == 0.5
+    # "any" is t_both >= 0.5 s, the threshold of any_simultaneous; the amount part uses those trials
+    assert h.amount.n["observations"] == int((t["t_both"] >= 0.5).sum()) < int((t["t_both"] > 0).sum())
     # without R: the count model is fitted as Gaussian and says so
     sm = fit_mixed(t, "n_switches ~ condition", engine="statsmodels")
     assert sm.family == "gaussian" and "needs the lme4 engine" in sm.notes[-1]

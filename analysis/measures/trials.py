@@ -437,7 +437,11 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     ]
     table = table[first + rest + ["excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason"]]
     table = table.sort_values(["session_id", "participant_id", "trial"]).reset_index(drop=True)
-    table.attrs = {"protocol_sha256": study.protocol_sha256, "reference_levels": study.reference_levels}
+    table.attrs = {
+        "protocol_sha256": study.protocol_sha256,
+        "reference_levels": study.reference_levels,
+        "simultaneity_threshold": study.settings.simultaneity_threshold,
+    }
     return table
 
 
@@ -479,7 +483,7 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
 
 
 #: Where a trial table came from (its ``attrs``), kept in the sidecar under :data:`SIDECAR_KEY`.
-TRIAL_ATTRS = ("protocol_sha256", "reference_levels")
+TRIAL_ATTRS = ("protocol_sha256", "reference_levels", "simultaneity_threshold")
 SIDECAR_KEY = "coaffect"
 
 

@@ -22,6 +22,7 @@ FAMILIES = ("auto", "gaussian", "binomial", "poisson")
 
 #: Order in which random terms go when a fit is singular and variances tie (most complex first).
 DROP_ORDER = [
+    "observation",
     "participant_valence",
     "session_stimulus",
     "stimulus_condition",
@@ -74,6 +75,38 @@ def _fit_once(
     # library RuntimeWarnings belong to the model, not to the console
     res.warnings += [w for w in warning_lines(caught) if w not in res.warnings]
     return res
+
+
+def for_counts(md: ModelData) -> ModelData:
+    """A count model's data with its exposure offset and an observation-level random effect.
+
+    Counts of switches grow with the clip's length, so ``log(clip_duration)`` is an
+    offset (the model is of the rate per second); the observation-level random
+    intercept ``(1 | observation)`` absorbs overdispersion, the extra-Poisson
+    variance that makes Poisson tests too liberal (Harrison 2014). Without a
+    ``clip_duration`` column there is no offset, and the notes say so.
+    """
+    data = md.data.assign(observation=[f"o{i}" for i in range(len(md.data))])
+    notes = list(md.notes)
+    offset = None
+    if "clip_duration" in data.columns and (data["clip_duration"].astype(float) > 0).all():
+        offset = "clip_duration"
+    else:
+        notes.append("count model without an exposure offset: no clip_duration column")
+    return replace(md, data=data, random=[*md.random, "observation"], offset=offset, notes=notes)
+
+
+def lrt_for_terms(md: ModelData, res: MixedModelResult) -> None:
+    """Put each one-column term's likelihood-ratio p (its omnibus row) on its coefficient (GLMMs)."""
+    if res.omnibus is None or not len(res.omnibus):
+        return
+    p = res.omnibus.set_index("term")["p_val"]
+    fixed = res.fixed.copy()
+    for term, cols in md.terms.items():
+        if term in p.index and len(cols) == 1:
+            fixed.loc[fixed["term"] == cols[0], "p_val"] = p[term]
+    res.fixed = fixed
+    res.test = f"{res.test}; p: likelihood ratio"
 
 
 @dataclass(frozen=True)
@@ -258,9 +291,13 @@ def fit_mixed(
             "the lme4 engine (R); fitted as Gaussian (a linear probability/count model) instead"
         )
         family = "gaussian"
+    if family == "poisson":
+        md = for_counts(md)
     specs = contrasts(md)
     steps = list(md.dropped_random)
-    res = _fit_once(md, engine, specs, ddf, family)
+    # a GLMM's likelihood-ratio tests refit the model once per term: for the final model only
+    search = specs if family == "gaussian" else {}
+    res = _fit_once(md, engine, search, ddf, family)
     while res.singular and len(md.random) > 1:  # the last term stays: without it lme4 needs lm()
         comp = res.random.set_index("component")["variance"].drop("residual", errors="ignore")
         smallest = comp.min()
@@ -271,6 +308,8 @@ def fit_mixed(
         size = "estimated at zero" if comp[drop] < 1e-6 else f"{comp[drop]:.3g}"
         md = md.without(drop, f"singular fit, variance {size} (simplification rule)")
         steps.append(md.dropped_random[-1])
+        res = _fit_once(md, engine, search, ddf, family)
+    if search is not specs and specs:
         res = _fit_once(md, engine, specs, ddf, family)
     res.simplification = steps
     if fam_note:
@@ -279,13 +318,20 @@ def fit_mixed(
     if family == "gaussian":
         res.effect_sizes = effect_sizes(md, res, tost_bound)
     else:
+        lrt_for_terms(md, res)
         res.notes.append(
-            f"{family} GLMM: coefficients, EMMs and tests on the {'logit' if family == 'binomial' else 'log'} "
-            "scale (Wald z); R2 and standardised effects are not computed for it"
+            f"{family} GLMM: coefficients and EMMs on the {'logit' if family == 'binomial' else 'log'} scale "
+            "with Wald z CIs; p of each term (and of a one-column term's coefficient): likelihood ratio "
+            "against the model without it; R2 and standardised effects are not computed for it"
         )
     res.coding, res.reference, res.contrast_matrices = md.coding, dict(md.reference), md.contrast_matrices()
     res.left_out = dict(md.left_out)
     return withhold(res, verdict(md))
+
+
+#: Seconds of simultaneous holding that count as "any" when the trial table does not say
+#: (the protocol's default ``analysis.simultaneity_threshold``).
+DEFAULT_SIMULTANEITY = 0.5
 
 
 @dataclass
@@ -295,23 +341,32 @@ class HurdleResult:
     Attributes
     ----------
     any : MixedModelResult
-        Binomial GLMM of ``outcome > 0`` (whether it happened at all).
+        Binomial GLMM of ``outcome >= threshold`` (whether it happened).
     amount : MixedModelResult
         Gaussian LMM of ``log(outcome)`` in the trials where it happened (how much).
+    threshold : float
+        The seconds that counted as "it happened".
     """
 
     any: MixedModelResult
     amount: MixedModelResult
+    threshold: float = DEFAULT_SIMULTANEITY
 
 
 @fill_doc
-def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwargs: Any) -> HurdleResult:
+def fit_hurdle(
+    trials: pd.DataFrame,
+    formula: str,
+    engine: str = "auto",
+    threshold: float | None = None,
+    **kwargs: Any,
+) -> HurdleResult:
     """Hurdle model of a zero-heavy duration such as ``t_both``: any vs amount (Mullahy 1986).
 
     Many trials have no simultaneous holding at all (a zero), and the others
     a right-skewed duration; one Gaussian model mixes the two questions. The
-    hurdle splits them: a binomial GLMM of whether the duration is above zero
-    and a Gaussian LMM of its log where it is.
+    hurdle splits them: a binomial GLMM of whether the duration reached
+    ``threshold`` and a Gaussian LMM of its log where it did.
 
     Parameters
     ----------
@@ -319,6 +374,10 @@ def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwarg
     formula : str
         ``"t_both ~ condition * valence"``.
     %(engine)s
+    threshold : float, optional
+        Seconds that count as "any": default the trial table's (the protocol's
+        ``analysis.simultaneity_threshold``, which ``any_simultaneous`` uses too),
+        else 0.5 s; so the hurdle's first part is ``any_simultaneous``.
     **kwargs
         Passed to :func:`fit_mixed`.
 
@@ -338,11 +397,14 @@ def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwarg
     lhs, rhs = (x.strip() for x in formula.split("~", 1))
     if lhs not in trials.columns:
         raise AnalysisError(f"hurdle: unknown column '{lhs}'")
+    if threshold is None:
+        threshold = trials.attrs.get("simultaneity_threshold") or DEFAULT_SIMULTANEITY
     t = trials.copy()
-    t[f"any_{lhs}"] = t[lhs] > 0
-    t[f"log_{lhs}"] = np.log(t[lhs].where(t[lhs] > 0))
+    reached = (t[lhs] >= threshold) & (t[lhs] > 0)
+    t[f"any_{lhs}"] = reached
+    t[f"log_{lhs}"] = np.log(t[lhs].where(reached))
     first = fit_mixed(t, f"any_{lhs} ~ {rhs}", engine=engine, family="binomial", **kwargs)
     second = fit_mixed(
         t.dropna(subset=[f"log_{lhs}"]), f"log_{lhs} ~ {rhs}", engine=engine, family="gaussian", **kwargs
     )
-    return HurdleResult(first, second)
+    return HurdleResult(first, second, float(threshold))

@@ -57,6 +57,19 @@ if (spec$mixed) {
   msgs <- c(msgs, conv, if (singular) "boundary (singular) fit" else character(0))
   rand <- list(component = vc$grp, variance = vc$vcov)
   converged <- length(conv) == 0
+  if (glmm) for (nm in names(spec$contrasts)) {
+    # likelihood-ratio test of a term: the model without its columns against the full one
+    L <- spec$contrasts[[nm]]$L
+    if (is.null(dim(L))) L <- matrix(L, nrow = 1)
+    if (!isTRUE(spec$contrasts[[nm]]$joint)) next
+    keep <- spec$fixed_cols[colSums(abs(L)) == 0]
+    rhs <- paste(c("0", keep, spec$extra_terms), collapse = " + ")
+    red <- catch(glmer(as.formula(paste("y ~", rhs)), data = d, family = fam,
+                       control = glmerControl(optimizer = "bobyqa")))
+    a <- catch(anova(red, fit))
+    chi <- a$Chisq[2]; q <- a$Df[2]
+    tests[[nm]] <- list(F = chi / q, df1 = q, df2 = Inf, p = a[["Pr(>Chisq)"]][2])
+  }
   for (nm in if (glmm) character(0) else names(spec$contrasts)) {
     L <- spec$contrasts[[nm]]$L
     if (is.null(dim(L))) L <- matrix(L, nrow = 1)
@@ -97,6 +110,7 @@ R_TERMS = {
     "stimulus_condition": "(1 | stimulus_condition)",
     "participant_valence": "(1 | participant_valence)",
     "session_stimulus": "(0 + in_group | session_stimulus)",
+    "observation": "(1 | observation)",
 }
 
 
@@ -188,6 +202,7 @@ _R_GROUPING = (
     "stimulus_condition",
     "participant_valence",
     "session_stimulus",
+    "observation",
 )
 
 #: The grouping factors among them (R turns these columns into factors).
@@ -206,6 +221,8 @@ def r_frame(md) -> tuple[pd.DataFrame, dict]:
     for c in _R_GROUPING:
         if c in md.data.columns:
             frame[c] = md.data[c].to_numpy()
+    if getattr(md, "offset", None) is not None:
+        frame["log_exposure"] = np.log(md.data[md.offset].astype(float).to_numpy())
     return frame, names
 
 
@@ -253,13 +270,17 @@ def fit_lme4(
     from scipy import stats as sps
 
     frame, names = r_frame(md)
-    fixed = "y ~ 0 + " + " + ".join(names)
-    formula = f"{fixed} + {' + '.join(R_TERMS[r] for r in md.random)}" if md.random else fixed
+    extra = [R_TERMS[r] for r in md.random]
+    if md.offset is not None:
+        extra.insert(0, "offset(log_exposure)")
+    formula = "y ~ " + " + ".join(["0", *names, *extra])
     spec = {
         "formula": formula,
         "mixed": bool(md.random),
         "ddf": ddf,
         "family": family,
+        "fixed_cols": list(names),
+        "extra_terms": extra,
         "grouping": R_FACTORS,
         "contrasts": {
             k: {"L": np.asarray(v["L"], float).tolist(), "joint": bool(v["joint"])}
@@ -303,6 +324,8 @@ def fit_lme4(
     rand = rand.sort_values("component", key=lambda s: s.map(order)).reset_index(drop=True)
     rand["sd"] = np.sqrt(rand["variance"].clip(lower=0))
     full = f"{md.formula} + {md.random_formula()}" if md.random else md.formula
+    if md.offset is not None:
+        full = full.replace(" + ", f" + offset(log({md.offset})) + ", 1) if md.random else full
     converged = bool(_one(out["converged"]))
     secs = _one(out["seconds"])
     loglik = _one(out["loglik"])

@@ -72,6 +72,8 @@ class ModelData:
     left_out : dict
         ``excluded``, ``face_excluded`` (facial outcomes only) and ``missing``
         (column -> trials with no value there, among those not excluded): counted apart.
+    offset : str or None
+        Exposure column of a count model (its log is the offset), e.g. ``clip_duration``.
     """
 
     formula: str
@@ -88,6 +90,7 @@ class ModelData:
     factors: dict = field(default_factory=dict)
     design_info: object = None
     left_out: dict = field(default_factory=dict)
+    offset: str | None = None
 
     def n_levels(self) -> dict:
         """N per level: participants, group sessions, stimuli, observations."""
@@ -147,6 +150,7 @@ RANDOM_TERMS = {
     "stimulus_condition": "(1 | stimulus_id:condition)",
     "participant_valence": "(1 | participant_id:valence)",
     "session_stimulus": "(0 + in_group | session_id:stimulus_id)",
+    "observation": "(1 | observation)",
 }
 
 #: Random terms that only group sessions have (their column is ``in_group``: 0 for alone participants).
