@@ -147,42 +147,37 @@ def test_calibration_bench_reports_each_world():
 
 def test_windowed_synchrony_against_permuted_pseudo_groups(tmp_path):
     """Group members share a smile time course in the simulation (session_signal_sd), but not
-    their head sway: the WLCC test finds the first and not the second."""
-    from analysis.measures.synchrony import synchrony_test
+    their head sway: the WLCC test, on 0.4 s bins (2 frames at 5 fps), finds the first and not
+    the second, also with head movement regressed out; it says the smallest p it can reach."""
+    from analysis.measures.synchrony import synchrony_bin, synchrony_test
     from analysis.measures.timecourse import HEAD_POSITION, timecourses
     from analysis.measures.trials import trial_table
     from analysis.simulate.study import simulate_study
     from analysis.study.load import load_study
 
-    ds = simulate_study(
-        tmp_path / "syn",
-        SimulationSpec(
-            n_alone=1, n_group_sessions=6, group_size=3, n_clips=3, clip_duration=30, fps=5, seed=3
-        ),
-    )
+    sizes = dict(n_alone=1, n_group_sessions=6, group_size=3, n_clips=3, clip_duration=30, fps=5, seed=3)
+    ds = simulate_study(tmp_path / "syn", SimulationSpec(**sizes))
     study = load_study(ds)
-    tc = timecourses(study, trial_table(study), measures=["AU12", HEAD_POSITION[0]])
+    tc = timecourses(
+        study, trial_table(study), measures=["AU12", HEAD_POSITION[0]], bin_width=synchrony_bin(5)
+    )
+    assert np.diff(np.sort(tc["second"].unique()))[:3] == pytest.approx([0.4] * 3)
     face = synchrony_test(tc, "AU12", n_perm=200)
     head = synchrony_test(tc, HEAD_POSITION[0], n_perm=200)
-    assert face.n_groups == 6 and len(face.per_session) == 6 and face.n_perm == 200
+    adjusted = synchrony_test(tc, "AU12", n_perm=200, control=HEAD_POSITION[0])
+    assert face.n_groups == 6 and len(face.per_session) == 6 and face.n_perm == 200 and face.n_failed == 0
     assert face.observed > face.null_mean + 2 * face.null_sd and face.p_val < 0.05
+    assert face.n_distinct == 200 and face.min_p == pytest.approx(1 / 201)
+    assert adjusted.measure == "AU12 | face_x" and adjusted.p_val < 0.05
     # independent head sway: the control is at chance (a 1% criterion, so the test fails on a real
     # leak of shared signal into the null, not on the 5% of seeds a true null rejects)
     assert head.p_val > 0.01 and head.observed - head.null_mean < face.observed - face.null_mean
+    # two groups of 3: no dealing keeps real members apart, and the test says so instead of a p
+    two = tc[tc["session_id"].isin(["g01", "g02"])]
+    none = synchrony_test(two, "AU12", n_perm=20)
+    assert np.isnan(none.p_val) and none.n_failed == 20 and "cannot keep the members" in none.note
     # without shared session signal, the AU12 synchrony is at chance too
-    ds0 = simulate_study(
-        tmp_path / "syn0",
-        SimulationSpec(
-            n_alone=1,
-            n_group_sessions=6,
-            group_size=3,
-            n_clips=3,
-            clip_duration=30,
-            fps=5,
-            seed=3,
-            session_signal_sd=0.0,
-        ),
-    )
+    ds0 = simulate_study(tmp_path / "syn0", SimulationSpec(**sizes, session_signal_sd=0.0))
     study0 = load_study(ds0)
-    none = synchrony_test(timecourses(study0, trial_table(study0), measures=["AU12"]), "AU12", n_perm=200)
-    assert none.p_val > 0.01
+    tc0 = timecourses(study0, trial_table(study0), measures=["AU12"], bin_width=synchrony_bin(5))
+    assert synchrony_test(tc0, "AU12", n_perm=200).p_val > 0.01

@@ -18,6 +18,7 @@ import pandas as pd
 
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
+from ..measures.synchrony import WLCC_MAX_LAG_S, WLCC_WINDOW_S
 from ..stats.run import StatsResult
 from ..study.load import Study
 from . import figures as fig
@@ -248,20 +249,30 @@ def build_report(
         if syn is not None:
             write_tsv(syn.pairs, out_dir / "synchrony.tsv")
             fig.synchrony_figure(syn.pairs, syn.per_session, out_dir / "synchrony.png")
+            wl = syn.wlcc_table()
+            write_tsv(wl, out_dir / "synchrony_wlcc.tsv")
             body += (
                 f"<h3>Group synchrony ({SYNCHRONY_MEASURE})</h3>"
+                + H.para(
+                    "The test: windowed lagged cross-correlation (Boker et al. 2002) on differenced "
+                    f"series in bins of whole frames (about 0.25 s): mean over {WLCC_WINDOW_S:g} s windows "
+                    f"of the largest r over lags of -{WLCC_MAX_LAG_S:g}..+{WLCC_MAX_LAG_S:g} s, averaged "
+                    "over member pairs; null: group membership permuted into pseudo-groups of the same "
+                    "sizes that keep real group members apart. min_p is the smallest p these data can "
+                    "give (1 / (1 + distinct pseudo-groupings)). The adjusted row removes each member's "
+                    "own head movement first; the head-position row shows how much synchrony shared "
+                    "movement in front of one camera gives."
+                )
+                + H.table(wl, 4)
+                + H.para(
+                    "Description, not the reported test: zero-lag correlations of real pairs (same "
+                    "session) and pseudo-pairs (group members of different sessions) per clip, and "
+                    "their difference per session."
+                )
                 + H.figure("synchrony.png", "synchrony")
                 + H.table(pd.DataFrame([syn.summary]))
                 + H.table(syn.per_session)
             )
-            wl = syn.wlcc_table()
-            write_tsv(wl, out_dir / "synchrony_wlcc.tsv")
-            body += H.para(
-                "Windowed lagged cross-correlation (Boker et al. 2002) on differenced series: mean "
-                "over 8 s windows of the largest r over lags of -3..+3 s, averaged over member pairs; "
-                "null: group membership permuted into pseudo-groups of the same sizes. The head-"
-                "position row shows how much synchrony shared movement in front of one camera gives."
-            ) + H.table(wl, 4)
         else:
             body += H.missing("Synchrony needs at least two scored group sessions.")
     else:

@@ -11,11 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..docstrings import fill_doc
 from ..measures.coherence import CoherenceResult, coherence_table
-from ..measures.synchrony import SynchronyTest, synchrony_summary, synchrony_table, synchrony_test
+from ..measures.synchrony import (
+    SynchronyTest,
+    synchrony_bin,
+    synchrony_summary,
+    synchrony_table,
+    synchrony_test,
+)
 from ..measures.timecourse import HEAD_POSITION, timecourses
 from ..measures.trials import trial_table
 from ..stats.run import StatsResult, run_stats, stats_for_study
@@ -55,18 +62,25 @@ class Synchrony:
     tests: list[SynchronyTest]
 
     def wlcc_table(self) -> pd.DataFrame:
-        """The windowed lagged tests as one table (``synchrony_wlcc.tsv``)."""
+        """The windowed lagged tests as one table (``synchrony_wlcc.tsv``), the reported test first."""
+        label = {
+            SYNCHRONY_MEASURE: " (the reported test)",
+            f"{SYNCHRONY_MEASURE} | {HEAD_POSITION[0]}": " (adjusted for each member's head movement)",
+            HEAD_POSITION[0]: " (head position: shared-camera control)",
+        }
         return pd.DataFrame(
             [
                 {
-                    "series": t.measure
-                    + (" (head position: shared-camera control)" if t.measure in HEAD_POSITION else ""),
+                    "series": t.measure + label.get(t.measure, ""),
                     "observed": t.observed,
                     "pseudo_group_mean": t.null_mean,
                     "pseudo_group_sd": t.null_sd,
                     "p_perm": t.p_val,
+                    "min_p": t.min_p,
                     "n_groups": t.n_groups,
                     "n_perm": t.n_perm,
+                    "n_distinct_pseudo_groups": t.n_distinct,
+                    "note": t.note,
                 }
                 for t in self.tests
             ]
@@ -131,13 +145,31 @@ class StudyAnalysis:
         return [*self.stats.models, *(m for s in self.extra_stats.values() for m in s.models)]
 
 
+def _frame_rate(study: Study) -> float:
+    """Median camera frame rate over the scored sessions."""
+    gaps = [
+        np.median(np.diff(np.unique(sd.faces["t"].to_numpy(float))))
+        for sd in study.sessions
+        if sd.faces is not None and len(sd.faces) > 1
+    ]
+    gap = float(np.median(gaps)) if gaps else 1.0
+    return 1.0 / gap if gap > 0 else 1.0
+
+
 def _synchrony(study: Study, trials: pd.DataFrame, tc: pd.DataFrame) -> Synchrony | None:
     syn = synchrony_table(tc)
     if not (len(syn) and (syn["pair"] == "real").any() and (syn["pair"] == "pseudo").any()):
         return None
     per, summary = synchrony_summary(syn)
-    tc_ctrl = timecourses(study, trials, measures=[*HEAD_POSITION[:1], SYNCHRONY_MEASURE])
-    tests = [synchrony_test(tc_ctrl, m) for m in (SYNCHRONY_MEASURE, *HEAD_POSITION[:1])]
+    head = HEAD_POSITION[0]
+    fine = timecourses(
+        study, trials, measures=[head, SYNCHRONY_MEASURE], bin_width=synchrony_bin(_frame_rate(study))
+    )
+    tests = [
+        synchrony_test(fine, SYNCHRONY_MEASURE),
+        synchrony_test(fine, SYNCHRONY_MEASURE, control=head),
+        synchrony_test(fine, head),
+    ]
     return Synchrony(syn, per, summary, tests)
 
 
