@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.simulate.power import power_table
@@ -47,12 +49,42 @@ def test_spec_checks_its_arguments():
         SimulationSpec(valences=("joy",))
 
 
+def test_power_verdict_names_the_smallest_design_or_the_lever():
+    from analysis.simulate.power import clips_for_ceiling, power_ceiling, power_verdict, wilson
+
+    spec = SimulationSpec(group_size=3, sd_stimulus_condition=0.4)
+    rows = [(g, 24, 6, 24 + 3 * g, 0.25, 100, p) for g, p in ((4, 0.12), (8, 0.35), (12, 0.36))]
+    cols = ["n_group_sessions", "n_alone", "n_clips", "n_participants", "effect_raw", "n_sims", "power"]
+    t = pd.DataFrame(rows, columns=cols)
+    t["ci_low"], t["ci_high"] = zip(*(wilson(round(p * 100), 100) for p in t["power"]))
+    text = power_verdict(t, spec)
+    # 6 clips with a clip-by-condition SD of 0.4: the ceiling is far below 0.80, clips are the lever
+    assert power_ceiling(spec, 0.25, 6) < 0.3 and clips_for_ceiling(spec, 0.25, 0.8) == 41
+    assert (
+        text.startswith("No design in the grid reaches power 0.80")
+        and "more clips raise that ceiling" in text
+    )
+    assert "from about 41 clips" in text
+    # one design reaches it: the smallest by participants is named
+    t.loc[1:, "power"] = 0.85
+    assert "Smallest design with power >= 0.80: 8 group sessions of 3, 24 alone, 6 clips" in power_verdict(
+        t, spec
+    )
+    # Wilson intervals are not zero-wide at 0 or 1
+    assert wilson(0, 8)[1] > 0.2 and wilson(8, 8)[0] < 0.8
+
+
 def test_power_rises_with_the_effect_and_has_mc_error():
     spec = SimulationSpec(
         group_size=3, sd_stimulus_condition=0.1, **{k: v for k, v in TWO.items() if k != "n_clips"}
     )
     big = power_table(spec, [6], [12], [8], n_sims=8, effect=2.0, engine="statsmodels")
-    assert big.loc[0, "power"] == 1.0 and big.loc[0, "mc_se"] == 0.0
+    assert big.loc[0, "power"] == 1.0 and big.loc[0, "mc_se"] == 0.0 and big.loc[0, "ci_low"] < 0.8
+    # d = 2 on d_group's scale is 2 x the standardising SD in residual units
+    from analysis.simulate.power import standardising_sd
+
+    design = replace(spec, n_group_sessions=6, n_alone=12, n_clips=8)
+    assert big.loc[0, "effect_raw"] == pytest.approx(2.0 * standardising_sd(design))
     zero = power_table(spec, [6], [12], [8], n_sims=8, effect=0.0, engine="statsmodels")
     assert zero.loc[0, "power"] <= 0.5
     p = zero.loc[0, "power"]
@@ -100,7 +132,13 @@ def test_power_cli(tmp_path, capsys):
         == 0
     )
     assert (out / "power.tsv").exists() and (out / "power.png").stat().st_size > 5000
-    assert "mc_se" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    # it says what it assumed and what the grid means for the study
+    assert "Outcome: AU12" in text and "model: AU12 ~ condition * valence" in text
+    assert "Effect: d = 0.2" in text and "clip x condition 0.15" in text and "Face loss:" in text
+    assert "Wilson 95% interval" in text
+    assert "Smallest design with power >= 0.80" in text or "No design in the grid reaches power 0.80" in text
+    assert text.splitlines()[-2] in (out / "power.txt").read_text()
 
 
 #: A small world drawn from the default model (one valence, so ``AU12 ~ condition``): 8 alone

@@ -110,8 +110,40 @@ def test_engines_agree_on_the_full_random_structure_and_its_tables():
     np.testing.assert_allclose(sm.emms["estimate"], r.emms["estimate"], rtol=1e-3)
     es = r.effect_sizes.set_index("measure")["value"]
     assert 0 < es["R2_marginal"] < es["R2_conditional"] < 1
-    denom = np.sqrt(r.random["variance"].sum())
-    assert es["d_group"] == pytest.approx(g["estimate"] / denom, rel=1e-9)
+    # one scale: the session terms weighted by the share of group trials, in ICCs and d alike
+    v = r.random.set_index("component")["variance"]
+    share = float((t.loc[t["AU12"].notna(), "condition"] == "group").mean())  # trials the model used
+    total = v.sum() - (1 - share) * (v["session_id"] + v["session_stimulus"])
+    assert es["d_group"] == pytest.approx(g["estimate"] / np.sqrt(total), rel=1e-9)
+    assert es["ICC_session_id"] == pytest.approx(share * v["session_id"] / total, rel=1e-9)
+    # without a bootstrap, d's CI is the coefficient's CI on the same scale
+    ci = r.effect_sizes.set_index("measure").loc["d_group", ["ci_low", "ci_high"]]
+    assert ci["ci_low"] == pytest.approx(g["ci_low"] / np.sqrt(total)) and "conditional" in str(
+        r.effect_sizes.set_index("measure").loc["d_group", "note"]
+    )
+
+
+def test_effect_size_cis_from_a_parametric_bootstrap():
+    """bootMer draws of the whole model: d_group's CI covers the estimate and is wider than the CI
+    that treats the variances as known; R2 and ICCs get CIs too."""
+    require_tool("Rscript")
+    from analysis.simulate.study import SimulationSpec
+    from analysis.simulate.trials import simulate_trials
+
+    spec = SimulationSpec(
+        n_alone=8, n_group_sessions=4, n_clips=4, valences=("positive",), sd_stimulus_condition=0.0
+    )
+    t = simulate_trials(spec, seed=3)
+    plain = fit_mixed(t, "AU12 ~ condition", engine="lme4")
+    boot = fit_mixed(t, "AU12 ~ condition", engine="lme4", n_boot=60)
+    assert boot.boot is not None and len(boot.boot) == 60
+    assert {"condition[group-alone]", "residual"} <= set(boot.boot.columns)
+    es = boot.effect_sizes.set_index("measure")
+    p = plain.effect_sizes.set_index("measure")
+    assert es.loc["d_group", "value"] == pytest.approx(p.loc["d_group", "value"])
+    assert es.loc["d_group", "ci_low"] < es.loc["d_group", "value"] < es.loc["d_group", "ci_high"]
+    assert "parametric bootstrap, 60 draws" in es.loc["d_group", "note"]
+    assert es["ci_low"].notna().all() and (es["ci_high"] >= es["ci_low"]).all()
 
 
 def test_emms_match_r_emmeans():

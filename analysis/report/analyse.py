@@ -25,6 +25,7 @@ from ..measures.synchrony import (
 )
 from ..measures.timecourse import HEAD_POSITION, timecourses
 from ..measures.trials import trial_table
+from ..stats.fit import DEFAULT_BOOT
 from ..stats.run import StatsResult, run_stats, stats_for_study
 from ..study.load import Study, as_study
 from .flow import exclusion_flow
@@ -179,13 +180,14 @@ def analyse_study(
     engine: str = "auto",
     formulas: list[str] | None = None,
     progress: bool = False,
+    n_boot: int = DEFAULT_BOOT,
 ) -> StudyAnalysis:
     """Trial table, quality, flow, time courses, coherence, synchrony and models of a study.
 
     Parameters
     ----------
     %(study)s
-    engine, formulas, progress
+    engine, formulas, progress, n_boot
         As for :func:`~analysis.stats.run.stats_for_study` (the models; default the protocol's).
 
     Returns
@@ -214,7 +216,7 @@ def analyse_study(
         for m in ("AU12", "inner_brow_lip_down")
         if study.has_faces and m in tc.columns and tc[m].notna().any()
     ]
-    stats = stats_for_study(study, formulas, engine=engine, trials=trials)
+    stats = stats_for_study(study, formulas, engine=engine, trials=trials, n_boot=n_boot)
     coherence = synchrony = None
     extra = {}
     if study.has_faces:
@@ -222,7 +224,9 @@ def analyse_study(
         if coherence.table["r"].notna().any():
             coh = coherence.table.dropna(subset=["z_above_chance"])
             coh.attrs = dict(trials.attrs)  # the protocol's hash goes with the model
-            extra["coherence"] = run_stats(coh, [COHERENCE_FORMULA], engine=engine, anova=False)
+            extra["coherence"] = run_stats(
+                coh, [COHERENCE_FORMULA], engine=engine, anova=False, n_boot=n_boot
+            )
         synchrony = _synchrony(study, trials, tc)
     return StudyAnalysis(
         study,

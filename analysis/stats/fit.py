@@ -13,12 +13,16 @@ from coaffect.formats.checks import check_option, check_type
 from coaffect.formats.errors import AnalysisError
 
 from ..docstrings import fill_doc
-from .inference import GROUP_MEASURES, contrast_results, contrasts, effect_sizes
+from .inference import GROUP_MEASURES, GROUP_TERM, contrast_results, contrasts, effect_sizes
 from .model_data import ModelData, model_data
 from .result import MixedModelResult, warning_lines
 
 ENGINES = ("auto", "lme4", "statsmodels")
 FAMILIES = ("auto", "gaussian", "binomial", "poisson")
+
+#: Parametric bootstrap draws behind the effect sizes' CIs (lme4); Monte Carlo error of a
+#: percentile at 2.5% with 200 draws is about 1% of the interval's width in each tail's position.
+DEFAULT_BOOT = 200
 
 #: Order in which random terms go when a fit is singular and variances tie (most complex first).
 DROP_ORDER = [
@@ -60,14 +64,14 @@ def family_for(trials: pd.DataFrame, dv: str) -> str:
 
 
 def _fit_once(
-    md: ModelData, engine: str, specs: dict, ddf: str, family: str = "gaussian"
+    md: ModelData, engine: str, specs: dict, ddf: str, family: str = "gaussian", n_boot: int = 0
 ) -> MixedModelResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if engine == "lme4":
             from .mixed_lme4 import fit_lme4
 
-            res = fit_lme4(md, contrasts=specs, ddf=ddf, family=family)
+            res = fit_lme4(md, contrasts=specs, ddf=ddf, family=family, n_boot=n_boot)
         else:
             from .mixed_statsmodels import fit_statsmodels
 
@@ -217,6 +221,7 @@ def fit_mixed(
     tost_bound: float | None = None,
     random: list[str] | None = None,
     family: str = "auto",
+    n_boot: int = 0,
 ) -> MixedModelResult:
     """Fit one linear mixed model with crossed random effects and its omnibus tests, EMMs and effect sizes.
 
@@ -249,6 +254,7 @@ def fit_mixed(
         ``n_switches``, Gaussian otherwise. GLMMs need the lme4 engine; without R
         they are fitted as Gaussian with a note. See :func:`fit_hurdle` for
         zero-heavy durations.
+    %(n_boot)s
 
     Returns
     -------
@@ -311,6 +317,8 @@ def fit_mixed(
         res = _fit_once(md, engine, search, ddf, family)
     if search is not specs and specs:
         res = _fit_once(md, engine, specs, ddf, family)
+    if engine == "lme4" and family == "gaussian" and n_boot > 0 and GROUP_TERM in md.X.columns:
+        res = _fit_once(md, engine, specs, ddf, family, n_boot)  # the final model, bootstrapped
     res.simplification = steps
     if fam_note:
         res.notes.append(fam_note)

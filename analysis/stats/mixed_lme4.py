@@ -82,18 +82,31 @@ if (spec$mixed) {
                           stat = r[["t value"]], p = r[["Pr(>|t|)"]])
     }
   }
+  boot <- NULL
+  if (!glmm && spec$boot > 0) {
+    # parametric bootstrap (lme4 bootMer): fixed effects and variances of data simulated from the fit
+    set.seed(spec$seed)
+    draw <- function(m) {
+      vc <- as.data.frame(VarCorr(m))
+      c(fixef(m), setNames(vc$vcov, vc$grp))
+    }
+    plain <- as(fit, "lmerMod")  # refits without lmerTest's df machinery
+    b <- catch(bootMer(plain, draw, nsim = spec$boot, use.u = FALSE, type = "parametric"))
+    boot <- list(names = names(b$t0), draws = unname(b$t))
+  }
 } else {
   co <- summary(fit)$coefficients
   co <- cbind(co[, 1:2, drop = FALSE], df = fit$df.residual, co[, 3:4, drop = FALSE])
   rand <- list(component = "Residual", variance = if (glmm) NA else summary(fit)$sigma^2)
   converged <- TRUE
   singular <- FALSE
+  boot <- NULL
 }
 out <- list(term = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2]),
             df = unname(co[, 3]), stat = unname(co[, 4]), p_val = unname(co[, 5]),
             random = rand, converged = converged, warnings = unique(msgs), seconds = secs,
             loglik = as.numeric(logLik(fit)), singular = singular, tests = tests,
-            ddf = if (glmm) "Wald z" else ddf, vcov = unname(as.matrix(vcov(fit))),
+            ddf = if (glmm) "Wald z" else ddf, vcov = unname(as.matrix(vcov(fit))), boot = boot,
             versions = list(R = paste(R.version$major, R.version$minor, sep = "."),
                             lme4 = as.character(packageVersion("lme4")),
                             lmerTest = as.character(packageVersion("lmerTest")),
@@ -233,6 +246,8 @@ def fit_lme4(
     contrasts: dict | None = None,
     ddf: str = "Satterthwaite",
     family: str = "gaussian",
+    n_boot: int = 0,
+    seed: int = 1,
 ) -> MixedModelResult:
     """Fit a :class:`~analysis.stats.model_data.ModelData` with lme4 + lmerTest via Rscript.
 
@@ -249,6 +264,9 @@ def fit_lme4(
     %(ddf)s
     family : {"gaussian", "binomial", "poisson"}
         ``glmer`` (Laplace, Wald z tests, logit/log link) for the non-Gaussian ones.
+    n_boot, seed : int
+        Parametric bootstrap draws (lme4 ``bootMer``) of the fixed effects and
+        variances of a Gaussian model, in ``result.boot`` (a DataFrame; 0: none).
 
     Returns
     -------
@@ -280,6 +298,8 @@ def fit_lme4(
         "ddf": ddf,
         "family": family,
         "fixed_cols": list(names),
+        "boot": int(n_boot),
+        "seed": int(seed),
         "extra_terms": extra,
         "grouping": R_FACTORS,
         "contrasts": {
@@ -352,5 +372,9 @@ def fit_lme4(
         res.vcov = np.asarray(out["vcov"], float).reshape(len(est), len(est))
     res.family = family
     res.tests = tests
+    boot = out.get("boot")
+    if boot and boot.get("draws"):
+        cols = [names.get(c, "residual" if c == "Residual" else c) for c in boot["names"]]
+        res.boot = pd.DataFrame(np.asarray(boot["draws"], float), columns=cols)
     res.versions = {k: _one(v) for k, v in (out.get("versions") or {}).items()}
     return res

@@ -81,6 +81,9 @@ class MixedModelResult:
     left_out : dict
         Trials not used and why: ``excluded``, ``face_excluded`` and ``missing``
         (outcome or predictor missing, per column), counted apart.
+    boot : pandas.DataFrame or None
+        Parametric bootstrap draws (one row each) of the fixed effects and variance
+        components, behind the effect sizes' CIs (lme4 only).
     """
 
     engine: str
@@ -109,6 +112,7 @@ class MixedModelResult:
     reference: dict = field(default_factory=dict)
     contrast_matrices: dict = field(default_factory=dict)
     left_out: dict = field(default_factory=dict)
+    boot: pd.DataFrame | None = None
 
     def n_table(self) -> pd.DataFrame:
         """N per level as a two-column table (level, n)."""
