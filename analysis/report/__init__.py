@@ -26,6 +26,7 @@ from . import html as H
 from .analyse import SYNCHRONY_MEASURE, StudyAnalysis, analyse_study
 from .flow import exclusion_flow, flow_wide
 from .quality import quality_table
+from .summary import answer_html, answer_table
 
 __all__ = ["build_report", "analyse_study", "StudyAnalysis", "quality_table", "exclusion_flow"]
 
@@ -67,11 +68,11 @@ def _empty_bar_reasons(quality: pd.DataFrame, trials: pd.DataFrame) -> dict:
 
 def _model_section(results: list[StatsResult]) -> str:
     parts = []
-    for res in (m for out in results for m in out.models):
+    for i, res in enumerate(m for out in results for m in out.models):
         warn = "; warnings: " + "; ".join(w.rstrip(". ") for w in res.warnings) if res.warnings else ""
         engine = res.engine if res.engine == "lme4" else f"{res.engine} (fallback: R not available)"
         parts.append(
-            f"<h3><code>{_html.escape(res.full_formula)}</code></h3>"
+            f"<h3 id='model-{i}'><code>{_html.escape(res.full_formula)}</code></h3>"
             + (f'<p class="verdict"><b>{_html.escape(res.verdict)}</b></p>' if res.verdict else "")
             + f"<p>Engine {engine}, REML, tests: {res.test}; converged: "
             f"{'yes' if res.converged else 'NO'}{_html.escape(warn)}.</p>"
@@ -115,6 +116,28 @@ def _model_section(results: list[StatsResult]) -> str:
     return "".join(parts) or H.missing("No models were fitted.")
 
 
+def _face_loss_html(loss, out_dir: Path) -> str:
+    """Face loss by condition, its test and, when it differs, the bounds (files: face_loss*.tsv)."""
+    if loss is None:
+        return ""
+    write_tsv(loss.table, out_dir / "face_loss.tsv")
+    text = f"Face loss by condition (trials without usable facial measures): {loss.note}; " + (
+        f"p = {loss.p_val:.3g}." if loss.p_val == loss.p_val else "no p."
+    )
+    body = "<h3>Face loss by condition</h3>" + H.para(text) + H.table(loss.table)
+    if loss.differs and len(loss.bounds):
+        write_tsv(loss.bounds, out_dir / "face_loss_bounds.tsv")
+        body += H.para(
+            "Face loss differs between conditions, and faces may be lost selectively (while turning or "
+            "laughing). Sensitivity (Lee 2009 bounds): the condition that kept more trials is trimmed by "
+            "the excess share from the top, then from the bottom of its outcome (within valence) and the "
+            "model refitted; any selection of the lost trials gives a group effect between lower and upper."
+        ) + H.table(loss.bounds)
+    elif loss.differs:
+        body += H.missing("Face loss differs between conditions, but no facial model was fitted to bound.")
+    return body
+
+
 def build_report(
     analysis: StudyAnalysis | Study | str | Path, out_dir: str | Path | None = None, **options: Any
 ) -> StudyAnalysis:
@@ -152,7 +175,10 @@ def build_report(
         extra.write(stats_dir / name)
     trials_path = derivatives_dir(dataset_dir) / "trials.tsv"
     write_tsv(trials, out_dir / "trials.tsv")
-    sections = []
+    loss = a.face_loss
+    answer = answer_table(a.models, loss.bounds if loss is not None else None)
+    write_tsv(answer, out_dir / "answer.tsv")
+    sections = [("Answer: group minus alone, per outcome", answer_html(answer, a.models))]
 
     write_tsv(quality, out_dir / "quality.tsv")
     # the face_quality flag shares get their own table, so each fits a 1280 px screen
@@ -196,7 +222,8 @@ def build_report(
                 "From enrolment to analysis, with every exclusion and its reason, per condition "
                 "(CONSORT-style; a difference between conditions here can bias the comparison)."
             )
-            + H.table(flow_wide(a.flow), max_rows=200),
+            + H.table(flow_wide(a.flow), max_rows=200)
+            + _face_loss_html(loss, out_dir),
         )
     )
 
@@ -298,6 +325,15 @@ def build_report(
         "models": [r.info() for r in a.models],
         "skipped": a.stats.skipped + [f"{k}: {s}" for k, v in a.extra_stats.items() for s in v.skipped],
         "has_faces": study.has_faces,
+        "answer": answer.to_dict(orient="records"),
+        "face_loss": None
+        if loss is None
+        else {
+            "p_val": loss.p_val,
+            "differs": loss.differs,
+            "note": loss.note,
+            "bounds": loss.bounds.to_dict(orient="records"),
+        },
     }
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     title = study_title(study)

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.errors import AnalysisError
+
 from ..docstrings import fill_doc
 from ..measures.coherence import CoherenceResult, coherence_table
 from ..measures.synchrony import (
@@ -25,7 +27,9 @@ from ..measures.synchrony import (
 )
 from ..measures.timecourse import HEAD_POSITION, timecourses
 from ..measures.trials import trial_table
+from ..stats.face_loss import BOUND_COLUMNS, FaceLoss, face_loss_test, lee_bounds
 from ..stats.fit import DEFAULT_BOOT
+from ..stats.model_data import is_face_column
 from ..stats.run import StatsResult, run_stats, stats_for_study
 from ..study.load import Study, as_study
 from .flow import exclusion_flow
@@ -122,6 +126,9 @@ class StudyAnalysis:
         What the loader and the statistics noticed, in words.
     report_path : Path or None
         ``report.html``, once :func:`~analysis.report.build_report` wrote it.
+    face_loss : FaceLoss or None
+        Face loss by condition, its test, and bounds on each facial model's group effect
+        when it differs (:mod:`analysis.stats.face_loss`); None without faces.
     """
 
     study: Study
@@ -139,6 +146,7 @@ class StudyAnalysis:
     formulas: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     report_path: Path | None = None
+    face_loss: FaceLoss | None = None
 
     @property
     def models(self) -> list:
@@ -228,11 +236,13 @@ def analyse_study(
                 coh, [COHERENCE_FORMULA], engine=engine, anova=False, n_boot=n_boot
             )
         synchrony = _synchrony(study, trials, tc)
+    face_loss = _face_loss(trials, stats, engine) if study.has_faces else None
+    models = [*stats.models, *(m for s in extra.values() for m in s.models)]
     return StudyAnalysis(
         study,
         trials,
         quality,
-        exclusion_flow(trials),
+        exclusion_flow(trials, coherence.table if coherence is not None else None, models),
         sr_means,
         tc,
         face_measures,
@@ -243,4 +253,20 @@ def analyse_study(
         engine,
         list(formulas) if formulas else list(study.settings.models),
         [*study.notes, *stats.notes],
+        face_loss=face_loss,
     )
+
+
+def _face_loss(trials: pd.DataFrame, stats: StatsResult, engine: str) -> FaceLoss:
+    """Face loss by condition; when it differs, Lee bounds for every facial model fitted."""
+    loss = face_loss_test(trials, engine)
+    if loss.differs:
+        rows = []
+        for res in stats.models:
+            if is_face_column(res.formula.split("~", 1)[0].strip()) and "condition" in res.formula:
+                try:
+                    rows.append(lee_bounds(trials, res.formula, engine))
+                except AnalysisError as exc:
+                    loss.note += f"; no bounds for {res.formula}: {exc.message}"
+        loss.bounds = pd.DataFrame(rows, columns=list(BOUND_COLUMNS))
+    return loss

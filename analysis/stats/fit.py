@@ -333,6 +333,8 @@ def fit_mixed(
             "against the model without it; R2 and standardised effects are not computed for it"
         )
     res.coding, res.reference, res.contrast_matrices = md.coding, dict(md.reference), md.contrast_matrices()
+    by = md.data.groupby("condition")
+    res.n_by_condition = {c: (int(g["participant_id"].nunique()), int(len(g))) for c, g in by}
     res.left_out = dict(md.left_out)
     return withhold(res, verdict(md))
 

@@ -81,6 +81,8 @@ class MixedModelResult:
     left_out : dict
         Trials not used and why: ``excluded``, ``face_excluded`` and ``missing``
         (outcome or predictor missing, per column), counted apart.
+    n_by_condition : dict
+        Condition -> (participants, trials) the model used.
     boot : pandas.DataFrame or None
         Parametric bootstrap draws (one row each) of the fixed effects and variance
         components, behind the effect sizes' CIs (lme4 only).
@@ -113,6 +115,7 @@ class MixedModelResult:
     contrast_matrices: dict = field(default_factory=dict)
     left_out: dict = field(default_factory=dict)
     boot: pd.DataFrame | None = None
+    n_by_condition: dict = field(default_factory=dict)
 
     def n_table(self) -> pd.DataFrame:
         """N per level as a two-column table (level, n)."""
@@ -141,6 +144,9 @@ class MixedModelResult:
             "reference_levels": self.reference,
             "contrasts": self.contrast_matrices,
             "left_out": self.left_out,
+            "n_by_condition": {
+                c: {"participants": p, "trials": t} for c, (p, t) in self.n_by_condition.items()
+            },
         }
 
     def write(self, stem: str | Path, info: dict[str, Any] | None = None) -> list[Path]:
