@@ -253,3 +253,30 @@ def test_quality_flags_are_counted_and_excluded_by_the_protocol(small, tmp_path)
     assert (gap > 4).all() and (kept["AU12_peak"] < 5).all(), (counted["AU12_peak"], kept["AU12_peak"])
     clean = trial_table(load_study(small)).query("session_id == @sid")
     np.testing.assert_allclose(kept["AU12"], clean["AU12"], atol=1.0)
+
+
+def test_flow_counts_flagged_frames_coherence_gaps_and_each_models_participants(study_trials):
+    from analysis.report.flow import exclusion_flow, flow_wide
+    from analysis.stats import fit_mixed
+
+    study, trials = study_trials
+    t = trials.copy()
+    t["quality_excluded"] = np.where(t["condition"] == "group", 0.5, 0.0)  # half the group frames flagged
+    coh = coherence_table(study, trials).table
+    res = fit_mixed(trials, "t_both ~ condition + valence", engine="statsmodels")
+    flow = exclusion_flow(t, coh, [res]).set_index(["step", "unit", "condition"])["n"]
+    frames = (t["n_frames"] * t["face_fraction"]).groupby(t["condition"]).sum()
+    flagged = flow[("frames left out: face_quality flags (analysis.exclude_quality)", "frames", "group")]
+    assert flagged == round(0.5 * frames["group"]) > 0
+    assert flow[("frames left out: face_quality flags (analysis.exclude_quality)", "frames", "alone")] == 0
+    for cond in ("alone", "group"):
+        c = coh[coh["condition"] == cond]
+        step = "coherence: no value (button never/always held, too few frames)"
+        assert flow[(step, "trial x button", cond)] == c["r"].isna().sum()
+        used = res.n_by_condition[cond]
+        assert flow[("in model: t_both ~ condition + valence", "participants", cond)] == used[0]
+        assert flow[("in model: t_both ~ condition + valence", "trials", cond)] == used[1]
+    # SMALL: 3 alone and 2 x 2 group participants, all 21 trials in the model
+    assert res.n_by_condition == {"alone": (3, 9), "group": (4, 12)}
+    wide = flow_wide(exclusion_flow(t, coh, [res]))
+    assert list(wide["step"])[-1] == "in model: t_both ~ condition + valence"

@@ -20,8 +20,9 @@ Facial measures over the clip window are baseline-corrected: the participant's
 mean over the protocol's ``analysis.baseline_window`` is subtracted. A measure
 ``M`` gives two columns: ``M`` (mean over frames with a face) and ``M_peak``
 (the 90th percentile of the series smoothed over about 1 s: a high level that,
-unlike the maximum, does not grow with the number of usable frames, which
-differs by condition), so model formulas can say ``AU12 ~ condition * valence``;
+unlike the maximum, barely grows with the number of usable frames, which
+differs by condition; it still gets noisier as frames are lost), so model
+formulas can say ``AU12 ~ condition * valence``;
 ``n_frames`` stays in the table as a covariate (``AU12_peak ~ condition + n_frames``).
 """
 
@@ -532,7 +533,8 @@ def _describe(col: str) -> str:
         "t_sad": "Seconds the sad button was held during the clip.",
         "t_both": "Seconds both buttons were held at once (mixed feelings).",
         "p_both": "t_both / clip duration.",
-        "min_index": "min(t_happy, t_sad), s.",
+        "min_index": "min(t_happy, t_sad), s: mixed feelings over the clip, simultaneous or sequential "
+        "(t_both is the simultaneous part; Larsen & McGraw 2011).",
         "t_both_expected": "Overlap expected if both buttons were held independently: t_happy * t_sad / duration, s.",
         "t_both_excess": "t_both - t_both_expected, s (overlap beyond chance).",
         "n_switches": "Changes between the exclusive states happy-only and sad-only.",

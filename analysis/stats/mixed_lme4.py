@@ -1,10 +1,16 @@
-"""The same mixed models through R's lme4 + lmerTest (``--engine lme4``).
+"""The mixed models through R's lme4 + lmerTest (the default engine when R is installed).
 
 The data and the fixed-effect design matrix are built in Python (exactly the
 columns statsmodels uses), written to a temporary CSV and fitted by
-``Rscript`` with ``lmer(y ~ 0 + X1 + ... + (1 | participant_id) +
-(1 | stimulus_id) + (0 + in_group | session_id), REML = TRUE)``; lmerTest
-gives Satterthwaite df and t tests. Term names therefore match statsmodels'.
+``Rscript`` with ``lmer(y ~ 0 + X1 + ... + <random part>, REML = TRUE)``, the
+random part being the terms of :data:`R_TERMS` the design identifies (up to
+``(1 | participant_id) + (1 | stimulus_id) + (0 + in_group | session_id) +
+(1 | stimulus_condition) + (1 | participant_valence) + (0 + in_group |
+session_stimulus)``, composite factors built in Python); lmerTest gives
+Satterthwaite (or Kenward-Roger) df and t tests. Term names therefore match
+statsmodels'. Yes/no and count outcomes go to ``glmer`` (counts with an
+exposure offset and an observation-level random effect; likelihood-ratio tests
+of terms); a parametric bootstrap (``bootMer``) can back the effect sizes' CIs.
 """
 
 from __future__ import annotations

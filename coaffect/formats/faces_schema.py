@@ -331,7 +331,7 @@ def column_docs() -> dict:
     ):
         docs[name] = {
             "Description": f"Head {name}: {what}; weak-perspective fit of a generic 3-D face "
-            "to 9 rigid landmarks (roll: the eye line's angle).",
+            "to 13 rigid landmarks (eye corners, nose, outline at eye and nose height; roll: the eye line's angle).",
             "Units": "deg",
             "Range": "-90..90; reliable within +-45",
         }
