@@ -204,7 +204,12 @@ def test_tost_for_a_null_group_effect(trials):
     # TOST p is the larger of the two one-sided p values against +/- 0.5 d
     from scipy import stats as sps
 
-    denom = np.sqrt(res.random["variance"].sum())
+    # the bound is in d_group's units: the same SD (group-only variances weighted by group share)
+    denom = fx["estimate"] / es["d_group"]
+    v = res.random.set_index("component")["variance"]
+    share = float((trials["condition"] == "group").mean())
+    group_only = sum(v.get(c, 0.0) for c in ("session_id", "session_stimulus"))
+    assert denom == pytest.approx(np.sqrt(v.sum() - (1 - share) * group_only))
     lo = sps.norm.sf((fx["estimate"] + 0.5 * denom) / fx["se"])
     hi = sps.norm.cdf((fx["estimate"] - 0.5 * denom) / fx["se"])
     assert es["TOST_p"] == pytest.approx(max(lo, hi))
