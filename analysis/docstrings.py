@@ -39,6 +39,10 @@ DOCS: dict[str, str] = {
     "scheduler": """scheduler : str or dask.distributed.Client, optional
     An existing Dask cluster (``tcp://host:8786``); default the
     ``COAFFECT_SCHEDULER`` environment variable (docs/scale-out.md).""",
+    "n_boot": """n_boot : int
+    Parametric bootstrap draws (lme4 ``bootMer``) behind the 95% CIs of the effect
+    sizes of Gaussian models (R2, ICCs, ``d_group``); 0: no bootstrap, and
+    ``d_group``'s CI is the group effect's CI over the estimated SD.""",
     "progress": """progress : bool
     Show tqdm progress bars.""",
     "study": """study : Study, str or Path

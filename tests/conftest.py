@@ -128,4 +128,4 @@ def small_report(tmp_path_factory):
         "cam-wide: a face was seen in 50 of 50 frames (100%) outside every assigned seat"
     ]
     summary_path.write_text(json.dumps(summary))
-    return build_report(ds).report_path
+    return build_report(ds, n_boot=25).report_path  # a short bootstrap: the CI path, cheaply

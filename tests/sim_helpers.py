@@ -25,3 +25,25 @@ def copy_dataset(src: Path, dst: Path) -> Path:
     """A private copy to modify (abort rows, deleted faces...)."""
     shutil.copytree(src, dst)
     return dst
+
+
+def coherence_inputs(sessions, clip_duration: float) -> tuple:
+    """Frames, partners and hold segments of in-memory simulated sessions (for coherence_from_frames)."""
+    import pandas as pd
+
+    from analysis.measures.trials import hold_segments
+
+    frames, partners, segments = [], [], {}
+    for s in sessions:
+        t = s.faces["t"].to_numpy()
+        for trial, stim, _, onset in s.clips:
+            hit = s.faces[(t >= onset) & (t < onset + clip_duration)]
+            frames.append(
+                hit[["participant_id", "AU12", "inner_brow_lip_down"]].assign(
+                    session_id=s.session_id, trial=trial, stimulus_id=stim, t_rel=hit["t"] - onset
+                )
+            )
+            partners += [(s.session_id, pid, trial, stim, onset) for pid, _ in s.participants]
+        segments[s.session_id] = hold_segments(s.intervals())
+    cols = ["session_id", "participant_id", "trial", "stimulus_id", "onset"]
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(partners, columns=cols), segments

@@ -80,6 +80,15 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     proc = _chromium(["--dump-dom", report.as_uri()], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
+    # the answer comes first: one row per outcome with a group term, each linked to its model
+    assert dom.index("Answer: group minus alone, per outcome") < dom.index("Data quality per session")
+    answer = dom.split('id="answer"', 1)[1].split("</table>", 1)[0]
+    info = json.loads((report.parent / "report.json").read_text())
+    assert answer.count("<tr>") == 1 + len(info["answer"]) == 1 + 4  # 3 protocol models + coherence
+    for row in info["answer"]:
+        assert f'href="#model-{row["model"]}"' in answer and f'id="model-{row["model"]}"' in dom
+        assert row["reading"].startswith(("Group viewers showed", "No reliable difference"))
+    assert "d [95% CI]" in answer and "[" in answer.split("t_both", 1)[1]
     for heading in (
         "Data quality per session",
         "Self-report: button holds per clip",
@@ -104,6 +113,10 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         "pose and face size as trial covariates",
         "frames with a doubtful identity",
         "std_<wbr>diff",
+        "in model: AU12 ~ condition * valence",
+        "coherence: no value",
+        "Face loss by condition",
+        "(the reported test)",
     ):
         assert table in dom, table
     assert "they are not felt emotions" in dom
@@ -135,3 +148,43 @@ def test_report_without_faces_says_so(tmp_path_factory, tmp_path):
     assert "t_both ~ condition * valence + (0 + in_group | session_id)" in html
     assert "Random part: (1 | stimulus_id) dropped: 1 clip per valence level" in html
     assert "no session was scored" in html
+
+
+def test_not_interpretable_withholds_every_condition_inference(tmp_path):
+    """One group session: the answer says so, and no condition CI, EMM interval, d or p is shown
+    anywhere (files, results, report), while the valence inferences stay."""
+    from analysis.simulate.study import SimulationSpec, simulate_study
+
+    spec = SimulationSpec(
+        n_alone=4, n_group_sessions=1, group_size=3, n_clips=3, clip_duration=10.0, fps=5.0, seed=4
+    )
+    ds = simulate_study(tmp_path / "one", spec)
+    a = build_report(
+        ds, out_dir=tmp_path / "rep", engine="statsmodels", formulas=["AU12 ~ condition + valence"]
+    )
+    res = a.stats.models[0]
+    assert res.verdict.startswith("NOT INTERPRETABLE: only 1 group session")
+    fx = res.fixed.set_index("term")
+    assert fx.loc["condition[group-alone]", ["p_val", "ci_low", "ci_high", "stat"]].isna().all()
+    assert np.isfinite(fx.loc["condition[group-alone]", "estimate"])  # what these data show, untested
+    assert fx.loc["valence[negative-bittersweet]", ["p_val", "ci_low"]].notna().all()
+    emm = res.emms.set_index("factor")
+    assert emm.loc["condition", ["ci_low", "ci_high"]].isna().all().all()
+    assert emm.loc["valence", "ci_low"].notna().all()
+    assert res.omnibus.set_index("term").loc["condition", ["F", "p_val"]].isna().all()
+    d = res.effect_sizes.set_index("measure").loc["d_group"]
+    assert (
+        np.isnan(d["value"]) and np.isnan(d["ci_low"]) and d["note"].startswith("withheld: NOT INTERPRETABLE")
+    )
+    # the files say the same
+    stem = tmp_path / "rep" / "stats" / "model-1_AU12_condition_valence"
+    fixed = pd.read_csv(f"{stem}_fixed.tsv", sep="\t", na_values="n/a").set_index("term")
+    assert fixed.loc["condition[group-alone]", ["p_val", "ci_low", "ci_high"]].isna().all()
+    sizes = pd.read_csv(f"{stem}_effect_sizes.tsv", sep="\t", na_values="n/a").set_index("measure")
+    assert np.isnan(sizes.loc["d_group", "value"])
+    # and the report's answer
+    answer = pd.read_csv(tmp_path / "rep" / "answer.tsv", sep="\t", na_values="n/a")
+    row = answer[answer["outcome"] == "AU12"].iloc[0]
+    assert row["reading"].startswith("Not interpretable: only 1 group session") and not row["interpretable"]
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "<td>withheld</td>" in html and "Not interpretable: only 1 group session" in html

@@ -204,7 +204,97 @@ def test_tost_for_a_null_group_effect(trials):
     # TOST p is the larger of the two one-sided p values against +/- 0.5 d
     from scipy import stats as sps
 
-    denom = np.sqrt(res.random["variance"].sum())
+    # the bound is in d_group's units: the same SD (group-only variances weighted by group share)
+    denom = fx["estimate"] / es["d_group"]
+    v = res.random.set_index("component")["variance"]
+    share = float((trials["condition"] == "group").mean())
+    group_only = sum(v.get(c, 0.0) for c in ("session_id", "session_stimulus"))
+    assert denom == pytest.approx(np.sqrt(v.sum() - (1 - share) * group_only))
     lo = sps.norm.sf((fx["estimate"] + 0.5 * denom) / fx["se"])
     hi = sps.norm.cdf((fx["estimate"] - 0.5 * denom) / fx["se"])
     assert es["TOST_p"] == pytest.approx(max(lo, hi))
+
+
+def test_session_by_clip_term_where_groups_share_a_clip():
+    """A group's shared response to a clip is its own variance component, identified only when a
+    session x clip cell has two or more members."""
+    from analysis.simulate.study import SimulationSpec
+    from analysis.simulate.trials import simulate_trials
+
+    zero = {f"sd_{c}": 0.0 for c in ("participant", "stimulus", "session", "stimulus_condition")}
+    spec = SimulationSpec(n_alone=10, n_group_sessions=10, n_clips=6, valences=("positive",), **zero)
+    spec.sd_participant_valence, spec.sd_session_stimulus = 0.0, 1.0
+    t = simulate_trials(spec, seed=2, group_effect=0.0)
+    res = fit_mixed(
+        t, "AU12 ~ condition", engine="statsmodels", random=["participant_id", "session_stimulus"]
+    )
+    var = res.random.set_index("component")["variance"]
+    assert "(0 + in_group | session_id:stimulus_id)" in res.full_formula
+    assert 0.5 < var["session_stimulus"] < 2.0 and var["residual"] == pytest.approx(1.0, abs=0.3)
+    # one member per group session and clip: the term is that member's residual, and dropped with why
+    single = t.drop_duplicates(["session_id", "stimulus_id"])
+    solo = fit_mixed(single, "AU12 ~ condition", engine="statsmodels")
+    assert "session_stimulus" not in set(solo.random["component"])
+    assert any(
+        s.startswith("(0 + in_group | session_id:stimulus_id) dropped: fewer than two")
+        for s in solo.simplification
+    )
+
+
+def test_simulators_draw_unequal_residuals_and_face_loss_tied_to_expression():
+    from analysis.simulate.study import SimulationSpec
+    from analysis.simulate.trials import simulate_trials
+
+    base = dict(n_alone=60, n_group_sessions=20, n_clips=8, valences=("positive",), p_dropout_group=0.3)
+    wide = simulate_trials(SimulationSpec(**base, sd_residual_group=2.0), seed=5)
+    spread = wide.groupby("condition")["AU12"].std()
+    assert spread["group"] > 1.5 * spread["alone"]
+    mar = simulate_trials(SimulationSpec(**base), seed=5)
+    mnar = simulate_trials(SimulationSpec(**base, face_loss_expression=2.0), seed=5)
+    # the same trials, lost at random or while smiling most: the kept group trials smile less
+    assert mar["face_excluded"].groupby(mar["condition"]).mean()["group"] == pytest.approx(0.3, abs=0.06)
+    kept = lambda t: t.loc[(t["condition"] == "group") & ~t["face_excluded"], "AU12"].mean()  # noqa: E731
+    assert kept(mnar) < kept(mar) - 0.2
+
+
+def test_face_loss_by_condition_and_bounds_on_the_group_effect():
+    from analysis.simulate.study import SimulationSpec
+    from analysis.simulate.trials import simulate_trials
+    from analysis.stats.face_loss import face_loss_test, lee_bounds
+
+    spec = SimulationSpec(
+        n_alone=12, n_group_sessions=6, n_clips=4, valences=("positive",), p_dropout_group=0.35
+    )
+    spec.face_loss_expression = 1.5
+    t = simulate_trials(spec, seed=3, group_effect=0.3)
+    loss = face_loss_test(t, engine="statsmodels")
+    assert loss.differs and loss.p_val < 0.01 and "linear probability model" in loss.note
+    assert list(loss.table["condition"]) == ["alone", "group"] and loss.table["share_lost"].iloc[1] > 0.2
+    b = lee_bounds(t, "AU12 ~ condition", engine="statsmodels")
+    assert b["trimmed_condition"] == "alone" and 0.2 < b["trimmed_share"] < 0.5
+    assert b["lower"] < b["estimate"] < b["upper"] and b["lower"] < 0.3 < b["upper"]
+    # no face lost anywhere: nothing to test, said in words
+    none = face_loss_test(t.assign(face_excluded=False), engine="statsmodels")
+    assert not none.differs and "nothing to test" in none.note
+
+
+def test_docs_say_what_the_code_does(root):
+    """The mismatches issue 23 listed stay fixed."""
+    from analysis.expression.geometry import _MODEL_IDX
+    from analysis.stats import mixed_statsmodels
+    from analysis.stats.model_data import RANDOM_TERMS
+    from coaffect.formats.faces_schema import column_docs
+
+    assert f"to {len(_MODEL_IDX)} rigid landmarks" in column_docs()["yaw"]["Description"]
+    assert "default engine" not in mixed_statsmodels.__doc__.splitlines()[0]
+    text = (root / "docs" / "analyse.md").read_text(encoding="utf-8")
+    block = text.split("#### Random part", 1)[1].split("```", 2)[1]
+    assert all(RANDOM_TERMS[t] in block for t in RANDOM_TERMS if t != "observation")
+    for phrase in (
+        "restricted form of the random slope `(1 + condition | stimulus_id)`",
+        "at least 2 clips seen in both conditions",
+        "counts *sequential* mixed feelings",
+        "barely grows with the frame count",
+        "uses every baseline event of the session",
+    ):
+        assert phrase in text, phrase

@@ -159,19 +159,23 @@ def test_timecourses_coherence_and_synchrony(study_trials):
     # a band over a single unit has no width (NaN), never a wrong one
     assert ((band["ci_low"] <= band["mean"]) | (band["n"] < 2)).all()
     res = coherence_table(study, trials)
-    coh, curve, lag = res.table, res.lag_curve, res.lag
+    coh, curve = res.table, res.lag_curve
     # the simulation makes AU12 follow the happy button 1.0 s later (SimulationSpec.coupling_lag);
-    # each participant's lag is chosen on the others' data (leave-one-participant-out)
-    assert res.lag_source == "leave-one-participant-out"
-    assert lag == pytest.approx(1.0, abs=0.5)
-    assert coh.groupby("participant_id")["lag"].nunique().max() == 1
-    assert len(curve) == 41  # -5..5 s in 0.25 s steps
+    # each session's lag is chosen per button pair on the other sessions' data
+    assert res.lag_source == "leave-one-session-out"
+    assert res.lags["happy"] == pytest.approx(1.0, abs=0.5)
+    assert coh.groupby(["session_id", "button"])["lag"].nunique().max() == 1
+    assert len(curve) == 2 * 41 and set(curve["button"]) == {"happy", "sad"}  # -5..5 s in 0.25 s steps
     assert coh.loc[coh["button"] == "happy", "r"].mean() > 0.2
-    # chance level from another person's button on the same clip is far below the real coherence
+    # chance level: the buttons of every participant of another session on the same clip
     happy = coh[coh["button"] == "happy"]
     assert happy["z_surrogate"].notna().sum() > 10
     assert happy["z_above_chance"].mean() > 0.15
     assert res.n_no_value == int(coh["r"].isna().sum())
+    # SMALL: 7 participants in 5 sessions; a group member's partners are the 5 outside its session
+    sizes = trials.groupby("session_id")["participant_id"].nunique()
+    mate = coh[(coh["condition"] == "group") & coh["r"].notna()]
+    assert mate["n_surrogates"].max() <= 7 - sizes[mate["session_id"]].min()
     coh_fixed, _, lag_fixed, source, *_ = coherence_table(study, trials, lag=2.0)
     assert source == "protocol"
     assert lag_fixed == 2.0 and (coh_fixed["lag"] == 2.0).all()
@@ -265,3 +269,30 @@ def test_quality_flags_are_counted_and_excluded_by_the_protocol(small, tmp_path)
     )
     clean = trial_table(load_study(small)).query("session_id == @sid")
     np.testing.assert_allclose(kept["AU12"], clean["AU12"], atol=1.0)
+
+
+def test_flow_counts_flagged_frames_coherence_gaps_and_each_models_participants(study_trials):
+    from analysis.report.flow import exclusion_flow, flow_wide
+    from analysis.stats import fit_mixed
+
+    study, trials = study_trials
+    t = trials.copy()
+    t["quality_excluded"] = np.where(t["condition"] == "group", 0.5, 0.0)  # half the group frames flagged
+    coh = coherence_table(study, trials).table
+    res = fit_mixed(trials, "t_both ~ condition + valence", engine="statsmodels")
+    flow = exclusion_flow(t, coh, [res]).set_index(["step", "unit", "condition"])["n"]
+    frames = (t["n_frames"] * t["face_fraction"]).groupby(t["condition"]).sum()
+    flagged = flow[("frames left out: face_quality flags (analysis.exclude_quality)", "frames", "group")]
+    assert flagged == round(0.5 * frames["group"]) > 0
+    assert flow[("frames left out: face_quality flags (analysis.exclude_quality)", "frames", "alone")] == 0
+    for cond in ("alone", "group"):
+        c = coh[coh["condition"] == cond]
+        step = "coherence: no value (button never/always held, too few frames)"
+        assert flow[(step, "trial x button", cond)] == c["r"].isna().sum()
+        used = res.n_by_condition[cond]
+        assert flow[("in model: t_both ~ condition + valence", "participants", cond)] == used[0]
+        assert flow[("in model: t_both ~ condition + valence", "trials", cond)] == used[1]
+    # SMALL: 3 alone and 2 x 2 group participants, all 21 trials in the model
+    assert res.n_by_condition == {"alone": (3, 9), "group": (4, 12)}
+    wide = flow_wide(exclusion_flow(t, coh, [res]))
+    assert list(wide["step"])[-1] == "in model: t_both ~ condition + valence"

@@ -2,20 +2,27 @@
 
 Per participant x clip, the Pearson correlation over the clip's frames between
 a button's state ``lag`` seconds earlier and a facial measure now (the face
-follows the feeling): happy button with AU12, sad button with the inner_brow_lip_down (AU01+AU04+AU15)
-composite. The lag comes from the protocol (``analysis.coherence_lag``) or,
-when that is unset, from leave-one-participant-out cross-validation over -5 to
-+5 s (0.25 s steps; negative: the face moves before the button): each
-participant's lag is the one that maximises the mean Fisher z of *the other*
-participants, so no participant's correlation is tested at a lag chosen on
-their own data (choosing and testing on the same data is circular: the
-maximum over 41 lags is biased upwards; Kriegeskorte et al. 2009).
+follows the feeling): happy button with AU12, sad button with the
+inner_brow_lip_down (AU01+AU04+AU15) composite.
 
-Chance level: the face and the button can correlate only because both follow
-the clip. The cross-person same-clip surrogate correlates each participant's
-face with *another* participant's button on the same clip (matched on time
-since clip onset, same lag): what the clip alone produces. ``z_surrogate`` is
-given per trial and ``z_above_chance = z - z_surrogate``.
+Chance level, built the same way in both conditions: the face and the button
+can correlate only because both follow the clip. For every participant x clip,
+the surrogate correlates the face with the button of *every* participant of
+*another session* who saw the clip (matched on time since clip onset, same lag),
+and ``z_surrogate`` is the mean Fisher z over them: what the clip alone produces.
+Group members are never paired with their own group (who shares the moment, not
+just the clip), and alone viewers get the same kind of partners, so a difference
+between conditions in ``z_above_chance = z - z_surrogate`` is not a difference in
+how chance was measured.
+
+Lag: the protocol's ``analysis.coherence_lag``, or, when unset, chosen per
+button pair by leaving out whole sessions: a session's trials are scored at the
+lag (-5 to +5 s, 0.25 s steps; negative: the face moves before the button) that
+maximises the mean ``z_above_chance`` of the *other* sessions' trials. So no
+participant is tested at a lag chosen on their own data or on their group mates'
+(choosing and testing on the same data is circular: the maximum over 41 lags is
+biased upwards; Kriegeskorte et al. 2009), and the lag maximises coherence
+beyond chance, not the chance level that all viewers of a clip share.
 
 Trials where a button was never (or always) held have no correlation (NaN)
 and say so; :class:`CoherenceResult` counts them.
@@ -23,37 +30,43 @@ and say so; :class:`CoherenceResult` counts them.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..study.load import Study
-from .trials import button_state, clip_frames, session_segments
+from .trials import clip_frames, session_segments
 
 #: (button, facial measure) pairs analysed.
 PAIRS = (("happy", "AU12"), ("sad", "inner_brow_lip_down"))
 
+#: Candidate lags (s) of the cross-validated choice.
+DEFAULT_LAGS = np.round(np.arange(-5.0, 5.0001, 0.25), 4)
 
-def _grouped_r(
-    keys: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pearson r per group from sums (vectorised), with the group's n."""
-    ok = np.isfinite(x) & np.isfinite(y)
-    k, x, y = keys[ok], x[ok], y[ok]
-    n = np.bincount(k, minlength=n_groups).astype(float)
-    sx, sy = np.bincount(k, x, n_groups), np.bincount(k, y, n_groups)
-    sxx, syy, sxy = (
-        np.bincount(k, x * x, n_groups),
-        np.bincount(k, y * y, n_groups),
-        np.bincount(k, x * y, n_groups),
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = sxy - sx * sy / n
-        vx, vy = sxx - sx * sx / n, syy - sy * sy / n
-        r = cov / np.sqrt(vx * vy)
-    r[(n < 10) | (vx <= 1e-12) | (vy <= 1e-12)] = np.nan
-    return r, n
+#: Columns of :attr:`CoherenceResult.table`.
+COHERENCE_COLUMNS = (
+    "participant_id",
+    "session_id",
+    "condition",
+    "trial",
+    "stimulus_id",
+    "valence",
+    "button",
+    "measure",
+    "lag",
+    "r",
+    "z",
+    "z_surrogate",
+    "z_above_chance",
+    "n_surrogates",
+    "n_frames",
+    "note",
+)
+
+#: Fewer frames with a face than this: no correlation.
+MIN_FRAMES = 10
 
 
 class CoherenceResult(NamedTuple):
@@ -62,18 +75,20 @@ class CoherenceResult(NamedTuple):
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per participant x clip x button pair.
+        One row per participant x clip x button pair (:data:`COHERENCE_COLUMNS`).
     lag_curve : pandas.DataFrame
-        lag, mean_z (all participants) and mean_z_surrogate: the shape the
-        cross-validation searched.
+        button, lag, mean_z, mean_z_surrogate, mean_z_above_chance over all trials:
+        the shape the cross-validation searched.
     lag : float
-        The protocol's lag, or the median of the cross-validated lags.
+        The protocol's lag, or the median of the cross-validated lags over both pairs.
     lag_source : str
-        ``protocol`` or ``leave-one-participant-out``.
+        ``protocol`` or ``leave-one-session-out``.
     n_no_value : int
         Trial x pair rows without a correlation (button never/always held, too few frames).
     chance_z : float
         Mean surrogate z (the chance level of the mean z).
+    lags : dict
+        Button -> the median of its sessions' cross-validated lags (or the protocol's lag).
     """
 
     table: pd.DataFrame
@@ -82,32 +97,219 @@ class CoherenceResult(NamedTuple):
     lag_source: str
     n_no_value: int
     chance_z: float
+    lags: dict
+
+
+def _fisher(r: np.ndarray) -> np.ndarray:
+    return np.arctanh(np.clip(r, -0.999999, 0.999999))
+
+
+def _timeline(segments: dict, keys: list[tuple[str, str]], button: str, span: float) -> tuple:
+    """Every partner's hold segments on one axis: partner ``i``'s shifted by ``i * span`` s."""
+    ons, offs = [np.array([])], [np.array([])]
+    for i, (session, pid) in enumerate(keys):
+        on, off = segments.get(session, {}).get((pid, button), (np.array([]), np.array([])))
+        ons.append(np.asarray(on, float) + i * span)
+        offs.append(np.asarray(off, float) + i * span)
+    return np.concatenate(ons), np.concatenate(offs)
+
+
+def _clip_correlations(
+    f: np.ndarray, starts: np.ndarray, t_rel: np.ndarray, onset: np.ndarray, on, off, span: float, lag: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """r (partners x trials) between each trial's face and each partner's button ``lag`` s earlier.
+
+    ``f`` holds the clip's face frames sorted by trial (trial ``k`` from ``starts[k]``), ``t_rel``
+    their time since clip onset; partner ``q`` is held where its shifted segments cover
+    ``q * span + onset[q] + t_rel - lag``.
+    """
+    valid = np.isfinite(f)
+    f0 = np.where(valid, f, 0.0)
+    w = valid.astype(float)
+    times = (np.arange(len(onset)) * span + onset)[:, None] + (t_rel - lag)[None, :]
+    held = (np.searchsorted(on, times, side="right") - np.searchsorted(off, times, side="right")) > 0
+    s = held * w[None, :]
+    n = np.add.reduceat(w, starts)
+    sf, sff = np.add.reduceat(f0, starts), np.add.reduceat(f0 * f0, starts)
+    ss, ssf = np.add.reduceat(s, starts, axis=1), np.add.reduceat(s * f0[None, :], starts, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = ssf - ss * sf / n
+        vs, vf = ss - ss * ss / n, sff - sf * sf / n
+        r = cov / np.sqrt(vs * vf)
+    r[:, n < MIN_FRAMES] = np.nan
+    r[(vs <= 1e-12) | np.broadcast_to(vf <= 1e-12, r.shape)] = np.nan
+    return r, n
+
+
+def coherence_from_frames(
+    frames: pd.DataFrame,
+    partners: pd.DataFrame,
+    segments: dict,
+    lag: float | None = None,
+    lags: np.ndarray | None = None,
+) -> CoherenceResult:
+    """Face-button coherence with other-session surrogates, from frames and hold segments.
+
+    The computation behind :func:`coherence_table`, on plain tables (for simulations
+    that never write a dataset).
+
+    Parameters
+    ----------
+    frames : pandas.DataFrame
+        Face frames of the usable trials: session_id, participant_id, trial,
+        stimulus_id, t_rel (s since clip onset) and the measures of :data:`PAIRS`
+        (NaN where no face).
+    partners : pandas.DataFrame
+        Every trial whose buttons may be used (not excluded): session_id,
+        participant_id, trial, stimulus_id, onset (clip onset, session clock).
+    segments : dict
+        session_id -> :func:`analysis.measures.trials.hold_segments` of that session.
+    lag, lags
+        As for :func:`coherence_table`.
+
+    Returns
+    -------
+    CoherenceResult
+        ``table`` without condition and valence (:func:`coherence_table` adds them).
+
+    Examples
+    --------
+    >>> fr = pd.DataFrame({"session_id": "s1", "participant_id": "P1", "trial": 1,
+    ...     "stimulus_id": "c1", "t_rel": np.arange(20) / 2, "AU12": np.r_[np.zeros(10), np.ones(10)],
+    ...     "inner_brow_lip_down": 0.0})
+    >>> pa = pd.DataFrame({"session_id": ["s1", "s2"], "participant_id": ["P1", "P2"], "trial": [1, 3],
+    ...     "stimulus_id": "c1", "onset": [100.0, 50.0]})
+    >>> seg = {"s1": {("P1", "happy"): (np.array([104.0]), np.array([120.0]))},
+    ...        "s2": {("P2", "happy"): (np.array([50.0]), np.array([53.0]))}}
+    >>> res = coherence_from_frames(fr, pa, seg, lag=1.0)
+    >>> res.table.loc[0, ["r", "z_surrogate", "n_surrogates"]].round(2).tolist()
+    [1.0, -0.78, 1.0]
+    """
+    keys = ["session_id", "participant_id", "trial"]
+    frames = frames.sort_values([*keys, "t_rel"], kind="stable").reset_index(drop=True)
+    trial_keys = frames[[*keys, "stimulus_id"]].drop_duplicates(keys).reset_index(drop=True)
+    cv = lag is None
+    grid = (DEFAULT_LAGS if lags is None else np.asarray(lags, float)) if cv else np.array([float(lag)])
+    n_trials = len(trial_keys)
+    # per pair: z, surrogate z and its count, frames, at every lag
+    z = np.full((len(PAIRS), len(grid), n_trials), np.nan)
+    z_sur = np.full_like(z, np.nan)
+    n_sur = np.zeros_like(z)
+    n_frames = np.zeros(n_trials)
+    r_all = np.full_like(z, np.nan)
+    row_of = {tuple(k): i for i, k in enumerate(trial_keys[keys].itertuples(index=False, name=None))}
+    for stim, part in frames.groupby("stimulus_id", sort=False):
+        mates = partners[partners["stimulus_id"] == stim].reset_index(drop=True)
+        if mates.empty:
+            continue
+        who = list(zip(mates["session_id"], mates["participant_id"]))
+        own = {k: i for i, k in enumerate(mates[keys].itertuples(index=False, name=None))}
+        code = part.groupby(keys, sort=False).ngroup().to_numpy()
+        starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+        tk = list(part[keys].iloc[starts].itertuples(index=False, name=None))
+        rows = np.array([row_of[k] for k in tk])
+        col_own = np.array([own.get(k, -1) for k in tk])
+        other = mates["session_id"].to_numpy()[:, None] != np.array([k[0] for k in tk])[None, :]
+        t_rel = part["t_rel"].to_numpy(float)
+        onset = mates["onset"].to_numpy(float)
+        # wider than any time looked up, so that partners' shifted segments never meet
+        last = max(
+            (float(off.max()) for seg in segments.values() for _, off in seg.values() if len(off)), default=0
+        )
+        span = 2.0 * (max(last, float(onset.max() + t_rel.max())) + float(np.abs(grid).max()) + 1.0)
+        for p, (button, measure) in enumerate(PAIRS):
+            if measure not in part.columns:
+                continue
+            on, off = _timeline(segments, who, button, span)
+            f = part[measure].to_numpy(float)
+            for j, L in enumerate(grid):
+                r, n = _clip_correlations(f, starts, t_rel, onset, on, off, span, L)
+                zz = _fisher(r)
+                has = col_own >= 0
+                r_all[p, j, rows[has]] = r[col_own[has], np.flatnonzero(has)]
+                z[p, j, rows[has]] = zz[col_own[has], np.flatnonzero(has)]
+                ok = other & np.isfinite(zz)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    z_sur[p, j, rows] = np.where(ok, zz, 0.0).sum(axis=0) / ok.sum(axis=0)
+                n_sur[p, j, rows] = ok.sum(axis=0)
+                n_frames[rows] = n
+    above = z - z_sur
+    sessions = trial_keys["session_id"].to_numpy()
+    pick = np.zeros((len(PAIRS), n_trials), int)
+    if cv:
+        valid = np.isfinite(above)
+        total, count = np.where(valid, above, 0.0).sum(axis=2), valid.sum(axis=2)
+        for s in np.unique(sessions):
+            mine = sessions == s
+            own_sum = np.where(valid[:, :, mine], above[:, :, mine], 0.0).sum(axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rest = (total - own_sum) / (count - valid[:, :, mine].sum(axis=2))
+            for p in range(len(PAIRS)):
+                pick[p, mine] = np.nanargmax(rest[p]) if np.isfinite(rest[p]).any() else len(grid) // 2
+    out = []
+    idx = np.arange(n_trials)
+    for p, (button, measure) in enumerate(PAIRS):
+        j = pick[p]
+        part = trial_keys[[*keys, "stimulus_id"]].copy()
+        part["button"], part["measure"], part["lag"] = button, measure, grid[j]
+        part["r"], part["z"] = r_all[p, j, idx], z[p, j, idx]
+        part["z_surrogate"], part["z_above_chance"] = z_sur[p, j, idx], above[p, j, idx]
+        part["n_surrogates"], part["n_frames"] = n_sur[p, j, idx].astype(int), n_frames.astype(int)
+        part["note"] = np.where(np.isnan(part["r"]), "button never/always held or too few frames", "")
+        out.append(part)
+    table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=keys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a lag at which no trial has a value
+        curve = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "button": button,
+                        "lag": grid.astype(float),
+                        "mean_z": np.nanmean(z[p], axis=1),
+                        "mean_z_surrogate": np.nanmean(z_sur[p], axis=1),
+                        "mean_z_above_chance": np.nanmean(above[p], axis=1),
+                    }
+                )
+                for p, (button, _) in enumerate(PAIRS)
+            ],
+            ignore_index=True,
+        )
+    if cv:  # one lag per session and pair: the medians over sessions
+        per_session = table.drop_duplicates(["session_id", "button"])
+        by_button = per_session.groupby("button")["lag"].median().to_dict()
+        lag_used = float(per_session["lag"].median()) if len(per_session) else np.nan
+    else:
+        by_button, lag_used = {b: float(lag) for b, _ in PAIRS}, float(lag)
+    chance = float(np.nanmean(table["z_surrogate"])) if table["z_surrogate"].notna().any() else np.nan
+    source = "leave-one-session-out" if cv else "protocol"
+    return CoherenceResult(table, curve, lag_used, source, int(table["r"].isna().sum()), chance, by_button)
 
 
 def coherence_table(
     study: Study, trials: pd.DataFrame, lag: float | None = None, lags: np.ndarray | None = None
 ) -> CoherenceResult:
-    """Face-button correlation per participant x clip at one lag.
+    """Face-button correlation per participant x clip, above the chance level of other sessions.
 
     Parameters
     ----------
     study : Study
         From :func:`analysis.study.load.load_study` (needs faces tables).
     trials : pandas.DataFrame
-        Trial table; excluded and face-excluded trials are left out.
+        Trial table: faces of trials that are neither excluded nor face-excluded are
+        correlated; the buttons of every trial not excluded serve as surrogates.
     lag : float, optional
         Face-after-button lag in s. Default: the protocol's
-        ``analysis.coherence_lag``, else leave-one-participant-out on ``lags``.
+        ``analysis.coherence_lag``, else leave-one-session-out per button pair on ``lags``.
     lags : numpy.ndarray, optional
-        Candidate lags (default -5, -4.75, ..., 5 s).
+        Candidate lags (default :data:`DEFAULT_LAGS`, -5, -4.75, ..., 5 s).
 
     Returns
     -------
     CoherenceResult
-        ``table``: participant_id, session_id, condition, trial, stimulus_id,
-        valence, button, measure, lag (per participant under cross-validation),
-        r, z (Fisher), z_surrogate, z_above_chance, n_frames, note; and the
-        lag curve, lag, its source, the count of rows without a value and the
+        ``table``: :data:`COHERENCE_COLUMNS` (``lag`` per session and pair under
+        cross-validation; ``n_surrogates``: other-session partners with a value);
+        the lag curve, lag, its source, the count of rows without a value and the
         chance level.
 
     Examples
@@ -123,159 +325,25 @@ def coherence_table(
     """
     if lag is None:
         lag = study.settings.coherence_lag
-    source = "protocol" if lag is not None else "leave-one-participant-out"
-    lags = np.round(np.arange(-5.0, 5.0001, 0.25), 4) if lags is None else np.asarray(lags, float)
-    usable = trials.loc[
-        ~trials["excluded"].astype(bool) & ~trials["face_excluded"].astype(bool), ["participant_id", "trial"]
-    ]
-    frames = []
+    ok = ~trials["excluded"].astype(bool)
+    usable = trials.loc[ok & ~trials["face_excluded"].astype(bool), ["participant_id", "trial"]]
+    frames, partners, segments = [], [], {}
     for sd in study.sessions:
-        if sd.faces is None:
+        if sd.faces is None or any(m not in sd.faces.columns for _, m in PAIRS):
             continue
-        measures = [m for _, m in PAIRS if m in sd.faces.columns]
-        if len(measures) < len(PAIRS):
-            continue
-        f = clip_frames(sd, measures)
-        frames.append((sd, f.merge(usable, on=["participant_id", "trial"], how="inner")))
-    cols = [
-        "participant_id",
-        "session_id",
-        "condition",
-        "trial",
-        "stimulus_id",
-        "valence",
-        "button",
-        "measure",
-        "lag",
-        "r",
-        "z",
-        "z_surrogate",
-        "z_above_chance",
-        "n_frames",
-        "note",
-    ]
-    if not frames or all(f.empty for _, f in frames):
-        return CoherenceResult(
-            pd.DataFrame(columns=cols),
-            pd.DataFrame(columns=["lag", "mean_z", "mean_z_surrogate"]),
-            np.nan,
-            source,
-            0,
-            np.nan,
-        )
-    allf = pd.concat([f.assign(_sid=i) for i, (_, f) in enumerate(frames)], ignore_index=True)
-    key_df = allf[["session_id", "participant_id", "trial"]].drop_duplicates().reset_index(drop=True)
-    key_df["_k"] = np.arange(len(key_df))
-    allf = allf.merge(key_df, on=["session_id", "participant_id", "trial"], how="left")
-    keys = allf["_k"].to_numpy()
-    t = allf["t"].to_numpy()
-    segs = [session_segments(sd) for sd, _ in frames]
-    groups = allf.groupby(["_sid", "participant_id"]).indices
-
-    t_rel = allf["t_rel"].to_numpy()
-    onset = t - t_rel
-    # surrogate partner: the next participant (another person) who saw the same clip
-    key_df["stimulus_id"] = allf.groupby("_k")["stimulus_id"].first().reindex(key_df["_k"]).to_numpy()
-    key_df["_sid"] = allf.groupby("_k")["_sid"].first().reindex(key_df["_k"]).to_numpy()
-    key_df["_onset"] = pd.Series(onset).groupby(keys).first().reindex(key_df["_k"]).to_numpy()
-    partner = np.full(len(key_df), -1)
-    for _, idx in key_df.groupby("stimulus_id").indices.items():
-        people = key_df.loc[idx, "participant_id"].to_numpy()
-        if len(set(people)) < 2:
-            continue
-        for j, k in enumerate(idx):
-            for step in range(1, len(idx)):
-                other = idx[(j + step) % len(idx)]
-                if people[(j + step) % len(idx)] != people[j]:
-                    partner[k] = other
-                    break
-
-    def states(button: str, shift: float) -> np.ndarray:
-        s = np.empty(len(allf))
-        for (i, pid), idx in groups.items():
-            s[idx] = button_state(segs[i], pid, button, t[idx] - shift)
-        return s
-
-    def surrogate_states(button: str, shift: float) -> np.ndarray:
-        s = np.full(len(allf), np.nan)
-        for k in range(len(key_df)):
-            q = partner[k]
-            if q < 0:
-                continue
-            idx = rows_of[k]
-            row = key_df.iloc[q]
-            s[idx] = button_state(
-                segs[int(row["_sid"])], row["participant_id"], button, row["_onset"] + t_rel[idx] - shift
-            )
-        return s
-
-    rows_of = pd.Series(np.arange(len(allf))).groupby(keys).apply(np.asarray).reindex(key_df["_k"]).tolist()
-
-    def zs(shift: float, surrogate: bool = False) -> dict:
-        out = {}
-        for b, m in PAIRS:
-            x = surrogate_states(b, shift) if surrogate else states(b, shift)
-            r, n = _grouped_r(keys, x, allf[m].to_numpy(), len(key_df))
-            out[(b, m)] = (r, n)
-        return out
-
-    fisher = lambda r: np.arctanh(np.clip(r, -0.999999, 0.999999))  # noqa: E731
-    if lag is None:
-        # per-trial z at every lag: (pairs x trials) per lag
-        Z = np.stack(
-            [np.stack([fisher(r) for r, _ in zs(L).values()]) for L in lags]
-        )  # lags x pairs x trials
-        pids = key_df["participant_id"].to_numpy()
-        per_trial = np.where(np.isfinite(Z), Z, 0.0)
-        valid = np.isfinite(Z).astype(float)
-        total_sum, total_n = per_trial.sum(axis=(1, 2)), valid.sum(axis=(1, 2))
-        lag_of = {}
-        for pid in np.unique(pids):
-            mine = pids == pid
-            own_sum = per_trial[:, :, mine].sum(axis=(1, 2))
-            own_n = valid[:, :, mine].sum(axis=(1, 2))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rest = (total_sum - own_sum) / (total_n - own_n)
-            lag_of[pid] = (
-                float(lags[np.nanargmax(rest)]) if np.isfinite(rest).any() else float(lags[len(lags) // 2])
-            )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            curve_df = pd.DataFrame({"lag": lags.astype(float), "mean_z": total_sum / total_n})
-        lag_used = float(np.median(list(lag_of.values())))
-        trial_lag = np.array([lag_of[p] for p in pids])
-    else:
-        curve_df = pd.DataFrame({"lag": [float(lag)], "mean_z": [np.nan]})
-        lag_used = float(lag)
-        trial_lag = np.full(len(key_df), float(lag))
-    # each trial at its own (cross-validated) lag; surrogate at the same lag
-    results = {
-        pair: (np.full(len(key_df), np.nan), np.zeros(len(key_df)), np.full(len(key_df), np.nan))
-        for pair in PAIRS
-    }
-    for L in np.unique(trial_lag):
-        sel = trial_lag == L
-        real, sur = zs(float(L)), zs(float(L), surrogate=True)
-        for pair in PAIRS:
-            results[pair][0][sel] = real[pair][0][sel]
-            results[pair][1][sel] = real[pair][1][sel]
-            results[pair][2][sel] = sur[pair][0][sel]
-    out = []
-    for (b, m), (r, n, r_sur) in results.items():
-        part = key_df[["session_id", "participant_id", "trial"]].copy()
-        part["button"], part["measure"], part["lag"] = b, m, trial_lag
-        part["r"], part["n_frames"] = r, n.astype(int)
-        part["z"] = fisher(r)
-        part["z_surrogate"] = fisher(r_sur)
-        part["z_above_chance"] = part["z"] - part["z_surrogate"]
-        part["note"] = np.where(np.isnan(r), "button never/always held or too few frames", "")
-        out.append(part)
-    table = pd.concat(out, ignore_index=True)
-    info = trials[["participant_id", "trial", "condition", "stimulus_id", "valence"]]
-    table = table.merge(info, on=["participant_id", "trial"], how="left")
-    chance = float(np.nanmean(table["z_surrogate"])) if table["z_surrogate"].notna().any() else np.nan
-    if lag is None:
-        curve_df["mean_z_surrogate"] = np.nan
-        curve_df.loc[curve_df["lag"] == lag_used, "mean_z_surrogate"] = chance
-    else:
-        curve_df["mean_z_surrogate"] = chance
-    return CoherenceResult(table[cols], curve_df, lag_used, source, int(table["r"].isna().sum()), chance)
+        f = clip_frames(sd, [m for _, m in PAIRS])
+        frames.append(f.merge(usable, on=["participant_id", "trial"], how="inner"))
+        mine = trials.loc[ok & (trials["session_id"] == sd.session_id), ["participant_id", "trial"]]
+        clips = sd.clips[["trial", "stimulus_id", "onset"]].assign(session_id=sd.session_id)
+        partners.append(mine.merge(clips, on="trial", how="inner"))
+        segments[sd.session_id] = session_segments(sd)
+    frames = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if frames.empty:
+        empty = pd.DataFrame(columns=list(COHERENCE_COLUMNS))
+        curve = pd.DataFrame(columns=["button", "lag", "mean_z", "mean_z_surrogate", "mean_z_above_chance"])
+        source = "protocol" if lag is not None else "leave-one-session-out"
+        return CoherenceResult(empty, curve, np.nan, source, 0, np.nan, {})
+    res = coherence_from_frames(frames, pd.concat(partners, ignore_index=True), segments, lag, lags)
+    info = trials[["participant_id", "trial", "condition", "valence"]]
+    table = res.table.merge(info, on=["participant_id", "trial"], how="left")
+    return res._replace(table=table[list(COHERENCE_COLUMNS)])

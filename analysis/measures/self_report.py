@@ -27,7 +27,10 @@ column                    meaning
                           button while still holding the first is not one
                           by itself)
 ``min_index``             ``min(t_happy, t_sad)``, the MIN index of mixed
-                          feelings on durations
+                          feelings on durations: simultaneous *and*
+                          sequential (happy, then sad) feelings alike;
+                          ``t_both`` is the simultaneous part (Larsen &
+                          McGraw 2011 report them apart)
 ``unclosed_hold``         a hold in this clip whose release was never recorded
 ``never_pressed``         the participant pressed no button in any clip of
                           the session (a compliance flag: their zeros are

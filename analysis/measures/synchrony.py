@@ -1,6 +1,8 @@
 """Group synchrony: do members of a group move their faces together?
 
-For every clip, the per-second time courses of one facial measure (default
+:func:`synchrony_test` is the test to report (below). The zero-lag comparison of
+real and pseudo-pairs that comes first here is kept as a description, not a test:
+for every clip, the per-second time courses of one facial measure (default
 AU12) are correlated between two people. *Real* pairs sat in the same group
 session; *pseudo-pairs* are group participants from different sessions who
 watched the same clip (the synchrony expected from the clip alone). The test
@@ -9,13 +11,16 @@ mean z of the pseudo-pairs involving its members, one-sample t test of d
 across sessions (sessions are the independent units).
 
 :func:`synchrony_test` is the analysis to report: windowed lagged
-cross-correlation on differenced series, with a null from permuting group
-membership into pseudo-groups of the same size (same statistic, same maximum
-over lags). Run it on a head-position series as well (the face box's
-horizontal position): people filmed by one camera share exposure and framing
-artefacts, and two people who both lean forward at a scene change are
-"synchronous" without any shared feeling; the control shows how much
-synchrony such shared movement alone produces.
+cross-correlation on differenced series binned finely (whole frames, about
+0.25 s), with a null from permuting group membership into pseudo-groups of the
+same size that keep real group members apart (same statistic, same maximum over
+lags); it says the smallest p the data can reach and how many distinct
+pseudo-groupings there were. Run it on a head-position series as well (the face
+box's horizontal position): people filmed by one camera share exposure and
+framing artefacts, and two people who both lean forward at a scene change are
+"synchronous" without any shared feeling; the control shows how much synchrony
+such shared movement alone produces, and ``control=`` tests the facial measure
+with each member's head movement regressed out.
 """
 
 from __future__ import annotations
@@ -163,10 +168,29 @@ def synchrony_summary(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return per, test
 
 
-#: Windowed lagged cross-correlation settings (in time-course bins, 1 s by default).
-WLCC_WINDOW = 8
-WLCC_STEP = 4
-WLCC_MAX_LAG = 3
+#: Windowed lagged cross-correlation settings, in seconds: windows long enough that each r has
+#: ~20-30 samples and the +/-2 s lag search stays a small part of the window (Boker et al. 2002).
+WLCC_WINDOW_S = 8.0
+WLCC_STEP_S = 4.0
+WLCC_MAX_LAG_S = 2.0
+
+#: Bins of the synchrony series: whole frames, about 0.25 s (the faces table has every frame).
+SYNCHRONY_BIN_S = 0.25
+
+#: Tries per permutation to deal pseudo-groups that keep real group members apart.
+SEPARATION_TRIES = 200
+
+
+def synchrony_bin(fps: float) -> float:
+    """Bin width of the synchrony series: a whole number of frames, at least :data:`SYNCHRONY_BIN_S`.
+
+    Examples
+    --------
+    >>> synchrony_bin(5.0), round(synchrony_bin(30.0), 4)
+    (0.4, 0.2667)
+    """
+    dt = 1.0 / fps
+    return dt * int(np.ceil(SYNCHRONY_BIN_S / dt - 1e-9))
 
 
 class SynchronyTest(NamedTuple):
@@ -175,6 +199,8 @@ class SynchronyTest(NamedTuple):
     Attributes
     ----------
     measure : str
+        The series tested (``AU12``, a head-position control, or ``AU12 | face_x`` when
+        adjusted for head position).
     observed : float
         Mean over real groups of the mean over member pairs of the WLCC
         statistic (mean over windows of the maximum over lags of r).
@@ -185,6 +211,15 @@ class SynchronyTest(NamedTuple):
     n_perm, n_groups : int
     per_session : pandas.DataFrame
         session_id, n_members, statistic.
+    min_p : float
+        The smallest p these data can give: 1 / (1 + number of distinct pseudo-groupings drawn).
+    n_distinct : int
+        Distinct pseudo-groupings among the permutations.
+    n_failed : int
+        Permutations left out because no dealing kept every real group's members apart
+        within :data:`SEPARATION_TRIES` tries.
+    note : str
+        Why there is no p, or what limits it, in words (empty when nothing does).
     """
 
     measure: str
@@ -195,27 +230,45 @@ class SynchronyTest(NamedTuple):
     n_perm: int
     n_groups: int
     per_session: pd.DataFrame
+    min_p: float = np.nan
+    n_distinct: int = 0
+    n_failed: int = 0
+    note: str = ""
 
 
 def _wlcc(x: np.ndarray, y: np.ndarray, window: int, step: int, max_lag: int) -> float:
     """Mean over windows of the maximum over lags of r (Boker, Xu, Rotondo & King 2002)."""
     n = min(len(x), len(y))
     peaks = []
+    lags = np.arange(-max_lag, max_lag + 1)
     for s in range(max_lag, n - window - max_lag + 1, step):
         a = x[s : s + window]
-        best = -np.inf
-        for L in range(-max_lag, max_lag + 1):
-            b = y[s + L : s + L + window]
-            ok = np.isfinite(a) & np.isfinite(b)
-            if ok.sum() < 4:
-                continue
-            aa, bb = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
-            den = np.sqrt((aa * aa).sum() * (bb * bb).sum())
-            if den > 1e-12:
-                best = max(best, float((aa * bb).sum() / den))
-        if np.isfinite(best):
-            peaks.append(best)
+        b = np.stack([y[s + L : s + L + window] for L in lags])  # lags x window
+        ok = np.isfinite(a)[None, :] & np.isfinite(b)
+        cnt = ok.sum(axis=1)
+        aa = np.where(ok, a[None, :], 0.0)
+        bb = np.where(ok, b, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aa = np.where(ok, aa - aa.sum(axis=1, keepdims=True) / cnt[:, None], 0.0)
+            bb = np.where(ok, bb - bb.sum(axis=1, keepdims=True) / cnt[:, None], 0.0)
+            den = np.sqrt((aa * aa).sum(axis=1) * (bb * bb).sum(axis=1))
+            r = (aa * bb).sum(axis=1) / den
+        r[(cnt < max(4, window // 2)) | ~(den > 1e-12)] = np.nan
+        if np.isfinite(r).any():
+            peaks.append(float(np.nanmax(r)))
     return float(np.mean(peaks)) if peaks else np.nan
+
+
+def _residual_on(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``y`` minus its least-squares fit on ``x`` at lags -1, 0, +1 bins (NaN where either is missing)."""
+    X = np.column_stack([np.roll(x, k) for k in (-1, 0, 1)] + [np.ones(len(x))])
+    X[-1, 0] = X[0, 2] = np.nan  # the values np.roll wrapped around
+    ok = np.isfinite(y) & np.isfinite(X).all(axis=1)
+    out = np.full(len(y), np.nan)
+    if ok.sum() > X.shape[1] + 2:
+        beta, *_ = np.linalg.lstsq(X[ok], y[ok], rcond=None)
+        out[ok] = y[ok] - X[ok] @ beta
+    return out
 
 
 def synchrony_test(
@@ -223,32 +276,42 @@ def synchrony_test(
     measure: str,
     n_perm: int = 500,
     seed: int = 0,
-    window: int = WLCC_WINDOW,
-    step: int = WLCC_STEP,
-    max_lag: int = WLCC_MAX_LAG,
+    window_s: float = WLCC_WINDOW_S,
+    step_s: float = WLCC_STEP_S,
+    max_lag_s: float = WLCC_MAX_LAG_S,
+    control: str | None = None,
 ) -> SynchronyTest:
     """Windowed lagged cross-correlation synchrony of real groups against permuted pseudo-groups.
 
-    Each member's per-bin series of one clip is first differenced (removing
+    Each member's binned series of one clip is first differenced (removing
     slow trends and most autocorrelation, which inflate correlations between
     any two smooth series). For every pair, the WLCC statistic (mean over
-    8-bin windows, step 4, of the largest r over lags -3..+3 bins; Boker et
-    al. 2002) is averaged over the clips both saw; a group's value is the mean
-    over its pairs; the observed value is the mean over groups. The null
-    distribution permutes group membership: all group participants are dealt
-    into pseudo-groups of the real sizes (members of one real session kept
-    apart where possible) and the same statistic, with the same maximum over
-    lags, is computed; so the clip's shared drive and the search over lags are
-    in the null too.
+    ``window_s`` windows stepped by ``step_s`` of the largest r over lags within
+    +/- ``max_lag_s``; Boker et al. 2002) is averaged over the clips both saw; a
+    group's value is the mean over its pairs; the observed value is the mean
+    over groups. The null distribution permutes group membership: all group
+    participants are dealt into pseudo-groups of the real sizes in which no two
+    members of one real session meet (permutations where that fails within
+    :data:`SEPARATION_TRIES` tries are left out and counted), and the same
+    statistic, with the same maximum over lags, is computed; so the clip's
+    shared drive and the search over lags are in the null too.
 
     Parameters
     ----------
     tc : pandas.DataFrame
-        Time courses (:func:`analysis.measures.timecourse.timecourses`).
+        Time courses (:func:`analysis.measures.timecourse.timecourses`), ideally with
+        bins of :func:`synchrony_bin` (the window and lags are in seconds, turned into
+        bins by the spacing of ``second``).
     measure : str
         Column of ``tc``: a facial measure, or a head-position control.
     n_perm : int
     seed : int
+    window_s, step_s, max_lag_s : float
+        Window, step and largest lag in seconds.
+    control : str, optional
+        A column (head position) whose differenced series, at lags -1, 0, +1 bins, is
+        regressed out of each member's differenced ``measure`` per clip before the test:
+        synchrony of the measure beyond what shared head movement explains.
 
     Returns
     -------
@@ -256,14 +319,15 @@ def synchrony_test(
 
     Examples
     --------
-    The small study's clips last 10 s (10 bins), so shorter windows than the default here:
-
-    >>> from analysis.measures.timecourse import timecourses
-    >>> res = synchrony_test(timecourses(study, trials), "AU12", n_perm=50, window=4, step=2, max_lag=1)
-    >>> round(res.observed, 3), round(res.p_val, 3), res.n_perm, res.n_groups
-    (0.66, 0.02, 50, 2)
+    >>> res = synchrony_test(timecourses(study, trials, bin_width=0.4), "AU12")  # doctest: +SKIP
+    >>> res.p_val < 0.05, res.min_p                                             # doctest: +SKIP
     """
+    name = f"{measure} | {control}" if control else measure
     g = tc[tc["condition"] == "group"].dropna(subset=[measure])
+    secs = np.unique(np.round(g["second"].to_numpy(float), 6)) if len(g) else np.array([0.0, 1.0])
+    dt = float(np.min(np.diff(secs))) if len(secs) > 1 else 1.0
+    window, step = max(4, int(round(window_s / dt))), max(1, int(round(step_s / dt)))
+    max_lag = int(round(max_lag_s / dt))
     members = g.drop_duplicates("participant_id")[["participant_id", "session_id"]].reset_index(drop=True)
     idx = {p: i for i, p in enumerate(members["participant_id"])}
     n = len(members)
@@ -271,8 +335,12 @@ def synchrony_test(
     for _, part in g.groupby("stimulus_id"):
         wide = part.pivot_table(index="second", columns="participant_id", values=measure).sort_index()
         diff = wide.diff().iloc[1:]
-        cols = list(diff.columns)
         arr = diff.to_numpy()
+        if control:
+            ctrl = part.pivot_table(index="second", columns="participant_id", values=control)
+            ctrl = ctrl.reindex(index=wide.index, columns=wide.columns).diff().iloc[1:].to_numpy()
+            arr = np.column_stack([_residual_on(arr[:, k], ctrl[:, k]) for k in range(arr.shape[1])])
+        cols = list(diff.columns)
         for a, b in itertools.combinations(range(len(cols)), 2):
             v = _wlcc(arr[:, a], arr[:, b], window, step, max_lag)
             if np.isfinite(v):
@@ -300,22 +368,56 @@ def synchrony_test(
     )
     observed = float(np.nanmean(per["statistic"])) if len(per) and per["statistic"].notna().any() else np.nan
     if len(groups) < 2 or not np.isfinite(observed):
-        return SynchronyTest(measure, observed, np.nan, np.nan, np.nan, 0, len(groups), per)
+        why = (
+            "fewer than two group sessions with two or more members"
+            if len(groups) < 2
+            else f"no window of {window_s:g} s with +/-{max_lag_s:g} s of lags fits in the clips"
+        )
+        return SynchronyTest(name, observed, np.nan, np.nan, np.nan, 0, len(groups), per, note=why)
     rng = np.random.default_rng(seed)
     sizes = [len(grp) for grp in groups]
     pool = np.concatenate(groups)
-    null = []
+    null, seen, failed = [], set(), 0
     for _ in range(n_perm):
-        for _attempt in range(20):  # prefer pseudo-groups without two members of one real session
+        for _attempt in range(SEPARATION_TRIES):  # pseudo-groups without two members of one real session
             order = rng.permutation(pool)
             cuts = np.split(order, np.cumsum(sizes)[:-1])
             if all(len(set(sessions[c])) == len(c) for c in cuts):
                 break
+        else:
+            failed += 1
+            continue
+        seen.add(frozenset(frozenset(c.tolist()) for c in cuts))
         vals = [group_value(c) for c in cuts]
         null.append(np.nanmean(vals) if np.isfinite(vals).any() else np.nan)
     null = np.asarray(null, float)
     null = null[np.isfinite(null)]
+    if not len(null):
+        why = (
+            f"pseudo-groups of sizes {sorted(set(sizes))} cannot keep the members of "
+            f"{len(groups)} real groups apart: no null distribution"
+        )
+        return SynchronyTest(
+            name, observed, np.nan, np.nan, np.nan, 0, len(groups), per, n_failed=failed, note=why
+        )
     p = float((1 + (null >= observed).sum()) / (1 + len(null)))
+    min_p = 1.0 / (1 + min(len(seen), len(null)))
+    notes = []
+    if len(seen) < len(null):
+        notes.append(f"only {len(seen)} distinct pseudo-groupings among {len(null)} permutations")
+    if failed:
+        notes.append(f"{failed} permutations could not keep real group members apart and were left out")
     return SynchronyTest(
-        measure, observed, float(null.mean()), float(null.std(ddof=1)), p, int(len(null)), len(groups), per
+        name,
+        observed,
+        float(null.mean()),
+        float(null.std(ddof=1)) if len(null) > 1 else np.nan,
+        p,
+        int(len(null)),
+        len(groups),
+        per,
+        min_p,
+        len(seen),
+        failed,
+        "; ".join(notes),
     )

@@ -466,7 +466,11 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     ]
     table = table[first + rest + ["excluded", "exclusion_reason", "face_excluded", "face_exclusion_reason"]]
     table = table.sort_values(["session_id", "participant_id", "trial"]).reset_index(drop=True)
-    table.attrs = {"protocol_sha256": study.protocol_sha256, "reference_levels": study.reference_levels}
+    table.attrs = {
+        "protocol_sha256": study.protocol_sha256,
+        "reference_levels": study.reference_levels,
+        "simultaneity_threshold": study.settings.simultaneity_threshold,
+    }
     return table
 
 
@@ -508,7 +512,7 @@ def write_trials(table: pd.DataFrame, dataset_dir: str | Path) -> Path:
 
 
 #: Where a trial table came from (its ``attrs``), kept in the sidecar under :data:`SIDECAR_KEY`.
-TRIAL_ATTRS = ("protocol_sha256", "reference_levels")
+TRIAL_ATTRS = ("protocol_sha256", "reference_levels", "simultaneity_threshold")
 SIDECAR_KEY = "coaffect"
 
 
@@ -557,7 +561,8 @@ def _describe(col: str) -> str:
         "t_sad": "Seconds the sad button was held during the clip.",
         "t_both": "Seconds both buttons were held at once (mixed feelings).",
         "p_both": "t_both / clip duration.",
-        "min_index": "min(t_happy, t_sad), s.",
+        "min_index": "min(t_happy, t_sad), s: mixed feelings over the clip, simultaneous or sequential "
+        "(t_both is the simultaneous part; Larsen & McGraw 2011).",
         "t_both_expected": "Overlap expected if both buttons were held independently: t_happy * t_sad / duration, s.",
         "t_both_excess": "t_both - t_both_expected, s (overlap beyond chance).",
         "n_switches": "Changes between the exclusive states happy-only and sad-only.",

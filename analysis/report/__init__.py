@@ -18,6 +18,7 @@ import pandas as pd
 
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
+from ..measures.synchrony import WLCC_MAX_LAG_S, WLCC_WINDOW_S
 from ..stats.run import StatsResult
 from ..study.load import Study
 from . import figures as fig
@@ -26,6 +27,7 @@ from .analyse import SYNCHRONY_MEASURE, StudyAnalysis, analyse_study, pose_size_
 from .flow import exclusion_flow, flow_wide
 from .pose_size import doubtful_identity_warnings, pose_size_section, sensitivity_table, warning_banner
 from .quality import quality_table
+from .summary import answer_html, answer_table
 
 __all__ = [
     "build_report",
@@ -76,11 +78,11 @@ def _empty_bar_reasons(quality: pd.DataFrame, trials: pd.DataFrame) -> dict:
 
 def _model_section(results: list[StatsResult]) -> str:
     parts = []
-    for res in (m for out in results for m in out.models):
+    for i, res in enumerate(m for out in results for m in out.models):
         warn = "; warnings: " + "; ".join(w.rstrip(". ") for w in res.warnings) if res.warnings else ""
         engine = res.engine if res.engine == "lme4" else f"{res.engine} (fallback: R not available)"
         parts.append(
-            f"<h3><code>{_html.escape(res.full_formula)}</code></h3>"
+            f"<h3 id='model-{i}'><code>{_html.escape(res.full_formula)}</code></h3>"
             + (f'<p class="verdict"><b>{_html.escape(res.verdict)}</b></p>' if res.verdict else "")
             + f"<p>Engine {engine}, REML, tests: {res.test}; converged: "
             f"{'yes' if res.converged else 'NO'}{_html.escape(warn)}.</p>"
@@ -124,6 +126,28 @@ def _model_section(results: list[StatsResult]) -> str:
     return "".join(parts) or H.missing("No models were fitted.")
 
 
+def _face_loss_html(loss, out_dir: Path) -> str:
+    """Face loss by condition, its test and, when it differs, the bounds (files: face_loss*.tsv)."""
+    if loss is None:
+        return ""
+    write_tsv(loss.table, out_dir / "face_loss.tsv")
+    text = f"Face loss by condition (trials without usable facial measures): {loss.note}; " + (
+        f"p = {loss.p_val:.3g}." if loss.p_val == loss.p_val else "no p."
+    )
+    body = "<h3>Face loss by condition</h3>" + H.para(text) + H.table(loss.table)
+    if loss.differs and len(loss.bounds):
+        write_tsv(loss.bounds, out_dir / "face_loss_bounds.tsv")
+        body += H.para(
+            "Face loss differs between conditions, and faces may be lost selectively (while turning or "
+            "laughing). Sensitivity (Lee 2009 bounds): the condition that kept more trials is trimmed by "
+            "the excess share from the top, then from the bottom of its outcome (within valence) and the "
+            "model refitted; any selection of the lost trials gives a group effect between lower and upper."
+        ) + H.table(loss.bounds)
+    elif loss.differs:
+        body += H.missing("Face loss differs between conditions, but no facial model was fitted to bound.")
+    return body
+
+
 def build_report(
     analysis: StudyAnalysis | Study | str | Path, out_dir: str | Path | None = None, **options: Any
 ) -> StudyAnalysis:
@@ -161,7 +185,10 @@ def build_report(
         extra.write(stats_dir / name)
     trials_path = derivatives_dir(dataset_dir) / "trials.tsv"
     write_tsv(trials, out_dir / "trials.tsv")
-    sections = []
+    loss = a.face_loss
+    answer = answer_table(a.models, loss.bounds if loss is not None else None)
+    write_tsv(answer, out_dir / "answer.tsv")
+    sections = [("Answer: group minus alone, per outcome", answer_html(answer, a.models))]
 
     write_tsv(quality, out_dir / "quality.tsv")
     # the face_quality flag shares get their own table, so each fits a 1280 px screen
@@ -205,7 +232,8 @@ def build_report(
                 "From enrolment to analysis, with every exclusion and its reason, per condition "
                 "(CONSORT-style; a difference between conditions here can bias the comparison)."
             )
-            + H.table(flow_wide(a.flow), max_rows=200),
+            + H.table(flow_wide(a.flow), max_rows=200)
+            + _face_loss_html(loss, out_dir),
         )
     )
 
@@ -239,10 +267,10 @@ def build_report(
 
     if a.coherence is not None:
         cres = a.coherence
-        coh, curve, lag = cres.table, cres.lag_curve, cres.lag
+        coh, curve = cres.table, cres.lag_curve
         write_tsv(coh, out_dir / "coherence.tsv")
         if coh["r"].notna().any():
-            fig.coherence_figure(coh, curve, lag, out_dir / "coherence.png")
+            fig.coherence_figure(coh, curve, cres.lags, out_dir / "coherence.png")
             means = (
                 coh.groupby(["button", "measure", "condition"])[["r", "z", "z_surrogate", "z_above_chance"]]
                 .mean()
@@ -251,9 +279,12 @@ def build_report(
             )
             body = (
                 H.para(
-                    f"Lag: {lag:g} s ({cres.lag_source}); chance level (another participant's button on "
-                    f"the same clip): mean z {cres.chance_z:.3f}; {cres.n_no_value} trial x button rows "
-                    "have no value (button never or always held, or too few frames)."
+                    "Lag (face after button): "
+                    + ", ".join(f"{b} {v:g} s" for b, v in cres.lags.items())
+                    + f" ({cres.lag_source}); chance level (the buttons of every participant of another "
+                    f"session who saw the clip, alike in both conditions): mean z {cres.chance_z:.3f}; "
+                    f"{cres.n_no_value} trial x button rows have no value (button never or always held, "
+                    "or too few frames) and are left out of the coherence model."
                 )
                 + H.figure("coherence.png", "coherence")
                 + H.table(means)
@@ -264,20 +295,30 @@ def build_report(
         if syn is not None:
             write_tsv(syn.pairs, out_dir / "synchrony.tsv")
             fig.synchrony_figure(syn.pairs, syn.per_session, out_dir / "synchrony.png")
+            wl = syn.wlcc_table()
+            write_tsv(wl, out_dir / "synchrony_wlcc.tsv")
             body += (
                 f"<h3>Group synchrony ({SYNCHRONY_MEASURE})</h3>"
+                + H.para(
+                    "The test: windowed lagged cross-correlation (Boker et al. 2002) on differenced "
+                    f"series in bins of whole frames (about 0.25 s): mean over {WLCC_WINDOW_S:g} s windows "
+                    f"of the largest r over lags of -{WLCC_MAX_LAG_S:g}..+{WLCC_MAX_LAG_S:g} s, averaged "
+                    "over member pairs; null: group membership permuted into pseudo-groups of the same "
+                    "sizes that keep real group members apart. min_p is the smallest p these data can "
+                    "give (1 / (1 + distinct pseudo-groupings)). The adjusted row removes each member's "
+                    "own head movement first; the head-position row shows how much synchrony shared "
+                    "movement in front of one camera gives."
+                )
+                + H.table(wl, 4)
+                + H.para(
+                    "Description, not the reported test: zero-lag correlations of real pairs (same "
+                    "session) and pseudo-pairs (group members of different sessions) per clip, and "
+                    "their difference per session."
+                )
                 + H.figure("synchrony.png", "synchrony")
                 + H.table(pd.DataFrame([syn.summary]))
                 + H.table(syn.per_session)
             )
-            wl = syn.wlcc_table()
-            write_tsv(wl, out_dir / "synchrony_wlcc.tsv")
-            body += H.para(
-                "Windowed lagged cross-correlation (Boker et al. 2002) on differenced series: mean "
-                "over 8 s windows of the largest r over lags of -3..+3 s, averaged over member pairs; "
-                "null: group membership permuted into pseudo-groups of the same sizes. The head-"
-                "position row shows how much synchrony shared movement in front of one camera gives."
-            ) + H.table(wl, 4)
         else:
             body += H.missing("Synchrony needs at least two scored group sessions.")
     else:
@@ -303,6 +344,15 @@ def build_report(
         "models": [r.info() for r in a.models],
         "skipped": a.stats.skipped + [f"{k}: {s}" for k, v in a.extra_stats.items() for s in v.skipped],
         "has_faces": study.has_faces,
+        "answer": answer.to_dict(orient="records"),
+        "face_loss": None
+        if loss is None
+        else {
+            "p_val": loss.p_val,
+            "differs": loss.differs,
+            "note": loss.note,
+            "bounds": loss.bounds.to_dict(orient="records"),
+        },
     }
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     title = study_title(study)

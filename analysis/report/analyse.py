@@ -11,14 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from coaffect.formats.errors import AnalysisError
 
 from ..docstrings import fill_doc
 from ..measures.coherence import CoherenceResult, coherence_table
-from ..measures.synchrony import SynchronyTest, synchrony_summary, synchrony_table, synchrony_test
+from ..measures.synchrony import (
+    SynchronyTest,
+    synchrony_bin,
+    synchrony_summary,
+    synchrony_table,
+    synchrony_test,
+)
 from ..measures.timecourse import HEAD_POSITION, timecourses
 from ..measures.trials import excluded_flags, trial_table
-from ..stats.fit import fit_mixed
+from ..stats.face_loss import BOUND_COLUMNS, FaceLoss, face_loss_test, lee_bounds
+from ..stats.fit import DEFAULT_BOOT, fit_mixed
+from ..stats.model_data import is_face_column
 from ..stats.run import StatsResult, run_stats, stats_for_study
 from ..study.load import Study, as_study
 from .flow import exclusion_flow
@@ -57,18 +68,25 @@ class Synchrony:
     tests: list[SynchronyTest]
 
     def wlcc_table(self) -> pd.DataFrame:
-        """The windowed lagged tests as one table (``synchrony_wlcc.tsv``)."""
+        """The windowed lagged tests as one table (``synchrony_wlcc.tsv``), the reported test first."""
+        label = {
+            SYNCHRONY_MEASURE: " (the reported test)",
+            f"{SYNCHRONY_MEASURE} | {HEAD_POSITION[0]}": " (adjusted for each member's head movement)",
+            HEAD_POSITION[0]: " (head position: shared-camera control)",
+        }
         return pd.DataFrame(
             [
                 {
-                    "series": t.measure
-                    + (" (head position: shared-camera control)" if t.measure in HEAD_POSITION else ""),
+                    "series": t.measure + label.get(t.measure, ""),
                     "observed": t.observed,
                     "pseudo_group_mean": t.null_mean,
                     "pseudo_group_sd": t.null_sd,
                     "p_perm": t.p_val,
+                    "min_p": t.min_p,
                     "n_groups": t.n_groups,
                     "n_perm": t.n_perm,
+                    "n_distinct_pseudo_groups": t.n_distinct,
+                    "note": t.note,
                 }
                 for t in self.tests
             ]
@@ -116,6 +134,9 @@ class StudyAnalysis:
         What the loader and the statistics noticed, in words.
     report_path : Path or None
         ``report.html``, once :func:`~analysis.report.build_report` wrote it.
+    face_loss : FaceLoss or None
+        Face loss by condition, its test, and bounds on each facial model's group effect
+        when it differs (:mod:`analysis.stats.face_loss`); None without faces.
     """
 
     study: Study
@@ -135,6 +156,7 @@ class StudyAnalysis:
     formulas: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     report_path: Path | None = None
+    face_loss: FaceLoss | None = None
 
     @property
     def models(self) -> list:
@@ -142,13 +164,31 @@ class StudyAnalysis:
         return [*self.stats.models, *(m for s in self.extra_stats.values() for m in s.models)]
 
 
+def _frame_rate(study: Study) -> float:
+    """Median camera frame rate over the scored sessions."""
+    gaps = [
+        np.median(np.diff(np.unique(sd.faces["t"].to_numpy(float))))
+        for sd in study.sessions
+        if sd.faces is not None and len(sd.faces) > 1
+    ]
+    gap = float(np.median(gaps)) if gaps else 1.0
+    return 1.0 / gap if gap > 0 else 1.0
+
+
 def _synchrony(study: Study, trials: pd.DataFrame, tc: pd.DataFrame) -> Synchrony | None:
     syn = synchrony_table(tc)
     if not (len(syn) and (syn["pair"] == "real").any() and (syn["pair"] == "pseudo").any()):
         return None
     per, summary = synchrony_summary(syn)
-    tc_ctrl = timecourses(study, trials, measures=[*HEAD_POSITION[:1], SYNCHRONY_MEASURE])
-    tests = [synchrony_test(tc_ctrl, m) for m in (SYNCHRONY_MEASURE, *HEAD_POSITION[:1])]
+    head = HEAD_POSITION[0]
+    fine = timecourses(
+        study, trials, measures=[head, SYNCHRONY_MEASURE], bin_width=synchrony_bin(_frame_rate(study))
+    )
+    tests = [
+        synchrony_test(fine, SYNCHRONY_MEASURE),
+        synchrony_test(fine, SYNCHRONY_MEASURE, control=head),
+        synchrony_test(fine, head),
+    ]
     return Synchrony(syn, per, summary, tests)
 
 
@@ -188,13 +228,14 @@ def analyse_study(
     engine: str = "auto",
     formulas: list[str] | None = None,
     progress: bool = False,
+    n_boot: int = DEFAULT_BOOT,
 ) -> StudyAnalysis:
     """Trial table, quality, flow, time courses, coherence, synchrony and models of a study.
 
     Parameters
     ----------
     %(study)s
-    engine, formulas, progress
+    engine, formulas, progress, n_boot
         As for :func:`~analysis.stats.run.stats_for_study` (the models; default the protocol's).
 
     Returns
@@ -206,7 +247,7 @@ def analyse_study(
     --------
     >>> a = analyse_study(sim, engine="statsmodels")
     >>> len(a.trials), [m.formula for m in a.stats.models][:1], a.coherence.lag_source
-    (21, ['AU12 ~ condition * valence'], 'leave-one-participant-out')
+    (21, ['AU12 ~ condition * valence'], 'leave-one-session-out')
     """
     study = as_study(study)
     trials = trial_table(study, progress=progress)
@@ -224,7 +265,7 @@ def analyse_study(
         for m in ("AU12", "inner_brow_lip_down")
         if study.has_faces and m in tc.columns and tc[m].notna().any()
     ]
-    stats = stats_for_study(study, formulas, engine=engine, trials=trials)
+    stats = stats_for_study(study, formulas, engine=engine, trials=trials, n_boot=n_boot)
     formulas = list(formulas) if formulas else list(study.settings.models)
     coherence = synchrony = sensitivity = None
     extra = {}
@@ -235,13 +276,17 @@ def analyse_study(
         if coherence.table["r"].notna().any():
             coh = coherence.table.dropna(subset=["z_above_chance"])
             coh.attrs = dict(trials.attrs)  # the protocol's hash goes with the model
-            extra["coherence"] = run_stats(coh, [COHERENCE_FORMULA], engine=engine, anova=False)
+            extra["coherence"] = run_stats(
+                coh, [COHERENCE_FORMULA], engine=engine, anova=False, n_boot=n_boot
+            )
         synchrony = _synchrony(study, trials, tc)
+    face_loss = _face_loss(trials, stats, engine) if study.has_faces else None
+    models = [*stats.models, *(m for s in extra.values() for m in s.models)]
     return StudyAnalysis(
         study,
         trials,
         quality,
-        exclusion_flow(trials),
+        exclusion_flow(trials, coherence.table if coherence is not None else None, models),
         sr_means,
         tc,
         face_measures,
@@ -254,4 +299,20 @@ def analyse_study(
         engine,
         formulas,
         [*study.notes, *stats.notes],
+        face_loss=face_loss,
     )
+
+
+def _face_loss(trials: pd.DataFrame, stats: StatsResult, engine: str) -> FaceLoss:
+    """Face loss by condition; when it differs, Lee bounds for every facial model fitted."""
+    loss = face_loss_test(trials, engine)
+    if loss.differs:
+        rows = []
+        for res in stats.models:
+            if is_face_column(res.formula.split("~", 1)[0].strip()) and "condition" in res.formula:
+                try:
+                    rows.append(lee_bounds(trials, res.formula, engine))
+                except AnalysisError as exc:
+                    loss.note += f"; no bounds for {res.formula}: {exc.message}"
+        loss.bounds = pd.DataFrame(rows, columns=list(BOUND_COLUMNS))
+    return loss

@@ -193,32 +193,31 @@ def timecourse_figure(tc: pd.DataFrame, measures: list[str], path: Path) -> Path
     return _save(fig, path)
 
 
-def coherence_figure(coh: pd.DataFrame, curve: pd.DataFrame, lag: float, path: Path) -> Path:
-    """Lag curve (left) and per-trial coherence by condition and button (right).
+def coherence_figure(coh: pd.DataFrame, curve: pd.DataFrame, lags: dict, path: Path) -> Path:
+    """Lag curves per button (left) and per-trial coherence by condition and button (right).
 
     Examples
     --------
     >>> from PIL import Image
     >>> from analysis.measures.coherence import coherence_table
     >>> res = coherence_table(study, trials, lag=1.0)
-    >>> Image.open(coherence_figure(res.table, res.lag_curve, res.lag, tmp / "coherence.png")).size
+    >>> Image.open(coherence_figure(res.table, res.lag_curve, res.lags, tmp / "coherence.png")).size
     (1075, 384)
     """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    if curve["mean_z"].notna().any():
-        a1.plot(curve["lag"], np.tanh(curve["mean_z"]), marker="o", ms=3)
-        a1.axvline(lag, color="k", ls="--", lw=0.8)
-        chance = curve["mean_z_surrogate"].dropna() if "mean_z_surrogate" in curve.columns else []
-        if len(chance):
-            a1.axhline(
-                np.tanh(chance.iloc[0]), color="grey", ls=":", lw=1, label="chance (other person's button)"
-            )
-            a1.legend(fontsize=7)
+    if len(curve) > 2 and curve["mean_z_above_chance"].notna().any():
+        for (button, part), color in zip(curve.groupby("button", sort=False), ("#d62728", "#1f77b4")):
+            a1.plot(part["lag"], part["mean_z_above_chance"], marker="o", ms=3, color=color, label=button)
+            if button in lags:
+                a1.axvline(lags[button], color=color, ls="--", lw=0.8)
+        a1.axhline(0, color="grey", ls=":", lw=1)
+        a1.legend(fontsize=7)
         a1.set_xlabel("lag of face after button (s)")
-        a1.set_ylabel("mean r (all trials)")
-        a1.set_title(f"Lag (median of leave-one-out choices): {lag:g} s", fontsize=9)
+        a1.set_ylabel("mean z above chance (other sessions)")
+        a1.set_title("Lags: medians of the leave-one-session-out choices", fontsize=9)
     else:
-        a1.text(0.5, 0.5, f"lag {lag:g} s set by the protocol", ha="center", transform=a1.transAxes)
+        text = ", ".join(f"{b} {v:g} s" for b, v in lags.items())
+        a1.text(0.5, 0.5, f"lag set by the protocol: {text}", ha="center", transform=a1.transAxes)
         a1.axis("off")
     labels, data, colors = [], [], []
     for (button, measure), part in coh.groupby(["button", "measure"]):

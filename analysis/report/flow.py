@@ -1,9 +1,10 @@
 """CONSORT-style flow of participants, trials and frames by condition (Schulz et al. 2010).
 
-What entered the study, what was excluded at each step and why, and what
-was analysed, per condition, so that a reader sees whether exclusions
-differ between group and alone viewers (more missing faces in groups would
-bias the facial comparison).
+What entered the study, what was excluded at each step and why (trials, frames
+left out by face-quality flags, coherence rows without a value), and what each
+model analysed, per condition, so that a reader sees whether exclusions differ
+between group and alone viewers (more missing faces in groups would bias the
+facial comparison).
 """
 
 from __future__ import annotations
@@ -14,19 +15,24 @@ import pandas as pd
 FLOW_COLUMNS = ("step", "unit", "condition", "n")
 
 
-def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
+def exclusion_flow(trials: pd.DataFrame, coherence: pd.DataFrame | None = None, models=()) -> pd.DataFrame:
     """Counts per condition at each step from enrolment to analysis.
 
     Parameters
     ----------
     trials : pandas.DataFrame
         Trial table (:func:`analysis.measures.trials.trial_table`).
+    coherence : pandas.DataFrame, optional
+        :attr:`analysis.measures.coherence.CoherenceResult.table`: its rows without a
+        value are counted per condition.
+    models : list of MixedModelResult
+        Fitted models: the participants and trials each one used, per condition.
 
     Returns
     -------
     pandas.DataFrame
-        step, unit (participants, trials, frames), condition, n; exclusion
-        steps name their reason (``excluded: <reason>``).
+        step, unit (participants, trials, frames, trial x button), condition, n;
+        exclusion steps name their reason (``excluded: <reason>``).
 
     Examples
     --------
@@ -74,13 +80,17 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
             add("analysed: facial measures", "trials", cond, (~ex & ~d["face_excluded"].astype(bool)).sum())
         if "n_frames" in d.columns and "face_fraction" in d.columns:
             frames = d["n_frames"].fillna(0)
+            with_face = frames * d["face_fraction"].fillna(0)
             add("camera frames during clips", "frames", cond, frames.sum())
-            add(
-                "frames with the participant's face",
-                "frames",
-                cond,
-                (frames * d["face_fraction"].fillna(0)).sum(),
-            )
+            add("frames with the participant's face", "frames", cond, with_face.sum())
+            if "quality_excluded" in d.columns:
+                flagged = (with_face * d["quality_excluded"].fillna(0)).sum()
+                add(
+                    "frames left out: face_quality flags (analysis.exclude_quality)",
+                    "frames",
+                    cond,
+                    round(flagged),
+                )
             if "identity_doubtful_frames" in d.columns:
                 add(
                     "frames with a doubtful identity",
@@ -90,6 +100,19 @@ def exclusion_flow(trials: pd.DataFrame) -> pd.DataFrame:
                 )
             if "n_face_frames" in d.columns:
                 add("frames analysed: usable face frames", "frames", cond, d["n_face_frames"].fillna(0).sum())
+        if coherence is not None and len(coherence):
+            c = coherence[coherence["condition"] == cond]
+            add("coherence: trial x button rows", "trial x button", cond, len(c))
+            add(
+                "coherence: no value (button never/always held, too few frames)",
+                "trial x button",
+                cond,
+                c["r"].isna().sum(),
+            )
+    for res in models:
+        for cond, (n_p, n_t) in getattr(res, "n_by_condition", {}).items():
+            add(f"in model: {res.formula}", "participants", cond, n_p)
+            add(f"in model: {res.formula}", "trials", cond, n_t)
     return pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
 
 
@@ -132,7 +155,11 @@ _STAGES = (
     "analysed: facial",
     "camera frames",
     "frames with",
+    "frames left out",
     "frames analysed",
+    "coherence: trial",
+    "coherence: no value",
+    "in model",
 )
 
 

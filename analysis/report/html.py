@@ -19,6 +19,7 @@ img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
 .note{background:#fff8e0;border-left:4px solid #f2a900;padding:0.4em 0.8em}
 .missing{background:#fdecea;border-left:4px solid #d62728;padding:0.4em 0.8em}
 code{background:#f4f4f4;padding:1px 4px}
+#answer td.reading{text-align:left;max-width:32em}
 """
 
 

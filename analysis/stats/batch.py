@@ -5,8 +5,8 @@ Starting R and loading lme4 costs about a second, longer than one fit, so
 call. Each study gets exactly the model :func:`analysis.stats.fit_mixed`
 would fit (the same design matrix from
 :func:`~analysis.stats.model_data.model_data`, the same identified random
-terms and the same singular-fit rule), and, when asked, the intercepts-only
-model on the same data for comparison.
+terms and the same singular-fit rule), and, when asked, simpler random parts
+on the same data for comparison (e.g. the intercepts-only model).
 """
 
 from __future__ import annotations
@@ -22,14 +22,26 @@ from coaffect.formats.errors import AnalysisError
 from ..docstrings import fill_doc
 from .fit import DROP_ORDER
 from .inference import GROUP_TERM
-from .mixed_lme4 import R_TERMS, r_frame, run_rscript
+from .mixed_lme4 import R_FACTORS, R_TERMS, r_frame, run_rscript
 from .model_data import model_data
 
 #: The intercepts-only structure (what this toolkit fitted before issue 11).
 INTERCEPTS_ONLY = ["participant_id", "stimulus_id", "session_id"]
 
 #: Columns of :func:`group_effect_batch`'s table.
-BATCH_COLUMNS = ("study", "model", "estimate", "se", "df", "ci_low", "ci_high", "p_val", "singular", "random")
+BATCH_COLUMNS = (
+    "study",
+    "model",
+    "estimate",
+    "se",
+    "df",
+    "ci_low",
+    "ci_high",
+    "p_val",
+    "singular",
+    "converged",
+    "random",
+)
 
 _R_BATCH = r"""
 args <- commandArgs(trailingOnly = TRUE)
@@ -43,13 +55,12 @@ quiet <- function(expr) suppressWarnings(suppressMessages(expr))
 for (i in seq_along(spec$studies)) {
   st <- spec$studies[[i]]
   d <- all[all$study == st$study, , drop = FALSE]
-  for (f in c("participant_id", "stimulus_id", "session_id", "stimulus_condition", "participant_valence"))
-    if (!is.null(d[[f]])) d[[f]] <- factor(d[[f]])
+  for (f in intersect(names(d), unlist(spec$grouping))) d[[f]] <- factor(d[[f]])
   for (m in names(st$models)) {
     rand <- unlist(st$models[[m]])
     repeat {
       form <- as.formula(paste(st$fixed, "+", paste(rterm[rand], collapse = " + ")))
-      fit <- quiet(lmer(form, data = d, REML = TRUE))
+      fit <- quiet(lme4::lmer(form, data = d, REML = TRUE))  # lmerTest's extras only for the last
       sing <- isSingular(fit)
       if (!sing || length(rand) <= 1) break
       vc <- as.data.frame(VarCorr(fit))
@@ -60,12 +71,14 @@ for (i in seq_along(spec$studies)) {
       if (is.na(drop)) drop <- names(which.min(v))
       rand <- setdiff(rand, drop)
     }
+    conv <- fit@optinfo$conv$lme4$messages
+    fit <- quiet(lmerTest::as_lmerModLmerTest(fit))
     co <- quiet(summary(fit, ddf = spec$ddf)$coefficients)
     k <- st$group_col
     est <- co[k, 1]; se <- co[k, 2]; df <- co[k, 3]; q <- qt(0.975, df)
     rows[[length(rows) + 1]] <- data.frame(study = st$study, model = m, estimate = est, se = se,
       df = df, ci_low = est - q * se, ci_high = est + q * se, p_val = co[k, 5], singular = sing,
-      random = paste(rand, collapse = "+"))
+      converged = length(conv) == 0, random = paste(rand, collapse = "+"))
   }
 }
 write.csv(do.call(rbind, rows), args[3], row.names = FALSE)
@@ -76,7 +89,7 @@ write.csv(do.call(rbind, rows), args[3], row.names = FALSE)
 def group_effect_batch(
     studies: list[pd.DataFrame],
     formula: str = "AU12 ~ condition * valence",
-    intercepts_only: bool = False,
+    compare: dict[str, list[str]] | None = None,
     ddf: str = "Satterthwaite",
     first_study: int = 0,
     timeout: float = 3600,
@@ -89,8 +102,10 @@ def group_effect_batch(
         Trial tables (e.g. from :func:`analysis.simulate.trials.simulate_trials`).
     formula : str
         Fixed part; its ``condition[group-alone]`` coefficient is reported.
-    intercepts_only : bool
-        Also fit ``(1 | participant) + (1 | stimulus) + (0 + in_group | session)``.
+    compare : dict, optional
+        Further models on the same data: name -> the random terms (keys of
+        :data:`~analysis.stats.model_data.RANDOM_TERMS`) they may keep, e.g.
+        ``{"intercepts_only": INTERCEPTS_ONLY}``; each keeps those the design identifies.
     %(ddf)s
     first_study : int
         Number of the first study (for the ``study`` column).
@@ -100,8 +115,9 @@ def group_effect_batch(
     Returns
     -------
     pandas.DataFrame
-        study, model (``default`` / ``intercepts_only``), estimate, se, df,
-        ci_low, ci_high, p_val, singular, random (the terms kept).
+        study, model (``default`` or a name of ``compare``), estimate, se, df,
+        ci_low, ci_high, p_val, singular, converged (no lme4 convergence message),
+        random (the terms kept).
 
     Examples
     --------
@@ -121,8 +137,8 @@ def group_effect_batch(
         f.insert(0, "study", i)
         frames.append(f)
         models = {"default": list(md.random)}
-        if intercepts_only:
-            models["intercepts_only"] = [r for r in md.random if r in INTERCEPTS_ONLY]
+        for name, keep in (compare or {}).items():
+            models[name] = [r for r in md.random if r in keep]
         specs.append(
             {
                 "study": i,
@@ -136,7 +152,13 @@ def group_effect_batch(
         {
             "data.csv": pd.concat(frames, ignore_index=True).to_csv(index=False),
             "spec.json": json.dumps(
-                {"studies": specs, "ddf": ddf, "drop_order": DROP_ORDER, "r_terms": R_TERMS}
+                {
+                    "studies": specs,
+                    "ddf": ddf,
+                    "drop_order": DROP_ORDER,
+                    "r_terms": R_TERMS,
+                    "grouping": R_FACTORS,
+                }
             ),
         },
         "out.csv",
@@ -145,6 +167,7 @@ def group_effect_batch(
     )
     out = pd.read_csv(io.StringIO(text))
     out["singular"] = out["singular"].astype(bool)
+    out["converged"] = out["converged"].astype(bool)
     return out[list(BATCH_COLUMNS)]
 
 
@@ -184,6 +207,23 @@ def summarise_batch(out: pd.DataFrame) -> pd.DataFrame:
                 "rejection_rate": reject,
                 "rejection_mc_se": float(np.sqrt(reject * (1 - reject) / n)),
                 "singular_share": float(g["singular"].mean()),
+                "converged_share": float(g["converged"].mean()) if "converged" in g else np.nan,
             }
         )
     return pd.DataFrame(rows)
+
+
+def nominal_bounds(n: int, sds: float = 3.0, level: float = 0.95) -> tuple[float, float]:
+    """The lowest coverage and highest false-positive rate ``n`` studies accept as nominal.
+
+    ``level`` and ``1 - level`` give or take ``sds`` Monte Carlo SEs of a calibrated
+    model's rates (Morris, White & Crowther 2019), so a check fails on a miscalibration
+    of that size, not on simulation noise.
+
+    Examples
+    --------
+    >>> [round(b, 4) for b in nominal_bounds(200)]
+    [0.9038, 0.0962]
+    """
+    se = float(np.sqrt(level * (1 - level) / n))
+    return level - sds * se, (1 - level) + sds * se

@@ -13,15 +13,27 @@ from coaffect.formats.checks import check_option, check_type
 from coaffect.formats.errors import AnalysisError
 
 from ..docstrings import fill_doc
-from .inference import contrast_results, contrasts, effect_sizes
+from .inference import GROUP_MEASURES, GROUP_TERM, contrast_results, contrasts, effect_sizes
 from .model_data import ModelData, model_data
 from .result import MixedModelResult, warning_lines
 
 ENGINES = ("auto", "lme4", "statsmodels")
 FAMILIES = ("auto", "gaussian", "binomial", "poisson")
 
+#: Parametric bootstrap draws behind the effect sizes' CIs (lme4); Monte Carlo error of a
+#: percentile at 2.5% with 200 draws is about 1% of the interval's width in each tail's position.
+DEFAULT_BOOT = 200
+
 #: Order in which random terms go when a fit is singular and variances tie (most complex first).
-DROP_ORDER = ["participant_valence", "stimulus_condition", "session_id", "stimulus_id", "participant_id"]
+DROP_ORDER = [
+    "observation",
+    "participant_valence",
+    "session_stimulus",
+    "stimulus_condition",
+    "session_id",
+    "stimulus_id",
+    "participant_id",
+]
 
 
 def default_engine() -> str:
@@ -52,14 +64,14 @@ def family_for(trials: pd.DataFrame, dv: str) -> str:
 
 
 def _fit_once(
-    md: ModelData, engine: str, specs: dict, ddf: str, family: str = "gaussian"
+    md: ModelData, engine: str, specs: dict, ddf: str, family: str = "gaussian", n_boot: int = 0
 ) -> MixedModelResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if engine == "lme4":
             from .mixed_lme4 import fit_lme4
 
-            res = fit_lme4(md, contrasts=specs, ddf=ddf, family=family)
+            res = fit_lme4(md, contrasts=specs, ddf=ddf, family=family, n_boot=n_boot)
         else:
             from .mixed_statsmodels import fit_statsmodels
 
@@ -69,6 +81,38 @@ def _fit_once(
     return res
 
 
+def for_counts(md: ModelData) -> ModelData:
+    """A count model's data with its exposure offset and an observation-level random effect.
+
+    Counts of switches grow with the clip's length, so ``log(clip_duration)`` is an
+    offset (the model is of the rate per second); the observation-level random
+    intercept ``(1 | observation)`` absorbs overdispersion, the extra-Poisson
+    variance that makes Poisson tests too liberal (Harrison 2014). Without a
+    ``clip_duration`` column there is no offset, and the notes say so.
+    """
+    data = md.data.assign(observation=[f"o{i}" for i in range(len(md.data))])
+    notes = list(md.notes)
+    offset = None
+    if "clip_duration" in data.columns and (data["clip_duration"].astype(float) > 0).all():
+        offset = "clip_duration"
+    else:
+        notes.append("count model without an exposure offset: no clip_duration column")
+    return replace(md, data=data, random=[*md.random, "observation"], offset=offset, notes=notes)
+
+
+def lrt_for_terms(md: ModelData, res: MixedModelResult) -> None:
+    """Put each one-column term's likelihood-ratio p (its omnibus row) on its coefficient (GLMMs)."""
+    if res.omnibus is None or not len(res.omnibus):
+        return
+    p = res.omnibus.set_index("term")["p_val"]
+    fixed = res.fixed.copy()
+    for term, cols in md.terms.items():
+        if term in p.index and len(cols) == 1:
+            fixed.loc[fixed["term"] == cols[0], "p_val"] = p[term]
+    res.fixed = fixed
+    res.test = f"{res.test}; p: likelihood ratio"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether the design supports the tests of condition, in words.
@@ -76,9 +120,9 @@ class Verdict:
     Attributes
     ----------
     text : str
-        ``""`` when it does; else ``NOT INTERPRETABLE: <why> (p-values of condition terms left blank)``.
+        ``""`` when it does; else ``NOT INTERPRETABLE: <why> (every inference on condition withheld)``.
     blank_terms : tuple of str
-        The factor whose terms' p-values are not to be shown (``("condition",)`` or empty).
+        The factor whose inference is withheld (``("condition",)`` or empty).
     """
 
     text: str = ""
@@ -113,19 +157,61 @@ def verdict(md: ModelData) -> Verdict:
     if not problems:
         return Verdict()
     return Verdict(
-        "NOT INTERPRETABLE: " + "; ".join(problems) + " (p-values of condition terms left blank)",
+        "NOT INTERPRETABLE: " + "; ".join(problems) + " (every inference on condition withheld)",
         ("condition",),
     )
 
 
-def _blank_p(table: pd.DataFrame | None, terms: tuple[str, ...]) -> pd.DataFrame | None:
-    """A copy of ``table`` with the p-values of rows whose term names one of ``terms`` set to NaN."""
-    if table is None or not len(table) or not terms:
+#: Columns that carry an inference (tests, intervals, standardised effects): withheld alike
+#: for every row about a factor the design cannot support (:func:`withhold`).
+INFERENCE_COLUMNS = ("stat", "p_val", "ci_low", "ci_high", "F", "df1", "df2", "value")
+INFERENCE_COLUMNS += ("p_unc", "p_corr", "T", "np2", "hedges", "bf10")  # pingouin's names
+
+
+def withheld(table: pd.DataFrame | None, key: str, terms: tuple[str, ...]) -> pd.DataFrame | None:
+    """A copy of ``table`` whose inference columns are blank (NaN) in rows whose ``key`` names a term.
+
+    Estimates and SEs stay (they describe these data); tests, CIs and standardised effects go.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"term": ["Intercept", "condition[group-alone]"], "estimate": [1.0, 0.5],
+    ...                   "p_val": [0.01, 0.03], "ci_low": [0.2, 0.1], "ci_high": [1.8, 0.9]})
+    >>> withheld(t, "term", ("condition",))[["estimate", "p_val", "ci_low"]].values.tolist()
+    [[1.0, 0.01, 0.2], [0.5, nan, nan]]
+    """
+    if table is None or not len(table) or not terms or key not in table.columns:
         return table
     out = table.copy()
-    hit = out["term"].str.contains("|".join(terms))
-    out.loc[hit, "p_val"] = np.nan
+    hit = out[key].astype(str).str.contains("|".join(terms))
+    cols = [c for c in INFERENCE_COLUMNS if c in out.columns]
+    out.loc[hit, cols] = np.nan
     return out
+
+
+def withhold(res: MixedModelResult, v: Verdict) -> MixedModelResult:
+    """``res`` with the verdict, and every inference on its blank terms withheld alike.
+
+    Coefficient tests and CIs, omnibus tests, the CIs of marginal means involving the
+    factor, and the standardised group effect (with its CI and TOST) are blanked; each
+    withheld effect size says why in its note.
+    """
+    if not v.blank_terms:
+        return replace(res, verdict=v.text)
+    sizes = res.effect_sizes
+    if sizes is not None and len(sizes):
+        sizes = sizes.copy()
+        hit = sizes["measure"].isin(GROUP_MEASURES)
+        sizes.loc[hit, [c for c in INFERENCE_COLUMNS if c in sizes.columns]] = np.nan
+        sizes.loc[hit, "note"] = "withheld: " + v.text
+    return replace(
+        res,
+        verdict=v.text,
+        fixed=withheld(res.fixed, "term", v.blank_terms),
+        omnibus=withheld(res.omnibus, "term", v.blank_terms),
+        emms=withheld(res.emms, "factor", v.blank_terms),
+        effect_sizes=sizes,
+    )
 
 
 @fill_doc
@@ -139,6 +225,7 @@ def fit_mixed(
     tost_bound: float | None = None,
     random: list[str] | None = None,
     family: str = "auto",
+    n_boot: int = 0,
 ) -> MixedModelResult:
     """Fit one linear mixed model with crossed random effects and its omnibus tests, EMMs and effect sizes.
 
@@ -171,6 +258,7 @@ def fit_mixed(
         ``n_switches``, Gaussian otherwise. GLMMs need the lme4 engine; without R
         they are fitted as Gaussian with a note. See :func:`fit_hurdle` for
         zero-heavy durations.
+    %(n_boot)s
 
     Returns
     -------
@@ -213,9 +301,13 @@ def fit_mixed(
             "the lme4 engine (R); fitted as Gaussian (a linear probability/count model) instead"
         )
         family = "gaussian"
+    if family == "poisson":
+        md = for_counts(md)
     specs = contrasts(md)
     steps = list(md.dropped_random)
-    res = _fit_once(md, engine, specs, ddf, family)
+    # a GLMM's likelihood-ratio tests refit the model once per term: for the final model only
+    search = specs if family == "gaussian" else {}
+    res = _fit_once(md, engine, search, ddf, family)
     while res.singular and len(md.random) > 1:  # the last term stays: without it lme4 needs lm()
         comp = res.random.set_index("component")["variance"].drop("residual", errors="ignore")
         smallest = comp.min()
@@ -226,7 +318,11 @@ def fit_mixed(
         size = "estimated at zero" if comp[drop] < 1e-6 else f"{comp[drop]:.3g}"
         md = md.without(drop, f"singular fit, variance {size} (simplification rule)")
         steps.append(md.dropped_random[-1])
+        res = _fit_once(md, engine, search, ddf, family)
+    if search is not specs and specs:
         res = _fit_once(md, engine, specs, ddf, family)
+    if engine == "lme4" and family == "gaussian" and n_boot > 0 and GROUP_TERM in md.X.columns:
+        res = _fit_once(md, engine, specs, ddf, family, n_boot)  # the final model, bootstrapped
     res.simplification = steps
     if fam_note:
         res.notes.append(fam_note)
@@ -234,19 +330,22 @@ def fit_mixed(
     if family == "gaussian":
         res.effect_sizes = effect_sizes(md, res, tost_bound)
     else:
+        lrt_for_terms(md, res)
         res.notes.append(
-            f"{family} GLMM: coefficients, EMMs and tests on the {'logit' if family == 'binomial' else 'log'} "
-            "scale (Wald z); R2 and standardised effects are not computed for it"
+            f"{family} GLMM: coefficients and EMMs on the {'logit' if family == 'binomial' else 'log'} scale "
+            "with Wald z CIs; p of each term (and of a one-column term's coefficient): likelihood ratio "
+            "against the model without it; R2 and standardised effects are not computed for it"
         )
     res.coding, res.reference, res.contrast_matrices = md.coding, dict(md.reference), md.contrast_matrices()
+    by = md.data.groupby("condition")
+    res.n_by_condition = {c: (int(g["participant_id"].nunique()), int(len(g))) for c, g in by}
     res.left_out = dict(md.left_out)
-    v = verdict(md)
-    return replace(
-        res,
-        verdict=v.text,
-        fixed=_blank_p(res.fixed, v.blank_terms),
-        omnibus=_blank_p(res.omnibus, v.blank_terms),
-    )
+    return withhold(res, verdict(md))
+
+
+#: Seconds of simultaneous holding that count as "any" when the trial table does not say
+#: (the protocol's default ``analysis.simultaneity_threshold``).
+DEFAULT_SIMULTANEITY = 0.5
 
 
 @dataclass
@@ -256,23 +355,32 @@ class HurdleResult:
     Attributes
     ----------
     any : MixedModelResult
-        Binomial GLMM of ``outcome > 0`` (whether it happened at all).
+        Binomial GLMM of ``outcome >= threshold`` (whether it happened).
     amount : MixedModelResult
         Gaussian LMM of ``log(outcome)`` in the trials where it happened (how much).
+    threshold : float
+        The seconds that counted as "it happened".
     """
 
     any: MixedModelResult
     amount: MixedModelResult
+    threshold: float = DEFAULT_SIMULTANEITY
 
 
 @fill_doc
-def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwargs: Any) -> HurdleResult:
+def fit_hurdle(
+    trials: pd.DataFrame,
+    formula: str,
+    engine: str = "auto",
+    threshold: float | None = None,
+    **kwargs: Any,
+) -> HurdleResult:
     """Hurdle model of a zero-heavy duration such as ``t_both``: any vs amount (Mullahy 1986).
 
     Many trials have no simultaneous holding at all (a zero), and the others
     a right-skewed duration; one Gaussian model mixes the two questions. The
-    hurdle splits them: a binomial GLMM of whether the duration is above zero
-    and a Gaussian LMM of its log where it is.
+    hurdle splits them: a binomial GLMM of whether the duration reached
+    ``threshold`` and a Gaussian LMM of its log where it did.
 
     Parameters
     ----------
@@ -280,6 +388,10 @@ def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwarg
     formula : str
         ``"t_both ~ condition * valence"``.
     %(engine)s
+    threshold : float, optional
+        Seconds that count as "any": default the trial table's (the protocol's
+        ``analysis.simultaneity_threshold``, which ``any_simultaneous`` uses too),
+        else 0.5 s; so the hurdle's first part is ``any_simultaneous``.
     **kwargs
         Passed to :func:`fit_mixed`.
 
@@ -299,11 +411,14 @@ def fit_hurdle(trials: pd.DataFrame, formula: str, engine: str = "auto", **kwarg
     lhs, rhs = (x.strip() for x in formula.split("~", 1))
     if lhs not in trials.columns:
         raise AnalysisError(f"hurdle: unknown column '{lhs}'")
+    if threshold is None:
+        threshold = trials.attrs.get("simultaneity_threshold") or DEFAULT_SIMULTANEITY
     t = trials.copy()
-    t[f"any_{lhs}"] = t[lhs] > 0
-    t[f"log_{lhs}"] = np.log(t[lhs].where(t[lhs] > 0))
+    reached = (t[lhs] >= threshold) & (t[lhs] > 0)
+    t[f"any_{lhs}"] = reached
+    t[f"log_{lhs}"] = np.log(t[lhs].where(reached))
     first = fit_mixed(t, f"any_{lhs} ~ {rhs}", engine=engine, family="binomial", **kwargs)
     second = fit_mixed(
         t.dropna(subset=[f"log_{lhs}"]), f"log_{lhs} ~ {rhs}", engine=engine, family="gaussian", **kwargs
     )
-    return HurdleResult(first, second)
+    return HurdleResult(first, second, float(threshold))

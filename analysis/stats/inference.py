@@ -26,11 +26,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .model_data import ModelData
+from .model_data import GROUP_ONLY, ModelData
 from .result import MixedModelResult
 
 #: The coefficient read as "the group effect" (deviation coding: group minus alone).
 GROUP_TERM = "condition[group-alone]"
+
+#: Effect sizes that are inferences on the group effect (withheld with it).
+GROUP_MEASURES = ("d_group", "TOST_p")
 
 
 def contrasts(md: ModelData) -> dict:
@@ -153,8 +156,52 @@ def contrast_results(md: ModelData, res: MixedModelResult, specs: dict) -> None:
     res.emms = pd.DataFrame(em, columns=["factor", "level", "estimate", "se", "df", "ci_low", "ci_high"])
 
 
+def _standardised(md: ModelData, beta: np.ndarray, comp: dict) -> tuple[dict, float]:
+    """R2, ICCs and d_group from fixed effects and variance components, all on one scale.
+
+    The scale is the variance an observation draws from: every random term, the
+    terms only group sessions have weighted by the share of group trials (Johnson
+    2014), and the residual; R2, the ICCs and ``d_group`` divide by the same total.
+    """
+    var_f = float(np.var(md.X.to_numpy() @ beta))
+    share = float(md.data["in_group"].mean())
+    var_re = {
+        c: max(float(v), 0.0) * (share if c in GROUP_ONLY else 1.0)
+        for c, v in comp.items()
+        if c != "residual"
+    }
+    resid = float(comp.get("residual", np.nan))
+    total_re = sum(var_re.values())
+    out = {
+        "R2_marginal": var_f / (var_f + total_re + resid),
+        "R2_conditional": (var_f + total_re) / (var_f + total_re + resid),
+    }
+    out.update({f"ICC_{c}": v / (total_re + resid) for c, v in var_re.items()})
+    cols = list(md.X.columns)
+    sd = float(np.sqrt(total_re + resid))
+    if GROUP_TERM in cols:
+        out["d_group"] = float(beta[cols.index(GROUP_TERM)]) / sd
+    return out, sd
+
+
+#: What each effect size is, for the table's ``note``.
+EFFECT_NOTES = {
+    "R2_marginal": "fixed effects (Nakagawa & Schielzeth 2013)",
+    "R2_conditional": "fixed and random effects",
+    "d_group": "group minus alone / sqrt(sum of variance components, group-only terms weighted by the "
+    "share of group trials) (Westfall, Kenny & Judd 2014)",
+}
+
+
 def effect_sizes(md: ModelData, res: MixedModelResult, tost_bound: float | None = None) -> pd.DataFrame:
-    """R2 (marginal, conditional), ICC per random term, standardised group effect, TOST.
+    """R2 (marginal, conditional), ICC per random term, standardised group effect with CIs, TOST.
+
+    All on one scale (:func:`_standardised`). CIs: percentiles of the parametric
+    bootstrap in ``res.boot`` (lme4 ``bootMer``: the whole model refitted to data
+    simulated from it, so the uncertainty of the variances is in them); without it
+    (statsmodels), ``d_group``'s CI is the group effect's CI divided by the
+    estimated SD (conditional on the variances, so somewhat too narrow) and the
+    others have none; ``note`` says which.
 
     Parameters
     ----------
@@ -166,7 +213,7 @@ def effect_sizes(md: ModelData, res: MixedModelResult, tost_bound: float | None 
     Returns
     -------
     pandas.DataFrame
-        measure, value, note.
+        measure, value, ci_low, ci_high, note.
 
     Examples
     --------
@@ -183,57 +230,52 @@ def effect_sizes(md: ModelData, res: MixedModelResult, tost_bound: float | None 
     Name: value, dtype: float64
     """
     beta = res.fixed["estimate"].to_numpy()
-    var_f = float(np.var(md.X.to_numpy() @ beta))
-    comp = res.random.set_index("component")["variance"]
-    weight = {"session_id": float(md.data["in_group"].mean())}
-    var_re = {c: float(v) * weight.get(c, 1.0) for c, v in comp.items() if c != "residual"}
-    resid = float(comp.get("residual", np.nan))
-    total_re = sum(var_re.values())
-    total = var_f + total_re + resid
-    rows = [
-        {
-            "measure": "R2_marginal",
-            "value": var_f / total,
-            "note": "fixed effects (Nakagawa & Schielzeth 2013)",
-        },
-        {
-            "measure": "R2_conditional",
-            "value": (var_f + total_re) / total,
-            "note": "fixed and random effects",
-        },
-    ]
-    for c, v in var_re.items():
-        rows.append(
-            {
-                "measure": f"ICC_{c}",
-                "value": v / (total_re + resid),
-                "note": "share of the non-fixed variance"
-                + (" (group trials' share)" if c == "session_id" else ""),
-            }
-        )
-    fx = res.fixed.set_index("term")
-    if GROUP_TERM in fx.index:
-        # every variance component a new participant x new clip observation draws from
-        denom = float(np.sqrt(comp.drop("residual", errors="ignore").clip(lower=0).sum() + resid))
-        est, se = float(fx.loc[GROUP_TERM, "estimate"]), float(fx.loc[GROUP_TERM, "se"])
-        rows.append(
-            {
-                "measure": "d_group",
-                "value": est / denom,
-                "note": "group minus alone / sqrt(sum of all variance components) (Westfall, Kenny & Judd 2014)",
-            }
-        )
-        if tost_bound is not None:
-            df = float(fx.loc[GROUP_TERM, "df"])
-            bound = tost_bound * denom
-            dist = sps.t(df) if np.isfinite(df) else sps.norm()
-            p_low = dist.sf((est + bound) / se)
-            p_high = dist.cdf((est - bound) / se)
-            rows.append(
-                {
-                    "measure": "TOST_p",
-                    "value": float(max(p_low, p_high)),
-                    "note": f"equivalence of the group effect within +/-{tost_bound:g} d (Lakens 2017)",
-                }
+    comp = res.random.set_index("component")["variance"].to_dict()
+    point, sd = _standardised(md, beta, comp)
+    boot = res.boot if res.boot is not None and len(res.boot) else None
+    draws = []
+    if boot is not None:
+        fixed_cols = list(md.X.columns)
+        for row in boot.itertuples(index=False):
+            d = dict(zip(boot.columns, row))
+            draws.append(
+                _standardised(md, np.array([d[c] for c in fixed_cols]), {c: d[c] for c in comp if c in d})[0]
             )
-    return pd.DataFrame(rows, columns=["measure", "value", "note"])
+    rows = []
+    for measure, value in point.items():
+        low = high = np.nan
+        how = ""
+        if draws:
+            vals = np.array([d.get(measure, np.nan) for d in draws], float)
+            vals = vals[np.isfinite(vals)]
+            if len(vals) >= 20:
+                low, high = np.percentile(vals, [2.5, 97.5])
+                how = f"; 95% CI: parametric bootstrap, {len(vals)} draws"
+        elif measure == "d_group":
+            g = res.fixed.set_index("term").loc[GROUP_TERM]
+            low, high = float(g["ci_low"]) / sd, float(g["ci_high"]) / sd
+            how = "; 95% CI: the group effect's CI over the estimated SD (conditional on the variances)"
+        note = EFFECT_NOTES.get(
+            measure,
+            "share of the non-fixed variance"
+            + (" (weighted by the share of group trials)" if measure[4:] in GROUP_ONLY else ""),
+        )
+        rows.append({"measure": measure, "value": value, "ci_low": low, "ci_high": high, "note": note + how})
+    if tost_bound is not None and "d_group" in point:
+        fx = res.fixed.set_index("term")
+        est, se = float(fx.loc[GROUP_TERM, "estimate"]), float(fx.loc[GROUP_TERM, "se"])
+        df = float(fx.loc[GROUP_TERM, "df"])
+        bound = tost_bound * sd
+        dist = sps.t(df) if np.isfinite(df) else sps.norm()
+        p_low = dist.sf((est + bound) / se)
+        p_high = dist.cdf((est - bound) / se)
+        rows.append(
+            {
+                "measure": "TOST_p",
+                "value": float(max(p_low, p_high)),
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "note": f"equivalence of the group effect within +/-{tost_bound:g} d (Lakens 2017)",
+            }
+        )
+    return pd.DataFrame(rows, columns=["measure", "value", "ci_low", "ci_high", "note"])

@@ -1,10 +1,16 @@
-"""The same mixed models through R's lme4 + lmerTest (``--engine lme4``).
+"""The mixed models through R's lme4 + lmerTest (the default engine when R is installed).
 
 The data and the fixed-effect design matrix are built in Python (exactly the
 columns statsmodels uses), written to a temporary CSV and fitted by
-``Rscript`` with ``lmer(y ~ 0 + X1 + ... + (1 | participant_id) +
-(1 | stimulus_id) + (0 + in_group | session_id), REML = TRUE)``; lmerTest
-gives Satterthwaite df and t tests. Term names therefore match statsmodels'.
+``Rscript`` with ``lmer(y ~ 0 + X1 + ... + <random part>, REML = TRUE)``, the
+random part being the terms of :data:`R_TERMS` the design identifies (up to
+``(1 | participant_id) + (1 | stimulus_id) + (0 + in_group | session_id) +
+(1 | stimulus_condition) + (1 | participant_valence) + (0 + in_group |
+session_stimulus)``, composite factors built in Python); lmerTest gives
+Satterthwaite (or Kenward-Roger) df and t tests. Term names therefore match
+statsmodels'. Yes/no and count outcomes go to ``glmer`` (counts with an
+exposure offset and an observation-level random effect; likelihood-ratio tests
+of terms); a parametric bootstrap (``bootMer``) can back the effect sizes' CIs.
 """
 
 from __future__ import annotations
@@ -29,8 +35,7 @@ args <- commandArgs(trailingOnly = TRUE)
 suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 d <- read.csv(args[1], stringsAsFactors = FALSE)
 spec <- fromJSON(readLines(args[2], warn = FALSE), simplifyVector = TRUE, simplifyMatrix = TRUE)
-for (f in c("participant_id", "stimulus_id", "session_id", "stimulus_condition", "participant_valence"))
-  if (!is.null(d[[f]])) d[[f]] <- factor(d[[f]])
+for (f in intersect(names(d), spec$grouping)) d[[f]] <- factor(d[[f]])
 form <- as.formula(spec$formula)
 ddf <- spec$ddf
 if (ddf == "Kenward-Roger" && !requireNamespace("pbkrtest", quietly = TRUE)) ddf <- "Satterthwaite"
@@ -58,6 +63,19 @@ if (spec$mixed) {
   msgs <- c(msgs, conv, if (singular) "boundary (singular) fit" else character(0))
   rand <- list(component = vc$grp, variance = vc$vcov)
   converged <- length(conv) == 0
+  if (glmm) for (nm in names(spec$contrasts)) {
+    # likelihood-ratio test of a term: the model without its columns against the full one
+    L <- spec$contrasts[[nm]]$L
+    if (is.null(dim(L))) L <- matrix(L, nrow = 1)
+    if (!isTRUE(spec$contrasts[[nm]]$joint)) next
+    keep <- spec$fixed_cols[colSums(abs(L)) == 0]
+    rhs <- paste(c("0", keep, spec$extra_terms), collapse = " + ")
+    red <- catch(glmer(as.formula(paste("y ~", rhs)), data = d, family = fam,
+                       control = glmerControl(optimizer = "bobyqa")))
+    a <- catch(anova(red, fit))
+    chi <- a$Chisq[2]; q <- a$Df[2]
+    tests[[nm]] <- list(F = chi / q, df1 = q, df2 = Inf, p = a[["Pr(>Chisq)"]][2])
+  }
   for (nm in if (glmm) character(0) else names(spec$contrasts)) {
     L <- spec$contrasts[[nm]]$L
     if (is.null(dim(L))) L <- matrix(L, nrow = 1)
@@ -70,18 +88,31 @@ if (spec$mixed) {
                           stat = r[["t value"]], p = r[["Pr(>|t|)"]])
     }
   }
+  boot <- NULL
+  if (!glmm && spec$boot > 0) {
+    # parametric bootstrap (lme4 bootMer): fixed effects and variances of data simulated from the fit
+    set.seed(spec$seed)
+    draw <- function(m) {
+      vc <- as.data.frame(VarCorr(m))
+      c(fixef(m), setNames(vc$vcov, vc$grp))
+    }
+    plain <- as(fit, "lmerMod")  # refits without lmerTest's df machinery
+    b <- catch(bootMer(plain, draw, nsim = spec$boot, use.u = FALSE, type = "parametric"))
+    boot <- list(names = names(b$t0), draws = unname(b$t))
+  }
 } else {
   co <- summary(fit)$coefficients
   co <- cbind(co[, 1:2, drop = FALSE], df = fit$df.residual, co[, 3:4, drop = FALSE])
   rand <- list(component = "Residual", variance = if (glmm) NA else summary(fit)$sigma^2)
   converged <- TRUE
   singular <- FALSE
+  boot <- NULL
 }
 out <- list(term = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2]),
             df = unname(co[, 3]), stat = unname(co[, 4]), p_val = unname(co[, 5]),
             random = rand, converged = converged, warnings = unique(msgs), seconds = secs,
             loglik = as.numeric(logLik(fit)), singular = singular, tests = tests,
-            ddf = if (glmm) "Wald z" else ddf, vcov = unname(as.matrix(vcov(fit))),
+            ddf = if (glmm) "Wald z" else ddf, vcov = unname(as.matrix(vcov(fit))), boot = boot,
             versions = list(R = paste(R.version$major, R.version$minor, sep = "."),
                             lme4 = as.character(packageVersion("lme4")),
                             lmerTest = as.character(packageVersion("lmerTest")),
@@ -97,6 +128,8 @@ R_TERMS = {
     "session_id": "(0 + in_group | session_id)",
     "stimulus_condition": "(1 | stimulus_condition)",
     "participant_valence": "(1 | participant_valence)",
+    "session_stimulus": "(0 + in_group | session_stimulus)",
+    "observation": "(1 | observation)",
 }
 
 
@@ -187,7 +220,12 @@ _R_GROUPING = (
     "in_group",
     "stimulus_condition",
     "participant_valence",
+    "session_stimulus",
+    "observation",
 )
+
+#: The grouping factors among them (R turns these columns into factors).
+R_FACTORS = [c for c in _R_GROUPING if c != "in_group"]
 
 
 def r_frame(md) -> tuple[pd.DataFrame, dict]:
@@ -202,6 +240,8 @@ def r_frame(md) -> tuple[pd.DataFrame, dict]:
     for c in _R_GROUPING:
         if c in md.data.columns:
             frame[c] = md.data[c].to_numpy()
+    if getattr(md, "offset", None) is not None:
+        frame["log_exposure"] = np.log(md.data[md.offset].astype(float).to_numpy())
     return frame, names
 
 
@@ -212,6 +252,8 @@ def fit_lme4(
     contrasts: dict | None = None,
     ddf: str = "Satterthwaite",
     family: str = "gaussian",
+    n_boot: int = 0,
+    seed: int = 1,
 ) -> MixedModelResult:
     """Fit a :class:`~analysis.stats.model_data.ModelData` with lme4 + lmerTest via Rscript.
 
@@ -228,6 +270,9 @@ def fit_lme4(
     %(ddf)s
     family : {"gaussian", "binomial", "poisson"}
         ``glmer`` (Laplace, Wald z tests, logit/log link) for the non-Gaussian ones.
+    n_boot, seed : int
+        Parametric bootstrap draws (lme4 ``bootMer``) of the fixed effects and
+        variances of a Gaussian model, in ``result.boot`` (a DataFrame; 0: none).
 
     Returns
     -------
@@ -252,13 +297,20 @@ def fit_lme4(
     from scipy import stats as sps
 
     frame, names = r_frame(md)
-    fixed = "y ~ 0 + " + " + ".join(names)
-    formula = f"{fixed} + {' + '.join(R_TERMS[r] for r in md.random)}" if md.random else fixed
+    extra = [R_TERMS[r] for r in md.random]
+    if md.offset is not None:
+        extra.insert(0, "offset(log_exposure)")
+    formula = "y ~ " + " + ".join(["0", *names, *extra])
     spec = {
         "formula": formula,
         "mixed": bool(md.random),
         "ddf": ddf,
         "family": family,
+        "fixed_cols": list(names),
+        "boot": int(n_boot),
+        "seed": int(seed),
+        "extra_terms": extra,
+        "grouping": R_FACTORS,
         "contrasts": {
             k: {"L": np.asarray(v["L"], float).tolist(), "joint": bool(v["joint"])}
             for k, v in (contrasts or {}).items()
@@ -301,6 +353,8 @@ def fit_lme4(
     rand = rand.sort_values("component", key=lambda s: s.map(order)).reset_index(drop=True)
     rand["sd"] = np.sqrt(rand["variance"].clip(lower=0))
     full = f"{md.formula} + {md.random_formula()}" if md.random else md.formula
+    if md.offset is not None:
+        full = full.replace(" + ", f" + offset(log({md.offset})) + ", 1) if md.random else full
     converged = bool(_one(out["converged"]))
     secs = _one(out["seconds"])
     loglik = _one(out["loglik"])
@@ -327,5 +381,9 @@ def fit_lme4(
         res.vcov = np.asarray(out["vcov"], float).reshape(len(est), len(est))
     res.family = family
     res.tests = tests
+    boot = out.get("boot")
+    if boot and boot.get("draws"):
+        cols = [names.get(c, "residual" if c == "Residual" else c) for c in boot["names"]]
+        res.boot = pd.DataFrame(np.asarray(boot["draws"], float), columns=cols)
     res.versions = {k: _one(v) for k, v in (out.get("versions") or {}).items()}
     return res

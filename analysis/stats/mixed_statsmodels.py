@@ -1,10 +1,13 @@
-"""Linear mixed models with statsmodels MixedLM (the default engine).
+"""Linear mixed models with statsmodels MixedLM (the labelled fallback engine, used without R).
 
 Crossed random effects follow the statsmodels recipe: the whole data set is
-one group and each random factor is a variance component (participants,
-stimuli, and group sessions; alone participants have no session column, so
-the session component only touches group sessions, as lme4's
-``(0 + in_group | session_id)``). Fitted by REML; tests are Wald z tests.
+one group and each random term is a variance component (participants,
+stimuli, group sessions, clip x condition, participant x valence, group
+session x clip). Alone participants have no session column, so the session
+and session x clip components only touch group sessions, as lme4's
+``(0 + in_group | session_id)`` and ``(0 + in_group | session_id:stimulus_id)``.
+Fitted by REML; tests are Wald z tests (too narrow with few clips or group
+sessions: the default engine is lme4 with Satterthwaite df).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .model_data import ModelData
+from .model_data import GROUP_ONLY, ModelData
 from .result import FIXED_COLUMNS, MixedModelResult
 
 
@@ -151,7 +154,7 @@ def mixedlm_model(md: ModelData):
     d = md.data
     names, colnames, mats = [], [], []
     for comp in md.random:
-        weight = d["in_group"].to_numpy() if comp == "session_id" else None
+        weight = d["in_group"].to_numpy() if comp in GROUP_ONLY else None
         cols, Z = _indicators(d[comp], weight)
         names.append(comp)
         colnames.append([cols])

@@ -53,8 +53,7 @@ class ModelData:
     X : pandas.DataFrame
         Fixed-effect design matrix (patsy column names).
     random : list of str
-        Variance components fitted: ``participant_id``, ``stimulus_id``,
-        ``session_id`` (group sessions only) where the data identify them.
+        Variance components fitted (keys of :data:`RANDOM_TERMS`) where the data identify them.
     n_dropped : int
         Trials left out (excluded, face-excluded for facial outcomes, missing values).
     notes : list of str
@@ -73,6 +72,8 @@ class ModelData:
     left_out : dict
         ``excluded``, ``face_excluded`` (facial outcomes only) and ``missing``
         (column -> trials with no value there, among those not excluded): counted apart.
+    offset : str or None
+        Exposure column of a count model (its log is the offset), e.g. ``clip_duration``.
     """
 
     formula: str
@@ -89,6 +90,7 @@ class ModelData:
     factors: dict = field(default_factory=dict)
     design_info: object = None
     left_out: dict = field(default_factory=dict)
+    offset: str | None = None
 
     def n_levels(self) -> dict:
         """N per level: participants, group sessions, stimuli, observations."""
@@ -147,7 +149,12 @@ RANDOM_TERMS = {
     "session_id": "(0 + in_group | session_id)",
     "stimulus_condition": "(1 | stimulus_id:condition)",
     "participant_valence": "(1 | participant_id:valence)",
+    "session_stimulus": "(0 + in_group | session_id:stimulus_id)",
+    "observation": "(1 | observation)",
 }
+
+#: Random terms that only group sessions have (their column is ``in_group``: 0 for alone participants).
+GROUP_ONLY = ("session_id", "session_stimulus")
 
 #: Fewer clips than this per valence level (or in all, without valence): the
 #: clip-by-condition variance is not separable from the fixed cell means (Westfall et al. 2014).
@@ -308,6 +315,17 @@ def _random_structure(data: pd.DataFrame, rhs_names: set[str]) -> tuple[list[str
                 f"{RANDOM_TERMS['participant_valence']} dropped: participants saw about one clip "
                 "per valence level, so their own valence response is the residual"
             )
+    if n_groups >= 2:
+        # the moment a group shares on one clip (contagion): needs two or more members per
+        # session x clip, else it is that member's residual
+        cells = data.loc[data["in_group"] > 0].groupby(["session_id", "stimulus_id"]).size()
+        if (cells >= 2).sum() >= 2:
+            random.append("session_stimulus")
+        else:
+            dropped.append(
+                f"{RANDOM_TERMS['session_stimulus']} dropped: fewer than two group session x clip "
+                "cells with two or more members, so a group's shared response to a clip is the residual"
+            )
     return random, dropped
 
 
@@ -449,6 +467,7 @@ def model_data(
     check_option("coding", coding, CODINGS, error=AnalysisError)
     data["in_group"] = (data["condition"] == "group").astype(float)
     data["stimulus_condition"] = data["stimulus_id"] + ":" + data["condition"]
+    data["session_stimulus"] = data["session_id"] + ":" + data["stimulus_id"]
     if "valence" in data.columns:
         data["participant_valence"] = data["participant_id"] + ":" + data["valence"]
     data = data.reset_index(drop=True)

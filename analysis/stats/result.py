@@ -17,7 +17,7 @@ SIMPLIFICATION_RULE = (
     "Start from the maximal structure the design identifies (terms it cannot identify are "
     "dropped before fitting, each with its reason). If the fit is singular, drop the random "
     "term with the smallest variance, the most complex first on ties (participant:valence, "
-    "stimulus:condition, session, stimulus, participant), refit, and repeat until the fit "
+    "session:stimulus, stimulus:condition, session, stimulus, participant), refit, and repeat until the fit "
     "is not singular or one random term is left; fixed effects are never changed."
 )
 
@@ -81,6 +81,11 @@ class MixedModelResult:
     left_out : dict
         Trials not used and why: ``excluded``, ``face_excluded`` and ``missing``
         (outcome or predictor missing, per column), counted apart.
+    n_by_condition : dict
+        Condition -> (participants, trials) the model used.
+    boot : pandas.DataFrame or None
+        Parametric bootstrap draws (one row each) of the fixed effects and variance
+        components, behind the effect sizes' CIs (lme4 only).
     """
 
     engine: str
@@ -109,6 +114,8 @@ class MixedModelResult:
     reference: dict = field(default_factory=dict)
     contrast_matrices: dict = field(default_factory=dict)
     left_out: dict = field(default_factory=dict)
+    boot: pd.DataFrame | None = None
+    n_by_condition: dict = field(default_factory=dict)
 
     def n_table(self) -> pd.DataFrame:
         """N per level as a two-column table (level, n)."""
@@ -137,6 +144,9 @@ class MixedModelResult:
             "reference_levels": self.reference,
             "contrasts": self.contrast_matrices,
             "left_out": self.left_out,
+            "n_by_condition": {
+                c: {"participants": p, "trials": t} for c, (p, t) in self.n_by_condition.items()
+            },
         }
 
     def write(self, stem: str | Path, info: dict[str, Any] | None = None) -> list[Path]:

@@ -19,7 +19,7 @@ from coaffect.formats.tables import derivatives_dir
 
 from ..docstrings import fill_doc
 from .anova import MixedAnova, mixed_anova_table, slug
-from .fit import ENGINES, HurdleResult, fit_hurdle, fit_mixed
+from .fit import DEFAULT_BOOT, ENGINES, HurdleResult, fit_hurdle, fit_mixed, withheld
 from .result import MixedModelResult
 
 __all__ = [
@@ -148,6 +148,7 @@ def run_stats(
     strict: bool = False,
     reference: dict | None = None,
     ddf: str = "Satterthwaite",
+    n_boot: int = 0,
 ) -> StatsResult:
     """Fit every formula (and a mixed ANOVA per outcome); nothing is written.
 
@@ -164,6 +165,7 @@ def run_stats(
         (a model needing facial measures is skipped when no faces were scored).
     %(reference)s
     %(ddf)s
+    %(n_boot)s
 
     Returns
     -------
@@ -194,7 +196,7 @@ def run_stats(
     out = StatsResult(info={**_trial_info(trials), "python_versions": python_versions()})
     for i, formula in enumerate(formulas, start=1):
         try:
-            res = fit_mixed(trials, formula, engine, reference=reference, ddf=ddf)
+            res = fit_mixed(trials, formula, engine, reference=reference, ddf=ddf, n_boot=n_boot)
         except AnalysisError as exc:
             if strict:
                 raise
@@ -210,10 +212,17 @@ def run_stats(
                 dvs.append(dv)
         for dv in dvs:
             try:
-                out.anovas.append(mixed_anova_table(trials, dv))
+                aov = mixed_anova_table(trials, dv)
             except (AnalysisError, ValueError, KeyError, ArithmeticError) as exc:
                 msg = getattr(exc, "message", str(exc))
                 out.skipped.append(msg if msg.startswith("anova") else f"anova {dv}: {msg}")
+                continue
+            verdicts = [m.verdict for m in out.models if m.verdict and m.formula.split("~")[0].strip() == dv]
+            if verdicts:  # the same design: condition's tests are withheld here too
+                aov.info["verdict"] = verdicts[0]
+                aov.anova = withheld(aov.anova, "source", ("condition", "Interaction"))
+                aov.pairwise = withheld(aov.pairwise, "contrast", ("condition",))
+            out.anovas.append(aov)
     return out
 
 
@@ -225,6 +234,7 @@ def stats_for_study(
     ddf: str = "Satterthwaite",
     trials: pd.DataFrame | None = None,
     progress: bool = False,
+    n_boot: int = DEFAULT_BOOT,
 ) -> StatsResult:
     """The trial table of a study, then :func:`run_stats` on it with the protocol's models.
 
@@ -237,6 +247,7 @@ def stats_for_study(
     trials : pandas.DataFrame, optional
         The study's trial table, when already built (not built again).
     %(progress)s
+    %(n_boot)s
 
     Returns
     -------
@@ -259,7 +270,7 @@ def stats_for_study(
     if trials is None:
         trials = trial_table(study, progress=progress)
     formulas = _formulas(formulas) if formulas else list(study.settings.models)
-    out = run_stats(trials, formulas, engine=engine, ddf=ddf)
+    out = run_stats(trials, formulas, engine=engine, ddf=ddf, n_boot=n_boot)
     out.notes = study_notes(study, trials)
     out.trials, out.dataset = trials, study.path
     return out
@@ -272,6 +283,7 @@ def stats_for_dataset(
     engine: str = "auto",
     progress: bool = False,
     ddf: str = "Satterthwaite",
+    n_boot: int = DEFAULT_BOOT,
 ) -> StatsResult:
     """:func:`stats_for_study` on a dataset folder (what ``coaffect stats`` runs, then writes).
 
@@ -283,6 +295,7 @@ def stats_for_dataset(
     %(engine)s
     %(progress)s
     %(ddf)s
+    %(n_boot)s
 
     Returns
     -------
@@ -294,7 +307,7 @@ def stats_for_dataset(
     >>> out.models[0].reference, len(out.info["protocol_sha256"])
     ({'condition': 'alone', 'valence': 'bittersweet'}, 64)
     """
-    return stats_for_study(dataset_dir, formulas, engine=engine, ddf=ddf, progress=progress)
+    return stats_for_study(dataset_dir, formulas, engine=engine, ddf=ddf, progress=progress, n_boot=n_boot)
 
 
 def study_notes(study, trials: pd.DataFrame) -> list[str]:

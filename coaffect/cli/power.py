@@ -21,15 +21,27 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--effect",
         type=float,
-        default=0.25,
-        dest="smile_group_effect",
-        help="true group effect in residual SDs (0.25)",
+        default=0.2,
+        help="true group effect as d, the scale of the model's d_group (0.2)",
     )
+    parser.add_argument("--target", type=float, default=0.8, help="power to reach (0.8)")
     parser.add_argument("--sd-participant", type=float, default=0.35)
     parser.add_argument("--sd-stimulus", type=float, default=0.25)
     parser.add_argument("--sd-session", type=float, default=0.15)
     parser.add_argument("--sd-stimulus-condition", type=float, default=0.15)
     parser.add_argument("--sd-participant-valence", type=float, default=0.2)
+    parser.add_argument("--sd-session-stimulus", type=float, default=0.15, help="session x clip (contagion)")
+    parser.add_argument("--sd-residual-group", type=float, default=None, help="residual SD in groups (1)")
+    parser.add_argument(
+        "--p-dropout-alone", type=float, default=0.02, help="trials whose face is lost, alone"
+    )
+    parser.add_argument("--p-dropout-group", type=float, default=0.06, help="... in groups")
+    parser.add_argument(
+        "--face-loss-expression",
+        type=float,
+        default=0.0,
+        help="log-odds of losing a face per SD of smile (0)",
+    )
     parser.add_argument("--sims", type=int, default=200, help="studies per design (default 200)")
     parser.add_argument("--engine", choices=("auto", "lme4", "statsmodels"), default="auto")
     add_cluster_arguments(parser)
@@ -41,9 +53,16 @@ def run(args) -> int:
     from analysis.simulate.study import SimulationSpec
 
     grid = (args.group_sessions, args.alone, args.clips)
-    run = {"n_sims": args.sims, "engine": args.engine, "scheduler": args.scheduler, "workers": args.workers}
+    run = {
+        "n_sims": args.sims,
+        "engine": args.engine,
+        "scheduler": args.scheduler,
+        "workers": args.workers,
+        "effect": args.effect,
+        "target": args.target,
+    }
     result = power_analysis(SimulationSpec.from_options(vars(args)), *grid, **run)
-    tsv, png = result.write(args.out)
+    tsv, png, txt = result.write(args.out)
     print("\n".join(result.lines()))
-    print(f"tables: {tsv}  plot: {png}")
+    print(f"tables: {tsv}  plot: {png}  text: {txt}")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Library parameters shown as the verb's own words.
-FLAGS = {"formulas": "--formula", "out_dir": "--out"}
+FLAGS = {"formulas": "--formula", "out_dir": "--out", "n_boot": "--boot"}
 HELP = "analyse a dataset (trials, time courses, coherence, synchrony, models) into an HTML report"
 EXAMPLE = "coaffect report sim-data"
 
@@ -25,6 +25,12 @@ def add_arguments(parser) -> None:
         default=None,
         help="model formula (repeatable; default: the protocol's analysis.models)",
     )
+    parser.add_argument(
+        "--boot",
+        type=int,
+        default=200,
+        help="parametric bootstrap draws for effect-size CIs (default 200; 0: none)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -32,7 +38,12 @@ def run(args) -> int:
     from analysis.report import build_report
 
     analysed = build_report(
-        args.dataset, out_dir=args.out, engine=args.engine, formulas=args.formula, progress=not args.quiet
+        args.dataset,
+        out_dir=args.out,
+        engine=args.engine,
+        formulas=args.formula,
+        progress=not args.quiet,
+        n_boot=args.boot,
     )
     print(analysed.report_path)
     return 0

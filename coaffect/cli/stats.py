@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Library parameters shown as the verb's own words.
-FLAGS = {"formulas": "--formula", "out_dir": "--out", "dataset_dir": "DATASET"}
+FLAGS = {"formulas": "--formula", "out_dir": "--out", "dataset_dir": "DATASET", "n_boot": "--boot"}
 HELP = "fit mixed-effects models (lme4 when R is installed, else statsmodels) and a mixed ANOVA on a dataset"
 EXAMPLE = "coaffect stats sim-data --formula 'AU12 ~ condition * valence' --engine lme4"
 
@@ -31,6 +31,12 @@ def add_arguments(parser) -> None:
         help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
     )
     parser.add_argument(
+        "--boot",
+        type=int,
+        default=200,
+        help="parametric bootstrap draws for effect-size CIs (default 200; 0: none)",
+    )
+    parser.add_argument(
         "--out", default=None, help="folder for the tables (default DATASET/derivatives/coaffect/stats)"
     )
 
@@ -40,7 +46,7 @@ def run(args) -> int:
 
     from analysis.stats import stats_for_dataset
 
-    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, ddf=args.ddf)
+    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, ddf=args.ddf, n_boot=args.boot)
     with pd.option_context(
         "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format
     ):

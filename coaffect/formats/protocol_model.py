@@ -367,7 +367,7 @@ class Analysis(_Strict):
     coherence_lag: Optional[Annotated[float, Field(ge=-5, le=10)]] = Field(
         None,
         description="Face-after-button lag in seconds (negative: face before button); "
-        "default: chosen by leave-one-participant-out cross-validation over -5..+5 s.",
+        "default: chosen per button pair by leave-one-session-out cross-validation over -5..+5 s.",
     )
     min_face_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
         0.5, description="Trials with a smaller share of frames with a face are excluded."
