@@ -164,7 +164,7 @@ def verdict(md: ModelData) -> Verdict:
 
 #: Columns that carry an inference (tests, intervals, standardised effects): withheld alike
 #: for every row about a factor the design cannot support (:func:`withhold`).
-INFERENCE_COLUMNS = ("stat", "p_val", "ci_low", "ci_high", "F", "df1", "df2", "value")
+INFERENCE_COLUMNS: tuple[str, ...] = ("stat", "p_val", "ci_low", "ci_high", "F", "df1", "df2", "value")
 INFERENCE_COLUMNS += ("p_unc", "p_corr", "T", "np2", "hedges", "bf10")  # pingouin's names
 
 
