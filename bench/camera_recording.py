@@ -109,22 +109,11 @@ def presentation(with_cameras: bool, clips: list[str], tmp: Path, run: int = 0) 
     proto = tmp / f"bench-{'cams' if with_cameras else 'nocams'}.yaml"
     proto.write_text(yaml.safe_dump(data, sort_keys=False))
     out = tmp / f"data-{'cams' if with_cameras else 'nocams'}-{run}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "coaffect.cli",
-        "run",
-        str(proto),
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02,P03",
-        "--simulate",
-        "--session-id",
-        "B1",
-        "--output",
-        str(out),
-    ] + ([] if with_cameras else ["--no-cameras"])
+    group = ["--condition", "group", "--participants", "P01,P02,P03", "--session-id", "B1"]
+    coaffect_run = [sys.executable, "-m", "coaffect.cli", "run", str(proto)]
+    cmd = [*coaffect_run, *group, "--simulate", "--output", str(out)]
+    if not with_cameras:
+        cmd.append("--no-cameras")
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
         return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed"}

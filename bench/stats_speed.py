@@ -38,10 +38,11 @@ from analysis.study.load import load_study  # noqa: E402
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--alone", type=int, default=80)
-    ap.add_argument("--groups", type=int, default=40)
+    # the study's flags are stored under SimulationSpec's field names (as coaffect power does)
+    ap.add_argument("--alone", dest="n_alone", type=int, default=80)
+    ap.add_argument("--groups", dest="n_group_sessions", type=int, default=40)
     ap.add_argument("--group-size", type=int, default=3)
-    ap.add_argument("--clips", type=int, default=12)
+    ap.add_argument("--clips", dest="n_clips", type=int, default=12)
     ap.add_argument("--clip-duration", type=float, default=10.0)
     ap.add_argument("--fps", type=float, default=2.0)
     ap.add_argument("--formula", default="AU12 ~ condition * valence")
@@ -49,19 +50,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="coaffect-bench-") as tmp:
         t0 = time.perf_counter()
-        ds = simulate_study(
-            Path(tmp) / "sim",
-            SimulationSpec(
-                n_alone=args.alone,
-                n_group_sessions=args.groups,
-                group_size=args.group_size,
-                n_clips=args.clips,
-                clip_duration=args.clip_duration,
-                fps=args.fps,
-                seed=7,
-            ),
-            progress=True,
-        )
+        spec = SimulationSpec.from_options({**vars(args), "seed": 7})
+        ds = simulate_study(Path(tmp) / "sim", spec, progress=True)
         t1 = time.perf_counter()
         trials = trial_table(load_study(ds), measures=["AU12"], progress=True)
         t2 = time.perf_counter()

@@ -17,11 +17,13 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import pytest
-from test_runner_kit import PY, ROOT, make_study
+from test_runner_kit import PY, ROOT, coaffect, make_study
 
 from coaffect.formats.session_reader import read_session
 from conftest import require_tool
@@ -37,16 +39,29 @@ GIF = "single/head-pose-face-detection-male.gif"  # one face, replayed in a loop
 LOSS_BOUND_S = 1.0
 
 
-def _start(args, log: Path) -> subprocess.Popen:
+def _start(args, log: Path, env: dict | None = None) -> subprocess.Popen:
     """``coaffect run ...`` in its own process group (as a terminal runs it)."""
     fh = open(log, "w")
     return subprocess.Popen(
         [PY, "-m", "coaffect.cli", "run", *map(str, args)],
         cwd=ROOT,
+        env=env,
         stdout=fh,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+@contextmanager
+def _running(args, log: Path, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """:func:`_start`, and the process killed on the way out if the test left it running."""
+    proc = _start(args, log, env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _wait(cond, timeout: float, what: str):
@@ -219,8 +234,7 @@ def test_signal_stops_cleanly_prints_resume_command_and_resume_keeps_clip_summar
     proto, data = study
     sdir = data / "ses-S1"
     cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
-    proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
-    try:
+    with _running([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log") as proc:
         clock_zero = _wait(lambda: _meta(sdir), 60, "session.json")["clock_zero_perf"]
         _wait(lambda: _in_trial(sdir, 2), 60, "clip 2")
         time.sleep(0.4)
@@ -231,10 +245,6 @@ def test_signal_stops_cleanly_prints_resume_command_and_resume_keeps_clip_summar
         else:
             os.kill(proc.pid, sig)
         code = proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     out = (tmp_path / "run1.log").read_text()
     _all_gone(pids)
     assert code == 128 + sig, out
@@ -263,13 +273,7 @@ def test_signal_stops_cleanly_prints_resume_command_and_resume_keeps_clip_summar
         return  # both stops leave the same aborted session: its resume is run once, after SIGTERM
 
     # the printed command, as typed (coaffect = python -m coaffect.cli), plus this test's flag
-    r = subprocess.run(
-        [PY, "-m", "coaffect.cli", *resume_cmd[1:], "--skip-button-check"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = coaffect(*resume_cmd[1:], "--skip-button-check")
     assert r.returncode == 0, r.stderr
     s = read_session(sdir)
     assert s.status == "complete"
@@ -288,16 +292,11 @@ def test_sigterm_while_the_cameras_open_leaves_no_traceback_and_no_half_folder(s
     proto, data = study
     sdir = data / "ses-S1"
     cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
-    proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
-    try:
+    with _running([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log") as proc:
         _wait(lambda: (sdir / "session.json").exists(), 60, "session.json")  # cameras open next
         pids = _capture_pids(proc)
         os.kill(proc.pid, signal.SIGTERM)
         code = proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     out = (tmp_path / "run1.log").read_text()
     _all_gone(pids)
     assert "Traceback" not in out

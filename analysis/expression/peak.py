@@ -109,12 +109,14 @@ def trial_peaks(frames: pd.DataFrame, measures: list[str], keys=("participant_id
     frames : pandas.DataFrame
         One row per frame: ``keys``, ``t`` and the measures (NaN where unusable).
     measures : list of str
+        Columns of ``frames`` to take the peak of.
     keys : tuple of str
+        Columns naming one trial of one participant; the frames of each are one series.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``keys``.
+        One row per ``keys`` value (the index), one ``M_peak`` column per measure.
 
     Examples
     --------

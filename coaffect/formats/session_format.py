@@ -46,6 +46,11 @@ class TableSpec:
         return [c.name for c in self.columns]
 
 
+# Columns that mean the same in several tables: one definition each.
+_TRIAL = Column("trial", "int", "", "1-based trial number.")
+_SEAT = Column("seat", "str", "", "Seat id from the protocol.")
+_KEY_ACTION = Column("action", "str", "", "down or up.")
+
 #: Every ``trial_type`` of events.tsv.
 EVENT_TYPES = (
     "consent",
@@ -78,12 +83,7 @@ EVENTS = TableSpec(
     (
         Column("onset", "float", "s", "Start on the session clock (flip that showed it)."),
         Column("duration", "float", "s", "Length; offset = onset + duration (flip after the last frame)."),
-        Column(
-            "trial_type",
-            "str",
-            "",
-            ", ".join(EVENT_TYPES) + ".",
-        ),
+        Column("trial_type", "str", "", ", ".join(EVENT_TYPES) + "."),
         Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
         Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
         Column("detail", "str", "", "Free text, e.g. frames shown/dropped for clips.", required=False),
@@ -96,9 +96,9 @@ BUTTONS = TableSpec(
     "in every phase; hold intervals are rebuilt from these rows.",
     (
         Column("t", "float", "s", "Time of the key event on the session clock."),
-        Column("action", "str", "", "down or up."),
+        _KEY_ACTION,
         Column("participant_id", "str", "", "Pseudonym of the participant on that seat."),
-        Column("seat", "str", "", "Seat id from the protocol."),
+        _SEAT,
         Column("button", "str", "", "happy or sad."),
         Column("key", "str", "", "Key name (PsychoPy)."),
     ),
@@ -108,7 +108,7 @@ RATINGS = TableSpec(
     "ratings.tsv",
     "Post-clip ratings, one row per participant x item x trial.",
     (
-        Column("trial", "int", "", "1-based trial number."),
+        _TRIAL,
         Column("stimulus_id", "str", "", "Clip that was rated."),
         Column("participant_id", "str", "", "Pseudonym."),
         Column("item", "str", "", "Rating item id from the protocol."),
@@ -125,7 +125,7 @@ FLIPS = TableSpec(
     "One row per screen flip while a clip plays (dropped-frame audit).",
     (
         Column("t", "float", "s", "Flip time on the session clock."),
-        Column("trial", "int", "", "1-based trial number."),
+        _TRIAL,
         Column("stimulus_id", "str", "", "Clip playing."),
         Column(
             "frame",
@@ -172,7 +172,7 @@ PARTICIPANTS = TableSpec(
         Column("participant_id", "str", "", "Pseudonym, unique in the dataset."),
         Column("condition", "str", "", "alone or group."),
         Column("session_id", "str", "", "Session the participant took part in."),
-        Column("seat", "str", "", "Seat id from the protocol."),
+        _SEAT,
     ),
 )
 
@@ -252,7 +252,7 @@ SIMULATED_KEYS = TableSpec(
             "t_sent", "float", "s", "Session time just before the action was sent (in-process or xdotool)."
         ),
         Column("t_sent_end", "float", "s", "Session time just after it was sent."),
-        Column("action", "str", "", "down or up."),
+        _KEY_ACTION,
         Column("key", "str", "", "Key name."),
         Column("seat", "str", "", "Seat id; empty for experimenter keys.", required=False),
         Column("button", "str", "", "happy or sad; empty for experimenter keys.", required=False),
