@@ -280,12 +280,12 @@ def test_face_loss_by_condition_and_bounds_on_the_group_effect():
 
 def test_docs_say_what_the_code_does(root):
     """The mismatches issue 23 listed stay fixed."""
-    from analysis.expression.geometry import _MODEL_IDX
+    from analysis.expression.frontal import RIGID
     from analysis.stats import mixed_statsmodels
     from analysis.stats.model_data import RANDOM_TERMS
     from coaffect.formats.faces_schema import column_docs
 
-    assert f"to {len(_MODEL_IDX)} rigid landmarks" in column_docs()["yaw"]["Description"]
+    assert f"to {len(RIGID)} rigid landmarks" in column_docs()["yaw"]["Description"]
     assert "default engine" not in mixed_statsmodels.__doc__.splitlines()[0]
     text = (root / "docs" / "analyse.md").read_text(encoding="utf-8")
     block = text.split("#### Random part", 1)[1].split("```", 2)[1]

@@ -317,10 +317,10 @@ def coherence_table(
     >>> res = coherence_table(study, trials, lag=1.0)
     >>> res.table.groupby(["condition", "button"])["z_above_chance"].mean().round(3)
     condition  button
-    alone      happy     0.183
-               sad       0.375
-    group      happy     0.241
-               sad       0.299
+    alone      happy     0.396
+               sad       0.334
+    group      happy     0.298
+               sad       0.302
     Name: z_above_chance, dtype: float64
     """
     if lag is None:

@@ -173,7 +173,7 @@ def build_report(
     --------
     >>> a = build_report(analyse_study(sim, engine="statsmodels"), tmp / "report")
     >>> a.report_path.name, sorted(p.name for p in (tmp / "report").glob("*.tsv"))[:3]
-    ('report.html', ['coherence.tsv', 'exclusion_flow.tsv', 'quality.tsv'])
+    ('report.html', ['answer.tsv', 'coherence.tsv', 'exclusion_flow.tsv'])
     """
     a = analysis if isinstance(analysis, StudyAnalysis) else analyse_study(analysis, **options)
     study, trials, quality = a.study, a.trials, a.quality

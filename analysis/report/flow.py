@@ -122,17 +122,18 @@ def flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> print(flow_wide(exclusion_flow(trials)).to_string(index=False))
-                                                            step         unit  alone  group
-                                                        enrolled participants      3      4
-                                 flagged: never pressed a button participants      0      0
-                                                planned or shown       trials      9     12
-                                           analysed: self-report       trials      9     12
-    no facial measures: face visible in fewer than 50% of frames       trials      0      2
-                                       analysed: facial measures       trials      9     10
-                                      camera frames during clips       frames    450    600
-                              frames with the participant's face       frames    437    476
-                                 frames with a doubtful identity       frames      0      0
-                             frames analysed: usable face frames       frames    437    476
+                                                              step         unit  alone  group
+                                                          enrolled participants      3      4
+                                   flagged: never pressed a button participants      0      0
+                                                  planned or shown       trials      9     12
+                                             analysed: self-report       trials      9     12
+      no facial measures: face visible in fewer than 50% of frames       trials      0      2
+                                         analysed: facial measures       trials      9     10
+                                        camera frames during clips       frames    450    600
+                                frames with the participant's face       frames    437    476
+                                   frames with a doubtful identity       frames      0      0
+    frames left out: face_quality flags (analysis.exclude_quality)       frames      0      0
+                               frames analysed: usable face frames       frames    437    476
     """
     if flow.empty:
         return flow

@@ -361,7 +361,7 @@ def simulate_sessions(spec: SimulationSpec, progress: bool = False):
     --------
     >>> spec = SimulationSpec(n_alone=1, n_group_sessions=1, group_size=2, n_clips=2, clip_duration=4.0)
     >>> [(s.session_id, len(s.participants), len(s.faces)) for s in simulate_sessions(spec)]
-    [('a01', 1, 66), ('g01', 2, 132)]
+    [('a01', 1, 155), ('g01', 2, 310)]
     """
     rng = np.random.default_rng(spec.seed)
     clips = spec.clips()

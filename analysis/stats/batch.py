@@ -180,7 +180,7 @@ def summarise_batch(out: pd.DataFrame) -> pd.DataFrame:
 
     >>> out = pd.DataFrame({"model": "default", "true_effect": 0.5, "p_val": [0.01, 0.2, 0.03, 0.6],
     ...                     "ci_low": [0.1, -0.2, 0.6, -0.4], "ci_high": [0.9, 1.1, 1.2, 0.7],
-    ...                     "singular": [False, False, True, False]})
+    ...                     "singular": [False, False, True, False], "converged": [True, True, True, False]})
     >>> summarise_batch(out).round(3).T
                            0
     model            default
@@ -191,6 +191,7 @@ def summarise_batch(out: pd.DataFrame) -> pd.DataFrame:
     rejection_rate       0.5
     rejection_mc_se     0.25
     singular_share      0.25
+    converged_share     0.75
     """
     rows = []
     for (model, truth), g in out.groupby(["model", "true_effect"], sort=False):

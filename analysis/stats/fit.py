@@ -401,8 +401,11 @@ def fit_hurdle(
 
     Examples
     --------
+    The tiny example study has few trials with half a second of simultaneous
+    holding (the protocol's threshold), so here any simultaneous holding counts:
+
     >>> import analysis as ca
-    >>> h = fit_hurdle(ca.trial_table(ca.load_study(sim)), "t_both ~ condition + valence")
+    >>> h = fit_hurdle(ca.trial_table(ca.load_study(sim)), "t_both ~ condition + valence", threshold=0.0)
     >>> h.any.family, h.amount.formula
     ('binomial', 'log_t_both ~ condition + valence')
     """

@@ -222,11 +222,12 @@ def effect_sizes(md: ModelData, res: MixedModelResult, tost_bound: float | None 
     >>> md = model_data(trials, "AU12 ~ condition + valence")
     >>> effect_sizes(md, fit_statsmodels(md)).set_index("measure")["value"].round(3)
     measure
-    R2_marginal           0.147
-    R2_conditional        0.147
-    ICC_participant_id    0.000
-    ICC_session_id        0.000
-    d_group               0.257
+    R2_marginal             0.142
+    R2_conditional          0.142
+    ICC_participant_id      0.000
+    ICC_session_id          0.000
+    ICC_session_stimulus    0.000
+    d_group                 0.266
     Name: value, dtype: float64
     """
     beta = res.fixed["estimate"].to_numpy()

@@ -408,7 +408,7 @@ def model_data(
     --------
     >>> md = model_data(trials, "AU12 ~ condition * valence")
     >>> md.random
-    ['participant_id', 'session_id']
+    ['participant_id', 'session_id', 'session_stimulus']
     """
     import patsy
 

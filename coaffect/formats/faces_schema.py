@@ -348,7 +348,8 @@ def column_docs() -> dict:
     ):
         docs[name] = {
             "Description": f"Head {name}: {what}; scaled-orthographic fit of a rigid 3-D face "
-            "(OpenFace's 3-D landmarks of a real face) to the eye corners and the nose.",
+            "(OpenFace's 3-D landmarks of a real face) to 11 rigid landmarks (eye corners, nose ridge "
+            "and nose base).",
             "Units": "deg",
             "Range": "-90..90; reliable within +-45",
         }
