@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
+
 from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
 from .detect import HOG_WINDOW_PX, to_grey
 from .frames import open_range
@@ -49,6 +51,13 @@ class PipelineSettings:
         Degrees clockwise (0, 90, 180, 270) to turn each frame before faces
         are found: the camera's ``cameras[].rotate`` (:mod:`.orientation`).
         Boxes and landmarks are in the turned frame.
+    analysis_face_px : float or None
+        Common analysis resolution: every face is brought to this face-box
+        width (px) before its landmarks are fitted
+        (:func:`~.detect.fit_at_resolution`), so close-ups and wide shots give
+        the landmark model the same pixels; default :data:`ANALYSIS_FACE_PX`
+        (60, the protocol's ``analysis.face_resolution_px``). None fits in the
+        frame as it is.
     """
 
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
@@ -57,6 +66,7 @@ class PipelineSettings:
     encode_every_s: float = 2.0
     fer: bool = True
     rotate: int = 0
+    analysis_face_px: float | None = ANALYSIS_FACE_PX
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,7 +90,8 @@ class VideoObservations:
         track_id, first_frame, last_frame, x_center (0-1 of width), encoding (mean or None), n_encodings.
     info : dict
         fps, width, height, n_frames, detections_run (full-frame HOG, including
-        the chunks' warm-up), min_face_px (detector limit), smallest_face_px
+        the chunks' warm-up), min_face_px (detector limit), analysis_face_px
+        (the common analysis resolution used), smallest_face_px
         (smallest face found); with ``jobs > 1`` also jobs and chunks.
     """
 
@@ -172,7 +183,7 @@ def observe_range(
     step = max(1, int(settings.step))
     path = Path(path)
     cap, fps, n_total, frames_iter = open_range(path, start, stop, step, frame_table)
-    tracker = FaceTracker(fps / step, settings.tracker)
+    tracker = FaceTracker(fps / step, settings.tracker, settings.analysis_face_px)
     encode_gap = max(1, int(round(settings.encode_every_s * fps)))
     frames, rows, lms = [], [], []
     chips: dict[int, list] = {}
@@ -331,6 +342,8 @@ def finish_observations(
         "step": raw.info["step"],
         "detections_run": raw.info["detections_run"],
         "min_face_px": raw.info["min_face_px"],
+        # the common analysis resolution the landmarks were fitted at (None: as filmed)
+        "analysis_face_px": settings.analysis_face_px,
         "smallest_face_px": float(min(widths)) if widths else float("nan"),
         # frames due for scoring that could not be decoded (their rows are NaN)
         "frames_unreadable": len(raw.info.get("unreadable_frames", ())),
