@@ -56,7 +56,7 @@ class PipelineSettings:
         width (px) before its landmarks are fitted
         (:func:`~.detect.fit_at_resolution`), so close-ups and wide shots give
         the landmark model the same pixels; default :data:`ANALYSIS_FACE_PX`
-        (60, the protocol's ``analysis.face_resolution_px``). None fits in the
+        (80, the protocol's ``analysis.face_resolution_px``). None fits in the
         frame as it is.
     """
 
