@@ -26,7 +26,7 @@ Three parts, all with the code a session's scoring uses:
    raw means without the baseline (a constant offset of dlib's fit at one
    size moves those, and cancels in what coaffect reports). Scored with the
    pipeline's common analysis resolution (``--analysis-px``, default the
-   pipeline's 80 px: every face brought to that width before dlib's fit,
+   pipeline's 60 px: every face brought to that width before dlib's fit,
    :func:`analysis.faces.detect.fit_at_resolution`) and, as the baseline of
    the same run, without it (``size_without_analysis_resolution`` and the
    ``size_shift_*_ratio_to_without`` headline ratios in the JSON).

@@ -143,7 +143,7 @@ def fit_at_resolution(grey: np.ndarray, box, analysis_px: float, fit_px: int = F
     (``cv2.INTER_AREA``) down to ``analysis_px`` pixels per face width, then
     enlarged bilinearly to ``fit_px`` (the size dlib's 68-point model is
     trained at), where the landmarks are fitted and mapped back to frame
-    pixels. A 240 px close-up and an 80 px wide-shot face then reach dlib
+    pixels. A 240 px close-up and a 60 px wide-shot face then reach dlib
     through nearly the same pixels, so its fit (which changes with a face's
     sharpness, in a way that depends on the expression) is the same for both.
     A face already narrower than ``analysis_px`` is not resampled down (it has
@@ -178,7 +178,10 @@ def fit_at_resolution(grey: np.ndarray, box, analysis_px: float, fit_px: int = F
     """
     import dlib
 
-    x, y, w, h = (float(v) for v in box)
+    # whole-pixel box, as dlib's own rectangle in fit_landmarks: the fit is then a function
+    # of the pixels and an integer box, so a tracker started a little earlier (a chunk's
+    # warm-up, analysis.faces.chunks) falls into the same landmarks as one run through
+    x, y, w, h = (float(round(v)) for v in box)
     side = max(w, h, 1.0)
     cx, cy = x + w / 2, y + h / 2
     half = side * (0.5 + ANALYSIS_MARGIN)

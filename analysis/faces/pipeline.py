@@ -25,7 +25,7 @@ import pandas as pd
 from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
 
 from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
-from .detect import HOG_WINDOW_PX, to_grey
+from .detect import HOG_WINDOW_PX, fit_landmarks, to_grey
 from .frames import open_range
 from .identity import encode_chips, face_chip
 from .orientation import rotate_image
@@ -55,8 +55,8 @@ class PipelineSettings:
         Common analysis resolution: every face is brought to this face-box
         width (px) before its landmarks are fitted
         (:func:`~.detect.fit_at_resolution`), so close-ups and wide shots give
-        the landmark model the same pixels; default :data:`ANALYSIS_FACE_PX`
-        (80, the protocol's ``analysis.face_resolution_px``). None fits in the
+        the landmark model the same pixels (:func:`analysis_landmarks`); default :data:`ANALYSIS_FACE_PX`
+        (60, the protocol's ``analysis.face_resolution_px``). None fits in the
         frame as it is.
     """
 
@@ -143,6 +143,33 @@ def one_opencv_thread() -> Iterator[None]:
         cv2.setNumThreads(before)
 
 
+def analysis_landmarks(grey: np.ndarray, track, analysis_face_px: float | None) -> np.ndarray:
+    """The landmarks the faces table measures a tracked face by: fitted at the common resolution.
+
+    The tracker follows each face with dlib's fit in the frame as it is
+    (whole-pixel points: two runs that start at different frames, e.g. a
+    chunk's warm-up, fall into the same track); the units are measured on a
+    second fit of the same box at the common analysis resolution
+    (:func:`~.detect.fit_at_resolution`), which does not feed back into the
+    tracking. FER and identity chips keep the tracking landmarks. None: the
+    tracking landmarks themselves.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from skimage.data import astronaut
+    >>> from .detect import box_from_landmarks, detect_faces
+    >>> g = to_grey(astronaut()[:, :, ::-1])
+    >>> pts = fit_landmarks(g, detect_faces(g)[0][0])
+    >>> tr = SimpleNamespace(landmarks=pts, box=box_from_landmarks(pts))
+    >>> analysis_landmarks(g, tr, None) is pts, analysis_landmarks(g, tr, 80).shape
+    (True, (68, 2))
+    """
+    if analysis_face_px is None:
+        return track.landmarks
+    return fit_landmarks(grey, track.box, analysis_face_px)
+
+
 def observe_range(
     path,
     settings: PipelineSettings | None = None,
@@ -183,7 +210,7 @@ def observe_range(
     step = max(1, int(settings.step))
     path = Path(path)
     cap, fps, n_total, frames_iter = open_range(path, start, stop, step, frame_table)
-    tracker = FaceTracker(fps / step, settings.tracker, settings.analysis_face_px)
+    tracker = FaceTracker(fps / step, settings.tracker)
     encode_gap = max(1, int(round(settings.encode_every_s * fps)))
     frames, rows, lms = [], [], []
     chips: dict[int, list] = {}
@@ -219,7 +246,8 @@ def observe_range(
                 for tr, p in zip(visible, probs):
                     x, y, w, h = tr.box
                     rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
-                    lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
+                    # the tracker replaces, never mutates, its arrays
+                    lms.append(analysis_landmarks(grey, tr, settings.analysis_face_px))
                     if (
                         encode
                         and not warm

@@ -101,10 +101,6 @@ class FaceTracker:
     fps : float
         Frame rate of the video (turns the settings' seconds into frames).
     settings : TrackerSettings
-    analysis_px : float, optional
-        Common analysis resolution (face-box width, px) every landmark fit
-        goes through (:func:`~.detect.fit_at_resolution`); None fits in the
-        frame as it is.
 
     Examples
     --------
@@ -118,9 +114,8 @@ class FaceTracker:
     [True]
     """
 
-    def __init__(self, fps: float, settings: TrackerSettings | None = None, analysis_px: float | None = None):
+    def __init__(self, fps: float, settings: TrackerSettings | None = None):
         self.settings = settings or TrackerSettings()
-        self.analysis_px = analysis_px
         fps = float(fps) if fps and fps > 0 else 25.0
         self.detect_every = max(1, int(round(self.settings.detect_every_s * fps)))
         self.max_bridge = max(1, int(round(self.settings.max_bridge_s * fps)))
@@ -137,7 +132,7 @@ class FaceTracker:
         box = box_from_landmarks(track.landmarks)
         if _inside_fraction(box, grey.shape) < 0.6:
             return False
-        pts = self._fit(grey, box)
+        pts = fit_landmarks(grey, box)
         new_box = box_from_landmarks(pts)
         patch = _patch(grey, new_box)
         if patch is None:
@@ -146,9 +141,6 @@ class FaceTracker:
             return False
         track.landmarks, track.box, track.patch = pts, new_box, patch
         return True
-
-    def _fit(self, grey: np.ndarray, box) -> np.ndarray:
-        return fit_landmarks(grey, box, self.analysis_px)
 
     def update(self, frame: int, grey: np.ndarray) -> list[Track]:
         """Process one frame; return the tracks visible in it (with fresh landmarks).
@@ -213,7 +205,7 @@ class FaceTracker:
         for i, b in enumerate(boxes):
             if i in used_d:
                 continue
-            pts = self._fit(grey, b)
+            pts = fit_landmarks(grey, b)
             tr = Track(self._next_id, pts, box_from_landmarks(pts), float(scores[i]), frame, frame)
             tr.patch = _patch(grey, tr.box)
             tr.best_score = float(scores[i])
@@ -277,9 +269,7 @@ class FaceTracker:
                 bc = b[:2] + b[2:] / 2
                 if np.hypot(*(bc - out / 2)) < 0.6 * (HOG_WINDOW_PX + 20):
                     inv = cv2.invertAffineTransform(m)
-                    # fitted in the upright crop (dlib needs the roll undone), at the
-                    # analysis resolution there too: the crop's face is about 100 px wide
-                    crop_pts = self._fit(crop, b)
+                    crop_pts = fit_landmarks(crop, b)
                     tr.landmarks = crop_pts @ inv[:, :2].T + inv[:, 2]
                     tr.box = box_from_landmarks(tr.landmarks)
                     tr.patch = _patch(grey, tr.box)
@@ -291,7 +281,7 @@ class FaceTracker:
 
     def _confirm(self, tr: Track, grey, box, score, frame) -> None:
         if iou(box, tr.box) < 0.7:  # tracked landmarks far from the detection: re-anchor
-            tr.landmarks = self._fit(grey, box)
+            tr.landmarks = fit_landmarks(grey, box)
             tr.box = box_from_landmarks(tr.landmarks)
             tr.patch = _patch(grey, tr.box)
         tr.det_score = float(score)

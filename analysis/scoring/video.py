@@ -150,7 +150,7 @@ def score_image(
         Smallest face width to find (default: 40 px or 1/25 of the longer side).
     analysis_face_px : float or None
         Common analysis resolution (face width, px) the landmarks are fitted
-        at, as in :func:`score_video` (default 80); None: as in the image.
+        at, as in :func:`score_video` (default 60); None: as in the image.
 
     Returns
     -------

@@ -20,11 +20,11 @@ from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS, key_suggestion
 FORMAT_VERSION = 1
 
 #: Default common analysis resolution (face-box width, px) every face is brought
-#: to before its landmarks are fitted, so a close-up and a wide-shot face reach the
-#: landmark model through the same pixels. 80, not the 60 px of ``--min-face-px``:
-#: at 60 dlib's fit of a large face became unstable (docs/faces-table.md, "Why 80 px
-#: and not 60"; bench/invariance.py measures both).
-ANALYSIS_FACE_PX = 80.0
+#: to before the landmarks the units are measured on are fitted: the smallest face
+#: scoring analyses by default (``--min-face-px`` 60), so a close-up and a wide-shot
+#: face reach the landmark model through the same pixels (docs/faces-table.md,
+#: bench/invariance.py).
+ANALYSIS_FACE_PX = 60.0
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 Color = Union[str, tuple[float, float, float]]
