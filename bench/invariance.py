@@ -24,7 +24,12 @@ Three parts, all with the code a session's scoring uses:
    copy's values in the baseline window, floored at 0.25 z) with its
    sampling SE, the ratio of SDs (gain), and as context the shift of the
    raw means without the baseline (a constant offset of dlib's fit at one
-   size moves those, and cancels in what coaffect reports).
+   size moves those, and cancels in what coaffect reports). Scored with the
+   pipeline's common analysis resolution (``--analysis-px``, default the
+   pipeline's 60 px: every face brought to that width before dlib's fit,
+   :func:`analysis.faces.detect.fit_at_resolution`) and, as the baseline of
+   the same run, without it (``size_without_analysis_resolution`` and the
+   ``size_shift_*_ratio_to_without`` headline ratios in the JSON).
 3. **Image level, pose**: the shared head-turning clips
    (``head-pose-face-detection-*.gif``); per unit, |r| with the estimated yaw
    and pitch (real expressions move with the head too, so this is an upper
@@ -37,7 +42,7 @@ run that cannot score its clips exits 1.
 
 Usage::
 
-    .venv/bin/python bench/invariance.py [--quick]
+    .venv/bin/python bench/invariance.py [--quick] [--analysis-px PX|none]
 """
 
 from __future__ import annotations
@@ -85,8 +90,11 @@ POSE_CLIPS = (
 FACE_BOX_MM = 1.08 * 150.6
 
 
-def landmark_jitter_px(width_px: int, shifts: int = 12) -> float:
-    """SD (px) of dlib's 68 points on a real face resized to ``width_px``, over sub-pixel shifts."""
+def landmark_jitter_px(width_px: int, shifts: int = 12, analysis_px: float | None = None) -> float:
+    """SD (px) of dlib's 68 points on a real face resized to ``width_px``, over sub-pixel shifts.
+
+    ``analysis_px``: fitted through that common analysis resolution (as scoring does).
+    """
     from analysis.faces.detect import detect_faces, fit_landmarks, to_grey
 
     img = cv2.imread(str(SHARED / "single" / "single_face.jpg"))
@@ -105,12 +113,12 @@ def landmark_jitter_px(width_px: int, shifts: int = 12) -> float:
             big, m, big.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
         box = (x * f + 40 + dx, y * f + 40 + dy, w * f, h * f)
-        pts.append(fit_landmarks(moved, box) - [dx, dy])
+        pts.append(fit_landmarks(moved, box, analysis_px) - [dx, dy])
     pts = np.stack(pts)
     return float(np.sqrt(np.mean(np.var(pts, axis=0))))
 
 
-def landmark_level() -> dict:
+def landmark_level(analysis_px: float | None) -> dict:
     from analysis.expression.frontal import openface_3d_landmarks
     from analysis.expression.invariance import pose_sensitivity
 
@@ -122,7 +130,7 @@ def landmark_level() -> dict:
         out[f"depth_x{f}_template_depth"] = pose_sensitivity(pts * [1.0, 1.0, f])
     jitter = {}
     for w in JITTER_SIZES_PX:
-        sd = landmark_jitter_px(w)
+        sd = landmark_jitter_px(w, analysis_px=analysis_px)
         jitter[w] = sd
         out[f"jitter_{w}px"] = pose_sensitivity(pts, jitter_px=sd, px_per_mm=w / FACE_BOX_MM)
     return {"tables": out, "jitter_px": jitter}
@@ -148,7 +156,7 @@ def resized_copy(src: Path, factor: float, out: Path) -> Path:
     return out
 
 
-def _units(path: Path, min_face_px: float) -> pd.DataFrame:
+def _units(path: Path, min_face_px: float, analysis_px: float | None) -> pd.DataFrame:
     """The main face's faces-table rows per frame it was seen, as scoring computes them.
 
     :func:`analysis.expression.measures.expression_measures` on every frame of
@@ -165,9 +173,10 @@ def _units(path: Path, min_face_px: float) -> pd.DataFrame:
     from analysis.measures.video_trial import baseline_split
     from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
-    obs = observe_video(
-        path, PipelineSettings(tracker=TrackerSettings(min_face_px=min_face_px), fer=False), encode=False
+    settings = PipelineSettings(
+        tracker=TrackerSettings(min_face_px=min_face_px), fer=False, analysis_face_px=analysis_px
     )
+    obs = observe_video(path, settings, encode=False)
     if not len(obs.faces):
         raise RuntimeError(f"{path}: no face found")
     main = obs.faces["track_id"].value_counts().index[0]
@@ -260,7 +269,7 @@ def size_shift(ref: pd.DataFrame, other: pd.DataFrame, units) -> dict:
     }
 
 
-def size_level(tmp: Path, quick: bool) -> dict:
+def size_level(tmp: Path, quick: bool, analysis_px: float | None) -> dict:
     from analysis.expression.invariance import PER_FRAME_UNITS
 
     units = list(PER_FRAME_UNITS)
@@ -268,12 +277,12 @@ def size_level(tmp: Path, quick: bool) -> dict:
     found, n_frames = {}, {}
     for clip in SIZE_CLIPS[:1] if quick else SIZE_CLIPS:
         src = SHARED / clip
-        native = _units(src, 60.0)
+        native = _units(src, 60.0, analysis_px)
         face_w = float(native["face_w"].median())
         by_size = {}
         for size in SIZES_PX:
             copy = resized_copy(src, size / face_w, tmp / f"{src.stem}_{size}.avi")
-            by_size[size] = _units(copy, 0.8 * size)
+            by_size[size] = _units(copy, 0.8 * size, analysis_px)
         n_frames[clip] = len(by_size[SIZES_PX[0]])
         for size in SIZES_PX[1:]:
             out = size_shift(by_size[SIZES_PX[0]], by_size[size], units)
@@ -283,12 +292,12 @@ def size_level(tmp: Path, quick: bool) -> dict:
     return {k: pd.DataFrame(v) for k, v in parts.items()} | {"frames_matched": found, "n_frames": n_frames}
 
 
-def pose_level() -> pd.DataFrame:
+def pose_level(analysis_px: float | None) -> pd.DataFrame:
     from analysis.expression.invariance import PER_FRAME_UNITS
 
     rows = {}
     for clip in POSE_CLIPS:
-        au = _units(SHARED / clip, 60.0)
+        au = _units(SHARED / clip, 60.0, analysis_px)
         rows[clip] = {
             u: max(abs(np.corrcoef(au[u], au[a])[0, 1]) for a in ("yaw", "pitch")) for u in PER_FRAME_UNITS
         }
@@ -296,16 +305,61 @@ def pose_level() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def size_figures(size: dict) -> dict:
+    """The JSON's size-shift figures of one :func:`size_level` run (worst cells, per unit, long clip)."""
+    shift = size["shift"]
+    worst_cell = shift.idxmax(axis=1)
+    by_unit = shift.max(axis=1)
+    # beyond the target by more than two sampling SEs somewhere: a miss the clips' noise cannot explain
+    clear = ((shift - 2 * size["se"]) > TARGET_SIZE_SHIFT_SD).any(axis=1)
+    long_clip = max(size["n_frames"], key=size["n_frames"].get)
+    return {
+        "size_shift_sd_worst": round(float(shift.to_numpy().max()), 3),
+        "size_shift_sd_by_size": {
+            str(s): round(float(shift.xs(s, axis=1, level=1).to_numpy().max()), 3) for s in SIZES_PX[1:]
+        },
+        "size_shift_sd_by_unit": {u: round(float(v), 3) for u, v in by_unit.items()},
+        "size_shift_se_by_unit": {u: round(float(size["se"].loc[u, worst_cell[u]]), 3) for u in shift.index},
+        "size_shift_sd_by_unit_long_clip": {
+            u: round(float(v), 3) for u, v in shift.xs(long_clip, axis=1, level=0).max(axis=1).items()
+        },
+        "size_shift_z_by_unit": {
+            u: round(float(size["shift_z"].loc[u, worst_cell[u]]), 3) for u in shift.index
+        },
+        "size_units_meeting_target": [u for u, v in by_unit.items() if v <= TARGET_SIZE_SHIFT_SD],
+        "size_units_missing_beyond_2se": [u for u, v in clear.items() if v],
+    }
+
+
+def _analysis_px(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def _default_analysis_px() -> float | None:
+    from analysis.faces.pipeline import PipelineSettings
+
+    return PipelineSettings().analysis_face_px
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one size clip only")
+    parser.add_argument(
+        "--analysis-px",
+        type=_analysis_px,
+        default=_default_analysis_px(),
+        help="common analysis resolution (face px) landmarks are fitted at, or 'none' "
+        "(default: the pipeline's)",
+    )
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        lm = landmark_level()
+        lm = landmark_level(args.analysis_px)
         with tempfile.TemporaryDirectory(prefix="coaffect-invariance-") as tmp:
-            size = size_level(Path(tmp), args.quick)
-        pose = pose_level()
+            size = size_level(Path(tmp), args.quick, args.analysis_px)
+            # baseline in the same run: fitted at the filmed size
+            size_off = None if args.analysis_px is None else size_level(Path(tmp), args.quick, None)
+        pose = pose_level(args.analysis_px)
     except Exception as exc:  # the run failed: say so and exit non-zero
         print(f"invariance bench failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -351,18 +405,29 @@ def main(argv=None) -> int:
             for k in ("depth_x0.8_template_depth", "depth_x1.2_template_depth")
         )
     )
-    shift = size["shift"]
-    worst_shift = float(shift.to_numpy().max())
-    worst_cell = shift.idxmax(axis=1)
-    by_unit = shift.max(axis=1)
-    meeting = [u for u, v in by_unit.items() if v <= TARGET_SIZE_SHIFT_SD]
-    # beyond the target by more than two sampling SEs somewhere: a miss the clips' noise cannot explain
-    clear = ((shift - 2 * size["se"]) > TARGET_SIZE_SHIFT_SD).any(axis=1)
-    long_clip = max(size["n_frames"], key=size["n_frames"].get)
+    figures = size_figures(size)
+    worst_shift = figures["size_shift_sd_worst"]
     gain60 = size["gain"].xs(60, axis=1, level=1)
     gain60 = gain60.apply(lambda r: r.loc[np.abs(np.log(r)).idxmax()], axis=1)
+    off = {}
+    if size_off is not None:
+        off = size_figures(size_off)
+        print(
+            "\nSize shift per unit (SD, worst cell; long clip) without and with the common analysis resolution"
+        )
+        print(
+            pd.DataFrame(
+                {
+                    "worst off": off["size_shift_sd_by_unit"],
+                    f"worst {args.analysis_px:g} px": figures["size_shift_sd_by_unit"],
+                    "long clip off": off["size_shift_sd_by_unit_long_clip"],
+                    f"long clip {args.analysis_px:g} px": figures["size_shift_sd_by_unit_long_clip"],
+                }
+            ).to_string()
+        )
     result = {
         "bench": "invariance",
+        "analysis_face_px": args.analysis_px,
         "per10deg_worst_template_face": round(worst_template, 4),
         "per10deg_worst_depth_0.8_1.2": round(worst_depth, 4),
         "per10deg_worst_depth_0.8_1.2_template_depth": round(worst_depth_template, 4),
@@ -377,20 +442,21 @@ def main(argv=None) -> int:
             for u in tables["template_face"].index
         },
         "size_baseline": {"fraction": BASELINE_FRACTION, "sd_floor_z": BASE_SD_FLOOR_Z},
-        "size_shift_sd_worst": round(worst_shift, 3),
-        "size_shift_sd_by_size": {
-            str(s): round(float(shift.xs(s, axis=1, level=1).to_numpy().max()), 3) for s in SIZES_PX[1:]
-        },
-        "size_shift_sd_by_unit": {u: round(float(v), 3) for u, v in by_unit.items()},
-        "size_shift_se_by_unit": {u: round(float(size["se"].loc[u, worst_cell[u]]), 3) for u in shift.index},
-        "size_shift_sd_by_unit_long_clip": {
-            u: round(float(v), 3) for u, v in shift.xs(long_clip, axis=1, level=0).max(axis=1).items()
-        },
-        "size_shift_z_by_unit": {
-            u: round(float(size["shift_z"].loc[u, worst_cell[u]]), 3) for u in shift.index
-        },
-        "size_units_meeting_target": meeting,
-        "size_units_missing_beyond_2se": [u for u, v in clear.items() if v],
+        **figures,
+        # the baseline of the same run: the same clips with landmarks fitted at the filmed size
+        "size_without_analysis_resolution": off or None,
+        "size_shift_worst_ratio_to_without": (
+            round(worst_shift / off["size_shift_sd_worst"], 3) if off else None
+        ),
+        "size_shift_long_clip_worst_ratio_to_without": (
+            round(
+                max(figures["size_shift_sd_by_unit_long_clip"].values())
+                / max(off["size_shift_sd_by_unit_long_clip"].values()),
+                3,
+            )
+            if off
+            else None
+        ),
         "raw_shift_sd_by_unit": {u: round(float(v), 3) for u, v in size["raw_shift"].max(axis=1).items()},
         "sd_ratio_60px_by_unit": {u: round(float(v), 2) for u, v in gain60.items()},
         "pose_abs_r_by_unit": {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,7 +28,7 @@ from ..faces.identity import assign_tracks, enrollment_encodings
 from ..faces.observe import observe_video
 from ..faces.pipeline import PipelineSettings, finish_observations
 from ..faces.table import faces_table, score_summary
-from .archive import score_sessions
+from .archive import camera_pipeline, score_sessions
 from .camera_checks import orientation_note, outside_seats_warning
 from .files import is_scored, write_scores
 
@@ -205,7 +205,7 @@ def score_session(
         layout = cam.seats_in(condition)
         mine = [pid for pid, seat in seats.items() if seat in layout]
         raw = (raw_by_camera or {}).get(cam.name)
-        pipeline = replace(settings.pipeline, rotate=cam.rotate)
+        pipeline = camera_pipeline(settings.pipeline, cam.rotate, protocol.analysis.face_resolution_px)
         obs = (
             finish_observations(raw, pipeline, bool(enrollment))
             if raw is not None

@@ -9,6 +9,7 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS
+from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
 
 from ..expression.fer_model import FER_CLASSES
 from ..expression.geometry import head_pose, landmark_action_units
@@ -132,7 +133,9 @@ def _still_settings(path: Path, settings: ScoreSettings) -> ScoreSettings:
     return replace(settings, pipeline=replace(settings.pipeline, tracker=still))
 
 
-def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
+def score_image(
+    path, min_face_px: float | None = None, analysis_face_px: float | None = ANALYSIS_FACE_PX
+) -> pd.DataFrame:
     """Score every face in one still image.
 
     A still has no baseline, so the action-unit columns hold the raw geometric
@@ -145,6 +148,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
         An image OpenCV reads (jpg, png...).
     min_face_px : float, optional
         Smallest face width to find (default: 40 px or 1/25 of the longer side).
+    analysis_face_px : float or None
+        Common analysis resolution (face width, px) the landmarks are fitted
+        at, as in :func:`score_video` (default 60); None: as in the image.
 
     Returns
     -------
@@ -171,7 +177,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
             f"{path}: cannot read this image",
             hint="give a JPEG or PNG file" if Path(path).exists() else "check the path",
         )
-    found = encode_image_faces(img, min_face_px).sort_values("face_x").reset_index(drop=True)
+    found = (
+        encode_image_faces(img, min_face_px, analysis_face_px).sort_values("face_x").reset_index(drop=True)
+    )
     grey = to_grey(img)
     lms = np.stack(found["landmarks"].to_list()) if len(found) else np.zeros((0, 68, 2))
     aus = landmark_action_units(lms)[list(ACTION_UNITS)]

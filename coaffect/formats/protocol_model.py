@@ -19,6 +19,13 @@ from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS, key_suggestion
 #: The protocol format this version of coaffect writes and reads.
 FORMAT_VERSION = 1
 
+#: Default common analysis resolution (face-box width, px) every face is brought
+#: to before the landmarks the units are measured on are fitted: the smallest face
+#: scoring analyses by default (``--min-face-px`` 60), so a close-up and a wide-shot
+#: face reach the landmark model through the same pixels (docs/faces-table.md,
+#: bench/invariance.py).
+ANALYSIS_FACE_PX = 60.0
+
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 Color = Union[str, tuple[float, float, float]]
 
@@ -382,6 +389,12 @@ class Analysis(_Strict):
         True,
         description="Leave frames whose identity confidence is below the documented threshold "
         "(face_quality 'identity') out of the facial measures; they are counted either way.",
+    )
+    face_resolution_px: Optional[Annotated[float, Field(ge=20, le=1000)]] = Field(
+        ANALYSIS_FACE_PX,
+        description="Common analysis resolution: every face is brought to this face width (px) "
+        "before its landmarks are fitted, so close-ups and wide shots (alone and group cameras) "
+        "are measured through the same pixels; null fits each face at the size it was filmed.",
     )
     models: list[str] = Field(
         default_factory=lambda: ["AU12 ~ condition * valence"],
