@@ -282,9 +282,9 @@ def test_the_protocol_sets_the_common_analysis_resolution_of_a_session(shared_da
 
     video = shared_data / "single" / "single_face.mp4"  # a 180 px face
     photo = cv2.VideoCapture(str(video)).read()[1]
-    scored = {}
+    scored, sdirs = {}, {}
     for name, line in (("default", ""), ("off", "  face_resolution_px: null\n")):
-        sdir = make_session(tmp_path / name, "S1", video, [("P01", "A")], ["A"], {"P01": photo})
+        sdir = sdirs[name] = make_session(tmp_path / name, "S1", video, [("P01", "A")], ["A"], {"P01": photo})
         text = (sdir / "protocol.yaml").read_text()
         assert "\nanalysis:\n" in text
         (sdir / "protocol.yaml").write_text(text.replace("\nanalysis:\n", "\nanalysis:\n" + line))
@@ -299,3 +299,11 @@ def test_the_protocol_sets_the_common_analysis_resolution_of_a_session(shared_da
     # (measured: 0.42 mm on average, against its SD of 0.60 mm over the clip)
     a, b = (scored[k].faces.loc[scored[k].faces["face_found"], "AU07_raw"].to_numpy() for k in scored)
     assert len(a) == len(b) > 60 and np.abs(a - b).mean() > 0.1, np.abs(a - b).mean()
+    # a session scored at one resolution is not up to date once its protocol names another
+    from analysis.scoring.files import is_scored, write_scores
+
+    settings = ScoreSettings(PipelineSettings(fer=False))
+    out = tmp_path / "derivatives"
+    write_scores(out, *scored["default"])
+    assert is_scored(out, settings, sdirs["default"])
+    assert not is_scored(out, settings, sdirs["off"])

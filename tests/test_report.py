@@ -91,7 +91,9 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     too_few = "Not interpretable: only 2 participant(s) in condition 'alone': too few for a test of condition"
     for row in info["answer"]:
         assert f'href="#model-{row["model"]}"' in answer and f'id="model-{row["model"]}"' in dom
-        expected = ("Group viewers showed", "No reliable difference") if row["outcome"] == "t_both" else too_few
+        expected = (
+            ("Group viewers showed", "No reliable difference") if row["outcome"] == "t_both" else too_few
+        )
         assert row["reading"].startswith(expected), row
         assert row["reading"] in answer
     assert [row["outcome"] for row in info["answer"]].count("t_both") == 1

@@ -96,23 +96,56 @@ class ScoreSettings:
             raise AnalysisError(f"jobs: must be at least 1 (got {jobs})", field="jobs")
         return int(jobs)
 
-    def settings_hash(self) -> str:
+    def settings_hash(self, protocol: dict | None = None) -> str:
         """Short sha256 of the settings and the table format version.
+
+        Parameters
+        ----------
+        protocol : dict, optional
+            What a session's frozen protocol adds to the settings
+            (:func:`protocol_scoring_key`): a session scored before the protocol's
+            camera rotation or analysis face resolution changed is scored again.
 
         Examples
         --------
         >>> len(ScoreSettings().settings_hash())
         16
+        >>> key = {"face_resolution_px": 60.0, "rotate": {"wide": 0}}
+        >>> ScoreSettings().settings_hash(key) == ScoreSettings().settings_hash({**key, "face_resolution_px": None})
+        False
         """
-        blob = json.dumps(
-            {
-                "pipeline": self.pipeline.as_dict(),
-                "tolerance": self.tolerance,
-                "format": FACES_FORMAT_VERSION,
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        parts = {
+            "pipeline": self.pipeline.as_dict(),
+            "tolerance": self.tolerance,
+            "format": FACES_FORMAT_VERSION,
+        }
+        if protocol is not None:
+            parts["protocol"] = protocol
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def protocol_scoring_key(protocol) -> dict:
+    """The settings of a session's frozen protocol that change its faces table.
+
+    Parameters
+    ----------
+    protocol : coaffect.formats.protocol_model.Protocol
+
+    Returns
+    -------
+    dict
+        ``face_resolution_px`` (``analysis.face_resolution_px``) and each camera's ``rotate``.
+
+    Examples
+    --------
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> protocol_scoring_key(load_protocol("protocols/bittersweet-demo.yaml").protocol)
+    {'face_resolution_px': 60.0, 'rotate': {'wide': 0}}
+    """
+    return {
+        "face_resolution_px": protocol.analysis.face_resolution_px,
+        "rotate": {cam.name: cam.rotate for cam in protocol.cameras},
+    }
 
 
 class Scored(NamedTuple):
@@ -254,9 +287,8 @@ def score_session(
         if pid not in seen:
             notes.append(f"{pid}: seat {seats[pid]} is in no camera's view; no rows")
     faces = pd.concat(tables, ignore_index=True)
-    return Scored(
-        faces, score_summary(faces, infos, settings.settings_hash(), settings_dict(settings), notes, extra)
-    )
+    digest = settings.settings_hash(protocol_scoring_key(protocol))
+    return Scored(faces, score_summary(faces, infos, digest, settings_dict(settings), notes, extra))
 
 
 def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, raw_by_camera: dict) -> dict:
@@ -346,7 +378,7 @@ def score_dataset(
             hint="give a dataset folder or one ses-<id> folder",
         )
     outs = [derivatives_dir(dataset) / s.name for s in sessions]
-    todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings)]
+    todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings, s)]
     for sdir, _ in todo:  # a folder that is no readable session stops us before a cluster starts
         read_session_meta(sdir)
     outcomes = {}
