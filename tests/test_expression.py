@@ -92,5 +92,7 @@ def test_wolfgang_sad_then_happy(wolfgang):
     # as the laugh's cheek raise (0.67 vs 0.71), see docs/faces-table.md.
     assert sad["inner_brow_lip_down"] > happy["inner_brow_lip_down"] + 0.2
     assert sad["AU15"] > happy["AU15"] + 0.5 and sad["AU04"] > happy["AU04"] + 1.0
-    # lip-corner pull clearly higher when laughing (measured 0.82 vs 0.06 baseline SD)
-    assert happy["AU12"] - sad["AU12"] > 0.5
+    # lip-corner pull clearly higher when laughing: measured 0.62 vs 0.17 z with the 254 px face
+    # brought to the common 60 px analysis resolution (0.82 vs 0.06 fitted as filmed: the
+    # resolution takes away detail a large face has, by design; docs/score.md)
+    assert happy["AU12"] - sad["AU12"] > 0.3

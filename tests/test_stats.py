@@ -294,7 +294,7 @@ def test_docs_say_what_the_code_does(root):
         "restricted form of the random slope `(1 + condition | stimulus_id)`",
         "at least 2 clips seen in both conditions",
         "counts *sequential* mixed feelings",
-        "barely grows with the frame count",
+        "noise alone reaches in a window of that many usable frames",
         "uses every baseline event of the session",
     ):
         assert phrase in text, phrase

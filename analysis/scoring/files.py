@@ -82,6 +82,30 @@ def _json(o):
     return str(o)
 
 
+def protocol_scoring_key(protocol) -> dict:
+    """The settings of a session's frozen protocol that change its faces table.
+
+    Parameters
+    ----------
+    protocol : coaffect.formats.protocol_model.Protocol
+
+    Returns
+    -------
+    dict
+        ``face_resolution_px`` (``analysis.face_resolution_px``) and each camera's ``rotate``.
+
+    Examples
+    --------
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> protocol_scoring_key(load_protocol("protocols/bittersweet-demo.yaml").protocol)
+    {'face_resolution_px': 60.0, 'rotate': {'wide': 0}}
+    """
+    return {
+        "face_resolution_px": protocol.analysis.face_resolution_px,
+        "rotate": {cam.name: cam.rotate for cam in protocol.cameras},
+    }
+
+
 def is_scored(out_dir, settings, session_dir=None) -> bool:
     """True if ``out_dir`` holds a finished scoring with these settings.
 
@@ -93,7 +117,7 @@ def is_scored(out_dir, settings, session_dir=None) -> bool:
         The run's settings (compared by :meth:`~analysis.scoring.score.ScoreSettings.settings_hash`).
     session_dir : str or Path, optional
         The session folder: its frozen protocol's camera rotation and analysis face
-        resolution count too (:func:`~analysis.scoring.score.protocol_scoring_key`).
+        resolution count too (:func:`protocol_scoring_key`).
 
     Examples
     --------
@@ -107,8 +131,6 @@ def is_scored(out_dir, settings, session_dir=None) -> bool:
     key = None
     if session_dir is not None and (Path(session_dir) / "protocol.yaml").exists():
         from coaffect.formats.protocol import load_protocol
-
-        from .score import protocol_scoring_key
 
         key = protocol_scoring_key(
             load_protocol(Path(session_dir) / "protocol.yaml", check_manifest=False).protocol

@@ -30,7 +30,7 @@ from ..faces.pipeline import PipelineSettings, finish_observations
 from ..faces.table import faces_table, score_summary
 from .archive import camera_pipeline, score_sessions
 from .camera_checks import orientation_note, outside_seats_warning
-from .files import is_scored, write_scores
+from .files import is_scored, protocol_scoring_key, write_scores
 
 __all__ = ["score_dataset", "score_session", "Scored", "ScoreSettings"]
 
@@ -122,30 +122,6 @@ class ScoreSettings:
         if protocol is not None:
             parts["protocol"] = protocol
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def protocol_scoring_key(protocol) -> dict:
-    """The settings of a session's frozen protocol that change its faces table.
-
-    Parameters
-    ----------
-    protocol : coaffect.formats.protocol_model.Protocol
-
-    Returns
-    -------
-    dict
-        ``face_resolution_px`` (``analysis.face_resolution_px``) and each camera's ``rotate``.
-
-    Examples
-    --------
-    >>> from coaffect.formats.protocol import load_protocol
-    >>> protocol_scoring_key(load_protocol("protocols/bittersweet-demo.yaml").protocol)
-    {'face_resolution_px': 60.0, 'rotate': {'wide': 0}}
-    """
-    return {
-        "face_resolution_px": protocol.analysis.face_resolution_px,
-        "rotate": {cam.name: cam.rotate for cam in protocol.cameras},
-    }
 
 
 class Scored(NamedTuple):
