@@ -40,6 +40,7 @@ from coaffect.formats.faces_schema import QUALITY_FLAGS
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from ..docstrings import fill_doc
+from ..interop.session_import import face_sources
 from ..study.load import SessionData, Study, as_study, measure_columns
 from .self_report import merge_segments, ratings_wide, self_report_measures
 
@@ -308,10 +309,19 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     agg = g[measures].mean()
     peaks = _robust_peaks(frames, measures)
     counts = g.size().rename("n_frames")
-    frac = g["face_found"].mean().rename("face_fraction")
+    uncovered = _uncovered_frames(frames, sd.clips, sd.faces)
+    frac = (g["face_found"].sum() / (counts + uncovered.reindex(counts.index).fillna(0))).rename(
+        "face_fraction"
+    )
     face = pd.concat([agg, peaks, counts, frac, quality], axis=1).reset_index()
     sr = sr.merge(face, on=["participant_id", "trial"], how="left")
     sr["n_frames"] = sr["n_frames"].fillna(0).astype("int64")
+    sources = (
+        face_sources(sd.faces)
+        .groupby(sd.faces["participant_id"].astype(str))
+        .agg(lambda s: "+".join(sorted(set(s))))
+    )
+    sr["face_source"] = sr["participant_id"].map(sources)
     why_face = []
     for row in sr.itertuples(index=False):
         if row.n_frames == 0:
@@ -332,6 +342,43 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     sr["face_excluded"] = [bool(w) for w in why_face]
     sr["face_exclusion_reason"] = why_face
     return sr
+
+
+#: Seconds of a clip's start or end without rows of a participant that count as frames without a face.
+UNCOVERED_S = 1.0
+
+
+def _uncovered_frames(frames: pd.DataFrame, clips: pd.DataFrame, faces: pd.DataFrame) -> pd.Series:
+    """Frames a participant's rows miss at a clip's start or end, at their own frame rate.
+
+    A faces table whose rows stop inside a clip (a hand-made or partial table) would
+    otherwise count its face fraction over the rows it has, not over the clip. Gaps of
+    at most :data:`UNCOVERED_S` are ignored (the first frame after onset, a camera's
+    last frame).
+
+    Examples
+    --------
+    >>> faces = pd.DataFrame({"participant_id": "P", "t": np.arange(0, 30, 0.1)})
+    >>> fr = pd.DataFrame({"participant_id": "P", "trial": 1, "t": np.arange(10, 19, 0.1)})
+    >>> clips = pd.DataFrame({"trial": [1], "onset": [10.0], "duration": [20.0]})
+    >>> int(_uncovered_frames(fr, clips, faces).iloc[0])
+    110
+    """
+    keys = ["participant_id", "trial"]
+    if not len(frames):
+        return pd.Series(dtype=float)
+    step = faces.groupby(faces["participant_id"].astype(str))["t"].agg(
+        lambda t: float(np.nanmedian(np.diff(np.sort(t.unique())))) if t.nunique() > 1 else np.nan
+    )
+    span = frames.groupby(keys)["t"].agg(["min", "max"]).reset_index()
+    span = span.merge(clips[["trial", "onset", "duration"]], on="trial", how="left")
+    gap = (span["min"] - span["onset"]).clip(lower=0) + (span["onset"] + span["duration"] - span["max"]).clip(
+        lower=0
+    )
+    dt = span["participant_id"].map(step).to_numpy(float)
+    gap = gap.where(gap > UNCOVERED_S, 0.0) - dt.clip(min=0)  # the last row stands for one frame interval
+    missing = np.where(np.isfinite(dt) & (dt > 0), np.round(gap.clip(lower=0) / dt), 0.0)
+    return pd.Series(missing, index=pd.MultiIndex.from_frame(span[keys]))
 
 
 #: Quantile and smoothing window (s) of ``M_peak``.
@@ -541,7 +588,11 @@ def _describe(col: str) -> str:
         "never_pressed": "Participant pressed no button in any clip of the session (compliance flag).",
         "rating_min": "min(rating_happy, rating_sad): MIN index on ratings (Schimmack 2001).",
         "n_frames": "Camera frames during the clip (a covariate for face measures).",
-        "face_fraction": "Share of the clip's camera frames with this participant's face.",
+        "face_fraction": "Share of the clip's camera frames with this participant's face (frames "
+        "missing from the faces table at the clip's start or end count as frames without a face).",
+        "face_source": "Which tool scored this participant's faces in this session: coaffect, "
+        "openface or pyfeat (coaffect import-faces); facial outcomes of different sources are "
+        "in different units.",
         "excluded": "Trial unusable for every outcome (see exclusion_reason).",
         "face_excluded": "Facial measures unusable (see face_exclusion_reason).",
         "in_group": "1 in a group session, 0 alone: the slope of the (0 + in_group | session_id) random term.",

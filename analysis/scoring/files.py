@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coaffect.formats.faces_schema import FACES_FORMAT_VERSION, column_docs
+from coaffect.formats.faces_schema import FACES_FORMAT_VERSION, OPTIONAL_COLUMN_DOCS, column_docs
 
 
 def _atomic(path: Path, write) -> None:
@@ -64,7 +64,8 @@ def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
     )
     parquet = out / "faces.parquet"
     _atomic(parquet, lambda p: pq.write_table(table, p))
-    sidecar = {"format_version": FACES_FORMAT_VERSION, "columns": column_docs()}
+    optional = {c: d for c, d in OPTIONAL_COLUMN_DOCS.items() if c in faces.columns}
+    sidecar = {"format_version": FACES_FORMAT_VERSION, "columns": {**column_docs(), **optional}}
     for name, data in (("faces.json", sidecar), ("score_summary.json", summary)):
         _atomic(out / name, lambda p, d=data: p.write_text(json.dumps(d, indent=2, default=_json) + "\n"))
     return parquet
