@@ -185,6 +185,15 @@ def test_openface_into_a_session(dataset, shared_data, tmp_path, capsys):
     assert c2["face_fraction"] == 0 and c2["face_exclusion_reason"] == "face visible in 0% of frames (< 50%)"
     assert trials.loc[("P02", 2), "face_fraction"] == 1.0
 
+    # a table cut to the file's rows by hand (what the analyst did): still counted over the clip
+    cut = tmp_path / "cut"
+    shutil.copytree(dataset, cut)
+    cut_faces = cut / "derivatives" / "coaffect" / "ses-G1" / "faces.parquet"
+    whole = pd.read_parquet(cut_faces)
+    whole[(whole["participant_id"] != "P01") | whole["face_found"]].to_parquet(cut_faces)
+    by_hand = trial_table(load_study(cut)).set_index(["participant_id", "trial"]).loc[("P01", 1)]
+    assert by_hand["n_frames"] < c1["n_frames"] and by_hand["face_fraction"] == pytest.approx(share, abs=0.02)
+
     # a model and the report on it, each naming the source
     fit = run_stats(trials.reset_index(), ["AU45 ~ valence"], engine="lme4", anova=False)
     assert not fit.skipped, fit.skipped
@@ -243,6 +252,20 @@ def test_openface_into_a_session(dataset, shared_data, tmp_path, capsys):
     )
     # nothing already written was lost
     assert pd.read_parquet(deriv / "faces.parquet").equals(faces)
+
+    # several faces in one OpenFace file (face_id from 0): a map to participants
+    two = pd.concat(
+        [
+            _openface(shared_data, ses, 0, len(frames)).assign(face_id=0),
+            _openface(shared_data, ses, 0, len(frames), shift=37).assign(face_id=1),
+        ]
+    )
+    two.to_csv(tmp_path / "multi.csv", index=False)
+    imp = import_faces(ses, "openface", tmp_path / "multi.csv", "wide", faces={0: "P03", 1: "P02"})
+    rows = imp.faces.set_index(["participant_id", "frame"])
+    assert rows.loc[("P03", 5), "AU45_raw"] == two["AU45_r"].iloc[5]
+    assert rows.loc[("P02", 5), "AU45_raw"] == two["AU45_r"].iloc[len(frames) + 5]
+    assert rows.loc[("P01", first), "face_found"]  # the participant not in the map keeps its rows
 
 
 def test_pyfeat_into_a_session_and_mixing_sources(dataset, shared_data, tmp_path, capsys):

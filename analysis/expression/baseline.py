@@ -36,7 +36,12 @@ def _robust_sd(values: np.ndarray) -> float:
 
 
 def baseline_zscores(
-    raw: pd.DataFrame, columns, in_baseline, by: str = "participant_id", min_frames: int = MIN_BASELINE_FRAMES
+    raw: pd.DataFrame,
+    columns,
+    in_baseline,
+    by: str = "participant_id",
+    min_frames: int = MIN_BASELINE_FRAMES,
+    min_spread: float = 0.0,
 ) -> pd.DataFrame:
     """Robust z-scores of ``columns`` against each group's baseline rows only.
 
@@ -53,6 +58,9 @@ def baseline_zscores(
         Grouping column (the participant).
     min_frames : int
         Baseline frames below which a group's spread is the pooled one.
+    min_spread : float
+        Smallest spread, in the measure's units (default 0: none). For scales clipped
+        at 0, such as OpenFace's intensities, a still baseline has no spread at all.
 
     Returns
     -------
@@ -94,6 +102,7 @@ def baseline_zscores(
                 continue
             own = spreads[key] if counts[key] >= min_frames else np.nan
             spread = np.nanmax([own, 0.5 * pooled_sd]) if counts[key] >= min_frames else pooled_sd
+            spread = max(spread, min_spread) if np.isfinite(spread) else min_spread
             if not spread > 0:
                 spread = np.inf  # a constant measure: z = 0
             out.iloc[idx, out.columns.get_loc(col)] = (v_all[idx] - centres[key]) / spread

@@ -24,7 +24,9 @@ trial's ``face_fraction`` counts against the whole clip and the
 **Scale.** The tool's intensities are kept as they are in ``AUxx_raw``
 (OpenFace 0-5, py-feat 0-1) and z-scored against the participant's
 **baseline window only** (protocol ``analysis.baseline_window``), by the rule
-of coaffect's own units (:func:`analysis.expression.baseline.baseline_zscores`).
+of coaffect's own units (:func:`analysis.expression.baseline.baseline_zscores`),
+the spread at least :data:`MIN_SPREAD` (2% of the tool's range: its scale is
+clipped at 0, and a still baseline often has no spread at all).
 Every row says where it came from (``source``: ``openface`` or ``pyfeat``;
 coaffect's own tables have no such column and mean ``coaffect``), and
 models refuse to mix sources for one outcome unless asked
@@ -62,6 +64,9 @@ FIRST_FRAME = {"openface": 1, "pyfeat": 0}
 TOOLS = tuple(FIRST_FRAME)
 #: File rows with this file name keep coaffect's own rows a replaced participant had.
 COAFFECT_ROWS = "faces-coaffect.parquet"
+#: Smallest baseline spread in the tool's units (2% of its range): its scale is clipped at 0, so a still
+#: baseline often has none (OpenFace AU12_r exactly 0), and the unit would otherwise be lost.
+MIN_SPREAD = {"openface": 0.1, "pyfeat": 0.02}
 #: Allowed difference between the file's and the camera's span over the same frames.
 SPAN_TOLERANCE_FRAMES = 2
 SPAN_TOLERANCE_SHARE = 0.05
@@ -193,7 +198,7 @@ def _on_session_grid(rows, frames, pid, session_id, camera, tool, mask_of) -> pd
     raw = pd.DataFrame({au: m[f"{au}_raw"].to_numpy(float) for au in ACTION_UNITS})
     raw[~found] = np.nan
     raw["participant_id"] = pid
-    z = baseline_zscores(raw, ACTION_UNITS, mask_of(m["t"].to_numpy(float)))
+    z = baseline_zscores(raw, ACTION_UNITS, mask_of(m["t"].to_numpy(float)), min_spread=MIN_SPREAD[tool])
     out = pd.DataFrame(
         {
             "session_id": session_id,
@@ -342,7 +347,8 @@ def import_faces(
         tables.append(grid)
     new = pd.concat(tables, ignore_index=True)
     deriv = derivatives_dir(sdir.parent) / sdir.name
-    old, summary, replaced = _existing(deriv)
+    old, summary = _existing(deriv)
+    replaced = None
     if old is not None:
         gone = old["participant_id"].isin(wanted)
         own = old[gone & (old.get(SOURCE_COLUMN, pd.Series("coaffect", index=old.index)) == "coaffect")]
@@ -358,7 +364,7 @@ def _existing(deriv: Path):
     """The session's faces table and summary so far (None, {} when it was never scored)."""
     parquet, summary = deriv / "faces.parquet", deriv / "score_summary.json"
     if not parquet.exists():
-        return None, {}, None
+        return None, {}
     try:
         old = pd.read_parquet(parquet)
         meta = json.loads(summary.read_text(encoding="utf-8")) if summary.exists() else {}
@@ -367,7 +373,7 @@ def _existing(deriv: Path):
             f"{parquet}: not readable; remove it or re-run 'coaffect score --force' first"
         ) from None
     old["participant_id"] = old["participant_id"].astype(str)
-    return old, meta, None
+    return old, meta
 
 
 def _summary(faces: pd.DataFrame, before: dict, sources: dict, warnings: list[str], tool: str) -> dict:
@@ -408,3 +414,84 @@ def face_sources(faces: pd.DataFrame | None) -> pd.Series:
     if SOURCE_COLUMN not in faces.columns:
         return pd.Series("coaffect", index=faces.index)
     return faces[SOURCE_COLUMN].fillna("coaffect").astype(str)
+
+
+#: Tool intensity SD below which a unit "does not move" (1% of the tool's range: OpenFace 0-5, py-feat 0-1).
+FLAT_SD = {"openface": 0.05, "pyfeat": 0.01}
+SIDE_BY_SIDE_COLUMNS = ("participant_id", "source", "au", "n_frames", "pearson_r", "icc", "tool_sd", "note")
+
+
+def compare_sources(session_dir) -> pd.DataFrame:
+    """coaffect's units and an imported tool's, side by side, per participant and unit.
+
+    For a session scored with ``coaffect score`` and then given another tool's
+    output with :func:`import_faces` (which keeps coaffect's own rows in
+    ``faces-coaffect.parquet``), on the frames where both found the face:
+
+    * ``pearson_r`` between coaffect's raw measure (``AUxx_raw``) and the tool's
+      intensity: do they follow the same movement?
+    * ``icc``: ICC(A,1) (McGraw & Wong 1996) between the two baseline z-scores
+      (``AUxx``; the same baseline window and rule for both): do they agree in
+      baseline-SD units, level included?
+
+    A unit the tool does not move (SD below 1% of its range) gets no figures, a note.
+
+    Parameters
+    ----------
+    session_dir : str or Path
+        The ``ses-<id>`` folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SIDE_BY_SIDE_COLUMNS`, one row per imported participant x unit both have.
+
+    Examples
+    --------
+    >>> compare_sources("data/ses-S1").query("au == 'AU12'")  # doctest: +SKIP
+    """
+    from .agreement import icc_a1
+
+    sdir = Path(session_dir)
+    deriv = derivatives_dir(sdir.parent) / sdir.name
+    if not (deriv / COAFFECT_ROWS).exists():
+        raise AnalysisError(
+            f"{deriv / COAFFECT_ROWS}: no coaffect rows to compare with",
+            hint="run 'coaffect score' on the session before 'coaffect import-faces' (import keeps "
+            "coaffect's own rows of the participants it replaces there)",
+        )
+    ours = pd.read_parquet(deriv / COAFFECT_ROWS)
+    theirs = pd.read_parquet(deriv / "faces.parquet")
+    theirs = theirs[face_sources(theirs) != "coaffect"]
+    keys = ["participant_id", "camera", "frame"]
+    both = ours[ours["face_found"].astype(bool)].merge(
+        theirs[theirs["face_found"].astype(bool)], on=keys, suffixes=("", "_tool")
+    )
+    rows = []
+    for (pid, source), part in both.groupby(["participant_id", SOURCE_COLUMN], sort=True):
+        for au in ACTION_UNITS:
+            a, b = part[f"{au}_raw"].to_numpy(float), part[f"{au}_raw_tool"].to_numpy(float)
+            ok = np.isfinite(a) & np.isfinite(b)
+            if not ok.any():
+                continue
+            sd = float(np.std(b[ok]))
+            r = icc = np.nan
+            note = ""
+            if sd < FLAT_SD.get(source, 0.0):
+                note = f"{source} {au} does not move here (SD {sd:.3f})"
+            elif ok.sum() >= 3:
+                r = float(np.corrcoef(a[ok], b[ok])[0, 1]) if np.std(a[ok]) > 0 else np.nan
+                icc = icc_a1(part[au].to_numpy(float)[ok], part[f"{au}_tool"].to_numpy(float)[ok])
+            rows.append(
+                {
+                    "participant_id": pid,
+                    "source": source,
+                    "au": au,
+                    "n_frames": int(ok.sum()),
+                    "pearson_r": r,
+                    "icc": icc,
+                    "tool_sd": sd,
+                    "note": note,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(SIDE_BY_SIDE_COLUMNS))
