@@ -103,10 +103,10 @@ def _pyfeat(shared_data, ses, first: int, n: int, rate=None) -> pd.DataFrame:
     ]
     _, fps = _camera(ses)
     w = 0.5 + 0.5 * np.sin(np.arange(n) / 7.0)
-    rows = pd.DataFrame({c: w * float(a[c]) + (1 - w) * float(b[c]) for c in cols})
+    rows = {c: w * float(a[c]) + (1 - w) * float(b[c]) for c in cols}
     rows["frame"] = np.arange(first, first + n)  # py-feat counts from 0
     rows["approx_time"] = rows["frame"] / (rate or fps)
-    return rows
+    return pd.DataFrame(rows)
 
 
 def _first_frame_at(ses, t) -> int:
