@@ -109,6 +109,12 @@ def _pyfeat(shared_data, ses, first: int, n: int, rate=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _import(ses, csv, tool: str, participant: str, *more: str) -> int:
+    """``coaffect import-faces`` of one participant's file from camera ``wide``; its exit status."""
+    args = [str(ses), str(csv), "--tool", tool, "--camera", "wide", "--participant", participant, *more]
+    return main(["import-faces", *args])
+
+
 def _first_frame_at(ses, t) -> int:
     frames, _ = _camera(ses)
     return int(frames.loc[frames["t"] >= t, "frame"].iloc[0])
@@ -129,13 +135,7 @@ def test_openface_into_a_session(dataset, shared_data, tmp_path, capsys):
     first = _first_frame_at(ses, base_onset + 0.5 - 0.2)
     p01 = _openface(shared_data, ses, first, 100)
     p01.to_csv(tmp_path / "P01.csv", index=False)
-    assert (
-        main(
-            ["import-faces", str(ses), str(tmp_path / "P01.csv"), "--tool", "openface"]
-            + ["--camera", "wide", "--participant", "P01", "--tool-version", "2.2.0"]
-        )
-        == 0
-    )
+    assert _import(ses, tmp_path / "P01.csv", "openface", "P01", "--tool-version", "2.2.0") == 0
     out = capsys.readouterr().out
     lo, hi = (
         frames.loc[frames["frame"] == first, "t"].item(),
@@ -145,13 +145,7 @@ def test_openface_into_a_session(dataset, shared_data, tmp_path, capsys):
     assert f"WARNING P01.csv: P01's file covers frames {first + 1}-{first + 100}, {lo:.1f}-{hi:.1f} s" in out
     for pid, shift in (("P02", 0), ("P03", 37)):  # whole recordings
         _openface(shared_data, ses, 0, len(frames), shift=shift).to_csv(tmp_path / f"{pid}.csv", index=False)
-        assert (
-            main(
-                ["import-faces", str(ses), str(tmp_path / f"{pid}.csv"), "--tool", "openface"]
-                + ["--camera", "wide", "--participant", pid]
-            )
-            == 0
-        )
+        assert _import(ses, tmp_path / f"{pid}.csv", "openface", pid) == 0
     deriv = dataset / "derivatives" / "coaffect" / "ses-G1"
     faces = pd.read_parquet(deriv / "faces.parquet")
     summary = json.loads((deriv / "score_summary.json").read_text())
@@ -205,22 +199,7 @@ def test_openface_into_a_session(dataset, shared_data, tmp_path, capsys):
     # a file from another video is refused: frame count, then duration (the real file's own times)
     big = _openface(shared_data, ses, len(frames) - 50, 100)
     big.to_csv(tmp_path / "long.csv", index=False)
-    assert (
-        main(
-            [
-                "import-faces",
-                str(ses),
-                str(tmp_path / "long.csv"),
-                "--tool",
-                "openface",
-                "--camera",
-                "wide",
-                "--participant",
-                "P02",
-            ]
-        )
-        == 2
-    )
+    assert _import(ses, tmp_path / "long.csv", "openface", "P02") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == (
         f"{tmp_path / 'long.csv'}: frame count does not match cam-wide: the file has frames "
@@ -228,22 +207,7 @@ def test_openface_into_a_session(dataset, shared_data, tmp_path, capsys):
         f"{len(frames)} frames (1-{len(frames)})"
     )
     real = shared_data / "interop" / "OpenFace_Test.csv"  # timestamps 1 ms apart: not this camera's video
-    assert (
-        main(
-            [
-                "import-faces",
-                str(ses),
-                str(real),
-                "--tool",
-                "openface",
-                "--camera",
-                "wide",
-                "--participant",
-                "P02",
-            ]
-        )
-        == 2
-    )
+    assert _import(ses, real, "openface", "P02") == 2
     err = capsys.readouterr().err.strip().splitlines()[0]
     span = frames["t"].iloc[99] - frames["t"].iloc[0]
     assert err.startswith(
@@ -283,22 +247,7 @@ def test_pyfeat_into_a_session_and_mixing_sources(dataset, shared_data, tmp_path
     stop = _first_frame_at(ses, c1.onset + 0.4 * c1.duration)
     _pyfeat(shared_data, ses, 0, stop).to_csv(tmp_path / "P03.csv", index=False)
     for pid in ("P02", "P03"):
-        assert (
-            main(
-                [
-                    "import-faces",
-                    str(ses),
-                    str(tmp_path / f"{pid}.csv"),
-                    "--tool",
-                    "pyfeat",
-                    "--camera",
-                    "wide",
-                    "--participant",
-                    pid,
-                ]
-            )
-            == 0
-        )
+        assert _import(ses, tmp_path / f"{pid}.csv", "pyfeat", pid) == 0
     out = capsys.readouterr().out
     assert "WARNING P03.csv: P03's file covers frames 0-" in out and "WARNING P02" not in out
 

@@ -97,7 +97,7 @@ class Imported:
     def write(self, out_dir) -> Path:
         """Write faces.parquet, its sidecar and score_summary.json (summary last), and
         ``faces-coaffect.parquet`` with coaffect's own rows of the replaced participants."""
-        from ..scoring.files import write_scores
+        from ..scoring.files import _atomic, write_scores
 
         out = Path(out_dir)
         if self.replaced is not None and len(self.replaced):
@@ -110,7 +110,7 @@ class Imported:
                     [old[~old["participant_id"].isin(rows["participant_id"].unique())], rows],
                     ignore_index=True,
                 )
-            rows.to_parquet(keep, index=False)
+            _atomic(keep, lambda p: rows.to_parquet(p, index=False))
         return write_scores(out, self.faces, self.summary)
 
 
@@ -315,6 +315,8 @@ def import_faces(
     tables, sources, warnings = [], {}, []
     for pid in wanted:
         mine = rows[rows["participant_id"] == pid]
+        if not len(mine):
+            raise AnalysisError(f"{path}: no rows of the face given for {pid} ({faces})")
         cover = _coverage(mine, frames, tool, camera)
         grid = _on_session_grid(rows, frames, pid, session.session_id, camera, tool, mask_of)
         base = int((mask_of(grid["t"].to_numpy(float)) & grid["face_found"].to_numpy()).sum())

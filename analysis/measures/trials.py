@@ -344,17 +344,17 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     return sr
 
 
-#: Seconds of a clip's start or end without rows of a participant that count as frames without a face.
-UNCOVERED_S = 1.0
+#: Frame intervals a participant's rows may miss at a clip's start or end before they count as lost.
+UNCOVERED_FRAMES = 2
 
 
 def _uncovered_frames(frames: pd.DataFrame, clips: pd.DataFrame, faces: pd.DataFrame) -> pd.Series:
     """Frames a participant's rows miss at a clip's start or end, at their own frame rate.
 
     A faces table whose rows stop inside a clip (a hand-made or partial table) would
-    otherwise count its face fraction over the rows it has, not over the clip. Gaps of
-    at most :data:`UNCOVERED_S` are ignored (the first frame after onset, a camera's
-    last frame).
+    otherwise count its face fraction over the rows it has, not over the clip. A gap
+    of up to :data:`UNCOVERED_FRAMES` frame intervals (the participant's median) is
+    the frame grid itself (the first frame lands up to one interval after onset).
 
     Examples
     --------
@@ -372,12 +372,13 @@ def _uncovered_frames(frames: pd.DataFrame, clips: pd.DataFrame, faces: pd.DataF
     )
     span = frames.groupby(keys)["t"].agg(["min", "max"]).reset_index()
     span = span.merge(clips[["trial", "onset", "duration"]], on="trial", how="left")
-    gap = (span["min"] - span["onset"]).clip(lower=0) + (span["onset"] + span["duration"] - span["max"]).clip(
-        lower=0
-    )
     dt = span["participant_id"].map(step).to_numpy(float)
-    gap = gap.where(gap > UNCOVERED_S, 0.0) - dt.clip(min=0)  # the last row stands for one frame interval
-    missing = np.where(np.isfinite(dt) & (dt > 0), np.round(gap.clip(lower=0) / dt), 0.0)
+    ok = np.isfinite(dt) & (dt > 0)
+    missing = np.zeros(len(span))
+    for gap in (span["min"] - span["onset"], span["onset"] + span["duration"] - span["max"]):
+        gap = gap.to_numpy(float)
+        lost = ok & (gap > UNCOVERED_FRAMES * np.where(ok, dt, np.inf))
+        missing[lost] += np.round(gap[lost] / dt[lost]) - 1  # the row at the edge stands for one interval
     return pd.Series(missing, index=pd.MultiIndex.from_frame(span[keys]))
 
 
