@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 HELP = "use OpenFace 2.x or py-feat output of a session camera as that session's faces (faces.parquet)"
@@ -9,15 +10,18 @@ EXAMPLE = "coaffect import-faces data/ses-S1 --tool openface --camera wide --par
 
 
 def _face_map(text: str) -> dict:
-    from coaffect.formats.errors import AnalysisError
+    """``0=P01,1=P02`` as {0: "P01", 1: "P02"} (argparse prints the error, exit 2).
 
+    Examples
+    --------
+    >>> _face_map("0=P01, 1=P02")
+    {0: 'P01', 1: 'P02'}
+    """
     out = {}
     for part in text.split(","):
         key, sep, pid = part.partition("=")
         if not sep or not key.strip().isdigit() or not pid.strip():
-            raise AnalysisError(
-                f"--faces: '{part}' is not FACE_ID=PARTICIPANT", hint="e.g. --faces 0=P01,1=P02"
-            )
+            raise argparse.ArgumentTypeError(f"'{part}' is not FACE_ID=PARTICIPANT (e.g. 0=P01,1=P02)")
         out[int(key)] = pid.strip()
     return out
 
