@@ -49,8 +49,8 @@ simulate.trials         simulate_trials*
 simulate.power          power_analysis* PowerResult* power_table power_figure power_verdict
 simulate.faces          write_synthetic_video write_group_video
 interop.readers         read_openface* read_pyfeat*
-interop.agreement       validate_faces* FaceValidation formulas_on_openface_landmarks compare_to_openface
-interop.session_import  import_faces* Imported face_sources compare_sources
+interop.agreement       validate_faces* FaceValidation formulas_on_openface_landmarks compare_to_openface compare_sources
+interop.session_import  import_faces* Imported face_sources
 parallel.executor       open_executor* Executor machine_cores ClusterLostError
 parallel.dask_processes ProcessCluster
 """

@@ -97,7 +97,7 @@ class Imported:
     def write(self, out_dir) -> Path:
         """Write faces.parquet, its sidecar and score_summary.json (summary last), and
         ``faces-coaffect.parquet`` with coaffect's own rows of the replaced participants."""
-        from ..scoring.files import _atomic, write_scores
+        from ..scoring.files import atomic_write, write_scores
 
         out = Path(out_dir)
         if self.replaced is not None and len(self.replaced):
@@ -110,7 +110,7 @@ class Imported:
                     [old[~old["participant_id"].isin(rows["participant_id"].unique())], rows],
                     ignore_index=True,
                 )
-            _atomic(keep, lambda p: rows.to_parquet(p, index=False))
+            atomic_write(keep, lambda p: rows.to_parquet(p, index=False))
         return write_scores(out, self.faces, self.summary)
 
 
@@ -416,84 +416,3 @@ def face_sources(faces: pd.DataFrame | None) -> pd.Series:
     if SOURCE_COLUMN not in faces.columns:
         return pd.Series("coaffect", index=faces.index)
     return faces[SOURCE_COLUMN].fillna("coaffect").astype(str)
-
-
-#: Tool intensity SD below which a unit "does not move" (1% of the tool's range: OpenFace 0-5, py-feat 0-1).
-FLAT_SD = {"openface": 0.05, "pyfeat": 0.01}
-SIDE_BY_SIDE_COLUMNS = ("participant_id", "source", "au", "n_frames", "pearson_r", "icc", "tool_sd", "note")
-
-
-def compare_sources(session_dir) -> pd.DataFrame:
-    """coaffect's units and an imported tool's, side by side, per participant and unit.
-
-    For a session scored with ``coaffect score`` and then given another tool's
-    output with :func:`import_faces` (which keeps coaffect's own rows in
-    ``faces-coaffect.parquet``), on the frames where both found the face:
-
-    * ``pearson_r`` between coaffect's raw measure (``AUxx_raw``) and the tool's
-      intensity: do they follow the same movement?
-    * ``icc``: ICC(A,1) (McGraw & Wong 1996) between the two baseline z-scores
-      (``AUxx``; the same baseline window and rule for both): do they agree in
-      baseline-SD units, level included?
-
-    A unit the tool does not move (SD below 1% of its range) gets no figures, a note.
-
-    Parameters
-    ----------
-    session_dir : str or Path
-        The ``ses-<id>`` folder.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`SIDE_BY_SIDE_COLUMNS`, one row per imported participant x unit both have.
-
-    Examples
-    --------
-    >>> compare_sources("data/ses-S1").query("au == 'AU12'")  # doctest: +SKIP
-    """
-    from .agreement import icc_a1
-
-    sdir = Path(session_dir)
-    deriv = derivatives_dir(sdir.parent) / sdir.name
-    if not (deriv / COAFFECT_ROWS).exists():
-        raise AnalysisError(
-            f"{deriv / COAFFECT_ROWS}: no coaffect rows to compare with",
-            hint="run 'coaffect score' on the session before 'coaffect import-faces' (import keeps "
-            "coaffect's own rows of the participants it replaces there)",
-        )
-    ours = pd.read_parquet(deriv / COAFFECT_ROWS)
-    theirs = pd.read_parquet(deriv / "faces.parquet")
-    theirs = theirs[face_sources(theirs) != "coaffect"]
-    keys = ["participant_id", "camera", "frame"]
-    both = ours[ours["face_found"].astype(bool)].merge(
-        theirs[theirs["face_found"].astype(bool)], on=keys, suffixes=("", "_tool")
-    )
-    rows = []
-    for (pid, source), part in both.groupby(["participant_id", SOURCE_COLUMN], sort=True):
-        for au in ACTION_UNITS:
-            a, b = part[f"{au}_raw"].to_numpy(float), part[f"{au}_raw_tool"].to_numpy(float)
-            ok = np.isfinite(a) & np.isfinite(b)
-            if not ok.any():
-                continue
-            sd = float(np.std(b[ok]))
-            r = icc = np.nan
-            note = ""
-            if sd < FLAT_SD.get(source, 0.0):
-                note = f"{source} {au} does not move here (SD {sd:.3f})"
-            elif ok.sum() >= 3:
-                r = float(np.corrcoef(a[ok], b[ok])[0, 1]) if np.std(a[ok]) > 0 else np.nan
-                icc = icc_a1(part[au].to_numpy(float)[ok], part[f"{au}_tool"].to_numpy(float)[ok])
-            rows.append(
-                {
-                    "participant_id": pid,
-                    "source": source,
-                    "au": au,
-                    "n_frames": int(ok.sum()),
-                    "pearson_r": r,
-                    "icc": icc,
-                    "tool_sd": sd,
-                    "note": note,
-                }
-            )
-    return pd.DataFrame(rows, columns=list(SIDE_BY_SIDE_COLUMNS))

@@ -39,7 +39,7 @@ def _figures(row) -> str:
 
 
 def _session(args) -> int:
-    from analysis.interop.session_import import compare_sources
+    from analysis.interop.agreement import compare_sources
     from coaffect.formats.tables import derivatives_dir, write_tsv
 
     table = compare_sources(args.session)
