@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (idempotent).
-XVFB = xvfb-run -a -s "-screen 0 1280x1024x24"
+XVFB = xvfb-run -a -s "-screen 0 1280x1024x24"  # the demo's virtual screen
 
 .PHONY: setup demo test lint
 setup:
@@ -13,5 +13,15 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy  # files and settings: [tool.mypy] in pyproject.toml
 
+# Two passes, each with a private Xvfb per process (--own-xvfb): the independent majority on
+# TEST_WORKERS pytest-xdist workers (tests sharing an expensive fixture stay on one worker:
+# --dist loadgroup), then the timing-sensitive tests (marker 'serial') alone. Both passes run,
+# both print their 25 slowest tests; the target fails if either failed.
+TEST_WORKERS ?= 2
+PYTEST = .venv/bin/python -m pytest --own-xvfb
+
 test: lint
-	$(XVFB) .venv/bin/python -m pytest
+	status=0; \
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup -m "not serial" || status=$$?; \
+	$(PYTEST) -m serial || status=$$?; \
+	exit $$status

@@ -7,10 +7,13 @@ capture process sampled over time (peak, and growth after warm-up). Then, if
 the session runner is installed, two short simulated sessions are run, without
 and with the three cameras, and the movie-frame statistics of their clips are
 compared (frames dropped/repeated from events.tsv, flip-interval percentiles
-from flips.tsv). One camera (one capture process) is recorded first, then three.
-The last line is one JSON object of headline ratios against baselines measured
-in the same run (3 cameras vs 1, with vs without cameras); a failed run (a
-session that did not complete, a camera writing < 99% of its frames) exits 1.
+from flips.tsv). Baseline and comparison alternate in ``--rounds`` rounds (one
+camera then three, three then one, ...; the sessions likewise), so a drift of
+this shared machine's speed falls on both; the ratios are of medians over the
+rounds. The last line is one JSON object of headline ratios against baselines
+measured in the same run (3 cameras vs 1, with vs without cameras); a failed
+run (a session that did not complete, a camera writing < 99% of its frames)
+exits 1.
 
 Run under a display (the presentation part opens a PsychoPy window)::
 
@@ -90,7 +93,7 @@ def memory_figures(samples: list) -> dict:
     }
 
 
-def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
+def presentation(with_cameras: bool, clips: list[str], tmp: Path, run: int = 0) -> dict:
     """Run one simulated session; return movie-frame statistics of its clips."""
     import yaml
 
@@ -105,23 +108,12 @@ def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
     ]
     proto = tmp / f"bench-{'cams' if with_cameras else 'nocams'}.yaml"
     proto.write_text(yaml.safe_dump(data, sort_keys=False))
-    out = tmp / f"data-{'cams' if with_cameras else 'nocams'}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "coaffect.cli",
-        "run",
-        str(proto),
-        "--condition",
-        "group",
-        "--participants",
-        "P01,P02,P03",
-        "--simulate",
-        "--session-id",
-        "B1",
-        "--output",
-        str(out),
-    ] + ([] if with_cameras else ["--no-cameras"])
+    out = tmp / f"data-{'cams' if with_cameras else 'nocams'}-{run}"
+    group = ["--condition", "group", "--participants", "P01,P02,P03", "--session-id", "B1"]
+    coaffect_run = [sys.executable, "-m", "coaffect.cli", "run", str(proto)]
+    cmd = [*coaffect_run, *group, "--simulate", "--output", str(out)]
+    if not with_cameras:
+        cmd.append("--no-cameras")
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
         return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed"}
@@ -156,9 +148,23 @@ def presentation(with_cameras: bool, clips: list[str], tmp: Path) -> dict:
     return stats
 
 
+def _alternating(pair: tuple, rounds: int) -> list:
+    """``pair`` in ``rounds`` rounds, its order reversed every other round (ABBA...)."""
+    return [x for r in range(rounds) for x in (pair if r % 2 == 0 else pair[::-1])]
+
+
+def _median(values) -> float:
+    import numpy as np
+
+    return float(np.median(list(values)))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=120.0, help="recording length (120)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="length of each recording (120)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of baseline and comparison, alternating (2)"
+    )
     parser.add_argument(
         "--no-presentation", action="store_true", help="skip the with/without-cameras presentation comparison"
     )
@@ -168,17 +174,21 @@ def main(argv=None) -> int:
         help="clips of the simulated sessions",
     )
     args = parser.parse_args(argv)
-    headline: dict = {"bench": "camera_recording", "seconds": args.seconds}
+    headline: dict = {"bench": "camera_recording", "seconds": args.seconds, "rounds": args.rounds}
     failures = []
     with tempfile.TemporaryDirectory(prefix="coaffect-bench-") as tmp:
         tmp = Path(tmp)
-        runs = {}
-        # single process first (one camera), then the three cameras in three processes
-        for label, feeds in (("1 camera", ["seatA"]), ("3 cameras", None)):
+        runs: dict = {"1 camera": [], "3 cameras": []}
+        # one camera (one capture process) and three (three processes), alternating
+        modes = (("1 camera", ["seatA"]), ("3 cameras", None))
+        for k, (label, feeds) in enumerate(_alternating(modes, args.rounds)):
             t0 = time.perf_counter()
-            rec = record(args.seconds, tmp / f"ses-{len(feeds or FEEDS)}", feeds=feeds)
+            rec = record(args.seconds, tmp / f"rec-{k}", feeds=feeds)
             wall = time.perf_counter() - t0
-            print(f"\n{label}: recorded for {args.seconds:.0f} s (wall {wall:.1f} s, {os.cpu_count()} CPUs)")
+            print(
+                f"\n{label} (run {k + 1}): recorded for {args.seconds:.0f} s "
+                f"(wall {wall:.1f} s, {os.cpu_count()} CPUs)"
+            )
             print(
                 f"{'camera':8} {'delivered':>9} {'written':>8} {'dropped':>8} {'written%':>8} "
                 f"{'fps':>7} {'lat_med_ms':>10} {'lat_max_ms':>10} {'rss_peak':>9} "
@@ -201,38 +211,39 @@ def main(argv=None) -> int:
                 }
                 if s["frames_delivered"] == 0 or pct < 99.0 or s["status"] != "ok":
                     failures.append(f"{label} {name}: status {s['status']}, written {pct:.1f}%")
-            runs[label] = rows
-        one, three = runs["1 camera"]["seatA"], runs["3 cameras"]["seatA"]
-        headline["written_fraction_min"] = round(
-            min(r["written_fraction"] for rows in runs.values() for r in rows.values()), 4
-        )
-        headline["latency_3cams_vs_1cam"] = (
-            round(three["latency_median"] / one["latency_median"], 2) if one["latency_median"] else None
-        )
-        headline["rss_growth_mib_max"] = max(
-            (r["rss_growth_mib"] or 0) for rows in runs.values() for r in rows.values()
-        )
+            runs[label].append(rows)
+        every = [r for label_runs in runs.values() for rows in label_runs for r in rows.values()]
+        one = _median(rows["seatA"]["latency_median"] for rows in runs["1 camera"])
+        three = _median(rows["seatA"]["latency_median"] for rows in runs["3 cameras"])
+        headline["written_fraction_min"] = round(min(r["written_fraction"] for r in every), 4)
+        headline["latency_3cams_vs_1cam"] = round(three / one, 2) if one else None
+        headline["rss_growth_mib_max"] = max((r["rss_growth_mib"] or 0) for r in every)
         have_runner = (ROOT / "experiments" / "runner" / "__init__.py").exists()
         if have_runner and not args.no_presentation and os.environ.get("DISPLAY"):
             clips = args.clips.split(",")
-            pres = {}
-            for label, with_cams in (("without cameras", False), ("with 3 cameras", True)):
-                stats = presentation(with_cams, clips, tmp)
-                print(f"presentation {label}: {stats}")
-                pres[with_cams] = stats
+            pres: dict = {False: [], True: []}
+            for k, with_cams in enumerate(_alternating((False, True), args.rounds)):
+                label = "with 3 cameras" if with_cams else "without cameras"
+                stats = presentation(with_cams, clips, tmp, run=k)
+                print(f"presentation {label} (run {k + 1}): {stats}")
+                pres[with_cams].append(stats)
                 if "error" in stats or stats.get("status") != "complete":
                     failures.append(f"presentation {label}: {stats.get('error', stats.get('status'))}")
             if not failures:
+
+                def dropped_fraction(st):
+                    return st["dropped"] / max(1, st["frames_shown"] + st["dropped"])
+
                 a, b = pres[False], pres[True]
-                headline["dropped_frames_without_cameras"] = a["dropped"]
-                headline["dropped_frames_with_cameras"] = b["dropped"]
+                headline["dropped_frames_without_cameras"] = [x["dropped"] for x in a]
+                headline["dropped_frames_with_cameras"] = [x["dropped"] for x in b]
                 headline["dropped_fraction_with_minus_without"] = round(
-                    b["dropped"] / max(1, b["frames_shown"] + b["dropped"])
-                    - a["dropped"] / max(1, a["frames_shown"] + a["dropped"]),
-                    4,
+                    _median(map(dropped_fraction, b)) - _median(map(dropped_fraction, a)), 4
                 )
                 for q in ("p50", "p95", "p99"):
-                    headline[f"flip_{q}_with_vs_without"] = round(b[f"flip_{q}_ms"] / a[f"flip_{q}_ms"], 3)
+                    with_q = _median(x[f"flip_{q}_ms"] for x in b)
+                    without_q = _median(x[f"flip_{q}_ms"] for x in a)
+                    headline[f"flip_{q}_with_vs_without"] = round(with_q / without_q, 3)
         else:
             print("presentation comparison skipped (no runner, no DISPLAY, or --no-presentation)")
     headline["ok"] = not failures

@@ -1,14 +1,18 @@
 """The built-in demo: a whole (small) study from protocol to report.
 
 It checks the demo protocol and its stimuli, makes a synthetic "wide camera"
-feed of three animated faces (real photo, known expressions), runs one group
-session and three alone sessions with simulated participants in a real
-PsychoPy window, scores the recorded faces, and writes the HTML report.
+feed of three animated faces (real photo, known expressions) and a one-face feed
+of the same room for the alone sessions (seats B and C empty), runs two group
+sessions and three alone sessions with simulated participants in a real
+PsychoPy window, scores the recorded faces, and writes the HTML report. The
+short size (``coaffect demo --short``) runs every one of these stages on less:
+four sessions of three 2-s clips.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +27,43 @@ DEMO_SESSIONS = (
     ("demo04", "alone", ["P08"]),
     ("demo05", "alone", ["P09"]),
 )
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How much of the demo study runs; every stage runs at every size.
+
+    Parameters
+    ----------
+    sessions : tuple
+        ``(session id, condition, participants)`` per session, in order.
+    clip_seconds : float, optional
+        None: the committed 8-s clips. Otherwise placeholder clips this long are
+        made in the output folder with their own manifest, and the demo protocol
+        is copied there to play them.
+    baseline_seconds : float, optional
+        Baseline length instead of the protocol's (its analysis window scales with it).
+    iti_seconds : float, optional
+        Pause between trials instead of the protocol's.
+
+    Examples
+    --------
+    >>> DEMO_SIZES["short"].clip_seconds, len(DEMO_SIZES["short"].sessions)
+    (2.0, 4)
+    """
+
+    sessions: tuple = DEMO_SESSIONS
+    clip_seconds: float | None = None
+    baseline_seconds: float | None = None
+    iti_seconds: float | None = None
+
+
+#: ``full``: the study as ``make demo`` runs it; ``short``: two groups and two people alone,
+#: 2-s clips, a 1-s baseline, 0.3-s pauses (the end-to-end test: every stage, less time).
+DEMO_SIZES = {
+    "full": DemoSize(),
+    "short": DemoSize(DEMO_SESSIONS[:4], clip_seconds=2.0, baseline_seconds=1.0, iti_seconds=0.3),
+}
 
 
 def _say(step: int, total: int, text: str) -> None:
@@ -57,7 +98,49 @@ def describe_plan(protocol_path: Path = DEMO_PROTOCOL, sessions=DEMO_SESSIONS) -
     return lines
 
 
-def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess", jobs: int = 2) -> Path:
+def short_protocol(folder: Path, size: DemoSize) -> Path:
+    """A copy of the demo protocol in ``folder`` with the clips, baseline and pauses of ``size``.
+
+    The placeholder clips are made (with their manifest) in ``folder/stimuli``;
+    the camera replays the same feed file as the demo protocol's.
+
+    Examples
+    --------
+    >>> p = short_protocol(tmp, DemoSize(clip_seconds=0.5, baseline_seconds=1.0))
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> lp = load_protocol(p)
+    >>> lp.protocol.baseline.duration, lp.protocol.analysis.baseline_window
+    (1.0, (0.2, 1.0))
+    """
+    import yaml
+
+    from coaffect.formats.protocol import load_protocol
+    from experiments.demo_clips import make_demo_files
+
+    lp = load_protocol(DEMO_PROTOCOL)
+    make_demo_files(folder / "stimuli" / "demo", folder / "stimuli" / "manifest.yaml", progress=False,
+                    seconds=size.clip_seconds)  # fmt: skip
+    data = yaml.safe_load(DEMO_PROTOCOL.read_text(encoding="utf-8"))
+    data["title"] += f" ({size.clip_seconds:g}-s clips)"
+    data["stimuli"]["manifest"] = "stimuli/manifest.yaml"
+    for cam, model in zip(data.get("cameras", []), lp.protocol.cameras):
+        cam["file"] = str(lp.resolve(model.file))
+    if size.baseline_seconds is not None:
+        scale = size.baseline_seconds / lp.protocol.baseline.duration
+        data["baseline"]["duration"] = size.baseline_seconds
+        data["analysis"]["baseline_window"] = [
+            round(x * scale, 6) for x in lp.protocol.analysis.baseline_window
+        ]
+    if size.iti_seconds is not None:
+        data["iti"] = size.iti_seconds
+    path = folder / DEMO_PROTOCOL.name
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run_demo(
+    output: str | Path = "demo-output", *, simulate: str = "inprocess", jobs: int = 2, size: str = "full"
+) -> Path:
     """Run the demo study and return the path of its HTML report.
 
     Parameters
@@ -68,6 +151,9 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
         How simulated participants press their buttons.
     jobs : int
         Sessions scored in parallel.
+    size : {'full', 'short'}
+        How much of the study runs (:data:`DEMO_SIZES`): ``short`` runs every
+        stage on four sessions of 2-s clips.
 
     Returns
     -------
@@ -76,6 +162,8 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
 
     Examples
     --------
+    Not run here: it takes minutes (``tests/test_demo.py`` runs the short size).
+
     >>> run_demo("/tmp/demo")  # doctest: +SKIP
     PosixPath('/tmp/demo/data/derivatives/coaffect/report/report.html')
     """
@@ -91,15 +179,20 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
 
     total = 6
     start = time.monotonic()
+    demo = DEMO_SIZES[size]
     output = Path(output).resolve()
     if output.exists():
         shutil.rmtree(output)
     dataset = output / "data"
 
-    _say(1, total, f"checking {DEMO_PROTOCOL.relative_to(ROOT)} and its stimuli")
-    lp = load_protocol(DEMO_PROTOCOL)
+    protocol = DEMO_PROTOCOL
+    if demo.clip_seconds is not None:
+        protocol = short_protocol(output / "study", demo)
+    shown = protocol.relative_to(ROOT) if protocol.is_relative_to(ROOT) else protocol
+    _say(1, total, f"checking {shown} and its stimuli")
+    lp = load_protocol(protocol)
     verify_stimuli(load_manifest(lp.manifest_path), lp.protocol.stimuli.clips, progress=False)
-    for line in describe_plan():
+    for line in describe_plan(protocol, demo.sessions):
         print("      " + line)
 
     feed = lp.resolve(lp.protocol.cameras[0].file)
@@ -110,15 +203,20 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
             2,
             total,
             f"making the synthetic wide-camera feed {feed.relative_to(ROOT)} "
-            "(3 animated faces from one real photo)",
+            "(3 animated faces from one real photo; one face for the alone sessions)",
         )
         feed.parent.mkdir(parents=True, exist_ok=True)
         write_group_video(feed, n_faces=3, fps=15.0, duration_s=20.0)
+    # alone sessions film one person on seat A: the same room with seats B and C empty
+    # (replaying the 3-face feed put strangers on the empty seats and a warning in the report)
+    alone_feed = feed.with_name(feed.stem + "-alone" + feed.suffix)
+    if not alone_feed.exists():
+        write_group_video(alone_feed, n_faces=3, fps=15.0, duration_s=20.0, shown=[0])
 
-    _say(3, total, f"running {len(DEMO_SESSIONS)} simulated sessions in a PsychoPy window")
-    for sid, condition, people in DEMO_SESSIONS:
+    _say(3, total, f"running {len(demo.sessions)} simulated sessions in a PsychoPy window")
+    for sid, condition, people in demo.sessions:
         result = run_session(
-            DEMO_PROTOCOL,
+            protocol,
             condition,
             people,
             session_id=sid,
@@ -126,6 +224,7 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
             simulate=simulate,
             seed=int(sid[-2:]),
             progress=False,
+            camera_files={"wide": str(alone_feed)} if condition == "alone" else None,
         )
         print(f"      {result.session_dir.name}: {result.status}")
 

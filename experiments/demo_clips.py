@@ -189,7 +189,7 @@ def _ffmpeg_command(path: Path) -> list[str]:
     ]
 
 
-def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
+def make_demo_clips(out_dir: str | Path, progress: bool = True, seconds: float = SECONDS) -> list[Path]:
     """Write the three placeholder clips into ``out_dir``.
 
     The frames are drawn with OpenCV and encoded by the ``ffmpeg`` program
@@ -202,6 +202,9 @@ def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
         there are replaced.
     progress : bool
         Show a tqdm progress bar.
+    seconds : float
+        Length of each clip (the committed clips: :data:`SECONDS`; the short
+        demo makes shorter ones).
 
     Returns
     -------
@@ -215,7 +218,7 @@ def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
 
     Examples
     --------
-    >>> paths = make_demo_clips(tmp, progress=False)
+    >>> paths = make_demo_clips(tmp, progress=False, seconds=0.5)
     >>> [p.name for p in paths]
     ['demo-positive.mp4', 'demo-negative.mp4', 'demo-bittersweet.mp4']
     """
@@ -236,7 +239,7 @@ def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ManifestError(f"{out_dir}: cannot create folder ({exc.strerror})") from None
-    n_frames = FPS * SECONDS
+    n_frames = int(round(FPS * seconds))
     written = []
     with tqdm(
         total=n_frames * len(DEMO_CLIPS), unit="frame", desc="demo clips", disable=None if progress else True
@@ -262,7 +265,9 @@ def make_demo_clips(out_dir: str | Path, progress: bool = True) -> list[Path]:
     return written
 
 
-def make_demo_files(out_dir: str | Path, manifest: str | Path, progress: bool = True):
+def make_demo_files(
+    out_dir: str | Path, manifest: str | Path, progress: bool = True, seconds: float = SECONDS
+):
     """Write the demo clips and record them in the manifest (``coaffect stimuli make-demo``).
 
     Parameters
@@ -273,6 +278,8 @@ def make_demo_files(out_dir: str | Path, manifest: str | Path, progress: bool = 
         Manifest to create or update; other clips in it are kept as they are.
     progress : bool
         Show tqdm progress bars.
+    seconds : float
+        Length of each clip.
 
     Returns
     -------
@@ -281,13 +288,13 @@ def make_demo_files(out_dir: str | Path, manifest: str | Path, progress: bool = 
 
     Examples
     --------
-    >>> r = make_demo_files(tmp / "demo", tmp / "manifest.yaml", progress=False)
+    >>> r = make_demo_files(tmp / "demo", tmp / "manifest.yaml", progress=False, seconds=0.5)
     >>> r.added
     ['demo-bittersweet', 'demo-negative', 'demo-positive']
     """
     from .stimulus_files import scan_stimuli
 
-    make_demo_clips(out_dir, progress=progress)
+    make_demo_clips(out_dir, progress=progress, seconds=seconds)
     fields = {
         c.filename: {
             "tags": {"valence": c.valence},

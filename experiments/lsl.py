@@ -1,10 +1,13 @@
 """Lab Streaming Layer: markers and button states out, physiology streams in.
 
 Publishing (``lsl: {publish: true}``): :class:`LslPublisher` opens a marker
-stream ``coaffect-markers`` (type ``Markers``, one JSON string per row of
+stream ``coaffect-markers-<session>`` (type ``Markers``, one JSON string per row of
 ``events.tsv`` and ``ratings.tsv``, stamped with the row's onset) and one
-``coaffect-buttons-<seat>`` stream per seat (type ``Buttons``, channels happy and
-sad, 1 = held, one sample per raw down or up, stamped with the key time).
+``coaffect-buttons-<session>-<seat>`` stream per seat (type ``Buttons``, channels
+happy and sad, 1 = held, one sample per raw down or up, stamped with the key
+time). The session id in the name keeps two sessions on one network apart;
+each stream's ``source_id`` is its name and the host (:func:`source_id`), the
+same after ``--resume``, so a recorder that lost the stream picks it up again.
 The runner's row tee (:class:`experiments.runner.lab.RowTee`) hands it every
 row the moment it is written; the runner needs no other hook.
 
@@ -24,6 +27,7 @@ term. Outgoing stamps use the inverse: ``session_t + clock_zero_perf + lsl_minus
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -35,8 +39,10 @@ from coaffect.formats.session_writer import TableWriter
 
 from .runner.clock import measure_offset
 
-MARKER_STREAM = "coaffect-markers"
-BUTTON_STREAM = "coaffect-buttons-{seat}"
+#: Name of a session's marker stream (up to coaffect 0.2.0: ``coaffect-markers``).
+MARKER_STREAM = "coaffect-markers-{session}"
+#: Name of a seat's button-state stream (up to 0.2.0: ``coaffect-buttons-<seat>``).
+BUTTON_STREAM = "coaffect-buttons-{session}-{seat}"
 _MARKER_TABLES = ("events.tsv", "ratings.tsv")
 
 
@@ -51,12 +57,26 @@ def _pylsl():
 
     if "LSLAPICFG" not in os.environ:
         cfg = Path(tempfile.gettempdir()) / "coaffect-lsl_api.cfg"
-        if not cfg.exists():
-            cfg.write_text("[log]\nlevel = -2\n", encoding="utf-8")
+        if not cfg.exists():  # written whole, then renamed: a process starting beside never reads half
+            fd, part = tempfile.mkstemp(prefix=".coaffect-lsl_api-", dir=cfg.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write("[log]\nlevel = -2\n")
+            os.replace(part, cfg)
         os.environ["LSLAPICFG"] = str(cfg)
     import pylsl
 
     return pylsl
+
+
+def source_id(stream_name: str) -> str:
+    """The LSL ``source_id`` of a stream this machine publishes: its name and the host.
+
+    Examples
+    --------
+    >>> source_id(MARKER_STREAM.format(session="S1")).startswith("coaffect-markers-S1@")
+    True
+    """
+    return f"{stream_name}@{socket.gethostname()}"
 
 
 def lsl_minus_perf() -> tuple[float, float]:
@@ -69,29 +89,33 @@ class LslPublisher:
 
     Examples
     --------
-    >>> pub = LslPublisher("S1", ["A", "B"], clock_zero=0.0)   # doctest: +SKIP
-    >>> pub.on_row("events.tsv", {"onset": 1.0, "trial_type": "clip"})  # doctest: +SKIP
+    A session id unique to this run, so no other session's streams are mixed in:
+
+    >>> import uuid
+    >>> session = f"doc{uuid.uuid4().hex[:8]}"
+    >>> pub = LslPublisher(session, ["A", "B"], clock_zero=0.0)
+    >>> pub.on_row("events.tsv", {"onset": 1.0, "trial_type": "clip"})
+    >>> names = pub.describe()
+    >>> names["markers"] == f"coaffect-markers-{session}", names["buttons"][1] == f"coaffect-buttons-{session}-B"
+    (True, True)
+    >>> pub.close()
     """
 
     def __init__(self, session_id: str, seats: list[str], clock_zero: float):
         pylsl = self._pylsl = _pylsl()
         self.clock_zero = clock_zero
         self.offset, _ = lsl_minus_perf()
+        self.marker_name = MARKER_STREAM.format(session=session_id)
         info = pylsl.StreamInfo(
-            MARKER_STREAM, "Markers", 1, pylsl.IRREGULAR_RATE, "string", f"coaffect-{session_id}"
+            self.marker_name, "Markers", 1, pylsl.IRREGULAR_RATE, "string", source_id(self.marker_name)
         )
         self.markers = pylsl.StreamOutlet(info)
         self.buttons = {}
         self.state = {}
+        self.button_names = {}
         for seat in seats:
-            binfo = pylsl.StreamInfo(
-                BUTTON_STREAM.format(seat=seat),
-                "Buttons",
-                2,
-                pylsl.IRREGULAR_RATE,
-                "int32",
-                f"coaffect-{session_id}-{seat}",
-            )
+            name = self.button_names[seat] = BUTTON_STREAM.format(session=session_id, seat=seat)
+            binfo = pylsl.StreamInfo(name, "Buttons", 2, pylsl.IRREGULAR_RATE, "int32", source_id(name))
             chans = binfo.desc().append_child("channels")
             for name in ("happy", "sad"):
                 chans.append_child("channel").append_child_value("label", name)
@@ -118,8 +142,9 @@ class LslPublisher:
 
     def describe(self) -> dict:
         return {
-            "markers": MARKER_STREAM,
-            "buttons": [BUTTON_STREAM.format(seat=s) for s in self.buttons],
+            "markers": self.marker_name,
+            "buttons": [self.button_names[s] for s in self.buttons],
+            "source_ids": [source_id(n) for n in (self.marker_name, *self.button_names.values())],
             "lsl_minus_perf_s": self.offset,
         }
 
@@ -132,6 +157,8 @@ def resolve_stream(spec, timeout: Optional[float] = None):
     """The StreamInfo of a protocol LslStream, or None if not found within its timeout."""
     pylsl = _pylsl()
     pred = f"name='{spec.name}'" + (f" and type='{spec.type}'" if spec.type else "")
+    if spec.source_id:
+        pred += f" and source_id='{spec.source_id}'"
     found = pylsl.resolve_bypred(pred, 1, timeout if timeout is not None else spec.timeout)
     return found[0] if found else None
 
@@ -147,7 +174,8 @@ def check_streams(specs) -> list[str]:
         if resolve_stream(spec) is None:
             if spec.required:
                 raise HardwareError(
-                    f"lsl: stream '{spec.name}'{' of type ' + spec.type if spec.type else ''} "
+                    f"lsl: stream '{spec.name}'{' of type ' + spec.type if spec.type else ''}"
+                    f"{' from ' + spec.source_id if spec.source_id else ''} "
                     f"not found within {spec.timeout:g} s",
                     hint="start the device's LSL app, or set required: false for this stream",
                 )
@@ -238,6 +266,8 @@ class PhysioRecorder:
 
     Examples
     --------
+    Not run as a doctest: it needs an LSL stream to record (tests/test_lsl.py).
+
     >>> rec = PhysioRecorder(protocol.lsl.record, session_dir, clock_zero).start()  # doctest: +SKIP
     >>> rec.stop()                                                                 # doctest: +SKIP
     {'ppg': {'samples': 1000, ...}}

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   r-base-core r-cran-lme4 r-cran-lmertest r-cran-jsonlite  # reference engine for the mixed models
   r-cran-pbkrtest r-cran-emmeans      # Kenward-Roger df option; EMMs checked against emmeans in tests
   chromium                            # headless browser check of the HTML report
+  stress-ng                           # the busy-machine check: scripts/stress_check.sh (README, Development)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

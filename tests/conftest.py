@@ -31,12 +31,12 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def display() -> str:
-    """An X display (the test command runs under xvfb-run)."""
+    """An X display: a private Xvfb per pytest process with --own-xvfb (make test), or xvfb-run."""
     disp = os.environ.get("DISPLAY")
     if not disp:
         if IN_CI:
-            pytest.fail("no DISPLAY: run the tests with 'make test' (xvfb-run)")
-        pytest.skip("no DISPLAY; run under xvfb-run (make test)")
+            pytest.fail("no DISPLAY: run the tests with 'make test' (--own-xvfb) or under xvfb-run")
+        pytest.skip("no DISPLAY; run with --own-xvfb (make test) or under xvfb-run")
     return disp
 
 
@@ -68,3 +68,64 @@ def require_root(reason: str) -> None:
         if IN_CI:
             pytest.fail(f"{reason}: CI runs as root")
         pytest.skip(f"{reason}: needs root")
+
+
+#: xdist group of the tests that share :func:`scored_wolfgang` (scored once per worker).
+WOLFGANG_GROUP = "scored-wolfgang"
+
+
+@pytest.fixture(scope="session")
+def scored_wolfgang(shared_data):
+    """``score_video`` of ``single/WolfgangLanger_Pexels.mp4``, every 4th frame: ``(faces, summary)``.
+
+    Scored once per test process for every test that needs it (mark those
+    ``pytest.mark.xdist_group(WOLFGANG_GROUP)`` so one worker runs them all).
+    Treat the tables as read-only.
+    """
+    from analysis.faces.pipeline import PipelineSettings
+    from analysis.scoring.score import ScoreSettings
+    from analysis.scoring.video import score_video
+
+    settings = ScoreSettings(PipelineSettings(step=4))  # every 4th frame keeps the tests short
+    return score_video(SHARED_DATA / "single" / "WolfgangLanger_Pexels.mp4", settings)
+
+
+#: xdist group of the tests that share :func:`small_report` (built once per worker).
+REPORT_GROUP = "small-report"
+
+
+@pytest.fixture(scope="session")
+def small_report(tmp_path_factory):
+    """``report.html`` of the small simulated study (``sim_helpers.SMALL``), built once.
+
+    One alone participant (session ``a01``) was filmed on no seat: the session is
+    scored but its faces table has no face, and its score summary carries a seat
+    warning, so the page shows both the analysed study and these two messages.
+    Mark the tests that use it ``pytest.mark.xdist_group(REPORT_GROUP)``; do not
+    change the built files.
+    """
+    import json
+
+    import pandas as pd
+
+    from analysis.report import build_report
+    from coaffect.formats import faces_schema as fs
+    from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
+
+    ds = copy_dataset(
+        sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path_factory.mktemp("report") / "ds"
+    )
+    faces_path = ds / "derivatives/coaffect/ses-a01/faces.parquet"
+    faces = pd.read_parquet(faces_path)
+    faces["face_found"] = False
+    for c in faces.columns:
+        if c.startswith(("AU", "emo_")) or c in (*fs.COMPOSITES, "face_w"):
+            faces[c] = float("nan")
+    faces.to_parquet(faces_path)
+    summary_path = faces_path.with_name("score_summary.json")
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    summary["seat_warnings"] = [
+        "cam-wide: a face was seen in 50 of 50 frames (100%) outside every assigned seat"
+    ]
+    summary_path.write_text(json.dumps(summary))
+    return build_report(ds, n_boot=25).report_path  # a short bootstrap: the CI path, cheaply

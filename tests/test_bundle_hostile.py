@@ -72,6 +72,11 @@ def _encrypted(members, path):
     return path
 
 
+def _plus(name: str, data: bytes = b"pwned"):
+    """A builder: the good bundle with one more member ``name`` (not listed in bundle.json)."""
+    return lambda members, path: write_zip(path, {**members, name: data})
+
+
 def _as_packed(members: dict, path: Path) -> Path:
     """The good bundle as it is (the limits make it hostile)."""
     return write_zip(path, members)
@@ -80,28 +85,28 @@ def _as_packed(members: dict, path: Path) -> Path:
 # name -> (build(members, path) -> path, limits, message (or its parts) the refusal must contain)
 CASES = {
     "zip slip": (
-        lambda m, p: write_zip(p, {**m, "../evil.txt": b"pwned"}),
+        _plus("../evil.txt"),
         None,
         "good.zip: '../evil.txt': member path leaves the bundle folder (got '../evil.txt'; "
         "allowed: relative paths with '/' inside the bundle)",
     ),
     "nested zip slip": (
-        lambda m, p: write_zip(p, {**m, "texts/../../evil.txt": b"pwned"}),
+        _plus("texts/../../evil.txt"),
         None,
         "'texts/../../evil.txt': member path leaves the bundle folder",
     ),
     "absolute path": (
-        lambda m, p: write_zip(p, {**m, "/tmp/evil.txt": b"pwned"}),
+        _plus("/tmp/evil.txt"),
         None,
         "'/tmp/evil.txt': member path is absolute",
     ),
     "drive letter": (
-        lambda m, p: write_zip(p, {**m, "C:/evil.txt": b"pwned"}),
+        _plus("C:/evil.txt"),
         None,
         "'C:/evil.txt': member path has a drive letter",
     ),
     "backslash": (
-        lambda m, p: write_zip(p, {**m, "..\\evil.txt": b"pwned"}),
+        _plus("..\\evil.txt"),
         None,
         "member path uses a backslash",
     ),
@@ -126,7 +131,7 @@ CASES = {
         "'readme.MD': duplicate member name: listed twice when case is ignored (also as 'README.md')",
     ),
     "file not in bundle manifest": (
-        lambda m, p: write_zip(p, {**m, "texts/extra.txt": b"hi"}),
+        _plus("texts/extra.txt", b"hi"),
         None,
         "good.zip: texts/extra.txt: file is not listed in bundle.json",
     ),

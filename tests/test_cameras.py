@@ -52,6 +52,7 @@ def wait_until(cond, timeout: float, step: float = 0.05) -> bool:
     return cond()
 
 
+@pytest.mark.serial  # frame times against the file's own (95th percentile): run alone (make test)
 def test_file_cameras_record_every_frame_at_the_files_own_rate(shared_data, tmp_path):
     files = {"group": shared_data / GIF3, "seat": shared_data / SINGLE, "again": shared_data / AGAIN}
     specs = [
@@ -111,6 +112,7 @@ def test_file_cameras_record_every_frame_at_the_files_own_rate(shared_data, tmp_
     assert summary["group"]["fps_measured"] == pytest.approx(12.5, abs=0.5)
 
 
+@pytest.mark.serial  # frame times within a frame interval: run alone (make test)
 def test_first_frame_is_on_the_session_clock(shared_data, tmp_path):
     clock_zero = time.perf_counter() - 100.0  # the session started 100 s ago
     spec = CameraSpec("seat", file=str(shared_data / SINGLE), loop=True, seats=("A",))

@@ -1,5 +1,5 @@
-"""Camera faults: kill -9 of a capture process or of the runner, memory over time, and
-the capture process's stop signal arriving while its handler still runs.
+"""Camera faults: kill -9 of a capture process, SIGKILL of the runner at 20 random
+moments, memory over time, and a stop signal arriving while its handler still runs.
 
 "No frame older than a second is lost": after each
 kill the recorded .mjpg is read back with cv2.VideoCapture, as the analysis does.
@@ -12,9 +12,9 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,7 +23,8 @@ import pytest
 
 from experiments.cameras import CameraSet, CameraSpec
 from experiments.cameras.capture_process import stop_on_sigterm
-from experiments.cameras.mjpeg_store import camera_paths, read_frame, read_frame_rows
+from experiments.cameras.mjpeg_store import camera_paths, read_frame, read_frame_rows, repair
+from experiments.cameras.parent_watch import EXIT_PARENT_GONE
 
 SINGLE = "single/single_face.mp4"  # 72 frames, 30 fps, 640x360
 WOLF = "single/WolfgangLanger_Pexels.mp4"  # 472 frames, 23.976 fps, 640x360
@@ -37,6 +38,7 @@ def count_decodable(video) -> int:
     return n
 
 
+@pytest.mark.serial  # loss under 1 s against the kill time: run alone (make test)
 def test_kill9_of_a_capture_process_mid_frame_loses_under_1s_logs_a_gap_and_restarts(shared_data, tmp_path):
     """kill -9 of a capture process, its last frame cut in half: < 1 s lost, gap logged, restart."""
     spec = CameraSpec("seat", file=str(shared_data / SINGLE), loop=True, seats=("A",))
@@ -83,51 +85,103 @@ def test_kill9_of_a_capture_process_mid_frame_loses_under_1s_logs_a_gap_and_rest
     print(f"\nkill -9 of a capture process mid-frame: last kept frame {loss:.3f} s before the kill")
 
 
-PARENT = textwrap.dedent("""
-    import json, sys, time
-    from pathlib import Path
-    sys.path.insert(0, {root!r})
-    from experiments.cameras import CameraSet, CameraSpec
-    specs = [CameraSpec("a", file={a!r}, loop=True, seats=("A",)),
-             CameraSpec("b", file={b!r}, loop=True, seats=("B",))]
-    cams = CameraSet(specs, Path({out!r}), {clock_zero!r}).start()
-    print(json.dumps(cams.pids()), flush=True)
-    time.sleep(120)
-""")
+#: Frames per pass of the two replayed files (a lost frame is a skipped source frame).
+FILE_FRAMES = {SINGLE: 72, WOLF: 472}
+#: The issue's bound: every capture process ends within 2 s of the runner's SIGKILL. The
+#: parent-death signal ends it at once; the watchdog within 1 s (0.4 s for the writer to
+#: close, as long for the process to end); the rest is room for a busy machine's scheduler.
+EXIT_BOUND_S = 2.0
+KILLS = 20
 
 
-def test_kill9_of_the_runner_keeps_every_frame_and_stops_the_captures(shared_data, tmp_path, root):
-    clock_zero = time.perf_counter()
-    code = PARENT.format(
-        root=str(root),
-        a=str(shared_data / SINGLE),
-        b=str(shared_data / WOLF),
-        out=str(tmp_path),
-        clock_zero=clock_zero,
+def _check_recording(video, table, loop_frames: int | None, t_kill: float | None) -> int:
+    """Every frame whose bytes are on disk decodes; at most the one in flight is cut."""
+    rows = read_frame_rows(table)
+    size = video.stat().st_size if video.exists() else 0
+    complete = [r for r in rows if r.byte_offset + r.byte_length <= size]
+    assert rows[: len(complete)] == complete and len(rows) - len(complete) <= 1, (len(rows), len(complete))
+    assert [r.frame for r in complete] == list(range(len(complete)))
+    assert np.all(np.diff([r.t for r in complete]) > 0)
+    for row in complete:
+        read_frame(video, row)  # raises unless the JPEG decodes
+    if loop_frames is not None and len(complete) > 1:  # one capture process: no frame lost
+        step = np.diff([r.source_frame for r in complete]) % loop_frames
+        assert np.all(step == 1), np.flatnonzero(step != 1)
+    if t_kill is not None:  # the promise: nothing older than a second is lost
+        assert t_kill - complete[-1].t < 1.0, (t_kill, complete[-1].t)
+    repair(video, table)  # what a resumed session or the reader does with the cut frame
+    assert count_decodable(video) == len(complete)
+    return len(complete)
+
+
+def test_sigkill_of_the_runner_at_20_random_moments_ends_every_capture_process_within_2s(
+    shared_data, tmp_path, root
+):
+    """SIGKILL of a two-camera runner during start-up, recording and a restart (20 kills).
+
+    Every capture process the runner left behind ends within 2 s (reaped by pid by
+    the harness, a child subreaper; the resource tracker is not a capture process),
+    and every frame written decodes. Even kills have the parent-death signal and
+    the watchdog, odd kills the watchdog alone; the exit codes show which guard
+    ended each process.
+    """
+    seed = int(os.environ.get("COAFFECT_KILL_SEED", time.time_ns() % 100_000))
+    cfg = {
+        "root": str(root),
+        "videos": [str(shared_data / SINGLE), str(shared_data / WOLF)],
+        "out": str(tmp_path),
+        "seed": seed,
+        "kills": KILLS,
+    }
+    harness = subprocess.run(
+        [sys.executable, str(root / "tests" / "kill_runner_harness.py"), json.dumps(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        pids = json.loads(runner.stdout.readline())
-        time.sleep(3.0)
-        runner.kill()  # SIGKILL: no finally, no atexit in the runner
-        t_kill = time.perf_counter() - clock_zero
-        runner.wait(5)
-    finally:
-        runner.kill()
-    # the capture processes notice (PR_SET_PDEATHSIG) and close their files
-    gone, alive = psutil.wait_procs(
-        [psutil.Process(p) for p in pids.values() if psutil.pid_exists(p)], timeout=8
+    assert harness.returncode == 0, harness.stderr[-3000:]
+    kills = [json.loads(line) for line in harness.stdout.splitlines()]
+    assert len(kills) == KILLS
+    why = f"(seed {seed}: rerun with COAFFECT_KILL_SEED={seed})"
+    slow, seen_lines, captures = [], set(), 0
+    for k in kills:
+        seen_lines.add(k["last_line"])
+        for p in k["processes"]:
+            if p["kind"] == "capture":
+                captures += 1
+                if p["ended_after"] is None or p["ended_after"] > EXIT_BOUND_S:
+                    slow.append((k["kill"], k["phase"], k["pdeathsig"], p))
+    assert not slow, f"capture processes outlived their runner by > {EXIT_BOUND_S} s: {slow} {why}"
+    # which guard ended them: where both cameras were recording (past their start-up check),
+    # the parent-death signal (SIGKILL) if armed, else the watchdog (EXIT_PARENT_GONE)
+    for k in kills:
+        if k["last_line"] == "started":
+            want = -signal.SIGKILL if k["pdeathsig"] else EXIT_PARENT_GONE
+            got = [p["exit"] for p in k["processes"] if p["kind"] == "capture"]
+            assert got == [want, want], (k, why)
+    assert seen_lines == {"starting", "started", "crashing"}, (seen_lines, why)  # every phase was hit
+    assert captures >= KILLS, why  # most kills leave two (or three, in a restart) behind
+    frames = 0
+    for k in kills:
+        ses = Path(k["session_dir"])
+        recording = k["last_line"] != "starting"
+        for name, file in (("a", SINGLE), ("b", WOLF)):
+            video, table = camera_paths(ses, name)
+            if not table.exists():
+                continue  # killed before this camera opened its files
+            one_process = name == "b" or k["last_line"] == "started"
+            frames += _check_recording(
+                video,
+                table,
+                FILE_FRAMES[file] if one_process else None,
+                k["t_kill"] if recording and one_process else None,
+            )
+    ended = sorted(p["ended_after"] for k in kills for p in k["processes"] if p["kind"] == "capture")
+    print(
+        f"\n{KILLS} kills (seed {seed}): {captures} capture processes ended "
+        f"{ended[0]:.3f}-{ended[-1]:.3f} s after the kill (median {ended[len(ended) // 2]:.3f}); "
+        f"{frames} frames all decodable"
     )
-    assert not alive
-    for name, fps in (("a", 30.0), ("b", 23.976)):
-        video, table = camera_paths(tmp_path, name)
-        rows = read_frame_rows(table)
-        # every frame is readable; the last is within a second of the kill on either side
-        # (the capture process writes on until it notices its parent is gone)
-        assert count_decodable(video) == len(rows)
-        assert abs(t_kill - rows[-1].t) < 1.0, (t_kill, rows[-1].t)
-        assert np.all(np.diff([r.t for r in rows]) < 3 / fps)  # no hole
-        assert [r.frame for r in rows] == list(range(len(rows)))
 
 
 def test_memory_of_a_capture_process_stays_flat(shared_data, tmp_path):

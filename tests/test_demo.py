@@ -1,7 +1,7 @@
 """The demo's plan: the demo protocol and stimuli check out and each session is described."""
 
 from coaffect.cli import main
-from coaffect.demo import DEMO_SESSIONS, describe_plan
+from coaffect.demo import DEMO_SESSIONS, DEMO_SIZES, describe_plan
 
 
 def test_demo_plan_names_every_session_its_seats_keys_and_clip_order(capsys):
@@ -22,7 +22,12 @@ def test_demo_plan_names_every_session_its_seats_keys_and_clip_order(capsys):
 
 
 def test_demo_runs_end_to_end(tmp_path, display, capsys):
-    """The main job: 5 simulated sessions with cameras -> faces -> trials -> models -> report."""
+    """The main job, short size: 4 simulated sessions with cameras -> faces -> trials -> models -> report.
+
+    The short size runs every stage of ``make demo`` (its own 2-s placeholder clips and
+    a copy of the protocol that plays them, a 1-s baseline); the full size differs only
+    in the clips' and baseline's lengths and a fifth session.
+    """
     import json
 
     import pandas as pd
@@ -30,30 +35,42 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
     from coaffect.demo import run_demo
     from coaffect.formats.session_reader import read_dataset
 
-    report = run_demo(tmp_path / "demo")
+    plan = DEMO_SIZES["short"].sessions
+    report = run_demo(tmp_path / "demo", size="short")
     out = capsys.readouterr().out
     assert out.rstrip().endswith(f"Report: {report}")
     data = tmp_path / "demo" / "data"
     sessions = read_dataset(data)
-    assert [(s.session_id, s.status) for s in sessions] == [(sid, "complete") for sid, _, _ in DEMO_SESSIONS]
-    for s, (_, condition, people) in zip(sessions, DEMO_SESSIONS):
+    assert [(s.session_id, s.status) for s in sessions] == [(sid, "complete") for sid, _, _ in plan]
+    for s, (_, condition, people) in zip(sessions, plan):
         assert s.meta["condition"] == condition
+        clips = s.events[s.events.trial_type == "clip"]
+        # the short clips played: 2 s each (a starved machine shows them a little shorter or
+        # longer, never near the 8 s of the committed clips)
+        assert len(clips) == 3 and (clips.duration < 4.0).all(), clips.duration.tolist()
         # every session filmed its participants and scored one row per frame x participant
         frames = len(s.cameras["wide"])
-        assert frames > 100 and s.meta["cameras"]["wide"]["frames_written"] == frames
+        assert frames > 15 * 6 and s.meta["cameras"]["wide"]["frames_written"] == frames  # 15 fps feed
         faces = pd.read_parquet(data / "derivatives" / "coaffect" / f"ses-{s.session_id}" / "faces.parquet")
         assert len(faces) == frames * len(people)
         assert sorted(faces["participant_id"].unique()) == people
         assert faces["face_found"].mean() > 0.9
+    # issue 25 item 8: alone sessions film one face (seat A); no seat warning that is untrue of the demo
+    for s in sessions:
+        summary = data / "derivatives" / "coaffect" / f"ses-{s.session_id}" / "score_summary.json"
+        assert json.loads(summary.read_text(encoding="utf-8")).get("seat_warnings", []) == [], s.session_id
+    html = report.read_text(encoding="utf-8")
+    assert "faces seen on seats" not in html and "beside the participant of seat" not in html
     trials = pd.read_csv(data / "derivatives" / "coaffect" / "trials.tsv", sep="\t")
-    assert len(trials) == 9 * 3 and not trials["excluded"].any()
+    n_people = sum(len(people) for _, _, people in plan)
+    assert len(trials) == n_people * 3 and not trials["excluded"].any()
     assert set(trials["condition"]) == {"alone", "group"}
     # the protocol's two models were fitted and reported
     html = report.read_text(encoding="utf-8")
     for formula in ("AU12 ~ condition * valence", "t_both ~ condition * valence"):
         assert formula in html
     info = json.loads((report.parent / "stats" / "model-1_AU12_condition_valence_info.json").read_text())
-    assert info["n"]["participants"] == 9 and info["n"]["group_sessions"] == 2
+    assert info["n"]["participants"] == n_people and info["n"]["group_sessions"] == 2
     # the new inference tables are in the page a browser renders (headless Chromium)
     from tests.test_report import _chromium
 

@@ -1,7 +1,7 @@
 """The experimenter's view on a second Xvfb screen: live buttons, camera thumbnails, keys.
 
-Each test starts its own Xvfb with two screens (``+xinerama``; screen 1 is the
-experimenter's) and runs a simulated session there with the view saving a PNG
+Each test starts its own Xvfb with two X screens (screen 1, ``:N.1``, is the
+experimenter's: a screen of its own, as the runner requires) and runs a simulated session there with the view saving a PNG
 at every phase change and dialog. The PNGs are checked pixel by pixel: every
 seat's HAPPY/SAD box is filled exactly when ``buttons.tsv`` says that button
 was held at the snapshot's time; the camera thumbnail is there with its
@@ -16,11 +16,19 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from test_runner_kit import PY, ROOT, make_study, read_tsv
+from xvfb import start_xvfb, stop_xvfb
 
 from conftest import require_tool
 
-TWO_SCREENS = "+xinerama -screen 0 1280x1024x24 -screen 1 800x600x24"
+# frame drops with and without the view, snapshots timed against buttons.tsv: run alone,
+# after the parallel pass (make test)
+pytestmark = pytest.mark.serial
+
+TWO_SCREENS = ("-screen", "0", "1280x1024x24", "-screen", "1", "800x600x24")
+#: Xvfb's Xinerama puts every screen at 0,0: two monitors showing the same pixels (mirrored)
+MIRRORED = ("+xinerama", *TWO_SCREENS)
 _LIB = """
 import json, sys
 from experiments.runner import run_session
@@ -34,14 +42,22 @@ W, H = 800, 600
 HAPPY_RGB, SAD_RGB, BG_RGB = (255, 229, 0), (51, 102, 255), (51, 51, 51)
 
 
+def _xvfb(layout: tuple[str, ...], *cmd: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``cmd`` under a private Xvfb with ``layout`` (``-displayfd`` picks a free display)."""
+    require_tool("Xvfb")  # a private server with two screens; fails under CI=true if missing
+    server, disp = start_xvfb(*layout)
+    env = {k: v for k, v in os.environ.items() if k != "XAUTHORITY"}
+    try:
+        return subprocess.run(
+            list(cmd), cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**env, "DISPLAY": disp}
+        )
+    finally:
+        stop_xvfb(server)
+
+
 def _run_two_screens(**kwargs):
-    require_tool("xvfb-run")  # a second virtual screen pair; fails under CI=true if missing
     kwargs = {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "XAUTHORITY")}
-    return subprocess.run(
-        ["xvfb-run", "-a", "-s", TWO_SCREENS, PY, "-c", _LIB, json.dumps(kwargs)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+    return _xvfb(TWO_SCREENS, PY, "-c", _LIB, json.dumps(kwargs))
 
 
 def _box_pixel(img, seat_index: int, button_index: int):
@@ -151,3 +167,33 @@ def test_view_does_not_slow_the_participants_window(tmp_path):
     best = {m: min(r["dropped"] + r["repeated"] for r in runs) for m, runs in out.items()}
     # drawn in the session's process the view cost 80+ dropped frames here; in its own, a few
     assert best["with"] <= best["without"] + 6, best
+
+
+def _run_cli_view(tmp_path, layout: str, screen: int) -> subprocess.CompletedProcess:
+    proto = make_study(tmp_path, seats=2)
+    args = ["--condition", "group", "--participants", "P01,P02", "--simulate", "--no-cameras"]
+    args += ["--output", str(tmp_path / "data"), "--experimenter-screen", str(screen)]
+    return _xvfb(layout, PY, "-m", "coaffect.cli", "run", str(proto), *args, timeout=120)
+
+
+def test_view_on_a_mirrored_screen_is_refused_before_anything_is_written(tmp_path):
+    """Issue 25 item 3: Xinerama reported one desktop and the view covered the clips."""
+    r = _run_cli_view(tmp_path, MIRRORED, 1)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[0] == (
+        "--experimenter-screen: screen 1 (800x600 at 0,0) overlaps the participants' "
+        "screen 0 (1280x1024 at 0,0): the view would cover the clips"
+    ), lines
+    assert len(lines) == 2 and lines[1].startswith("hint: give a screen of its own")
+    assert not (tmp_path / "data").exists()
+
+
+def test_view_on_a_screen_that_does_not_exist_is_refused(tmp_path):
+    r = _run_cli_view(tmp_path, TWO_SCREENS, 2)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(
+        "--experimenter-screen: screen 2: no such screen "
+        "(screens: 0: 1280x1024 at 0,0; 1: X screen 1, 800x600 at 0,0)"
+    ), r.stderr
+    assert not (tmp_path / "data").exists()

@@ -8,10 +8,9 @@ import pytest
 
 from analysis.expression.baseline import baseline_mask, baseline_zscores
 from analysis.expression.geometry import landmark_action_units
-from analysis.faces.pipeline import PipelineSettings
-from analysis.scoring.score import ScoreSettings
-from analysis.scoring.video import score_image, score_video
+from analysis.scoring.video import score_image
 from analysis.simulate.faces import base_face
+from tests.conftest import WOLFGANG_GROUP
 
 
 def test_action_units_ignore_face_size_position_and_roll():
@@ -20,7 +19,8 @@ def test_action_units_ignore_face_size_position_and_roll():
     rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     moved = (pts - pts.mean(axis=0)) @ rot.T * 0.37 + [400, 90]
     a = landmark_action_units(np.stack([pts, moved]))
-    np.testing.assert_allclose(a.iloc[0], a.iloc[1], atol=1e-9)
+    # the iterative pose fit settles to within 0.001 mm of the template face
+    np.testing.assert_allclose(a.iloc[0], a.iloc[1], atol=1e-3)
 
 
 def test_baseline_zscore_values():
@@ -74,12 +74,12 @@ def test_fer_sees_the_smile_on_single_face_jpg(shared_data):
 
 
 @pytest.fixture(scope="module")
-def wolfgang(shared_data):
-    settings = ScoreSettings(PipelineSettings(step=4))  # every 4th frame keeps the test short
-    faces, _ = score_video(shared_data / "single" / "WolfgangLanger_Pexels.mp4", settings)
+def wolfgang(scored_wolfgang):
+    faces, _ = scored_wolfgang  # every 4th frame, scored once for this file and test_face_measures.py
     return faces[faces["face_found"]].set_index("frame")
 
 
+@pytest.mark.xdist_group(WOLFGANG_GROUP)
 def test_wolfgang_sad_then_happy(wolfgang):
     sad = wolfgang.loc[36:60].mean(numeric_only=True)  # near tears (README: frame 48)
     happy = wolfgang.loc[396:420].mean(numeric_only=True)  # laughing (README: frame 408)

@@ -14,9 +14,9 @@ from analysis.measures.trials import trial_table
 from analysis.scoring.score import score_dataset
 from analysis.study.load import load_study
 from coaffect.cli import main
-from coaffect.formats import faces_schema as fs
 from coaffect.formats.session_writer import SessionWriter
 from experiments.audio.sink import PulseDaemon
+from tests.conftest import REPORT_GROUP
 
 # ------------------------------------------------ 1. an alone participant sits centred
 
@@ -55,16 +55,56 @@ def test_alone_face_outside_every_seat_is_said_loudly(tmp_path, shared_data, cap
     sdir = _alone_session(tmp_path, shared_data, None)
     assert main(["score", str(tmp_path / "data")]) == 0
     out = capsys.readouterr().out
-    assert "WARNING ses-S1: cam-wide: a face was seen in" in out and "outside every assigned seat" in out
-    assert "condition_seats" in out
+    # issue 25: says where the face was (the middle of the frame: seat B, which nobody took)
+    assert "WARNING ses-S1: cam-wide: faces seen on seats nobody took in this alone session: B in" in out
+    assert "P01 on seat A: face in 0% of frames" in out and "condition_seats: {alone: [SEAT]}" in out
     summary = json.loads((tmp_path / "data/derivatives/coaffect/ses-S1/score_summary.json").read_text())
     assert summary["faces_found_fraction_by_participant"] == {"P01": 0.0}
-    assert len(summary["seat_warnings"]) == 1 and "'alone' condition" in summary["seat_warnings"][0]
+    assert len(summary["seat_warnings"]) == 1 and "alone session" in summary["seat_warnings"][0]
     trials = trial_table(load_study(tmp_path / "data"))
     reasons = set(trials["face_exclusion_reason"])
     assert not any(r == "no face during the baseline" for r in reasons)
     assert any("no face on its seat; faces seen outside every seat" in r for r in reasons)
     assert sdir.exists()
+
+
+def _seat_warning(condition: str, seated: dict, x_centers: list, participant_frames: dict):
+    """outside_seats_warning for tracks at x_centers (fraction of the width), each in all 20 frames."""
+    from types import SimpleNamespace
+
+    from analysis.scoring.camera_checks import outside_seats_warning
+
+    ids = list(range(1, len(x_centers) + 1))
+    obs = SimpleNamespace(
+        faces=pd.DataFrame(
+            {"track_id": [t for t in ids for _ in range(20)], "frame": list(range(20)) * len(ids)}
+        ),
+        tracks=pd.DataFrame({"track_id": ids, "x_center": x_centers}),
+    )
+    given = dict(zip(ids, seated.values()))
+    ident = pd.DataFrame({"track_id": ids, "participant_id": [given.get(t, "unknown") for t in ids]})
+    notes = {"scored_rows": 20, "by_participant": {p: [f, 20] for p, f in participant_frames.items()}}
+    return outside_seats_warning("wide", obs, ident, notes, ["A", "B", "C"], condition, seated)
+
+
+def test_seat_warning_says_where_faces_were_and_what_to_do_in_each_condition():
+    """Issue 25 item 8: a group session's warning advised condition_seats and 'an alone participant'."""
+    alone = _seat_warning("alone", {"A": "P09"}, [0.15, 0.5, 0.85], {"P09": 20})
+    assert alone.startswith(
+        "cam-wide: faces seen on seats nobody took in this alone session: B in 20 of 20 frames (100%), "
+        "C in 20 of 20 frames (100%); they are in no participant's rows (P09 on seat A: face in 100% of frames)."
+    ), alone
+    assert "condition_seats: {alone: [SEAT]}" in alone and "group" not in alone
+    # a group of two on A and C; someone in the empty middle seat B in a quarter of the frames
+    group = _seat_warning("group", {"A": "P01", "C": "P02"}, [0.15, 0.85, 0.5], {"P01": 20, "P02": 20})
+    assert "faces seen on seats nobody took in this group session: B in 20 of 20 frames" in group
+    assert "check that camera wide's 'seats' lists the seats left to right" in group
+    assert "alone" not in group and "condition_seats" not in group and "centred" not in group
+    # a second face at seat A (someone leaning over)
+    leaning = _seat_warning("group", {"A": "P01", "C": "P02"}, [0.15, 0.85, 0.2], {"P01": 20, "P02": 20})
+    assert "beside the participant of seat A (P01) in 20 of 20 frames (100%)" in leaning
+    # every face on its participant's seat: no warning
+    assert _seat_warning("group", {"A": "P01", "C": "P02"}, [0.15, 0.85], {"P01": 20, "P02": 20}) is None
 
 
 def test_condition_seats_puts_the_alone_face_on_its_seat(tmp_path, shared_data, capsys):
@@ -315,29 +355,6 @@ document.addEventListener('DOMContentLoaded', () => {
 </script></body>"""
 
 
-@pytest.fixture(scope="module")
-def small_report(tmp_path_factory):
-    from analysis.report import build_report
-    from tests.sim_helpers import SMALL, copy_dataset, sim_dataset
-
-    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path_factory.mktemp("r16") / "ds")
-    # one participant filmed on no seat: a scored session whose faces table has no face for them
-    faces_path = ds / "derivatives/coaffect/ses-a01/faces.parquet"
-    faces = pd.read_parquet(faces_path)
-    faces["face_found"] = False
-    for c in faces.columns:
-        if c.startswith(("AU", "emo_")) or c in (*fs.COMPOSITES, "face_w"):
-            faces[c] = float("nan")
-    faces.to_parquet(faces_path)
-    summary_path = faces_path.with_name("score_summary.json")
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary["seat_warnings"] = [
-        "cam-wide: a face was seen in 50 of 50 frames (100%) outside every assigned seat"
-    ]
-    summary_path.write_text(json.dumps(summary))
-    return build_report(ds).report_path
-
-
 def _chromium(tmp_path, *args):
     import subprocess
 
@@ -353,6 +370,7 @@ def _chromium(tmp_path, *args):
     )
 
 
+@pytest.mark.xdist_group(REPORT_GROUP)
 def test_report_title_tables_and_warnings_at_1280_px(small_report, tmp_path):
     import re
 
@@ -372,6 +390,7 @@ def test_report_title_tables_and_warnings_at_1280_px(small_report, tmp_path):
     assert proc.returncode == 0 and shot.exists()
 
 
+@pytest.mark.xdist_group(REPORT_GROUP)
 def test_empty_face_bar_has_its_reason_and_error_bars_stay_above_zero(small_report, monkeypatch):
     import numpy as np
     from matplotlib.container import ErrorbarContainer
@@ -431,7 +450,7 @@ def add_sound(stimuli_dir, clip_id: str) -> None:
 
 
 _PROGRESS = r"^(trials|sessions|scoring \d+ sessions|ses-\w+|verifying clips): +\d+%\|"
-_OWN = ("Dask dashboard: ", "workers: ")
+_OWN = ("Dask dashboard: ", "workers: ", "sound: on, ")
 
 
 def _noise(stderr: str) -> list[str]:

@@ -2,8 +2,10 @@
 
 A fake outlet process sends a known signal (sample k has value k, stamped
 ``t_start + k/100`` on LSL's clock); the session records it into
-``physio-ppg-test.tsv`` on the session clock. A test inlet receives the
-session's marker and button-state streams while it runs.
+``physio-ppg-<run>.tsv`` on the session clock. A test inlet receives the
+session's marker and button-state streams while it runs. Every stream name and
+source_id carries this run's token and both are matched, so another session on
+the host or network (another test run, say) is never mixed in.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +35,9 @@ def _lsl_protocol(tmp_path, record: str) -> Path:
 class Inlet(threading.Thread):
     """Collects every sample of one stream until stopped."""
 
-    def __init__(self, name):
+    def __init__(self, name, source_id):
         super().__init__(daemon=True)
-        self.name_ = name
+        self.name_, self.source_id = name, source_id
         self.samples, self.stamps = [], []
         self.stop = threading.Event()
         self.connected = threading.Event()
@@ -43,7 +46,7 @@ class Inlet(threading.Thread):
         import pylsl
 
         while not self.stop.is_set():
-            found = pylsl.resolve_byprop("name", self.name_, 1, 0.2)
+            found = pylsl.resolve_bypred(f"name='{self.name_}' and source_id='{self.source_id}'", 1, 0.2)
             if found:
                 break
         else:
@@ -61,24 +64,40 @@ class Inlet(threading.Thread):
 
 
 def test_session_records_lsl_stream_and_publishes_markers(tmp_path, caplog):
+    from experiments.lsl import BUTTON_STREAM, MARKER_STREAM, source_id
     from experiments.runner import run_session
 
+    run = uuid.uuid4().hex[:10]
+    session, ppg_name, ppg_source = f"L{run}", f"ppg-{run}", f"fake-ppg-{run}"
     outlet = subprocess.Popen(
-        [PY, str(HERE / "fake_lsl_outlet.py"), "--name", "ppg-test", "--seconds", "120"],
+        [
+            PY,
+            str(HERE / "fake_lsl_outlet.py"),
+            "--name",
+            ppg_name,
+            "--source-id",
+            ppg_source,
+            "--seconds",
+            "120",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
-    markers, buttons = Inlet("coaffect-markers"), Inlet("coaffect-buttons-A")
+    marker_name = MARKER_STREAM.format(session=session)
+    button_name = BUTTON_STREAM.format(session=session, seat="A")
+    markers = Inlet(marker_name, source_id(marker_name))
+    buttons = Inlet(button_name, source_id(button_name))
     markers.start()
     buttons.start()
     try:
         t_start = float(outlet.stdout.readline())
         proto = _lsl_protocol(
             tmp_path,
-            "    - {name: ppg-test, type: PPG}\n    - {name: not-here, required: false, timeout: 0.5}\n",
+            f"    - {{name: {ppg_name}, type: PPG, source_id: {ppg_source}}}\n"
+            f"    - {{name: not-here-{run}, required: false, timeout: 0.5}}\n",
         )
         res = run_session(
-            proto, "group", ["P01", "P02"], output=tmp_path / "data", session_id="L1",
+            proto, "group", ["P01", "P02"], output=tmp_path / "data", session_id=session,
             simulate="inprocess", cameras=False, progress=False, seed=2,
         )  # fmt: skip
     finally:
@@ -90,13 +109,17 @@ def test_session_records_lsl_stream_and_publishes_markers(tmp_path, caplog):
         outlet.wait()
     assert res.status == "complete"
     # the runner logs it; the CLI prints its log on stderr
-    assert "warning: lsl: optional stream 'not-here' not found; recording without it" in caplog.text
+    assert f"warning: lsl: optional stream 'not-here-{run}' not found; recording without it" in caplog.text
     ses = read_session(res.session_dir)
     zero = ses.meta["clock_zero_perf"]
     lsl = ses.meta["lsl"]
-    assert lsl["physio"]["not-here"]["samples"] == 0
+    assert lsl["physio"][f"not-here-{run}"]["samples"] == 0
+    assert (
+        lsl["published"]["markers"] == marker_name
+        and source_id(marker_name) in lsl["published"]["source_ids"]
+    )
     # physio: the known 100 Hz signal on the session clock
-    ppg = ses.physio["ppg-test"]
+    ppg = ses.physio[ppg_name]
     assert list(ppg.columns) == ["t", "lsl_time", "ppg"]
     assert len(ppg) > 100 * 3  # the whole session, at 100 Hz
     expected = t_start + ppg.ppg / 100.0 - zero
@@ -117,7 +140,8 @@ def test_session_records_lsl_stream_and_publishes_markers(tmp_path, caplog):
         # samples on the bin edges may fall either side (times rounded to 1 us)
         assert abs(first.samples - len(want)) <= 1 and abs(first.value - want.mean()) < 1
     assert plot_physio(tc, tmp_path / "physio.png").stat().st_size > 5000
-    side = json.loads((res.session_dir / "physio-ppg-test.json").read_text())
+    side = json.loads((res.session_dir / f"physio-{ppg_name}.json").read_text())
+    assert side["source_id"] == ppg_source
     assert side["nominal_srate"] == 100.0 and side["channels"] == ["ppg"] and side["samples"] == len(ppg)
     # markers: one per events.tsv and ratings.tsv row, stamped at the row's onset
     rows = [json.loads(s[0]) for s in markers.samples]
@@ -145,12 +169,16 @@ def test_session_records_lsl_stream_and_publishes_markers(tmp_path, caplog):
 def test_required_stream_missing_stops_before_the_window(tmp_path, capsys):
     from coaffect.cli import main
 
-    proto = _lsl_protocol(tmp_path, "    - {name: no-such-ppg, timeout: 0.5}\n")
+    run = uuid.uuid4().hex[:10]
+    proto = _lsl_protocol(
+        tmp_path, f"    - {{name: no-such-ppg-{run}, source_id: dev-{run}, timeout: 0.5}}\n"
+    )
     code = main(["run", str(proto), "--condition", "group", "--participants", "P01,P02",
                  "--output", str(tmp_path / "data"), "--simulate", "inprocess", "--no-cameras"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2, err
-    assert "lsl: stream 'no-such-ppg' not found within 0.5 s" in err and "Traceback" not in err
+    assert f"lsl: stream 'no-such-ppg-{run}' from dev-{run} not found within 0.5 s" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "data").exists() or not list((tmp_path / "data").glob("ses-*"))
 
 

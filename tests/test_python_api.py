@@ -46,7 +46,13 @@ def test_the_guide_runs_from_loading_to_report(tmp_path, monkeypatch):
 
     built = []
     real = analyse.trial_table
-    monkeypatch.setattr(analyse, "trial_table", lambda *a, **k: built.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        analyse,
+        "trial_table",
+        lambda study, *a, **k: (
+            built.append(tuple(study.settings.exclude_quality or ())) or real(study, *a, **k)
+        ),
+    )
     text = GUIDE.read_text(encoding="utf-8")
     test = doctest.DocTestParser().get_doctest(text, {}, "python-api.md", str(GUIDE), 0)
     report: list[str] = []
@@ -54,7 +60,9 @@ def test_the_guide_runs_from_loading_to_report(tmp_path, monkeypatch):
     result = runner.run(test, out=report.append)
     assert result.failed == 0, "".join(report)
     assert result.attempted > 40
-    assert built == [1]  # analyse_study built the trial table once; build_report did not again
+    # analyse_study built the trial table once, and once more with pose-flagged frames left out
+    # (the sensitivity analysis); build_report did not build it again
+    assert built == [(), ("pose",)]
     for code in _blocks(text, "r"):
         (tmp_path / "refit.R").write_text(code)
         proc = subprocess.run([rscript, "--vanilla", "refit.R"], capture_output=True, text=True, timeout=300)

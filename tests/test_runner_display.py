@@ -56,6 +56,7 @@ def test_tofu_would_be_caught(screen):
     assert (_ink(img_a) != _ink(img_b)).sum() <= 0.3 * max(_ink(img_a).sum(), 1)
 
 
+@pytest.mark.serial  # a flip stamped within 50 ms: run alone (make test)
 def test_flip_times_are_on_the_session_clock(screen):
     times = []
     for _ in range(10):

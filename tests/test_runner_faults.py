@@ -26,15 +26,19 @@ from test_runner_crash import (
     _frames_readable,
     _in_trial,
     _meta,
-    _start,
+    _running,
     _wait,
 )
-from test_runner_kit import PY, ROOT, make_study
+from test_runner_kit import coaffect, make_study
+from xvfb import start_xvfb, stop_xvfb
 
 from coaffect.formats.session_reader import read_session
 from conftest import require_root
 from experiments.cameras import CameraSet, CameraSpec
 from experiments.runner.stops import RESERVE_NAME
+
+# loss bounds measured against the fault time: run alone, after the parallel pass (make test)
+pytestmark = pytest.mark.serial
 
 #: The camera fills the last 256 KiB within about a second (12.5 frames/s); the runner
 #: stops at most 0.25 s after the camera reports it (docs/run-a-session.md).
@@ -75,18 +79,13 @@ def test_disk_full_mid_session_aborts_cleanly_keeps_everything_and_resumes(
     data = tmpfs / "data"
     sdir = data / "ses-S1"
     cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
-    proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
-    try:
+    with _running([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log") as proc:
         _wait(lambda: _in_trial(sdir, 1), 60, "clip 1")
         assert (sdir / RESERVE_NAME).exists()  # space held back for the end
         pids = _capture_pids(proc)
         _fill(tmpfs, leave=256 * 1024)  # the camera's next ~second of frames will not fit
         t_full = time.perf_counter() - _meta(sdir)["clock_zero_perf"]
         code = proc.wait(120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     out = (tmp_path / "run1.log").read_text()
     _all_gone(pids)
     assert code == 1, out
@@ -115,23 +114,7 @@ def test_disk_full_mid_session_aborts_cleanly_keeps_everything_and_resumes(
     )
 
     (tmpfs / "filler").unlink()  # space again: the session continues
-    r = subprocess.run(
-        [
-            PY,
-            "-m",
-            "coaffect.cli",
-            "run",
-            str(proto),
-            "--resume",
-            str(sdir),
-            "--simulate",
-            "--skip-button-check",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    r = coaffect("run", proto, "--resume", sdir, "--simulate", "--skip-button-check", timeout=180)
     assert r.returncode == 0, r.stderr
     s = read_session(sdir)
     assert s.status == "complete"
@@ -184,18 +167,13 @@ def test_camera_file_vanishing_mid_session_is_a_gap_and_the_session_completes(tm
     data = tmp_path / "data"
     sdir = data / "ses-S1"
     cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
-    proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
-    try:
+    with _running([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log") as proc:
         clock_zero = _wait(lambda: _meta(sdir), 60, "session.json")["clock_zero_perf"]
         _wait(lambda: _in_trial(sdir, 1), 60, "clip 1")
         os.truncate(src, 0)
         src.unlink()
         t_gone = time.perf_counter() - clock_zero
         code = proc.wait(120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     out = (tmp_path / "run1.log").read_text()
     assert code == 0, out
     s = read_session(sdir)
@@ -216,17 +194,11 @@ def test_camera_file_vanishing_mid_session_is_a_gap_and_the_session_completes(tm
 @pytest.fixture
 def own_display():
     """A private Xvfb the test may kill (never the one the other tests use)."""
-    num = 90 + os.getpid() % 50
-    while os.path.exists(f"/tmp/.X11-unix/X{num}"):
-        num += 1
-    xvfb = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
-    _wait(lambda: os.path.exists(f"/tmp/.X11-unix/X{num}"), 20, "Xvfb")
+    xvfb, disp = start_xvfb()
     try:
-        yield xvfb, f":{num}"
+        yield xvfb, disp
     finally:
-        if xvfb.poll() is None:
-            xvfb.kill()
-        xvfb.wait()
+        stop_xvfb(xvfb)
 
 
 def test_display_closing_mid_session_keeps_the_rows_and_resumes(tmp_path, display, shared_data, own_display):
@@ -237,23 +209,14 @@ def test_display_closing_mid_session_keeps_the_rows_and_resumes(tmp_path, displa
     data = tmp_path / "data"
     sdir = data / "ses-S1"
     cmd = [proto, "--condition", "alone", "--participants", "P01", "--simulate", "--skip-button-check"]
-    env_before = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = disp
-    try:
-        proc = _start([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log")
-    finally:
-        os.environ["DISPLAY"] = env_before
-    try:
+    env = {**os.environ, "DISPLAY": disp}
+    with _running([*cmd, "--output", data, "--session-id", "S1"], tmp_path / "run1.log", env) as proc:
         clock_zero = _wait(lambda: _meta(sdir), 60, "session.json")["clock_zero_perf"]
         _wait(lambda: _in_trial(sdir, 2), 60, "clip 2")
         pids = _capture_pids(proc)
         t_close = time.perf_counter() - clock_zero
         xvfb.send_signal(signal.SIGTERM)  # the display goes away under the window
         code = proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     out = (tmp_path / "run1.log").read_text()
     _all_gone(pids)
     assert code == 1, out  # Xlib ends the process after its I/O error handler
@@ -267,22 +230,6 @@ def test_display_closing_mid_session_keeps_the_rows_and_resumes(tmp_path, displa
     frames = _frames_readable(sdir, "wide")
     assert t_close - frames[-1].t < LOSS_BOUND_S
     print(f"\ndisplay closed: exit {code}, status {s.status}; output: {out.strip().splitlines()[-3:]}")
-    r = subprocess.run(
-        [
-            PY,
-            "-m",
-            "coaffect.cli",
-            "run",
-            str(proto),
-            "--resume",
-            str(sdir),
-            "--simulate",
-            "--skip-button-check",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    r = coaffect("run", proto, "--resume", sdir, "--simulate", "--skip-button-check", timeout=180)
     assert r.returncode == 0, r.stderr
     assert read_session(sdir).status == "complete"

@@ -34,6 +34,7 @@ def _types(session) -> list[str]:
 GROUP_GIF = "group/head-pose-face-detection-female-and-male.gif"  # 2 people, 12.5 fps
 
 
+@pytest.mark.serial  # baseline and clip durations from flip times: run alone (make test)
 def test_simulated_group_session_inprocess(tmp_path, display, shared_data):
     """Two seats, Japanese texts, a replayed camera, button check, baseline, 2 clips, ratings."""
     proto = make_study(
@@ -64,9 +65,11 @@ def test_simulated_group_session_inprocess(tmp_path, display, shared_data):
         "button_check",
         "enrollment",
         "baseline",
+        "clip_start",  # written at the clip's first frame (issue 25)
         "clip",
         "rating",
         "iti",
+        "clip_start",
         "clip",
         "rating",
         "iti",
@@ -120,6 +123,7 @@ def test_simulated_group_session_inprocess(tmp_path, display, shared_data):
     assert sorted(p.name for p in (s.path / "enroll").iterdir()) == ["P01.png", "P02.png"]
 
 
+@pytest.mark.serial  # hold times within a frame of the injected keys: run alone (make test)
 def test_xdotool_holds_across_clip_end_rating_and_trials(tmp_path, display):
     """Real X key events: recorded times match injected ones; a hold spanning two trials is one interval."""
     require_tool("xdotool")
@@ -213,7 +217,10 @@ def test_escape_cancel_then_confirmed_abort(tmp_path, display, shared_data):
     assert s.status == "aborted" and s.meta["abort_reason"] == "experimenter"
     aborts = s.events[s.events.trial_type == "abort"]
     assert aborts["detail"].tolist() == ["abort dialog cancelled", "aborted by the experimenter"]
-    assert _types(s)[-3:] == ["baseline", "abort", "abort"]  # aborted inside clip 1
+    # aborted inside clip 1: its clip_start row, then the interrupted attempt before the abort
+    assert _types(s)[-5:] == ["baseline", "clip_start", "abort", "clip_interrupted", "abort"]
+    cut = s.events[s.events.trial_type == "clip_interrupted"].iloc[0]
+    assert cut.trial == 1 and cut.detail.endswith("attempt=1; interrupted: aborted by the experimenter")
     assert (s.flips.trial == 1).sum() > 5 and len(s.ratings) == 0  # its flips are kept
     assert not (s.events.trial_type == "end").any()
     assert s.meta["cameras"]["wide"]["status"] == "ok"  # cams.stop() ran on abort

@@ -146,3 +146,59 @@ def test_prepare_session_plans_latin_square_rows(tmp_path):
     (data / "ses-S0").mkdir(parents=True)  # one session already in the dataset
     plan = prepare_session(proto, "group", ["P01", "P02"], session_id="S1", output=data, check_disk=False)
     assert plan.session_index == 1 and plan.order == ["clip-neg", "clip-bit", "clip-pos"]
+
+
+def test_simulation_presses_every_device_kind(tmp_path):
+    """Issue 25 item 1: each seat's simulated presses travel through its own device kind."""
+    import os
+    import select
+
+    from coaffect.formats.protocol import load_protocol
+    from experiments.runner.simulated import Action
+    from experiments.runner.simulated_input import SimulatedInput
+
+    proto = make_study(tmp_path, seats=4)
+    text = proto.read_text(encoding="utf-8")
+    own = {
+        "B": "{kind: ptb_keyboard, index: 3}",
+        "C": "{kind: serial, port: /dev/ttyLAB, codes: {happy: {down: H, up: h}, sad: {down: S, up: s}}}",
+        "D": "{kind: xid}",
+    }
+    for seat, response in own.items():
+        text = text.replace(
+            f"{{id: {seat}, label: seat{seat}, ", f"{{id: {seat}, response: {response}, label: seat{seat}, "
+        )
+    proto.write_text(text, encoding="utf-8")
+    p = load_protocol(proto).protocol
+    clock = SessionClock(time.perf_counter())
+    sim = SimulatedInput(p, ["A", "B", "C", "D"], clock, "inprocess")
+    try:
+        assert list(sim.ports) == ["C"] and sim.ports["C"].startswith("/dev/pts/")
+        fd = os.open(sim.ports["C"], os.O_RDONLY | os.O_NOCTTY)  # as seat C's serial reader does
+        t = clock.now()
+        sim.schedule([Action(t, "down", "x", seat, "happy") for seat in "ABCD"])
+        got = {e.key for e in sim.poll(t + 1.0)}
+        assert got == {"a", "B:ptb_keyboard:happy", "D:xid:happy"}
+        assert select.select([fd], [], [], 2.0)[0] and os.read(fd, 64) == b"H\n"
+        os.close(fd)
+        # real input of buttons simulated in-process is dropped; a serial seat's box is read for real
+        assert sim.replaces == {
+            "a",
+            "z",
+            "B:ptb_keyboard:happy",
+            "B:ptb_keyboard:sad",
+            "D:xid:happy",
+            "D:xid:sad",
+        }
+        # the box's thread records an action just after writing it (the line above may win the race)
+        deadline = time.monotonic() + 2.0
+        while not sim.idle() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert {a.key for a, _, _ in sim.sent} == {
+            "a",
+            "B:ptb_keyboard:happy",
+            "C:serial:happy",
+            "D:xid:happy",
+        }
+    finally:
+        sim.close()

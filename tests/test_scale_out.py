@@ -282,3 +282,79 @@ def test_cli_jobs_is_a_deprecated_name_for_workers(template, tmp_path, capsys):
     assert cap.out.startswith("ses-S01: scored")
     assert main(["score", str(data), "--workers", "0"]) == 2
     assert capsys.readouterr().err.strip() == "--workers: must be at least 1 (got 0)"
+
+
+class _NotAScheduler:
+    """A TCP server on a free 127.0.0.1 port that is not Dask: silent, or greeting like a web server."""
+
+    def __init__(self, greeting: bytes = b""):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.greeting = greeting
+        self.conns: list = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if self.greeting:
+                conn.sendall(self.greeting)
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("greeting", [b"", b"HTTP/1.0 400 Bad Request\r\n\r\n"], ids=["silent", "web-server"])
+def test_an_address_that_is_not_a_dask_scheduler_is_one_line_within_seconds(
+    template, tmp_path, capsys, greeting
+):
+    """Issue 25 item 6: after 40 s a traceback ('Unable to allocate 3.07 EiB'); now one line, exit 2."""
+    import time
+
+    from analysis.parallel.executor import PROBE_TIMEOUT_S
+
+    data = _copy(template, tmp_path / "data")
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    server = _NotAScheduler(greeting)
+    try:
+        t0 = time.monotonic()
+        assert main(["score", str(data), "--scheduler", server.address]) == 2
+        took = time.monotonic() - t0
+    finally:
+        server.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    said = "it sent b'HTTP/1.0 400 Bad Request'" if greeting else "it said nothing within 3 s"
+    assert err[0] == f"{server.address}: something answers there, but it is not a Dask scheduler ({said})", (
+        err
+    )
+    assert len(err) == 2 and err[1].startswith("hint: start one with `dask scheduler`")
+    # the probe's own time-out bounds the wait (the Dask client took 40 s and a traceback)
+    assert took < PROBE_TIMEOUT_S + 5, took
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # nothing touched
+
+
+def test_a_refused_scheduler_port_is_one_line(tmp_path, capsys):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    from analysis.parallel.executor import open_executor
+
+    with pytest.raises(AnalysisError) as err:
+        open_executor(scheduler=f"127.0.0.1:{port}", say=None)
+    assert (
+        err.value.message == f"tcp://127.0.0.1:{port}: no Dask scheduler answers there (connection refused)"
+    )

@@ -1,20 +1,33 @@
 """Express raw facial movements against each participant's own neutral baseline.
 
-Chosen scale: a robust **z-score**, ``(x - baseline median) / spread``, where
-both the centre and the spread come from the **baseline window only**, never
-from clip periods (so how much someone moves during the clips cannot change
-their scale, and a condition effect cannot shrink its own units). The spread
-is the larger of the participant's baseline robust SD (1.4826 x MAD) and half
-the pooled baseline robust SD of all participants of the recording (each
-centred on their own median), so a very still baseline cannot blow values up.
-A participant with fewer than ``min_frames`` baseline frames uses the pooled
-spread alone (and the median of the baseline frames they have); one with none
-gets NaN. Only a recording with no baseline at all (a plain video) uses its
-whole length as the reference, and ``score_summary.json`` says so
-(``baseline_source``). 0 means "as at baseline"; +1 one typical baseline
-deviation more of that movement. A z-score keeps the direction of movements
-below baseline that a 0-5 scale would cut; the raw-unit columns (``AU12_raw``)
-stay in the table for analysts who want another normalisation.
+One rule for every participant, camera and condition (coaffect's own units):
+``z = (x - the participant's baseline median) / the unit's fixed scale``.
+
+* The **centre** is the participant's own: the median of their frames in the
+  protocol's baseline window (person-specific normalisation by the neutral
+  median, as OpenFace does: Baltrusaitis, Mahmoud & Robinson 2015, FG
+  workshops), so a face that is wider, deeper or differently drawn by the
+  landmark model than the template starts at 0.
+* The **scale** is one constant per unit (:data:`UNIT_SCALES`): the SD a
+  normal distribution with the unit's typical 5-95% range on real footage
+  would have (``range / 3.29``; ranges in
+  :data:`coaffect.formats.faces_schema.AU_SPECS`). It depends on nothing a
+  session contains. A spread taken from the participant's own baseline
+  would not: it grows with landmark jitter, and jitter grows as faces get
+  smaller (wide group shots), and it shrinks for someone who sat very still
+  (earlier versions floored it at half the camera's pooled baseline spread,
+  which acted on group cameras and never on alone ones). Because the units
+  are millimetres of the frontal template face, one scale fits every face.
+
+A participant with no baseline frame gets NaN. Only a recording with no
+baseline at all (a plain video) uses its whole length as the reference, and
+``score_summary.json`` says so (``baseline_source``). 0 means "as at
+baseline"; +1 one typical SD of that movement more. A z-score keeps the
+direction of movements below baseline that a 0-5 scale would cut; the
+raw-unit columns (``AU12_raw``) stay in the table for other normalisations.
+
+:func:`baseline_zscores` without ``scales`` keeps the older per-participant
+robust SD (for other tools' intensities, :mod:`analysis.interop`).
 """
 
 from __future__ import annotations
@@ -22,7 +35,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.faces_schema import AU_SPECS
+
 _MAD_TO_SD = 1.4826
+
+#: z95 - z05 of a normal distribution: a 5-95% range over this is an SD.
+_RANGE_TO_SD = 3.29
+
+
+def unit_scales() -> dict:
+    """Each action unit's fixed z scale: its typical 5-95% range on real footage / 3.29.
+
+    Examples
+    --------
+    >>> round(unit_scales()["AU20"], 2)    # mouth width: 49.4..74.9 mm
+    7.75
+    """
+    out = {}
+    for au, spec in AU_SPECS.items():
+        lo, hi = (float(v) for v in spec["range"].split(".."))
+        out[au] = (hi - lo) / _RANGE_TO_SD
+    return out
+
+
+#: Fixed scale of each unit's z column (template mm per z unit).
+UNIT_SCALES = unit_scales()
 
 #: Baseline frames a participant needs for their own spread (else the pooled one).
 MIN_BASELINE_FRAMES = 10
@@ -42,8 +79,9 @@ def baseline_zscores(
     by: str = "participant_id",
     min_frames: int = MIN_BASELINE_FRAMES,
     min_spread: float = 0.0,
+    scales: dict | None = None,
 ) -> pd.DataFrame:
-    """Robust z-scores of ``columns`` against each group's baseline rows only.
+    """z-scores of ``columns`` against each group's baseline rows only.
 
     Parameters
     ----------
@@ -57,10 +95,16 @@ def baseline_zscores(
     by : str
         Grouping column (the participant).
     min_frames : int
-        Baseline frames below which a group's spread is the pooled one.
+        Without ``scales``: baseline frames below which a group's spread is the pooled one.
     min_spread : float
-        Smallest spread, in the measure's units (default 0: none). For scales clipped
-        at 0, such as OpenFace's intensities, a still baseline has no spread at all.
+        Without ``scales``: smallest spread, in the measure's units (default 0: none).
+        For scales clipped at 0, such as OpenFace's intensities, a still baseline has
+        no spread at all.
+    scales : dict, optional
+        Column -> fixed scale (coaffect's units: :data:`UNIT_SCALES`): each
+        group is centred on its baseline median and divided by this, the same
+        for everyone. Without it, each group's own baseline robust SD (at
+        least half the pooled one), for other tools' intensities.
 
     Returns
     -------
@@ -76,6 +120,11 @@ def baseline_zscores(
     >>> base = np.array([True] * 5 + [False] * 3)
     >>> baseline_zscores(raw, ["AU12"], base, min_frames=5)["AU12"].round(2).tolist()
     [0.0, 1.35, -0.67, 0.67, 0.0, 6.74, 195.6, nan]
+
+    With a fixed scale, only the centre is the participant's:
+
+    >>> baseline_zscores(raw, ["AU12"], base, scales={"AU12": 0.5})["AU12"].round(2).tolist()
+    [0.0, 0.4, -0.2, 0.2, 0.0, 2.0, 58.0, nan]
     """
     in_baseline = np.asarray(in_baseline, dtype=bool)
     whole = not in_baseline.any()
@@ -93,6 +142,11 @@ def baseline_zscores(
                 centres[key] = float(np.median(ref))
                 spreads[key] = _robust_sd(ref)
                 pooled.append(ref - centres[key])
+        if scales is not None:
+            for key, idx in groups.items():
+                centre = centres.get(key, np.nan)
+                out.iloc[idx, out.columns.get_loc(col)] = (v_all[idx] - centre) / float(scales[col])
+            continue
         pooled_sd = _robust_sd(np.concatenate(pooled)) if pooled else np.nan
         if not pooled_sd > 0 and pooled:  # most values identical: plain SD of the baselines
             pooled_sd = float(np.std(np.concatenate(pooled)))

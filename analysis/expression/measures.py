@@ -7,12 +7,21 @@ import pandas as pd
 
 from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
-from .baseline import baseline_zscores
+from .baseline import UNIT_SCALES, baseline_zscores
 from .composites import composite_scores
-from .geometry import head_pose, landmark_action_units
-
-#: Units whose z-score counts movement beyond baseline in their own direction only.
-ONE_SIDED = ("AU15",)
+from .frontal import (
+    POSE_SMOOTH_S,
+    RIGID,
+    TEMPLATE_3D,
+    PoseFit,
+    fit_depth,
+    fit_pose,
+    frontal_landmarks,
+    participant_runs,
+    pose_angles,
+    smooth_pose,
+)
+from .geometry import action_units_from_frontal
 
 #: Window of the running median that turns eye closure into sustained closure (AU43).
 AU43_WINDOW_S = 0.5
@@ -48,6 +57,72 @@ def eye_closure_units(closure: pd.Series, participant, fps: float) -> pd.DataFra
     return out.set_axis(closure.index)
 
 
+def landmark_jitter(front: np.ndarray, participant) -> np.ndarray:
+    """Frame-to-frame jitter of the rigid landmarks on the frontal face (template mm).
+
+    The pose fit takes head movement out, so what the rigid points (eye
+    corners, nose) still do between consecutive rows of one participant is
+    the landmark fit's own noise: the RMS over those points of the change of
+    their offset from the template, divided by sqrt(2) (the SD of one
+    frame's offset if the noise is independent between frames). It grows as
+    faces get smaller; a trial's median is a column of the trial table.
+
+    Parameters
+    ----------
+    front : numpy.ndarray
+        (n, 68, 2) frontal landmarks (:func:`.frontal.frontal_landmarks`), NaN where no face.
+    participant : array-like
+        Participant of each row (rows sorted by participant, then time).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) template mm; NaN on a participant's first row and where no face.
+
+    Examples
+    --------
+    >>> f = np.zeros((3, 68, 2)); f[1, RIGID] += [0.3, 0.4]     # rigid points off by 0.5 mm once
+    >>> landmark_jitter(f, ["P"] * 3).round(3).tolist()
+    [nan, 0.354, 0.354]
+    """
+    off = np.asarray(front, dtype=float)[:, RIGID] - TEMPLATE_3D[RIGID, :2] * [1.0, -1.0]
+    step = np.full(len(off), np.nan)
+    if len(off) > 1:
+        step[1:] = np.sqrt(np.mean(np.sum((off[1:] - off[:-1]) ** 2, axis=-1), axis=-1)) / np.sqrt(2)
+        who = np.asarray(participant)
+        step[1:][who[1:] != who[:-1]] = np.nan
+    return step
+
+
+def fit_by_participant(landmarks: np.ndarray, participant) -> PoseFit:
+    """:func:`.frontal.fit_pose` with each participant's own template depth (:func:`.frontal.fit_depth`).
+
+    Parameters
+    ----------
+    landmarks : numpy.ndarray
+        (n, 68, 2) pixel landmarks, NaN where no face.
+    participant : array-like
+        (n,) participant of each row; rows sorted by participant.
+
+    Examples
+    --------
+    >>> from analysis.expression.invariance import project
+    >>> from analysis.expression.frontal import template
+    >>> img = np.stack([project(template(d), yaw=y) for d in (0.8, 1.2) for y in (-20, 0, 20)])
+    >>> fit_by_participant(img, ["A"] * 3 + ["B"] * 3).depth.tolist()
+    [0.8, 0.8, 0.8, 1.2, 1.2, 1.2]
+    """
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    fit = fit_pose(pts)
+    for a, b in participant_runs(participant):
+        depth = fit_depth(pts[a:b])
+        if depth != 1.0:
+            part = fit_pose(pts[a:b], depth=depth)
+            for whole, mine in zip(fit, part):
+                whole[a:b] = mine
+    return fit
+
+
 def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, fps: float) -> pd.DataFrame:
     """Action-unit z-scores and composites for every row of a frame x participant grid.
 
@@ -66,7 +141,8 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     -------
     pandas.DataFrame
         Same index as ``grid``: ACTION_UNITS (z), COMPOSITES, RAW_UNITS
-        (``AU12_raw``...: face-frame units) and HEAD_POSE (yaw, pitch, roll, deg).
+        (``AU12_raw``...: template mm on the frontal face), HEAD_POSE (yaw,
+        pitch, roll, deg) and ``landmark_jitter`` (template mm).
 
     Examples
     --------
@@ -74,17 +150,21 @@ def expression_measures(grid: pd.DataFrame, landmarks: np.ndarray, in_baseline, 
     >>> bool(expression_measures(grid, np.full((3, 68, 2), np.nan), [True] * 3, 25).isna().all().all())
     True
     """
-    raw = landmark_action_units(landmarks)
+    pts = np.asarray(landmarks, dtype=float).reshape(-1, 68, 2)
+    # the head's pose averaged over 0.3 s (odd window in rows): the per-frame fit's
+    # noise would otherwise skew the units and move their means with the noise
+    window = 2 * int(round(POSE_SMOOTH_S * fps / 2)) + 1
+    who = grid["participant_id"].to_numpy()
+    fit = smooth_pose(fit_by_participant(pts, who), pts, who, window)
+    front = frontal_landmarks(pts, fit)
+    raw = action_units_from_frontal(front)
     raw.index = grid.index
     raw[["AU43", "AU45"]] = eye_closure_units(raw["AU45"], grid["participant_id"].to_numpy(), fps)
     raw["participant_id"] = grid["participant_id"].to_numpy()
-    z = baseline_zscores(raw, ACTION_UNITS, in_baseline)
-    # AU15 is one-sided: its raw measure (corners' closeness to the chin) also
-    # falls when a smile lifts the corners, which is AU12's movement, not the
-    # depressor relaxing; counting only movement towards the chin beyond
-    # baseline keeps a smile from lowering AU15 (and the composites using it).
-    for au in ONE_SIDED:
-        z[au] = z[au].clip(lower=0.0)
+    # one fixed scale per unit for everyone; AU15 signed (clipping it at 0
+    # turned noise into a positive mean that grew with the noise)
+    z = baseline_zscores(raw, ACTION_UNITS, in_baseline, scales=UNIT_SCALES)
     raw_units = raw[list(ACTION_UNITS)].set_axis(list(RAW_UNITS), axis=1)
-    pose = head_pose(landmarks).set_axis(grid.index)
+    pose = pose_angles(fit).set_axis(grid.index)
+    pose["landmark_jitter"] = landmark_jitter(front, grid["participant_id"].to_numpy())
     return pd.concat([z, composite_scores(z), raw_units, pose], axis=1)

@@ -135,6 +135,9 @@ def stitch_chunks(parts: list[RangeObservations], seams: list[int]) -> RangeObse
 
     Examples
     --------
+    Not run as a doctest: it needs the observations of two scored chunks
+    (tests/test_faces_chunks.py).
+
     >>> raw = stitch_chunks([part0, part1], [0, 144])  # doctest: +SKIP
     """
     frames, rows, lms, chips, min_width, confirmed = [], [], [], {}, {}, set()
@@ -202,6 +205,8 @@ def observe_chunked(
 
     Examples
     --------
+    Not run as a doctest: it scores a long video in several processes (tests/test_faces_chunks.py).
+
     >>> raw = observe_chunked(Path("long.mp4"), PipelineSettings(), 0, None, True, None, None, 2)  # doctest: +SKIP
     """
     fps, n_total = video_facts(path, frame_table)
@@ -331,6 +336,9 @@ def observe_chunk(
 
     Examples
     --------
+    Not run as a doctest: it scores a recorded session's video (seconds;
+    tests/test_faces_chunks.py).
+
     >>> raw = observe_chunk(Path("cam-wide.mjpg"), Path("cam-wide_frames.tsv"),
     ...                     PipelineSettings(), (0, 0, 1800))  # doctest: +SKIP
     """

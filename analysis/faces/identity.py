@@ -97,7 +97,9 @@ def encode_chips(chips) -> np.ndarray:
     return np.mean(np.asarray([np.asarray(e) for e in enc], dtype=float), axis=0)
 
 
-def encode_image_faces(bgr: np.ndarray, min_face_px: float | None = None) -> pd.DataFrame:
+def encode_image_faces(
+    bgr: np.ndarray, min_face_px: float | None = None, analysis_px: float | None = None
+) -> pd.DataFrame:
     """Find every face in a still image and encode it.
 
     Parameters
@@ -108,6 +110,10 @@ def encode_image_faces(bgr: np.ndarray, min_face_px: float | None = None) -> pd.
         Smallest face width to find; default the larger of 40 px and 1/25 of
         the image's longer side, and if that finds nothing in a small image
         (enrollment snapshots are seat slices of a camera frame), 27 px.
+    analysis_px : float, optional
+        Common analysis resolution the landmarks are fitted at
+        (:func:`~.detect.fit_at_resolution`); None (default) fits each face as
+        it is in the image.
 
     Returns
     -------
@@ -130,7 +136,7 @@ def encode_image_faces(bgr: np.ndarray, min_face_px: float | None = None) -> pd.
         boxes, scores = detect_faces(grey, 3.0)
     rows = []
     for box, score in zip(boxes, scores):
-        pts = fit_landmarks(grey, box)
+        pts = fit_landmarks(grey, box, analysis_px)
         rows.append(
             {
                 "face_x": box[0],

@@ -61,8 +61,8 @@ def observe_video(
 
     Examples
     --------
-    >>> obs = observe_video("../shared/data/single/single_face.mp4", stop=3)  # doctest: +SKIP
-    >>> obs.faces["track_id"].tolist()                                       # doctest: +SKIP
+    >>> obs = observe_video(shared / "single/single_face.mp4", stop=3)
+    >>> obs.faces["track_id"].tolist()
     [1, 1, 1]
     """
     settings = settings or PipelineSettings()

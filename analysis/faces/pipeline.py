@@ -22,10 +22,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
+
 from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
-from .detect import HOG_WINDOW_PX, to_grey
+from .detect import HOG_WINDOW_PX, fit_landmarks, to_grey
 from .frames import open_range
 from .identity import encode_chips, face_chip
+from .orientation import rotate_image
 from .track import FaceTracker, TrackerSettings
 
 
@@ -44,6 +47,17 @@ class PipelineSettings:
         Minimum seconds between two encodings of one track.
     fer : bool
         Compute FER expression probabilities.
+    rotate : int
+        Degrees clockwise (0, 90, 180, 270) to turn each frame before faces
+        are found: the camera's ``cameras[].rotate`` (:mod:`.orientation`).
+        Boxes and landmarks are in the turned frame.
+    analysis_face_px : float or None
+        Common analysis resolution: every face is brought to this face-box
+        width (px) before its landmarks are fitted
+        (:func:`~.detect.fit_at_resolution`), so close-ups and wide shots give
+        the landmark model the same pixels (:func:`analysis_landmarks`); default :data:`ANALYSIS_FACE_PX`
+        (60, the protocol's ``analysis.face_resolution_px``). None fits in the
+        frame as it is.
     """
 
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
@@ -51,6 +65,8 @@ class PipelineSettings:
     encodings_per_track: int = 2
     encode_every_s: float = 2.0
     fer: bool = True
+    rotate: int = 0
+    analysis_face_px: float | None = ANALYSIS_FACE_PX
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -74,7 +90,8 @@ class VideoObservations:
         track_id, first_frame, last_frame, x_center (0-1 of width), encoding (mean or None), n_encodings.
     info : dict
         fps, width, height, n_frames, detections_run (full-frame HOG, including
-        the chunks' warm-up), min_face_px (detector limit), smallest_face_px
+        the chunks' warm-up), min_face_px (detector limit), analysis_face_px
+        (the common analysis resolution used), smallest_face_px
         (smallest face found); with ``jobs > 1`` also jobs and chunks.
     """
 
@@ -126,6 +143,33 @@ def one_opencv_thread() -> Iterator[None]:
         cv2.setNumThreads(before)
 
 
+def analysis_landmarks(grey: np.ndarray, track, analysis_face_px: float | None) -> np.ndarray:
+    """The landmarks the faces table measures a tracked face by: fitted at the common resolution.
+
+    The tracker follows each face with dlib's fit in the frame as it is
+    (whole-pixel points: two runs that start at different frames, e.g. a
+    chunk's warm-up, fall into the same track); the units are measured on a
+    second fit of the same box at the common analysis resolution
+    (:func:`~.detect.fit_at_resolution`), which does not feed back into the
+    tracking. FER and identity chips keep the tracking landmarks. None: the
+    tracking landmarks themselves.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from skimage.data import astronaut
+    >>> from .detect import box_from_landmarks, detect_faces
+    >>> g = to_grey(astronaut()[:, :, ::-1])
+    >>> pts = fit_landmarks(g, detect_faces(g)[0][0])
+    >>> tr = SimpleNamespace(landmarks=pts, box=box_from_landmarks(pts))
+    >>> analysis_landmarks(g, tr, None) is pts, analysis_landmarks(g, tr, 80).shape
+    (True, (68, 2))
+    """
+    if analysis_face_px is None:
+        return track.landmarks
+    return fit_landmarks(grey, track.box, analysis_face_px)
+
+
 def observe_range(
     path,
     settings: PipelineSettings | None = None,
@@ -158,8 +202,8 @@ def observe_range(
 
     Examples
     --------
-    >>> raw = observe_range("../shared/data/single/single_face.mp4", stop=3)  # doctest: +SKIP
-    >>> sorted({r[1] for r in raw.rows})                                     # doctest: +SKIP
+    >>> raw = observe_range(shared / "single/single_face.mp4", stop=3)
+    >>> sorted({r[1] for r in raw.rows})
     [1]
     """
     settings = settings or PipelineSettings()
@@ -185,6 +229,8 @@ def observe_range(
                     if pos % step == 0:  # due for scoring but no image: cut or missing bytes
                         unreadable.append(i)
                     continue
+                if settings.rotate:
+                    img = rotate_image(img, settings.rotate)
                 height, width = img.shape[:2]
                 grey = to_grey(img)
                 visible = tracker.update(k, grey)
@@ -200,7 +246,8 @@ def observe_range(
                 for tr, p in zip(visible, probs):
                     x, y, w, h = tr.box
                     rows.append((i, tr.track_id, x, y, w, h, tr.detected_now, tr.det_score, *p))
-                    lms.append(tr.landmarks)  # the tracker replaces, never mutates, its arrays
+                    # the tracker replaces, never mutates, its arrays
+                    lms.append(analysis_landmarks(grey, tr, settings.analysis_face_px))
                     if (
                         encode
                         and not warm
@@ -259,6 +306,8 @@ def finish_observations(
 
     Examples
     --------
+    Not run as a doctest: it needs a scored video's raw observations (tests/test_faces_chunks.py).
+
     >>> obs = finish_observations(observe_range("clip.mp4"), PipelineSettings())  # doctest: +SKIP
     """
     cols = [
@@ -321,6 +370,8 @@ def finish_observations(
         "step": raw.info["step"],
         "detections_run": raw.info["detections_run"],
         "min_face_px": raw.info["min_face_px"],
+        # the common analysis resolution the landmarks were fitted at (None: as filmed)
+        "analysis_face_px": settings.analysis_face_px,
         "smallest_face_px": float(min(widths)) if widths else float("nan"),
         # frames due for scoring that could not be decoded (their rows are NaN)
         "frames_unreadable": len(raw.info.get("unreadable_frames", ())),

@@ -53,10 +53,12 @@ def faces_table(
 
     Examples
     --------
-    >>> obs = observe_video("../shared/data/edge/no_face.mp4", stop=5)       # doctest: +SKIP
-    >>> faces_table(obs, pd.DataFrame(columns=["track_id", "participant_id",
-    ...     "identity_confidence"]), ["P01"], "S1", "wide")[0]["face_found"].sum()  # doctest: +SKIP
-    0
+    >>> from analysis.faces.observe import observe_video
+    >>> obs = observe_video(shared / "edge/no_face.mp4", stop=5)
+    >>> faces, _ = faces_table(obs, pd.DataFrame(columns=["track_id", "participant_id",
+    ...     "identity_confidence"]), ["P01"], "S1", "wide")
+    >>> len(faces), int(faces["face_found"].sum())
+    (5, 0)
     """
     frames = obs.frames[["frame", "t_video", "scored"]]
     t = frames["t_video"].to_numpy(dtype=float)
@@ -163,6 +165,7 @@ def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings
         q = faces.loc[faces["face_found"].astype(bool), "face_quality"].astype(str)
         quality = {flag: int(q.str.contains(flag, regex=False).sum()) for flag in QUALITY_FLAGS}
     unreadable = int(sum(i.get("frames_unreadable", 0) for i in infos.values()))
+    resolutions = sorted({i["analysis_face_px"] for i in infos.values() if "analysis_face_px" in i}, key=str)
     if unreadable:
         notes = [
             *notes,
@@ -180,6 +183,8 @@ def score_summary(faces: pd.DataFrame, infos: dict, settings_hash: str, settings
         "faces_found_fraction_by_participant": per,
         "min_face_px_detectable": float(min(i["min_face_px"] for i in infos.values())) if infos else None,
         "smallest_face_px_found": float(min(smallest)) if smallest else None,
+        # common analysis resolution (face px) the landmarks were fitted at; None: as filmed
+        "analysis_face_px": resolutions[0] if len(resolutions) == 1 else resolutions or None,
         "cameras": infos,
         "quality_flag_rows": quality,
         "au_correlation": au_correlation(faces),

@@ -32,6 +32,7 @@ from coaffect.formats.faces_schema import ACTION_UNITS, SOURCE_COLUMN
 from coaffect.formats.tables import derivatives_dir
 
 from ..expression.geometry import head_pose, landmark_action_units
+from .alignment import FrameAlignment, check_frame_alignment, video_frames
 from .readers import read_openface, read_tool_csv
 from .session_import import COAFFECT_ROWS, face_sources
 
@@ -52,11 +53,14 @@ class FaceValidation:
         yaw, pitch, roll: Pearson r with OpenFace's pose_Ry, pose_Rx, pose_Rz.
     plot : Path or None
         The PNG written (scatter per unit), if an output folder was given.
+    alignment : FrameAlignment or None
+        How the CSV's rows were lined up with the video's frames (1- or 0-based).
     """
 
     table: pd.DataFrame
     pose: pd.DataFrame
     plot: Path | None = None
+    alignment: FrameAlignment | None = None
 
 
 def icc_a1(x: np.ndarray, y: np.ndarray) -> float:
@@ -160,13 +164,13 @@ def compare_to_openface(
     )
 
 
-def _openface_pose(csv) -> pd.DataFrame | None:
+def _openface_pose(csv, one_based: bool = True) -> pd.DataFrame | None:
     df = read_tool_csv(csv)
     if not {"pose_Rx", "pose_Ry", "pose_Rz"} <= set(df.columns):
         return None
     return pd.DataFrame(
         {
-            "frame": df["frame"].to_numpy() - 1,
+            "frame": df["frame"].to_numpy() - (1 if one_based else 0),
             "yaw": np.degrees(df["pose_Ry"].to_numpy(float)),
             "pitch": np.degrees(df["pose_Rx"].to_numpy(float)),
             "roll": np.degrees(df["pose_Rz"].to_numpy(float)),
@@ -182,9 +186,9 @@ def formulas_on_openface_landmarks(csv) -> FaceValidation:
 
     Examples
     --------
-    >>> v = formulas_on_openface_landmarks("../shared/data/interop/OpenFace_Test.csv")  # doctest: +SKIP
-    >>> v.table.set_index("au").loc["AU45", "pearson_r"].round(2)                     # doctest: +SKIP
-    0.89
+    >>> v = formulas_on_openface_landmarks(shared / "interop/OpenFace_Test.csv")
+    >>> float(v.table.set_index("au").loc["AU45", "pearson_r"].round(2))
+    0.92
     """
     df = read_tool_csv(csv)
     need = [f"{c}_{i}" for c in "xy" for i in range(68)]
@@ -211,6 +215,9 @@ def validation_figure(faces: pd.DataFrame, openface: pd.DataFrame, table: pd.Dat
 
     Examples
     --------
+    Not run as a doctest: it needs a scored clip and OpenFace's output
+    (tests/test_validate_faces.py).
+
     >>> validation_figure(faces, openface, result.table, "validation.png")  # doctest: +SKIP
     """
     import matplotlib
@@ -264,6 +271,9 @@ def validate_faces(
 
     Examples
     --------
+    Not run as a doctest: it scores a clip and reads OpenFace's output for it (tens of seconds;
+    tests/test_validate_faces.py).
+
     >>> v = validate_faces("clip.mp4", "clip_openface.csv", out_dir="val")  # doctest: +SKIP
     >>> v.table[["au", "pearson_r", "icc"]]                                 # doctest: +SKIP
     """
@@ -271,14 +281,22 @@ def validate_faces(
 
     from ..scoring.video import score_video
 
+    raw = read_tool_csv(openface_csv)
+    if not {"frame", "timestamp"} <= set(raw.columns):
+        raise AnalysisError(f"{openface_csv}: not an OpenFace 2.x CSV (needs frame and timestamp columns)")
+    # refuse another video's output before scoring (an 88-frame CSV gave plausible r values)
+    alignment = check_frame_alignment(raw["frame"], raw["timestamp"], *video_frames(video), str(openface_csv))
     openface = read_openface(openface_csv, scale="native")
+    if not alignment.one_based:  # read_openface takes OpenFace's 1-based numbers
+        openface["frame"] = openface["frame"] + 1
     faces, _ = score_video(video, settings)
     seen = faces[faces["face_found"]]
     if not len(seen):
         raise AnalysisError(f"{video}: coaffect found no face, nothing to compare")
     pid = participant or seen["participant_id"].value_counts().index[0]
     mine = faces[faces["participant_id"] == pid]
-    result = compare_to_openface(mine, openface, _openface_pose(openface_csv))
+    result = compare_to_openface(mine, openface, _openface_pose(openface_csv, alignment.one_based))
+    result.alignment = alignment
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,7 @@ def _assemble(
     out["identity_confidence"] = np.nan
     out["track_id"] = pd.array(track, dtype="Int64")
     out["face_quality"] = np.where(out["face_found"], "ok", "no_face")  # no flags from other tools
+    out["landmark_jitter"] = np.nan  # needs coaffect's own pose fit
     raw = pd.DataFrame({au: aus.get(au, np.full(n, np.nan)) for au in ACTION_UNITS}, index=out.index)
     raw[~out["face_found"].to_numpy()] = np.nan
     raw["participant_id"] = participant_id
@@ -160,8 +161,8 @@ def read_openface(
 
     Examples
     --------
-    >>> faces = read_openface("../shared/data/interop/OpenFace_Test.csv")  # doctest: +SKIP
-    >>> len(faces), faces["frame"].iloc[0]                                # doctest: +SKIP
+    >>> faces = read_openface(shared / "interop/OpenFace_Test.csv")
+    >>> len(faces), int(faces["frame"].iloc[0])
     (100, 0)
     """
     df = read_tool_csv(path)
@@ -231,9 +232,8 @@ def read_pyfeat(
 
     Examples
     --------
-    >>> faces = read_pyfeat("../shared/data/interop/pyfeat_single_face_jpg_detections.csv",
-    ...                     scale="native")                                          # doctest: +SKIP
-    >>> faces[["AU12", "emo_happy"]].round(2).values.tolist()                         # doctest: +SKIP
+    >>> faces = read_pyfeat(shared / "interop/pyfeat_single_face_jpg_detections.csv", scale="native")
+    >>> faces[["AU12", "emo_happy"]].round(2).values.tolist()
     [[0.86, 1.0]]
     """
     df = read_tool_csv(path)

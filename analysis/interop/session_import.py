@@ -23,10 +23,12 @@ trial's ``face_fraction`` counts against the whole clip and the
 
 **Scale.** The tool's intensities are kept as they are in ``AUxx_raw``
 (OpenFace 0-5, py-feat 0-1) and z-scored against the participant's
-**baseline window only** (protocol ``analysis.baseline_window``), by the rule
-of coaffect's own units (:func:`analysis.expression.baseline.baseline_zscores`),
-the spread at least :data:`MIN_SPREAD` (2% of the tool's range: its scale is
-clipped at 0, and a still baseline often has no spread at all).
+**baseline window only** (protocol ``analysis.baseline_window``), one rule for
+every participant (:func:`analysis.expression.baseline.baseline_zscores`):
+minus the baseline median, over the participant's own baseline robust SD, at
+least :data:`MIN_SPREAD` (2% of the tool's range: its scale is clipped at 0,
+and a still baseline often has no spread at all). coaffect's own units divide
+by fixed per-unit scales instead, which exist only for its own geometry.
 Every row says where it came from (``source``: ``openface`` or ``pyfeat``;
 coaffect's own tables have no such column and mean ``coaffect``), and
 models refuse to mix sources for one outcome unless asked

@@ -314,8 +314,14 @@ def coherence_table(
 
     Examples
     --------
-    >>> res = coherence_table(load_study("sim"), trials)               # doctest: +SKIP
-    >>> res.table.groupby(["condition", "button"])["z_above_chance"].mean()  # doctest: +SKIP
+    >>> res = coherence_table(study, trials, lag=1.0)
+    >>> res.table.groupby(["condition", "button"])["z_above_chance"].mean().round(3)
+    condition  button
+    alone      happy     0.396
+               sad       0.334
+    group      happy     0.298
+               sad       0.302
+    Name: z_above_chance, dtype: float64
     """
     if lag is None:
         lag = study.settings.coherence_lag

@@ -12,18 +12,22 @@ Two pairs of flags say what may be used:
   outcomes only; the button measures of such a trial stay usable.
 
 Frames whose ``face_quality`` carries a flag listed in the protocol's
-``analysis.exclude_quality`` are left out of the facial means and peaks; every
-flag is counted either way (``quality_<flag>``: share of the clip's frames
-with a face that carry it), so a reviewer sees how much each flag touched.
+``analysis.exclude_quality`` are left out of the facial means and peaks, and
+so are frames of a doubtful identity (flag ``identity``) unless the protocol
+sets ``analysis.exclude_doubtful_identity: false``; every flag is counted
+either way (``quality_<flag>``: share of the clip's frames with a face that
+carry it; ``identity_doubtful_frames``), so a reviewer sees how much each
+flag touched. Each trial also gets its usable face frames, median face size,
+median |yaw| and |pitch| and landmark jitter (:mod:`analysis.faces.pose_size`).
 
 Facial measures over the clip window are baseline-corrected: the participant's
 mean over the protocol's ``analysis.baseline_window`` is subtracted. A measure
-``M`` gives two columns: ``M`` (mean over frames with a face) and ``M_peak``
-(the 90th percentile of the series smoothed over about 1 s: a high level that,
-unlike the maximum, barely grows with the number of usable frames, which
-differs by condition; it still gets noisier as frames are lost), so model
-formulas can say ``AU12 ~ condition * valence``;
-``n_frames`` stays in the table as a covariate (``AU12_peak ~ condition + n_frames``).
+``M`` gives two columns: ``M`` (mean over usable face frames) and ``M_peak``
+(:func:`analysis.expression.peak.robust_peak`: the 90th percentile of the ~1 s
+moving average, less what noise alone reaches in a window of that many
+frames, so neither noise nor missing frames, which differ by condition, can
+raise it), so model formulas can say ``AU12 ~ condition * valence``;
+``n_face_frames`` stays in the table as a covariate.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from coaffect.formats.faces_schema import QUALITY_FLAGS
 from coaffect.formats.tables import derivatives_dir, write_tsv
 
 from ..docstrings import fill_doc
+from ..expression.peak import trial_peaks
+from ..faces.pose_size import POSE_SIZE_COLUMNS, trial_pose_size
 from ..interop.session_import import face_sources
 from ..study.load import SessionData, Study, as_study, measure_columns
 from .self_report import merge_segments, ratings_wide, self_report_measures
@@ -170,7 +176,7 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
     --------
     >>> from analysis.study.load import load_study
     >>> clip_frames(load_study(sim).sessions[0], ["AU12"]).columns.tolist()
-    ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12', 'face_quality']
+    ['session_id', 'participant_id', 'trial', 'stimulus_id', 't', 't_rel', 'face_found', 'happy', 'sad', 'AU12', 'face_quality', 'face_w', 'landmark_jitter']
     """
     faces = sd.faces
     if faces is None:
@@ -233,6 +239,10 @@ def clip_frames(sd: SessionData, measures: list[str] | None = None) -> pd.DataFr
     if "face_quality" in faces.columns:  # faces tables of format 2 on
         frames["face_quality"] = faces["face_quality"].to_numpy()[rows].astype(str)
         cols = [*cols, "face_quality"]
+    for extra in ("face_w", "yaw", "pitch", "landmark_jitter"):  # pose and size (format 3)
+        if extra in faces.columns and extra not in measures:
+            frames[extra] = faces[extra].to_numpy(dtype=float)[rows]
+            cols = [*cols, extra]
     frames = frames[cols]
     sd.cache[tuple(measures)] = frames
     return frames
@@ -295,27 +305,32 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
             sr[c] = v
         sr["face_fraction"] = np.nan
         sr["n_frames"] = 0
+        sr["n_face_frames"] = 0
         sr["face_excluded"] = True
         sr["face_exclusion_reason"] = "no faces table (session not scored)"
         return sr
     frames = clip_frames(sd, measures).copy()  # the session cache stays unfiltered
-    exclude = list(getattr(settings, "exclude_quality", None) or [])
+    exclude = excluded_flags(settings)
     base = baseline_means(sd, measures, exclude)
     if exclude and len(frames) and measures:  # the baseline leaves out flagged frames too
         shift = baseline_means(sd, measures)[measures] - base[measures]
         frames[measures] += shift.reindex(frames["participant_id"]).to_numpy(dtype=float)
     quality = _quality_columns(frames, exclude, measures)
+    usable = frames["face_found"].to_numpy(dtype=bool) & ~frames[measures].isna().all(axis=1).to_numpy()
     g = frames.groupby(["participant_id", "trial"])
     agg = g[measures].mean()
-    peaks = _robust_peaks(frames, measures)
+    peaks = trial_peaks(frames, measures)
     counts = g.size().rename("n_frames")
     uncovered = _uncovered_frames(frames, sd.clips, sd.faces)
     frac = (g["face_found"].sum() / (counts + uncovered.reindex(counts.index).fillna(0))).rename(
         "face_fraction"
     )
-    face = pd.concat([agg, peaks, counts, frac, quality], axis=1).reset_index()
+    pose_size = trial_pose_size(frames, usable)
+    face = pd.concat([agg, peaks, counts, frac, pose_size, quality], axis=1).reset_index()
     sr = sr.merge(face, on=["participant_id", "trial"], how="left")
     sr["n_frames"] = sr["n_frames"].fillna(0).astype("int64")
+    for c in ("n_face_frames", "identity_doubtful_frames"):
+        sr[c] = sr[c].fillna(0).astype("int64")
     sources = (
         face_sources(sd.faces)
         .groupby(sd.faces["participant_id"].astype(str))
@@ -336,6 +351,15 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
             why_face.append(
                 f"face visible in {100 * row.face_fraction:.0f}% of frames "
                 f"(< {100 * settings.min_face_fraction:.0f}%)"
+            )
+        elif row.n_face_frames < settings.min_face_fraction * row.n_frames:
+            seen = row.face_fraction * row.n_frames
+            doubtful = row.identity_doubtful_frames / seen if seen else 0.0
+            why_face.append(
+                f"identity doubtful in {100 * doubtful:.0f}% of face frames (left out)"
+                if "identity" in exclude and doubtful > 0.5
+                else f"usable face in {100 * row.n_face_frames / row.n_frames:.0f}% of frames after "
+                f"quality exclusions (< {100 * settings.min_face_fraction:.0f}%)"
             )
         else:
             why_face.append("")
@@ -382,23 +406,23 @@ def _uncovered_frames(frames: pd.DataFrame, clips: pd.DataFrame, faces: pd.DataF
     return pd.Series(missing, index=pd.MultiIndex.from_frame(span[keys]))
 
 
-#: Quantile and smoothing window (s) of ``M_peak``.
-PEAK_QUANTILE = 0.9
-PEAK_SMOOTH_S = 1.0
+def excluded_flags(settings) -> list[str]:
+    """face_quality flags whose frames are left out of the facial measures.
 
+    The protocol's ``analysis.exclude_quality``, plus ``identity`` (frames
+    whose identity confidence is below the documented threshold) unless
+    ``analysis.exclude_doubtful_identity`` is false.
 
-def _robust_peaks(frames: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
-    """90th percentile of each measure's ~1 s moving average per participant x trial."""
-    if not len(frames) or not measures:
-        return pd.DataFrame(columns=[f"{m}_peak" for m in measures])
-    dt = np.nanmedian(np.diff(np.sort(frames["t"].unique()))) if frames["t"].nunique() > 1 else 1.0
-    window = max(1, int(round(PEAK_SMOOTH_S / dt))) if dt > 0 else 1
-    f = frames.sort_values(["participant_id", "trial", "t"])
-    smooth = f.groupby(["participant_id", "trial"])[measures].transform(
-        lambda s: s.rolling(window, center=True, min_periods=1).mean()
-    )
-    smooth[["participant_id", "trial"]] = f[["participant_id", "trial"]]
-    return smooth.groupby(["participant_id", "trial"])[measures].quantile(PEAK_QUANTILE).add_suffix("_peak")
+    Examples
+    --------
+    >>> from coaffect.formats.protocol import Analysis
+    >>> excluded_flags(Analysis()), excluded_flags(Analysis(exclude_doubtful_identity=False))
+    (['identity'], [])
+    """
+    flags = list(getattr(settings, "exclude_quality", None) or [])
+    if getattr(settings, "exclude_doubtful_identity", True) and "identity" not in flags:
+        flags.append("identity")
+    return flags
 
 
 def _not_shown(sd: SessionData, stimuli: pd.DataFrame) -> pd.DataFrame:
@@ -425,6 +449,7 @@ def _not_shown(sd: SessionData, stimuli: pd.DataFrame) -> pd.DataFrame:
                     "face_excluded": True,
                     "face_exclusion_reason": why,
                     "n_frames": 0,
+                    "n_face_frames": 0,
                 }
             )
     if not rows:
@@ -449,7 +474,10 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
     pandas.DataFrame
         :data:`ID_COLUMNS` (with ``in_group``), stimulus tags, the self-report columns of
         :func:`analysis.measures.self_report.self_report_measures`, ``rating_<item>``,
-        ``face_fraction``, ``n_frames``, each measure ``M`` (baseline-corrected
+        ``face_fraction``, ``n_frames``, the pose and size columns of
+        :data:`analysis.faces.pose_size.POSE_SIZE_COLUMNS` (``n_face_frames``,
+        ``identity_doubtful_frames``, ``face_size_px``, ``abs_yaw``,
+        ``abs_pitch``, ``landmark_jitter``), each measure ``M`` (baseline-corrected
         mean) and ``M_peak``, ``excluded``, ``exclusion_reason``,
         ``face_excluded``, ``face_exclusion_reason``.
 
@@ -588,7 +616,8 @@ def _describe(col: str) -> str:
         "n_switches": "Changes between the exclusive states happy-only and sad-only.",
         "never_pressed": "Participant pressed no button in any clip of the session (compliance flag).",
         "rating_min": "min(rating_happy, rating_sad): MIN index on ratings (Schimmack 2001).",
-        "n_frames": "Camera frames during the clip (a covariate for face measures).",
+        "n_frames": "Camera frames during the clip.",
+        **POSE_SIZE_COLUMNS,
         "face_fraction": "Share of the clip's camera frames with this participant's face (frames "
         "missing from the faces table at the clip's start or end count as frames without a face).",
         "face_source": "Which tool scored this participant's faces in this session: coaffect, "
@@ -605,7 +634,11 @@ def _describe(col: str) -> str:
     if col.startswith("quality_"):
         return f"Share of the clip's face frames flagged '{col[8:]}' in face_quality (docs/faces-table.md)."
     if col.endswith("_peak"):
-        return f"90th percentile of {col[:-5]} smoothed over 1 s, over the clip, minus the baseline mean."
+        return (
+            f"Peak of {col[:-5]} over the clip, minus the baseline mean: 90th percentile of the 1 s moving "
+            "average less the level noise alone reaches in a window of that many usable frames "
+            "(analysis/expression/peak.py)."
+        )
     if col.startswith("rating_"):
         return f"Post-clip rating '{col[7:]}' (scale points)."
     return col.replace("_", " ")

@@ -7,6 +7,8 @@ this checkout's code through ``PYTHONPATH``.
 
 Examples
 --------
+Not run as a doctest: it starts Dask scheduler and worker processes (seconds; tests/test_scale_out.py).
+
 >>> with ProcessCluster(n_workers=2) as cluster:        # doctest: +SKIP
 ...     score_dataset("data", scheduler=cluster.address)
 """

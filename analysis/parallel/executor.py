@@ -39,6 +39,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -53,6 +54,8 @@ PROGRESS_TOPIC = "coaffect-progress"
 #: Seconds to wait for a remote scheduler, then for its first worker.
 CONNECT_TIMEOUT_S = 20.0
 WORKER_WAIT_S = 60.0
+#: Seconds the first look at a scheduler address may take (connect, then its greeting).
+PROBE_TIMEOUT_S = 3.0
 
 
 class ClusterLostError(AnalysisError):
@@ -484,19 +487,101 @@ def open_executor(
 def _local_cluster(n: int) -> DaskExecutor:
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        silence_logs=logging.CRITICAL,  # task errors reach the caller; no worker log lines
-        dashboard_address=":8787",  # a busy port is replaced by a free one
-    )
+    with warnings.catch_warnings():
+        # a busy 8787 (another cluster on this machine) is replaced by a free port; the
+        # address in use is printed ("Dask dashboard: ..."), so Dask's warning is only noise
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            silence_logs=logging.CRITICAL,  # task errors reach the caller; no worker log lines
+            dashboard_address=":8787",
+        )
     try:
         client = Client(cluster, set_as_default=False)
     except Exception:
         cluster.close()
         raise
     return DaskExecutor(client, "local", cluster)
+
+
+def _greeting(data: bytes) -> dict | None:
+    """The handshake a Dask server sends first on a TCP connection, or None if ``data`` is not one.
+
+    Its wire format (distributed's TCP comm): total length and frame count as
+    little-endian uint64, each frame's length, then one msgpack frame with the
+    server's ``python`` version and ``pickle-protocol``.
+
+    Examples
+    --------
+    >>> import msgpack, struct
+    >>> body = msgpack.dumps({"compression": None, "python": (3, 11, 7), "pickle-protocol": 5})
+    >>> frame = struct.pack("<QQ", 1, len(body)) + body
+    >>> _greeting(struct.pack("<Q", len(frame)) + frame)["pickle-protocol"]
+    5
+    >>> _greeting(b"HTTP/1.0 400 Bad Request") is None
+    True
+    """
+    import struct
+
+    import msgpack
+
+    if len(data) < 24:
+        return None
+    total, nframes = struct.unpack_from("<QQ", data)
+    if nframes != 1 or total != len(data) - 8:
+        return None
+    (length,) = struct.unpack_from("<Q", data, 16)
+    try:
+        info = msgpack.loads(data[24 : 24 + length])
+    except Exception:
+        return None
+    return info if isinstance(info, dict) and {"python", "pickle-protocol"} <= set(info) else None
+
+
+def probe_scheduler(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Check within ``timeout`` seconds that a Dask server answers at a ``tcp://`` address.
+
+    Looks before the Dask client does: something else on that port (a web server,
+    another program) made the client wait 40 s and end with a traceback, because
+    it read that program's bytes as a message of exabytes.
+
+    Raises
+    ------
+    AnalysisError
+        One line naming the address: nothing listens there, or what listens is
+        not a Dask scheduler.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme != "tcp" or not parts.hostname or not parts.port:
+        return  # tls://, inproc://, ...: the client's own checks
+    hint = f"start one with `dask scheduler` (it prints its address), or fix `scheduler` / {SCHEDULER_ENV}"
+    try:
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+    except OSError as exc:
+        why = "connection refused" if isinstance(exc, ConnectionRefusedError) else type(exc).__name__
+        raise AnalysisError(f"{address}: no Dask scheduler answers there ({why})", hint=hint) from None
+    data = b""
+    try:
+        sock.settimeout(timeout)
+        while True:  # the greeting comes at once, in one or two reads
+            chunk = sock.recv(4096)
+            data += chunk
+            if not chunk or _greeting(data) is not None or len(data) > 65536:
+                break
+    except OSError:
+        pass
+    finally:
+        sock.close()
+    if _greeting(data) is None:
+        said = f"it sent {data[:24]!r}" if data else f"it said nothing within {timeout:g} s"
+        raise AnalysisError(
+            f"{address}: something answers there, but it is not a Dask scheduler ({said})", hint=hint
+        )
 
 
 def _remote(scheduler) -> DaskExecutor:
@@ -507,13 +592,14 @@ def _remote(scheduler) -> DaskExecutor:
     address = str(scheduler)
     if "://" not in address:
         address = f"tcp://{address}"
+    probe_scheduler(address)
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise AnalysisError(
             f"{address}: no Dask scheduler answers there ({type(exc).__name__})",
             hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
-            f"or fix --scheduler / {SCHEDULER_ENV}",
+            f"or fix `scheduler` / {SCHEDULER_ENV}",
         ) from None
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)

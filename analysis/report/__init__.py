@@ -23,12 +23,22 @@ from ..stats.run import StatsResult
 from ..study.load import Study
 from . import figures as fig
 from . import html as H
-from .analyse import SYNCHRONY_MEASURE, StudyAnalysis, analyse_study
+from .analyse import SYNCHRONY_MEASURE, StudyAnalysis, analyse_study, pose_size_sensitivity
 from .flow import exclusion_flow, flow_wide
+from .pose_size import doubtful_identity_warnings, pose_size_section, sensitivity_table, warning_banner
 from .quality import quality_table
 from .summary import answer_html, answer_table
 
-__all__ = ["build_report", "analyse_study", "StudyAnalysis", "quality_table", "exclusion_flow"]
+__all__ = [
+    "build_report",
+    "analyse_study",
+    "StudyAnalysis",
+    "pose_size_sensitivity",
+    "quality_table",
+    "exclusion_flow",
+    "doubtful_identity_warnings",
+    "sensitivity_table",
+]
 
 
 def study_title(study) -> str | None:
@@ -36,8 +46,8 @@ def study_title(study) -> str | None:
 
     Examples
     --------
-    >>> study_title(load_study("sim"))  # doctest: +SKIP
-    'Bittersweet demo'
+    >>> study_title(study)
+    'Simulated group-vs-alone study'
     """
     from coaffect.formats.errors import CoaffectError
     from coaffect.formats.protocol import load_protocol
@@ -173,7 +183,7 @@ def build_report(
     --------
     >>> a = build_report(analyse_study(sim, engine="statsmodels"), tmp / "report")
     >>> a.report_path.name, sorted(p.name for p in (tmp / "report").glob("*.tsv"))[:3]
-    ('report.html', ['coherence.tsv', 'exclusion_flow.tsv', 'quality.tsv'])
+    ('report.html', ['answer.tsv', 'coherence.tsv', 'exclusion_flow.tsv'])
     """
     a = analysis if isinstance(analysis, StudyAnalysis) else analyse_study(analysis, **options)
     study, trials, quality = a.study, a.trials, a.quality
@@ -234,6 +244,15 @@ def build_report(
             )
             + H.table(flow_wide(a.flow), max_rows=200)
             + _face_loss_html(loss, out_dir),
+        )
+    )
+
+    if a.sensitivity is not None:
+        write_tsv(a.sensitivity, out_dir / "sensitivity_pose_size.tsv")
+    sections.append(
+        (
+            "Head pose, face size and usable frames by condition",
+            pose_size_section(trials, a.sensitivity, out_dir),
         )
     )
 
@@ -347,7 +366,13 @@ def build_report(
     }
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     title = study_title(study)
-    page = H.page(title or f"coaffect report: {dataset_dir.name}", sections, a.notes, dataset_dir)
+    page = H.page(
+        title or f"coaffect report: {dataset_dir.name}",
+        sections,
+        a.notes,
+        dataset_dir,
+        warning_banner(a.warnings),
+    )
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     a.report_path = path

@@ -26,13 +26,14 @@ from ..measures.synchrony import (
     synchrony_test,
 )
 from ..measures.timecourse import HEAD_POSITION, timecourses
-from ..measures.trials import trial_table
+from ..measures.trials import excluded_flags, trial_table
 from ..stats.face_loss import BOUND_COLUMNS, FaceLoss, face_loss_test, lee_bounds
-from ..stats.fit import DEFAULT_BOOT
+from ..stats.fit import DEFAULT_BOOT, fit_mixed
 from ..stats.model_data import is_face_column
 from ..stats.run import StatsResult, run_stats, stats_for_study
 from ..study.load import Study, as_study
 from .flow import exclusion_flow
+from .pose_size import doubtful_identity_warnings, sensitivity_table
 from .quality import quality_table
 
 #: Facial measure whose group synchrony the report tests.
@@ -120,6 +121,13 @@ class StudyAnalysis:
         The protocol's models (or the formulas asked for) and mixed ANOVAs.
     extra_stats : dict of str to StatsResult
         Further models on derived tables (``coherence``: :data:`COHERENCE_FORMULA`).
+    sensitivity : pandas.DataFrame or None
+        The condition terms of the first model under the pose and size sensitivity
+        analyses (:func:`pose_size_sensitivity`; None without faces or models).
+    warnings : list of str
+        What the report shows in red at the top: participants whose face frames
+        are mostly of a doubtful identity
+        (:func:`~analysis.report.pose_size.doubtful_identity_warnings`).
     engine : str
     formulas : list of str
     notes : list of str
@@ -142,6 +150,8 @@ class StudyAnalysis:
     synchrony: Synchrony | None
     stats: StatsResult
     extra_stats: dict[str, StatsResult] = field(default_factory=dict)
+    sensitivity: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
     engine: str = "auto"
     formulas: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -182,6 +192,36 @@ def _synchrony(study: Study, trials: pd.DataFrame, tc: pd.DataFrame) -> Synchron
     return Synchrony(syn, per, summary, tests)
 
 
+def pose_size_sensitivity(
+    study: Study, trials: pd.DataFrame, formula: str, engine: str = "auto"
+) -> pd.DataFrame:
+    """One model under the pose and size sensitivity analyses (:func:`~analysis.report.pose_size.sensitivity_table`).
+
+    The model as fitted on ``trials``; on the trial table rebuilt with
+    pose-flagged frames left out of the facial measures; and with pose and face
+    size as trial covariates.
+
+    Examples
+    --------
+    >>> from analysis.study.load import load_study
+    >>> s = load_study(sim)
+    >>> t = pose_size_sensitivity(s, trial_table(s), "AU12 ~ condition", engine="statsmodels")
+    >>> t["analysis"].unique().tolist()
+    ['primary', 'pose-flagged frames excluded', 'pose and face size as trial covariates']
+    """
+    settings = study.settings
+    flags = sorted({*(settings.exclude_quality or []), "pose"})
+    study.settings = settings.model_copy(update={"exclude_quality": flags})
+    try:
+        pose_trials = trial_table(study)
+    finally:
+        study.settings = settings
+    ref = study.reference_levels
+    return sensitivity_table(
+        trials, pose_trials, formula, lambda t, f: fit_mixed(t, f, engine=engine, reference=ref)
+    )
+
+
 @fill_doc
 def analyse_study(
     study: Study | str | Path,
@@ -213,6 +253,7 @@ def analyse_study(
     study = as_study(study)
     trials = trial_table(study, progress=progress)
     quality = quality_table(study, trials)
+    warnings = doubtful_identity_warnings(quality, left_out="identity" in excluded_flags(study.settings))
     sr_means = (
         trials[~trials["excluded"]]
         .groupby(["valence", "condition"])[list(SELF_REPORT_MEANS)]
@@ -228,8 +269,11 @@ def analyse_study(
     stats = stats_for_study(
         study, formulas, engine=engine, trials=trials, n_boot=n_boot, mixed_sources=mixed_sources
     )
-    coherence = synchrony = None
+    formulas = list(formulas) if formulas else list(study.settings.models)
+    coherence = synchrony = sensitivity = None
     extra = {}
+    if study.has_faces and formulas:
+        sensitivity = pose_size_sensitivity(study, trials, formulas[0], engine)
     if study.has_faces:
         coherence = coherence_table(study, trials)
         if coherence.table["r"].notna().any():
@@ -253,8 +297,10 @@ def analyse_study(
         synchrony,
         stats,
         extra,
+        sensitivity,
+        warnings,
         engine,
-        list(formulas) if formulas else list(study.settings.models),
+        formulas,
         [*study.notes, *stats.notes],
         face_loss=face_loss,
     )

@@ -51,7 +51,10 @@ def quality_figure(quality: pd.DataFrame, path: Path, reasons: dict | None = Non
 
     Examples
     --------
-    >>> quality_figure(quality_table(study, trials), Path("quality.png"))  # doctest: +SKIP
+    >>> from PIL import Image
+    >>> from analysis.report.quality import quality_table
+    >>> Image.open(quality_figure(quality_table(study, trials), tmp / "quality.png")).size
+    (590, 420)
     """
     reasons = reasons or {}
     q = quality
@@ -99,7 +102,9 @@ def raster_figure(study, path: Path, max_clips: int = 12, max_people: int = 40) 
 
     Examples
     --------
-    >>> raster_figure(load_study("sim"), Path("rasters.png"))  # doctest: +SKIP
+    >>> from PIL import Image
+    >>> Image.open(raster_figure(study, tmp / "rasters.png")).size
+    (1507, 349)
     """
     clips = sorted({c for sd in study.sessions for c in sd.clips["stimulus_id"]})[:max_clips]
     ncol = min(3, len(clips)) or 1
@@ -151,7 +156,11 @@ def timecourse_figure(tc: pd.DataFrame, measures: list[str], path: Path) -> Path
 
     Examples
     --------
-    >>> timecourse_figure(tc, ["AU12", "inner_brow_lip_down", "happy", "sad"], Path("tc.png"))  # doctest: +SKIP
+    >>> from PIL import Image
+    >>> from analysis.measures.timecourse import timecourses
+    >>> tc = timecourses(study, trials)
+    >>> Image.open(timecourse_figure(tc, ["AU12", "happy", "sad"], tmp / "tc.png")).size
+    (1234, 780)
     """
     valences = sorted(tc["valence"].dropna().unique())
     fig, axes = plt.subplots(
@@ -189,7 +198,11 @@ def coherence_figure(coh: pd.DataFrame, curve: pd.DataFrame, lags: dict, path: P
 
     Examples
     --------
-    >>> coherence_figure(coh, curve, {"happy": 1.0, "sad": 1.0}, Path("coherence.png"))  # doctest: +SKIP
+    >>> from PIL import Image
+    >>> from analysis.measures.coherence import coherence_table
+    >>> res = coherence_table(study, trials, lag=1.0)
+    >>> Image.open(coherence_figure(res.table, res.lag_curve, res.lags, tmp / "coherence.png")).size
+    (1075, 384)
     """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     if len(curve) > 2 and curve["mean_z_above_chance"].notna().any():
@@ -232,7 +245,12 @@ def synchrony_figure(syn: pd.DataFrame, per_session: pd.DataFrame, path: Path) -
 
     Examples
     --------
-    >>> synchrony_figure(syn, per_session, Path("synchrony.png"))  # doctest: +SKIP
+    >>> from PIL import Image
+    >>> from analysis.measures.synchrony import synchrony_summary, synchrony_table
+    >>> from analysis.measures.timecourse import timecourses
+    >>> syn = synchrony_table(timecourses(study, trials))
+    >>> Image.open(synchrony_figure(syn, synchrony_summary(syn)[0], tmp / "synchrony.png")).size
+    (1089, 384)
     """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     bins = np.linspace(-1, 1, 41)
@@ -241,7 +259,7 @@ def synchrony_figure(syn: pd.DataFrame, per_session: pd.DataFrame, path: Path) -
         a1.hist(
             vals,
             bins=bins,
-            density=True,
+            density=len(vals) > 0,  # no pairs of a kind (a short study): an empty bar, not 0/0
             alpha=0.55,
             color=COLORS[pair],
             label=f"{pair} pairs (n={len(vals)})",
@@ -266,7 +284,9 @@ def self_report_figure(trials: pd.DataFrame, path: Path) -> Path:
 
     Examples
     --------
-    >>> self_report_figure(trials, Path("self_report.png"))  # doctest: +SKIP
+    >>> from PIL import Image
+    >>> Image.open(self_report_figure(trials, tmp / "self_report.png")).size
+    (1198, 362)
     """
     d = trials[~trials["excluded"].astype(bool)]
     measures = ["t_happy", "t_sad", "t_both"]

@@ -69,6 +69,11 @@ def exclusion_flow(trials: pd.DataFrame, coherence: pd.DataFrame | None = None, 
                     r"face visible in fewer than \1% of frames",
                     regex=True,
                 )
+                .str.replace(
+                    r"identity doubtful in \d+% of face frames \(left out\)",
+                    "identity doubtful in most face frames (left out)",
+                    regex=True,
+                )
             )
             for reason, n in reasons.value_counts().items():
                 add(f"no facial measures: {reason or 'unspecified'}", "trials", cond, n)
@@ -86,6 +91,15 @@ def exclusion_flow(trials: pd.DataFrame, coherence: pd.DataFrame | None = None, 
                     cond,
                     round(flagged),
                 )
+            if "identity_doubtful_frames" in d.columns:
+                add(
+                    "frames with a doubtful identity",
+                    "frames",
+                    cond,
+                    d["identity_doubtful_frames"].fillna(0).sum(),
+                )
+            if "n_face_frames" in d.columns:
+                add("frames analysed: usable face frames", "frames", cond, d["n_face_frames"].fillna(0).sum())
         if coherence is not None and len(coherence):
             c = coherence[coherence["condition"] == cond]
             add("coherence: trial x button rows", "trial x button", cond, len(c))
@@ -107,7 +121,19 @@ def flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> flow_wide(exclusion_flow(trials))  # doctest: +SKIP
+    >>> print(flow_wide(exclusion_flow(trials)).to_string(index=False))
+                                                              step         unit  alone  group
+                                                          enrolled participants      3      4
+                                   flagged: never pressed a button participants      0      0
+                                                  planned or shown       trials      9     12
+                                             analysed: self-report       trials      9     12
+      no facial measures: face visible in fewer than 50% of frames       trials      0      2
+                                         analysed: facial measures       trials      9     10
+                                        camera frames during clips       frames    450    600
+                                frames with the participant's face       frames    437    476
+                                   frames with a doubtful identity       frames      0      0
+    frames left out: face_quality flags (analysis.exclude_quality)       frames      0      0
+                               frames analysed: usable face frames       frames    437    476
     """
     if flow.empty:
         return flow
@@ -131,6 +157,7 @@ _STAGES = (
     "camera frames",
     "frames with",
     "frames left out",
+    "frames analysed",
     "coherence: trial",
     "coherence: no value",
     "in model",

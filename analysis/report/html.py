@@ -50,8 +50,8 @@ def table(df: pd.DataFrame, digits: int = 3, max_rows: int = 60) -> str:
     return f"<div class='wide'>{body}</div>{extra}"
 
 
-def page(title: str, sections: list[tuple[str, str]], notes: list[str], dataset=None) -> str:
-    """The whole page: title (the study's), notes, then each (heading, html body) section."""
+def page(title: str, sections: list[tuple[str, str]], notes: list[str], dataset=None, top: str = "") -> str:
+    """The whole page: title (the study's), ``top`` (red warnings), notes, then each (heading, html body) section."""
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -62,6 +62,7 @@ def page(title: str, sections: list[tuple[str, str]], notes: list[str], dataset=
         "<p class='note'>Facial measures are facial movements (action-unit-like intensities) "
         "and learned expression probabilities; they are not felt emotions. Felt emotions are "
         "what participants reported with the buttons and ratings.</p>",
+        top,
     ]
     toc = "".join(f"<li><a href='#s{i}'>{html.escape(h)}</a></li>" for i, (h, _) in enumerate(sections))
     out.append(f"<ul id='toc'>{toc}</ul>")

@@ -40,7 +40,11 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> quality_table(study, trials).head()  # doctest: +SKIP
+    >>> quality_table(study, trials).iloc[:3, :6]
+      session_id participant_id condition    status  n_clips  n_excluded
+    0        a01          P0001     alone  complete        3           0
+    1        a02          P0002     alone  complete        3           0
+    2        a03          P0003     alone  complete        3           0
     """
     rows = []
     for sd in study.sessions:

@@ -22,6 +22,8 @@ How a dataset's scoring is dispatched (what is computed lives in
 
 Examples
 --------
+Not run as a doctest: it plans the chunks of a recorded session (tests/test_scale_out.py).
+
 >>> plan_session(Path("data/ses-S01"), PipelineSettings())  # doctest: +SKIP
 [CameraJob(name='wide', ...)]
 """
@@ -33,10 +35,12 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 from coaffect.formats.errors import AnalysisError, CoaffectError
+from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
 
 from ..faces.chunks import (
     CHUNK_SECONDS,
@@ -58,6 +62,8 @@ class CameraJob(NamedTuple):
     video: Path
     frames_tsv: Path | None
     plan: ChunkPlan
+    rotate: int = 0
+    analysis_face_px: float | None = ANALYSIS_FACE_PX
 
 
 class SessionOutcome(NamedTuple):
@@ -87,13 +93,12 @@ def plan_session(
     sdir = Path(session_dir)
     try:
         session = read_session(sdir)
-        cameras = [
-            c.name for c in load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol.cameras
-        ]
+        protocol = load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol
     except CoaffectError:
         return []
+    face_px = protocol.analysis.face_resolution_px
     jobs = []
-    for name in cameras:
+    for name, rotate in ((c.name, c.rotate) for c in protocol.cameras):
         video = session.camera_video(name)
         if video is None:
             continue
@@ -103,8 +108,26 @@ def plan_session(
             plan = plan_fixed_chunks(video, settings, table, chunk_s=chunk_s)
         except CoaffectError:
             continue  # unreadable video: the finishing task reports it
-        jobs.append(CameraJob(name, video, tsv if tsv.exists() else None, plan))
+        jobs.append(CameraJob(name, video, tsv if tsv.exists() else None, plan, rotate, face_px))
     return jobs
+
+
+def camera_pipeline(
+    pipeline: PipelineSettings, rotate: int, analysis_face_px: float | None
+) -> PipelineSettings:
+    """The pipeline settings one camera of a session is scored with: its protocol's choices.
+
+    ``rotate`` is the camera's ``cameras[].rotate``; ``analysis_face_px`` the
+    protocol's ``analysis.face_resolution_px`` (the common analysis
+    resolution, :func:`analysis.faces.detect.fit_at_resolution`).
+
+    Examples
+    --------
+    >>> p = camera_pipeline(PipelineSettings(), 90, None)
+    >>> p.rotate, p.analysis_face_px
+    (90, None)
+    """
+    return replace(pipeline, rotate=rotate, analysis_face_px=analysis_face_px)
 
 
 def _sees(dataset: str, out_root: str) -> tuple[str, str | None]:
@@ -227,7 +250,13 @@ def score_sessions(
                 end = cam.plan.n_frames if stop is None else stop
                 prog = OwnedFrames(bar, seam - a) if (bar is not None and executor.in_process) else None
                 t = executor.submit(
-                    observe_chunk, cam.video, cam.frames_tsv, settings.pipeline, chunk, prog, label=sdir.name
+                    observe_chunk,
+                    cam.video,
+                    cam.frames_tsv,
+                    camera_pipeline(settings.pipeline, cam.rotate, cam.analysis_face_px),
+                    chunk,
+                    prog,
+                    label=sdir.name,
                 )
                 owned[executor.key(t)] = 0 if executor.in_process else max(0, end - seam)
                 parts.append(t)

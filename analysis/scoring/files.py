@@ -52,7 +52,11 @@ def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
 
     Examples
     --------
-    >>> write_scores(tmp / "derivatives/coaffect/ses-S01", faces, summary)  # doctest: +SKIP
+    >>> from analysis.scoring.video import score_video
+    >>> faces, summary = score_video(clip)
+    >>> path = write_scores(tmp / "derivatives/coaffect/ses-S01", faces, summary)
+    >>> sorted(p.name for p in path.parent.iterdir())
+    ['faces.json', 'faces.parquet', 'score_summary.json']
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -89,7 +93,7 @@ def _json(o):
     return str(o)
 
 
-def is_scored(out_dir, settings) -> bool:
+def is_scored(out_dir, settings, session_dir=None) -> bool:
     """True if ``out_dir`` holds a finished scoring with these settings.
 
     Parameters
@@ -98,6 +102,9 @@ def is_scored(out_dir, settings) -> bool:
         The session's derivatives folder.
     settings : analysis.scoring.score.ScoreSettings
         The run's settings (compared by :meth:`~analysis.scoring.score.ScoreSettings.settings_hash`).
+    session_dir : str or Path, optional
+        The session folder: its frozen protocol's camera rotation and analysis face
+        resolution count too (:func:`~analysis.scoring.score.protocol_scoring_key`).
 
     Examples
     --------
@@ -108,7 +115,16 @@ def is_scored(out_dir, settings) -> bool:
     path = Path(out_dir) / "score_summary.json"
     if not path.exists() or not (Path(out_dir) / "faces.parquet").exists():
         return False
+    key = None
+    if session_dir is not None and (Path(session_dir) / "protocol.yaml").exists():
+        from coaffect.formats.protocol import load_protocol
+
+        from .score import protocol_scoring_key
+
+        key = protocol_scoring_key(
+            load_protocol(Path(session_dir) / "protocol.yaml", check_manifest=False).protocol
+        )
     try:
-        return json.loads(path.read_text())["settings_hash"] == settings.settings_hash()
+        return json.loads(path.read_text())["settings_hash"] == settings.settings_hash(key)
     except (json.JSONDecodeError, KeyError):
         return False

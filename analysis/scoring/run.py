@@ -32,14 +32,17 @@ class ScoreRun:
         For a video: its faces table and summary.
     output : Path or None
         For a video: the faces.parquet written.
+    source : Path or None
+        For a video: the video file.
     """
 
     sessions: pd.DataFrame | None = None
     video: Scored | None = None
     output: Path | None = None
+    source: Path | None = None
 
     def lines(self) -> list[str]:
-        """What happened, one line per session (or one for the video), then seat warnings.
+        """What happened, one line per session (or one for the video), each followed by its warnings.
 
         Examples
         --------
@@ -49,9 +52,11 @@ class ScoreRun:
         """
         if self.video is not None:
             s = self.video.summary
+            name = self.source.name if self.source else "video"
             return [
                 f"{self.output}: {len(self.video.faces)} rows, faces found in {s['faces_found_fraction']:.0%} "
-                f"of frames, smallest face {s['smallest_face_px_found']} px"
+                f"of frames, smallest face {s['smallest_face_px_found']} px",
+                *(f"WARNING {name}: {w}" for w in s.get("orientation_warnings", [])),
             ]
         out = []
         for row in (self.sessions if self.sessions is not None else pd.DataFrame()).itertuples(index=False):
@@ -140,7 +145,7 @@ def score(
         video = Path(video)
         out = Path(out_dir) if out_dir else video.with_name(video.stem + "_coaffect")
         scored = score_video(video, settings, progress=progress, jobs=workers or machine_cores())
-        return ScoreRun(video=scored, output=scored.write(out))
+        return ScoreRun(video=scored, output=scored.write(out), source=video)
     if not Path(path).exists():
         raise AnalysisError(f"{path}: no such folder")
     table = score_dataset(

@@ -24,11 +24,12 @@ from coaffect.formats.faces_schema import FACES_FORMAT_VERSION
 from coaffect.formats.tables import derivatives_dir
 
 from ..faces.chunks import CHUNK_SECONDS
-from ..faces.identity import UNKNOWN, assign_tracks, enrollment_encodings
+from ..faces.identity import assign_tracks, enrollment_encodings
 from ..faces.observe import observe_video
 from ..faces.pipeline import PipelineSettings, finish_observations
 from ..faces.table import faces_table, score_summary
-from .archive import score_sessions
+from .archive import camera_pipeline, score_sessions
+from .camera_checks import orientation_note, outside_seats_warning
 from .files import is_scored, write_scores
 
 __all__ = ["score_dataset", "score_session", "Scored", "ScoreSettings"]
@@ -95,23 +96,56 @@ class ScoreSettings:
             raise AnalysisError(f"jobs: must be at least 1 (got {jobs})", field="jobs")
         return int(jobs)
 
-    def settings_hash(self) -> str:
+    def settings_hash(self, protocol: dict | None = None) -> str:
         """Short sha256 of the settings and the table format version.
+
+        Parameters
+        ----------
+        protocol : dict, optional
+            What a session's frozen protocol adds to the settings
+            (:func:`protocol_scoring_key`): a session scored before the protocol's
+            camera rotation or analysis face resolution changed is scored again.
 
         Examples
         --------
         >>> len(ScoreSettings().settings_hash())
         16
+        >>> key = {"face_resolution_px": 60.0, "rotate": {"wide": 0}}
+        >>> ScoreSettings().settings_hash(key) == ScoreSettings().settings_hash({**key, "face_resolution_px": None})
+        False
         """
-        blob = json.dumps(
-            {
-                "pipeline": self.pipeline.as_dict(),
-                "tolerance": self.tolerance,
-                "format": FACES_FORMAT_VERSION,
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        parts = {
+            "pipeline": self.pipeline.as_dict(),
+            "tolerance": self.tolerance,
+            "format": FACES_FORMAT_VERSION,
+        }
+        if protocol is not None:
+            parts["protocol"] = protocol
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def protocol_scoring_key(protocol) -> dict:
+    """The settings of a session's frozen protocol that change its faces table.
+
+    Parameters
+    ----------
+    protocol : coaffect.formats.protocol_model.Protocol
+
+    Returns
+    -------
+    dict
+        ``face_resolution_px`` (``analysis.face_resolution_px``) and each camera's ``rotate``.
+
+    Examples
+    --------
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> protocol_scoring_key(load_protocol("protocols/bittersweet-demo.yaml").protocol)
+    {'face_resolution_px': 60.0, 'rotate': {'wide': 0}}
+    """
+    return {
+        "face_resolution_px": protocol.analysis.face_resolution_px,
+        "rotate": {cam.name: cam.rotate for cam in protocol.cameras},
+    }
 
 
 class Scored(NamedTuple):
@@ -174,6 +208,8 @@ def score_session(
 
     Examples
     --------
+    Not run as a doctest: it scores a recorded session (seconds; tests/test_score.py).
+
     >>> faces, summary = score_session("data/ses-S01")   # doctest: +SKIP
     >>> summary["faces_found_fraction"]                   # doctest: +SKIP
     0.98
@@ -202,12 +238,13 @@ def score_session(
         layout = cam.seats_in(condition)
         mine = [pid for pid, seat in seats.items() if seat in layout]
         raw = (raw_by_camera or {}).get(cam.name)
+        pipeline = camera_pipeline(settings.pipeline, cam.rotate, protocol.analysis.face_resolution_px)
         obs = (
-            finish_observations(raw, settings.pipeline, bool(enrollment))
+            finish_observations(raw, pipeline, bool(enrollment))
             if raw is not None
             else observe_video(
                 video,
-                settings.pipeline,
+                pipeline,
                 progress=progress,
                 encode=bool(enrollment),
                 frame_table=session.cameras.get(cam.name),
@@ -233,7 +270,11 @@ def score_session(
             tot[0] += f
             tot[1] += n
         extra["baseline_source"][cam.name] = cam_notes["baseline_source"]
-        warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition)
+        turned = orientation_note(cam.name, video, obs, session.cameras.get(cam.name), cam.rotate)
+        if turned:
+            extra.setdefault("orientation_warnings", []).append(turned)
+        seated = {seat: pid for pid, seat in seats.items() if pid in mine}
+        warning = outside_seats_warning(cam.name, obs, identity, cam_notes, layout, condition, seated)
         if warning:
             extra.setdefault("seat_warnings", []).append(warning)
     if not tables:
@@ -246,43 +287,8 @@ def score_session(
         if pid not in seen:
             notes.append(f"{pid}: seat {seats[pid]} is in no camera's view; no rows")
     faces = pd.concat(tables, ignore_index=True)
-    return Scored(
-        faces, score_summary(faces, infos, settings.settings_hash(), settings_dict(settings), notes, extra)
-    )
-
-
-def outside_seats_warning(camera, obs, identity, cam_notes, layout, condition) -> str | None:
-    """A loud message when faces were seen outside every assigned seat, else None.
-
-    Faces no participant was given (``unknown``) in at least 10% of the scored
-    frames mean the seat layout does not match the room (an alone participant
-    sitting centred, a seat plan swapped...): the participants' rows then hold
-    no face although one was filmed.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> obs = SimpleNamespace(faces=pd.DataFrame({"track_id": [1] * 10, "frame": range(10)}))
-    >>> ident = pd.DataFrame({"track_id": [1], "participant_id": ["unknown"]})
-    >>> notes = {"scored_rows": 10, "by_participant": {"P01": [0, 10]}}
-    >>> print(outside_seats_warning("wide", obs, ident, notes, ["A", "B"], "alone"))  # doctest: +ELLIPSIS
-    cam-wide: a face was seen in 10 of 10 frames (100%) outside every assigned seat ...
-    """
-    lost = identity.loc[identity["participant_id"] == UNKNOWN, "track_id"]
-    frames = int(obs.faces.loc[obs.faces["track_id"].isin(lost), "frame"].nunique())
-    per = cam_notes.get("by_participant", {})
-    n = max((tot for _f, tot in per.values()), default=cam_notes.get("scored_rows", 0))
-    if not n or frames < 0.1 * n:
-        return None
-    who = ", ".join(f"{pid} {100 * f / tot:.0f}%" for pid, (f, tot) in sorted(per.items()) if tot)
-    return (
-        f"cam-{camera}: a face was seen in {frames} of {n} frames ({100 * frames / n:.0f}%) outside "
-        f"every assigned seat (layout {', '.join(layout)} in the '{condition}' condition); it is in no "
-        f"participant's rows (faces found: {who or 'nobody on this camera'}). If someone sat elsewhere "
-        f"(an alone participant usually sits centred), give the camera 'condition_seats' in the "
-        f"protocol (docs/protocol.md); for a session already recorded, add it to the session's "
-        f"protocol.yaml and run 'coaffect score --force'"
-    )
+    digest = settings.settings_hash(protocol_scoring_key(protocol))
+    return Scored(faces, score_summary(faces, infos, digest, settings_dict(settings), notes, extra))
 
 
 def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, raw_by_camera: dict) -> dict:
@@ -293,6 +299,8 @@ def finish_session(session_dir: Path, out_dir: Path, settings: ScoreSettings, ra
 
     Examples
     --------
+    Not run as a doctest: it scores a recorded session (seconds; tests/test_score.py).
+
     >>> finish_session(Path("data/ses-S01"), out, ScoreSettings(), raws)  # doctest: +SKIP
     """
     faces, summary = score_session(session_dir, settings, raw_by_camera=raw_by_camera)
@@ -350,6 +358,8 @@ def score_dataset(
 
     Examples
     --------
+    Not run as a doctest: it scores every session of a dataset (minutes; tests/test_score.py).
+
     >>> score_dataset("data", workers=2)  # doctest: +SKIP
     """
     from coaffect.formats.session_reader import read_session_meta
@@ -368,7 +378,7 @@ def score_dataset(
             hint="give a dataset folder or one ses-<id> folder",
         )
     outs = [derivatives_dir(dataset) / s.name for s in sessions]
-    todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings)]
+    todo = [(s, o) for s, o in zip(sessions, outs) if force or not is_scored(o, settings, s)]
     for sdir, _ in todo:  # a folder that is no readable session stops us before a cluster starts
         read_session_meta(sdir)
     outcomes = {}
@@ -401,7 +411,7 @@ def score_dataset(
                 "faces_found_fraction": summary["faces_found_fraction"],
                 "smallest_face_px_found": summary["smallest_face_px_found"],
                 "output": str(o / "faces.parquet"),
-                "warnings": list(summary.get("seat_warnings", [])),
+                "warnings": [*summary.get("orientation_warnings", []), *summary.get("seat_warnings", [])],
             }
         )
     return pd.DataFrame(rows)

@@ -9,12 +9,14 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS
+from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
 
 from ..expression.fer_model import FER_CLASSES
 from ..expression.geometry import head_pose, landmark_action_units
 from ..faces.identity import label_tracks_by_cluster
 from ..faces.observe import observe_video
 from ..faces.table import faces_table, score_summary
+from .camera_checks import orientation_note
 from .score import Scored, ScoreSettings, settings_dict
 
 
@@ -51,9 +53,12 @@ def score_video(
 
     Examples
     --------
-    >>> faces, summary = score_video("../shared/data/edge/no_face.mp4", stop=4)  # doctest: +SKIP
-    >>> len(faces), summary["faces_found_fraction"]                            # doctest: +SKIP
+    >>> faces, summary = score_video(shared / "edge/no_face.mp4", stop=4)
+    >>> len(faces), summary["faces_found_fraction"]
     (4, 0.0)
+    >>> faces, summary = score_video(clip)  # 3 frames of one face
+    >>> faces["face_found"].tolist(), faces["participant_id"].unique().tolist()
+    ([True, True, True], ['face01'])
     """
     settings = settings or ScoreSettings()
     jobs = ScoreSettings.check_jobs(jobs)
@@ -68,6 +73,9 @@ def score_video(
     identity = label_tracks_by_cluster(obs.tracks, settings.tolerance)
     participants = sorted(set(identity["participant_id"])) or ["face01"]
     faces, notes = faces_table(obs, identity, participants, path.stem, "video")
+    turned = orientation_note("video", path, obs, None, settings.pipeline.rotate)
+    if turned:
+        notes["orientation_warnings"] = [turned]
     return Scored(
         faces,
         score_summary(
@@ -125,7 +133,9 @@ def _still_settings(path: Path, settings: ScoreSettings) -> ScoreSettings:
     return replace(settings, pipeline=replace(settings.pipeline, tracker=still))
 
 
-def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
+def score_image(
+    path, min_face_px: float | None = None, analysis_face_px: float | None = ANALYSIS_FACE_PX
+) -> pd.DataFrame:
     """Score every face in one still image.
 
     A still has no baseline, so the action-unit columns hold the raw geometric
@@ -138,6 +148,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
         An image OpenCV reads (jpg, png...).
     min_face_px : float, optional
         Smallest face width to find (default: 40 px or 1/25 of the longer side).
+    analysis_face_px : float or None
+        Common analysis resolution (face width, px) the landmarks are fitted
+        at, as in :func:`score_video` (default 60); None: as in the image.
 
     Returns
     -------
@@ -148,9 +161,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> faces = score_image("../shared/data/single/single_face.jpg")  # doctest: +SKIP
-    >>> faces["emo_happy"].round(2).tolist()                           # doctest: +SKIP
-    [0.99]
+    >>> faces = score_image(shared / "single/single_face.jpg")
+    >>> faces["emo_happy"].round(2).tolist()
+    [0.98]
     """
     import cv2
 
@@ -164,7 +177,9 @@ def score_image(path, min_face_px: float | None = None) -> pd.DataFrame:
             f"{path}: cannot read this image",
             hint="give a JPEG or PNG file" if Path(path).exists() else "check the path",
         )
-    found = encode_image_faces(img, min_face_px).sort_values("face_x").reset_index(drop=True)
+    found = (
+        encode_image_faces(img, min_face_px, analysis_face_px).sort_values("face_x").reset_index(drop=True)
+    )
     grey = to_grey(img)
     lms = np.stack(found["landmarks"].to_list()) if len(found) else np.zeros((0, 68, 2))
     aus = landmark_action_units(lms)[list(ACTION_UNITS)]

@@ -305,7 +305,9 @@ def write_synthetic_video(
 
     Examples
     --------
-    >>> truth = write_synthetic_video(tmp / "face.avi", n_frames=30)  # doctest: +SKIP
+    >>> truth = write_synthetic_video(tmp / "face.avi", n_frames=3)
+    >>> truth.shape, sorted(p.name for p in tmp.iterdir())
+    ((3, 9), ['face.avi', 'face_truth.tsv'])
     """
     path = Path(path)
     schedule = au_schedule(n_frames, fps) if schedule is None else schedule
@@ -328,12 +330,16 @@ def write_group_video(
     duration_s: float = 10.0,
     size=(640, 480),
     image: np.ndarray | None = None,
+    shown=None,
 ) -> pd.DataFrame:
     """A "group camera": ``n_faces`` animated faces side by side, each with its own schedule.
 
     Face k (0 = leftmost) runs :func:`au_schedule` shifted by k x 1.7 s, so the
     faces differ. All faces come from the same photo, so identity in this video
     can only come from the seat plan (left to right), not from encodings.
+    ``shown`` (0-based places, default all) leaves the other places empty: the
+    same room with empty seats, e.g. ``shown=[0]`` for an alone participant on
+    the leftmost seat.
 
     Returns
     -------
@@ -343,8 +349,8 @@ def write_group_video(
 
     Examples
     --------
-    >>> truth = write_group_video(tmp / "wide.avi", n_faces=3, duration_s=2)  # doctest: +SKIP
-    >>> sorted(truth["face"].unique())                                       # doctest: +SKIP
+    >>> truth = write_group_video(tmp / "wide.avi", n_faces=3, duration_s=0.2)
+    >>> sorted(truth["face"].unique().tolist())
     [1, 2, 3]
     """
     if n_faces < 1:
@@ -362,12 +368,15 @@ def write_group_video(
     face_w = float(hi[0] - lo[0])
     # a face about 0.45 of the tile wide (at least ~85 px for 3 faces in 640 px)
     zoom = min(0.45 * tile_w / face_w, 0.55 * height / float(hi[1] - lo[1]))
-    schedules = [au_schedule(n_frames, fps, offset_s=1.7 * k) for k in range(n_faces)]
+    places = sorted(set(range(n_faces) if shown is None else shown))
+    if not places or not set(places) <= set(range(n_faces)):
+        raise AnalysisError(f"shown: must name places 0..{n_faces - 1} (got {shown})", field="shown")
+    schedules = {k: au_schedule(n_frames, fps, offset_s=1.7 * k) for k in places}
     writer = _writer(path, fps, (width, height))
     try:
         for f in range(n_frames):
             canvas = np.full((height, width, 3), 60, np.uint8)
-            for k, sched in enumerate(schedules):
+            for k, sched in schedules.items():
                 intens = dict(zip(SYNTHETIC_UNITS, sched.loc[f, list(SYNTHETIC_UNITS)]))
                 warped = warp_face(img, pts, displaced_landmarks(pts, intens))
                 m = np.array(
@@ -386,7 +395,7 @@ def write_group_video(
             writer.write(canvas)
     finally:
         writer.release()
-    truth = pd.concat([s.assign(face=k + 1) for k, s in enumerate(schedules)], ignore_index=True)
+    truth = pd.concat([s.assign(face=k + 1) for k, s in schedules.items()], ignore_index=True)
     truth = truth[["face", "frame", "t", *SYNTHETIC_UNITS]]
     write_tsv(truth, path.with_name(path.stem + "_truth.tsv"))
     return truth

@@ -361,7 +361,7 @@ def simulate_sessions(spec: SimulationSpec, progress: bool = False):
     --------
     >>> spec = SimulationSpec(n_alone=1, n_group_sessions=1, group_size=2, n_clips=2, clip_duration=4.0)
     >>> [(s.session_id, len(s.participants), len(s.faces)) for s in simulate_sessions(spec)]
-    [('a01', 1, 66), ('g01', 2, 132)]
+    [('a01', 1, 155), ('g01', 2, 310)]
     """
     rng = np.random.default_rng(spec.seed)
     clips = spec.clips()
@@ -415,8 +415,9 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
 
     Examples
     --------
-    >>> path = simulate_study(tmp_path / "sim", SimulationSpec(n_alone=2, n_group_sessions=1))  # doctest: +SKIP
-    >>> sorted(p.name for p in path.glob("ses-*"))                                             # doctest: +SKIP
+    >>> spec = SimulationSpec(n_alone=2, n_group_sessions=1, n_clips=2, clip_duration=4.0, fps=5.0)
+    >>> path = simulate_study(tmp / "sim", spec)
+    >>> sorted(p.name for p in path.glob("ses-*"))
     ['ses-a01', 'ses-a02', 'ses-g01']
     """
     spec = spec or SimulationSpec()
@@ -671,6 +672,7 @@ def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFr
         "detection_confidence": rng.uniform(0.8, 1.0, n),
         "identity_confidence": rng.uniform(0.7, 0.99, n),
         "track_id": pd.array(np.full(n, seat_i), dtype="Int64"),
+        "landmark_jitter": np.full(n, 0.3),
     }
     data.update({name: cols[name] for name in fs.ACTION_UNITS})
     data.update({name: comps[name] for name in fs.COMPOSITES})

@@ -95,7 +95,14 @@ def participant_means(
 
     Examples
     --------
-    >>> means, n_out = participant_means(trials, "AU12")  # doctest: +SKIP
+    >>> means, n_out = participant_means(trials, "AU12")
+    >>> means.shape, n_out
+    ((15, 5), 2)
+    >>> means.head(3)
+      participant_id condition      valence      AU12  n_trials
+    0          P0001     alone  bittersweet  2.137723         1
+    1          P0001     alone     negative  0.745345         1
+    2          P0001     alone     positive -0.557242         1
     """
     if dv not in trials.columns:
         raise AnalysisError(f"anova: unknown outcome column '{dv}'")
@@ -156,8 +163,12 @@ def mixed_anova_table(
 
     Examples
     --------
-    >>> aov, post, info = mixed_anova_table(trials, "t_both")  # doctest: +SKIP
-    >>> aov[["source", "F", "p_unc"]]                          # doctest: +SKIP
+    >>> aov, post, info = mixed_anova_table(trials, "t_both")
+    >>> aov[["source", "F", "p_unc"]].round(3)
+            source      F  p_unc
+    0    condition  0.000  0.993
+    1      valence  3.409  0.103
+    2  Interaction  0.366  0.708
     """
     import pingouin as pg
 

@@ -176,7 +176,22 @@ def summarise_batch(out: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> summarise_batch(out)  # doctest: +SKIP
+    Four fits of a true effect of 0.5: three CIs cover it, two are significant.
+
+    >>> out = pd.DataFrame({"model": "default", "true_effect": 0.5, "p_val": [0.01, 0.2, 0.03, 0.6],
+    ...                     "ci_low": [0.1, -0.2, 0.6, -0.4], "ci_high": [0.9, 1.1, 1.2, 0.7],
+    ...                     "singular": [False, False, True, False], "converged": [True, True, True, False]})
+    >>> summarise_batch(out).round(3).T
+                           0
+    model            default
+    true_effect          0.5
+    n_studies              4
+    coverage            0.75
+    coverage_mc_se     0.217
+    rejection_rate       0.5
+    rejection_mc_se     0.25
+    singular_share      0.25
+    converged_share     0.75
     """
     rows = []
     for (model, truth), g in out.groupby(["model", "true_effect"], sort=False):

@@ -134,8 +134,12 @@ def verdict(md: ModelData) -> Verdict:
 
     Examples
     --------
-    >>> verdict(md).text  # doctest: +SKIP
-    'NOT INTERPRETABLE: only 1 group session: the group effect is confounded with that session ...'
+    The small study without its first group session:
+
+    >>> from analysis.stats.model_data import model_data
+    >>> one_group = trials[trials["session_id"] != "g01"]
+    >>> print(verdict(model_data(one_group, "AU12 ~ condition")).text)  # doctest: +ELLIPSIS
+    NOT INTERPRETABLE: only 1 group session: the group effect is confounded with that session ...
     """
     n = md.n_levels()
     by_cond = md.data.groupby("condition")["participant_id"].nunique()
@@ -160,7 +164,7 @@ def verdict(md: ModelData) -> Verdict:
 
 #: Columns that carry an inference (tests, intervals, standardised effects): withheld alike
 #: for every row about a factor the design cannot support (:func:`withhold`).
-INFERENCE_COLUMNS = ("stat", "p_val", "ci_low", "ci_high", "F", "df1", "df2", "value")
+INFERENCE_COLUMNS: tuple[str, ...] = ("stat", "p_val", "ci_low", "ci_high", "F", "df1", "df2", "value")
 INFERENCE_COLUMNS += ("p_unc", "p_corr", "T", "np2", "hedges", "bf10")  # pingouin's names
 
 
@@ -409,8 +413,11 @@ def fit_hurdle(
 
     Examples
     --------
+    The tiny example study has few trials with half a second of simultaneous
+    holding (the protocol's threshold), so here any simultaneous holding counts:
+
     >>> import analysis as ca
-    >>> h = fit_hurdle(ca.trial_table(ca.load_study(sim)), "t_both ~ condition + valence")
+    >>> h = fit_hurdle(ca.trial_table(ca.load_study(sim)), "t_both ~ condition + valence", threshold=0.0)
     >>> h.any.family, h.amount.formula
     ('binomial', 'log_t_both ~ condition + valence')
     """

@@ -47,8 +47,10 @@ def contrasts(md: ModelData) -> dict:
 
     Examples
     --------
-    >>> sorted(contrasts(md))  # doctest: +SKIP
-    ['emm:condition', 'emm:condition:valence', 'emm:valence', 'omnibus:condition', ...]
+    >>> from analysis.stats.model_data import model_data
+    >>> md = model_data(trials, "AU12 ~ condition * valence")
+    >>> sorted(contrasts(md))
+    ['emm:condition', 'emm:condition:valence', 'emm:valence', 'omnibus:condition', 'omnibus:condition:valence', 'omnibus:valence']
     """
     cols = list(md.X.columns)
     out = {}
@@ -215,8 +217,18 @@ def effect_sizes(md: ModelData, res: MixedModelResult, tost_bound: float | None 
 
     Examples
     --------
-    >>> effect_sizes(md, res).set_index("measure").loc["R2_marginal", "value"]  # doctest: +SKIP
-    0.12
+    >>> from analysis.stats.mixed_statsmodels import fit_statsmodels
+    >>> from analysis.stats.model_data import model_data
+    >>> md = model_data(trials, "AU12 ~ condition + valence")
+    >>> effect_sizes(md, fit_statsmodels(md)).set_index("measure")["value"].round(3)
+    measure
+    R2_marginal             0.142
+    R2_conditional          0.142
+    ICC_participant_id      0.000
+    ICC_session_id          0.000
+    ICC_session_stimulus    0.000
+    d_group                 0.266
+    Name: value, dtype: float64
     """
     beta = res.fixed["estimate"].to_numpy()
     comp = res.random.set_index("component")["variance"].to_dict()

@@ -287,6 +287,9 @@ def fit_lme4(
 
     Examples
     --------
+    Not run as a doctest: it runs R (Rscript, seconds; tests/test_stats_lme4.py checks it against
+    lme4).
+
     >>> res = fit_lme4(model_data(trials, "AU12 ~ condition + valence"))  # doctest: +SKIP
     >>> res.fixed.loc[1, ["term", "df"]].tolist()                         # doctest: +SKIP
     ['condition[group-alone]', 37.2]

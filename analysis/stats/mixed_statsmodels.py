@@ -144,9 +144,10 @@ def mixedlm_model(md: ModelData):
 
     Examples
     --------
-    >>> model, names = mixedlm_model(model_data(trials, "AU12 ~ condition"))  # doctest: +SKIP
-    >>> names                                                                # doctest: +SKIP
-    ['participant_id', 'stimulus_id', 'session_id']
+    >>> from analysis.stats.model_data import model_data
+    >>> model, names = mixedlm_model(model_data(trials, "AU12 ~ condition"))
+    >>> names
+    ['participant_id', 'stimulus_id', 'session_id', 'session_stimulus']
     """
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
@@ -182,8 +183,14 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
 
     Examples
     --------
-    >>> res = fit_statsmodels(model_data(trials, "AU12 ~ condition + valence"))  # doctest: +SKIP
-    >>> res.fixed[["term", "estimate", "p_val"]]                                 # doctest: +SKIP
+    >>> from analysis.stats.model_data import model_data
+    >>> res = fit_statsmodels(model_data(trials, "AU12 ~ condition + valence"))
+    >>> res.fixed[["term", "estimate", "p_val"]].round(3)
+                                term  estimate  p_val
+    0                      Intercept     0.822  0.009
+    1         condition[group-alone]     0.361  0.566
+    2  valence[negative-bittersweet]     0.391  0.665
+    3  valence[positive-bittersweet]     1.187  0.269
     """
     X = md.X
     t0 = time.perf_counter()

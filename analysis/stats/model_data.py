@@ -116,8 +116,8 @@ class ModelData:
 
         Examples
         --------
-        >>> md = model_data(trials, "AU12 ~ condition")  # doctest: +SKIP
-        >>> md.contrast_matrices()["condition"]          # doctest: +SKIP
+        >>> md = model_data(trials, "AU12 ~ condition")
+        >>> md.contrast_matrices()["condition"]
         {'levels': ['alone', 'group'], 'columns': {'condition[group-alone]': [-0.5, 0.5]}}
         """
         out = {}
@@ -430,9 +430,9 @@ def model_data(
 
     Examples
     --------
-    >>> md = model_data(trials, "AU12 ~ condition * valence")  # doctest: +SKIP
-    >>> md.random                                              # doctest: +SKIP
-    ['participant_id', 'stimulus_id', 'session_id']
+    >>> md = model_data(trials, "AU12 ~ condition * valence")
+    >>> md.random
+    ['participant_id', 'session_id', 'session_stimulus']
     """
     import patsy
 

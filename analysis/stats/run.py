@@ -342,8 +342,18 @@ def study_notes(study, trials: pd.DataFrame) -> list[str]:
 
     Examples
     --------
-    >>> study_notes(load_study("sim"), trials)  # doctest: +SKIP
-    ['2 of 5 sessions were not scored (ses-a01, ses-a02): their trials have no facial measures ...']
+    >>> study_notes(study, trials)
+    []
+
+    The same study with session ``a01`` not scored, and its alone trials only:
+
+    >>> from dataclasses import replace
+    >>> part = replace(study, sessions=[replace(s, faces=None) if s.session_id == "a01" else s
+    ...                                 for s in study.sessions])
+    >>> for note in study_notes(part, trials[trials.condition == "alone"]):
+    ...     print(note)
+    1 of 5 sessions were not scored (ses-a01): their trials have no facial measures; run 'coaffect score DATASET' to include them
+    every session is 'alone': there is no other condition to compare, so models with condition cannot be fitted (use a formula without condition, e.g. 't_both ~ valence')
     """
     notes = []
     unscored = [s.session_id for s in study.sessions if s.faces is None]

@@ -198,7 +198,7 @@ def read_faces(dataset_dir: Path, session_id: str) -> pd.DataFrame | None:
 
 
 def score_warnings(dataset_dir: Path, session_id: str) -> list[str]:
-    """``seat_warnings`` of a session's ``score_summary.json`` ([] when absent).
+    """``orientation_warnings`` and ``seat_warnings`` of a session's ``score_summary.json`` ([] when absent).
 
     Examples
     --------
@@ -207,7 +207,8 @@ def score_warnings(dataset_dir: Path, session_id: str) -> list[str]:
     """
     path = derivatives_dir(dataset_dir, session_id, "score_summary.json")
     try:
-        return list(json.loads(path.read_text(encoding="utf-8")).get("seat_warnings", []))
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        return [*summary.get("orientation_warnings", []), *summary.get("seat_warnings", [])]
     except (OSError, json.JSONDecodeError):
         return []
 

@@ -175,13 +175,42 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = show
             warnings.simplefilter("always", CoaffectDeprecationWarning)
-            return int(args.run_verb(args) or 0)
+            code = int(args.run_verb(args) or 0)
     except CoaffectError as exc:
         report_error(exc, flags)
         return exc.exit_code
     except KeyboardInterrupt:
         print("coaffect: interrupted", file=sys.stderr)
         return 130
+    if argv is None and getattr(sys.modules[args.run_verb.__module__], "EXIT_WITHOUT_TEARDOWN", False):
+        exit_without_teardown(code)
+    return code
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process now, once a verb has closed every file it wrote.
+
+    PsychoPy's movie decoder, pyglet and PortAudio keep C threads that can
+    segfault while the interpreter tears down modules (seen as exit status
+    -11 after a session that was already complete, or aborted cleanly by
+    SIGTERM). The session folder is finished before the verb returns, so
+    the status a shell or a batch system sees must be the verb's own, not
+    a crash in the teardown: flush what is buffered and leave with
+    :func:`os._exit`. Only console runs of verbs that set
+    ``EXIT_WITHOUT_TEARDOWN`` do this; ``main([...])`` in a test returns.
+    """
+    import os
+
+    logging.shutdown()
+    flush = getattr(sys.modules.get("psychopy.logging"), "flush", None)
+    if flush is not None:
+        flush()  # its own atexit hook, skipped by os._exit
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,11 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--jobs", type=int, default=2, help="sessions scored in parallel")
     parser.add_argument(
+        "--short",
+        action="store_true",
+        help="every stage on less: 4 sessions of three 2-s clips, 1-s baseline, 0.3-s pauses (the test runs it)",
+    )
+    parser.add_argument(
         "--plan-only",
         action="store_true",
         help="only check the demo protocol and print what each session would do",
@@ -35,5 +40,5 @@ def run(args) -> int:
     if args.plan_only:
         print("\n".join(describe_plan()))
         return 0
-    run_demo(args.output, simulate=args.simulate, jobs=args.jobs)
+    run_demo(args.output, simulate=args.simulate, jobs=args.jobs, size="short" if args.short else "full")
     return 0

@@ -66,7 +66,11 @@ def run_bundle_action(args) -> int:
 
     Examples
     --------
-    >>> run_bundle_action(args)  # doctest: +SKIP
+    >>> import argparse
+    >>> args = argparse.Namespace(protocol_verb="diff", a=Path("protocols/bittersweet-demo.yaml"),
+    ...                           b=Path("protocols/bittersweet-demo.yaml"))
+    >>> run_bundle_action(args)
+    protocols/bittersweet-demo.yaml and protocols/bittersweet-demo.yaml: no differences
     0
     """
     verb = args.protocol_verb

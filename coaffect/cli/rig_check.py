@@ -56,6 +56,8 @@ def add_arguments(parser) -> None:
 
 
 def _prompter(protocol):
+    from experiments.responses import describe_device
+
     seats = {s.id: s for s in protocol.seats}
 
     def prompt(seat: str, button: str) -> None:
@@ -70,7 +72,7 @@ def _prompter(protocol):
         name = f"{seat} ({s.label})" if s.label else seat
         print(
             f"button check: seat {name}: press and hold the {button.upper()} button "
-            f"(key {getattr(s.buttons, button)}), then release it",
+            f"({describe_device(s, button)}), then release it",
             file=sys.stderr,
             flush=True,
         )
@@ -89,15 +91,18 @@ def _print_buttons(check) -> None:
         print(f"buttons: NOT CHECKED: {check['error']}")
         return
     print(f"buttons: {check['status'].upper()}, {ok} of {n} seen down and up{sim}")
+    errors = check.get("device_errors") or {}
     for b in check["buttons"]:
         seat = f"{b['seat']} ({b['label']})" if b["label"] else b["seat"]
-        if b["seen_up"]:
+        if b["seat"] in errors:
+            state = f"NOT CHECKED: {errors[b['seat']]['error']}"
+        elif b["seen_up"]:
             state = f"down at {b['down_t']:.3f} s, up at {b['up_t']:.3f} s, held {b['hold_s']:.3f} s"
         elif b["seen_down"]:
             state = f"down at {b['down_t']:.3f} s, NEVER RELEASED"
         else:
             state = "NEVER PRESSED" if b["prompted"] else "not checked"
-        print(f"  seat {seat:12s} {b['button']:5s} key {b['key']}: {state}")
+        print(f"  seat {seat:12s} {b['button']:5s} {b['device']}: {state}")
 
 
 def _print_extras(report) -> None:
@@ -113,10 +118,23 @@ def _print_extras(report) -> None:
         if snd["latency_ms_median"] is not None:
             print(
                 f"sound: test tone played on {snd['sink']}; output latency {snd['latency_ms_median']} ms "
-                f"(repeats {snd['latency_ms']}, first play {snd['cold_ms']} ms)"
+                f"(repeats {snd['latency_ms']}, first play {snd['cold_ms']} ms); start each clip's sound "
+                f"that much earlier with: coaffect run ... --audio-latency-ms {snd['latency_ms_median']:g}"
             )
         else:
             print(f"sound: {'tone played, ' if snd['played'] else ''}latency not measured: {snd['error']}")
+
+
+def _print_orientation(protocol, cameras) -> None:
+    """Say when a camera's preview shows faces only when turned (a camera mounted sideways)."""
+    from analysis.faces.orientation import image_orientation_advice
+
+    rotate = {c.name: c.rotate for c in protocol.cameras}
+    for cam in cameras:
+        if cam.get("opened") and cam.get("preview"):
+            advice = image_orientation_advice(cam["camera"], cam["preview"], rotate.get(cam["camera"], 0))
+            if advice:
+                print(f"WARNING {advice}")
 
 
 def run(args) -> int:
@@ -150,6 +168,7 @@ def run(args) -> int:
             )
         else:
             print(f"camera {cam['camera']}: CANNOT OPEN {cam['kind']} {cam['where']}: {cam['error']}")
+    _print_orientation(lp.protocol, report["cameras"])
     disp = report["display"]
     if disp is not None:
         if disp["refresh_hz"]:

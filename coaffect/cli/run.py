@@ -7,6 +7,9 @@ from pathlib import Path
 
 from .session_options import add_camera_file_argument, add_simulate_argument
 
+FLAGS = {"experimenter_view": "--experimenter-screen"}
+#: the session folder is finished when :func:`run` returns; see :func:`coaffect.cli.exit_without_teardown`
+EXIT_WITHOUT_TEARDOWN = True
 HELP = "run a session: clips, continuous happy/sad buttons, ratings (PsychoPy window)"
 EXAMPLE = (
     "coaffect run protocols/bittersweet-demo.yaml --condition group "
@@ -47,6 +50,26 @@ def add_arguments(parser) -> None:
         help="open the experimenter's live view on screen N (buttons, cameras, trial, warnings; "
         "ESC and P work there)",
     )
+    parser.add_argument(
+        "--audio-latency-ms",
+        type=_latency,
+        default=0.0,
+        metavar="MS",
+        help="start each clip's sound this much before its picture: the output latency that "
+        "coaffect rig-check measured on this computer (default 0: no compensation)",
+    )
+
+
+def _latency(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"expected milliseconds between 0 and 500 (got '{text}')")
+    return value
 
 
 def run(args) -> int:
@@ -57,6 +80,7 @@ def run(args) -> int:
     view = None if args.experimenter_screen is None else {"screen": args.experimenter_screen}
     opts = SessionOptions(args.simulate, args.seed, not args.no_cameras, dict(args.camera_file))
     opts.skip_button_check, opts.experimenter_view = args.skip_button_check, view
+    opts.audio_latency_ms = args.audio_latency_ms
     where = {"session_id": args.session_id, "output": args.output, "resume": args.resume}
     result = run_session(args.protocol, args.condition, participants, options=opts, **where)
     print(f"{result.session_dir}: {result.status} ({len(result.trials_done)} trial(s) run this time)")

@@ -67,6 +67,7 @@ def run(args) -> int:
             raise AnalysisError("give the VIDEO OpenFace scored, or --landmarks-only")
         out = args.out or args.openface.with_name(args.openface.stem + "_validation")
         result = validate_faces(args.video, args.openface, out_dir=out)
+        print(f"frames: {result.alignment.describe()}")
     for row in result.table.itertuples(index=False):
         print(f"{row.au}: {_figures(row)}  ({row.n_frames} frames)")
     for row in result.pose.itertuples(index=False):

@@ -11,7 +11,9 @@ from __future__ import annotations
 #: Version of the faces table; stored in the Parquet metadata and the sidecar.
 #: 2: independent action units, raw-unit and head-pose columns, face_quality,
 #: composites named for movements (smile, ...), baseline-only z scale.
-FACES_FORMAT_VERSION = 2
+#: 3: units on the pose-normalised frontal face (template mm), one fixed scale
+#: per unit, AU15 signed, AU12 against rigid points, landmark_jitter.
+FACES_FORMAT_VERSION = 3
 
 #: One row per camera frame x participant; these identify the row.
 KEY_COLUMNS = ("session_id", "camera", "frame", "t", "participant_id")
@@ -64,6 +66,7 @@ FACE_COLUMNS = (
     "identity_confidence",
     "track_id",
     "face_quality",
+    "landmark_jitter",
 )
 
 #: Flags of the ``face_quality`` column ("ok" when none; several joined by "|").
@@ -116,9 +119,10 @@ _AU_NAMES = {
     "AU45": "blink / eye closure",
 }
 
-# x: inter-ocular distances (eye-corner midpoints 1 apart); y: nose lengths (27 -> 33);
-# y grows downwards; "eye line" = the line through the two eye-corner midpoints (y = 0).
-_X, _Y, _R = "inter-ocular distances", "nose lengths", "ratio (unitless)"
+# Every unit is a distance on the frontal face (analysis/expression/frontal.py): the
+# landmarks turned to face the camera and scaled to the rigid template face, in its
+# millimetres; y grows downwards.
+_MM = "mm (frontal template face)"
 
 #: Per action unit: landmarks (dlib / OpenFace 68-point numbering), raw measure,
 #: raw unit, typical raw range (5th-95th percentile over WolfgangLanger_Pexels.mp4,
@@ -127,107 +131,110 @@ AU_SPECS = {
     "AU01": {
         "landmarks": "21, 22 (inner brow ends); 39, 42 (inner eye corners)",
         "measure": "height of the inner brow ends above the inner eye corners",
-        "unit": _Y,
-        "range": "0.37..0.55",
-        "fails": "fringe or glasses over the brows; strong pitch changes brow height",
+        "unit": _MM,
+        "range": "21.4..31.2",
+        "fails": "fringe or glasses over the brows; under pitch, a face deeper or flatter than the "
+        "template whose depth could not be found (a participant who hardly turns)",
     },
     "AU02": {
         "landmarks": "17, 18, 25, 26 (outer brows); 36, 45 (outer eye corners)",
         "measure": "height of the outer brows above the outer eye corners",
-        "unit": _Y,
-        "range": "0.35..0.48",
+        "unit": _MM,
+        "range": "16.5..24.0",
         "fails": "as AU01; yaw over 25 deg hides the far outer brow",
     },
     "AU04": {
         "landmarks": "21, 22 (brow gap); 19, 24 (mid brows); 36, 39, 42, 45 (eye corners)",
         "measure": "minus the inner-brow gap (x) minus half the mid-brow height above "
         "the eye corners (y): brows drawn together and down",
-        "unit": f"{_X} + {_Y}",
-        "range": "-0.74..-0.55",
+        "unit": _MM,
+        "range": "-44.3..-32.3",
         "fails": "blinks lower the upper lids a little (counted against AU04); fringe over the brows",
     },
     "AU05": {
         "landmarks": "37, 38, 43, 44 (upper lids); 36, 39, 42, 45 (eye corners)",
-        "measure": "upper-lid height above the eye-corner line / eye width",
-        "unit": _R,
-        "range": "-0.05..0.39",
+        "measure": "upper-lid height above the eye corners",
+        "unit": _MM,
+        "range": "-0.6..7.6",
         "fails": "glasses' rims; small faces (lids within a pixel)",
     },
     "AU06": {
         "landmarks": "41, 46 (outer lower lids); 36, 45 (outer eye corners)",
-        "measure": "height of the outer lower lid above the outer eye corner / eye width "
-        "(the raised cheek pushes it up)",
-        "unit": _R,
-        "range": "-0.17..-0.05",
+        "measure": "height of the outer lower lid above the outer eye corner (the raised cheek pushes it up)",
+        "unit": _MM,
+        "range": "-2.5..-0.2",
         "fails": "cannot tell raised cheeks from eyes squeezed shut while crying; small faces",
     },
     "AU07": {
         "landmarks": "40, 47 (inner lower lids); 39, 42 (inner eye corners)",
-        "measure": "height of the inner lower lid above the inner eye corner / eye width",
-        "unit": _R,
-        "range": "-0.14..-0.02",
+        "measure": "height of the inner lower lid above the inner eye corner",
+        "unit": _MM,
+        "range": "-3.0..-0.1",
         "fails": "as AU06; glasses",
     },
     "AU10": {
         "landmarks": "33 (nose base); 51 (upper-lip top)",
         "measure": "minus the nose-base to upper-lip distance",
-        "unit": _Y,
-        "range": "-0.36..-0.19",
+        "unit": _MM,
+        "range": "-17.1..-9.6",
         "fails": "moustache; a wide-open mouth pulls the upper lip a little",
     },
     "AU12": {
-        "landmarks": "48, 54 (lip corners); 62, 66 (inner-lip midpoint)",
-        "measure": "lip corners' height above the inner-lip midpoint (the smile's upward curve)",
-        "unit": _Y,
-        "range": "-0.04..0.21",
-        "fails": "a wide-open mouth lowers the midpoint (AU12 rises a little with AU25/26); "
-        "moustache over the corners",
+        "landmarks": "48, 54 (lip corners); template points 2, 14 (face edge at nose-base level)",
+        "measure": "minus the lip corners' distance to fixed points of the rigid frontal face at the "
+        "face's edge at nose-base level, along the template's corner-to-point lines (corners "
+        "pulled up and out, towards the cheekbones)",
+        "unit": _MM,
+        "range": "-56.4..-37.9",
+        "fails": "a wide-open mouth lowers the corners a little (AU12 falls a little with AU26); "
+        "moustache over the corners; under pitch, a face deeper or flatter than the template "
+        "whose depth could not be found (bench/invariance.py)",
     },
     "AU15": {
         "landmarks": "48, 54 (lip corners); 8 (chin)",
-        "measure": "minus the lip corners' distance to the chin (corners pulled towards the chin)",
-        "unit": "face-frame units (x / inter-ocular distance, y / nose length)",
-        "range": "-1.45..-0.94",
-        "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; beards. "
-        "One-sided: the z column counts only movement towards the chin beyond baseline (>= 0), "
-        "because a smile also moves the corners away from the chin; AU15_raw keeps both directions",
+        "measure": "minus the lip corners' distance to the chin along the template's chin-to-corner line (corners pulled towards the chin)",
+        "unit": _MM,
+        "range": "-75.1..-50.7",
+        "fails": "jaw drop (AU26) moves the chin away, so AU15 falls when the mouth opens; a smile "
+        "lifts the corners away from the chin, so AU15 is negative while smiling (signed: both "
+        "directions are kept, so noise averages out instead of adding up); beards",
     },
     "AU20": {
         "landmarks": "48, 54 (lip corners)",
         "measure": "mouth width (corner to corner)",
-        "unit": _X,
-        "range": "0.77..1.15",
-        "fails": "yaw shortens the mouth and the eye distance alike (cancels to first "
-        "order), not beyond 30 deg",
+        "unit": _MM,
+        "range": "49.4..74.9",
+        "fails": "yaw beyond 30 deg (the far corner is hidden); a face wider than the template "
+        "reads wider at every pose (the baseline removes it)",
     },
     "AU25": {
         "landmarks": "61, 62, 63 (upper inner lip); 65, 66, 67 (lower inner lip)",
         "measure": "inner-lip gap",
-        "unit": _Y,
-        "range": "0.00..0.37",
+        "unit": _MM,
+        "range": "-0.3..17.4",
         "fails": "teeth and tongue confuse the inner-lip fit; 0 with closed lips",
     },
     "AU26": {
-        "landmarks": "8 (chin); eye-corner line",
-        "measure": "chin depth below the eye line",
-        "unit": _Y,
-        "range": "2.14..2.73",
-        "fails": "pitch changes it (pose flag); beards",
+        "landmarks": "8 (chin); 36, 39, 42, 45 (eye corners)",
+        "measure": "chin depth below the eye corners",
+        "unit": _MM,
+        "range": "102.1..128.1",
+        "fails": "a face much deeper or flatter than the template under pitch (bench/invariance.py); beards",
     },
     "AU43": {
         "landmarks": "37, 38, 40, 41, 43, 44, 46, 47 (lids); eye width",
-        "measure": "sustained eye closure: minus the eye aperture (upper-to-lower lid distance / "
-        "eye width), 0.5 s running median per participant (blinks vanish)",
-        "unit": _R,
-        "range": "-0.45..-0.06",
+        "measure": "sustained eye closure: minus the eye aperture (upper-to-lower lid distance), "
+        "0.5 s running median per participant (blinks vanish)",
+        "unit": _MM,
+        "range": "-9.1..-1.0",
         "fails": "as AU45",
     },
     "AU45": {
         "landmarks": "37, 38, 40, 41, 43, 44, 46, 47 (lids); eye width",
-        "measure": "eye closure (minus the upper-to-lower lid distance / eye width) minus its "
+        "measure": "eye closure (minus the upper-to-lower lid distance) minus its "
         "running minimum over 1 s (0 between blinks)",
-        "unit": _R,
-        "range": "0.00..0.16",
+        "unit": _MM,
+        "range": "0.1..3.6",
         "fails": "blinks last 2-3 frames at 15 fps; glasses; looking down mimics closure. "
         "For a still image AU43 and AU45 are the per-frame closure",
     },
@@ -263,9 +270,9 @@ def column_docs() -> dict:
     Examples
     --------
     >>> column_docs()["AU12"]["Units"]
-    'z (baseline SD)'
+    "z (the unit's fixed scale: its 5-95% range on real footage / 3.29)"
     """
-    z = "z (baseline SD)"
+    z = "z (the unit's fixed scale: its 5-95% range on real footage / 3.29)"
     docs = {
         "session_id": {"Description": "Session label (ses-<id>), or the video's file stem."},
         "camera": {"Description": "Camera name (cam-<name>), or 'video' for a plain video."},
@@ -304,6 +311,15 @@ def column_docs() -> dict:
         "track_id": {
             "Description": "Id of the face track (one face followed over frames) within this camera."
         },
+        "landmark_jitter": {
+            "Description": "Frame-to-frame jitter of the rigid landmarks (eye corners, nose) on the "
+            "pose-normalised frontal face: RMS change of their offset from the template since the "
+            "participant's previous row, / sqrt(2). Head movement is taken out by the pose fit, so "
+            "this is the landmark fit's noise; it grows as faces get smaller. NaN on a "
+            "participant's first row.",
+            "Units": "mm (frontal template face)",
+            "Range": "about 0.2..2",
+        },
         "face_quality": {
             "Description": "'ok', or the quality flags of this row joined by '|': pose (|yaw| > "
             f"{QUALITY_LIMITS['max_abs_yaw_deg']:g} or |pitch| > {QUALITY_LIMITS['max_abs_pitch_deg']:g} deg), "
@@ -321,14 +337,15 @@ def column_docs() -> dict:
         spec = AU_SPECS[au]
         docs[au] = {
             "Description": f"{_AU_NAMES[au]}: {spec['measure']} (landmarks {spec['landmarks']}), "
-            "robust z-score against the participant's own baseline window "
-            f"(raw value in {au}_raw). Fails: {spec['fails']}.",
+            "minus the participant's own baseline median, divided by the unit's fixed scale "
+            f"(5-95% range {spec['range']} mm / 3.29; the same for every participant, camera and "
+            f"condition; raw value in {au}_raw). Fails: {spec['fails']}.",
             "Units": z,
             "Range": "unbounded; 0 = baseline median",
         }
         docs[f"{au}_raw"] = {
-            "Description": f"{_AU_NAMES[au]} in raw face-frame units: {spec['measure']} "
-            "(roll removed; x / inter-ocular distance, y / nose length).",
+            "Description": f"{_AU_NAMES[au]} in raw units: {spec['measure']} "
+            "(on the pose-normalised frontal face, template mm).",
             "Units": spec["unit"],
             "Range": f"typically {spec['range']} (5th-95th percentile, shared single-face clips)",
         }
@@ -345,8 +362,9 @@ def column_docs() -> dict:
         ("roll", "tilt in the image plane (positive: clockwise in the image)"),
     ):
         docs[name] = {
-            "Description": f"Head {name}: {what}; weak-perspective fit of a generic 3-D face "
-            "to 13 rigid landmarks (eye corners, nose, outline at eye and nose height; roll: the eye line's angle).",
+            "Description": f"Head {name}: {what}; scaled-orthographic fit of a rigid 3-D face "
+            "(OpenFace's 3-D landmarks of a real face) to 11 rigid landmarks (eye corners, nose ridge "
+            "and nose base).",
             "Units": "deg",
             "Range": "-90..90; reliable within +-45",
         }

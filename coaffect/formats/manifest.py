@@ -138,9 +138,12 @@ def missing_clip_files(manifest: Manifest, clip_ids) -> list[str]:
 
     Examples
     --------
-    >>> m = load_manifest("stimuli/manifest.yaml")        # doctest: +SKIP
-    >>> missing_clip_files(m, ["demo-positive"])          # doctest: +SKIP
+    >>> m = load_manifest("stimuli/manifest.yaml")
+    >>> missing_clip_files(m, ["demo-positive"])
     []
+    >>> import shutil; _ = shutil.copy("stimuli/manifest.yaml", tmp)
+    >>> print(missing_clip_files(load_manifest(tmp / "manifest.yaml"), ["demo-positive"])[0])
+    /.../manifest.yaml:...: clips[2].file: ...
     """
     wanted = set(clip_ids)
     doc = read_located(manifest.path)

@@ -19,6 +19,13 @@ from coaffect.formats.keys import RESERVED_KEYS, VALID_KEYS, key_suggestion
 #: The protocol format this version of coaffect writes and reads.
 FORMAT_VERSION = 1
 
+#: Default common analysis resolution (face-box width, px) every face is brought
+#: to before the landmarks the units are measured on are fitted: the smallest face
+#: scoring analyses by default (``--min-face-px`` 60), so a close-up and a wide-shot
+#: face reach the landmark model through the same pixels (docs/faces-table.md,
+#: bench/invariance.py).
+ANALYSIS_FACE_PX = 60.0
+
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 Color = Union[str, tuple[float, float, float]]
 
@@ -238,6 +245,11 @@ class LslStream(_Strict):
 
     name: Slug = Field(description="LSL stream name (also the table name).")
     type: Optional[str] = Field(None, description="LSL stream type to match as well, e.g. PPG.")
+    source_id: Optional[str] = Field(
+        None,
+        description="LSL source_id to match as well (a device's serial number): tells apart two "
+        "streams of one name on the network.",
+    )
     required: bool = Field(True, description="Stop before the session if it is not found.")
     timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, description="Seconds to look for it.")
 
@@ -314,6 +326,11 @@ class Camera(_Strict):
     fps: Annotated[float, Field(gt=0, le=240)] = 30
     seats: list[Slug] = Field(min_length=1, description="Seats this camera sees, left to right.")
     required: bool = Field(True, description="Stop before the session if it cannot be opened.")
+    rotate: Literal[0, 90, 180, 270] = Field(
+        0,
+        description="Degrees clockwise to turn this camera's frames before faces are found "
+        "(a camera mounted sideways or upside down); the recording itself is kept as filmed.",
+    )
     condition_seats: dict[Literal["alone", "group"], Annotated[list[Slug], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="Seats this camera sees in one condition when they differ from 'seats', "
@@ -367,6 +384,17 @@ class Analysis(_Strict):
         default_factory=list,
         description="Frames whose face_quality has any of these flags are left out of the trial's "
         "facial means and peaks (they are counted either way).",
+    )
+    exclude_doubtful_identity: bool = Field(
+        True,
+        description="Leave frames whose identity confidence is below the documented threshold "
+        "(face_quality 'identity') out of the facial measures; they are counted either way.",
+    )
+    face_resolution_px: Optional[Annotated[float, Field(ge=20, le=1000)]] = Field(
+        ANALYSIS_FACE_PX,
+        description="Common analysis resolution: every face is brought to this face width (px) "
+        "before its landmarks are fitted, so close-ups and wide shots (alone and group cameras) "
+        "are measured through the same pixels; null fits each face at the size it was filmed.",
     )
     models: list[str] = Field(
         default_factory=lambda: ["AU12 ~ condition * valence"],

@@ -46,6 +46,11 @@ class TableSpec:
         return [c.name for c in self.columns]
 
 
+# Columns that mean the same in several tables: one definition each.
+_TRIAL = Column("trial", "int", "", "1-based trial number.")
+_SEAT = Column("seat", "str", "", "Seat id from the protocol.")
+_KEY_ACTION = Column("action", "str", "", "down or up.")
+
 #: Every ``trial_type`` of events.tsv.
 EVENT_TYPES = (
     "consent",
@@ -63,20 +68,22 @@ EVENT_TYPES = (
     "camera_gap",
     "clip_audio",  # the clip's sound stream started (onset on the session clock)
     "pause",  # the experimenter's P
+    "clip_start",  # a trial's clip showed its first frame (written then; detail attempt=N)
+    "clip_interrupted",  # the session stopped during that clip (written at the stop)
 )
+
+#: How a trial's clip attempt ended, by the row that closes its ``clip_start`` row.
+CLIP_ENDINGS = {"clip": "complete", "clip_interrupted": "interrupted"}
 
 EVENTS = TableSpec(
     "events.tsv",
-    "Every phase of the session, one row written when it ends.",
+    "Every phase of the session, one row written when it ends; a trial's clip also gets a "
+    "clip_start row the moment its first frame shows, so an attempt cut short by a stop "
+    "(clip_interrupted row) or a kill (no closing row) is still in the table.",
     (
         Column("onset", "float", "s", "Start on the session clock (flip that showed it)."),
         Column("duration", "float", "s", "Length; offset = onset + duration (flip after the last frame)."),
-        Column(
-            "trial_type",
-            "str",
-            "",
-            ", ".join(EVENT_TYPES) + ".",
-        ),
+        Column("trial_type", "str", "", ", ".join(EVENT_TYPES) + "."),
         Column("trial", "int", "", "1-based trial number; n/a outside trials.", required=False),
         Column("stimulus_id", "str", "", "Manifest id of the clip shown; n/a otherwise.", required=False),
         Column("detail", "str", "", "Free text, e.g. frames shown/dropped for clips.", required=False),
@@ -89,9 +96,9 @@ BUTTONS = TableSpec(
     "in every phase; hold intervals are rebuilt from these rows.",
     (
         Column("t", "float", "s", "Time of the key event on the session clock."),
-        Column("action", "str", "", "down or up."),
+        _KEY_ACTION,
         Column("participant_id", "str", "", "Pseudonym of the participant on that seat."),
-        Column("seat", "str", "", "Seat id from the protocol."),
+        _SEAT,
         Column("button", "str", "", "happy or sad."),
         Column("key", "str", "", "Key name (PsychoPy)."),
     ),
@@ -101,7 +108,7 @@ RATINGS = TableSpec(
     "ratings.tsv",
     "Post-clip ratings, one row per participant x item x trial.",
     (
-        Column("trial", "int", "", "1-based trial number."),
+        _TRIAL,
         Column("stimulus_id", "str", "", "Clip that was rated."),
         Column("participant_id", "str", "", "Pseudonym."),
         Column("item", "str", "", "Rating item id from the protocol."),
@@ -118,7 +125,7 @@ FLIPS = TableSpec(
     "One row per screen flip while a clip plays (dropped-frame audit).",
     (
         Column("t", "float", "s", "Flip time on the session clock."),
-        Column("trial", "int", "", "1-based trial number."),
+        _TRIAL,
         Column("stimulus_id", "str", "", "Clip playing."),
         Column(
             "frame",
@@ -165,7 +172,7 @@ PARTICIPANTS = TableSpec(
         Column("participant_id", "str", "", "Pseudonym, unique in the dataset."),
         Column("condition", "str", "", "alone or group."),
         Column("session_id", "str", "", "Session the participant took part in."),
-        Column("seat", "str", "", "Seat id from the protocol."),
+        _SEAT,
     ),
 )
 
@@ -222,7 +229,9 @@ SESSION_JSON_RUNNER_KEYS = {
     "display": "Window size, fullscreen, screen number, X display.",
     "keyboard": "Key backend (ptb), devices, measured GetSecs - perf_counter offset (s).",
     "button_check": "passed or skipped.",
-    "clips": "Per trial: flips, frames_shown, dropped, repeated, max_frame_s, duration_s.",
+    "clips": "Per trial: flips, frames_shown, dropped, repeated, max_frame_s, duration_s, attempt; "
+    "an interrupted attempt has 'interrupted' (the reason), and a trial's earlier attempts are "
+    "kept under 'earlier_attempts' (their flips are in flips.tsv too).",
     "resumes": "One entry per --resume: session time, next trial, whether the clock was re-based.",
     "abort_reason": "experimenter; 'terminated (SIGTERM)'; 'interrupted (Ctrl-C, SIGINT)'; "
     "'disk full'; 'display closed'; or 'error: ...' (the error that stopped the session).",
@@ -243,7 +252,7 @@ SIMULATED_KEYS = TableSpec(
             "t_sent", "float", "s", "Session time just before the action was sent (in-process or xdotool)."
         ),
         Column("t_sent_end", "float", "s", "Session time just after it was sent."),
-        Column("action", "str", "", "down or up."),
+        _KEY_ACTION,
         Column("key", "str", "", "Key name."),
         Column("seat", "str", "", "Seat id; empty for experimenter keys.", required=False),
         Column("button", "str", "", "happy or sad; empty for experimenter keys.", required=False),

@@ -291,6 +291,70 @@ def read_participants(path: str | Path) -> pd.DataFrame:
     return read_table(p, fmt.PARTICIPANTS)
 
 
+def _attempt_number(detail) -> int | None:
+    import re
+
+    m = re.search(r"attempt=(\d+)", str(detail or ""))
+    return int(m.group(1)) if m else None
+
+
+def clip_attempts(events: pd.DataFrame) -> pd.DataFrame:
+    """Every attempt at showing a trial's clip, and how it ended.
+
+    A ``clip_start`` row is written when the clip's first frame shows; the
+    attempt is closed by its ``clip`` row (complete) or ``clip_interrupted`` row
+    (the session stopped during it). A ``clip_start`` with neither was cut by a
+    kill or power loss (``killed``). Folders written before ``clip_start``
+    existed have ``clip`` rows only: each is a complete attempt.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        ``events.tsv`` (:attr:`Session.events`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        trial, stimulus_id, attempt, onset, offset (NaN when killed), status
+        (complete, interrupted, killed), in onset order.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"onset": [5.0, 5.0, 20.0, 20.0], "duration": [0.0, 3.1, 0.0, 10.0],
+    ...     "trial_type": ["clip_start", "clip_interrupted", "clip_start", "clip"],
+    ...     "trial": [1, 1, 1, 1], "stimulus_id": ["c1"] * 4,
+    ...     "detail": ["attempt=1", "attempt=1; interrupted: terminated (SIGTERM)", "attempt=2", "attempt=2"]})
+    >>> clip_attempts(ev)[["trial", "attempt", "offset", "status"]].values.tolist()
+    [[1, 1, 8.1, 'interrupted'], [1, 2, 30.0, 'complete']]
+    """
+    cols = ["trial", "stimulus_id", "attempt", "onset", "offset", "status"]
+    rows: list[dict] = []
+    open_: dict = {}  # (trial, attempt) -> row of a clip_start not yet closed
+    legacy: dict = {}  # trial -> complete attempts seen without clip_start
+    kinds = ("clip_start", *fmt.CLIP_ENDINGS)
+    for r in events[events["trial_type"].isin(kinds)].sort_values("onset", kind="stable").itertuples():
+        if pd.isna(r.trial):
+            continue
+        trial, attempt = int(r.trial), _attempt_number(r.detail)
+        if r.trial_type == "clip_start":
+            row = {"trial": trial, "stimulus_id": r.stimulus_id, "attempt": attempt or 1}
+            row.update(onset=float(r.onset), offset=np.nan, status="killed")
+            open_[(trial, row["attempt"])] = row
+            rows.append(row)
+            continue
+        key = (trial, attempt or 1)
+        row = open_.pop(key, None)
+        if row is None:  # written before clip_start rows existed
+            legacy[trial] = legacy.get(trial, 0) + 1
+            row = {"trial": trial, "stimulus_id": r.stimulus_id, "attempt": attempt or legacy[trial]}
+            row["onset"] = float(r.onset)
+            rows.append(row)
+        row["offset"] = float(r.onset) + float(r.duration)
+        row["status"] = fmt.CLIP_ENDINGS[r.trial_type]
+    out = pd.DataFrame(rows, columns=cols)
+    return out.astype({"trial": "int64", "attempt": "int64", "onset": "float64", "offset": "float64"})
+
+
 def button_intervals(buttons: pd.DataFrame, end_time: float | None = None) -> pd.DataFrame:
     """Rebuild hold intervals from raw key-down/key-up events.
 

@@ -17,7 +17,7 @@ from typing import Optional
 
 from coaffect.formats.errors import HardwareError
 
-from .sink import sink_names
+from .sink import default_sink, sink_names
 
 
 @dataclass
@@ -29,6 +29,11 @@ class AudioPlan:
     device: Optional[str]
     #: clip ids that have an audio track but play silent (``audio: off`` or volume 0)
     silenced: list = field(default_factory=list)
+    #: seconds each clip's sound starts before its first frame: the output latency measured
+    #: on this computer (``coaffect rig-check``), given as ``--audio-latency-ms``
+    lead_s: float = 0.0
+    #: the PulseAudio sink the sound goes to (found by :func:`check_output`)
+    sink: Optional[str] = None
 
     @property
     def movie_volume(self) -> float:
@@ -49,10 +54,30 @@ class AudioPlan:
             "device": self.device,
             "sdl_audiodriver": os.environ.get("SDL_AUDIODRIVER"),
             "silenced_clips": self.silenced,
+            "sink": self.sink,
+            "lead_ms": round(1000 * self.lead_s, 2) if self.movie_volume > 0 else 0.0,
         }
 
+    def console_line(self) -> Optional[str]:
+        """The one line a session prints about its sound (None when it plays none).
 
-def plan_audio(protocol, manifest, clip_ids) -> AudioPlan:
+        Examples
+        --------
+        >>> AudioPlan(True, 0.8, None, lead_s=0.03).console_line()
+        'sound: on, volume 0.8, output default PulseAudio sink; sound starts 30.0 ms before the picture'
+        """
+        if self.movie_volume <= 0:
+            return None
+        out = f"output {self.sink or self.device or 'default PulseAudio sink'}"
+        lead = (
+            f"sound starts {1000 * self.lead_s:.1f} ms before the picture"
+            if self.lead_s
+            else "no output latency compensation (--audio-latency-ms)"
+        )
+        return f"sound: on, volume {self.volume:g}, {out}; {lead}"
+
+
+def plan_audio(protocol, manifest, clip_ids, latency_ms: float = 0.0) -> AudioPlan:
     """The session's audio plan from the protocol's ``audio`` block and the manifest.
 
     Examples
@@ -67,7 +92,7 @@ def plan_audio(protocol, manifest, clip_ids) -> AudioPlan:
     play = a.play == "on"
     silent = not play or a.volume <= 0
     silenced = [c for c in dict.fromkeys(clip_ids) if silent and manifest.clip(c).audio]
-    return AudioPlan(play, float(a.volume), a.device, silenced)
+    return AudioPlan(play, float(a.volume), a.device, silenced, max(0.0, float(latency_ms)) / 1000.0)
 
 
 def check_output(plan: AudioPlan) -> None:
@@ -95,6 +120,7 @@ def check_output(plan: AudioPlan) -> None:
     os.environ.setdefault("SDL_AUDIODRIVER", "pulseaudio")
     if plan.device is not None:
         os.environ["PULSE_SINK"] = plan.device
+    plan.sink = plan.device or default_sink() or sinks[0]
 
 
 def warm_up(clip_path, seconds: float = 0.6) -> None:

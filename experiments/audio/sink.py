@@ -44,6 +44,9 @@ class PulseDaemon:
 
     Examples
     --------
+    Not run as a doctest: it starts a pulseaudio daemon (about a second; tests/test_audio.py runs
+    it).
+
     >>> with PulseDaemon("coaffect_doc") as pa:      # doctest: +SKIP
     ...     print(pa.env["PULSE_SERVER"])
     unix:/tmp/.../pulse/native
@@ -139,6 +142,14 @@ def sink_names(env: Optional[dict] = None) -> list[str]:
     return [line.split("\t")[1] for line in res.stdout.splitlines() if "\t" in line]
 
 
+def default_sink(env: Optional[dict] = None) -> Optional[str]:
+    """Name of the default PulseAudio sink (None without a server)."""
+    if not shutil.which("pactl"):
+        return None
+    name = pactl(env, "get-default-sink").stdout.strip()
+    return name or None
+
+
 class SinkRecorder:
     """Record a PulseAudio sink's monitor (mono, 16 bit, 44.1 kHz) with ``parec``.
 
@@ -151,6 +162,8 @@ class SinkRecorder:
 
     Examples
     --------
+    Not run as a doctest: it records a running PulseAudio daemon's sink (tests/test_audio.py).
+
     >>> rec = SinkRecorder(pa.env, "coaffect_sink").start()   # doctest: +SKIP
     >>> samples, t0 = rec.stop()                              # doctest: +SKIP
     """

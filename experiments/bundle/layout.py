@@ -23,6 +23,7 @@ from typing import Annotated, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coaffect.formats.errors import BundleError
+from coaffect.formats.validation_messages import model_fields_at
 
 #: The bundle layout this coaffect writes and reads.
 BUNDLE_FORMAT = 1
@@ -156,7 +157,7 @@ def parse_json_model(raw: bytes, model: type[BaseModel], where: str) -> BaseMode
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
             if err["type"] == "extra_forbidden":
-                msg = f"unknown field (allowed: {', '.join(_fields_at(model, err['loc'][:-1]))})"
+                msg = f"unknown field (allowed: {', '.join(model_fields_at(model, err['loc'][:-1]))})"
             else:
                 msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{where}: {loc}: {msg}")
@@ -165,25 +166,3 @@ def parse_json_model(raw: bytes, model: type[BaseModel], where: str) -> BaseMode
             lines=lines,
             hint="the bundle was changed by hand or by another program; ask its authors for a new one",
         ) from None
-
-
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    current = model
-    skip_key = False
-    for part in loc:
-        if isinstance(part, int) or skip_key:
-            skip_key = False
-            continue
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        skip_key = getattr(ann, "__origin__", None) is dict
-        nxt = None
-        for cand in (ann, *getattr(ann, "__args__", ())):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                nxt = cand
-        if nxt is None:
-            return []
-        current = nxt
-    return list(current.model_fields)

@@ -41,9 +41,10 @@ def camera_specs(
 
     Examples
     --------
-    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")  # doctest: +SKIP
-    >>> [s.name for s in camera_specs(lp)]                      # doctest: +SKIP
-    ['wide']
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")
+    >>> [(s.name, s.kind, s.seats) for s in camera_specs(lp, condition="alone")]
+    [('wide', 'file', ('A', 'B', 'C'))]
     """
     from coaffect.formats.errors import HardwareError, did_you_mean
 
@@ -117,6 +118,9 @@ def open_cameras(
 
     Examples
     --------
+    Not run as a doctest: it starts a capture process per camera (seconds;
+    tests/test_cameras_cli.py).
+
     >>> cams = open_cameras(lp, ses_dir, clock_zero)   # doctest: +SKIP
     >>> cams.enroll({"A": "P01"}, ses_dir / "enroll")   # doctest: +SKIP
     {'P01': PosixPath('.../enroll/P01.png')}

@@ -12,9 +12,10 @@ def make_source(spec: CameraSpec) -> CameraSource:
 
     Examples
     --------
-    >>> src = make_source(CameraSpec(name="s", file="clip.mp4"))  # doctest: +SKIP
-    >>> src.open(); src.read().image.shape                        # doctest: +SKIP
-    (360, 640, 3)
+    >>> src = make_source(CameraSpec(name="s", file=str(clip)))
+    >>> src.open(); type(src).__name__, src.read().image.shape
+    ('FileReplaySource', (512, 512, 3))
+    >>> src.close()
     """
     if spec.kind == "file":
         return FileReplaySource(spec.file, loop=spec.loop)

@@ -56,8 +56,8 @@ def newest_frame(session_dir: Path, name: str, timeout: float = 5.0) -> np.ndarr
 
     Examples
     --------
-    >>> newest_frame(Path("ses-01"), "wide").shape  # doctest: +SKIP
-    (270, 480, 3)
+    >>> newest_frame(ses, "wide").shape
+    (512, 512, 3)
     """
     video, table = camera_paths(session_dir, name)
     deadline = time.monotonic() + timeout
@@ -103,7 +103,10 @@ def enroll_participants(
 
     Examples
     --------
-    >>> enroll_participants(specs, ses, {"A": "P01", "B": "P02"}, ses / "enroll")  # doctest: +SKIP
+    One wide camera seeing seats A and B: each participant gets their half of its newest frame.
+
+    >>> wide = CameraSpec("wide", file="wide.avi", seats=("A", "B"))
+    >>> enroll_participants([wide], ses, {"A": "P01", "B": "P02"}, tmp / "enroll")
     {'P01': PosixPath('.../enroll/P01.png'), 'P02': PosixPath('.../enroll/P02.png')}
     """
     import cv2

@@ -26,9 +26,12 @@ class FileReplaySource:
 
     Examples
     --------
-    >>> src = FileReplaySource("/work/shared/data/single/single_face.mp4")  # doctest: +SKIP
-    >>> src.open(); g = src.read(); g.source_frame, g.image.shape           # doctest: +SKIP
-    (0, (360, 640, 3))
+    A 3-frame clip at 15 fps, looped: frames come when due, and the fourth is the first again.
+
+    >>> src = FileReplaySource(clip, loop=True)
+    >>> src.open(); [src.read().source_frame for _ in range(4)], src.fps_nominal
+    ([0, 1, 2, 0], 15.0)
+    >>> src.close()
     """
 
     def __init__(self, path, loop: bool = False):

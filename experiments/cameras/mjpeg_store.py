@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from coaffect.formats import session_format as fmt
 from coaffect.formats.session_writer import TableWriter, write_json_atomic
+
+if TYPE_CHECKING:  # imported where used: a capture process loads this before its guards
+    import numpy as np
 
 #: JPEG quality of recorded frames (OpenCV scale 0-100).
 JPEG_QUALITY = 90
@@ -67,9 +69,9 @@ def read_frame_rows(table: Path) -> list[FrameRow]:
 
     Examples
     --------
-    >>> rows = read_frame_rows(Path("ses-01/cam-wide_frames.tsv"))  # doctest: +SKIP
-    >>> rows[0].t                                                    # doctest: +SKIP
-    0.0123
+    >>> rows = read_frame_rows(ses / "cam-wide_frames.tsv")
+    >>> len(rows), rows[0].t, rows[-1].source_frame
+    (3, 0.5, 2)
     """
     if not table.exists():
         return []
@@ -90,8 +92,8 @@ def last_frame_row(table: Path, tail_bytes: int = 4096) -> FrameRow | None:
 
     Examples
     --------
-    >>> last_frame_row(Path("ses-01/cam-wide_frames.tsv")).frame  # doctest: +SKIP
-    3599
+    >>> last_frame_row(ses / "cam-wide_frames.tsv").frame
+    2
     """
     if not table.exists():
         return None
@@ -115,8 +117,8 @@ def last_complete_row(video: Path, table: Path) -> FrameRow | None:
 
     Examples
     --------
-    >>> last_complete_row(Path("ses-01/cam-wide.mjpg"), Path("ses-01/cam-wide_frames.tsv"))  # doctest: +SKIP
-    FrameRow(frame=3598, t=120.01, byte_offset=..., byte_length=..., source_frame=...)
+    >>> last_complete_row(*camera_paths(ses, "wide"))
+    FrameRow(frame=2, t=0.633333, byte_offset=..., byte_length=..., source_frame=2)
     """
     size = video.stat().st_size if video.exists() else 0
     last = last_frame_row(table)
@@ -133,11 +135,12 @@ def read_frame(video: Path, row: FrameRow) -> np.ndarray:
 
     Examples
     --------
-    >>> img = read_frame(video, rows[10])  # doctest: +SKIP
-    >>> img.shape                          # doctest: +SKIP
-    (480, 640, 3)
+    >>> video, table = camera_paths(ses, "wide")
+    >>> read_frame(video, read_frame_rows(table)[1]).shape
+    (512, 512, 3)
     """
     import cv2
+    import numpy as np
 
     with open(video, "rb") as fh:
         fh.seek(row.byte_offset)
@@ -159,8 +162,13 @@ def repair(video: Path, table: Path) -> int:
 
     Examples
     --------
-    >>> repair(Path("ses-01/cam-wide.mjpg"), Path("ses-01/cam-wide_frames.tsv"))  # doctest: +SKIP
-    1234
+    A copy of a recording whose last frame was cut in half by a kill:
+
+    >>> import shutil; cut = Path(shutil.copytree(ses, tmp / "ses-01"))
+    >>> video, table = camera_paths(cut, "wide")
+    >>> os.truncate(video, video.stat().st_size - 100)
+    >>> repair(video, table), len(read_frame_rows(table))
+    (2, 2)
     """
     rows = read_frame_rows(table)
     size = video.stat().st_size if video.exists() else 0
@@ -190,9 +198,12 @@ class MjpegRecorder:
 
     Examples
     --------
-    >>> rec = MjpegRecorder(Path("ses-01"), "wide")     # doctest: +SKIP
-    >>> rec.write(image, t=0.033, source_frame=0)       # doctest: +SKIP
-    >>> rec.close()                                     # doctest: +SKIP
+    >>> import numpy as np
+    >>> rec = MjpegRecorder(tmp, "wide")
+    >>> rec.write(np.zeros((48, 64, 3), np.uint8), t=0.033, source_frame=0) > 0
+    True
+    >>> rec.close(); rec.frames, [p.name for p in sorted(tmp.iterdir())]
+    (1, ['cam-wide.mjpg', 'cam-wide_frames.json', 'cam-wide_frames.tsv'])
     """
 
     def __init__(self, session_dir: Path, name: str, quality: int = JPEG_QUALITY):
@@ -212,8 +223,11 @@ class MjpegRecorder:
 
         Examples
         --------
-        >>> rec.write(np.zeros((48, 64, 3), np.uint8), t=1.25)  # doctest: +SKIP
-        649
+        >>> import numpy as np
+        >>> rec = MjpegRecorder(tmp, "wide")
+        >>> rec.write(np.zeros((48, 64, 3), np.uint8), t=1.25)
+        675
+        >>> rec.close()
         """
         import cv2
 

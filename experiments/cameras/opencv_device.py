@@ -29,6 +29,8 @@ class DeviceSource:
 
     Examples
     --------
+    Not run as a doctest: it needs a camera device.
+
     >>> src = DeviceSource(0, resolution=(640, 480), fps=30)  # doctest: +SKIP
     >>> src.open(); src.read().image.shape                    # doctest: +SKIP
     (480, 640, 3)

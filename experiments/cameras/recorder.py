@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
-import queue
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import HardwareError
 
+from .capture_messages import CaptureJob, Failed, FirstFrame, GapClosed, GapOpened, Opened, Summary
 from .capture_process import DISK_FULL, capture_main
 from .mjpeg_store import camera_paths, last_complete_row, read_frame_rows
 from .source import CameraSpec
@@ -45,15 +46,16 @@ def _alive(process) -> bool:
 class _Camera:
     spec: CameraSpec
     process: object = None
-    messages: object = None
-    stop_event: object = None
+    messages: object = None  # read end of the capture process's message pipe
+    stop_pipe: object = None  # write end of its stop pipe; closing it also stops it
+    stop_sent: bool = False
     status: str = "starting"  # ok, ended, missing, failed, crashed
     error: str | None = None
     fps_nominal: float | None = None
     first_t: float | None = None
     gaps: list = field(default_factory=list)
     open_gap: float | None = None
-    summaries: list = field(default_factory=list)
+    summaries: list[Summary] = field(default_factory=list)
     restarts: int = 0
     pending_events: list = field(default_factory=list)
 
@@ -72,8 +74,17 @@ class CameraSet:
     allow_missing : bool
         Start even if a required camera cannot be opened.
 
+    Notes
+    -----
+    Start, poll and stop the set from the runner's main thread: Linux sends a
+    capture process its parent-death signal (SIGKILL) when the *thread* that
+    started it ends (:mod:`.parent_watch`).
+
     Examples
     --------
+    Not run as a doctest: it starts capture processes (seconds; tests/test_cameras.py,
+    tests/test_cameras_faults.py).
+
     >>> cams = CameraSet([CameraSpec("wide", file="wide.avi", seats=("A",))],
     ...                  Path("ses-01"), time.perf_counter())        # doctest: +SKIP
     >>> cams.start(); cams.poll(); summary = cams.stop()             # doctest: +SKIP
@@ -88,6 +99,9 @@ class CameraSet:
         self._summary: dict | None = None
         self._next_disk_check = 0.0
 
+    #: Signal Linux sends each capture process when the runner dies (0: none, the watchdog alone).
+    parent_death_signal: int = signal.SIGKILL
+
     # ------------------------------------------------------------------ life cycle
     def now(self) -> float:
         """Current session time (s).
@@ -100,23 +114,31 @@ class CameraSet:
         return time.perf_counter() - self.clock_zero
 
     def _spawn(self, cam: _Camera, gap_start: float | None = None) -> None:
-        cam.messages = self._ctx.Queue()
-        cam.stop_event = self._ctx.Event()
+        messages, child_messages = self._ctx.Pipe(duplex=False)
+        child_stop, stop_pipe = self._ctx.Pipe(duplex=False)
+        job = CaptureJob(
+            spec=cam.spec,
+            session_dir=str(self.session_dir),
+            clock_zero=self.clock_zero,
+            parent_pid=os.getpid(),
+            gap_start=gap_start,
+            parent_death_signal=self.parent_death_signal,
+        )
         cam.process = self._ctx.Process(
             target=capture_main,
             name=f"coaffect-cam-{cam.spec.name}",
             daemon=True,
-            args=(
-                cam.spec,
-                str(self.session_dir),
-                self.clock_zero,
-                cam.messages,
-                cam.stop_event,
-                os.getpid(),
-                gap_start,
-            ),
+            args=(job, child_messages, child_stop),
         )
         cam.process.start()
+        # the child holds its own ends now: a dead child reads as end-of-file here, and a
+        # dead runner as end-of-file there
+        child_messages.close()
+        child_stop.close()
+        for conn in (cam.messages, cam.stop_pipe):  # those of a previous process
+            if conn is not None:
+                conn.close()
+        cam.messages, cam.stop_pipe, cam.stop_sent = messages, stop_pipe, False
 
     def start(self, timeout: float = OPEN_TIMEOUT) -> CameraSet:
         """Start every capture process; return once each delivered a frame or failed.
@@ -128,6 +150,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it starts capture processes (seconds; tests/test_cameras.py).
+
         >>> cams = CameraSet(specs, Path("ses-01"), clock_zero).start()  # doctest: +SKIP
         >>> cams.cameras["wide"].first_t                                 # doctest: +SKIP
         0.71
@@ -176,10 +200,19 @@ class CameraSet:
             )
         return self
 
+    def _request_stop(self, cam: _Camera) -> None:
+        if cam.stop_pipe is None or cam.stop_sent:
+            return
+        cam.stop_sent = True
+        try:
+            cam.stop_pipe.send_bytes(b"stop")
+        except OSError:  # it has ended already
+            pass
+
     def _halt(self, cam: _Camera, timeout: float = 10.0) -> None:
         if cam.process is None:
             return
-        cam.stop_event.set()
+        self._request_stop(cam)
         deadline = time.monotonic() + timeout
         while _alive(cam.process) and time.monotonic() < deadline:
             cam.process.join(0.05)
@@ -202,34 +235,40 @@ class CameraSet:
         )
 
     def _drain(self, cam: _Camera) -> None:
-        if cam.messages is None:
+        conn = cam.messages
+        if conn is None:
             return
         while True:
             try:
-                msg = cam.messages.get_nowait()
-            except (queue.Empty, OSError, ValueError):
+                if not conn.poll(0):
+                    return
+                msg = conn.recv()
+            except (EOFError, OSError):  # the process ended (maybe in the middle of a message)
+                conn.close()
+                cam.messages = None
                 return
-            kind = msg["kind"]
-            if kind == "failed":
-                cam.status, cam.error = "failed", msg["error"]
-            elif kind == "opened":
-                cam.fps_nominal = msg["fps_nominal"]
-                if cam.status in ("starting", "crashed"):
-                    cam.status = "ok"
-            elif kind == "first_frame":
-                if cam.first_t is None:
-                    cam.first_t = msg["t"]
-            elif kind == "gap_open":
-                cam.open_gap = msg["start"]
-                if msg.get("reason") == "file ended":
-                    cam.status = "ended"
-            elif kind == "gap":
-                cam.open_gap = None
-                cam.gaps.append([msg["start"], msg["end"]])
-                reason = msg.get("reason", "no frames")
-                cam.pending_events.append(self._gap_event(cam, msg["start"], msg["end"], reason))
-            elif kind == "summary":
-                cam.summaries.append(msg)
+            self._handle(cam, msg)
+
+    def _handle(self, cam: _Camera, msg) -> None:
+        if isinstance(msg, Failed):
+            cam.status, cam.error = "failed", msg.error
+        elif isinstance(msg, Opened):
+            cam.fps_nominal = msg.fps_nominal
+            if cam.status in ("starting", "crashed"):
+                cam.status = "ok"
+        elif isinstance(msg, FirstFrame):
+            if cam.first_t is None:
+                cam.first_t = msg.t
+        elif isinstance(msg, GapOpened):
+            cam.open_gap = msg.start
+            if msg.reason == "file ended":
+                cam.status = "ended"
+        elif isinstance(msg, GapClosed):
+            cam.open_gap = None
+            cam.gaps.append([msg.start, msg.end])
+            cam.pending_events.append(self._gap_event(cam, msg.start, msg.end, msg.reason))
+        elif isinstance(msg, Summary):
+            cam.summaries.append(msg)
 
     def poll(self) -> list[dict]:
         """Gaps that ended since the last call, as ``events.tsv`` rows; restarts crashed captures.
@@ -241,6 +280,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras_faults.py).
+
         >>> for row in cams.poll():                 # doctest: +SKIP
         ...     writer.append("events.tsv", row)
         """
@@ -251,7 +292,7 @@ class CameraSet:
                 and cam.process is not None
                 and not _alive(cam.process)
                 and cam.status not in ("missing", "ended", "failed")
-                and not cam.stop_event.is_set()
+                and not cam.stop_sent
             ):
                 self._restart(cam)
         out = []
@@ -290,6 +331,7 @@ class CameraSet:
 
     def _restart(self, cam: _Camera) -> None:
         """A capture process died (kill -9, crash): start a new one that appends."""
+        self._drain(cam)  # what it said before it died (its pipe is read to the end)
         video, table = camera_paths(self.session_dir, cam.spec.name)
         last = last_complete_row(video, table)  # a frame cut by the kill is not kept
         fps = cam.fps_nominal or cam.spec.fps
@@ -310,6 +352,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras_faults.py).
+
         >>> psutil.Process(cams.pids()["wide"]).memory_info().rss  # doctest: +SKIP
         79560704
         """
@@ -333,15 +377,19 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras.py).
+
         >>> session_writer.update(cameras=cams.stop())  # doctest: +SKIP
         """
         if self._summary is not None:
             return self._summary
         for cam in self.cameras.values():
-            if cam.stop_event is not None:
-                cam.stop_event.set()
+            self._request_stop(cam)
         for cam in self.cameras.values():
             self._halt(cam)
+            if cam.stop_pipe is not None:
+                cam.stop_pipe.close()
+                cam.stop_pipe = None
         stop_t = self.now()
         self._summary = {}
         for name, cam in self.cameras.items():
@@ -362,14 +410,14 @@ class CameraSet:
             if intervals and intervals[len(intervals) // 2] > 0
             else None
         )
-        lat = [s["latency_median"] for s in cam.summaries if s["latency_median"] is not None]
+        lat = [s.latency_median for s in cam.summaries if s.latency_median is not None]
         status = cam.status
         if status == "ok" and cam.gaps:
             status = "gaps"
         return {
             "frames_written": len(rows),
-            "frames_delivered": sum(s["delivered"] for s in cam.summaries),
-            "frames_dropped": sum(s["dropped"] for s in cam.summaries),
+            "frames_delivered": sum(s.delivered for s in cam.summaries),
+            "frames_dropped": sum(s.dropped for s in cam.summaries),
             "fps_measured": fps_measured,
             "fps_nominal": round(cam.fps_nominal, 3) if cam.fps_nominal else cam.spec.fps,
             "first_t": ts[0] if ts else None,
@@ -381,7 +429,7 @@ class CameraSet:
             "codec": "mjpeg",
             "container": f"raw MJPEG (.{fmt.CAMERA_EXT}): concatenated JPEG frames",
             "latency_median": max(lat) if lat else None,
-            "latency_max": max((s["latency_max"] for s in cam.summaries), default=None),
+            "latency_max": max((s.latency_max for s in cam.summaries), default=None),
             "status": status,
             "error": cam.error,
             "source": {"kind": cam.spec.kind, "where": cam.spec.where, "loop": cam.spec.loop},
@@ -397,6 +445,8 @@ class CameraSet:
 
         Examples
         --------
+        Not run as a doctest: it needs running capture processes (tests/test_cameras.py).
+
         >>> cams.enroll({"A": "P01"}, ses_dir / "enroll")  # doctest: +SKIP
         {'P01': PosixPath('.../enroll/P01.png')}
         """

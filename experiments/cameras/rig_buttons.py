@@ -100,10 +100,15 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
 
     Examples
     --------
+    Not run as a doctest: it reads the runtime of a button check run in a window
+    (tests/test_cameras_cli.py).
+
     >>> rows = button_results(rt, p.seats)               # doctest: +SKIP
     >>> rows[0]["seat"], rows[0]["button"], rows[0]["hold_s"]  # doctest: +SKIP
     ('A', 'happy', 0.3)
     """
+    from ..responses import describe_device
+
     last = {(seat, button): i for i, (_, seat, button) in enumerate(rt.prompts)}
     out = []
     for s in seats:
@@ -113,6 +118,7 @@ def button_results(rt: CheckRuntime, seats: list) -> list[dict]:
                 "label": s.label or "",
                 "button": button,
                 "key": getattr(s.buttons, button),
+                "device": describe_device(s, button),
                 "prompted": (s.id, button) in last,
                 "seen_down": False,
                 "seen_up": False,
@@ -181,6 +187,8 @@ def check_buttons(
 
     Examples
     --------
+    Not run as a doctest: it opens a PsychoPy window (seconds; tests/test_cameras_cli.py).
+
     >>> res = check_buttons(load_protocol("protocols/bittersweet-demo.yaml"),
     ...                     simulate="inprocess")  # doctest: +SKIP
     >>> res["status"], res["buttons"][0]["hold_s"]  # doctest: +SKIP
@@ -201,11 +209,12 @@ def check_buttons(
         "injected": [],
         "display": None,
         "rollover": None,
+        "device_errors": {},
     }
     if simulate is not None:
         check_option("simulate", simulate, SIMULATE_MODES, noun="mode", error=HardwareError)
     clock = SessionClock(time.perf_counter())
-    from ..responses import response_key_map
+    from ..responses import check_devices, device_names, response_key_map
 
     seat_ids = [s.id for s in p.seats]
     key_map = response_key_map(p, [""] * len(seat_ids), seat_ids)  # each seat's own device
@@ -232,23 +241,27 @@ def check_buttons(
         if refresh:
             out["display"] = window_refresh(display.win)
         planner = None
+        failed: dict = {}  # seat -> HardwareError: its own device is missing or busy
+        for sid in seat_ids:  # checked even in a rehearsal, where a simulated box stands in
+            try:
+                check_devices(p, [sid])
+            except HardwareError as exc:
+                failed[sid] = exc
+        working = [sid for sid in seat_ids if sid not in failed]
         try:
-            keyboard = open_responses(p, seat_ids, clock)
             if simulate:
-                from ..runner.simulated import InProcessSource, SeatKeys, SimulatedParticipants
+                from ..runner.simulated_input import open_simulation
 
-                planner = SimulatedParticipants(
-                    [SeatKeys(s.id, s.buttons.happy, s.buttons.sad) for s in p.seats], seed
-                )
-                if simulate == "xdotool":
-                    from ..runner.xdotool_input import XdotoolInjector
-
-                    source = XdotoolInjector(clock)
-                else:
-                    source = InProcessSource()
+                planner, source = open_simulation(p, working, clock, simulate, seed)
+            keyboard = open_responses(
+                p, working, clock, ports=source.ports if source else None, failed=failed
+            )
         except HardwareError as exc:  # no keyboard, no xdotool: keep the camera results
             out["error"] = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            out["error_hint"] = exc.hint
             return out
+        out["device_errors"] = {sid: {"error": exc.message, "hint": exc.hint} for sid, exc in failed.items()}
+        seat_rows = [row for row in seat_rows if row[0] not in failed]  # the others are still checked
         rt = CheckRuntime(
             display,
             MemoryLog(),
@@ -257,8 +270,8 @@ def check_buttons(
             key_map,
             simulated=source,
             planner=planner,
-            inprocess=simulate == "inprocess",
             on_prompt=on_prompt,
+            devices=device_names(p, seat_ids),
         )
         try:
             passed = run_button_check(rt, seat_rows, p.texts.button_check, timeout=timeout, texts=p.texts)
@@ -274,8 +287,10 @@ def check_buttons(
 
                 if on_prompt is not None:
                     on_prompt("*", "both")  # every seat, both buttons at once
-                out["rollover"] = check_rollover(rt, seat_ids, timeout=timeout)
+                out["rollover"] = check_rollover(rt, [s for s, _, _ in seat_rows], timeout=timeout)
                 rt.wait_sources(0.5)
+        if failed and out["status"] == "passed":  # the other seats passed; these could not be tried
+            out["status"] = "failed"
     finally:
         if source is not None:
             source.close()
@@ -317,13 +332,21 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
 
     Examples
     --------
-    >>> print(button_problems(lp, res)[0])  # doctest: +SKIP
-    demo.yaml:54:53: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 30 s
+    A check where seat B's sad button never came:
+
+    >>> from coaffect.formats.protocol import load_protocol
+    >>> lp = load_protocol("protocols/bittersweet-demo.yaml")
+    >>> never = {"seat": "B", "button": "sad", "label": "middle", "key": "b", "device": "key 'b'",
+    ...          "prompted": True, "seen_down": False, "seen_up": False}
+    >>> res = {"status": "failed", "timeout_s": 30.0, "buttons": [never]}
+    >>> print(button_problems(lp, res)[0])
+    /.../bittersweet-demo.yaml:...: seats[1].buttons.sad: seat B (middle) sad button (key 'b') never pressed within 30 s
     """
     from coaffect.formats.strict_yaml import read_located
 
     status = result["status"]
-    if status == "passed":
+    errors = result.get("device_errors") or {}
+    if status == "passed" and not errors:
         return []
     if status == "error":
         return [f"button check: could not run: {result['error']}"]
@@ -332,13 +355,21 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
         doc = read_located(loaded_protocol.path)
     except Exception:  # the file changed since it was loaded: name the field only
         doc = None
-    index = {s.id: i for i, s in enumerate(loaded_protocol.protocol.seats)}
+    seats = loaded_protocol.protocol.seats
+    index = {s.id: i for i, s in enumerate(seats)}
+
+    def where(i: int, *field) -> str:
+        line, col = doc.where(("seats", i, *field)) if doc is not None else ("?", "?")
+        return f"{fname}:{line}:{col}: seats[{i}].{'.'.join(field)}"
+
     lines = []
+    for sid, err in errors.items():  # the seat's own device did not open: nothing to press
+        lines.append(f"{where(index[sid], 'response')}: {err['error']} (its buttons were not checked)")
     for b in result["buttons"]:
-        if b["seen_down"] and b["seen_up"]:
+        if (b["seen_down"] and b["seen_up"]) or b["seat"] in errors:
             continue
-        loc = ("seats", index[b["seat"]], "buttons", b["button"])
-        line, col = doc.where(loc) if doc is not None else ("?", "?")
+        own = seats[index[b["seat"]]].response.kind != "keyboard"
+        field = ("response",) if own else ("buttons", b["button"])
         seat = f"seat {b['seat']} ({b['label']})" if b["label"] else f"seat {b['seat']}"
         if not b["prompted"]:
             what = "not checked (the experimenter skipped the check)"
@@ -354,10 +385,7 @@ def button_problems(loaded_protocol, result: dict) -> list[str]:
                 if status == "failed"
                 else "pressed but never released before the experimenter skipped the check"
             )
-        lines.append(
-            f"{fname}:{line}:{col}: seats[{index[b['seat']]}].buttons.{b['button']}: "
-            f"{seat} {b['button']} button (key '{b['key']}') {what}"
-        )
+        lines.append(f"{where(index[b['seat']], *field)}: {seat} {b['button']} button ({b['device']}) {what}")
     if not lines:
         lines.append("button check: skipped by the experimenter after every button was seen")
     return lines

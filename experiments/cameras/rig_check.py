@@ -58,8 +58,9 @@ def probe_camera(spec: CameraSpec, seconds: float, preview: Path | None = None) 
 
     Examples
     --------
-    >>> probe_camera(CameraSpec("s", file="single_face.mp4"), 2.0)["fps_measured"]  # doctest: +SKIP
-    30.0
+    >>> r = probe_camera(CameraSpec("s", file=str(clip), loop=True), 0.4)
+    >>> r["opened"], r["fps_nominal"], r["width"], r["height"]
+    (True, 15.0, 512, 512)
     """
     import cv2
 
@@ -125,6 +126,8 @@ def measure_refresh_rate(display) -> dict:
 
     Examples
     --------
+    Not run as a doctest: it opens a PsychoPy window (seconds; tests/test_cameras_cli.py).
+
     >>> measure_refresh_rate(lp.protocol.display)  # doctest: +SKIP
     {'refresh_hz': 60.0, 'error': None}
     """
@@ -161,15 +164,16 @@ def check_sound(loaded_protocol, output_dir) -> dict:
     import os
 
     from ..audio.av_sync import make_av_clip, measure_output_latency
-    from ..audio.sink import pactl, sink_names
+    from ..audio.sink import default_sink, sink_names
 
     out = {"played": False, "sink": None, "latency_ms": None, "latency_ms_median": None, "error": None}
+    a = loaded_protocol.protocol.audio
+    out["protocol_plays_sound"] = a.play == "on" and a.volume > 0
     sinks = sink_names()
     if not sinks:
         out["error"] = "no PulseAudio server answers: output latency cannot be measured here"
         return out
-    a = loaded_protocol.protocol.audio
-    sink = a.device or pactl(None, "get-default-sink").stdout.strip() or sinks[0]
+    sink = a.device or default_sink() or sinks[0]
     if sink not in sinks:
         out["error"] = f"output device '{sink}' not found (sinks: {', '.join(sinks)})"
         return out
@@ -185,11 +189,29 @@ def check_sound(loaded_protocol, output_dir) -> dict:
         return out
     finally:
         tone.unlink(missing_ok=True)
-    out.update(played=True, sink=sink, cold_ms=lat.cold_ms, match=round(lat.match, 3))
-    if lat.match < 0.5:
+    out.update(played=True, sink=sink, cold_ms=lat.cold_ms, match=round(lat.median_match, 3))
+    if lat.median_match < 0.5:  # no repeat found the tone intact
         out["error"] = "the tone was not found in the sink's monitor: latency not measured"
     else:
         out.update(latency_ms=lat.latency_ms, latency_ms_median=round(lat.median_ms, 2))
+    return out
+
+
+def _output_only(loaded_protocol) -> Optional[dict]:
+    """Without the test tone (``--no-sound``): is the output of a protocol that plays sound there?"""
+    from ..audio.output import AudioPlan, check_output
+
+    a = loaded_protocol.protocol.audio
+    if a.play != "on" or a.volume <= 0:
+        return None
+    out = {"played": False, "sink": None, "latency_ms": None, "latency_ms_median": None, "error": None}
+    out["protocol_plays_sound"] = True
+    try:
+        plan = AudioPlan(True, a.volume, a.device)
+        check_output(plan)
+        out.update(output_ok=True, sink=plan.sink, error="not measured (--no-sound)")
+    except HardwareError as exc:
+        out["error"] = exc.message
     return out
 
 
@@ -222,11 +244,39 @@ BUTTON_HINT = (
 )
 
 
+SOUND_HINT = (
+    "start the sound server (headless: docs/run-a-session.md, 'A sound server on a headless "
+    "machine'), pick an existing sink in audio.device (pactl list short sinks), or set audio: {play: off}"
+)
+
+
+def sound_problem(loaded_protocol, report: dict) -> Optional[str]:
+    """The sound line of the verdict: a protocol that plays sound needs a working output.
+
+    ``coaffect run`` refuses such a protocol without a sound server (exit 2), so the
+    rig check fails where the run would (exit 1).
+    """
+    from coaffect.formats.strict_yaml import read_located
+
+    snd = report.get("sound")
+    if not snd or not snd.get("protocol_plays_sound") or snd.get("played") or snd.get("output_ok"):
+        return None
+    try:
+        line, col = read_located(loaded_protocol.path).where(("audio", "play"))
+    except Exception:  # the file changed since it was loaded: name the field only
+        line, col = "?", "?"
+    return (
+        f"{loaded_protocol.path}:{line}:{col}: audio.play: the protocol plays sound but {snd['error']}; "
+        "coaffect run would refuse to start"
+    )
+
+
 def _verdict(loaded_protocol, report: dict) -> tuple[list, str, bool]:
     from .rig_buttons import button_problems
 
     check = report["button_check"]
     button_lines = button_problems(loaded_protocol, check) if check is not None else []
+    sound_line = sound_problem(loaded_protocol, report)
     roll = (check or {}).get("rollover")
     if roll and roll["lost"]:
         button_lines.append(
@@ -236,17 +286,25 @@ def _verdict(loaded_protocol, report: dict) -> tuple[list, str, bool]:
         )
     button_hint = BUTTON_HINT
     if check is not None and check["status"] == "error":
-        button_hint = (
+        button_hint = check.get("error_hint") or (
             "run on the lab computer's desktop (or headless: xvfb-run -a coaffect "
             "rig-check ... --simulate), or pass --no-buttons"
         )
+    errors = (check or {}).get("device_errors") or {}
+    device_hints = [e["hint"] for e in errors.values() if e.get("hint")]
+    if device_hints:  # a seat's box or keyboard did not open: what to do about that device
+        others = [m for m in check["missing"] if m[0] not in errors]
+        button_hint = device_hints[0] + (f"; other buttons: {button_hint}" if others else "")
     if roll and roll["lost"]:
         button_hint += "; for lost presses: a keyboard with n-key rollover, one keyboard or box per seat"
+    if sound_line:
+        button_hint = SOUND_HINT + (f"; buttons: {button_hint}" if button_lines else "")
+        button_lines = [sound_line, *button_lines]
     failed = [c for c in report["cameras"] if not c["opened"] and c.get("required", True)]
     if failed:
         lines = [f"camera '{c['camera']}' ({c['kind']} {c['where']}): {c['error']}" for c in failed]
         hint = "plug the camera in, close other programs using it, or fix its device/file in the protocol"
-        return lines + button_lines, hint + (f"; buttons: {button_hint}" if button_lines else ""), True
+        return lines + button_lines, hint + (f"; {button_hint}" if button_lines else ""), True
     return button_lines, button_hint, False
 
 
@@ -306,6 +364,9 @@ def rig_check(
 
     Examples
     --------
+    Not run as a doctest: it opens cameras and a PsychoPy window (seconds;
+    tests/test_cameras_cli.py).
+
     >>> report = rig_check(load_protocol("protocols/bittersweet-demo.yaml"), 2, "/tmp",
     ...                    simulate="inprocess")                         # doctest: +SKIP
     >>> report["cameras"][0]["fps_measured"], report.verdict  # doctest: +SKIP
@@ -356,7 +417,7 @@ def rig_check(
         "cameras": cams,
         "display": disp,
         "button_check": check,
-        "sound": check_sound(loaded_protocol, output_dir) if sound else None,
+        "sound": check_sound(loaded_protocol, output_dir) if sound else _output_only(loaded_protocol),
     }
     path = None
     if write_report:

@@ -33,6 +33,8 @@ def check_rollover(rt, seats: list, timeout: float = 10.0) -> dict:
 
     Examples
     --------
+    Not run as a doctest: it needs a window and real key events (tests/test_cameras_cli.py).
+
     >>> check_rollover(rt, ["A", "B"])["lost"]   # doctest: +SKIP
     []
     """

@@ -10,9 +10,10 @@ file replayed at its own frame rate, for rehearsals, tests and the demo);
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Protocol, Union
+from typing import TYPE_CHECKING, Optional, Protocol, Union
 
-import numpy as np
+if TYPE_CHECKING:  # a capture process imports this before its parent-death guard: keep it light
+    import numpy as np
 
 
 class SourceEnded(Exception):

@@ -12,7 +12,9 @@ Keys of seats on their own device are named ``<seat>:<kind>:<button>`` in
 from .devices import (
     Responses,
     check_devices,
+    describe_device,
     device_key,
+    device_names,
     list_devices,
     open_responses,
     response_key_map,
@@ -21,7 +23,9 @@ from .devices import (
 __all__ = [
     "Responses",
     "check_devices",
+    "describe_device",
     "device_key",
+    "device_names",
     "list_devices",
     "open_responses",
     "response_key_map",

@@ -55,6 +55,9 @@ def list_devices() -> list[dict]:
 
     Examples
     --------
+    Not run as a doctest: it asks Psychtoolbox for the keyboards of an X display
+    (tests/test_responses.py).
+
     >>> any(d["kind"] == "ptb_keyboard" for d in list_devices())  # doctest: +SKIP
     True
     """
@@ -196,6 +199,8 @@ class Responses:
 
     shared: object  # PtbKeyboard: experimenter keys and keyboard seats
     seat_sources: dict = field(default_factory=dict)  # seat -> source
+    #: seat -> extra facts for session.json (a rehearsal's simulated box and the port it stood in for)
+    notes: dict = field(default_factory=dict)
 
     @property
     def devices(self):
@@ -220,8 +225,8 @@ class Responses:
         return self.shared.held()
 
     def describe(self) -> dict:
-        """Per seat: its device and where its timestamps come from (for session.json)."""
-        return {s: src.describe() for s, src in self.seat_sources.items()}
+        """Per seat: its device, where its timestamps come from, lines read so far (for session.json)."""
+        return {s: {**src.describe(), **self.notes.get(s, {})} for s, src in self.seat_sources.items()}
 
     def close(self) -> None:
         for src in self.seat_sources.values():
@@ -232,28 +237,78 @@ class Responses:
         self.shared.close()
 
 
-def open_responses(protocol, seats, clock) -> Responses:
-    """Open the shared keyboard and each seat's own device (seats: ids in use)."""
+def open_responses(protocol, seats, clock, ports=None, failed=None) -> Responses:
+    """Open the shared keyboard and each seat's own device (seats: ids in use).
+
+    Parameters
+    ----------
+    protocol : coaffect.formats.protocol.Protocol
+    seats : list of str
+    clock : SessionClock
+    ports : dict, optional
+        Seat -> serial port opened instead of the protocol's (a rehearsal's
+        simulated box, :mod:`experiments.responses.simulated_box`).
+    failed : dict, optional
+        When given, a seat whose own device cannot be opened is left out and its
+        :class:`~coaffect.formats.errors.HardwareError` stored here by seat (the
+        rig check goes on with the other seats); otherwise the error is raised.
+    """
     from ..runner.keyboard import PtbKeyboard
 
     by_id = {s.id: s for s in protocol.seats}
+    ports = dict(ports or {})
     own = [by_id[s].response.index for s in seats if by_id[s].response.kind == "ptb_keyboard"]
     sources: dict = {}
+    notes: dict = {}
     try:
         for sid in seats:
             s = by_id[sid]
             r = s.response
-            if r.kind == "serial":
-                from .serial_box import SerialBox
+            try:
+                if r.kind == "serial":
+                    from .serial_box import SerialBox
 
-                sources[sid] = SerialBox(sid, r.port, r.baud, r.codes, clock, r.timestamps == "box")
-            elif r.kind == "ptb_keyboard":
-                sources[sid] = SeatKeyboard(sid, r.index, s.buttons, clock)
-            elif r.kind == "xid":
-                sources[sid] = XidBox(sid, r.index or 0, clock)
+                    port = ports.get(sid, r.port)
+                    sources[sid] = SerialBox(sid, port, r.baud, r.codes, clock, r.timestamps == "box")
+                    if port != r.port:
+                        notes[sid] = {"simulated": True, "configured_port": r.port}
+                elif r.kind == "ptb_keyboard":
+                    sources[sid] = SeatKeyboard(sid, r.index, s.buttons, clock)
+                elif r.kind == "xid":
+                    sources[sid] = XidBox(sid, r.index or 0, clock)
+            except HardwareError as exc:
+                if failed is None:
+                    raise
+                failed[sid] = exc
         shared = PtbKeyboard(clock, exclude=own)
     except BaseException:
         for src in sources.values():
             src.close()
         raise
-    return Responses(shared, sources)
+    return Responses(shared, sources, notes)
+
+
+def describe_device(seat, button: str) -> str:
+    """How a seat's button is pressed, in words (messages of the button and rig checks).
+
+    Examples
+    --------
+    >>> from coaffect.formats.protocol_model import Seat
+    >>> describe_device(Seat(id="A", buttons={"happy": "a", "sad": "z"}), "happy")
+    "key 'a'"
+    """
+    r = seat.response
+    if r.kind == "serial":
+        c = r.codes[button]
+        return f"serial box {r.port}, code '{c.down}'/'{c.up}'"
+    if r.kind == "ptb_keyboard":
+        return f"keyboard {r.index}, key '{getattr(seat.buttons, button)}'"
+    if r.kind == "xid":
+        return f"Cedrus XID box {r.index or 0}, button {0 if button == 'happy' else 1}"
+    return f"key '{getattr(seat.buttons, button)}'"
+
+
+def device_names(protocol, seats) -> dict:
+    """(seat, button) -> :func:`describe_device` for every seat in use."""
+    by_id = {s.id: s for s in protocol.seats}
+    return {(sid, b): describe_device(by_id[sid], b) for sid in seats for b in ("happy", "sad")}

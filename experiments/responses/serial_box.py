@@ -39,7 +39,7 @@ def open_port(port: str, baud: int, seat: str):
 
 
 class SerialBox:
-    """Raw down/up events of one seat's serial box, on the session clock.
+    r"""Raw down/up events of one seat's serial box, on the session clock.
 
     Parameters
     ----------
@@ -54,9 +54,21 @@ class SerialBox:
 
     Examples
     --------
-    >>> box = SerialBox("B", "/dev/ttyUSB0", 115200, codes, clock)  # doctest: +SKIP
-    >>> box.poll()                                                   # doctest: +SKIP
-    [KeyEvent(t=3.2101, action='down', key='B:serial:happy')]
+    A box on a pseudo-terminal pair (a real box sits at ``/dev/ttyUSB0``, say):
+
+    >>> import os, time
+    >>> from coaffect.formats.protocol_model import ButtonCodes
+    >>> from experiments.runner.clock import SessionClock
+    >>> box_end, port_end = os.openpty()
+    >>> codes = {"happy": ButtonCodes(down="H1", up="H0"), "sad": ButtonCodes(down="S1", up="S0")}
+    >>> box = SerialBox("B", os.ttyname(port_end), 115200, codes, SessionClock(time.perf_counter()))
+    >>> _ = os.write(box_end, b"H1\nS1\nH0\n")
+    >>> events, end = [], time.monotonic() + 5
+    >>> while len(events) < 3 and time.monotonic() < end:
+    ...     events += box.poll(); time.sleep(0.01)
+    >>> [(e.action, e.key) for e in events]
+    [('down', 'B:serial:happy'), ('down', 'B:serial:sad'), ('up', 'B:serial:happy')]
+    >>> box.close(); os.close(box_end); os.close(port_end)
     """
 
     def __init__(self, seat, port, baud, codes, clock, box_timestamps: bool = False):

@@ -12,11 +12,20 @@ seen down and up in time is given up and the check raises
 
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 from coaffect.formats.session_format import event_row
 
 from .runtime import Runtime, SkipRequested
+
+log = logging.getLogger(__name__)
+
+#: Seconds a session waits for a button before it says so (console and experimenter's view).
+WAIT_NOTICE_S = 10.0
+#: Seconds a simulated participant may take for one button (it presses within 0.4 s and holds
+#: 0.3 s; the rest is room for a loaded machine). A rehearsal never waits for ever.
+SIMULATED_TIMEOUT_S = 10.0
 
 
 class ButtonCheckFailed(Exception):
@@ -73,6 +82,8 @@ def run_button_check(
 
     Examples
     --------
+    Not run as a doctest: it needs a session's window and keyboard (tests/test_runner_session.py).
+
     >>> run_button_check(rt, [("A", "left", "P01")], "Seat {seat}: hold {button}")  # doctest: +SKIP
     True
     """
@@ -140,7 +151,7 @@ def _check_one(
     rt.display.text(text)
     t0 = rt.display.flip()
     rt.plan("button_check", t0, seat=seat_id, button=button)
-    seen_down = False
+    seen_down = noticed = False
     while True:
         rt.display.text(text)
         if seen_down:
@@ -154,3 +165,20 @@ def _check_one(
                     return True
         if timeout is not None and t - t0 >= timeout:
             return False
+        if not noticed and t - t0 >= WAIT_NOTICE_S:
+            noticed = True
+            _notice(rt, seat_name, button, WAIT_NOTICE_S, seen_down)
+
+
+def _notice(rt: Runtime, seat_name: str, button: str, waited: float, seen_down: bool) -> None:
+    """Say on the console (and in the experimenter's view) which button the check waits for."""
+    seat_id = seat_name.split(" ", 1)[0]
+    device = rt.devices.get((seat_id, button), "")
+    state = "pressed but not released" if seen_down else "not pressed"
+    line = (
+        f"button check: seat {seat_name} {button.upper()}{f' ({device})' if device else ''} {state} "
+        f"after {waited:g} s; still waiting (ESC then S skips the check, ESC then Y aborts)"
+    )
+    log.warning(line)
+    if rt.view is not None:
+        rt.view.warn(line[:90])

@@ -35,6 +35,8 @@ class Display:
 
     Examples
     --------
+    Not run as a doctest: it opens a PsychoPy window (seconds; tests/test_runner_display.py).
+
     >>> disp = Display((640, 480), SessionClock(time.perf_counter()))  # doctest: +SKIP
     >>> disp.text("こんにちは"); t = disp.flip()                         # doctest: +SKIP
     >>> disp.close()                                                    # doctest: +SKIP
@@ -131,13 +133,15 @@ class Display:
         stim.pos = pos
         stim.draw()
 
-    def movie(self, path: Path, volume: float = 0.0):
+    def movie(self, path: Path, volume: float = 0.0, lead: float = 0.0):
         """Load a movie (ffpyplayer) scaled to fit the window; returns a :class:`Movie`.
 
         ``volume`` 0 keeps the clip silent (PsychoPy 2026.2 plays ffpyplayer audio
-        through SDL even with ``noAudio=True``, so silence is volume 0).
+        through SDL even with ``noAudio=True``, so silence is volume 0). ``lead``
+        (seconds) starts the sound that much before the first frame is shown: the
+        output latency, so that sound and picture reach the participant together.
         """
-        return Movie(self, Path(path), volume=volume)
+        return Movie(self, Path(path), volume=volume, lead=lead)
 
     # ------------------------------------------------------------ timing
     def _stamp(self) -> None:
@@ -183,10 +187,12 @@ class Movie:
     has had its time on screen.
     """
 
-    def __init__(self, display: Display, path: Path, volume: float = 0.0):
+    def __init__(self, display: Display, path: Path, volume: float = 0.0, lead: float = 0.0):
         self.display = display
         win_w, win_h = display.size
         self.volume = float(volume)
+        #: seconds the sound starts before the picture (0 when silent)
+        self.lead = float(lead) if self.volume > 0 else 0.0
         self.stim = display._visual.MovieStim(
             display.win,
             str(path),
@@ -203,20 +209,30 @@ class Movie:
         self.onset: Optional[float] = None
         self.frames: list[tuple[float, Optional[int], Optional[float]]] = []
         self._started = False
+        self._drawn = False  # the movie was drawn for the coming flip
         #: session-clock time when playback (and the audio stream) was started
         self.play_t: Optional[float] = None
 
     def draw(self) -> None:
         if not self._started:
-            self.play_t = self.display.clock.from_perf(time.perf_counter())
-            self.stim.play(log=False)
+            self._play_perf = time.perf_counter()
+            self.play_t = self.display.clock.from_perf(self._play_perf)
+            self.stim.play(log=False)  # unpauses ffpyplayer: its sound starts now
+            if self.lead > 0:
+                # the picture's clock (PsychoPy 2026.2 advances _movieTime by the wall clock
+                # from play()) starts `lead` s later, so frame k is asked for at k/fps + lead
+                self.stim._movieTime = -self.lead
             self._started = True
+        if self.lead > 0 and time.perf_counter() - self._play_perf < self.lead:
+            self._drawn = False
+            return  # the sound is still on its way to the output; frame 0 not yet due
         self.stim.draw()
+        self._drawn = True
 
     def current(self) -> tuple[Optional[int], Optional[float]]:
         pts = self.stim.pts
-        if pts is None or pts < 0 or self.stim._recentFrame is None:
-            return None, None
+        if not self._drawn or pts is None or pts < 0 or self.stim._recentFrame is None:
+            return None, None  # nothing of the movie in this flip (e.g. still in the sound's lead)
         return int(round(pts * self.fps)), float(pts)
 
     def after_flip(self, t: float) -> None:

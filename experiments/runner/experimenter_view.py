@@ -48,9 +48,15 @@ class ExperimenterView:
         (tests, audits), named ``view-<n>-<what>-<session time>.png``.
     snapshot_every : float, optional
         Also save one every this many seconds.
+    x_screen : int, optional
+        The X screen ``screen`` is on when it is an X screen of its own
+        (:func:`experiments.runner.screens.resolve_screen`).
 
     Examples
     --------
+    Not run as a doctest: it draws on a second screen during a session
+    (tests/test_experimenter_view.py).
+
     >>> view = ExperimenterView(clock, [("A", "left", "P01")], Path("ses-1"), [], 4)  # doctest: +SKIP
     >>> rt.view = view                                                              # doctest: +SKIP
     """
@@ -68,6 +74,7 @@ class ExperimenterView:
         interval: float = 0.25,
         snapshot_dir: Optional[Path] = None,
         snapshot_every: Optional[float] = None,
+        x_screen: Optional[int] = None,
     ):
         from .experimenter_window import serve
 
@@ -90,7 +97,7 @@ class ExperimenterView:
         self._conn, child = ctx.Pipe()
         cams = [(n, list(s)) for n, s in cameras]
         self._proc = ctx.Process(
-            target=serve, args=(child, screen, self.size, str(session_dir), cams), daemon=True
+            target=serve, args=(child, screen, self.size, str(session_dir), cams, x_screen), daemon=True
         )
         self._proc.start()
         if not self._conn.poll(60) or self._conn.recv() != "ready":
@@ -218,10 +225,16 @@ def open_view(flow) -> ExperimenterView:
         flow.clock, flow.seat_rows, flow.writer.dir, cams, len(flow.plan.order),
         screen=opts.get("screen", 1), size=opts.get("size", (800, 600)),
         interval=opts.get("interval", 0.25), snapshot_dir=opts.get("snapshot_dir"),
-        snapshot_every=opts.get("snapshot_every"),
+        snapshot_every=opts.get("snapshot_every"), x_screen=opts.get("x_screen"),
     )  # fmt: skip
     flow.rt.view = view
     if hasattr(flow.writer, "listeners"):
         flow.writer.listeners.append(view)
-    flow.writer.update(experimenter_view={"screen": opts.get("screen", 1), "size": list(view.size)})
+    flow.writer.update(
+        experimenter_view={
+            "screen": opts.get("screen", 1),
+            "size": list(view.size),
+            "monitor": opts.get("monitor"),
+        }
+    )
     return view

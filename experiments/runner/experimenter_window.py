@@ -197,14 +197,32 @@ class ViewWindow:
         self.win.close()
 
 
-def serve(conn, screen, size, session_dir, cameras) -> None:
+def x_screen_display(display: str, x_screen: int) -> str:
+    """The DISPLAY name of X screen ``x_screen`` of ``display``.
+
+    Examples
+    --------
+    >>> x_screen_display(":99", 1), x_screen_display("host:0.0", 1)
+    (':99.1', 'host:0.1')
+    """
+    host, _, number = display.rpartition(":")
+    return f"{host}:{number.split('.')[0]}.{x_screen}"
+
+
+def serve(conn, screen, size, session_dir, cameras, x_screen=None) -> None:
     """Child process main: draw every state received until ``None`` (or the pipe closes).
 
     The view yields the CPU to the participants' window: it runs at a lower priority
     (``nice +5``) and, with Mesa's software renderer (no GPU, Xvfb), on one render thread.
+    On an X screen of its own (``x_screen``), the process connects to that screen
+    (``DISPLAY=:N.x_screen``) before pyglet loads: its OpenGL context cannot share
+    with one made on another X screen.
     """
     import os
 
+    if x_screen:
+        os.environ["DISPLAY"] = x_screen_display(os.environ.get("DISPLAY", ":0"), x_screen)
+        screen = 0
     os.environ.setdefault("LP_NUM_THREADS", "1")
     try:
         os.nice(5)

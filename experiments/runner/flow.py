@@ -10,11 +10,11 @@ from typing import Optional
 from coaffect.formats.session_format import SIMULATED_KEYS, SessionStatus, event_row
 from coaffect.formats.session_writer import TableWriter
 
-from .button_check import run_button_check
+from .button_check import SIMULATED_TIMEOUT_S, ButtonCheckFailed, run_button_check
 from .ratings import run_ratings
 from .resume import merge_camera_summaries
 from .runtime import Runtime, SessionAborted
-from .stops import stop_reason
+from .stops import SimulationStalled, stop_reason
 
 #: Seconds the baseline instruction text stays up before the fixation period.
 BASELINE_TEXT_SECONDS = 2.0
@@ -24,7 +24,18 @@ class SessionFlow:
     """Runs the phases of one session on an open session folder."""
 
     def __init__(
-        self, plan, writer, clock, cams, *, simulate=None, seed=0, scripted=None, progress=True, view=None
+        self,
+        plan,
+        writer,
+        clock,
+        cams,
+        *,
+        simulate=None,
+        seed=0,
+        scripted=None,
+        progress=True,
+        view=None,
+        audio=None,
     ):
         self.plan = plan
         self.p = plan.loaded.protocol
@@ -41,6 +52,10 @@ class SessionFlow:
         # after --resume the earlier runs' per-trial summaries stay (merged, not replaced)
         self.clip_audit: dict = dict(writer.meta.get("clips") or {})
         self.rt: Optional[Runtime] = None
+        #: the clip on screen: trial, clip_id, attempt, movie, rows (flips written), or None
+        self._playing: Optional[dict] = None
+        #: the session's AudioPlan (volume, lead for the output latency), or None: silent
+        self.audio = audio
         self.display = None
         self.keyboard = None
         self.source = None
@@ -53,7 +68,7 @@ class SessionFlow:
 
     # ---------------------------------------------------------------- setup
     def _open(self) -> None:
-        from ..responses import open_responses
+        from ..responses import device_names, open_responses
         from .display import Display
 
         d = self.p.display
@@ -66,23 +81,16 @@ class SessionFlow:
             text_height=d.text_height,
             font=self.p.texts.font,
         )
-        self.keyboard = open_responses(self.p, self.plan.seats, self.clock)
         planner = None
-        if self.simulate:
-            from .simulated import InProcessSource, SeatKeys, SimulatedParticipants
+        if self.simulate:  # first: a serial seat's simulated box gives the port its reader opens
+            from .simulated_input import open_simulation
 
-            seats = {s.id: s for s in self.p.seats}
-            planner = SimulatedParticipants(
-                [SeatKeys(s, seats[s].buttons.happy, seats[s].buttons.sad) for s in self.plan.seats],
-                self.seed,
-                self.scripted,
+            planner, self.source = open_simulation(
+                self.p, self.plan.seats, self.clock, self.simulate, self.seed, self.scripted
             )
-            if self.simulate == "xdotool":
-                from .xdotool_input import XdotoolInjector
-
-                self.source = XdotoolInjector(self.clock)
-            else:
-                self.source = InProcessSource()
+        self.keyboard = open_responses(
+            self.p, self.plan.seats, self.clock, ports=self.source.ports if self.source else None
+        )
         self.rt = Runtime(
             self.display,
             self.writer,
@@ -91,8 +99,8 @@ class SessionFlow:
             self.key_map,
             simulated=self.source,
             planner=planner,
-            inprocess=self.simulate == "inprocess",
             cams=self.cams,
+            devices=device_names(self.p, self.plan.seats),
         )
         if self.view_options is not None:
             from .experimenter_view import open_view
@@ -154,7 +162,7 @@ class SessionFlow:
                     ],
                 )
                 rt.text_screen("The session continues.\n\n" + t.instructions, "instructions")
-            passed = run_button_check(rt, self.seat_rows, t.button_check, skip=skip_button_check, texts=t)
+            passed = self._button_check(skip_button_check)
             self.writer.update(button_check="passed" if passed else "skipped")
             self._poll_cameras()
             if self.cams is not None:
@@ -167,6 +175,7 @@ class SessionFlow:
             rt.wait_sources()
             rt.text_screen(t.end, "end", seconds=None if not self.simulate else 0.3)
         except SessionAborted:
+            self._clip_interrupted("aborted by the experimenter")
             now = self.clock.now()
             self.writer.append(
                 "events.tsv",
@@ -176,6 +185,24 @@ class SessionFlow:
             return "aborted"
         self._finish("complete")
         return "complete"
+
+    def _button_check(self, skip: bool) -> bool:
+        """The button check; a simulated one that stalls stops the session instead of waiting for ever."""
+        t = self.p.texts
+        timeout = SIMULATED_TIMEOUT_S if self.simulate else None
+        try:
+            return run_button_check(
+                self.rt, self.seat_rows, t.button_check, skip=skip, timeout=timeout, texts=t
+            )
+        except ButtonCheckFailed as exc:
+            seats = {s: label for s, label, _ in self.seat_rows}
+            what = "; ".join(
+                f"seat {s}{f' ({seats[s]})' if seats[s] else ''} {b} ({self.rt.devices.get((s, b), '?')})"
+                for s, b in exc.missing
+            )
+            raise SimulationStalled(
+                f"button check: {what} not pressed and released within {timeout:g} s in a simulated rehearsal"
+            ) from None
 
     def _baseline(self) -> None:
         rt, b = self.rt, self.p.baseline
@@ -223,27 +250,22 @@ class SessionFlow:
             bar.close()
 
     def _trial(self, i: int, clip_id: str, rp) -> None:
-        from .display import frame_audit
-
         clip = self.plan.manifest.clip(clip_id)
         valence = clip.tags.get("valence", "neutral")
-        onset, offset, movie = self._play(
-            self.plan.manifest.clip_path(clip_id), i, clip_id, valence, plan=True
-        )
-        audit = frame_audit(movie.frames, clip.fps, clip.frame_count)
         attempt = 1 + (rp.attempts.get(i, 0) if rp is not None else 0)
+        onset, offset, movie = self._play(
+            self.plan.manifest.clip_path(clip_id), i, clip_id, valence, plan=True, attempt=attempt
+        )
+        audit = self._audit(clip_id, movie.frames)
         detail = (
             f"flips={audit['flips']} frames_shown={audit['frames_shown']} "
-            f"dropped={audit['dropped']} repeated={audit['repeated']}"
+            f"dropped={audit['dropped']} repeated={audit['repeated']} attempt={attempt}"
         )
-        if attempt > 1:
-            detail += f" attempt={attempt}"
         self.writer.append(
             "events.tsv",
             event_row(onset, offset - onset, "clip", trial=i, stimulus_id=clip_id, detail=detail),
         )
-        self.clip_audit[str(i)] = {"stimulus_id": clip_id, **audit, "duration_s": round(offset - onset, 4)}
-        self.writer.update(clips=self.clip_audit)
+        self._record_attempt(i, {**audit, "duration_s": round(offset - onset, 4), "attempt": attempt})
         self._poll_cameras()
         run_ratings(
             self.rt,
@@ -267,13 +289,35 @@ class SessionFlow:
             event_row(onset, self.clock.now() - onset, "iti", trial=i, stimulus_id=clip_id),
         )
 
-    def _play(self, path, trial, clip_id, valence, plan: bool):
-        """Play one clip; return (onset, offset, movie). Flips go to flips.tsv."""
+    def _audit(self, clip_id: str, frames: list) -> dict:
+        from .display import frame_audit
+
+        clip = self.plan.manifest.clip(clip_id)
+        return {"stimulus_id": clip_id, **frame_audit(frames, clip.fps, clip.frame_count)}
+
+    def _record_attempt(self, trial: int, audit: dict) -> None:
+        """session.json["clips"][trial]: the latest attempt, earlier (interrupted) ones under ``earlier_attempts``."""
+        prev = self.clip_audit.get(str(trial))
+        if prev:
+            earlier = list(prev.get("earlier_attempts", []))
+            earlier.append({k: v for k, v in prev.items() if k != "earlier_attempts"})
+            audit = {**audit, "earlier_attempts": earlier}
+        self.clip_audit[str(trial)] = audit
+        self.writer.update(clips=self.clip_audit)
+
+    def _play(self, path, trial, clip_id, valence, plan: bool, attempt: int = 1):
+        """Play one clip; return (onset, offset, movie). Flips go to flips.tsv.
+
+        A trial's clip writes a ``clip_start`` row at the flip that showed its first
+        frame; if the session stops before the clip ends, :meth:`_clip_interrupted`
+        writes its ``clip_interrupted`` row.
+        """
         rt, disp = self.rt, self.display
-        a = self.p.audio  # issue 13: clip sound (volume 0 = silent)
-        movie = disp.movie(path, volume=a.volume if a.play == "on" else 0.0)
+        lead = self.audio.lead_s if self.audio is not None else 0.0
+        movie = disp.movie(path, volume=self.audio.movie_volume if self.audio else 0.0, lead=lead)
         rt.on_abort_check = lambda paused: movie.pause(paused)
-        planned = False
+        self._playing = {"trial": trial, "clip_id": clip_id, "attempt": attempt, "movie": movie, "rows": 0}
+        started = False
         try:
             while True:
                 movie.draw()
@@ -285,19 +329,46 @@ class SessionFlow:
                         "flips.tsv",
                         {"t": t, "trial": trial, "stimulus_id": clip_id, "frame": frame, "pts": pts},
                     )
-                if plan and not planned and movie.onset is not None:
-                    rt.plan("clip", movie.onset, trial=trial, duration=movie.stim.duration, valence=valence)
-                    planned = True
+                    self._playing["rows"] += 1
+                if not started and movie.onset is not None:
+                    started = True
+                    self._clip_started(trial, clip_id, attempt, movie)
+                    if plan:
+                        rt.plan(
+                            "clip", movie.onset, trial=trial, duration=movie.stim.duration, valence=valence
+                        )
                 rt.tick()
                 if movie.finished:
                     break
             offset = disp.flip()  # the flip after the last frame: the clip is gone
+            self._playing = None
             if trial is not None:
                 self.writer.append("flips.tsv", {"t": offset, "trial": trial, "stimulus_id": clip_id})
         finally:
             rt.on_abort_check = None
             movie.unload()
+        return (movie.onset if movie.onset is not None else offset), offset, movie
+
+    def _clip_started(self, trial, clip_id: str, attempt: int, movie) -> None:
+        """Rows written as the first frame shows: ``clip_start`` (trials) and ``clip_audio``."""
+        if trial is not None:
+            self.writer.append(
+                "events.tsv",
+                event_row(
+                    movie.onset,
+                    0.0,
+                    "clip_start",
+                    trial=trial,
+                    stimulus_id=clip_id,
+                    detail=f"attempt={attempt}",
+                ),
+            )
         if movie.volume > 0 and movie.play_t is not None and self.plan.manifest.clip(clip_id).audio:
+            lead = (
+                f"; started {1000 * movie.lead:.1f} ms before the picture (output latency)"
+                if movie.lead
+                else ""
+            )
             self.writer.append(
                 "events.tsv",
                 event_row(
@@ -306,10 +377,38 @@ class SessionFlow:
                     "clip_audio",
                     trial=trial,
                     stimulus_id=clip_id,
-                    detail=f"audio stream started; video onset {movie.onset}; volume {movie.volume:g}",
+                    detail=f"audio stream started; video onset {movie.onset}; volume {movie.volume:g}{lead}",
                 ),
             )
-        return (movie.onset if movie.onset is not None else offset), offset, movie
+
+    def _clip_interrupted(self, reason: str) -> None:
+        """The clip playing when the session stopped: its ``clip_interrupted`` row and audit."""
+        playing, self._playing = self._playing, None
+        if not playing or playing["trial"] is None:
+            return
+        movie, trial, clip_id = playing["movie"], playing["trial"], playing["clip_id"]
+        now = self.clock.now()
+        onset = movie.onset if movie.onset is not None else now
+        audit = self._audit(clip_id, movie.frames[: playing["rows"]])  # the flips written to flips.tsv
+        detail = (
+            f"flips={audit['flips']} frames_shown={audit['frames_shown']} attempt={playing['attempt']}; "
+            f"interrupted: {reason[:120]}"
+        )
+        self.writer.append(
+            "events.tsv",
+            event_row(
+                onset, now - onset, "clip_interrupted", trial=trial, stimulus_id=clip_id, detail=detail
+            ),
+        )
+        self._record_attempt(
+            trial,
+            {
+                **audit,
+                "duration_s": round(now - onset, 4),
+                "attempt": playing["attempt"],
+                "interrupted": reason,
+            },
+        )
 
     # ---------------------------------------------------------------- end
     def _finish(self, status: SessionStatus, **fields) -> None:
@@ -320,6 +419,7 @@ class SessionFlow:
         """Mark the session aborted after an unexpected error (the data stay)."""
         try:
             reason = stop_reason(exc)
+            self._clip_interrupted(reason)
             now = self.clock.now()
             self.writer.append("events.tsv", event_row(now, 0.0, "abort", detail=reason[:200]))
             self._finish("aborted", abort_reason=reason[:500])
@@ -343,6 +443,10 @@ class SessionFlow:
             except Exception as exc:  # keep the session data even if cameras fail to stop
                 self.writer.update(cameras={"error": f"{type(exc).__name__}: {exc}"})
         if self.keyboard is not None:
+            try:  # the lines each box sent, counted to the end (not as they were at the start)
+                self.writer.update(responses=self.keyboard.describe())
+            except Exception:  # pragma: no cover - the folder may already be gone (disk full)
+                pass
             self.keyboard.close()
         if self.rt is not None and self.rt.view is not None:
             self.rt.view.close()

@@ -42,6 +42,8 @@ class PtbKeyboard:
 
     Examples
     --------
+    Not run as a doctest: it needs an X display and key events (tests/test_responses.py).
+
     >>> kb = PtbKeyboard(clock)          # doctest: +SKIP
     >>> for ev in kb.poll(): print(ev)   # doctest: +SKIP
     KeyEvent(t=12.3456, action='down', key='a')

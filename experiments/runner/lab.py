@@ -46,6 +46,8 @@ class LabHardware:
     """Sound, devices and LSL of one session (see module docstring)."""
 
     plan: object  # SessionPlan
+    #: output latency to compensate (ms, measured by coaffect rig-check); 0: none
+    audio_latency_ms: float = 0.0
     audio: Optional[AudioPlan] = None
     missing_streams: list = field(default_factory=list)
     publisher: object = None
@@ -54,7 +56,7 @@ class LabHardware:
     def check(self) -> None:
         p = self.plan.loaded.protocol
         clips = list(self.plan.order) + ([p.baseline.clip] if p.baseline.clip else [])
-        self.audio = plan_audio(p, self.plan.manifest, clips)
+        self.audio = plan_audio(p, self.plan.manifest, clips, self.audio_latency_ms)
         check_output(self.audio)
         check_devices(p, self.plan.seats)
         if p.lsl.record:
@@ -63,6 +65,9 @@ class LabHardware:
             self.missing_streams = check_streams(p.lsl.record)
         for line in self.audio.warnings():
             log.warning(line)
+        sound = self.audio.console_line()
+        if sound:
+            log.info(sound)
         for name in self.missing_streams:
             log.warning(f"warning: lsl: optional stream '{name}' not found; recording without it")
 

@@ -189,9 +189,9 @@ def prepare_session(
     Examples
     --------
     >>> plan = prepare_session("protocols/bittersweet-demo.yaml", "group",
-    ...                        ["P01", "P02", "P03"], output="/tmp/x")  # doctest: +SKIP
-    >>> plan.seats                                                     # doctest: +SKIP
-    ['A', 'B', 'C']
+    ...                        ["P01", "P02", "P03"], session_id="S01", output=tmp / "data")
+    >>> plan.seats, plan.session_id
+    (['A', 'B', 'C'], 'S01')
     """
     lp = load_protocol(protocol)
     p = lp.protocol

@@ -188,6 +188,8 @@ def run_rating_screen(rt: Runtime, screen: RatingScreen, item, active: list[str]
 
     Examples
     --------
+    Not run as a doctest: it needs a session's window and keyboard (tests/test_runner_session.py).
+
     >>> screen = RatingScreen(1, "demo-positive", "positive", "Rate:", [("A", "left", "P01")], 30.0)
     >>> run_rating_screen(rt, screen, item, ["A"])  # doctest: +SKIP
     """

@@ -50,13 +50,20 @@ def _num(x) -> float:
 
 
 def find_resume_point(session_dir: Path) -> ResumePoint:
-    """Read ``events.tsv`` and ``buttons.tsv`` of an interrupted session.
+    r"""Read ``events.tsv`` and ``buttons.tsv`` of an interrupted session.
 
     Examples
     --------
-    >>> rp = find_resume_point(Path("data/ses-S01"))   # doctest: +SKIP
-    >>> rp.next_trial(3)                                # doctest: +SKIP
-    2
+    A session killed during its second clip:
+
+    >>> folder = tmp / "ses-S01"; folder.mkdir()
+    >>> _ = (folder / "events.tsv").write_text(
+    ...     "onset\tduration\ttrial_type\ttrial\n"
+    ...     "4.0\t5.0\tbaseline\tn/a\n9.1\t8.0\tclip\t1\n17.2\t6.5\trating\t1\n"
+    ...     "23.8\t1.0\titi\t1\n24.9\t8.0\tclip\t2\n")
+    >>> rp = find_resume_point(folder)
+    >>> rp.next_trial(3), sorted(rp.finished_trials), rp.baseline_done, rp.last_time
+    (2, [1], True, 32.9)
     """
     events = _rows(session_dir / "events.tsv")
     buttons = _rows(session_dir / "buttons.tsv")

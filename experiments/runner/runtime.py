@@ -49,9 +49,8 @@ class Runtime:
     clock: object  # SessionClock
     keyboard: object  # PtbKeyboard (experimenter keys; participants unless simulated)
     key_map: dict  # key -> (seat, participant_id, button)
-    simulated: object = None  # InProcessSource or XdotoolInjector, or None
+    simulated: object = None  # SimulatedInput, or None
     planner: object = None  # SimulatedParticipants, or None
-    inprocess: bool = False  # participant keys come from the simulated source
     cams: object = None
     on_abort_check: Optional[Callable] = None
     held: dict = field(default_factory=dict)  # (seat, button) -> down time
@@ -60,6 +59,8 @@ class Runtime:
     skip_choice: Optional[tuple] = None
     #: the experimenter's window (issue 13), or None: dialogs go there, not to participants
     view: object = None
+    #: (seat, button) -> how it is pressed, in words (messages while waiting for it)
+    devices: dict = field(default_factory=dict)
 
     @property
     def simulate(self) -> bool:
@@ -99,8 +100,8 @@ class Runtime:
     def tick(self, allow_abort: bool = True) -> list[ButtonEvent]:
         """Poll every source; record participant keys; handle escape. Call once per frame."""
         events: list[KeyEvent] = list(self.keyboard.poll())
-        if self.inprocess:
-            events = [e for e in events if e.key not in self.key_map]
+        if self.simulated is not None:  # buttons simulated in-process replace their real keys
+            events = [e for e in events if e.key not in self.simulated.replaces]
             events += self.simulated.poll(self.clock.now())
             events.sort(key=lambda e: e.t)
         out = []

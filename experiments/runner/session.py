@@ -15,7 +15,7 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -65,7 +65,11 @@ class SessionOptions:
     progress : bool
         Show a progress bar of trials.
     experimenter_view : dict, optional
+        Open the experimenter's live view (``experiments.runner.experimenter_view``):
         ``{'screen': 1}``, optionally ``size``, ``interval``, ``snapshot_dir``.
+    audio_latency_ms : float
+        Output latency of this computer's sound (``coaffect rig-check`` measures
+        it): each clip's sound starts that much before its first frame.
     """
 
     simulate: Optional[str] = None
@@ -76,6 +80,7 @@ class SessionOptions:
     scripted: Optional[list] = None
     progress: bool = True
     experimenter_view: Optional[dict] = None
+    audio_latency_ms: float = 0.0
 
 
 @dataclass
@@ -180,6 +185,7 @@ def run_session(
     scripted: Optional[list] = None,
     progress: bool = True,
     experimenter_view: Optional[dict] = None,
+    audio_latency_ms: float = 0.0,
     options: Optional[SessionOptions] = None,
 ) -> SessionResult:
     """Run one session and write its folder.
@@ -197,12 +203,12 @@ def run_session(
         Dataset folder (``ses-<id>`` is created inside).
     resume : path, optional
         ``ses-<id>`` folder of an interrupted session to continue.
-    simulate, seed, cameras, camera_files, skip_button_check, scripted, progress, experimenter_view
+    simulate, seed, cameras, camera_files, skip_button_check, scripted, progress, experimenter_view, audio_latency_ms
         How the session runs: the fields of :class:`SessionOptions` (simulated participants
         and their seed, cameras or replayed camera files, the button check, extra scripted
-        key actions, the progress bar, the experimenter's view).
+        key actions, the progress bar, the experimenter's view, the sound's output latency).
     options : SessionOptions, optional
-        All of ``simulate`` ... ``experimenter_view`` as one object (it wins over them).
+        All of ``simulate`` ... ``audio_latency_ms`` as one object (it wins over them).
 
     Returns
     -------
@@ -215,6 +221,9 @@ def run_session(
 
     Examples
     --------
+    Not run as a doctest: a whole session in a PsychoPy window (tens of seconds;
+    tests/test_runner_session.py).
+
     >>> res = run_session("protocols/bittersweet-demo.yaml", "group", ["P01", "P02", "P03"],
     ...                   simulate="inprocess", cameras=False, output="/tmp/x")  # doctest: +SKIP
     >>> res.status                                                                # doctest: +SKIP
@@ -229,14 +238,21 @@ def run_session(
         scripted,
         progress,
         experimenter_view,
+        audio_latency_ms,
     )
     plan = prepare_session(
         protocol, condition, participants, session_id=session_id, output=output, resume=resume
     )
     _check_environment(opts.simulate)
+    if opts.experimenter_view is not None:
+        from .screens import check_view_screen
+
+        view = opts.experimenter_view
+        mon = check_view_screen(view.get("screen", 1), plan.loaded.protocol.display.screen)
+        opts = replace(opts, experimenter_view={**view, "x_screen": mon.x_screen, "monitor": str(mon)})
     from .lab import LabHardware  # sound, response devices, LSL
 
-    lab = LabHardware(plan)
+    lab = LabHardware(plan, opts.audio_latency_ms)
     lab.check()
     with SignalGuard() as guard:
         return _run(plan, guard, lab, opts)
@@ -289,6 +305,7 @@ def _run(plan, guard, lab, opts: SessionOptions):
         scripted=opts.scripted,
         progress=opts.progress,
         view=opts.experimenter_view,
+        audio=lab.audio,
     )
     result = SessionResult(writer.dir, "running")
     reserve = DiskReserve(writer.dir)

@@ -73,9 +73,17 @@ class SignalGuard:
 
     def __init__(self):
         self._old: dict = {}
+        #: a signal that arrived while the display-lost handler ran (it finishes the session itself)
+        self.deferred: int | None = None
 
     def _raise(self, signum, frame) -> None:
         self.quiet()  # one stop is enough; a second Ctrl-C must not cut the clean-up
+        if _in_display_handler(frame):
+            # Xlib's I/O error handler is finishing the folder; an exception raised in a
+            # ctypes callback is only printed ("Exception ignored ...") and then Xlib ends
+            # the process: the handler's own clean-up must run to its end instead
+            self.deferred = signum
+            return
         raise SessionStopped(signum)
 
     def _ignore(self, signum, frame) -> None:
@@ -103,6 +111,20 @@ class SignalGuard:
         self._old.clear()
 
 
+class SimulationStalled(Exception):
+    """A rehearsal's simulated button never arrived: the session stops instead of waiting for ever.
+
+    Examples
+    --------
+    >>> SimulationStalled("button check: seat C happy not pressed").reason
+    'button check: seat C happy not pressed'
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class DisplayClosed(Exception):
     """The X display went away under the session window."""
 
@@ -110,6 +132,16 @@ class DisplayClosed(Exception):
 
 
 _HANDLERS: list = []  # ctypes callbacks must stay alive as long as Xlib may call them
+_HANDLER_CODES: set = set()  # code of those callbacks: a signal arriving inside one is deferred
+
+
+def _in_display_handler(frame) -> bool:
+    """Whether ``frame`` (where a signal arrived) runs inside the display-lost handler."""
+    while frame is not None:
+        if frame.f_code in _HANDLER_CODES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def watch_display(on_lost) -> bool:
@@ -149,6 +181,7 @@ def watch_display(on_lost) -> bool:
 
     cb = xlib.XIOErrorHandler(handler)
     _HANDLERS.append(cb)
+    _HANDLER_CODES.add(handler.__code__)
     xlib.XSetIOErrorHandler(cb)
     return True
 
@@ -182,7 +215,7 @@ def stop_reason(exc: BaseException) -> str:
     >>> stop_reason(OSError(errno.ENOSPC, "No space left on device"))
     'disk full'
     """
-    if isinstance(exc, (SessionStopped, DisplayClosed)):
+    if isinstance(exc, (SessionStopped, DisplayClosed, SimulationStalled)):
         return exc.reason
     if isinstance(exc, KeyboardInterrupt):
         return _SIGNAL_REASONS[signal.SIGINT]
@@ -192,14 +225,14 @@ def stop_reason(exc: BaseException) -> str:
 
 
 def is_clean_stop(exc: BaseException) -> bool:
-    """Stops that end as ``aborted`` without a traceback (signals, full disk).
+    """Stops that end as ``aborted`` without a traceback (signals, full disk, a stalled rehearsal).
 
     Examples
     --------
     >>> is_clean_stop(SessionStopped(signal.SIGTERM)), is_clean_stop(RuntimeError())
     (True, False)
     """
-    return isinstance(exc, (SessionStopped, KeyboardInterrupt)) or is_disk_full(exc)
+    return isinstance(exc, (SessionStopped, KeyboardInterrupt, SimulationStalled)) or is_disk_full(exc)
 
 
 class DiskReserve:
@@ -231,7 +264,9 @@ class DiskReserve:
         self.path.unlink(missing_ok=True)
 
 
-def resume_command(argv_protocol, session_dir, *, simulate=None, cameras=True, camera_files=None) -> str:
+def resume_command(
+    argv_protocol, session_dir, *, simulate=None, cameras=True, camera_files=None, audio_latency_ms=0.0
+) -> str:
     """The exact ``coaffect run ... --resume`` command that continues a session.
 
     Examples
@@ -248,6 +283,8 @@ def resume_command(argv_protocol, session_dir, *, simulate=None, cameras=True, c
         parts.append("--no-cameras")
     for name, path in (camera_files or {}).items():
         parts += ["--camera-file", f"{name}={path}"]
+    if audio_latency_ms:
+        parts += ["--audio-latency-ms", f"{audio_latency_ms:g}"]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -259,7 +296,7 @@ def stopped_lines(protocol, session_dir, reason: str, options) -> list[str]:
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> opts = SimpleNamespace(simulate=None, cameras=True, camera_files={})
+    >>> opts = SimpleNamespace(simulate=None, cameras=True, camera_files={}, audio_latency_ms=0.0)
     >>> stopped_lines("study.yaml", "data/ses-S1", "disk full", opts)[1]
     'continue it with: coaffect run study.yaml --resume data/ses-S1'
     """
@@ -269,5 +306,6 @@ def stopped_lines(protocol, session_dir, reason: str, options) -> list[str]:
         simulate=options.simulate,
         cameras=options.cameras,
         camera_files=options.camera_files,
+        audio_latency_ms=options.audio_latency_ms,
     )
     return [f"coaffect: session stopped: {reason}; everything recorded is kept", f"continue it with: {cmd}"]
