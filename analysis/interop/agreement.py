@@ -31,10 +31,11 @@ from coaffect.formats.errors import AnalysisError
 from coaffect.formats.faces_schema import ACTION_UNITS, SOURCE_COLUMN
 from coaffect.formats.tables import derivatives_dir
 
+from ..expression.baseline import baseline_mask, baseline_zscores
 from ..expression.geometry import head_pose, landmark_action_units
 from .alignment import FrameAlignment, check_frame_alignment, video_frames
 from .readers import read_openface, read_tool_csv
-from .session_import import COAFFECT_ROWS, face_sources
+from .session_import import COAFFECT_ROWS, MIN_SPREAD, face_sources
 
 #: OpenFace intensity SD below which a unit is "not moving" in the reference.
 MIN_REFERENCE_SD = 0.05
@@ -311,6 +312,12 @@ FLAT_SD = {"openface": 0.05, "pyfeat": 0.01}
 SIDE_BY_SIDE_COLUMNS = ("participant_id", "source", "au", "n_frames", "pearson_r", "icc", "tool_sd", "note")
 
 
+def _baseline_z(values: np.ndarray, in_baseline: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """One participant's series z-scored against its baseline frames (:func:`baseline_zscores`)."""
+    frame = pd.DataFrame({"v": values, "participant_id": "p"})
+    return baseline_zscores(frame, ["v"], in_baseline, min_spread=floor)["v"].to_numpy(float)
+
+
 def compare_sources(session_dir) -> pd.DataFrame:
     """coaffect's units and an imported tool's, side by side, per participant and unit.
 
@@ -320,9 +327,12 @@ def compare_sources(session_dir) -> pd.DataFrame:
 
     * ``pearson_r`` between coaffect's raw measure (``AUxx_raw``) and the tool's
       intensity: do they follow the same movement?
-    * ``icc``: ICC(A,1) (McGraw & Wong 1996) between the two baseline z-scores
-      (``AUxx``; the same baseline window and rule for both): do they agree in
-      baseline-SD units, level included?
+    * ``icc``: ICC(A,1) (McGraw & Wong 1996) between the two measures, each
+      z-scored on those frames by the same rule (minus the participant's median
+      over the protocol's baseline window, over its robust baseline SD; the
+      tool's floored as on import): do they agree in baseline-SD units, level
+      included? coaffect's own ``AUxx`` columns divide by fixed per-unit scales
+      instead (issue 20), a different unit, so they are not compared as they are.
 
     A unit the tool does not move (SD below 1% of its range) gets no figures, a note.
 
@@ -348,6 +358,11 @@ def compare_sources(session_dir) -> pd.DataFrame:
             hint="run 'coaffect score' on the session before 'coaffect import-faces' (import keeps "
             "coaffect's own rows of the participants it replaces there)",
         )
+    from coaffect.formats.protocol import load_protocol
+    from coaffect.formats.session_reader import read_session
+
+    events = read_session(sdir).events
+    window = load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol.analysis.baseline_window
     ours = pd.read_parquet(deriv / COAFFECT_ROWS)
     theirs = pd.read_parquet(deriv / "faces.parquet")
     theirs = theirs[face_sources(theirs) != "coaffect"]
@@ -357,6 +372,7 @@ def compare_sources(session_dir) -> pd.DataFrame:
     )
     rows = []
     for (pid, source), part in both.groupby(["participant_id", SOURCE_COLUMN], sort=True):
+        base = baseline_mask(part["t"].to_numpy(float), events, window)[0]
         for au in ACTION_UNITS:
             a, b = part[f"{au}_raw"].to_numpy(float), part[f"{au}_raw_tool"].to_numpy(float)
             ok = np.isfinite(a) & np.isfinite(b)
@@ -369,7 +385,9 @@ def compare_sources(session_dir) -> pd.DataFrame:
                 note = f"{source} {au} does not move here (SD {sd:.3f})"
             elif ok.sum() >= 3:
                 r = float(np.corrcoef(a[ok], b[ok])[0, 1]) if np.std(a[ok]) > 0 else np.nan
-                icc = icc_a1(part[au].to_numpy(float)[ok], part[f"{au}_tool"].to_numpy(float)[ok])
+                za = _baseline_z(np.where(ok, a, np.nan), base)
+                zb = _baseline_z(np.where(ok, b, np.nan), base, MIN_SPREAD[source])
+                icc = icc_a1(za[ok], zb[ok])
             rows.append(
                 {
                     "participant_id": pid,

@@ -215,6 +215,7 @@ def _on_session_grid(rows, frames, pid, session_id, camera, tool, mask_of) -> pd
         out[col] = m[col].astype(float)
     out["track_id"] = m["track_id"].astype("Int64")
     out["face_quality"] = np.where(found, "ok", "no_face")
+    out["landmark_jitter"] = np.nan  # coaffect's own landmark fit's; the tools' files do not give it
     out = pd.concat([out, z, composite_scores(z)], axis=1)
     for col in (*EMOTIONS, *HEAD_POSE):
         out[col] = np.where(found, m[col].to_numpy(float), np.nan)
