@@ -43,6 +43,9 @@ DOCS: dict[str, str] = {
     Parametric bootstrap draws (lme4 ``bootMer``) behind the 95% CIs of the effect
     sizes of Gaussian models (R2, ICCs, ``d_group``); 0: no bootstrap, and
     ``d_group``'s CI is the group effect's CI over the estimated SD.""",
+    "mixed_sources": """mixed_sources : bool
+    Let a facial model use trials scored by different tools (``face_source``:
+    coaffect, openface, pyfeat); by default such a model is refused (their units differ).""",
     "progress": """progress : bool
     Show tqdm progress bars.""",
     "study": """study : Study, str or Path

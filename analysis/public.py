@@ -52,8 +52,9 @@ simulate.trials         simulate_trials*
 simulate.power          power_analysis* PowerResult* power_table power_figure power_verdict
 simulate.faces          write_synthetic_video write_group_video
 interop.readers         read_openface* read_pyfeat* read_tool_csv
-interop.agreement       validate_faces* FaceValidation formulas_on_openface_landmarks compare_to_openface
+interop.agreement       validate_faces* FaceValidation formulas_on_openface_landmarks compare_to_openface compare_sources
 interop.alignment       check_frame_alignment* FrameAlignment video_frames
+interop.session_import  import_faces* Imported face_sources
 parallel.executor       open_executor* Executor machine_cores ClusterLostError probe_scheduler
 parallel.dask_processes ProcessCluster
 """

@@ -81,6 +81,41 @@ def test_validate_faces_verb(synthetic_openface, capsys):
     assert main(["validate-faces", "--openface", str(d / "missing.csv"), "--landmarks-only"]) == 2
 
 
+def test_session_scored_both_ways_side_by_side(synthetic_openface, tmp_path, capsys):
+    """coaffect score, then import-faces of an OpenFace CSV of the same camera: r and ICC per unit."""
+    import cv2
+    from test_score import make_session
+
+    from analysis.scoring.score import score_dataset
+
+    d = synthetic_openface
+    photo = cv2.VideoCapture(str(d / "face.avi")).read()[1]
+    sdir = make_session(tmp_path / "data", "S01", d / "face.avi", [("P01", "A")], ["A"], {"P01": photo})
+    score_dataset(tmp_path / "data", workers=1, progress=False)
+    assert main(["validate-faces", "--session", str(sdir)]) == 2  # nothing imported yet: one line
+    assert "no coaffect rows to compare with" in capsys.readouterr().err
+    csv = d / "face_openface.csv"
+    assert (
+        main(
+            ["import-faces", str(sdir), str(csv), "--tool", "openface", "--camera", "wide"]
+            + ["--participant", "P01"]
+        )
+        == 0
+    )
+    deriv = tmp_path / "data" / "derivatives" / "coaffect" / "ses-S01"
+    assert len(pd.read_parquet(deriv / "faces-coaffect.parquet")) == 90  # coaffect's own rows kept
+    capsys.readouterr()
+    assert main(["validate-faces", "--session", str(sdir)]) == 0
+    out = capsys.readouterr().out
+    t = pd.read_csv(deriv / "validation_sources.tsv", sep="\t").set_index("au")
+    assert set(t["participant_id"]) == {"P01"} and set(t["source"]) == {"openface"}
+    # the same ground truth as the video check above: coaffect's units follow it
+    assert (
+        t.loc["AU12", "pearson_r"] > 0.6 and t.loc["AU01", "pearson_r"] > 0.5 and t.loc["AU12", "icc"] > 0.3
+    )
+    assert "P01 openface AU12: r =" in out
+
+
 def _edited_copy(d, name: str, rows: slice = slice(None), frame_shift: int = 0, ts_shift: float = 0.0):
     """A copy of the synthetic OpenFace CSV with rows cut, frames renumbered or timestamps moved."""
     df = pd.read_csv(d / "face_openface.csv").iloc[rows].copy()

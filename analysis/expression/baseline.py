@@ -78,6 +78,7 @@ def baseline_zscores(
     in_baseline,
     by: str = "participant_id",
     min_frames: int = MIN_BASELINE_FRAMES,
+    min_spread: float = 0.0,
     scales: dict | None = None,
 ) -> pd.DataFrame:
     """z-scores of ``columns`` against each group's baseline rows only.
@@ -95,6 +96,10 @@ def baseline_zscores(
         Grouping column (the participant).
     min_frames : int
         Without ``scales``: baseline frames below which a group's spread is the pooled one.
+    min_spread : float
+        Without ``scales``: smallest spread, in the measure's units (default 0: none).
+        For scales clipped at 0, such as OpenFace's intensities, a still baseline has
+        no spread at all.
     scales : dict, optional
         Column -> fixed scale (coaffect's units: :data:`UNIT_SCALES`): each
         group is centred on its baseline median and divided by this, the same
@@ -151,6 +156,7 @@ def baseline_zscores(
                 continue
             own = spreads[key] if counts[key] >= min_frames else np.nan
             spread = np.nanmax([own, 0.5 * pooled_sd]) if counts[key] >= min_frames else pooled_sd
+            spread = max(spread, min_spread) if np.isfinite(spread) else min_spread
             if not spread > 0:
                 spread = np.inf  # a constant measure: z = 0
             out.iloc[idx, out.columns.get_loc(col)] = (v_all[idx] - centres[key]) / spread

@@ -15,7 +15,8 @@ A unit OpenFace does not vary (SD < 0.05 on its 0-5 scale) gets NaN and a
 note: a correlation with a flat reference means nothing. Besides the video
 check, :func:`formulas_on_openface_landmarks` applies coaffect's formulas to
 OpenFace's own 68 landmarks, which separates formula quality from landmark
-quality.
+quality. :func:`compare_sources` puts coaffect's units and an imported tool's
+side by side for a session scored both ways.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ import numpy as np
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
-from coaffect.formats.faces_schema import ACTION_UNITS
+from coaffect.formats.faces_schema import ACTION_UNITS, SOURCE_COLUMN
+from coaffect.formats.tables import derivatives_dir
 
+from ..expression.baseline import baseline_mask, baseline_zscores
 from ..expression.geometry import head_pose, landmark_action_units
 from .alignment import FrameAlignment, check_frame_alignment, video_frames
 from .readers import read_openface, read_tool_csv
+from .session_import import COAFFECT_ROWS, MIN_SPREAD, face_sources
 
 #: OpenFace intensity SD below which a unit is "not moving" in the reference.
 MIN_REFERENCE_SD = 0.05
@@ -301,3 +305,99 @@ def validate_faces(
         write_tsv(result.pose, out / "validation_pose.tsv")
         result.plot = validation_figure(mine, openface, result.table, out / "validation.png")
     return result
+
+
+#: Tool intensity SD below which a unit "does not move" (1% of the tool's range: OpenFace 0-5, py-feat 0-1).
+FLAT_SD = {"openface": 0.05, "pyfeat": 0.01}
+SIDE_BY_SIDE_COLUMNS = ("participant_id", "source", "au", "n_frames", "pearson_r", "icc", "tool_sd", "note")
+
+
+def _baseline_z(values: np.ndarray, in_baseline: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """One participant's series z-scored against its baseline frames (:func:`baseline_zscores`)."""
+    frame = pd.DataFrame({"v": values, "participant_id": "p"})
+    return baseline_zscores(frame, ["v"], in_baseline, min_spread=floor)["v"].to_numpy(float)
+
+
+def compare_sources(session_dir) -> pd.DataFrame:
+    """coaffect's units and an imported tool's, side by side, per participant and unit.
+
+    For a session scored with ``coaffect score`` and then given another tool's
+    output with :func:`import_faces` (which keeps coaffect's own rows in
+    ``faces-coaffect.parquet``), on the frames where both found the face:
+
+    * ``pearson_r`` between coaffect's raw measure (``AUxx_raw``) and the tool's
+      intensity: do they follow the same movement?
+    * ``icc``: ICC(A,1) (McGraw & Wong 1996) between the two measures, each
+      z-scored on those frames by the same rule (minus the participant's median
+      over the protocol's baseline window, over its robust baseline SD; the
+      tool's floored as on import): do they agree in baseline-SD units, level
+      included? coaffect's own ``AUxx`` columns divide by fixed per-unit scales
+      instead (issue 20), a different unit, so they are not compared as they are.
+
+    A unit the tool does not move (SD below 1% of its range) gets no figures, a note.
+
+    Parameters
+    ----------
+    session_dir : str or Path
+        The ``ses-<id>`` folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SIDE_BY_SIDE_COLUMNS`, one row per imported participant x unit both have.
+
+    Examples
+    --------
+    >>> compare_sources("data/ses-S1").query("au == 'AU12'")  # doctest: +SKIP
+    """
+    sdir = Path(session_dir)
+    deriv = derivatives_dir(sdir.parent) / sdir.name
+    if not (deriv / COAFFECT_ROWS).exists():
+        raise AnalysisError(
+            f"{deriv / COAFFECT_ROWS}: no coaffect rows to compare with",
+            hint="run 'coaffect score' on the session before 'coaffect import-faces' (import keeps "
+            "coaffect's own rows of the participants it replaces there)",
+        )
+    from coaffect.formats.protocol import load_protocol
+    from coaffect.formats.session_reader import read_session
+
+    events = read_session(sdir).events
+    window = load_protocol(sdir / "protocol.yaml", check_manifest=False).protocol.analysis.baseline_window
+    ours = pd.read_parquet(deriv / COAFFECT_ROWS)
+    theirs = pd.read_parquet(deriv / "faces.parquet")
+    theirs = theirs[face_sources(theirs) != "coaffect"]
+    keys = ["participant_id", "camera", "frame"]
+    both = ours[ours["face_found"].astype(bool)].merge(
+        theirs[theirs["face_found"].astype(bool)], on=keys, suffixes=("", "_tool")
+    )
+    rows = []
+    for (pid, source), part in both.groupby(["participant_id", SOURCE_COLUMN], sort=True):
+        base = baseline_mask(part["t"].to_numpy(float), events, window)[0]
+        for au in ACTION_UNITS:
+            a, b = part[f"{au}_raw"].to_numpy(float), part[f"{au}_raw_tool"].to_numpy(float)
+            ok = np.isfinite(a) & np.isfinite(b)
+            if not ok.any():
+                continue
+            sd = float(np.std(b[ok]))
+            r = icc = np.nan
+            note = ""
+            if sd < FLAT_SD.get(source, 0.0):
+                note = f"{source} {au} does not move here (SD {sd:.3f})"
+            elif ok.sum() >= 3:
+                r = float(np.corrcoef(a[ok], b[ok])[0, 1]) if np.std(a[ok]) > 0 else np.nan
+                za = _baseline_z(np.where(ok, a, np.nan), base)
+                zb = _baseline_z(np.where(ok, b, np.nan), base, MIN_SPREAD[source])
+                icc = icc_a1(za[ok], zb[ok])
+            rows.append(
+                {
+                    "participant_id": pid,
+                    "source": source,
+                    "au": au,
+                    "n_frames": int(ok.sum()),
+                    "pearson_r": r,
+                    "icc": icc,
+                    "tool_sd": sd,
+                    "note": note,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(SIDE_BY_SIDE_COLUMNS))

@@ -1,12 +1,18 @@
 """Import OpenFace 2.x and py-feat CSV outputs into coaffect's faces-table schema.
 
 A lab that already scores faces with OpenFace (``FeatureExtraction``) or
-py-feat can run coaffect's statistics on those outputs. The tool's action-unit
-intensities (OpenFace ``AUxx_r`` 0-5, py-feat 0-1) are z-scored against the
-participant's own baseline exactly like coaffect's own measures (whole
-recording when no baseline is given), so units match; composites are computed
+py-feat can run coaffect's statistics on those outputs. These readers give a
+plain video's table (``t`` is the tool's video time); for a session, use
+:func:`analysis.interop.session_import.import_faces`, which maps frames to the
+session clock and takes the baseline window from the session. The tool's
+action-unit intensities (OpenFace ``AUxx_r`` 0-5, py-feat 0-1) stay in
+``AUxx_raw``; ``AUxx`` is their robust z-score by the rule of coaffect's own
+measures (:func:`analysis.expression.baseline.baseline_zscores`) against the
+rows marked ``in_baseline``, or, when none is marked (a plain video, like
+coaffect's own plain videos), the whole recording; composites are computed
 from them the same way. py-feat's emotion probabilities fill the ``emo_``
-columns; OpenFace has none (NaN). Units the tool lacks are NaN.
+columns; OpenFace has none (NaN). Units the tool lacks are NaN. OpenFace's
+``pose_R*`` are radians and become degrees here.
 """
 
 from __future__ import annotations
@@ -139,9 +145,11 @@ def read_openface(
     session_id, camera, participant_id : str
         Key columns to fill (default session_id: the file stem).
     in_baseline : array-like of bool, optional
-        Rows in the neutral baseline (default: the whole recording is the reference).
+        One value per CSV row: True in the neutral baseline, the only reference of
+        the z-scores (default: no baseline, so the whole recording is the
+        reference, as for coaffect's own plain videos).
     scale : {"z", "native"}
-        ``z``: z-scores against the baseline, as coaffect's own measures
+        ``z``: robust z-scores against the baseline, as coaffect's own measures
         (needs several frames); ``native``: OpenFace's 0-5 intensities as they are.
 
     Returns
@@ -211,6 +219,7 @@ def read_pyfeat(
         Frame rate to compute ``t`` from ``frame`` (default: ``approx_time``
         if present, else NaN).
     in_baseline : array-like of bool, optional
+        As for :func:`read_openface`: the baseline rows (default: the whole recording).
     scale : {"z", "native"}
         ``z`` as coaffect's own measures; ``native``: py-feat's 0-1 values as they
         are (use for single images, where a z-score has no reference).

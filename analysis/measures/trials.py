@@ -46,6 +46,7 @@ from coaffect.formats.tables import derivatives_dir, write_tsv
 from ..docstrings import fill_doc
 from ..expression.peak import trial_peaks
 from ..faces.pose_size import POSE_SIZE_COLUMNS, trial_pose_size
+from ..interop.session_import import face_sources
 from ..study.load import SessionData, Study, as_study, measure_columns
 from .self_report import merge_segments, ratings_wide, self_report_measures
 
@@ -320,13 +321,22 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     agg = g[measures].mean()
     peaks = trial_peaks(frames, measures)
     counts = g.size().rename("n_frames")
-    frac = g["face_found"].mean().rename("face_fraction")
+    uncovered = _uncovered_frames(frames, sd.clips, sd.faces)
+    frac = (g["face_found"].sum() / (counts + uncovered.reindex(counts.index).fillna(0))).rename(
+        "face_fraction"
+    )
     pose_size = trial_pose_size(frames, usable)
     face = pd.concat([agg, peaks, counts, frac, pose_size, quality], axis=1).reset_index()
     sr = sr.merge(face, on=["participant_id", "trial"], how="left")
     sr["n_frames"] = sr["n_frames"].fillna(0).astype("int64")
     for c in ("n_face_frames", "identity_doubtful_frames"):
         sr[c] = sr[c].fillna(0).astype("int64")
+    sources = (
+        face_sources(sd.faces)
+        .groupby(sd.faces["participant_id"].astype(str))
+        .agg(lambda s: "+".join(sorted(set(s))))
+    )
+    sr["face_source"] = sr["participant_id"].map(sources)
     why_face = []
     for row in sr.itertuples(index=False):
         if row.n_frames == 0:
@@ -356,6 +366,44 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     sr["face_excluded"] = [bool(w) for w in why_face]
     sr["face_exclusion_reason"] = why_face
     return sr
+
+
+#: Frame intervals a participant's rows may miss at a clip's start or end before they count as lost.
+UNCOVERED_FRAMES = 2
+
+
+def _uncovered_frames(frames: pd.DataFrame, clips: pd.DataFrame, faces: pd.DataFrame) -> pd.Series:
+    """Frames a participant's rows miss at a clip's start or end, at their own frame rate.
+
+    A faces table whose rows stop inside a clip (a hand-made or partial table) would
+    otherwise count its face fraction over the rows it has, not over the clip. A gap
+    of up to :data:`UNCOVERED_FRAMES` frame intervals (the participant's median) is
+    the frame grid itself (the first frame lands up to one interval after onset).
+
+    Examples
+    --------
+    >>> faces = pd.DataFrame({"participant_id": "P", "t": np.arange(0, 30, 0.1)})
+    >>> fr = pd.DataFrame({"participant_id": "P", "trial": 1, "t": np.arange(10, 19, 0.1)})
+    >>> clips = pd.DataFrame({"trial": [1], "onset": [10.0], "duration": [20.0]})
+    >>> int(_uncovered_frames(fr, clips, faces).iloc[0])
+    110
+    """
+    keys = ["participant_id", "trial"]
+    if not len(frames):
+        return pd.Series(dtype=float)
+    step = faces.groupby(faces["participant_id"].astype(str))["t"].agg(
+        lambda t: float(np.nanmedian(np.diff(np.sort(t.unique())))) if t.nunique() > 1 else np.nan
+    )
+    span = frames.groupby(keys)["t"].agg(["min", "max"]).reset_index()
+    span = span.merge(clips[["trial", "onset", "duration"]], on="trial", how="left")
+    dt = span["participant_id"].map(step).to_numpy(float)
+    ok = np.isfinite(dt) & (dt > 0)
+    missing = np.zeros(len(span))
+    for gap in (span["min"] - span["onset"], span["onset"] + span["duration"] - span["max"]):
+        gap = gap.to_numpy(float)
+        lost = ok & (gap > UNCOVERED_FRAMES * np.where(ok, dt, np.inf))
+        missing[lost] += np.round(gap[lost] / dt[lost]) - 1  # the row at the edge stands for one interval
+    return pd.Series(missing, index=pd.MultiIndex.from_frame(span[keys]))
 
 
 def excluded_flags(settings) -> list[str]:
@@ -570,7 +618,11 @@ def _describe(col: str) -> str:
         "rating_min": "min(rating_happy, rating_sad): MIN index on ratings (Schimmack 2001).",
         "n_frames": "Camera frames during the clip.",
         **POSE_SIZE_COLUMNS,
-        "face_fraction": "Share of the clip's camera frames with this participant's face.",
+        "face_fraction": "Share of the clip's camera frames with this participant's face (frames "
+        "missing from the faces table at the clip's start or end count as frames without a face).",
+        "face_source": "Which tool scored this participant's faces in this session: coaffect, "
+        "openface or pyfeat (coaffect import-faces); facial outcomes of different sources are "
+        "in different units.",
         "excluded": "Trial unusable for every outcome (see exclusion_reason).",
         "face_excluded": "Facial measures unusable (see face_exclusion_reason).",
         "in_group": "1 in a group session, 0 alone: the slope of the (0 + in_group | session_id) random term.",

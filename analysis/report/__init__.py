@@ -76,6 +76,15 @@ def _empty_bar_reasons(quality: pd.DataFrame, trials: pd.DataFrame) -> dict:
     return out
 
 
+def _sources_html(sources: dict) -> str:
+    """Which tool scored the faces of a facial model's trials, in words (empty for other outcomes)."""
+    if not sources:
+        return ""
+    what = ", ".join(f"{s} ({n} trials)" for s, n in sources.items())
+    mixed = " <b>Different tools in one model: their units differ.</b>" if len(sources) > 1 else ""
+    return f"<p class='source'>Facial measures scored by: {_html.escape(what)}.{mixed}</p>"
+
+
 def _model_section(results: list[StatsResult]) -> str:
     parts = []
     for i, res in enumerate(m for out in results for m in out.models):
@@ -86,6 +95,7 @@ def _model_section(results: list[StatsResult]) -> str:
             + (f'<p class="verdict"><b>{_html.escape(res.verdict)}</b></p>' if res.verdict else "")
             + f"<p>Engine {engine}, REML, tests: {res.test}; converged: "
             f"{'yes' if res.converged else 'NO'}{_html.escape(warn)}.</p>"
+            + _sources_html(res.face_sources)
             + "".join(f"<p>Random part: {_html.escape(s)}</p>" for s in res.simplification)
             + "<p>Fixed effects (deviation coding: each coefficient is a level minus the reference, "
             "other effects averaged over levels):</p>"

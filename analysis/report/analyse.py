@@ -229,13 +229,14 @@ def analyse_study(
     formulas: list[str] | None = None,
     progress: bool = False,
     n_boot: int = DEFAULT_BOOT,
+    mixed_sources: bool = False,
 ) -> StudyAnalysis:
     """Trial table, quality, flow, time courses, coherence, synchrony and models of a study.
 
     Parameters
     ----------
     %(study)s
-    engine, formulas, progress, n_boot
+    engine, formulas, progress, n_boot, mixed_sources
         As for :func:`~analysis.stats.run.stats_for_study` (the models; default the protocol's).
 
     Returns
@@ -265,7 +266,9 @@ def analyse_study(
         for m in ("AU12", "inner_brow_lip_down")
         if study.has_faces and m in tc.columns and tc[m].notna().any()
     ]
-    stats = stats_for_study(study, formulas, engine=engine, trials=trials, n_boot=n_boot)
+    stats = stats_for_study(
+        study, formulas, engine=engine, trials=trials, n_boot=n_boot, mixed_sources=mixed_sources
+    )
     formulas = list(formulas) if formulas else list(study.settings.models)
     coherence = synchrony = sensitivity = None
     extra = {}
@@ -311,7 +314,7 @@ def _face_loss(trials: pd.DataFrame, stats: StatsResult, engine: str) -> FaceLos
         for res in stats.models:
             if is_face_column(res.formula.split("~", 1)[0].strip()) and "condition" in res.formula:
                 try:
-                    rows.append(lee_bounds(trials, res.formula, engine))
+                    rows.append(lee_bounds(trials, res.formula, engine, len(res.face_sources) > 1))
                 except AnalysisError as exc:
                     loss.note += f"; no bounds for {res.formula}: {exc.message}"
         loss.bounds = pd.DataFrame(rows, columns=list(BOUND_COLUMNS))

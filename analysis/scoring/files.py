@@ -16,10 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coaffect.formats.faces_schema import FACES_FORMAT_VERSION, column_docs
+from coaffect.formats.faces_schema import FACES_FORMAT_VERSION, OPTIONAL_COLUMN_DOCS, column_docs
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a unique temporary name next to ``path``, fsync, rename into place.
+
+    Examples
+    --------
+    >>> atomic_write(tmp / "a.txt", lambda p: p.write_text("done"))
+    >>> (tmp / "a.txt").read_text(), [p.name for p in tmp.glob(".a.txt*")]
+    ('done', [])
+    """
     # a unique temporary name: a task rerun after its worker was lost may race the original
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -67,10 +75,13 @@ def write_scores(out_dir, faces: pd.DataFrame, summary: dict) -> Path:
         }
     )
     parquet = out / "faces.parquet"
-    _atomic(parquet, lambda p: pq.write_table(table, p))
-    sidecar = {"format_version": FACES_FORMAT_VERSION, "columns": column_docs()}
+    atomic_write(parquet, lambda p: pq.write_table(table, p))
+    optional = {c: d for c, d in OPTIONAL_COLUMN_DOCS.items() if c in faces.columns}
+    sidecar = {"format_version": FACES_FORMAT_VERSION, "columns": {**column_docs(), **optional}}
     for name, data in (("faces.json", sidecar), ("score_summary.json", summary)):
-        _atomic(out / name, lambda p, d=data: p.write_text(json.dumps(d, indent=2, default=_json) + "\n"))
+        atomic_write(
+            out / name, lambda p, d=data: p.write_text(json.dumps(d, indent=2, default=_json) + "\n")
+        )
     return parquet
 
 

@@ -135,7 +135,7 @@ def face_loss_test(trials: pd.DataFrame, engine: str = "auto") -> FaceLoss:
     return FaceLoss(table, p, float(row["estimate"]), bool(p < 0.05), note=how)
 
 
-def lee_bounds(trials: pd.DataFrame, formula: str, engine: str = "auto") -> dict:
+def lee_bounds(trials: pd.DataFrame, formula: str, engine: str = "auto", mixed_sources: bool = False) -> dict:
     """Bounds on the group effect of a facial model under any selective face loss (Lee 2009).
 
     The condition that kept the larger share of trials with a value is trimmed by
@@ -159,7 +159,9 @@ def lee_bounds(trials: pd.DataFrame, formula: str, engine: str = "auto") -> dict
     seen = ok[dv].notna() & ~ok["face_excluded"].astype(bool)
     kept = seen.groupby(ok["condition"]).mean()
     estimate = float(
-        fit_mixed(trials, formula, engine=engine).fixed.set_index("term").loc[GROUP_TERM, "estimate"]
+        fit_mixed(trials, formula, engine=engine, mixed_sources=mixed_sources)
+        .fixed.set_index("term")
+        .loc[GROUP_TERM, "estimate"]
     )
     out = {
         "formula": formula,
@@ -185,7 +187,7 @@ def lee_bounds(trials: pd.DataFrame, formula: str, engine: str = "auto") -> dict
             if n:
                 order = part[dv].sort_values(ascending=not top)
                 drop += list(order.index[:n])
-        fit = fit_mixed(trials.drop(index=drop), formula, engine=engine)
+        fit = fit_mixed(trials.drop(index=drop), formula, engine=engine, mixed_sources=mixed_sources)
         ests.append(float(fit.fixed.set_index("term").loc[GROUP_TERM, "estimate"]))
     return {
         **out,

@@ -226,6 +226,7 @@ def fit_mixed(
     random: list[str] | None = None,
     family: str = "auto",
     n_boot: int = 0,
+    mixed_sources: bool = False,
 ) -> MixedModelResult:
     """Fit one linear mixed model with crossed random effects and its omnibus tests, EMMs and effect sizes.
 
@@ -259,6 +260,9 @@ def fit_mixed(
         they are fitted as Gaussian with a note. See :func:`fit_hurdle` for
         zero-heavy durations.
     %(n_boot)s
+    mixed_sources : bool
+        Allow facial trials scored by different tools in one model
+        (:func:`~analysis.stats.model_data.model_data`).
 
     Returns
     -------
@@ -291,7 +295,9 @@ def fit_mixed(
     check_option("family", family, FAMILIES, error=AnalysisError)
     if engine == "auto":
         engine = default_engine()
-    md = model_data(trials, formula, coding=coding, reference=reference, random=random)
+    md = model_data(
+        trials, formula, coding=coding, reference=reference, random=random, mixed_sources=mixed_sources
+    )
     fam_note = None
     if family == "auto":
         family = family_for(trials, md.dv)
@@ -340,6 +346,12 @@ def fit_mixed(
     by = md.data.groupby("condition")
     res.n_by_condition = {c: (int(g["participant_id"].nunique()), int(len(g))) for c, g in by}
     res.left_out = dict(md.left_out)
+    res.face_sources = dict(md.face_sources)
+    if len(md.face_sources) > 1:
+        res.notes.append(
+            "facial measures from different tools in one model (asked for): "
+            + ", ".join(f"{s} {n} trials" for s, n in md.face_sources.items())
+        )
     return withhold(res, verdict(md))
 
 

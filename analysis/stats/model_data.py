@@ -74,6 +74,9 @@ class ModelData:
         (column -> trials with no value there, among those not excluded): counted apart.
     offset : str or None
         Exposure column of a count model (its log is the offset), e.g. ``clip_duration``.
+    face_sources : dict
+        Facial models: the tool that scored the faces of the trials used -> number of trials
+        (``face_source`` of the trial table; empty for other outcomes).
     """
 
     formula: str
@@ -91,6 +94,7 @@ class ModelData:
     design_info: object = None
     left_out: dict = field(default_factory=dict)
     offset: str | None = None
+    face_sources: dict = field(default_factory=dict)
 
     def n_levels(self) -> dict:
         """N per level: participants, group sessions, stimuli, observations."""
@@ -203,6 +207,20 @@ def is_face_column(name: str) -> bool:
     """
     base = name[:-5] if name.endswith("_peak") else name
     return base in fs.MEASURES or name in ("face_fraction",)
+
+
+def face_source_counts(data: pd.DataFrame) -> dict:
+    """Trials per face source (``face_source``; ``coaffect`` where the table has none).
+
+    Examples
+    --------
+    >>> face_source_counts(pd.DataFrame({"face_source": ["openface", "coaffect", "openface"]}))
+    {'coaffect': 1, 'openface': 2}
+    """
+    if "face_source" not in data.columns:
+        return {"coaffect": int(len(data))} if len(data) else {}
+    counts = data["face_source"].fillna("coaffect").astype(str).value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}
 
 
 def _usable_rows(trials: pd.DataFrame, used: list[str], facial: bool) -> tuple[pd.DataFrame, dict]:
@@ -375,6 +393,7 @@ def model_data(
     coding: str = "deviation",
     reference: dict | None = None,
     random: list[str] | None = None,
+    mixed_sources: bool = False,
 ) -> ModelData:
     """Select the usable rows for ``formula`` and build its fixed-effect design.
 
@@ -394,6 +413,11 @@ def model_data(
         Random terms to fit (keys of :data:`RANDOM_TERMS`); default: every term
         of the full structure the data identify (the others are listed with the
         reason in ``dropped_random``).
+    mixed_sources : bool
+        Let one facial model use trials whose faces different tools scored (trial-table
+        ``face_source``: coaffect, openface, pyfeat). Their units differ (each is a z-score
+        against the baseline, but of a different measurement), so by default such a model is
+        refused with the counts per source.
 
     Returns
     -------
@@ -439,7 +463,17 @@ def model_data(
         if need not in trials.columns:
             raise AnalysisError(f"trial table: missing column '{need}'")
     used = [n for n in names if n in trials.columns]
-    data, left_out = _usable_rows(trials, used, any(is_face_column(n) for n in names))
+    facial = any(is_face_column(n) for n in names)
+    data, left_out = _usable_rows(trials, used, facial)
+    sources = face_source_counts(data) if facial else {}
+    if len(sources) > 1 and not mixed_sources:
+        raise AnalysisError(
+            f"formula '{formula}': its facial measures come from {len(sources)} tools ("
+            + ", ".join(f"{s} {n} trials" for s, n in sources.items())
+            + "), whose units differ",
+            hint="model one source at a time, or pass mixed_sources=True (coaffect stats/report "
+            "--mixed-sources) to fit them together knowingly",
+        )
     n_dropped = int(len(trials) - len(data))
     notes = [left_out_note(left_out, len(trials))] if n_dropped else []
     if len(data) < 5:
@@ -523,4 +557,5 @@ def model_data(
         factors,
         design_info,
         left_out,
+        face_sources=sources,
     )

@@ -83,6 +83,8 @@ class MixedModelResult:
         (outcome or predictor missing, per column), counted apart.
     n_by_condition : dict
         Condition -> (participants, trials) the model used.
+    face_sources : dict
+        Facial outcomes: which tool scored the faces (trial table ``face_source``) -> trials used.
     boot : pandas.DataFrame or None
         Parametric bootstrap draws (one row each) of the fixed effects and variance
         components, behind the effect sizes' CIs (lme4 only).
@@ -116,6 +118,7 @@ class MixedModelResult:
     left_out: dict = field(default_factory=dict)
     boot: pd.DataFrame | None = None
     n_by_condition: dict = field(default_factory=dict)
+    face_sources: dict = field(default_factory=dict)
 
     def n_table(self) -> pd.DataFrame:
         """N per level as a two-column table (level, n)."""
@@ -147,6 +150,7 @@ class MixedModelResult:
             "n_by_condition": {
                 c: {"participants": p, "trials": t} for c, (p, t) in self.n_by_condition.items()
             },
+            "face_sources": self.face_sources,
         }
 
     def write(self, stem: str | Path, info: dict[str, Any] | None = None) -> list[Path]:

@@ -20,6 +20,7 @@ from coaffect.formats.tables import derivatives_dir
 from ..docstrings import fill_doc
 from .anova import MixedAnova, mixed_anova_table, slug
 from .fit import DEFAULT_BOOT, ENGINES, HurdleResult, fit_hurdle, fit_mixed, withheld
+from .model_data import face_source_counts, is_face_column
 from .result import MixedModelResult
 
 __all__ = [
@@ -149,6 +150,7 @@ def run_stats(
     reference: dict | None = None,
     ddf: str = "Satterthwaite",
     n_boot: int = 0,
+    mixed_sources: bool = False,
 ) -> StatsResult:
     """Fit every formula (and a mixed ANOVA per outcome); nothing is written.
 
@@ -166,6 +168,7 @@ def run_stats(
     %(reference)s
     %(ddf)s
     %(n_boot)s
+    %(mixed_sources)s
 
     Returns
     -------
@@ -196,7 +199,15 @@ def run_stats(
     out = StatsResult(info={**_trial_info(trials), "python_versions": python_versions()})
     for i, formula in enumerate(formulas, start=1):
         try:
-            res = fit_mixed(trials, formula, engine, reference=reference, ddf=ddf, n_boot=n_boot)
+            res = fit_mixed(
+                trials,
+                formula,
+                engine,
+                reference=reference,
+                ddf=ddf,
+                n_boot=n_boot,
+                mixed_sources=mixed_sources,
+            )
         except AnalysisError as exc:
             if strict:
                 raise
@@ -211,6 +222,10 @@ def run_stats(
             if dv not in dvs and dv in trials.columns:
                 dvs.append(dv)
         for dv in dvs:
+            sources = face_source_counts(trials[trials[dv].notna()]) if is_face_column(dv) else {}
+            if len(sources) > 1 and not mixed_sources:
+                out.skipped.append(f"anova {dv}: faces scored by {', '.join(sources)}, whose units differ")
+                continue
             try:
                 aov = mixed_anova_table(trials, dv)
             except (AnalysisError, ValueError, KeyError, ArithmeticError) as exc:
@@ -235,6 +250,7 @@ def stats_for_study(
     trials: pd.DataFrame | None = None,
     progress: bool = False,
     n_boot: int = DEFAULT_BOOT,
+    mixed_sources: bool = False,
 ) -> StatsResult:
     """The trial table of a study, then :func:`run_stats` on it with the protocol's models.
 
@@ -248,6 +264,7 @@ def stats_for_study(
         The study's trial table, when already built (not built again).
     %(progress)s
     %(n_boot)s
+    %(mixed_sources)s
 
     Returns
     -------
@@ -270,7 +287,7 @@ def stats_for_study(
     if trials is None:
         trials = trial_table(study, progress=progress)
     formulas = _formulas(formulas) if formulas else list(study.settings.models)
-    out = run_stats(trials, formulas, engine=engine, ddf=ddf, n_boot=n_boot)
+    out = run_stats(trials, formulas, engine=engine, ddf=ddf, n_boot=n_boot, mixed_sources=mixed_sources)
     out.notes = study_notes(study, trials)
     out.trials, out.dataset = trials, study.path
     return out
@@ -284,6 +301,7 @@ def stats_for_dataset(
     progress: bool = False,
     ddf: str = "Satterthwaite",
     n_boot: int = DEFAULT_BOOT,
+    mixed_sources: bool = False,
 ) -> StatsResult:
     """:func:`stats_for_study` on a dataset folder (what ``coaffect stats`` runs, then writes).
 
@@ -296,6 +314,7 @@ def stats_for_dataset(
     %(progress)s
     %(ddf)s
     %(n_boot)s
+    %(mixed_sources)s
 
     Returns
     -------
@@ -307,7 +326,15 @@ def stats_for_dataset(
     >>> out.models[0].reference, len(out.info["protocol_sha256"])
     ({'condition': 'alone', 'valence': 'bittersweet'}, 64)
     """
-    return stats_for_study(dataset_dir, formulas, engine=engine, ddf=ddf, progress=progress, n_boot=n_boot)
+    return stats_for_study(
+        dataset_dir,
+        formulas,
+        engine=engine,
+        ddf=ddf,
+        progress=progress,
+        n_boot=n_boot,
+        mixed_sources=mixed_sources,
+    )
 
 
 def study_notes(study, trials: pd.DataFrame) -> list[str]:

@@ -34,6 +34,7 @@ VERBS = {
     "rig-check": "coaffect.cli.rig_check",
     "devices": "coaffect.cli.devices",
     "score": "coaffect.cli.score",
+    "import-faces": "coaffect.cli.import_faces",
     "validate-faces": "coaffect.cli.validate_faces",
     "simulate-study": "coaffect.cli.simulate",
     "stats": "coaffect.cli.stats",

@@ -26,6 +26,12 @@ def add_arguments(parser) -> None:
         help="model formula (repeatable; default: the protocol's analysis.models)",
     )
     parser.add_argument(
+        "--mixed-sources",
+        action="store_true",
+        help="fit facial models whose trials were scored by different tools (coaffect, openface, "
+        "pyfeat) together; refused by default, as their units differ",
+    )
+    parser.add_argument(
         "--boot",
         type=int,
         default=200,
@@ -44,6 +50,7 @@ def run(args) -> int:
         formulas=args.formula,
         progress=not args.quiet,
         n_boot=args.boot,
+        mixed_sources=args.mixed_sources,
     )
     print(analysed.report_path)
     return 0

@@ -31,6 +31,12 @@ def add_arguments(parser) -> None:
         help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
     )
     parser.add_argument(
+        "--mixed-sources",
+        action="store_true",
+        help="fit facial models whose trials were scored by different tools (coaffect, openface, "
+        "pyfeat) together; refused by default, as their units differ",
+    )
+    parser.add_argument(
         "--boot",
         type=int,
         default=200,
@@ -46,7 +52,14 @@ def run(args) -> int:
 
     from analysis.stats import stats_for_dataset
 
-    out = stats_for_dataset(args.dataset, args.formula, engine=args.engine, ddf=args.ddf, n_boot=args.boot)
+    out = stats_for_dataset(
+        args.dataset,
+        args.formula,
+        engine=args.engine,
+        ddf=args.ddf,
+        n_boot=args.boot,
+        mixed_sources=args.mixed_sources,
+    )
     with pd.option_context(
         "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format
     ):

@@ -87,6 +87,21 @@ MEASURES = ACTION_UNITS + COMPOSITES + EMOTIONS
 #: Every column in table order.
 ALL_COLUMNS = KEY_COLUMNS + FACE_COLUMNS + MEASURES + RAW_UNITS + HEAD_POSE
 
+#: Optional last column: which tool scored the row (``coaffect score`` writes none: ``coaffect``).
+SOURCE_COLUMN = "source"
+#: Values of :data:`SOURCE_COLUMN`.
+SOURCES = ("coaffect", "openface", "pyfeat")
+#: Sidecar entries of optional columns, added where the table has them.
+OPTIONAL_COLUMN_DOCS = {
+    SOURCE_COLUMN: {
+        "Description": "Which tool scored the row: coaffect, openface (OpenFace 2.x AUxx_r, 0-5, in "
+        "AUxx_raw) or pyfeat (py-feat AU probabilities, 0-1, in AUxx_raw), imported with "
+        "'coaffect import-faces'; AUxx is the robust z-score against the baseline window whatever "
+        "the source. Absent: every row is coaffect's.",
+        "Levels": {"coaffect": "coaffect score", "openface": "OpenFace 2.x", "pyfeat": "py-feat"},
+    }
+}
+
 _AU_NAMES = {
     "AU01": "inner brow raiser",
     "AU02": "outer brow raiser",
