@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .model_options import add_model_arguments
+
 #: Library parameters shown as the verb's own words.
 FLAGS = {"formulas": "--formula", "out_dir": "--out", "n_boot": "--boot"}
 HELP = "analyse a dataset (trials, time courses, coherence, synchrony, models) into an HTML report"
@@ -25,18 +27,7 @@ def add_arguments(parser) -> None:
         default=None,
         help="model formula (repeatable; default: the protocol's analysis.models)",
     )
-    parser.add_argument(
-        "--mixed-sources",
-        action="store_true",
-        help="fit facial models whose trials were scored by different tools (coaffect, openface, "
-        "pyfeat) together; refused by default, as their units differ",
-    )
-    parser.add_argument(
-        "--boot",
-        type=int,
-        default=200,
-        help="parametric bootstrap draws for effect-size CIs (default 200; 0: none)",
-    )
+    add_model_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

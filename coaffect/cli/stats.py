@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .model_options import add_model_arguments
+
 #: Library parameters shown as the verb's own words.
 FLAGS = {"formulas": "--formula", "out_dir": "--out", "dataset_dir": "DATASET", "n_boot": "--boot"}
 HELP = "fit mixed-effects models (lme4 when R is installed, else statsmodels) and a mixed ANOVA on a dataset"
@@ -30,18 +32,7 @@ def add_arguments(parser) -> None:
         default="Satterthwaite",
         help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
     )
-    parser.add_argument(
-        "--mixed-sources",
-        action="store_true",
-        help="fit facial models whose trials were scored by different tools (coaffect, openface, "
-        "pyfeat) together; refused by default, as their units differ",
-    )
-    parser.add_argument(
-        "--boot",
-        type=int,
-        default=200,
-        help="parametric bootstrap draws for effect-size CIs (default 200; 0: none)",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--out", default=None, help="folder for the tables (default DATASET/derivatives/coaffect/stats)"
     )
