@@ -41,7 +41,7 @@ stats.batch             group_effect_batch nominal_bounds
 stats.face_loss         face_loss_test lee_bounds FaceLoss
 report                  build_report*
 report.analyse          analyse_study* StudyAnalysis*
-report.quality          quality_table
+report.quality          quality_table pose_size_table
 report.flow             exclusion_flow
 report.summary          answer_table
 simulate.study          simulate_study* SimulationSpec* simulate_sessions SimulatedSession

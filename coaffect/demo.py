@@ -1,8 +1,15 @@
 """The built-in demo: a whole (small) study from protocol to report.
 
-It checks the demo protocol and its stimuli, makes a synthetic "wide camera"
-feed of three animated faces (real photo, known expressions), runs one group
-session and three alone sessions with simulated participants in a real
+The default demo (:func:`run_demo`) is a study with a known answer: it
+simulates a group-vs-alone study with planted effects (group members smile
+more, faces follow the happy button, groups share a signal), films every
+session (3-D faces that show the planted states; alone close-ups, group wide
+shots), scores the videos with the real pipeline, and writes the report, whose
+"planted values" section sets the planted values beside the estimates.
+
+The runner demo (``runner=True``) checks the demo protocol and its stimuli,
+makes a synthetic "wide camera" feed of three animated faces, runs two group
+sessions and three alone sessions with simulated participants in a real
 PsychoPy window, scores the recorded faces, and writes the HTML report.
 """
 
@@ -23,6 +30,36 @@ DEMO_SESSIONS = (
     ("demo04", "alone", ["P08"]),
     ("demo05", "alone", ["P09"]),
 )
+
+
+#: The planted demo study (:class:`analysis.simulate.study.SimulationSpec` fields): 6 alone,
+#: 4 groups of 3, 4 clips of 13 s (synchrony's 8 s windows with +-2 s lags fit), 4 frames/s;
+#: group smile +0.25 planted units, coupling 0.6 (1 s lag), shared session signal SD 0.8.
+DEMO_PLANTED = {
+    "n_alone": 6,
+    "n_group_sessions": 4,
+    "group_size": 3,
+    "n_clips": 4,
+    "valences": ("positive", "negative"),
+    "clip_duration": 13.0,
+    "baseline_duration": 8.0,
+    "fps": 4.0,
+    "smile_group_effect": 0.25,
+    "sad_group_effect": 0.0,
+    "coupling": 0.6,
+    "session_signal_sd": 0.8,
+    "seed": 1,
+}
+
+
+def _fresh_dataset(output: str | Path) -> Path:
+    """``<output>/data`` of a re-created output folder."""
+    import shutil
+
+    output = Path(output).resolve()
+    if output.exists():
+        shutil.rmtree(output)
+    return output / "data"
 
 
 def _say(step: int, total: int, text: str) -> None:
@@ -57,7 +94,69 @@ def describe_plan(protocol_path: Path = DEMO_PROTOCOL, sessions=DEMO_SESSIONS) -
     return lines
 
 
-def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess", jobs: int = 2) -> Path:
+def run_planted_demo(output: str | Path = "demo-output", *, jobs: int = 2, spec: dict | None = None) -> Path:
+    """Simulate, film, score and report a study with planted effects; return the report's path.
+
+    Parameters
+    ----------
+    output : str or Path
+        Folder for the dataset and report (re-created).
+    jobs : int
+        Worker processes for scoring.
+    spec : dict, optional
+        :class:`~analysis.simulate.study.SimulationSpec` fields (default :data:`DEMO_PLANTED`).
+
+    Returns
+    -------
+    Path
+        ``<output>/data/derivatives/coaffect/report/report.html`` (its "Planted values
+        beside the estimates" section and ``planted.tsv`` compare truth and estimates).
+
+    Examples
+    --------
+    >>> run_planted_demo("/tmp/demo")  # doctest: +SKIP
+    PosixPath('/tmp/demo/data/derivatives/coaffect/report/report.html')
+    """
+
+    import pandas as pd
+
+    from analysis.report import build_report
+    from analysis.scoring.score import ScoreSettings, score_dataset
+    from analysis.simulate.camera_feed import VideoSpec
+    from analysis.simulate.planted import simulate_planted_study
+    from analysis.simulate.study import SimulationSpec
+
+    total = 4
+    start = time.monotonic()
+    dataset = _fresh_dataset(output)
+    sim = SimulationSpec(**(spec or DEMO_PLANTED))
+    _say(
+        1,
+        total,
+        f"simulating and filming {sim.n_alone} alone and {sim.n_group_sessions} group sessions with planted "
+        f"effects: group smile +{sim.smile_group_effect:g}, face-button coupling {sim.coupling:g} "
+        f"({sim.coupling_lag:g} s lag), shared group signal SD {sim.session_signal_sd:g}",
+    )
+    simulate_planted_study(dataset, sim, VideoSpec(seed=sim.seed))
+    _say(2, total, "scoring the faces in the camera videos (detection, landmarks, identity by seat, units)")
+    scored = score_dataset(dataset, settings=ScoreSettings.of(min_face_px=70), workers=jobs, progress=False)
+    found = scored["faces_found_fraction"].mean()
+    print(f"      {len(scored)} sessions, faces found in {found:.0%} of participant-frames")
+    _say(3, total, "trial table, mixed models, coherence, synchrony and report")
+    report = build_report(dataset).report_path
+    planted = pd.read_csv(report.parent / "planted.tsv", sep="\t")
+    for row in planted.itertuples(index=False):
+        print(
+            f"      {row.quantity}: planted {row.planted}, estimate {row.estimate:.2f}, recovered {row.recovered}"
+        )
+    _say(4, total, f"done in {time.monotonic() - start:.0f} s")
+    print(f"Report: {report}")
+    return report
+
+
+def run_demo(
+    output: str | Path = "demo-output", *, simulate: str = "inprocess", jobs: int = 2, runner: bool = False
+) -> Path:
     """Run the demo study and return the path of its HTML report.
 
     Parameters
@@ -65,9 +164,12 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
     output : str or Path
         Folder for the demo dataset, camera feed and report (re-created).
     simulate : {'inprocess', 'xdotool'}
-        How simulated participants press their buttons.
+        How simulated participants press their buttons (runner demo).
     jobs : int
         Sessions scored in parallel.
+    runner : bool
+        Run the sessions in PsychoPy with one pre-made feed (the runner demo) instead
+        of the planted study (:func:`run_planted_demo`).
 
     Returns
     -------
@@ -79,7 +181,8 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
     >>> run_demo("/tmp/demo")  # doctest: +SKIP
     PosixPath('/tmp/demo/data/derivatives/coaffect/report/report.html')
     """
-    import shutil
+    if not runner:
+        return run_planted_demo(output, jobs=jobs)
 
     from analysis.report import build_report
     from analysis.scoring.score import score_dataset
@@ -91,10 +194,7 @@ def run_demo(output: str | Path = "demo-output", *, simulate: str = "inprocess",
 
     total = 6
     start = time.monotonic()
-    output = Path(output).resolve()
-    if output.exists():
-        shutil.rmtree(output)
-    dataset = output / "data"
+    dataset = _fresh_dataset(output)
 
     _say(1, total, f"checking {DEMO_PROTOCOL.relative_to(ROOT)} and its stimuli")
     lp = load_protocol(DEMO_PROTOCOL)

@@ -21,8 +21,29 @@ def test_demo_plan_names_every_session_its_seats_keys_and_clip_order(capsys):
     assert "session demo05 (alone): P09" in capsys.readouterr().out
 
 
+def test_planted_demo_short_mode_reports_the_planted_values_beside_the_estimates(tmp_path, capsys):
+    """The default demo, shrunk: simulate and film, score, report with the planted-values section."""
+    import pandas as pd
+
+    from coaffect.demo import DEMO_PLANTED, run_planted_demo
+
+    small = {**DEMO_PLANTED, "n_alone": 1, "n_group_sessions": 1, "group_size": 2, "clip_duration": 4.0}
+    report = run_planted_demo(tmp_path / "demo", jobs=1, spec=small)
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(f"Report: {report}")
+    assert "AU12 group - alone (baseline SDs): planted " in out
+    planted = pd.read_csv(report.parent / "planted.tsv", sep="\t").set_index("quantity")
+    assert "AU12 group - alone (baseline SDs)" in planted.index
+    assert "Planted values beside the estimates" in report.read_text(encoding="utf-8")
+    # the faces came from the videos: the scorer wrote every session's faces table
+    faces = pd.read_parquet(
+        tmp_path / "demo" / "data" / "derivatives" / "coaffect" / "ses-g01" / "faces.parquet"
+    )
+    assert faces["face_found"].mean() > 0.95 and faces["participant_id"].nunique() == 2
+
+
 def test_demo_runs_end_to_end(tmp_path, display, capsys):
-    """The main job: 5 simulated sessions with cameras -> faces -> trials -> models -> report."""
+    """The runner demo: 5 simulated sessions with cameras -> faces -> trials -> models -> report."""
     import json
 
     import pandas as pd
@@ -30,7 +51,7 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
     from coaffect.demo import run_demo
     from coaffect.formats.session_reader import read_dataset
 
-    report = run_demo(tmp_path / "demo")
+    report = run_demo(tmp_path / "demo", runner=True)
     out = capsys.readouterr().out
     assert out.rstrip().endswith(f"Report: {report}")
     data = tmp_path / "demo" / "data"

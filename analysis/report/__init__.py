@@ -25,7 +25,7 @@ from . import figures as fig
 from . import html as H
 from .analyse import SYNCHRONY_MEASURE, StudyAnalysis, analyse_study
 from .flow import exclusion_flow, flow_wide
-from .quality import quality_table
+from .quality import pose_size_table, quality_table
 from .summary import answer_html, answer_table
 
 __all__ = ["build_report", "analyse_study", "StudyAnalysis", "quality_table", "exclusion_flow"]
@@ -138,6 +138,27 @@ def _face_loss_html(loss, out_dir: Path) -> str:
     return body
 
 
+def _planted_section(a: StudyAnalysis, out_dir: Path) -> str:
+    """For a filmed simulated study (``derivatives/planted/truth.json``): the planted values beside
+    the estimates (``planted.tsv``); empty for any other dataset. Only this reads the truth."""
+    import json
+
+    from ..simulate.planted import planted_comparison
+    from ..simulate.truth import planted_dir
+
+    path = planted_dir(a.study.path) / "truth.json"
+    if not path.exists():
+        return ""
+    table = planted_comparison(a, json.loads(path.read_text(encoding="utf-8")))
+    write_tsv(table, out_dir / "planted.tsv")
+    return H.para(
+        "This dataset was simulated with known effects and filmed (coaffect simulate-study --video); "
+        "the faces were measured by the pipeline, which never reads the planted values. Recovered: the "
+        "planted value lies inside the estimate's 95% CI, or the effect was found where planted and not "
+        f"where not. Truth: {path}."
+    ) + H.table(table, 3)
+
+
 def build_report(
     analysis: StudyAnalysis | Study | str | Path, out_dir: str | Path | None = None, **options: Any
 ) -> StudyAnalysis:
@@ -163,7 +184,7 @@ def build_report(
     --------
     >>> a = build_report(analyse_study(sim, engine="statsmodels"), tmp / "report")
     >>> a.report_path.name, sorted(p.name for p in (tmp / "report").glob("*.tsv"))[:3]
-    ('report.html', ['coherence.tsv', 'exclusion_flow.tsv', 'quality.tsv'])
+    ('report.html', ['answer.tsv', 'coherence.tsv', 'exclusion_flow.tsv'])
     """
     a = analysis if isinstance(analysis, StudyAnalysis) else analyse_study(analysis, **options)
     study, trials, quality = a.study, a.trials, a.quality
@@ -179,6 +200,9 @@ def build_report(
     answer = answer_table(a.models, loss.bounds if loss is not None else None)
     write_tsv(answer, out_dir / "answer.tsv")
     sections = [("Answer: group minus alone, per outcome", answer_html(answer, a.models))]
+    planted = _planted_section(a, out_dir)
+    if planted:
+        sections.append(("Planted values beside the estimates (a simulated study)", planted))
 
     write_tsv(quality, out_dir / "quality.tsv")
     # the face_quality flag shares get their own table, so each fits a 1280 px screen
@@ -214,6 +238,21 @@ def build_report(
         f"Trial table: {trials_path}."
     )
     sections.append(("Data quality per session", intro + body))
+    pose = pose_size_table(study)
+    if len(pose):
+        write_tsv(pose, out_dir / "pose_size.tsv")
+        sections.append(
+            (
+                "Head pose and face size by condition",
+                H.para(
+                    "Mean over participants of each participant's mean |yaw|, |pitch|, |roll| (degrees) "
+                    "and face width (px), frames with a face. In groups people turn to each other and "
+                    "sit smaller in the frame: a facial unit sensitive to pose or size would differ by "
+                    "condition without any expression (docs/faces-table.md lists each unit's sensitivity)."
+                )
+                + H.table(pose, 2),
+            )
+        )
     write_tsv(a.flow, out_dir / "exclusion_flow.tsv")
     sections.append(
         (

@@ -90,3 +90,51 @@ def quality_table(study, trials: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out.attrs["min_face_fraction"] = study.settings.min_face_fraction
     return out
+
+
+#: Pose and size columns of :func:`pose_size_table` (faces-table columns and what is shown).
+POSE_SIZE = (("yaw", "abs"), ("pitch", "abs"), ("roll", "abs"), ("face_w", "value"))
+
+
+def pose_size_table(study) -> pd.DataFrame:
+    """Head pose and face size by condition, over frames with a face (DESIGN: a confound to report).
+
+    In groups people turn to each other and sit smaller in the frame; a facial unit
+    that moves with pose or size would then differ by condition without any
+    expression. Each participant's mean counts once.
+
+    Returns
+    -------
+    pandas.DataFrame
+        condition, n_participants, and per measure the mean over participants of their
+        mean ``|yaw|``, ``|pitch|``, ``|roll|`` (degrees) and ``face_w`` (px), with the
+        participants' SD (``_sd``).
+
+    Examples
+    --------
+    >>> from analysis.study.load import load_study
+    >>> pose_size_table(load_study(sim))[["condition", "n_participants", "face_w"]]  # simulated: no pose
+      condition  n_participants  face_w
+    0     alone               3   120.0
+    1     group               4   120.0
+    """
+    parts = []
+    for sd in study.sessions:
+        f = sd.faces
+        if f is None or "face_w" not in f.columns:
+            continue
+        f = f[f["face_found"].astype(bool)]
+        cols = {
+            (f"abs_{c}" if how == "abs" else c): (f[c].abs() if how == "abs" else f[c])
+            for c, how in POSE_SIZE
+            if c in f.columns
+        }
+        parts.append(pd.DataFrame({"participant_id": f["participant_id"], "condition": sd.condition, **cols}))
+    if not parts:
+        return pd.DataFrame(columns=["condition", "n_participants"])
+    per = pd.concat(parts).groupby(["condition", "participant_id"]).mean()
+    measures = list(per.columns)
+    g = per.groupby("condition")
+    out = g[measures].mean().join(g[measures].std().add_suffix("_sd"))
+    out.insert(0, "n_participants", g.size())
+    return out.reset_index()

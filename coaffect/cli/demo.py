@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "run the built-in demo study end to end: sessions, face scoring, statistics, report"
+HELP = (
+    "run the built-in demo end to end: a filmed study with planted effects, face scoring, statistics, report"
+)
 EXAMPLE = "coaffect demo --output demo-output"
 
 
@@ -19,9 +21,14 @@ def add_arguments(parser) -> None:
         "--simulate",
         choices=["inprocess", "xdotool"],
         default="inprocess",
-        help="how simulated participants press their buttons",
+        help="how simulated participants press their buttons (runner demo)",
     )
     parser.add_argument("--jobs", type=int, default=2, help="sessions scored in parallel")
+    parser.add_argument(
+        "--runner",
+        action="store_true",
+        help="the runner demo instead: sessions in a PsychoPy window replaying one pre-made camera feed",
+    )
     parser.add_argument(
         "--plan-only",
         action="store_true",
@@ -35,5 +42,5 @@ def run(args) -> int:
     if args.plan_only:
         print("\n".join(describe_plan()))
         return 0
-    run_demo(args.output, simulate=args.simulate, jobs=args.jobs)
+    run_demo(args.output, simulate=args.simulate, jobs=args.jobs, runner=args.runner)
     return 0
