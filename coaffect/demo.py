@@ -48,6 +48,10 @@ DEMO_PLANTED = {
     "sad_group_effect": 0.0,
     "coupling": 0.6,
     "session_signal_sd": 0.8,
+    # faces lost in whole stretches (a trial's face mostly out of view, 2% alone, 6% in groups),
+    # not frame by frame: a face that flickers out for single frames is not what cameras film
+    "p_missing_alone": 0.0,
+    "p_missing_group": 0.0,
     "seed": 1,
 }
 

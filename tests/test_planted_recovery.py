@@ -8,14 +8,16 @@ Worlds are rendered once per module and shared by the assertions.
 
 * planted worlds (seeds 1-3; group smile +0.25 planted units, coupling 0.6 with a
   1 s lag, shared session signal SD 0.8): the AU12 group effect's 95% CI covers the
-  planted value on the analysis' baseline-SD scale, face-button coherence is above
-  chance (mean Fisher z above chance, its CI above 0), and group AU12 synchrony is
-  above the pseudo-groups' mean;
+  planted value on the analysis' baseline-SD scale, so does the CI of the planted
+  positive - negative clip difference, each trial's measured AU12 and
+  inner_brow_lip_down follow the planted change from baseline (r > 0.8 and > 0.6),
+  face-button coherence is above chance (mean Fisher z above chance, its CI
+  above 0), and group AU12 synchrony is above the pseudo-groups' mean;
 * a null world with a confound (nothing planted; group members turn towards each
   other, up to 25 deg yaw and 8 deg pitch, and sit smaller in a wide shot): no
   group effect on AU12 or inner_brow_lip_down at p < 0.05, coherence within chance,
-  synchrony not declared, and the pose and size differences are there in the faces
-  tables the report's pose-and-size figures come from.
+  synchrony not declared, and the report's pose-and-size table shows the
+  differences in yaw, pitch and face width.
 
 Slow (minutes: four filmed studies are rendered and scored); see docs/analyse.md.
 """
@@ -88,13 +90,23 @@ def _group_effect(analysis, outcome: str) -> pd.Series:
 def test_planted_effects_are_recovered_from_the_pixels(worlds, seed):
     from analysis.simulate.planted import planted_comparison
 
-    _path, analysis, truth = worlds(f"planted{seed}")
+    path, analysis, truth = worlds(f"planted{seed}")
     # the faces were measured by the pipeline: every participant-frame has a face
     faces = pd.concat([sd.faces for sd in analysis.study.sessions])
     assert faces["face_found"].mean() > 0.95
     compare = planted_comparison(analysis, truth).set_index("quantity")
     au12 = compare.loc["AU12 group - alone (baseline SDs)"]
     assert au12["ci_low"] <= truth["planted"]["AU12_group_effect_baseline_sd"] <= au12["ci_high"], au12
+    valence = compare.loc["AU12 positive - negative clips (baseline SDs)"]
+    assert valence["recovered"], valence
+    # trial by trial, the measured change from baseline follows the planted one (measured on
+    # these worlds: r = 0.96 for AU12, 0.89 for inner_brow_lip_down; about 0 when the faces
+    # ignore the planted states)
+    planted = pd.read_csv(path / "derivatives" / "planted" / "trials.tsv", sep="\t")
+    both = analysis.trials.merge(planted, on=["session_id", "participant_id", "trial"])
+    assert len(both) == len(analysis.trials)
+    assert both["AU12"].corr(both["smile_change"]) > 0.8
+    assert both["inner_brow_lip_down"].corr(both["sad_change"]) > 0.6
     coherence = analysis.coherence.table["z_above_chance"].dropna()
     assert coherence.mean() > 0 and compare.loc["face-button coherence, Fisher z above chance", "ci_low"] > 0
     sync = analysis.synchrony.tests[0]
@@ -122,3 +134,39 @@ def test_nothing_is_declared_where_nothing_was_planted_though_heads_turn_and_fac
     assert by.loc["group", "abs_pitch"] > by.loc["alone", "abs_pitch"] + 1, by
     assert by.loc["group", "face_w"] < 0.9 * by.loc["alone", "face_w"], by
     assert truth["video"]["turn_yaw_deg"] == 25.0
+
+
+def test_simulate_study_video_films_sessions_and_writes_the_truth_beside_them(tmp_path, capsys):
+    """The verb: videos and frame tables in the session folder, truth in derivatives/planted/ only."""
+    from coaffect.cli import main
+
+    out = tmp_path / "planted"
+    args = [
+        "simulate-study",
+        str(out),
+        "--video",
+        "--n-alone",
+        "1",
+        "--n-group-sessions",
+        "1",
+        "--group-size",
+        "2",
+    ]
+    args += ["--clips", "1", "--clip-duration", "2", "--baseline-duration", "1", "--quiet"]
+    assert main(args) == 0
+    import cv2
+
+    for sid, width in (("a01", 224), ("g01", 384)):  # alone close-up, group wide shot
+        frames = pd.read_csv(out / f"ses-{sid}" / "cam-wide_frames.tsv", sep="\t")
+        video = out / f"ses-{sid}" / "cam-wide.mjpg"
+        assert video.stat().st_size == frames["byte_length"].sum()
+        first = np.frombuffer(video.read_bytes()[: frames["byte_length"].iloc[0]], np.uint8)
+        assert cv2.imdecode(first, cv2.IMREAD_COLOR).shape[1] == width
+        assert not (out / "derivatives" / "coaffect" / f"ses-{sid}").exists()  # nothing scored yet
+    truth = json.loads((out / "derivatives" / "planted" / "truth.json").read_text())
+    assert truth["simulation"]["coupling"] == 0.6 and not (out / "derivatives" / "coaffect").exists()
+    frames = pd.read_csv(out / "derivatives" / "planted" / "frames.tsv", sep="\t")
+    assert frames.groupby("session_id")["participant_id"].nunique().to_dict() == {"a01": 1, "g01": 2}
+    # bad input: one line naming the field, exit status 2
+    assert main(["simulate-study", str(tmp_path / "bad"), "--video", "--turn-yaw", "60", "--quiet"]) == 2
+    assert "turn_yaw_deg" in capsys.readouterr().err

@@ -49,6 +49,8 @@ from coaffect.formats.tables import write_tsv
 CAMERA = "wide"
 #: Background grey level of the simulated room.
 BACKGROUND = 60
+#: Independent sensor-noise frames per session (one drawn at random for each frame).
+NOISE_FRAMES = 16
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,9 @@ def render_session_feed(session, video: VideoSpec, session_dir, camera: str = CA
     video_path, table_path = (out / name for name in fmt.camera_files(camera, fmt.CAMERA_EXT))
     rows = []
     units = ["AU12", "AU01", "AU04", "AU45"]
+    # sensor noise: a bank of independent noise frames, one drawn per frame (a fresh draw of
+    # every pixel per frame cost a third of the rendering; which frame repeats is random)
+    noise = rng.normal(0.0, video.noise_grey, (NOISE_FRAMES, height, width, 3)).astype(np.float32)
     with open(video_path, "wb") as fh:
         offset = 0
         for i, ti in enumerate(t):
@@ -279,7 +284,7 @@ def render_session_feed(session, video: VideoSpec, session_dir, camera: str = CA
                     canvas, head, {u: r[u] for u in units}, centre=centre, face_px=face_px,
                     yaw=r["yaw"], pitch=r["pitch"], roll=r["roll"],
                 )  # fmt: skip
-            noisy = canvas + rng.normal(0.0, video.noise_grey, canvas.shape)
+            noisy = canvas + noise[rng.integers(len(noise))]
             ok, jpeg = cv2.imencode(
                 ".jpg",
                 np.clip(noisy, 0, 255).astype(np.uint8),

@@ -103,9 +103,10 @@ def planted_comparison(analysis, truth: dict) -> pd.DataFrame:
                 "ci_low": r["ci_low"],
                 "ci_high": r["ci_high"],
                 "recovered": bool(r["ci_low"] <= value <= r["ci_high"]),
-                "how": "planted smile_group_effect / sd_frame; estimate from the AU12 model",
+                "how": "planted smile_group_effect x the planted state's units per baseline SD; AU12 model",
             }
         )
+        rows += _valence_rows(analysis.models[int(r["model"])], truth)
     if analysis.coherence is not None:
         z = analysis.coherence.table["z_above_chance"].dropna()
         lo, hi = _mean_ci(z)
@@ -135,6 +136,31 @@ def planted_comparison(analysis, truth: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _valence_rows(model, truth: dict) -> list[dict]:
+    """AU12's valence contrasts (deviation-coded ``valence[a-b]`` terms) beside the planted ones."""
+    import re
+
+    smile = truth["simulation"]["smile_valence"]
+    rows = []
+    for term in model.fixed.itertuples(index=False):
+        m = re.fullmatch(r"valence\[(\w+)-(\w+)\]", term.term)
+        if not m or m[1] not in smile or m[2] not in smile:
+            continue
+        value = (smile[m[1]] - smile[m[2]]) * truth["smile_per_baseline_sd"]
+        rows.append(
+            {
+                "quantity": f"AU12 {m[1]} - {m[2]} clips (baseline SDs)",
+                "planted": value,
+                "estimate": term.estimate,
+                "ci_low": term.ci_low,
+                "ci_high": term.ci_high,
+                "recovered": bool(term.ci_low <= value <= term.ci_high),
+                "how": "planted smile_valence difference x units per baseline SD; AU12 model",
+            }
+        )
+    return rows
 
 
 def _mean_ci(x: pd.Series) -> tuple[float, float]:

@@ -483,13 +483,14 @@ def simulate_study(
             },
         },
     }
-    deriv = derivatives_dir(out)
-    deriv.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(deriv / "simulation.json", truth)
-    if video is not None:
+    if video is not None:  # the truth stays out of the pipeline's folder: derivatives/planted/
         from .truth import write_planted_truth
 
         write_planted_truth(out, spec, video, filmed)
+        return out
+    deriv = derivatives_dir(out)
+    deriv.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(deriv / "simulation.json", truth)
     return out
 
 

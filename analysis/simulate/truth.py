@@ -81,10 +81,13 @@ def baseline_scale(frames: pd.DataFrame, spec, state: str = "smile") -> float:
         z = baseline_zscores(f.reset_index(drop=True), [state], mask)[state].to_numpy()
         x = f[state].to_numpy(float)
         for pid in f["participant_id"].unique():
-            i = np.flatnonzero((f["participant_id"] == pid).to_numpy())
+            # frames where the face was filmed (a lost face has no planted value in the table)
+            i = np.flatnonzero((f["participant_id"] == pid).to_numpy() & np.isfinite(x) & np.isfinite(z))
+            if len(i) < 2 or np.ptp(x[i]) == 0:
+                continue
             a, b = i[np.argmin(x[i])], i[np.argmax(x[i])]
             inverse.append((z[b] - z[a]) / (x[b] - x[a]))
-    return float(np.mean(inverse))
+    return float(np.mean(inverse)) if inverse else float("nan")
 
 
 def _trial_truth(session, truth: pd.DataFrame, spec) -> pd.DataFrame:

@@ -10,7 +10,7 @@ FLAGS = {"out_dir": "OUTPUT"}
 EXAMPLE = (
     "coaffect simulate-study sim-data --n-alone 24 --n-group-sessions 8 --seed 1\n"
     "  coaffect simulate-study planted --video --n-alone 6 --n-group-sessions 4 --clips 4 "
-    "--smile-group-effect 0.25 --coupling 0.6 --session-signal-sd 0.4"
+    "--clip-duration 13 --smile-group-effect 0.25 --coupling 0.6 --session-signal-sd 0.8"
 )
 
 
