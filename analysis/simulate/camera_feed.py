@@ -172,6 +172,9 @@ def face_motion(
     >>> m = face_motion(VideoSpec(turn_yaw_deg=25), t, 0, 3, np.random.default_rng(1))
     >>> bool(m["yaw"].min() < -15), bool(0.1 < m["AU45"].mean() * 5 / 0.3 < 3)  # turns right; ~0.3 blinks/s
     (True, True)
+    >>> mid = face_motion(VideoSpec(turn_yaw_deg=25), t, 1, 3, np.random.default_rng(1))
+    >>> bool(mid["yaw"].max() > 15 and mid["yaw"].min() < -15), bool(mid["yaw"].diff().abs().max() < 15)
+    (True, True)
     """
     n = len(t)
     fps = 1.0 / float(np.median(np.diff(t))) if n > 1 else 1.0
@@ -183,13 +186,15 @@ def face_motion(
     if video.turn_yaw_deg > 0 and n_seats > 1:
         turned = _episodes(rng, t, video.turn_share)
         # towards the neighbours: the leftmost turns to the image right (yaw < 0), the rightmost
-        # to the left; members in between look either way, switching every episode
+        # to the left; members in between look either way, switching only while facing front
+        # (an episode starts where the turn rises from exactly 0), so a turn never jumps sides
         if seat_index == 0:
             direction = -np.ones(n)
         elif seat_index == n_seats - 1:
             direction = np.ones(n)
         else:
-            direction = np.where(np.cumsum(np.diff(turned, prepend=0) > 0) % 2 == 0, 1.0, -1.0)
+            starts = np.r_[turned[0] > 0, (turned[1:] > 0) & (turned[:-1] == 0)]
+            direction = np.where(np.cumsum(starts) % 2 == 0, 1.0, -1.0)
         yaw = yaw + direction * video.turn_yaw_deg * turned
         pitch = pitch + video.turn_pitch_deg * turned
     return pd.DataFrame(
