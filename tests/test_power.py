@@ -105,7 +105,10 @@ def test_batched_lme4_fits_equal_single_fits():
         one = fit_mixed(t, "AU12 ~ condition * valence", engine="lme4")
         row = out[(out["study"] == i) & (out["model"] == "default")].iloc[0]
         g = one.fixed.set_index("term").loc["condition[group-alone]"]
-        assert row["estimate"] == pytest.approx(g["estimate"], rel=1e-6)
+        # the same model to the optimiser's convergence tolerance: two R processes reach the optimum
+        # along paths that differ in the last digits (seen once: -0.0639747 vs -0.0639713, 5e-5);
+        # another model (a term more or less) moves the estimate by 1e-2 or more
+        assert row["estimate"] == pytest.approx(g["estimate"], rel=1e-4)
         assert row["se"] == pytest.approx(g["se"], rel=1e-4)
         assert row["df"] == pytest.approx(g["df"], rel=1e-3)
 
