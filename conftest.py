@@ -76,11 +76,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_unconfigure(config):
+    """Leave this process's own Xvfb to end with the process (``setpriv --pdeathsig``).
+
+    PsychoPy and pyglet keep an X connection until the interpreter's exit handlers
+    and module teardown close it, after this hook. A server stopped here made that
+    last X call fatal: Xlib's IO-error handler ends the process with status 1, so
+    a pass whose tests had all passed failed ("XIO: fatal IO error 25"). Without
+    ``setpriv`` (no parent-death guard) the server is stopped here as before.
+    """
     server = getattr(config, "_coaffect_xvfb", None)
     if server is not None:
-        from tests.xvfb import stop_xvfb
+        from tests.xvfb import ends_with_this_process, stop_xvfb
 
-        stop_xvfb(server)
+        if not ends_with_this_process():
+            stop_xvfb(server)
 
 
 @pytest.fixture(scope="session")

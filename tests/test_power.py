@@ -105,9 +105,13 @@ def test_batched_lme4_fits_equal_single_fits():
         one = fit_mixed(t, "AU12 ~ condition * valence", engine="lme4")
         row = out[(out["study"] == i) & (out["model"] == "default")].iloc[0]
         g = one.fixed.set_index("term").loc["condition[group-alone]"]
-        assert row["estimate"] == pytest.approx(g["estimate"], rel=1e-6)
-        assert row["se"] == pytest.approx(g["se"], rel=1e-4)
-        assert row["df"] == pytest.approx(g["df"], rel=1e-3)
+        # the same model to the optimiser's tolerance, not to the last digit: R's own fit of this very
+        # CSV is not bit-reproducible; study 0 (a flat likelihood) lands on one of two optima across
+        # runs (10 fits: 5 x SE 0.267065, 5 x 0.267107, 1.6e-4 apart; estimates 3.4e-6 apart).
+        # Another model moves more: intercepts-only here moves the estimate by 1e-2 SE and the SE by 30%
+        assert abs(row["estimate"] - g["estimate"]) <= 1e-3 * g["se"]
+        assert row["se"] == pytest.approx(g["se"], rel=1e-3)
+        assert row["df"] == pytest.approx(g["df"], rel=1e-2)
 
 
 def test_power_cli(tmp_path, capsys):

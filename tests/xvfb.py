@@ -34,7 +34,7 @@ def start_xvfb(*screens: str, timeout: float = 30.0) -> tuple[subprocess.Popen, 
     if xvfb is None:
         raise RuntimeError("Xvfb is not installed; scripts/setup.sh installs it")
     read_end, write_end = os.pipe()
-    guard = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
+    guard = ["setpriv", "--pdeathsig", "TERM", "--"] if ends_with_this_process() else []
     cmd = [*guard, xvfb, "-displayfd", str(write_end), *(screens or SCREEN), "-nolisten", "tcp"]
     server = subprocess.Popen(
         cmd, pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -57,6 +57,11 @@ def start_xvfb(*screens: str, timeout: float = 30.0) -> tuple[subprocess.Popen, 
         server.wait()
         raise RuntimeError(f"Xvfb did not start (exit {server.poll()}): {' '.join(cmd)}")
     return server, f":{number.decode().strip()}"
+
+
+def ends_with_this_process() -> bool:
+    """Whether :func:`start_xvfb`'s servers end with the process that started them (``setpriv``)."""
+    return shutil.which("setpriv") is not None
 
 
 def stop_xvfb(server: subprocess.Popen) -> None:

@@ -384,6 +384,8 @@ def fit_lme4(
     boot = out.get("boot")
     if boot and boot.get("draws"):
         cols = [names.get(c, "residual" if c == "Residual" else c) for c in boot["names"]]
-        res.boot = pd.DataFrame(np.asarray(boot["draws"], float), columns=cols)
+        # a bootstrap refit that failed comes back as NA (or empty): that draw is left out whole
+        draws = pd.DataFrame(boot["draws"], columns=cols).apply(pd.to_numeric, errors="coerce")
+        res.boot = draws.dropna().reset_index(drop=True)
     res.versions = {k: _one(v) for k, v in (out.get("versions") or {}).items()}
     return res

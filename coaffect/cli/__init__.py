@@ -199,8 +199,17 @@ def exit_without_teardown(code: int) -> None:
     :func:`os._exit`. Only console runs of verbs that set
     ``EXIT_WITHOUT_TEARDOWN`` do this; ``main([...])`` in a test returns.
     """
+    import multiprocessing
     import os
 
+    # what multiprocessing's own exit handler does, which os._exit skips: a child still being
+    # spawned (a camera opening when SIGTERM came) would otherwise read a closed pipe and print
+    # a traceback
+    for child in multiprocessing.active_children():
+        if child.daemon:
+            child.terminate()
+    for child in multiprocessing.active_children():
+        child.join(2.0)
     logging.shutdown()
     flush = getattr(sys.modules.get("psychopy.logging"), "flush", None)
     if flush is not None:
