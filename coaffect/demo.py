@@ -231,9 +231,8 @@ def run_planted_demo(output: str | Path = "demo-output", *, jobs: int = 2, spec:
     report = build_report(dataset).report_path
     planted = pd.read_csv(report.parent / "planted.tsv", sep="\t")
     for row in planted.itertuples(index=False):
-        print(
-            f"      {row.quantity}: planted {row.planted}, estimate {row.estimate:.2f}, recovered {row.recovered}"
-        )
+        value = row.planted if isinstance(row.planted, str) else f"{row.planted:.2f}"
+        print(f"      {row.quantity}: planted {value}, estimate {row.estimate:.2f}, recovered {row.recovered}")
     _say(4, total, f"done in {time.monotonic() - start:.0f} s")
     print(f"Report: {report}")
     return report

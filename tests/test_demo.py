@@ -31,9 +31,9 @@ def test_planted_demo_short_mode_reports_the_planted_values_beside_the_estimates
     report = run_planted_demo(tmp_path / "demo", jobs=1, spec=small)
     out = capsys.readouterr().out
     assert out.rstrip().endswith(f"Report: {report}")
-    assert "AU12 group - alone (baseline SDs): planted " in out
+    assert "AU12 group - alone: planted " in out and "AU12 framing bias, group - alone: planted 0.00" in out
     planted = pd.read_csv(report.parent / "planted.tsv", sep="\t").set_index("quantity")
-    assert "AU12 group - alone (baseline SDs)" in planted.index
+    assert {"AU12 group - alone", "AU12 framing bias, group - alone"} <= set(planted.index)
     assert "Planted values beside the estimates" in report.read_text(encoding="utf-8")
     # the faces came from the videos: the scorer found them wherever a face was filmed
     data = tmp_path / "demo" / "data"

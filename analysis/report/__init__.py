@@ -173,9 +173,12 @@ def _planted_section(a: StudyAnalysis, out_dir: Path) -> str:
     write_tsv(table, out_dir / "planted.tsv")
     return H.para(
         "This dataset was simulated with known effects and filmed (coaffect simulate-study --video); "
-        "the faces were measured by the pipeline, which never reads the planted values. Recovered: the "
-        "planted value lies inside the estimate's 95% CI, or the effect was found where planted and not "
-        f"where not. Truth: {path}."
+        "the faces were measured by the pipeline, which never reads the planted values. A planted facial "
+        "effect is shown in the measure's units: times the measured change per planted unit (the gain, "
+        "a within-participant slope over trials). The framing bias rows ask whether the same planted "
+        "change gives the same measured change in groups (wide shot, turning heads) as alone; planted 0. "
+        "Recovered: the planted value lies inside the 95% CI, or the effect was found where planted and "
+        f"not where not. Truth: {path}."
     ) + H.table(table, 3)
 
 
