@@ -65,7 +65,10 @@ def answer_table(models: list, bounds: pd.DataFrame | None = None) -> pd.DataFra
 
     Examples
     --------
-    >>> answer_table(analysed.models)[["outcome", "estimate", "p_val", "interpretable"]]  # doctest: +SKIP
+    >>> from analysis.stats import fit_mixed
+    >>> res = fit_mixed(trials, "AU12 ~ condition", engine="statsmodels")
+    >>> answer_table([res])[["outcome", "scale", "interpretable"]].values.tolist()
+    [['AU12', 'outcome units', True]]
     """
     rows = []
     for i, res in enumerate(models):

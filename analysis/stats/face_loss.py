@@ -150,7 +150,9 @@ def lee_bounds(trials: pd.DataFrame, formula: str, engine: str = "auto", mixed_s
 
     Examples
     --------
-    >>> lee_bounds(trials, "AU12 ~ condition * valence")  # doctest: +SKIP
+    >>> b = lee_bounds(trials, "AU12 ~ condition", engine="statsmodels")
+    >>> b["formula"], b["lower"] <= b["estimate"] <= b["upper"]
+    ('AU12 ~ condition', True)
     """
     from .fit import fit_mixed
 
