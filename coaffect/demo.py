@@ -179,6 +179,14 @@ def short_protocol(folder: Path, size: DemoSize) -> Path:
     return path
 
 
+def _short(value) -> str:
+    """A planted value as printed: numbers to 2 decimals, words as they are."""
+    try:
+        return f"{float(value):.2f}"
+    except ValueError:
+        return str(value)
+
+
 def run_planted_demo(output: str | Path = "demo-output", *, jobs: int = 2, spec: dict | None = None) -> Path:
     """Simulate, film, score and report a study with planted effects; return the report's path.
 
@@ -231,7 +239,7 @@ def run_planted_demo(output: str | Path = "demo-output", *, jobs: int = 2, spec:
     report = build_report(dataset).report_path
     planted = pd.read_csv(report.parent / "planted.tsv", sep="\t")
     for row in planted.itertuples(index=False):
-        value = row.planted if isinstance(row.planted, str) else f"{row.planted:.2f}"
+        value = _short(row.planted)
         print(f"      {row.quantity}: planted {value}, estimate {row.estimate:.2f}, recovered {row.recovered}")
     _say(4, total, f"done in {time.monotonic() - start:.0f} s")
     print(f"Report: {report}")
