@@ -240,7 +240,9 @@ def run_planted_demo(output: str | Path = "demo-output", *, jobs: int = 2, spec:
     planted = pd.read_csv(report.parent / "planted.tsv", sep="\t")
     for row in planted.itertuples(index=False):
         value = _short(row.planted)
-        print(f"      {row.quantity}: planted {value}, estimate {row.estimate:.2f}, recovered {row.recovered}")
+        print(
+            f"      {row.quantity}: planted {value}, estimate {row.estimate:.2f}, recovered {row.recovered}"
+        )
     _say(4, total, f"done in {time.monotonic() - start:.0f} s")
     print(f"Report: {report}")
     return report

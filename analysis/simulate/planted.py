@@ -255,7 +255,9 @@ def _valence_rows(model, truth: dict, gain: float, how: str) -> list[dict]:
             continue
         value = (smile[m[1]] - smile[m[2]]) * gain
         est = {"estimate": term.estimate, "ci_low": term.ci_low, "ci_high": term.ci_high}
-        rows.append(_row(f"AU12 {m[1]} - {m[2]} clips", value, est, f"planted smile_valence difference {how}"))
+        rows.append(
+            _row(f"AU12 {m[1]} - {m[2]} clips", value, est, f"planted smile_valence difference {how}")
+        )
     return rows
 
 
