@@ -51,6 +51,10 @@ simulate.study          simulate_study* SimulationSpec* simulate_sessions Simula
 simulate.trials         simulate_trials*
 simulate.power          power_analysis* PowerResult* power_table power_figure power_verdict
 simulate.faces          write_synthetic_video write_group_video
+simulate.planted        simulate_planted_study* planted_comparison measure_gain framing_bias
+simulate.truth          write_planted_truth planted_values planted_dir
+simulate.camera_feed    VideoSpec* render_session_feed face_motion
+simulate.mesh_head      mesh_head render_head MeshHead
 interop.readers         read_openface* read_pyfeat* read_tool_csv
 interop.agreement       validate_faces* FaceValidation formulas_on_openface_landmarks compare_to_openface compare_sources
 interop.alignment       check_frame_alignment* FrameAlignment video_frames

@@ -1,12 +1,19 @@
 """The built-in demo: a whole (small) study from protocol to report.
 
-It checks the demo protocol and its stimuli, makes a synthetic "wide camera"
-feed of three animated faces (real photo, known expressions) and a one-face feed
-of the same room for the alone sessions (seats B and C empty), runs two group
-sessions and three alone sessions with simulated participants in a real
-PsychoPy window, scores the recorded faces, and writes the HTML report. The
-short size (``coaffect demo --short``) runs every one of these stages on less:
-four sessions of three 2-s clips.
+The default demo (:func:`run_demo`) is a study with a known answer: it
+simulates a group-vs-alone study with planted effects (group members smile
+more, faces follow the happy button, groups share a signal), films every
+session (3-D faces that show the planted states; alone close-ups, group wide
+shots), scores the videos with the real pipeline, and writes the report, whose
+"planted values" section sets the planted values beside the estimates.
+
+The runner demo (``runner=True``) checks the demo protocol and its stimuli,
+makes a synthetic "wide camera" feed of three animated faces (real photo, known
+expressions) and a one-face feed of the same room for the alone sessions (seats
+B and C empty), runs two group sessions and three alone sessions with simulated
+participants in a real PsychoPy window, scores the recorded faces, and writes
+the HTML report. Its short size (``coaffect demo --runner --short``) runs every
+one of these stages on less: four sessions of three 2-s clips.
 """
 
 from __future__ import annotations
@@ -64,6 +71,40 @@ DEMO_SIZES = {
     "full": DemoSize(),
     "short": DemoSize(DEMO_SESSIONS[:4], clip_seconds=2.0, baseline_seconds=1.0, iti_seconds=0.3),
 }
+
+
+#: The planted demo study (:class:`analysis.simulate.study.SimulationSpec` fields): 6 alone,
+#: 4 groups of 3, 4 clips of 13 s (synchrony's 8 s windows with +-2 s lags fit), 4 frames/s;
+#: group smile +0.25 planted units, coupling 0.6 (1 s lag), shared session signal SD 0.8.
+DEMO_PLANTED = {
+    "n_alone": 6,
+    "n_group_sessions": 4,
+    "group_size": 3,
+    "n_clips": 4,
+    "valences": ("positive", "negative"),
+    "clip_duration": 13.0,
+    "baseline_duration": 8.0,
+    "fps": 4.0,
+    "smile_group_effect": 0.25,
+    "sad_group_effect": 0.0,
+    "coupling": 0.6,
+    "session_signal_sd": 0.8,
+    # faces lost in whole stretches (a trial's face mostly out of view, 2% alone, 6% in groups),
+    # not frame by frame: a face that flickers out for single frames is not what cameras film
+    "p_missing_alone": 0.0,
+    "p_missing_group": 0.0,
+    "seed": 1,
+}
+
+
+def _fresh_dataset(output: str | Path) -> Path:
+    """``<output>/data`` of a re-created output folder."""
+    import shutil
+
+    output = Path(output).resolve()
+    if output.exists():
+        shutil.rmtree(output)
+    return output / "data"
 
 
 def _say(step: int, total: int, text: str) -> None:
@@ -138,8 +179,82 @@ def short_protocol(folder: Path, size: DemoSize) -> Path:
     return path
 
 
+def _short(value) -> str:
+    """A planted value as printed: numbers to 2 decimals, words as they are."""
+    try:
+        return f"{float(value):.2f}"
+    except ValueError:
+        return str(value)
+
+
+def run_planted_demo(output: str | Path = "demo-output", *, jobs: int = 2, spec: dict | None = None) -> Path:
+    """Simulate, film, score and report a study with planted effects; return the report's path.
+
+    Parameters
+    ----------
+    output : str or Path
+        Folder for the dataset and report (re-created).
+    jobs : int
+        Worker processes for scoring.
+    spec : dict, optional
+        :class:`~analysis.simulate.study.SimulationSpec` fields (default :data:`DEMO_PLANTED`).
+
+    Returns
+    -------
+    Path
+        ``<output>/data/derivatives/coaffect/report/report.html`` (its "Planted values
+        beside the estimates" section and ``planted.tsv`` compare truth and estimates).
+
+    Examples
+    --------
+    >>> run_planted_demo("/tmp/demo")  # doctest: +SKIP
+    PosixPath('/tmp/demo/data/derivatives/coaffect/report/report.html')
+    """
+
+    import pandas as pd
+
+    from analysis.report import build_report
+    from analysis.scoring.score import ScoreSettings, score_dataset
+    from analysis.simulate.camera_feed import VideoSpec
+    from analysis.simulate.planted import simulate_planted_study
+    from analysis.simulate.study import SimulationSpec
+
+    total = 4
+    start = time.monotonic()
+    dataset = _fresh_dataset(output)
+    sim = SimulationSpec(**(spec or DEMO_PLANTED))
+    _say(
+        1,
+        total,
+        f"simulating and filming {sim.n_alone} alone and {sim.n_group_sessions} group sessions with planted "
+        f"effects: group smile +{sim.smile_group_effect:g}, face-button coupling {sim.coupling:g} "
+        f"({sim.coupling_lag:g} s lag), shared group signal SD {sim.session_signal_sd:g}",
+    )
+    simulate_planted_study(dataset, sim, VideoSpec(seed=sim.seed))
+    _say(2, total, "scoring the faces in the camera videos (detection, landmarks, identity by seat, units)")
+    scored = score_dataset(dataset, settings=ScoreSettings.of(min_face_px=70), workers=jobs, progress=False)
+    found = scored["faces_found_fraction"].mean()
+    print(f"      {len(scored)} sessions, faces found in {found:.0%} of participant-frames")
+    _say(3, total, "trial table, mixed models, coherence, synchrony and report")
+    report = build_report(dataset).report_path
+    planted = pd.read_csv(report.parent / "planted.tsv", sep="\t")
+    for row in planted.itertuples(index=False):
+        value = _short(row.planted)
+        print(
+            f"      {row.quantity}: planted {value}, estimate {row.estimate:.2f}, recovered {row.recovered}"
+        )
+    _say(4, total, f"done in {time.monotonic() - start:.0f} s")
+    print(f"Report: {report}")
+    return report
+
+
 def run_demo(
-    output: str | Path = "demo-output", *, simulate: str = "inprocess", jobs: int = 2, size: str = "full"
+    output: str | Path = "demo-output",
+    *,
+    simulate: str = "inprocess",
+    jobs: int = 2,
+    runner: bool = False,
+    size: str = "full",
 ) -> Path:
     """Run the demo study and return the path of its HTML report.
 
@@ -148,11 +263,14 @@ def run_demo(
     output : str or Path
         Folder for the demo dataset, camera feed and report (re-created).
     simulate : {'inprocess', 'xdotool'}
-        How simulated participants press their buttons.
+        How simulated participants press their buttons (runner demo).
     jobs : int
         Sessions scored in parallel.
+    runner : bool
+        Run the sessions in PsychoPy with one pre-made feed (the runner demo) instead
+        of the planted study (:func:`run_planted_demo`).
     size : {'full', 'short'}
-        How much of the study runs (:data:`DEMO_SIZES`): ``short`` runs every
+        How much of the runner demo runs (:data:`DEMO_SIZES`): ``short`` runs every
         stage on four sessions of 2-s clips.
 
     Returns
@@ -167,7 +285,8 @@ def run_demo(
     >>> run_demo("/tmp/demo")  # doctest: +SKIP
     PosixPath('/tmp/demo/data/derivatives/coaffect/report/report.html')
     """
-    import shutil
+    if not runner:
+        return run_planted_demo(output, jobs=jobs)
 
     from analysis.report import build_report
     from analysis.scoring.score import score_dataset
@@ -181,9 +300,7 @@ def run_demo(
     start = time.monotonic()
     demo = DEMO_SIZES[size]
     output = Path(output).resolve()
-    if output.exists():
-        shutil.rmtree(output)
-    dataset = output / "data"
+    dataset = _fresh_dataset(output)
 
     protocol = DEMO_PROTOCOL
     if demo.clip_seconds is not None:

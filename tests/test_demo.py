@@ -21,12 +21,37 @@ def test_demo_plan_names_every_session_its_seats_keys_and_clip_order(capsys):
     assert "session demo05 (alone): P09" in capsys.readouterr().out
 
 
-def test_demo_runs_end_to_end(tmp_path, display, capsys):
-    """The main job, short size: 4 simulated sessions with cameras -> faces -> trials -> models -> report.
+def test_planted_demo_short_mode_reports_the_planted_values_beside_the_estimates(tmp_path, capsys):
+    """The default demo, shrunk: simulate and film, score, report with the planted-values section."""
+    import pandas as pd
 
-    The short size runs every stage of ``make demo`` (its own 2-s placeholder clips and
-    a copy of the protocol that plays them, a 1-s baseline); the full size differs only
-    in the clips' and baseline's lengths and a fifth session.
+    from coaffect.demo import DEMO_PLANTED, run_planted_demo
+
+    small = {**DEMO_PLANTED, "n_alone": 1, "n_group_sessions": 1, "group_size": 2, "clip_duration": 4.0}
+    report = run_planted_demo(tmp_path / "demo", jobs=1, spec=small)
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(f"Report: {report}")
+    assert "AU12 group - alone: planted " in out and "AU12 framing bias, group - alone: planted 0.00" in out
+    planted = pd.read_csv(report.parent / "planted.tsv", sep="\t").set_index("quantity")
+    assert {"AU12 group - alone", "AU12 framing bias, group - alone"} <= set(planted.index)
+    assert "Planted values beside the estimates" in report.read_text(encoding="utf-8")
+    # the faces came from the videos: the scorer found them wherever a face was filmed
+    data = tmp_path / "demo" / "data"
+    faces = pd.read_parquet(data / "derivatives" / "coaffect" / "ses-g01" / "faces.parquet")
+    filmed = pd.read_csv(data / "derivatives" / "planted" / "frames.tsv", sep="\t")
+    filmed = filmed[filmed["session_id"] == "g01"]
+    both = faces.merge(filmed, on=["participant_id", "frame"])
+    assert len(both) == len(faces) == len(filmed) and faces["participant_id"].nunique() == 2
+    assert both.loc[both["visible"], "face_found"].mean() > 0.95
+    assert not both.loc[~both["visible"], "face_found"].any()
+
+
+def test_demo_runs_end_to_end(tmp_path, display, capsys):
+    """The runner demo, short size: 4 simulated sessions with cameras -> faces -> trials -> models -> report.
+
+    The short size runs every stage of ``coaffect demo --runner`` (its own 2-s placeholder
+    clips and a copy of the protocol that plays them, a 1-s baseline); the full size differs
+    only in the clips' and baseline's lengths and a fifth session.
     """
     import json
 
@@ -36,7 +61,7 @@ def test_demo_runs_end_to_end(tmp_path, display, capsys):
     from coaffect.formats.session_reader import read_dataset
 
     plan = DEMO_SIZES["short"].sessions
-    report = run_demo(tmp_path / "demo", size="short")
+    report = run_demo(tmp_path / "demo", runner=True, size="short")
     out = capsys.readouterr().out
     assert out.rstrip().endswith(f"Report: {report}")
     data = tmp_path / "demo" / "data"

@@ -23,7 +23,10 @@ POSE_SIZE_COLUMNS = {
     "sets analysis.exclude_doubtful_identity: false.",
     "face_size_px": "Median face box width during the clip (px, frames with a face).",
     "abs_yaw": "Median |yaw| during the clip (deg, frames with a face).",
-    "abs_pitch": "Median |pitch| during the clip (deg, frames with a face).",
+    "abs_pitch_change": "Median |pitch - the participant's median pitch over the session| during the "
+    "clip (deg, frames with a face): movement up or down. Not |pitch| itself: the template's pitch of a "
+    "frontal face carries an offset set by the face's shape (6-25 deg on the shared stills, 21 deg on "
+    "the astronaut photo), so an absolute reading would compare face shapes, not poses.",
     "landmark_jitter": "Median frame-to-frame jitter of the rigid landmarks on the frontal face "
     "during the clip (template mm; grows as faces get smaller).",
 }
@@ -33,7 +36,7 @@ BALANCE_LIMIT = 0.2
 
 
 def trial_pose_size(
-    frames: pd.DataFrame, usable: np.ndarray, keys=("participant_id", "trial")
+    frames: pd.DataFrame, usable: np.ndarray, keys=("participant_id", "trial"), pitch_zero=None
 ) -> pd.DataFrame:
     """The :data:`POSE_SIZE_COLUMNS` of every participant x trial.
 
@@ -45,6 +48,9 @@ def trial_pose_size(
     usable : numpy.ndarray of bool
         Frames whose facial measures count (face found, no excluded flag).
     keys : tuple of str
+    pitch_zero : pandas.Series, optional
+        Participant -> their median pitch over the session (frames with a face);
+        default the median over ``frames``.
 
     Returns
     -------
@@ -56,8 +62,8 @@ def trial_pose_size(
     >>> fr = pd.DataFrame({"participant_id": "P", "trial": 1, "face_found": [True, True, False],
     ...     "face_quality": ["ok", "identity", "no_face"], "face_w": [100.0, 120, np.nan],
     ...     "yaw": [-10.0, 20, np.nan], "pitch": [5.0, 5, np.nan], "landmark_jitter": [0.3, 0.5, np.nan]})
-    >>> trial_pose_size(fr, np.array([True, False, False])).iloc[0].tolist()
-    [1.0, 1.0, 110.0, 15.0, 5.0, 0.4]
+    >>> trial_pose_size(fr, np.array([True, False, False]), pitch_zero=pd.Series({"P": 2.0})).iloc[0].tolist()
+    [1.0, 1.0, 110.0, 15.0, 3.0, 0.4]
     """
     seen = frames["face_found"].to_numpy(dtype=bool)
     data = pd.DataFrame({k: frames[k].to_numpy() for k in keys})
@@ -66,14 +72,19 @@ def trial_pose_size(
     data["identity_doubtful_frames"] = (q.str.contains("identity", regex=False).to_numpy() & seen).astype(
         float
     )
-    for col, src in (("face_size_px", "face_w"), ("abs_yaw", "yaw"), ("abs_pitch", "pitch")):
+    for col, src in (("face_size_px", "face_w"), ("abs_yaw", "yaw"), ("abs_pitch_change", "pitch")):
         v = frames[src].to_numpy(dtype=float) if src in frames else np.full(len(frames), np.nan)
+        if src == "pitch":
+            pid = frames[keys[0]].astype(str)
+            if pitch_zero is None:
+                pitch_zero = pd.Series(np.where(seen, v, np.nan)).groupby(pid.to_numpy()).median()
+            v = v - pid.map(pitch_zero.rename(index=str)).to_numpy(dtype=float)
         data[col] = np.where(seen, np.abs(v) if src != "face_w" else v, np.nan)
     jit = frames["landmark_jitter"].to_numpy(dtype=float) if "landmark_jitter" in frames else np.nan
     data["landmark_jitter"] = np.where(seen, jit, np.nan)
     g = data.groupby(list(keys), sort=True)
     counts = g[["n_face_frames", "identity_doubtful_frames"]].sum()
-    medians = g[["face_size_px", "abs_yaw", "abs_pitch", "landmark_jitter"]].median()
+    medians = g[["face_size_px", "abs_yaw", "abs_pitch_change", "landmark_jitter"]].median()
     return pd.concat([counts, medians], axis=1)[list(POSE_SIZE_COLUMNS)]
 
 

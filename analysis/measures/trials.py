@@ -18,7 +18,7 @@ sets ``analysis.exclude_doubtful_identity: false``; every flag is counted
 either way (``quality_<flag>``: share of the clip's frames with a face that
 carry it; ``identity_doubtful_frames``), so a reviewer sees how much each
 flag touched. Each trial also gets its usable face frames, median face size,
-median |yaw| and |pitch| and landmark jitter (:mod:`analysis.faces.pose_size`).
+median |yaw|, |pitch change| and landmark jitter (:mod:`analysis.faces.pose_size`).
 
 Facial measures over the clip window are baseline-corrected: the participant's
 mean over the protocol's ``analysis.baseline_window`` is subtracted. A measure
@@ -325,7 +325,13 @@ def _session_trials(sd: SessionData, stimuli: pd.DataFrame, settings, measures: 
     frac = (g["face_found"].sum() / (counts + uncovered.reindex(counts.index).fillna(0))).rename(
         "face_fraction"
     )
-    pose_size = trial_pose_size(frames, usable)
+    found = sd.faces["face_found"].astype(bool)
+    pitch_zero = (
+        sd.faces.loc[found].groupby(sd.faces.loc[found, "participant_id"].astype(str))["pitch"].median()
+        if "pitch" in sd.faces
+        else None
+    )
+    pose_size = trial_pose_size(frames, usable, pitch_zero=pitch_zero)
     face = pd.concat([agg, peaks, counts, frac, pose_size, quality], axis=1).reset_index()
     sr = sr.merge(face, on=["participant_id", "trial"], how="left")
     sr["n_frames"] = sr["n_frames"].fillna(0).astype("int64")
@@ -477,7 +483,7 @@ def trial_table(study: Study, measures: list[str] | None = None, progress: bool 
         ``face_fraction``, ``n_frames``, the pose and size columns of
         :data:`analysis.faces.pose_size.POSE_SIZE_COLUMNS` (``n_face_frames``,
         ``identity_doubtful_frames``, ``face_size_px``, ``abs_yaw``,
-        ``abs_pitch``, ``landmark_jitter``), each measure ``M`` (baseline-corrected
+        ``abs_pitch_change``, ``landmark_jitter``), each measure ``M`` (baseline-corrected
         mean) and ``M_peak``, ``excluded``, ``exclusion_reason``,
         ``face_excluded``, ``face_exclusion_reason``.
 

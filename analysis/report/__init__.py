@@ -158,6 +158,30 @@ def _face_loss_html(loss, out_dir: Path) -> str:
     return body
 
 
+def _planted_section(a: StudyAnalysis, out_dir: Path) -> str:
+    """For a filmed simulated study (``derivatives/planted/truth.json``): the planted values beside
+    the estimates (``planted.tsv``); empty for any other dataset. Only this reads the truth."""
+    import json
+
+    from ..simulate.planted import planted_comparison
+    from ..simulate.truth import planted_dir
+
+    path = planted_dir(a.study.path) / "truth.json"
+    if not path.exists():
+        return ""
+    table = planted_comparison(a, json.loads(path.read_text(encoding="utf-8")))
+    write_tsv(table, out_dir / "planted.tsv")
+    return H.para(
+        "This dataset was simulated with known effects and filmed (coaffect simulate-study --video); "
+        "the faces were measured by the pipeline, which never reads the planted values. A planted facial "
+        "effect is shown in the measure's units: times the measured change per planted unit (the gain, "
+        "a within-participant slope over trials). The framing bias rows ask whether the same planted "
+        "change gives the same measured change in groups (wide shot, turning heads) as alone; planted 0. "
+        "Recovered: the planted value lies inside the 95% CI, or the effect was found where planted and "
+        f"not where not. Truth: {path}."
+    ) + H.table(table, 3)
+
+
 def build_report(
     analysis: StudyAnalysis | Study | str | Path, out_dir: str | Path | None = None, **options: Any
 ) -> StudyAnalysis:
@@ -199,6 +223,9 @@ def build_report(
     answer = answer_table(a.models, loss.bounds if loss is not None else None)
     write_tsv(answer, out_dir / "answer.tsv")
     sections = [("Answer: group minus alone, per outcome", answer_html(answer, a.models))]
+    planted = _planted_section(a, out_dir)
+    if planted:
+        sections.append(("Planted values beside the estimates (a simulated study)", planted))
 
     write_tsv(quality, out_dir / "quality.tsv")
     # the face_quality flag shares get their own table, so each fits a 1280 px screen

@@ -26,7 +26,7 @@ from . import html as H
 DOUBTFUL_SHARE = 0.5
 
 #: Trial covariates of the third sensitivity model.
-POSE_COVARIATES = ("abs_yaw", "abs_pitch", "face_size_px")
+POSE_COVARIATES = ("abs_yaw", "abs_pitch_change", "face_size_px")
 
 
 def doubtful_identity_warnings(

@@ -238,8 +238,8 @@ def _state(segments, times: np.ndarray) -> np.ndarray:
     return s
 
 
-def simulated_protocol(spec: SimulationSpec) -> dict:
-    """The protocol (as a dict) that the simulated sessions ran."""
+def simulated_protocol(spec: SimulationSpec, video: Any = None) -> dict:
+    """The protocol (as a dict) that the simulated sessions ran (with its camera when ``video`` is given)."""
     if spec.group_size > len(_KEYS):
         raise AnalysisError(
             f"group_size: at most {len(_KEYS)} seats can be simulated (got {spec.group_size})"
@@ -248,6 +248,24 @@ def simulated_protocol(spec: SimulationSpec) -> dict:
         {"id": chr(ord("A") + i), "buttons": {"happy": h, "sad": s}}
         for i, (h, s) in enumerate(_KEYS[: spec.group_size])
     ]
+    cameras = {}
+    if video is not None:
+        from .camera_feed import CAMERA
+
+        # one camera: a wide shot of the seats left to right; alone people sit in seat A, centred
+        cameras = {
+            "cameras": [
+                {
+                    "name": CAMERA,
+                    "device": 0,
+                    "resolution": list(video.group_frame),
+                    "fps": spec.fps,
+                    "seats": [seat["id"] for seat in seats],
+                    "condition_seats": {"alone": [seats[0]["id"]]},
+                    "required": False,
+                }
+            ]
+        }
     return {
         "format_version": 1,
         "id": "simulated-study",
@@ -267,6 +285,7 @@ def simulated_protocol(spec: SimulationSpec) -> dict:
                 {"id": "sad", "prompt": "How sad did you feel?"},
             ]
         },
+        **cameras,
         "analysis": {
             "baseline_window": [0.0, None],
             "simultaneity_threshold": 0.5,
@@ -396,7 +415,9 @@ def simulate_sessions(spec: SimulationSpec, progress: bool = False):
         )
 
 
-def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, progress: bool = False) -> Path:
+def simulate_study(
+    out_dir: str | Path, spec: SimulationSpec | None = None, progress: bool = False, video: Any = None
+) -> Path:
     """Write a simulated dataset with known effects.
 
     Parameters
@@ -407,6 +428,11 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
         Sizes and effects; defaults as documented on :class:`SimulationSpec`.
     progress : bool
         Show a tqdm progress bar over sessions.
+    video : analysis.simulate.camera_feed.VideoSpec, optional
+        Film every session instead of writing its faces table: camera videos whose
+        faces show the planted states, for the real scoring pipeline to measure
+        (the planted truth goes beside them:
+        :func:`analysis.simulate.truth.write_planted_truth`). Without it, the faces table is written directly.
 
     Returns
     -------
@@ -436,10 +462,13 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
     out.mkdir(parents=True, exist_ok=True)
     (out / "stimuli").mkdir(exist_ok=True)
     (out / "stimuli" / "manifest.yaml").write_text(yaml.safe_dump(_manifest(spec), sort_keys=False))
-    protocol_text = yaml.safe_dump(simulated_protocol(spec), sort_keys=False, allow_unicode=True)
+    protocol_text = yaml.safe_dump(simulated_protocol(spec, video), sort_keys=False, allow_unicode=True)
     protocol_sha = hashlib.sha256(protocol_text.encode()).hexdigest()
+    filmed = []
     for session in simulate_sessions(spec, progress):
-        _write_session(out, spec, session, protocol_text, protocol_sha)
+        truth = _write_session(out, spec, session, protocol_text, protocol_sha, video)
+        if truth is not None:
+            filmed.append((session, truth))
     truth = {
         "spec": asdict(spec),
         "truth": {
@@ -455,6 +484,11 @@ def simulate_study(out_dir: str | Path, spec: SimulationSpec | None = None, prog
             },
         },
     }
+    if video is not None:  # the truth stays out of the pipeline's folder: derivatives/planted/
+        from .truth import write_planted_truth
+
+        write_planted_truth(out, spec, video, filmed)
+        return out
     deriv = derivatives_dir(out)
     deriv.mkdir(parents=True, exist_ok=True)
     write_json_atomic(deriv / "simulation.json", truth)
@@ -561,9 +595,9 @@ def _simulate_session(spec, rng, condition, sid, people, clips, u_stim, stim_sig
 
 
 def _write_session(
-    out: Path, spec: SimulationSpec, s: SimulatedSession, protocol_text: str, protocol_sha: str
+    out: Path, spec: SimulationSpec, s: SimulatedSession, protocol_text: str, protocol_sha: str, video=None
 ):
-    """Write one simulated session as the runner would (session folder and faces.parquet)."""
+    """Write one simulated session as the runner would (session folder and faces.parquet, or its video)."""
     proto = simulated_protocol(spec)
     seats = [seat for _, seat in s.participants]
     writer = SessionWriter.create(
@@ -580,7 +614,11 @@ def _write_session(
             },
             "versions": {"coaffect": "simulate-study"},
             "simulated": True,
-            "cameras": [{"name": "sim", "fps": spec.fps, "seats": seats, "simulated": True}],
+            "cameras": (
+                [{"name": "sim", "fps": spec.fps, "seats": seats, "simulated": True}]
+                if video is None
+                else None
+            ),
             "seats": seats,
         },
     )
@@ -631,10 +669,21 @@ def _write_session(
     for row in s.ratings:
         writer.append("ratings.tsv", row)
     writer.append("events.tsv", {"onset": s.end, "duration": 0.0, "trial_type": "end"})
-    deriv = derivatives_dir(out, s.session_id)
-    deriv.mkdir(parents=True, exist_ok=True)
-    s.faces.to_parquet(deriv / "faces.parquet", index=False)
-    writer.finish("complete")
+    if video is None:
+        deriv = derivatives_dir(out, s.session_id)
+        deriv.mkdir(parents=True, exist_ok=True)
+        s.faces.to_parquet(deriv / "faces.parquet", index=False)
+        writer.finish("complete")
+        return None
+    from .camera_feed import CAMERA, render_session_feed
+
+    truth = render_session_feed(s, video, writer.dir)
+    frames = int(truth["frame"].nunique())
+    writer.finish(
+        "complete",
+        cameras={CAMERA: {"fps": spec.fps, "frames_written": frames, "seats": seats, "simulated": True}},
+    )
+    return truth
 
 
 def _face_frames(rng, sid, pid, seat_i, times, smile, sad, missing) -> pd.DataFrame:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "run the built-in demo study end to end: sessions, face scoring, statistics, report"
+HELP = (
+    "run the built-in demo end to end: a filmed study with planted effects, face scoring, statistics, report"
+)
 EXAMPLE = "coaffect demo --output demo-output"
 
 
@@ -19,13 +21,19 @@ def add_arguments(parser) -> None:
         "--simulate",
         choices=["inprocess", "xdotool"],
         default="inprocess",
-        help="how simulated participants press their buttons",
+        help="how simulated participants press their buttons (runner demo)",
     )
     parser.add_argument("--jobs", type=int, default=2, help="sessions scored in parallel")
     parser.add_argument(
+        "--runner",
+        action="store_true",
+        help="the runner demo instead: sessions in a PsychoPy window replaying one pre-made camera feed",
+    )
+    parser.add_argument(
         "--short",
         action="store_true",
-        help="every stage on less: 4 sessions of three 2-s clips, 1-s baseline, 0.3-s pauses (the test runs it)",
+        help="the runner demo on less: every stage, 4 sessions of three 2-s clips, 1-s baseline, 0.3-s "
+        "pauses (the test runs it)",
     )
     parser.add_argument(
         "--plan-only",
@@ -40,5 +48,6 @@ def run(args) -> int:
     if args.plan_only:
         print("\n".join(describe_plan()))
         return 0
-    run_demo(args.output, simulate=args.simulate, jobs=args.jobs, size="short" if args.short else "full")
+    runner, size = args.runner or args.short, "short" if args.short else "full"
+    run_demo(args.output, simulate=args.simulate, jobs=args.jobs, runner=runner, size=size)
     return 0

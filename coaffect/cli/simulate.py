@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 HELP = "write a simulated group-vs-alone study (sessions, buttons, ratings, faces) with known effects"
 #: Library parameters shown as the verb's own words.
 FLAGS = {"out_dir": "OUTPUT"}
-EXAMPLE = "coaffect simulate-study sim-data --n-alone 24 --n-group-sessions 8 --seed 1"
+EXAMPLE = (
+    "coaffect simulate-study sim-data --n-alone 24 --n-group-sessions 8 --seed 1\n"
+    "  coaffect simulate-study planted --video --n-alone 6 --n-group-sessions 4 --clips 4 "
+    "--clip-duration 13 --smile-group-effect 0.25 --coupling 0.6 --session-signal-sd 0.8"
+)
 
 
 #: Options that set a :class:`~analysis.simulate.study.SimulationSpec` field of the same name.
@@ -17,6 +23,10 @@ SPEC_OPTIONS = (
     ("--fps", float, 5.0, "face frames per second"),
     ("--smile-group-effect", float, 0.25, "AU12 difference group - alone, in residual SDs"),
     ("--sad-group-effect", float, -0.20, "inner_brow_lip_down (AU01+AU04+AU15) difference group - alone"),
+    ("--coupling", float, 0.6, "how much the smile follows the happy button (planted coupling)"),
+    ("--coupling-lag", float, 1.0, "seconds the face lags the happy button"),
+    ("--session-signal-sd", float, 0.4, "SD of the group's shared within-clip signal (synchrony)"),
+    ("--baseline-duration", float, 5.0, "seconds of neutral baseline"),
     ("--seed", int, 1, "seed of every random draw"),
 )
 
@@ -32,6 +42,18 @@ def add_arguments(parser) -> None:
         dest="n_clips",
         help="clips, valences cycling positive/negative/bittersweet (default 6)",
     )
+    parser.add_argument(
+        "--video",
+        action="store_true",
+        help="film every session (3-D faces that show the planted states) instead of writing faces "
+        "tables; score them with 'coaffect score'; the truth goes to derivatives/planted/",
+    )
+    parser.add_argument(
+        "--turn-yaw",
+        type=float,
+        default=0.0,
+        help="with --video: degrees group members turn towards their neighbours (a pose confound; default 0)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -39,6 +61,16 @@ def run(args) -> int:
     from analysis.simulate.study import SimulationSpec, simulate_study
 
     spec = SimulationSpec.from_options(vars(args))
-    path = simulate_study(args.output, spec, progress=not args.quiet)
+    if not args.video:
+        print(simulate_study(args.output, spec, progress=not args.quiet))
+        return 0
+    from analysis.simulate.camera_feed import VideoSpec
+    from analysis.simulate.planted import simulate_planted_study
+
+    video = VideoSpec(
+        seed=spec.seed, turn_yaw_deg=args.turn_yaw, turn_pitch_deg=8.0 if args.turn_yaw else 0.0
+    )
+    path = simulate_planted_study(args.output, spec, video, progress=not args.quiet)
     print(path)
+    print(f"next: coaffect score {path} && coaffect report {path}", file=sys.stderr)
     return 0
