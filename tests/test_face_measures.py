@@ -188,6 +188,15 @@ def test_quality_flags_mark_pose_identity_motion_and_collapse():
     assert flags[5] == "pose" and flags[7] == "identity"
     assert "motion_blur" in flags[10] and "occlusion" in flags[20]
     assert (flags[[0, 1, 2, 3, 4, 6, 8, 25]] == "ok").all()
+    # pitch counts from the participant's own median: a face whose frontal pose reads 28 deg (the
+    # template's shape offset and a high camera; 21 deg on the astronaut photo) is not flagged for it; a nod of 30 deg
+    # beyond its median is, whatever the other participant's offset
+    pose["pitch"] = 28.0
+    pose.loc[12, "pitch"] = 28.0 + 30.0
+    two = np.array(["P"] * 15 + ["Q"] * 15)
+    pose.loc[15:, "pitch"] = -3.0
+    flags = quality_flags(two, np.arange(30) / 15, lms, pose, ident)
+    assert flags[12] == "pose" and (flags[[0, 1, 2, 3, 4, 6, 8, 13, 25]] == "ok").all()
 
 
 def test_sidecar_documents_every_unit_raw_and_pose():

@@ -5,8 +5,15 @@ dropped here (the trial table counts the flags and excludes flagged frames by
 the protocol's ``analysis.exclude_quality``). The limits are
 :data:`coaffect.formats.faces_schema.QUALITY_LIMITS`:
 
-* ``pose``: ``|yaw|`` or ``|pitch|`` beyond the limit, where the 68-point fit
-  and the face-frame normalisation stop being reliable.
+* ``pose``: ``|yaw|``, or ``|pitch - the participant's median pitch|``, beyond
+  the limit, where the 68-point fit and the face-frame normalisation stop being
+  reliable. Pitch is taken from the participant's own median because the
+  template's pitch of a frontal face carries an offset set by the face's shape
+  and the camera's height (6-25 deg on the shared portrait stills, 21 deg on
+  the astronaut photo); an absolute limit would flag some faces for their
+  shape (and the condition whose cameras sit higher), not for turning away.
+  Viewers face the screen most of a session, so their median is their
+  frontal pose; a participant who looks away for most of it is not caught.
 * ``occlusion``: the rigid landmarks (eye corners, nose, outline at eye and
   nose level), which expressions do not move, stop fitting a 3-D face: the
   residual of the head-pose fit (:func:`analysis.expression.geometry.rigid_fit_residual`)
@@ -32,6 +39,10 @@ import pandas as pd
 from coaffect.formats.faces_schema import QUALITY_LIMITS
 
 from ..expression.geometry import rigid_fit_residual
+
+#: What the pitch limit of the ``pose`` flag is measured from (part of the scoring settings hash).
+POSE_PITCH_ZERO = "participant median"
+
 
 #: Landmarks that expressions do not move: outline above the jaw, nose, eye corners.
 RIGID = np.array([0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45])
@@ -120,10 +131,9 @@ def quality_flags(
     n = len(pts)
     found = np.isfinite(pts).all(axis=(1, 2))
     flags = {name: np.zeros(n, bool) for name in ("pose", "occlusion", "identity", "motion_blur")}
+    pitch = pose["pitch"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        flags["pose"] = (np.abs(pose["yaw"].to_numpy()) > lim["max_abs_yaw_deg"]) | (
-            np.abs(pose["pitch"].to_numpy()) > lim["max_abs_pitch_deg"]
-        )
+        flags["pose"] = np.abs(pose["yaw"].to_numpy()) > lim["max_abs_yaw_deg"]
         flags["identity"] = np.asarray(identity_confidence, dtype=float) < lim["min_identity_confidence"]
     _, iod = rigid_shape(pts)
     residual = rigid_fit_residual(pts) if n else np.zeros((0, 13, 2))
@@ -133,6 +143,10 @@ def quality_flags(
         if not len(idx):
             continue
         flags["occlusion"][idx] = shape_deviation(residual[idx]) > lim["max_rigid_shape_rms"]
+        if np.isfinite(pitch[idx]).any():
+            zero = np.nanmedian(pitch[idx])
+            with np.errstate(invalid="ignore"):
+                flags["pose"][idx] |= np.abs(pitch[idx] - zero) > lim["max_abs_pitch_deg"]
         if len(idx) > 1:
             step = np.mean(np.hypot(*(pts[idx[1:]] - pts[idx[:-1]]).transpose(2, 0, 1)), axis=1)
             dt = np.diff(t[idx])

@@ -20,13 +20,14 @@ from typing import NamedTuple
 import pandas as pd
 
 from coaffect.formats.errors import AnalysisError, CoaffectError, SessionFormatError
-from coaffect.formats.faces_schema import FACES_FORMAT_VERSION
+from coaffect.formats.faces_schema import FACES_FORMAT_VERSION, QUALITY_LIMITS
 from coaffect.formats.tables import derivatives_dir
 
 from ..faces.chunks import CHUNK_SECONDS
 from ..faces.identity import assign_tracks, enrollment_encodings
 from ..faces.observe import observe_video
 from ..faces.pipeline import PipelineSettings, finish_observations
+from ..faces.quality import POSE_PITCH_ZERO
 from ..faces.table import faces_table, score_summary
 from .archive import camera_pipeline, score_sessions
 from .camera_checks import orientation_note, outside_seats_warning
@@ -118,6 +119,8 @@ class ScoreSettings:
             "pipeline": self.pipeline.as_dict(),
             "tolerance": self.tolerance,
             "format": FACES_FORMAT_VERSION,
+            # the quality flags' limits and rule: a session flagged by an older rule is scored again
+            "quality": {**QUALITY_LIMITS, "pitch_zero": POSE_PITCH_ZERO},
         }
         if protocol is not None:
             parts["protocol"] = protocol

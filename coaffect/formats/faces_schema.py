@@ -322,7 +322,8 @@ def column_docs() -> dict:
         },
         "face_quality": {
             "Description": "'ok', or the quality flags of this row joined by '|': pose (|yaw| > "
-            f"{QUALITY_LIMITS['max_abs_yaw_deg']:g} or |pitch| > {QUALITY_LIMITS['max_abs_pitch_deg']:g} deg), "
+            f"{QUALITY_LIMITS['max_abs_yaw_deg']:g} or |pitch - the participant's median pitch| > "
+            f"{QUALITY_LIMITS['max_abs_pitch_deg']:g} deg; a frontal face's pitch carries a shape offset), "
             "occlusion (the rigid landmarks - eye corners, nose, outline - stop fitting a 3-D face: "
             "head-pose fit residual off the participant's median by RMS > "
             f"{QUALITY_LIMITS['max_rigid_shape_rms']:g} inter-ocular distances, a collapsed fit; "
