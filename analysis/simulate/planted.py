@@ -9,12 +9,11 @@ measures them, and nothing but :func:`planted_comparison` reads the truth.
 The truth goes to ``derivatives/planted/`` (a BIDS derivatives pipeline of its own):
 
 * ``truth.json``: the simulation and filming settings and the planted values,
-  each on the scale the analysis reports (:func:`planted_values`);
+  in planted units (:func:`~analysis.simulate.truth.planted_values`);
 * ``frames.tsv``: per session x participant x frame, the planted smile and sad
   states, the rendered intensities, blinks, head pose and face size;
 * ``trials.tsv``: per participant x trial, the planted change of the smile and
-  sad states from the baseline mean to the clip mean, in planted units and in
-  the participant's baseline SDs of that state.
+  sad states from the baseline mean to the clip mean (planted units).
 
 The scale: a facial unit is reported in its own units (template millimetres over
 a fixed per-unit scale, :mod:`analysis.expression.baseline`), which the planted
