@@ -64,8 +64,27 @@ REAP_LIMIT = 5.0
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-def _reap_orphans(t_kill: float) -> list[dict]:
-    """Wait for every child of this process; note when each ended (s after the kill)."""
+def _kinds(pid: int) -> dict[int, str]:
+    """``capture`` or ``resource_tracker`` of each live descendant of ``pid``, by its command line."""
+    kinds = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            kinds[child.pid] = (
+                "resource_tracker" if "resource_tracker" in " ".join(child.cmdline()) else "capture"
+            )
+        except psutil.Error:
+            pass
+    return kinds
+
+
+def _reap_orphans(t_kill: float, kinds: dict[int, str]) -> list[dict]:
+    """Wait for every child of this process; note when each ended (s after the kill).
+
+    ``kinds``: the runner's descendants as seen just before the kill. A process that has
+    already ended when it is first listed here is a zombie whose command line cannot be
+    read (the resource tracker often is: it exits 0 as soon as its runner's pipe closes),
+    so its kind comes from that earlier look.
+    """
     seen: dict[int, dict] = {}
     deadline = t_kill + REAP_LIMIT
     while True:
@@ -75,7 +94,9 @@ def _reap_orphans(t_kill: float) -> list[dict]:
                     cmd = " ".join(child.cmdline())
                 except psutil.Error:
                     cmd = ""  # a zombie already: it ended
-                kind = "resource_tracker" if "resource_tracker" in cmd else "capture"
+                kind = kinds.get(child.pid) or (
+                    "resource_tracker" if "resource_tracker" in cmd else "capture"
+                )
                 seen[child.pid] = {"pid": child.pid, "kind": kind, "ended_after": None, "exit": None}
         while True:
             try:
@@ -84,7 +105,7 @@ def _reap_orphans(t_kill: float) -> list[dict]:
                 return list(seen.values())
             if pid == 0:
                 break
-            seen.setdefault(pid, {"pid": pid, "kind": "capture", "ended_after": None})
+            seen.setdefault(pid, {"pid": pid, "kind": kinds.get(pid, "capture"), "ended_after": None})
             seen[pid]["ended_after"] = round(time.perf_counter() - t_kill, 4)
             seen[pid]["exit"] = os.waitstatus_to_exitcode(status)
         if time.perf_counter() > deadline:
@@ -131,10 +152,11 @@ def one_kill(k: int, cfg: dict, rng: random.Random) -> dict:
     delay = round(rng.uniform(0.0, window), 3)
     time.sleep(delay)
     last = lines[-1]
+    kinds = _kinds(runner.pid)
     runner.send_signal(signal.SIGKILL)
     t_kill = time.perf_counter()
     runner.wait()
-    processes = _reap_orphans(t_kill)
+    processes = _reap_orphans(t_kill, kinds)
     reader.join(5)
     return {
         "kill": k,

@@ -336,11 +336,11 @@ def observe_chunk(
 
     Examples
     --------
-    Not run as a doctest: it scores a recorded session's video (seconds;
-    tests/test_faces_chunks.py).
+    The doctests' recorded session (one face, 3 frames) as one chunk:
 
-    >>> raw = observe_chunk(Path("cam-wide.mjpg"), Path("cam-wide_frames.tsv"),
-    ...                     PipelineSettings(), (0, 0, 1800))  # doctest: +SKIP
+    >>> raw = observe_chunk(ses / "cam-wide.mjpg", ses / "cam-wide_frames.tsv", PipelineSettings(), (0, 0, 3))
+    >>> type(raw).__name__
+    'RangeObservations'
     """
     from coaffect.formats import session_format as fmt
     from coaffect.formats.session_reader import read_table

@@ -306,9 +306,11 @@ def finish_observations(
 
     Examples
     --------
-    Not run as a doctest: it needs a scored video's raw observations (tests/test_faces_chunks.py).
+    The doctests' 3-frame clip of one face (no identity chips encoded):
 
-    >>> obs = finish_observations(observe_range("clip.mp4"), PipelineSettings())  # doctest: +SKIP
+    >>> obs = finish_observations(observe_range(clip), PipelineSettings(), encode=False)
+    >>> len(obs.frames), len(obs.faces), obs.landmarks.shape
+    (3, 3, (3, 68, 2))
     """
     cols = [
         "frame",
