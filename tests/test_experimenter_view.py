@@ -37,6 +37,9 @@ kw = json.loads(sys.argv[1])
 kw["scripted"] = [Scripted(**s) for s in kw.get("scripted", [])]
 res = run_session(**kw)
 print(json.dumps({"dir": str(res.session_dir), "status": res.status}))
+# as coaffect run ends: the folder is finished; a C thread may crash in teardown (docs)
+from coaffect.cli import exit_without_teardown
+exit_without_teardown(0)
 """
 W, H = 800, 600
 HAPPY_RGB, SAD_RGB, BG_RGB = (255, 229, 0), (51, 102, 255), (51, 51, 51)

@@ -228,6 +228,9 @@ display.Display.text = text
 from experiments.runner import run_session
 res = run_session(**json.loads(sys.argv[1]))
 print(json.dumps({"status": res.status, "drawn": drawn}))
+# as coaffect run ends: the folder is finished; a C thread may crash in teardown (docs)
+from coaffect.cli import exit_without_teardown
+exit_without_teardown(0)
 """
 
 
