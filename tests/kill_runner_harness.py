@@ -6,7 +6,7 @@ one ``kill-NN`` session folder per kill), ``seed``, ``kills``.
 
 Each round starts a runner process (a :class:`CameraSet` of two cameras,
 polled every 20 ms as ``coaffect run`` does, which kills its own camera ``a``
-once to exercise a restart) and SIGKILLs it at a random moment of one of
+once, in the restart phase only, to exercise a restart) and SIGKILLs it at a random moment of one of
 three phases, in turn: during start-up (after ``starting``), while recording
 (after ``started``) and during a restart (after ``crashing``). Even rounds use
 the parent-death signal and the watchdog, odd rounds the watchdog alone
@@ -130,7 +130,10 @@ def one_kill(k: int, cfg: dict, rng: random.Random) -> dict:
         "out": str(out),
         "clock_zero": clock_zero,
         "pdeathsig": int(signal.SIGKILL) if k % 2 == 0 else 0,
-        "crash_after": round(rng.uniform(0.3, 1.0), 3),
+        # only the restart phase crashes camera ``a``: a crash inside another phase's kill
+        # window would end ``a`` by the runner's own SIGKILL (its ``crashing`` line not yet
+        # read), which is not a guard ending it
+        "crash_after": round(rng.uniform(0.3, 1.0), 3) if phase == "restart" else 600.0,
     }
     runner = subprocess.Popen(
         [sys.executable, "-c", RUNNER, json.dumps(args)], stdout=subprocess.PIPE, text=True
