@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_runner_kit import PY, ROOT, make_study, read_tsv
+from test_runner_kit import PY, ROOT, RUN_SESSION_SCRIPT, make_study, read_tsv
 from xvfb import start_xvfb, stop_xvfb
 
 from conftest import require_tool
@@ -29,18 +29,6 @@ pytestmark = pytest.mark.serial
 TWO_SCREENS = ("-screen", "0", "1280x1024x24", "-screen", "1", "800x600x24")
 #: Xvfb's Xinerama puts every screen at 0,0: two monitors showing the same pixels (mirrored)
 MIRRORED = ("+xinerama", *TWO_SCREENS)
-_LIB = """
-import json, sys
-from experiments.runner import run_session
-from experiments.runner.simulated import Scripted
-kw = json.loads(sys.argv[1])
-kw["scripted"] = [Scripted(**s) for s in kw.get("scripted", [])]
-res = run_session(**kw)
-print(json.dumps({"dir": str(res.session_dir), "status": res.status}))
-# as coaffect run ends: the folder is finished; a C thread may crash in teardown (docs)
-from coaffect.cli import exit_without_teardown
-exit_without_teardown(0)
-"""
 W, H = 800, 600
 HAPPY_RGB, SAD_RGB, BG_RGB = (255, 229, 0), (51, 102, 255), (51, 51, 51)
 
@@ -60,7 +48,7 @@ def _xvfb(layout: tuple[str, ...], *cmd: str, timeout: float = 300) -> subproces
 
 def _run_two_screens(**kwargs):
     kwargs = {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
-    return _xvfb(TWO_SCREENS, PY, "-c", _LIB, json.dumps(kwargs))
+    return _xvfb(TWO_SCREENS, PY, "-c", RUN_SESSION_SCRIPT, json.dumps(kwargs))
 
 
 def _box_pixel(img, seat_index: int, button_index: int):

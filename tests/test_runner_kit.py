@@ -148,7 +148,8 @@ def test_clip_is_real_mp4v(tmp_path):
     assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(30.0)
 
 
-_LIB = """
+#: a session run in its own process, as the test scripts of this suite run one (kwargs as JSON)
+RUN_SESSION_SCRIPT = """
 import json, sys
 from experiments.runner import run_session
 from experiments.runner.simulated import Scripted
@@ -168,7 +169,11 @@ def run_library(timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
 
     kwargs = {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
     return subprocess.run(
-        [PY, "-c", _LIB, json.dumps(kwargs)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [PY, "-c", RUN_SESSION_SCRIPT, json.dumps(kwargs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
