@@ -5,10 +5,11 @@ Usage: ``python kill_runner_harness.py JSON`` with JSON keys ``root`` (project),
 one ``kill-NN`` session folder per kill), ``seed``, ``kills``.
 
 Each round starts a runner process (a :class:`CameraSet` of two cameras,
-polled every 20 ms as ``coaffect run`` does, which kills its own camera ``a``
-once, in the restart phase only, to exercise a restart) and SIGKILLs it at a random moment of one of
-three phases, in turn: during start-up (after ``starting``), while recording
-(after ``started``) and during a restart (after ``crashing``). Even rounds use
+polled every 20 ms as ``coaffect run`` does; in the restart phase only, it
+kills its own camera ``a`` once to exercise a restart) and SIGKILLs it at a
+random moment of one of three phases, in turn: during start-up (after
+``starting``), while recording (after ``started``) and during a restart
+(after ``crashing``). Even rounds use
 the parent-death signal and the watchdog, odd rounds the watchdog alone
 (``CameraSet.parent_death_signal = 0``), so each guard is checked by itself.
 
