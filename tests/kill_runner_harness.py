@@ -9,9 +9,9 @@ polled every 20 ms as ``coaffect run`` does; in the restart phase only, it
 kills its own camera ``a`` once to exercise a restart) and SIGKILLs it at a
 random moment of one of three phases, in turn: during start-up (after
 ``starting``), while recording (after ``started``) and during a restart
-(after ``crashing``). Even rounds use
-the parent-death signal and the watchdog, odd rounds the watchdog alone
-(``CameraSet.parent_death_signal = 0``), so each guard is checked by itself.
+(after ``crashing``). Even rounds use the parent-death signal and the
+watchdog, odd rounds the watchdog alone (``CameraSet.parent_death_signal =
+0``), so each guard is checked by itself.
 
 This process is a child subreaper (``PR_SET_CHILD_SUBREAPER``): the processes
 of a killed runner become its children, so it reaps each one by pid and knows
@@ -62,6 +62,8 @@ cams.stop()
 """
 PHASES = (("startup", "starting", 1.2), ("recording", "started", 1.0), ("restart", "crashing", 0.8))
 REAP_LIMIT = 5.0
+#: ``crash_after`` outside the restart phase: later than any kill, so the runner never crashes a camera
+NO_CRASH_S = 600.0
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -134,7 +136,7 @@ def one_kill(k: int, cfg: dict, rng: random.Random) -> dict:
         # only the restart phase crashes camera ``a``: a crash inside another phase's kill
         # window would end ``a`` by the runner's own SIGKILL (its ``crashing`` line not yet
         # read), which is not a guard ending it
-        "crash_after": round(rng.uniform(0.3, 1.0), 3) if phase == "restart" else 600.0,
+        "crash_after": round(rng.uniform(0.3, 1.0), 3) if phase == "restart" else NO_CRASH_S,
     }
     runner = subprocess.Popen(
         [sys.executable, "-c", RUNNER, json.dumps(args)], stdout=subprocess.PIPE, text=True
