@@ -166,6 +166,46 @@ def test_session_records_lsl_stream_and_publishes_markers(tmp_path, caplog):
         assert abs(buttons.stamps[i] - zero - row.t) < 1e-4
 
 
+def test_closing_the_publisher_delivers_the_rows_written_just_before():
+    """liblsl drops what is still queued when an outlet is destroyed; close() waits for it.
+
+    With the outlets dropped at once (the old ``close``) this test failed 3 runs
+    of 3 here: the inlet got only some or none of the 40 markers.
+    """
+    import time
+
+    from experiments.lsl import MARKER_STREAM, LslPublisher, _pylsl, source_id
+
+    pylsl = _pylsl()
+    from pylsl.util import LostError
+
+    session = f"close{uuid.uuid4().hex[:8]}"
+    pub = LslPublisher(session, ["A"], clock_zero=0.0)
+    name = MARKER_STREAM.format(session=session)
+    found = pylsl.resolve_bypred(f"name='{name}' and source_id='{source_id(name)}'", 1, 10)
+    inlet = pylsl.StreamInlet(found[0], recover=False)
+    inlet.open_stream(timeout=10)
+    got = []
+
+    def pull():  # until the outlet is gone (LostError without recovery)
+        try:
+            while True:
+                got.extend(inlet.pull_chunk(timeout=0.05, min_samples=1)[0])
+        except LostError:
+            pass
+
+    reader = threading.Thread(target=pull, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 10  # the inlet's subscription reaches the outlet
+    while not pub.markers.have_consumers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for k in range(40):
+        pub.on_row("events.tsv", {"onset": float(k), "trial_type": "clip"})
+    pub.close()
+    reader.join(10)
+    assert sorted(json.loads(s[0])["onset"] for s in got if s[0]) == [float(k) for k in range(40)]
+
+
 def test_required_stream_missing_stops_before_the_window(tmp_path, capsys):
     from coaffect.cli import main
 
