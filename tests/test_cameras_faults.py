@@ -241,3 +241,41 @@ def test_the_stop_handler_survives_running_inside_itself():
     t.join(5.0)
     assert not t.is_alive(), f"the SIGTERM handler waits for itself (nested in {sorted(set(nested))})"
     assert signalled()
+
+
+def test_a_stop_signal_while_a_capture_process_is_launched_waits_for_its_job(
+    shared_data, tmp_path, monkeypatch, capfd
+):
+    """SIGTERM right after the child is launched, before it has its job: no EOFError in the child.
+
+    The signal is sent at the worst moment (after ``spawnv_passfds``, before the
+    job is written). Without :func:`experiments.signal_hold.stop_signals_held`
+    the runner stopped there and the child printed Python's ``EOFError: Ran out
+    of input`` traceback (a CI run of tests/test_runner_crash.py did).
+    """
+    from multiprocessing import popen_spawn_posix
+
+    from experiments.runner.stops import SessionStopped, SignalGuard
+
+    launch = popen_spawn_posix.util.spawnv_passfds
+    children = []
+
+    def launch_then_stop(path, args, passfds):
+        pid = launch(path, args, passfds)
+        if any(b"spawn_main" in os.fsencode(a) for a in args):  # the capture process, not the resource tracker
+            children.append(pid)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return pid
+
+    monkeypatch.setattr(popen_spawn_posix.util, "spawnv_passfds", launch_then_stop)
+    specs = [CameraSpec(n, file=str(shared_data / SINGLE), loop=True, seats=("A",)) for n in ("a", "b")]
+    cams = CameraSet(specs, tmp_path, time.perf_counter())
+    with SignalGuard(), pytest.raises(SessionStopped):
+        cams.start()
+    monkeypatch.undo()
+    # the stop came right after camera a had its job: b never started, a was ended before leaving
+    assert len(children) == 1 and cams.cameras["b"].process is None
+    assert not cams.cameras["a"].process.is_alive()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "EOFError" not in err, err
+    assert set(cams.stop()) == {"a", "b"}  # the runner's clean-up still gets a summary

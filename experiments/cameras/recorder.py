@@ -18,6 +18,7 @@ from pathlib import Path
 from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import HardwareError
 
+from ..signal_hold import stop_signals_held
 from .capture_messages import CaptureJob, Failed, FirstFrame, GapClosed, GapOpened, Opened, Summary
 from .capture_process import DISK_FULL, capture_main
 from .mjpeg_store import camera_paths, last_complete_row, read_frame_rows
@@ -114,31 +115,32 @@ class CameraSet:
         return time.perf_counter() - self.clock_zero
 
     def _spawn(self, cam: _Camera, gap_start: float | None = None) -> None:
-        messages, child_messages = self._ctx.Pipe(duplex=False)
-        child_stop, stop_pipe = self._ctx.Pipe(duplex=False)
-        job = CaptureJob(
-            spec=cam.spec,
-            session_dir=str(self.session_dir),
-            clock_zero=self.clock_zero,
-            parent_pid=os.getpid(),
-            gap_start=gap_start,
-            parent_death_signal=self.parent_death_signal,
-        )
-        cam.process = self._ctx.Process(
-            target=capture_main,
-            name=f"coaffect-cam-{cam.spec.name}",
-            daemon=True,
-            args=(job, child_messages, child_stop),
-        )
-        cam.process.start()
-        # the child holds its own ends now: a dead child reads as end-of-file here, and a
-        # dead runner as end-of-file there
-        child_messages.close()
-        child_stop.close()
-        for conn in (cam.messages, cam.stop_pipe):  # those of a previous process
-            if conn is not None:
-                conn.close()
-        cam.messages, cam.stop_pipe, cam.stop_sent = messages, stop_pipe, False
+        with stop_signals_held():  # a stop between launch and job would leave the child reading nothing
+            messages, child_messages = self._ctx.Pipe(duplex=False)
+            child_stop, stop_pipe = self._ctx.Pipe(duplex=False)
+            job = CaptureJob(
+                spec=cam.spec,
+                session_dir=str(self.session_dir),
+                clock_zero=self.clock_zero,
+                parent_pid=os.getpid(),
+                gap_start=gap_start,
+                parent_death_signal=self.parent_death_signal,
+            )
+            cam.process = self._ctx.Process(
+                target=capture_main,
+                name=f"coaffect-cam-{cam.spec.name}",
+                daemon=True,
+                args=(job, child_messages, child_stop),
+            )
+            cam.process.start()
+            # the child holds its own ends now: a dead child reads as end-of-file here, and a
+            # dead runner as end-of-file there
+            child_messages.close()
+            child_stop.close()
+            for conn in (cam.messages, cam.stop_pipe):  # those of a previous process
+                if conn is not None:
+                    conn.close()
+            cam.messages, cam.stop_pipe, cam.stop_sent = messages, stop_pipe, False
 
     def start(self, timeout: float = OPEN_TIMEOUT) -> CameraSet:
         """Start every capture process; return once each delivered a frame or failed.
@@ -157,26 +159,30 @@ class CameraSet:
         0.71
         """
         self.session_dir.mkdir(parents=True, exist_ok=True)
-        for cam in self.cameras.values():
-            self._spawn(cam)
-        deadline = time.monotonic() + timeout
-        waiting = set(self.cameras)
-        while waiting and time.monotonic() < deadline:
-            for name in list(waiting):
-                cam = self.cameras[name]
-                self._drain(cam)
-                if cam.first_t is not None or cam.status in ("failed", "ended"):
-                    waiting.discard(name)
-                elif not cam.process.is_alive():
+        try:
+            for cam in self.cameras.values():
+                self._spawn(cam)
+            deadline = time.monotonic() + timeout
+            waiting = set(self.cameras)
+            while waiting and time.monotonic() < deadline:
+                for name in list(waiting):
+                    cam = self.cameras[name]
                     self._drain(cam)
-                    if cam.status == "starting":
-                        cam.status, cam.error = "failed", "capture process exited at start"
-                    waiting.discard(name)
-            time.sleep(0.02)
-        for name in waiting:
-            cam = self.cameras[name]
-            cam.status = "failed"
-            cam.error = f"no frame within {timeout:.0f} s"
+                    if cam.first_t is not None or cam.status in ("failed", "ended"):
+                        waiting.discard(name)
+                    elif not cam.process.is_alive():
+                        self._drain(cam)
+                        if cam.status == "starting":
+                            cam.status, cam.error = "failed", "capture process exited at start"
+                        waiting.discard(name)
+                time.sleep(0.02)
+            for name in waiting:
+                cam = self.cameras[name]
+                cam.status = "failed"
+                cam.error = f"no frame within {timeout:.0f} s"
+        except BaseException:  # a stop signal while they open: end those started, then stop
+            self.stop()
+            raise
         problems = []
         for cam in self.cameras.values():
             if cam.status != "failed":

@@ -5,6 +5,8 @@
   session ends like an abort: an ``abort`` row, ``status: aborted`` with the
   reason, cameras stopped, no traceback, and a folder that ``--resume`` continues.
   A second signal during that clean-up is ignored (the clean-up takes a moment).
+  A step that must not be cut in half (handing a capture process its job)
+  holds the stop until it ends (:mod:`experiments.signal_hold`).
 * A full output disk (``ENOSPC`` from any write) ends the session with reason
   ``disk full``. A small reserve file made at the start is deleted first so the
   last rows and ``session.json`` still fit.
@@ -23,6 +25,8 @@ import signal
 import sys
 import threading
 from pathlib import Path
+
+from ..signal_hold import holding, note_held
 
 #: Bytes kept free for the final rows and session.json after the disk fills up.
 RESERVE_BYTES = 1024 * 1024
@@ -77,6 +81,9 @@ class SignalGuard:
         self.deferred: int | None = None
 
     def _raise(self, signum, frame) -> None:
+        if holding():  # a step that must not be cut in half; its end raises the signal again
+            note_held(signum)
+            return
         self.quiet()  # one stop is enough; a second Ctrl-C must not cut the clean-up
         if _in_display_handler(frame):
             # Xlib's I/O error handler is finishing the folder; an exception raised in a
