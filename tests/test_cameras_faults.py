@@ -262,7 +262,9 @@ def test_a_stop_signal_while_a_capture_process_is_launched_waits_for_its_job(
 
     def launch_then_stop(path, args, passfds):
         pid = launch(path, args, passfds)
-        if any(b"spawn_main" in os.fsencode(a) for a in args):  # the capture process, not the resource tracker
+        if any(
+            b"spawn_main" in os.fsencode(a) for a in args
+        ):  # the capture process, not the resource tracker
             children.append(pid)
             os.kill(os.getpid(), signal.SIGTERM)
         return pid

@@ -160,29 +160,33 @@ class CameraSet:
         """
         self.session_dir.mkdir(parents=True, exist_ok=True)
         try:
-            for cam in self.cameras.values():
-                self._spawn(cam)
-            deadline = time.monotonic() + timeout
-            waiting = set(self.cameras)
-            while waiting and time.monotonic() < deadline:
-                for name in list(waiting):
-                    cam = self.cameras[name]
-                    self._drain(cam)
-                    if cam.first_t is not None or cam.status in ("failed", "ended"):
-                        waiting.discard(name)
-                    elif not cam.process.is_alive():
-                        self._drain(cam)
-                        if cam.status == "starting":
-                            cam.status, cam.error = "failed", "capture process exited at start"
-                        waiting.discard(name)
-                time.sleep(0.02)
-            for name in waiting:
-                cam = self.cameras[name]
-                cam.status = "failed"
-                cam.error = f"no frame within {timeout:.0f} s"
-        except BaseException:  # a stop signal while they open: end those started, then stop
+            self._open_all(timeout)
+        except BaseException:  # a stop signal while they open, or a failure: end those started
             self.stop()
             raise
+        return self
+
+    def _open_all(self, timeout: float) -> None:
+        for cam in self.cameras.values():
+            self._spawn(cam)
+        deadline = time.monotonic() + timeout
+        waiting = set(self.cameras)
+        while waiting and time.monotonic() < deadline:
+            for name in list(waiting):
+                cam = self.cameras[name]
+                self._drain(cam)
+                if cam.first_t is not None or cam.status in ("failed", "ended"):
+                    waiting.discard(name)
+                elif not cam.process.is_alive():
+                    self._drain(cam)
+                    if cam.status == "starting":
+                        cam.status, cam.error = "failed", "capture process exited at start"
+                    waiting.discard(name)
+            time.sleep(0.02)
+        for name in waiting:
+            cam = self.cameras[name]
+            cam.status = "failed"
+            cam.error = f"no frame within {timeout:.0f} s"
         problems = []
         for cam in self.cameras.values():
             if cam.status != "failed":
@@ -191,8 +195,7 @@ class CameraSet:
             cam.status = "missing"
             if cam.spec.required and not self.allow_missing:
                 problems.append(cam)
-        if problems:
-            self.stop()
+        if problems:  # start() stops them all
             lines = [f"camera '{c.spec.name}' ({c.spec.kind} {c.spec.where}): {c.error}" for c in problems]
             raise HardwareError(
                 lines[0],
@@ -204,7 +207,6 @@ class CameraSet:
                     "the protocol, or pass --no-cameras to record no camera at all"
                 ),
             )
-        return self
 
     def _request_stop(self, cam: _Camera) -> None:
         if cam.stop_pipe is None or cam.stop_sent:

@@ -25,6 +25,7 @@ from coaffect.formats.session_format import SessionStatus
 from coaffect.formats.session_meta import ProtocolRef, SeatedParticipant, SessionMeta
 from coaffect.formats.session_writer import SessionWriter
 
+from ..signal_hold import stop_signals_held
 from .clock import SessionClock
 from .preflight import SessionPlan, prepare_session
 from .resume import find_resume_point, merge_camera_summaries, resumed_clock_zero
@@ -258,55 +259,69 @@ def run_session(
         return _run(plan, guard, lab, opts)
 
 
+class _Made:
+    """What a new session makes before it begins, so that a stop then leaves no trace."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        new = not plan.resume
+        self.session_dir = new and not plan.session_dir.exists()
+        self.dataset_description = new and not (plan.dataset_dir / "dataset_description.json").exists()
+        self.dataset_dir = new and not plan.dataset_dir.exists()
+
+    def undo(self, writer, cams, lab) -> None:
+        """End the cameras and LSL started so far; remove the folders this run made."""
+        if cams is not None:
+            cams.stop()
+        if writer is not None:
+            if lab.publisher is not None or lab.recorder is not None:
+                lab.stop(writer)
+            writer.close()
+        plan = self.plan
+        if self.session_dir:
+            shutil.rmtree(plan.session_dir, ignore_errors=True)
+        if self.dataset_description:
+            (plan.dataset_dir / "dataset_description.json").unlink(missing_ok=True)
+        if self.dataset_dir and plan.dataset_dir.exists() and not any(plan.dataset_dir.iterdir()):
+            plan.dataset_dir.rmdir()
+
+
 def _run(plan, guard, lab, opts: SessionOptions):
     p = plan.loaded.protocol
+    made = _Made(plan)
+    writer = cams = None
     if plan.resume:
         rp = find_resume_point(plan.session_dir)
         clock_zero, rebased = resumed_clock_zero(plan.meta.clock_zero_perf, rp.last_time)
         writer = SessionWriter(plan.dataset_dir, plan.session_id, resume=True)
-        created_dataset = created_folder = False
     else:
         rp, rebased = None, False
-        created_dataset = not (plan.dataset_dir / "dataset_description.json").exists()
-        created_folder = not plan.dataset_dir.exists()
         clock_zero = time.perf_counter()
-        writer = _new_folder(plan, opts.simulate, opts.seed, clock_zero)
     clock = SessionClock(clock_zero)
-    cams = None
-    if p.cameras and opts.cameras:
-        try:
+    try:  # until the session begins, a stop or failure ends what started and a new folder goes
+        if writer is None:
+            writer = _new_folder(plan, opts.simulate, opts.seed, clock_zero)
+        if p.cameras and opts.cameras:
             cams = _open_cameras(plan, writer, clock_zero, opts.camera_files)
-        except BaseException:
-            writer.close()
-            if not plan.resume:  # we made this folder a moment ago; leave no trace
-                shutil.rmtree(writer.dir, ignore_errors=True)
-                if created_dataset:
-                    (plan.dataset_dir / "dataset_description.json").unlink(missing_ok=True)
-                if created_folder and not any(plan.dataset_dir.iterdir()):
-                    plan.dataset_dir.rmdir()
-            raise
-    if not plan.resume:
-        writer.add_participants(
-            [
-                {"participant_id": pid, "condition": plan.condition, "session_id": plan.session_id, "seat": s}
-                for pid, s in zip(plan.participants, plan.seats)
-            ]
-        )
-    writer = lab.start(writer, clock_zero)
-    from .flow import SessionFlow
+        writer = lab.start(writer, clock_zero)
+        from .flow import SessionFlow
 
-    flow = SessionFlow(
-        plan,
-        writer,
-        clock,
-        cams,
-        simulate=opts.simulate,
-        seed=opts.seed,
-        scripted=opts.scripted,
-        progress=opts.progress,
-        view=opts.experimenter_view,
-        audio=lab.audio,
-    )
+        flow = SessionFlow(
+            plan,
+            writer,
+            clock,
+            cams,
+            simulate=opts.simulate,
+            seed=opts.seed,
+            scripted=opts.scripted,
+            progress=opts.progress,
+            view=opts.experimenter_view,
+            audio=lab.audio,
+        )
+    except BaseException:
+        guard.quiet()
+        made.undo(writer, cams, lab)
+        raise
     result = SessionResult(writer.dir, "running")
     reserve = DiskReserve(writer.dir)
 
@@ -321,6 +336,19 @@ def _run(plan, guard, lab, opts: SessionOptions):
 
     watch_display(display_lost)
     try:
+        if not plan.resume:
+            with stop_signals_held():  # whole: a --resume after this stop finds every participant
+                writer.add_participants(
+                    [
+                        {
+                            "participant_id": pid,
+                            "condition": plan.condition,
+                            "session_id": plan.session_id,
+                            "seat": s,
+                        }
+                        for pid, s in zip(plan.participants, plan.seats)
+                    ]
+                )
         result.status = flow.run(opts.skip_button_check, rp, rebased)
     except BaseException as exc:
         guard.quiet()
