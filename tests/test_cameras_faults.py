@@ -281,3 +281,60 @@ def test_a_stop_signal_while_a_capture_process_is_launched_waits_for_its_job(
     err = capfd.readouterr().err
     assert "Traceback" not in err and "EOFError" not in err, err
     assert set(cams.stop()) == {"a", "b"}  # the runner's clean-up still gets a summary
+
+
+_OPEN_AND_WAIT = """
+import sys, time
+from pathlib import Path
+from experiments.cameras import CameraSet, CameraSpec
+from experiments.runner.stops import SessionStopped, SignalGuard
+spec = CameraSpec("a", file=sys.argv[1], loop=True, seats=("A",))
+cams = CameraSet([spec], Path(sys.argv[2]), time.perf_counter())
+try:
+    with SignalGuard():
+        cams.start()
+        time.sleep(30)
+except SessionStopped as stop:
+    print("stopped:", stop.reason, flush=True)
+cams.stop()
+"""
+
+
+def _importing_numpy(runner_pid: int) -> bool:
+    """Whether a capture process of ``runner_pid`` exists and has mapped numpy's libraries."""
+    for child in psutil.Process(runner_pid).children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()) and any(
+                "numpy" in m.path for m in child.memory_maps()
+            ):
+                return True
+        except psutil.Error:  # gone, or not readable yet
+            pass
+    return False
+
+
+def test_ctrl_c_to_the_terminal_while_a_capture_process_starts_prints_no_traceback(shared_data, tmp_path):
+    """Ctrl+C reaches the whole process group, the capture process too, while it is still importing.
+
+    It used to end there with a KeyboardInterrupt traceback on the console. The
+    group is signalled once the capture process has mapped numpy, that is while
+    it imports what it needs (pandas and OpenCV follow), before its own code runs.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _OPEN_AND_WAIT, str(shared_data / SINGLE), str(tmp_path / "ses")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal gives a command
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _importing_numpy(proc.pid):
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "stopped: interrupted (Ctrl-C, SIGINT)" in out, (out, err)
+    assert "Traceback" not in err, err
