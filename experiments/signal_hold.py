@@ -1,4 +1,4 @@
-"""Hold a session's stop signal over a step that must not be cut in half.
+"""Stop signals around the runner's steps that must not be cut in half, and its helper processes.
 
 A capture process is started by ``spawn``: the child is launched, then the
 runner writes the child's job down a pipe. A SIGTERM between the two made the
@@ -27,7 +27,9 @@ then the stop: terminated (SIGTERM)
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 
 class _Hold:
@@ -57,3 +59,44 @@ def stop_signals_held():
         if _Hold.depth == 0 and _Hold.pending is not None:
             signum, _Hold.pending = _Hold.pending, None
             signal.raise_signal(signum)
+
+
+@contextmanager
+def launched_ignoring_sigint():
+    """Processes launched inside the block start with SIGINT ignored.
+
+    A terminal's Ctrl+C goes to the whole process group, so it reaches the
+    runner's helper processes too (capture processes, the experimenter's view);
+    a capture process still starting (importing, before it ignores SIGINT
+    itself) ended with a KeyboardInterrupt traceback on the console. The runner
+    stops its helpers itself. An ignored signal stays ignored through ``exec``,
+    and Python then installs no handler of its own. For the
+    launch itself (milliseconds) the runner ignores SIGINT too: a Ctrl+C in that
+    moment is lost, and the next one stops the session.
+
+    Examples
+    --------
+    >>> import multiprocessing, os, time
+    >>> with launched_ignoring_sigint():
+    ...     child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(30,))
+    ...     child.start()
+    >>> sigint_ignored(child.pid), sigint_ignored(os.getpid())
+    (True, False)
+    >>> child.terminate(); child.join()
+    """
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def sigint_ignored(pid: int) -> bool:
+    """Whether process ``pid`` ignores SIGINT (Linux: ``SigIgn`` in ``/proc/PID/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    return False

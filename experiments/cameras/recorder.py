@@ -11,16 +11,14 @@ import errno
 import multiprocessing
 import os
 import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import HardwareError
 
-from ..signal_hold import stop_signals_held
+from ..signal_hold import launched_ignoring_sigint, stop_signals_held
 from .capture_messages import CaptureJob, Failed, FirstFrame, GapClosed, GapOpened, Opened, Summary
 from .capture_process import DISK_FULL, capture_main
 from .mjpeg_store import camera_paths, last_complete_row, read_frame_rows
@@ -61,28 +59,6 @@ class _Camera:
     summaries: list[Summary] = field(default_factory=list)
     restarts: int = 0
     pending_events: list = field(default_factory=list)
-
-
-@contextmanager
-def _launched_ignoring_sigint():
-    """Processes launched inside the block start with SIGINT ignored.
-
-    A terminal's Ctrl+C goes to the whole process group, so it reaches a
-    capture process too; while that process is still starting (importing, well
-    before :func:`.capture_process.capture_main` ignores SIGINT) it ended with a
-    KeyboardInterrupt traceback on the console. An ignored signal stays ignored
-    through ``exec``, and Python then installs no handler of its own. For the
-    launch itself (milliseconds) the runner ignores SIGINT too: a Ctrl+C in that
-    moment is lost, and the next one stops the session.
-    """
-    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 class CameraSet:
@@ -140,7 +116,7 @@ class CameraSet:
 
     def _spawn(self, cam: _Camera, gap_start: float | None = None) -> None:
         # held: a stop between launch and job would leave the child reading nothing
-        with stop_signals_held(), _launched_ignoring_sigint():
+        with stop_signals_held(), launched_ignoring_sigint():
             messages, child_messages = self._ctx.Pipe(duplex=False)
             child_stop, stop_pipe = self._ctx.Pipe(duplex=False)
             job = CaptureJob(

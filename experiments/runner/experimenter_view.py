@@ -26,6 +26,8 @@ from typing import Optional
 
 from coaffect.formats.session_format import event_row
 
+from ..signal_hold import launched_ignoring_sigint
+
 
 class ExperimenterView:
     """State of the experimenter's view, sent to its window process (see module docstring).
@@ -99,7 +101,8 @@ class ExperimenterView:
         self._proc = ctx.Process(
             target=serve, args=(child, screen, self.size, str(session_dir), cams, x_screen), daemon=True
         )
-        self._proc.start()
+        with launched_ignoring_sigint():  # the runner closes it; Ctrl+C must not end it first
+            self._proc.start()
         if not self._conn.poll(60) or self._conn.recv() != "ready":
             self.close()
             raise RuntimeError(f"the experimenter's view did not open on screen {screen}")
