@@ -70,18 +70,18 @@ def launched_ignoring_sigint():
     a capture process still starting (importing, before it ignores SIGINT
     itself) ended with a KeyboardInterrupt traceback on the console. The runner
     stops its helpers itself. An ignored signal stays ignored through ``exec``,
-    and Python then installs no handler of its own. For the
-    launch itself (milliseconds) the runner ignores SIGINT too: a Ctrl+C in that
-    moment is lost, and the next one stops the session.
+    and Python then installs no handler of its own. For the launch itself
+    (milliseconds) the runner ignores SIGINT too: a Ctrl+C in that moment is
+    lost, and the next one stops the session.
 
     Examples
     --------
-    >>> import multiprocessing, os, time
+    >>> import multiprocessing, time
     >>> with launched_ignoring_sigint():
     ...     child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(30,))
     ...     child.start()
-    >>> sigint_ignored(child.pid), sigint_ignored(os.getpid())
-    (True, False)
+    >>> sigint_ignored(child.pid)
+    True
     >>> child.terminate(); child.join()
     """
     if threading.current_thread() is not threading.main_thread():  # only it may set handlers
