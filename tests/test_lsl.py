@@ -51,16 +51,26 @@ class Inlet(threading.Thread):
                 break
         else:
             return
-        inlet = pylsl.StreamInlet(found[0])
+        from pylsl.util import LostError
+
+        # no recovery: once the session's outlet is gone a pull raises LostError and the
+        # thread ends (a recovering inlet kept pulling for 20 s and more past its timeout,
+        # and a thread still inside liblsl at interpreter exit once crashed pytest's exit)
+        inlet = pylsl.StreamInlet(found[0], recover=False)
         inlet.open_stream(timeout=5)
         self.connected.set()
-        while not self.stop.is_set():
-            chunk, ts = inlet.pull_chunk(timeout=0.1)
+        try:
+            while not self.stop.is_set():
+                chunk, ts = inlet.pull_chunk(timeout=0.1)
+                self.samples += chunk
+                self.stamps += ts
+            chunk, ts = inlet.pull_chunk(timeout=0.5)
             self.samples += chunk
             self.stamps += ts
-        chunk, ts = inlet.pull_chunk(timeout=0.5)
-        self.samples += chunk
-        self.stamps += ts
+        except LostError:
+            pass
+        finally:
+            inlet.close_stream()
 
 
 def test_session_records_lsl_stream_and_publishes_markers(tmp_path, caplog):
@@ -103,10 +113,11 @@ def test_session_records_lsl_stream_and_publishes_markers(tmp_path, caplog):
     finally:
         markers.stop.set()
         buttons.stop.set()
-        markers.join(5)
-        buttons.join(5)
+        markers.join(15)
+        buttons.join(15)
         outlet.kill()
         outlet.wait()
+    assert not markers.is_alive() and not buttons.is_alive()  # no thread left inside liblsl
     assert res.status == "complete"
     # the runner logs it; the CLI prints its log on stderr
     assert f"warning: lsl: optional stream 'not-here-{run}' not found; recording without it" in caplog.text

@@ -10,6 +10,7 @@ finishes the folder must not cut that handler short.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from test_runner_kit import PY, ROOT, make_study
 
 from coaffect.formats.session_reader import clip_attempts, read_session
@@ -119,3 +121,47 @@ def test_sigterm_inside_the_display_lost_handler_does_not_cut_it_short(display):
     assert r.returncode == 1, r.stderr  # the handler's own exit, as Xlib's
     assert r.stdout.strip() == "folder finished", r.stdout + r.stderr
     assert "could not finish" not in r.stderr and "SessionStopped" not in r.stderr, r.stderr
+
+
+#: a session whose writer raises SIGTERM right after writing one chosen row of flips.tsv
+_STOP_AT_ROW = """
+import json, signal, sys
+from coaffect.formats.session_writer import TableWriter
+from experiments.runner import run_session
+
+stop_at = sys.argv[2]  # "row:N" (N-th row) or "offset" (the first clip's offset flip row)
+write, rows = TableWriter.append, []
+
+def append(self, row):
+    write(self, row)
+    if self.path.name == "flips.tsv":
+        rows.append(row)
+        hit = len(rows) == int(stop_at[4:]) if stop_at.startswith("row:") else "frame" not in row
+        if hit and not getattr(append, "done", False):
+            append.done = True
+            signal.raise_signal(signal.SIGTERM)  # the stop lands right after this row
+
+TableWriter.append = append
+res = run_session(**json.loads(sys.argv[1]))
+print("stopped:", res.abort_reason)
+"""
+
+
+@pytest.mark.parametrize("stop_at", ["row:1", "row:12", "offset"])
+def test_a_sigterm_right_after_any_flip_row_leaves_every_row_counted(tmp_path, display, stop_at):
+    """A CI run met a SIGTERM between a flip's row and its count: session.json said 308, flips.tsv held 309."""
+    proto = make_study(tmp_path, seats=2, clips=("clip-pos", "clip-neg"), seconds=1.0)
+    kw = dict(protocol=str(proto), condition="alone", participants=["P01"], output=str(tmp_path / "data"),
+              session_id="S1", simulate="inprocess", cameras=False, skip_button_check=True, progress=False)  # fmt: skip
+    r = subprocess.run([PY, "-c", _STOP_AT_ROW, json.dumps(kw), stop_at], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert "stopped: terminated (SIGTERM)" in r.stdout, r.stdout + r.stderr[-3000:]
+    s = read_session(tmp_path / "data" / "ses-S1")
+    assert s.status == "aborted"
+    clips = s.meta["clips"]
+    assert list(clips) == ["1"]  # the stop came in the first clip (or at its end)
+    completed = int((s.events.trial_type == "clip").sum())  # each completed clip adds its offset flip
+    assert completed == (1 if stop_at == "offset" else 0)
+    assert clips["1"].get("interrupted") == (None if stop_at == "offset" else "terminated (SIGTERM)")
+    assert clips["1"]["flips"] + completed == len(s.flips), (clips["1"], completed, len(s.flips))
+    assert ((s.events.trial_type == "clip_start") & (s.events.trial == 1)).sum() == 1  # the first frame's row

@@ -10,6 +10,7 @@ from typing import Optional
 from coaffect.formats.session_format import SIMULATED_KEYS, SessionStatus, event_row
 from coaffect.formats.session_writer import TableWriter
 
+from ..signal_hold import stop_signals_held
 from .button_check import SIMULATED_TIMEOUT_S, ButtonCheckFailed, run_button_check
 from .ratings import run_ratings
 from .resume import merge_camera_summaries
@@ -253,19 +254,15 @@ class SessionFlow:
         clip = self.plan.manifest.clip(clip_id)
         valence = clip.tags.get("valence", "neutral")
         attempt = 1 + (rp.attempts.get(i, 0) if rp is not None else 0)
-        onset, offset, movie = self._play(
-            self.plan.manifest.clip_path(clip_id), i, clip_id, valence, plan=True, attempt=attempt
+        self._play(
+            self.plan.manifest.clip_path(clip_id),
+            i,
+            clip_id,
+            valence,
+            plan=True,
+            attempt=attempt,
+            ended=lambda onset, offset, movie: self._clip_done(i, clip_id, attempt, onset, offset, movie),
         )
-        audit = self._audit(clip_id, movie.frames)
-        detail = (
-            f"flips={audit['flips']} frames_shown={audit['frames_shown']} "
-            f"dropped={audit['dropped']} repeated={audit['repeated']} attempt={attempt}"
-        )
-        self.writer.append(
-            "events.tsv",
-            event_row(onset, offset - onset, "clip", trial=i, stimulus_id=clip_id, detail=detail),
-        )
-        self._record_attempt(i, {**audit, "duration_s": round(offset - onset, 4), "attempt": attempt})
         self._poll_cameras()
         run_ratings(
             self.rt,
@@ -289,6 +286,19 @@ class SessionFlow:
             event_row(onset, self.clock.now() - onset, "iti", trial=i, stimulus_id=clip_id),
         )
 
+    def _clip_done(self, trial: int, clip_id: str, attempt: int, onset, offset, movie) -> None:
+        """A clip shown to its end: its ``clip`` row and its audit in ``session.json``."""
+        audit = self._audit(clip_id, movie.frames)
+        detail = (
+            f"flips={audit['flips']} frames_shown={audit['frames_shown']} "
+            f"dropped={audit['dropped']} repeated={audit['repeated']} attempt={attempt}"
+        )
+        self.writer.append(
+            "events.tsv",
+            event_row(onset, offset - onset, "clip", trial=trial, stimulus_id=clip_id, detail=detail),
+        )
+        self._record_attempt(trial, {**audit, "duration_s": round(offset - onset, 4), "attempt": attempt})
+
     def _audit(self, clip_id: str, frames: list) -> dict:
         from .display import frame_audit
 
@@ -305,12 +315,16 @@ class SessionFlow:
         self.clip_audit[str(trial)] = audit
         self.writer.update(clips=self.clip_audit)
 
-    def _play(self, path, trial, clip_id, valence, plan: bool, attempt: int = 1):
+    def _play(self, path, trial, clip_id, valence, plan: bool, attempt: int = 1, ended=None):
         """Play one clip; return (onset, offset, movie). Flips go to flips.tsv.
 
         A trial's clip writes a ``clip_start`` row at the flip that showed its first
         frame; if the session stops before the clip ends, :meth:`_clip_interrupted`
-        writes its ``clip_interrupted`` row.
+        writes its ``clip_interrupted`` row. ``ended(onset, offset, movie)`` runs
+        right after the clip's last flip. A stop signal is held over each flip's
+        row and its count, and over the clip's end (the offset flip, its row and
+        ``ended``), so ``session.json`` counts every row of ``flips.tsv`` whatever
+        moment a SIGTERM comes (a CI run met one between a row and its count).
         """
         rt, disp = self.rt, self.display
         lead = self.audio.lead_s if self.audio is not None else 0.0
@@ -324,30 +338,39 @@ class SessionFlow:
                 t = disp.flip()
                 movie.after_flip(t)
                 frame, pts = movie.frames[-1][1], movie.frames[-1][2]
-                if trial is not None:
-                    self.writer.append(
-                        "flips.tsv",
-                        {"t": t, "trial": trial, "stimulus_id": clip_id, "frame": frame, "pts": pts},
-                    )
-                    self._playing["rows"] += 1
-                if not started and movie.onset is not None:
-                    started = True
-                    self._clip_started(trial, clip_id, attempt, movie)
-                    if plan:
-                        rt.plan(
-                            "clip", movie.onset, trial=trial, duration=movie.stim.duration, valence=valence
+                with stop_signals_held():  # a flip's row, its count and the clip_start row
+                    if trial is not None:
+                        self.writer.append(
+                            "flips.tsv",
+                            {"t": t, "trial": trial, "stimulus_id": clip_id, "frame": frame, "pts": pts},
                         )
+                        self._playing["rows"] += 1
+                    if not started and movie.onset is not None:
+                        started = True
+                        self._clip_started(trial, clip_id, attempt, movie)
+                        if plan:
+                            rt.plan(
+                                "clip",
+                                movie.onset,
+                                trial=trial,
+                                duration=movie.stim.duration,
+                                valence=valence,
+                            )
                 rt.tick()
                 if movie.finished:
                     break
-            offset = disp.flip()  # the flip after the last frame: the clip is gone
-            self._playing = None
-            if trial is not None:
-                self.writer.append("flips.tsv", {"t": offset, "trial": trial, "stimulus_id": clip_id})
+            with stop_signals_held():
+                offset = disp.flip()  # the flip after the last frame: the clip is gone
+                self._playing = None
+                onset = movie.onset if movie.onset is not None else offset
+                if trial is not None:
+                    self.writer.append("flips.tsv", {"t": offset, "trial": trial, "stimulus_id": clip_id})
+                if ended is not None:
+                    ended(onset, offset, movie)
         finally:
             rt.on_abort_check = None
             movie.unload()
-        return (movie.onset if movie.onset is not None else offset), offset, movie
+        return onset, offset, movie
 
     def _clip_started(self, trial, clip_id: str, attempt: int, movie) -> None:
         """Rows written as the first frame shows: ``clip_start`` (trials) and ``clip_audio``."""
