@@ -150,7 +150,8 @@ def test_clip_is_real_mp4v(tmp_path):
 
 #: a session run in its own process, as the test scripts of this suite run one (kwargs as JSON)
 RUN_SESSION_SCRIPT = """
-import json, sys
+import faulthandler, json, sys
+faulthandler.enable()  # as coaffect run does: a crash prints every thread's stack
 from experiments.runner import run_session
 from experiments.runner.simulated import Scripted
 kw = json.loads(sys.argv[1])
