@@ -47,7 +47,9 @@ report.flow             exclusion_flow
 report.pose_size        doubtful_identity_warnings sensitivity_table
 report.summary          answer_table
 faces.pose_size         condition_balance* trial_pose_size POSE_SIZE_COLUMNS
-simulate.study          simulate_study* SimulationSpec* simulate_sessions SimulatedSession
+simulate.spec           SimulationSpec*
+simulate.sessions       simulate_sessions SimulatedSession
+simulate.study          simulate_study*
 simulate.trials         simulate_trials*
 simulate.power          power_analysis* PowerResult* power_table power_figure power_verdict
 simulate.faces          write_synthetic_video write_group_video

@@ -73,7 +73,7 @@ DEMO_SIZES = {
 }
 
 
-#: The planted demo study (:class:`analysis.simulate.study.SimulationSpec` fields): 6 alone,
+#: The planted demo study (:class:`analysis.simulate.spec.SimulationSpec` fields): 6 alone,
 #: 4 groups of 3, 4 clips of 13 s (synchrony's 8 s windows with +-2 s lags fit), 4 frames/s;
 #: group smile +0.25 planted units, coupling 0.6 (1 s lag), shared session signal SD 0.8.
 DEMO_PLANTED = {
@@ -197,7 +197,7 @@ def run_planted_demo(output: str | Path = "demo-output", *, jobs: int = 2, spec:
     jobs : int
         Worker processes for scoring.
     spec : dict, optional
-        :class:`~analysis.simulate.study.SimulationSpec` fields (default :data:`DEMO_PLANTED`).
+        :class:`~analysis.simulate.spec.SimulationSpec` fields (default :data:`DEMO_PLANTED`).
 
     Returns
     -------

@@ -1,11 +1,11 @@
 """Camera feeds of simulated sessions: faces that show what each participant's planted state says.
 
-:func:`render_session_feed` films one :class:`~analysis.simulate.study.SimulatedSession`
+:func:`render_session_feed` films one :class:`~analysis.simulate.sessions.SimulatedSession`
 as the runner would have recorded it (``cam-<name>.mjpg`` and its frame table on
 the session clock). Every face is the 3-D head of :mod:`analysis.simulate.mesh_head`
 and its expression follows that participant's planted latent states, the very
 series that drove the simulated button presses (coupling and lag), the group's
-shared session signal and the group effect (:mod:`analysis.simulate.study`):
+shared session signal and the group effect (:mod:`analysis.simulate.sessions`):
 
 * ``AU12`` (lip-corner pull) = ``smile_rest + smile_gain * smile`` and the
   oblique "sad" brow (``AU01``, half as much ``AU04``) = ``sad_rest + sad_gain * sad``:
@@ -39,11 +39,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from coaffect.formats import session_format as fmt
 from coaffect.formats.errors import AnalysisError
 from coaffect.formats.tables import write_tsv
+
+from .sessions import ar1
 
 #: Name of the simulated camera (protocol, session.json and file names).
 CAMERA = "wide"
@@ -136,11 +137,6 @@ class VideoSpec:
         return {"AU12": self.smile_rest + self.smile_gain * smile, "AU01": brow, "AU04": 0.5 * brow}
 
 
-def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.ndarray:
-    e = rng.normal(0.0, sd * np.sqrt(1 - phi**2), n)
-    return lfilter([1.0], [1.0, -phi], e)
-
-
 def _episodes(rng: np.random.Generator, t: np.ndarray, share: float, mean_s: float = 3.0) -> np.ndarray:
     """0..1: turned (1) or not (0) in alternating episodes, with 0.5 s ramps between them."""
     state = np.zeros(len(t))
@@ -179,8 +175,8 @@ def face_motion(
     n = len(t)
     fps = 1.0 / float(np.median(np.diff(t))) if n > 1 else 1.0
     phi = float(np.exp(-1.0 / fps))  # about 1 s memory
-    yaw, pitch, roll = (_ar1(rng, n, sd, phi) for sd in video.head_sd_deg)
-    dx, dy = (_ar1(rng, n, video.sway_px / 100.0, phi) for _ in range(2))
+    yaw, pitch, roll = (ar1(rng, n, sd, phi) for sd in video.head_sd_deg)
+    dx, dy = (ar1(rng, n, video.sway_px / 100.0, phi) for _ in range(2))
     blinks = (rng.random(n) < video.blink_rate / fps).astype(float)
     turned = np.zeros(n)
     if video.turn_yaw_deg > 0 and n_seats > 1:
@@ -207,7 +203,7 @@ def render_session_feed(session, video: VideoSpec, session_dir, camera: str = CA
 
     Parameters
     ----------
-    session : analysis.simulate.study.SimulatedSession
+    session : analysis.simulate.sessions.SimulatedSession
         Its ``faces`` table holds each participant's planted states per frame
         (``AU12``: the smile state, ``inner_brow_lip_down``: the sad state,
         ``face_found``); the frames are filmed at those times.

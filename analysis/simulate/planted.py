@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from .camera_feed import VideoSpec
-from .study import SimulationSpec, simulate_study
+from .spec import SimulationSpec
+from .study import simulate_study
 
 
 def simulate_planted_study(

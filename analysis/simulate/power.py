@@ -1,7 +1,7 @@
 """Simulation-based power for the group effect (``coaffect power``).
 
 For every design in a grid of numbers of group sessions, alone participants
-and clips, many studies are drawn from :class:`~analysis.simulate.study.SimulationSpec`
+and clips, many studies are drawn from :class:`~analysis.simulate.spec.SimulationSpec`
 (every random term the default model has, faces lost more often in groups) by
 :func:`analysis.simulate.trials.simulate_trials` and fitted with the default
 model (lme4 + lmerTest, the maximal identified random structure, the
@@ -39,7 +39,7 @@ from coaffect.formats.errors import AnalysisError
 from coaffect.formats.tables import write_tsv
 
 from ..docstrings import fill_doc
-from .study import SimulationSpec
+from .spec import SimulationSpec
 
 #: Columns of :func:`power_table`.
 POWER_COLUMNS = (

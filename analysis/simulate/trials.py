@@ -3,7 +3,7 @@
 :func:`analysis.simulate.study.simulate_study` writes whole session folders
 (minutes for a study); power analysis and the calibration benchmark need
 thousands of studies, so this draws the trial table itself from the same
-:class:`~analysis.simulate.study.SimulationSpec`::
+:class:`~analysis.simulate.spec.SimulationSpec`::
 
     AU12 = smile_valence[valence] + smile_group_effect * group
            + u_participant + u_stimulus + u_session * group
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .study import SimulationSpec
+from .spec import SimulationSpec
 
 
 def simulate_trials(

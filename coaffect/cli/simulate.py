@@ -14,7 +14,7 @@ EXAMPLE = (
 )
 
 
-#: Options that set a :class:`~analysis.simulate.study.SimulationSpec` field of the same name.
+#: Options that set a :class:`~analysis.simulate.spec.SimulationSpec` field of the same name.
 SPEC_OPTIONS = (
     ("--n-alone", int, 24, "alone sessions"),
     ("--n-group-sessions", int, 8, "group sessions"),
