@@ -25,7 +25,7 @@ DOCS: dict[str, str] = {
     R's pbkrtest; without it Satterthwaite is used).""",
     "trials": """trials : pandas.DataFrame
     A trial table (:func:`analysis.measures.trials.trial_table`, or one read
-    back with :func:`analysis.measures.trials.read_trials`).""",
+    back with :func:`analysis.measures.trial_file.read_trials`).""",
     "formulas": """formulas : list of str, optional
     Fixed parts such as ``"AU12 ~ condition * valence"``; default the
     frozen protocol's ``analysis.models``.""",

@@ -27,7 +27,9 @@ scoring.score           score_dataset* score_session* ScoreSettings* Scored
 scoring.video           score_video* score_image*
 scoring.files           write_scores is_scored
 measures.self_report    self_report_measures* ratings_wide SELF_REPORT_COLUMNS
-measures.trials         trial_table* write_trials* read_trials* ID_COLUMNS clip_frames button_state excluded_flags
+measures.trials         trial_table* ID_COLUMNS excluded_flags
+measures.trial_file     write_trials* read_trials*
+measures.frames         clip_frames button_state
 measures.video_trial    video_trial_means* video_study baseline_split
 measures.timecourse     timecourses* condition_timecourse
 measures.coherence      coherence_table* CoherenceResult coherence_from_frames

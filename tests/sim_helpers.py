@@ -31,7 +31,7 @@ def coherence_inputs(sessions, clip_duration: float) -> tuple:
     """Frames, partners and hold segments of in-memory simulated sessions (for coherence_from_frames)."""
     import pandas as pd
 
-    from analysis.measures.trials import hold_segments
+    from analysis.measures.frames import hold_segments
 
     frames, partners, segments = [], [], {}
     for s in sessions:

@@ -42,7 +42,7 @@ def _study(seed: int = 3):
 
 def test_surrogate_is_the_mean_over_every_participant_of_another_session():
     from analysis.measures.coherence import MIN_FRAMES
-    from analysis.measures.trials import button_state
+    from analysis.measures.frames import button_state
 
     frames, partners, segments = _study()
     res = coherence_from_frames(frames, partners, segments, lag=1.0)
@@ -62,7 +62,7 @@ def test_surrogate_is_the_mean_over_every_participant_of_another_session():
 
 
 def test_a_sessions_lag_is_chosen_without_its_own_data():
-    from analysis.measures.trials import button_state
+    from analysis.measures.frames import button_state
 
     frames, partners, segments = _study()
     lags = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])

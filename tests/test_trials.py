@@ -9,7 +9,8 @@ import pytest
 from analysis.measures.coherence import coherence_table
 from analysis.measures.synchrony import synchrony_summary, synchrony_table
 from analysis.measures.timecourse import condition_timecourse, timecourses
-from analysis.measures.trials import trial_table, write_trials
+from analysis.measures.trial_file import write_trials
+from analysis.measures.trials import trial_table
 from analysis.study.load import load_study
 from coaffect.formats import faces_schema as fs
 from tests.sim_helpers import SMALL, copy_dataset, sim_dataset

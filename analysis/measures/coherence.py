@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..study.load import Study
-from .trials import clip_frames, session_segments
+from .frames import clip_frames, session_segments
 
 #: (button, facial measure) pairs analysed.
 PAIRS = (("happy", "AU12"), ("sad", "inner_brow_lip_down"))
@@ -163,7 +163,7 @@ def coherence_from_frames(
         Every trial whose buttons may be used (not excluded): session_id,
         participant_id, trial, stimulus_id, onset (clip onset, session clock).
     segments : dict
-        session_id -> :func:`analysis.measures.trials.hold_segments` of that session.
+        session_id -> :func:`analysis.measures.frames.hold_segments` of that session.
     lag, lags
         As for :func:`coherence_table`.
 

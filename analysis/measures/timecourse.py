@@ -14,7 +14,7 @@ from scipy import stats as sps
 from coaffect.formats import faces_schema as fs
 
 from ..study.load import SessionData, Study, measure_columns
-from .trials import button_state, clip_frames, session_segments
+from .frames import button_state, clip_frames, session_segments
 
 #: Measures kept by default (others can be asked for).
 #: Face-box position columns usable as a head-movement control series (baseline-corrected px).

@@ -109,7 +109,7 @@ class StatsResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if self.trials is not None and self.dataset is not None:
-            from ..measures.trials import write_trials
+            from ..measures.trial_file import write_trials
 
             write_trials(self.trials, self.dataset)
         for stem, res in zip(self.stems, self.models):
