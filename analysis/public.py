@@ -63,7 +63,9 @@ interop.readers         read_openface* read_pyfeat* read_tool_csv
 interop.agreement       validate_faces* FaceValidation formulas_on_openface_landmarks compare_to_openface compare_sources
 interop.alignment       check_frame_alignment* FrameAlignment video_frames
 interop.session_import  import_faces* Imported face_sources
-parallel.executor       open_executor* Executor machine_cores ClusterLostError probe_scheduler
+parallel.executor       open_executor* machine_cores
+parallel.in_process     Executor ClusterLostError
+parallel.dask_cluster   probe_scheduler DaskExecutor
 parallel.dask_processes ProcessCluster
 """
 

@@ -17,8 +17,9 @@ import pytest
 
 from analysis.faces.pipeline import PipelineSettings
 from analysis.faces.track import TrackerSettings
+from analysis.parallel.dask_cluster import SCHEDULER_ENV
 from analysis.parallel.dask_processes import ProcessCluster
-from analysis.parallel.executor import SCHEDULER_ENV, ClusterLostError
+from analysis.parallel.in_process import ClusterLostError
 from analysis.scoring.archive import plan_session
 from analysis.scoring.score import ScoreSettings, score_dataset
 from analysis.simulate.faces import base_face, write_group_video
@@ -322,7 +323,7 @@ def test_an_address_that_is_not_a_dask_scheduler_is_one_line_within_seconds(
     """Issue 25 item 6: after 40 s a traceback ('Unable to allocate 3.07 EiB'); now one line, exit 2."""
     import time
 
-    from analysis.parallel.executor import PROBE_TIMEOUT_S
+    from analysis.parallel.dask_cluster import PROBE_TIMEOUT_S
 
     data = _copy(template, tmp_path / "data")
     before = sorted(p.relative_to(data) for p in data.rglob("*"))

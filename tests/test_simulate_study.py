@@ -127,3 +127,21 @@ def test_false_positive_rate_near_nominal_when_no_group_effect(tmp_path):
         res = fit_mixed(trial_table(load_study(ds), measures=["AU12"]), "AU12 ~ condition + valence")
         rejections += bool(res.fixed.set_index("term").loc["condition[group-alone]", "p_val"] < 0.05)
     assert rejections <= 2
+
+
+def test_the_cli_defaults_are_the_spec_defaults():
+    """``simulate-study`` and ``power`` read their spec flags' defaults from SimulationSpec (one source)."""
+    import argparse
+
+    from coaffect.cli import power, simulate
+
+    for verb, args in ((simulate, ["out"]), (power, [])):
+        parser = argparse.ArgumentParser()
+        verb.add_arguments(parser)
+        options = vars(parser.parse_args(args))
+        for name in verb.SPEC_HELP:
+            assert options[name] == getattr(SimulationSpec(), name), (verb.__name__, name)
+    parser = argparse.ArgumentParser()
+    simulate.add_arguments(parser)
+    changed = vars(parser.parse_args(["out", "--n-alone", "3", "--sad-group-effect", "-0.5"]))
+    assert SimulationSpec.from_options(changed) == SimulationSpec(n_alone=3, sad_group_effect=-0.5)

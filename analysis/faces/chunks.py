@@ -29,7 +29,7 @@ import pandas as pd
 
 from coaffect.formats.errors import AnalysisError
 
-from ..parallel.executor import TaskProgress
+from ..parallel.in_process import TaskProgress
 from .detect import iou
 from .frames import has_byte_ranges, video_facts
 from .pipeline import PipelineSettings, RangeObservations, observe_range

@@ -52,7 +52,7 @@ from ..faces.chunks import (
     stitch_chunks,
 )
 from ..faces.pipeline import PipelineSettings
-from ..parallel.executor import ClusterLostError, Executor
+from ..parallel.in_process import ClusterLostError, Executor
 
 
 class CameraJob(NamedTuple):

@@ -3,45 +3,48 @@
 from __future__ import annotations
 
 from .cluster_options import add_cluster_arguments
+from .spec_options import add_spec_arguments
 
 HELP = "estimate power for the group effect over numbers of group sessions, alone participants and clips"
 #: Library parameters shown as the verb's own words.
 FLAGS = {"n_sims": "--sims"}
+#: Flags that set a :class:`~analysis.simulate.spec.SimulationSpec` field of the same name.
+SPEC_HELP = {
+    "group_size": "people per group",
+    "sd_participant": "SD of participant intercepts",
+    "sd_stimulus": "SD of clip intercepts",
+    "sd_session": "SD of group-session intercepts",
+    "sd_stimulus_condition": "SD of clip x condition",
+    "sd_participant_valence": "SD of participant x valence",
+    "sd_session_stimulus": "SD of session x clip (contagion)",
+    "sd_residual_group": "residual SD in groups (default: sd_residual, 1)",
+    "p_dropout_alone": "share of trials whose face is lost, alone",
+    "p_dropout_group": "... in groups",
+    "face_loss_expression": "log-odds of losing a face per SD of smile",
+}
 EXAMPLE = "coaffect power --group-sessions 4 8 12 --alone 12 24 --clips 8 --sims 200 --out power"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--group-sessions", type=int, nargs="+", default=[4, 8, 12], help="(default 4 8 12)")
+    parser.add_argument(
+        "--group-sessions", type=int, nargs="+", default=[4, 8, 12], help="group sessions (default 4 8 12)"
+    )
     parser.add_argument("--alone", type=int, nargs="+", default=[24], help="alone participants (default 24)")
     parser.add_argument("--clips", type=int, nargs="+", default=[8], help="clips (default 8)")
-    parser.add_argument("--group-size", type=int, default=3, help="people per group (default 3)")
     parser.add_argument(
-        "--valences", nargs="+", default=["positive", "negative"], help="clip valences, cycled over clips"
+        "--valences",
+        nargs="+",
+        default=["positive", "negative"],
+        help="clip valences, cycled over clips (default positive negative)",
     )
     parser.add_argument(
         "--effect",
         type=float,
         default=0.2,
-        help="true group effect as d, the scale of the model's d_group (0.2)",
+        help="true group effect as d, the scale of the model's d_group (default 0.2)",
     )
-    parser.add_argument("--target", type=float, default=0.8, help="power to reach (0.8)")
-    parser.add_argument("--sd-participant", type=float, default=0.35)
-    parser.add_argument("--sd-stimulus", type=float, default=0.25)
-    parser.add_argument("--sd-session", type=float, default=0.15)
-    parser.add_argument("--sd-stimulus-condition", type=float, default=0.15)
-    parser.add_argument("--sd-participant-valence", type=float, default=0.2)
-    parser.add_argument("--sd-session-stimulus", type=float, default=0.15, help="session x clip (contagion)")
-    parser.add_argument("--sd-residual-group", type=float, default=None, help="residual SD in groups (1)")
-    parser.add_argument(
-        "--p-dropout-alone", type=float, default=0.02, help="trials whose face is lost, alone"
-    )
-    parser.add_argument("--p-dropout-group", type=float, default=0.06, help="... in groups")
-    parser.add_argument(
-        "--face-loss-expression",
-        type=float,
-        default=0.0,
-        help="log-odds of losing a face per SD of smile (0)",
-    )
+    parser.add_argument("--target", type=float, default=0.8, help="power to reach (default 0.8)")
+    add_spec_arguments(parser, SPEC_HELP)
     parser.add_argument("--sims", type=int, default=200, help="studies per design (default 200)")
     parser.add_argument("--engine", choices=("auto", "lme4", "statsmodels"), default="auto")
     add_cluster_arguments(parser)

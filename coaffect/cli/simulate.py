@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from .spec_options import add_spec_arguments
+
 HELP = "write a simulated group-vs-alone study (sessions, buttons, ratings, faces) with known effects"
 #: Library parameters shown as the verb's own words.
 FLAGS = {"out_dir": "OUTPUT"}
@@ -14,27 +16,26 @@ EXAMPLE = (
 )
 
 
-#: Options that set a :class:`~analysis.simulate.spec.SimulationSpec` field of the same name.
-SPEC_OPTIONS = (
-    ("--n-alone", int, 24, "alone sessions"),
-    ("--n-group-sessions", int, 8, "group sessions"),
-    ("--group-size", int, 3, "people per group"),
-    ("--clip-duration", float, 20.0, "seconds"),
-    ("--fps", float, 5.0, "face frames per second"),
-    ("--smile-group-effect", float, 0.25, "AU12 difference group - alone, in residual SDs"),
-    ("--sad-group-effect", float, -0.20, "inner_brow_lip_down (AU01+AU04+AU15) difference group - alone"),
-    ("--coupling", float, 0.6, "how much the smile follows the happy button (planted coupling)"),
-    ("--coupling-lag", float, 1.0, "seconds the face lags the happy button"),
-    ("--session-signal-sd", float, 0.4, "SD of the group's shared within-clip signal (synchrony)"),
-    ("--baseline-duration", float, 5.0, "seconds of neutral baseline"),
-    ("--seed", int, 1, "seed of every random draw"),
-)
+#: Flags that set a :class:`~analysis.simulate.spec.SimulationSpec` field of the same name.
+SPEC_HELP = {
+    "n_alone": "alone sessions",
+    "n_group_sessions": "group sessions",
+    "group_size": "people per group",
+    "clip_duration": "seconds",
+    "fps": "face frames per second",
+    "smile_group_effect": "AU12 difference group - alone, in residual SDs",
+    "sad_group_effect": "inner_brow_lip_down (AU01+AU04+AU15) difference group - alone",
+    "coupling": "how much the smile follows the happy button (planted coupling)",
+    "coupling_lag": "seconds the face lags the happy button",
+    "session_signal_sd": "SD of the group's shared within-clip signal (synchrony)",
+    "baseline_duration": "seconds of neutral baseline",
+    "seed": "seed of every random draw",
+}
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("output", help="new dataset folder")
-    for flag, kind, default, what in SPEC_OPTIONS:
-        parser.add_argument(flag, type=kind, default=default, help=f"{what} (default {default:g})")
+    add_spec_arguments(parser, SPEC_HELP)
     parser.add_argument(
         "--clips",
         type=int,
