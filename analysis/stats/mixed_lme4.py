@@ -27,6 +27,7 @@ import pandas as pd
 from coaffect.formats.errors import AnalysisError
 
 from ..docstrings import fill_doc
+from . import r_server
 from .model_data import ModelData
 from .result import FIXED_COLUMNS, MixedModelResult
 
@@ -188,20 +189,27 @@ def run_rscript(script: str, inputs: dict[str, str], out_name: str, timeout: flo
             (tmp / file).write_text(text)
         argv = [str(tmp / f) for f in [*inputs, out_name]]
         try:
-            proc = subprocess.run(
-                [exe, "--vanilla", str(tmp / "script.R"), *argv],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
+            status = r_server.run(exe, tmp, tmp / "script.R", argv, timeout) if r_server.enabled() else None
+            if status is not None and status >= 0:
+                code = status
+                stderr = (tmp / "stderr.txt").read_text() if (tmp / "stderr.txt").exists() else ""
+            else:  # no server, or its child died: the one-shot Rscript gives R's own answer
+                (tmp / out_name).unlink(missing_ok=True)
+                proc = subprocess.run(
+                    [exe, "--vanilla", str(tmp / "script.R"), *argv],
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                )
+                code, stderr = proc.returncode, proc.stderr
+        except (subprocess.TimeoutExpired, TimeoutError):
             raise AnalysisError(f"{what}: R did not finish within {timeout:.0f} s") from None
         out = tmp / out_name
-        if proc.returncode != 0 or not out.exists():
-            err = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "(no message)"
+        if code != 0 or not out.exists():
+            err = " | ".join(stderr.strip().splitlines()[-3:]) or "(no message)"
             hint = (
                 "install the R packages: apt-get install r-cran-lme4 r-cran-lmertest"
-                if "there is no package" in proc.stderr
+                if "there is no package" in stderr
                 else "use `engine` statsmodels"
             )
             raise AnalysisError(f"{what}: R failed: {err}", hint=hint)
