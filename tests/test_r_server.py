@@ -147,6 +147,67 @@ def test_a_timeout_kills_the_server_and_its_child_and_the_next_call_starts_anoth
     assert new.pid != server.pid and new.requests == 1
 
 
+def test_a_changed_environment_gets_a_server_started_with_it(monkeypatch, tmp_path):
+    """R reads environment variables (R_LIBS, TZ, ...) and its working folder at start: a server
+    started before they changed is not used (and is ended)."""
+    assert run("Sys.getenv('COAFFECT_TEST_VAR', 'unset')") == ["unset"]
+    (first,) = r_server.servers()
+    monkeypatch.setenv("COAFFECT_TEST_VAR", "set")
+    assert run("Sys.getenv('COAFFECT_TEST_VAR', 'unset')") == ["set"]
+    monkeypatch.chdir(tmp_path)
+    assert run("getwd()") == [str(tmp_path)]
+    assert len(r_server.servers()) == 1 and first not in r_server.servers() and not first.alive()
+
+
+def test_without_a_server_the_script_runs_in_a_one_shot_rscript(monkeypatch):
+    monkeypatch.setattr(r_server, "SERVER_R", "quit(status = 1)")  # a server that cannot start
+    assert run("commandArgs()[5]")[0].startswith("--file=") and r_server.servers() == []
+
+
+# Kills its parent when that is a server; run one-shot (the parent is then Python), it just answers
+_KILLS_ITS_SERVER = """{
+  ppid <- scan("/proc/self/stat", what = "", quiet = TRUE)[4]
+  cmd <- readBin(sprintf("/proc/%s/cmdline", ppid), "raw", 1e5)
+  server <- grepl("coaffect-r-server", rawToChar(cmd[cmd != as.raw(0)]))
+  if (server) { tools::pskill(as.integer(ppid), tools::SIGKILL); Sys.sleep(30) }
+  if (server) "server" else "one-shot"
+}"""
+
+
+def test_a_server_that_dies_during_a_script_leaves_it_to_a_one_shot_rscript():
+    assert run(_KILLS_ITS_SERVER, timeout=20) == ["one-shot"]
+    assert r_server.servers() == []
+
+
+class Stop(Exception):
+    pass
+
+
+def test_an_exception_in_the_wait_kills_the_server_and_its_script(tmp_path):
+    """Ctrl+C or a stop signal while R works: the script does not go on running behind it."""
+
+    def stop(signum, frame):
+        raise Stop
+
+    old = signal.signal(signal.SIGUSR1, stop)
+    pid_file = tmp_path / "child.pid"
+    run("1")
+    (server,) = r_server.servers()
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    timer.start()
+    try:
+        with pytest.raises(Stop):
+            run(f"{{writeLines(as.character(Sys.getpid()), '{pid_file}'); Sys.sleep(120)}}")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, old)
+    deadline = time.monotonic() + 10
+    while not gone(int(pid_file.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(server.pid) and gone(int(pid_file.read_text()))
+    assert r_server.servers() == []
+
+
 def test_a_killed_server_is_replaced():
     run("1")
     (first,) = r_server.servers()
