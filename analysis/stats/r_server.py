@@ -142,10 +142,12 @@ class Server:
                 start_new_session=True,
             )
             words = self._read_line(time.monotonic() + START_TIMEOUT_S)
-        except (OSError, ServerGone, TimeoutError):
+        except BaseException as e:  # Ctrl+C too: no R is left behind
             if hasattr(self, "proc"):
                 self.kill()
-            raise ServerGone("the R server did not start") from None
+            if isinstance(e, (OSError, ServerGone)):  # TimeoutError is an OSError
+                raise ServerGone("the R server did not start") from None
+            raise
         finally:
             os.unlink(f.name)  # R has read it (one expression)
         self.pid = self.proc.pid
@@ -191,12 +193,14 @@ class Server:
                 words = self._read_line(time.monotonic() + timeout)
                 if words[1:2] == [rid]:
                     break
-        except TimeoutError:
+        except (OSError, ServerGone) as e:
+            self.kill()  # its child too: it must not write after a one-shot rerun
+            if isinstance(e, TimeoutError):
+                raise
+            raise ServerGone("the R server ended") from None
+        except BaseException:  # Ctrl+C, a stop signal: the script must not go on running
             self.kill()
             raise
-        except (OSError, ServerGone):
-            self.kill()  # its child too, if it still runs: it must not write after the one-shot rerun
-            raise ServerGone("the R server ended") from None
         self.requests = int(words[3])
         return int(words[2])
 
