@@ -8,7 +8,7 @@ model (lme4 + lmerTest, the maximal identified random structure, the
 singular-fit rule). Power is the share of studies whose group coefficient
 has p < alpha, with its Monte-Carlo SE ``sqrt(p (1 - p) / n)`` (Morris, White &
 Crowther 2019) and a Wilson 95% interval (which, unlike p +/- 1.96 SE, is not
-zero-wide at 0 or 1). Batches of studies go to one ``Rscript`` call each,
+zero-wide at 0 or 1). Batches of studies go to one R call each,
 dispatched by :func:`analysis.parallel.executor.open_executor`.
 
 The effect is given as ``d``, on the scale of the fitted model's ``d_group``
@@ -187,7 +187,7 @@ def power_table(
     formula : str
     %(engine)s
     batch : int
-        Studies per task (one Rscript call each).
+        Studies per task (one R call each).
     %(scheduler)s
     %(workers)s
 

@@ -1,8 +1,9 @@
-"""Many studies' group effects in one R session (power and calibration runs).
+"""Many studies' group effects in one R call (power and calibration runs).
 
-Starting R and loading lme4 costs about a second, longer than one fit, so
-:func:`group_effect_batch` sends many simulated studies to one ``Rscript``
-call. Each study gets exactly the model :func:`analysis.stats.fit_mixed`
+A call of R costs more than a small fit (a fork of the R server and files
+written and read; a whole ``Rscript`` start with ``COAFFECT_R_SERVER=0``), so
+:func:`group_effect_batch` sends many simulated studies to one R call
+(:func:`~analysis.stats.mixed_lme4.run_rscript`). Each study gets exactly the model :func:`analysis.stats.fit_mixed`
 would fit (the same design matrix from
 :func:`~analysis.stats.model_data.model_data`, the same identified random
 terms and the same singular-fit rule), and, when asked, simpler random parts

@@ -1,8 +1,8 @@
 """The mixed models through R's lme4 + lmerTest (the default engine when R is installed).
 
 The data and the fixed-effect design matrix are built in Python (exactly the
-columns statsmodels uses), written to a temporary CSV and fitted by
-``Rscript`` with ``lmer(y ~ 0 + X1 + ... + <random part>, REML = TRUE)``, the
+columns statsmodels uses), written to a temporary CSV and fitted by R
+(:func:`run_rscript`) with ``lmer(y ~ 0 + X1 + ... + <random part>, REML = TRUE)``, the
 random part being the terms of :data:`R_TERMS` the design identifies (up to
 ``(1 | participant_id) + (1 | stimulus_id) + (0 + in_group | session_id) +
 (1 | stimulus_condition) + (1 | participant_valence) + (0 + in_group |
@@ -27,6 +27,7 @@ import pandas as pd
 from coaffect.formats.errors import AnalysisError
 
 from ..docstrings import fill_doc
+from . import r_server
 from .model_data import ModelData
 from .result import FIXED_COLUMNS, MixedModelResult
 
@@ -142,7 +143,10 @@ def run_rscript(script: str, inputs: dict[str, str], out_name: str, timeout: flo
     """Run an R script on files in a temporary folder and return what it wrote: the one way coaffect runs R.
 
     The script gets the paths of ``inputs`` (in their order) and then of ``out_name``
-    as ``commandArgs(trailingOnly = TRUE)``.
+    as ``commandArgs(trailingOnly = TRUE)``. It runs in a forked child of this
+    process's R server (:mod:`analysis.stats.r_server`: lme4 and lmerTest already
+    loaded, nothing kept from one script to the next), or in a one-shot
+    ``Rscript --vanilla`` when ``COAFFECT_R_SERVER=0`` or no server can run it.
 
     Parameters
     ----------
@@ -188,20 +192,27 @@ def run_rscript(script: str, inputs: dict[str, str], out_name: str, timeout: flo
             (tmp / file).write_text(text)
         argv = [str(tmp / f) for f in [*inputs, out_name]]
         try:
-            proc = subprocess.run(
-                [exe, "--vanilla", str(tmp / "script.R"), *argv],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
+            status = r_server.run(exe, tmp, tmp / "script.R", argv, timeout) if r_server.enabled() else None
+            if status is not None and status >= 0:
+                code = status
+                stderr = (tmp / "stderr.txt").read_text() if (tmp / "stderr.txt").exists() else ""
+            else:  # no server, or its child died: the one-shot Rscript gives R's own answer
+                (tmp / out_name).unlink(missing_ok=True)
+                proc = subprocess.run(
+                    [exe, "--vanilla", str(tmp / "script.R"), *argv],
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                )
+                code, stderr = proc.returncode, proc.stderr
+        except (subprocess.TimeoutExpired, TimeoutError):
             raise AnalysisError(f"{what}: R did not finish within {timeout:.0f} s") from None
         out = tmp / out_name
-        if proc.returncode != 0 or not out.exists():
-            err = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "(no message)"
+        if code != 0 or not out.exists():
+            err = " | ".join(stderr.strip().splitlines()[-3:]) or "(no message)"
             hint = (
                 "install the R packages: apt-get install r-cran-lme4 r-cran-lmertest"
-                if "there is no package" in proc.stderr
+                if "there is no package" in stderr
                 else "use `engine` statsmodels"
             )
             raise AnalysisError(f"{what}: R failed: {err}", hint=hint)
@@ -255,7 +266,7 @@ def fit_lme4(
     n_boot: int = 0,
     seed: int = 1,
 ) -> MixedModelResult:
-    """Fit a :class:`~analysis.stats.model_data.ModelData` with lme4 + lmerTest via Rscript.
+    """Fit a :class:`~analysis.stats.model_data.ModelData` with lme4 + lmerTest in R (:func:`run_rscript`).
 
     Parameters
     ----------
@@ -287,8 +298,7 @@ def fit_lme4(
 
     Examples
     --------
-    Not run as a doctest: it runs R (Rscript, seconds; tests/test_stats_lme4.py checks it against
-    lme4).
+    Not run as a doctest: it runs R (seconds; tests/test_stats_lme4.py checks it against lme4).
 
     >>> res = fit_lme4(model_data(trials, "AU12 ~ condition + valence"))  # doctest: +SKIP
     >>> res.fixed.loc[1, ["term", "df"]].tolist()                         # doctest: +SKIP
