@@ -253,7 +253,7 @@ def test_concurrent_calls_each_get_a_server(tmp_path):
     def call(me: str, other: str) -> None:
         code = (
             f"{{file.create('{tmp_path / me}'); t <- Sys.time(); "
-            f"while (!file.exists('{tmp_path / other}') && Sys.time() - t < 20) Sys.sleep(0.05); "
+            f"while (!file.exists('{tmp_path / other}') && difftime(Sys.time(), t, units = 'secs') < 20) Sys.sleep(0.05); "
             f"file.exists('{tmp_path / other}')}}"
         )
         results[me] = run(code)
