@@ -19,7 +19,7 @@ the maximal identified random structure, the singular-fit rule) and, on the
 same data, with the models the toolkit fitted before (intercepts only; without
 the session-by-clip term). Per scenario and model: coverage of the 95% CI at a
 true group effect of 0.3 and the false-positive rate at 0, each with its Monte
-Carlo SE (Morris, White & Crowther 2019). Fits go to R in batches (one Rscript
+Carlo SE (Morris, White & Crowther 2019). Fits go to R in batches (one R
 call per chunk of studies) through ``analysis.parallel.executor``.
 
 Prints a table and ends with one JSON line with a ``bench`` key. The run passes
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--studies", type=int, default=500, help="studies per true effect and world (500)")
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
-    ap.add_argument("--chunk", type=int, default=50, help="studies per Rscript call")
+    ap.add_argument("--chunk", type=int, default=50, help="studies per R call")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--out", default=None, help="also write every fit as TSV here")
     args = ap.parse_args(argv)

@@ -8,7 +8,7 @@ on both), and ends with one JSON line:
 ``{"bench": "stats_speed", "participants": 200, "clips": 12, "observations": ...,
 "statsmodels_s": ..., "lme4_s": ..., "ratio_statsmodels_over_lme4": ...,
 "max_rel_diff_fixed": ...}`` (times: medians over the rounds). Fit times are
-the fits alone (R: inside R, without Rscript start-up). Exits 1 when an engine
+the fits alone (R: inside R, without R's start-up). Exits 1 when an engine
 did not converge or the two disagree (relative difference of a fixed effect
 over 1e-3).
 
