@@ -193,10 +193,11 @@ class Server:
                 words = self._read_line(time.monotonic() + timeout)
                 if words[1:2] == [rid]:
                     break
-        except (OSError, ServerGone) as e:
+        except TimeoutError:  # an OSError: caught before the clause below
+            self.kill()
+            raise
+        except (OSError, ServerGone):
             self.kill()  # its child too: it must not write after a one-shot rerun
-            if isinstance(e, TimeoutError):
-                raise
             raise ServerGone("the R server ended") from None
         except BaseException:  # Ctrl+C, a stop signal: the script must not go on running
             self.kill()
