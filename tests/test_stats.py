@@ -72,6 +72,27 @@ def test_one_group_session_is_not_an_authoritative_p(trials):
     assert any("(0 + in_group | session_id) dropped: one group session" in s for s in res.simplification)
 
 
+@pytest.mark.parametrize(
+    "engine, participant_valence, session_stimulus",
+    # the estimates of two zero variances on one simulated study (CI failure, test_stats_lme4):
+    # statsmodels put them at 1.1e-9 and 3.4e-10, lme4 at 0 and 0
+    [("statsmodels", 1.081153e-09, 3.415744e-10), ("lme4", 0.0, 0.0), ("reversed", 3.4e-10, 1.1e-9)],
+)
+def test_terms_at_zero_tie_whatever_their_rounding(engine, participant_valence, session_stimulus):
+    from analysis.stats.fit import singular_term
+
+    random = pd.DataFrame(
+        {
+            "component": "participant_id stimulus_id session_id participant_valence session_stimulus residual".split(),
+            "variance": [0.3116, 0.6393, 0.1591, participant_valence, session_stimulus, 1.1451],
+        }
+    )
+    assert singular_term(random) == ("participant_valence", True)  # DROP_ORDER: most complex first
+    # a term not at zero (SD 1e-3 of the residual SD) is not a tie: the smallest variance goes
+    random.loc[random["component"] == "participant_valence", "variance"] = 1.1451e-6
+    assert singular_term(random) == ("session_stimulus", True)
+
+
 def test_user_mistakes_raise_one_line_errors(trials):
     with pytest.raises(AnalysisError, match="unknown column 'AU13'; did you mean 'AU43'"):
         fit_mixed(trials, "AU13 ~ condition")

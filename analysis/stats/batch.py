@@ -25,6 +25,7 @@ from .fit import DROP_ORDER
 from .inference import GROUP_TERM
 from .mixed_lme4 import R_FACTORS, R_TERMS, r_frame, run_rscript
 from .model_data import model_data
+from .result import SINGULAR_SD_RATIO
 
 #: The intercepts-only structure (what this toolkit fitted before issue 11).
 INTERCEPTS_ONLY = ["participant_id", "stimulus_id", "session_id"]
@@ -65,9 +66,10 @@ for (i in seq_along(spec$studies)) {
       sing <- isSingular(fit)
       if (!sing || length(rand) <= 1) break
       vc <- as.data.frame(VarCorr(fit))
+      zero <- spec$singular_sd_ratio^2 * sigma(fit)^2  # terms at zero tie (fit.singular_term)
       vc <- vc[vc$grp != "Residual", ]
       v <- setNames(vc$vcov, vc$grp)
-      small <- names(v)[v <= min(v) + 1e-12 * (1 + abs(min(v)))]
+      small <- names(v)[v <= max(min(v) + 1e-12 * (1 + abs(min(v))), zero)]
       drop <- ties[ties %in% small][1]
       if (is.na(drop)) drop <- names(which.min(v))
       rand <- setdiff(rand, drop)
@@ -157,6 +159,7 @@ def group_effect_batch(
                     "studies": specs,
                     "ddf": ddf,
                     "drop_order": DROP_ORDER,
+                    "singular_sd_ratio": SINGULAR_SD_RATIO,
                     "r_terms": R_TERMS,
                     "grouping": R_FACTORS,
                 }

@@ -15,7 +15,7 @@ from coaffect.formats.errors import AnalysisError
 from ..docstrings import fill_doc
 from .inference import GROUP_MEASURES, GROUP_TERM, contrast_results, contrasts, effect_sizes
 from .model_data import ModelData, model_data
-from .result import MixedModelResult, warning_lines
+from .result import SINGULAR_SD_RATIO, MixedModelResult, warning_lines
 
 ENGINES = ("auto", "lme4", "statsmodels")
 FAMILIES = ("auto", "gaussian", "binomial", "poisson")
@@ -34,6 +34,43 @@ DROP_ORDER = [
     "stimulus_id",
     "participant_id",
 ]
+
+
+def singular_term(random: pd.DataFrame) -> tuple[str, bool]:
+    """The random term the simplification rule drops from a singular fit, and whether it is at zero.
+
+    The term with the smallest variance goes; every term at zero (SD below
+    :data:`~.result.SINGULAR_SD_RATIO` of the residual SD) ties with it, and ties go
+    in :data:`DROP_ORDER`, so two engines (or two runs) whose estimates of a zero
+    variance differ by rounding drop the same term.
+
+    Parameters
+    ----------
+    random : pandas.DataFrame
+        A fit's ``random`` table (``component``, ``variance``; ``residual`` optional).
+
+    Returns
+    -------
+    tuple of (str, bool)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> random = pd.DataFrame({"component": ["participant_id", "session_stimulus",
+    ...                                      "participant_valence", "residual"],
+    ...                        "variance": [0.2, 0.0, 3e-10, 1.0]})
+    >>> singular_term(random)
+    ('participant_valence', True)
+    """
+    var = random.set_index("component")["variance"].astype(float)
+    resid = float(var["residual"]) if "residual" in var.index else 1.0
+    comp = var.drop("residual", errors="ignore")
+    zero = (SINGULAR_SD_RATIO**2) * resid
+    smallest = float(comp.min())
+    bound = max(smallest + 1e-12 * (1 + abs(smallest)), zero)
+    ties = [c for c in DROP_ORDER if c in comp.index and comp[c] <= bound]
+    drop = ties[0] if ties else str(comp.idxmin())
+    return drop, bool(comp[drop] < zero)
 
 
 def default_engine() -> str:
@@ -315,13 +352,9 @@ def fit_mixed(
     search = specs if family == "gaussian" else {}
     res = _fit_once(md, engine, search, ddf, family)
     while res.singular and len(md.random) > 1:  # the last term stays: without it lme4 needs lm()
-        comp = res.random.set_index("component")["variance"].drop("residual", errors="ignore")
-        smallest = comp.min()
-        ties = [
-            c for c in DROP_ORDER if c in comp.index and comp[c] <= smallest + 1e-12 * (1 + abs(smallest))
-        ]
-        drop = ties[0] if ties else comp.idxmin()
-        size = "estimated at zero" if comp[drop] < 1e-6 else f"{comp[drop]:.3g}"
+        drop, at_zero = singular_term(res.random)
+        variance = res.random.set_index("component")["variance"][drop]
+        size = "estimated at zero" if at_zero else f"{variance:.3g}"
         md = md.without(drop, f"singular fit, variance {size} (simplification rule)")
         steps.append(md.dropped_random[-1])
         res = _fit_once(md, engine, search, ddf, family)

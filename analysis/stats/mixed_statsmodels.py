@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .model_data import GROUP_ONLY, ModelData
-from .result import FIXED_COLUMNS, MixedModelResult
+from .result import FIXED_COLUMNS, SINGULAR_SD_RATIO, MixedModelResult
 
 
 def _one_blas_thread():
@@ -239,7 +239,7 @@ def fit_statsmodels(md: ModelData) -> MixedModelResult:
     )
     res.vcov = vcov
     resid_sd = np.sqrt(max(float(fit.scale), 1e-300))
-    res.singular = bool(len(vc) and (np.sqrt(np.clip(vc, 0, None)) / resid_sd < 1e-4).any())
+    res.singular = bool(len(vc) and (np.sqrt(np.clip(vc, 0, None)) / resid_sd < SINGULAR_SD_RATIO).any())
     import statsmodels
 
     res.versions = {"statsmodels": statsmodels.__version__}

@@ -17,9 +17,15 @@ SIMPLIFICATION_RULE = (
     "Start from the maximal structure the design identifies (terms it cannot identify are "
     "dropped before fitting, each with its reason). If the fit is singular, drop the random "
     "term with the smallest variance, the most complex first on ties (participant:valence, "
-    "session:stimulus, stimulus:condition, session, stimulus, participant), refit, and repeat until the fit "
+    "session:stimulus, stimulus:condition, session, stimulus, participant; every term whose SD is "
+    "below 1e-4 of the residual SD is at zero, and terms at zero tie), refit, and repeat until the fit "
     "is not singular or one random term is left; fixed effects are never changed."
 )
+
+#: A random term is at zero when its SD is below this share of the residual SD (of 1 where a
+#: GLMM has none): lme4's ``isSingular`` tolerance. Terms at zero tie in the simplification rule
+#: whatever their exact estimates, which differ between engines and runs by rounding.
+SINGULAR_SD_RATIO = 1e-4
 
 #: Columns of :attr:`MixedModelResult.fixed`.
 FIXED_COLUMNS = ("term", "estimate", "se", "df", "stat", "p_val", "ci_low", "ci_high")
