@@ -224,17 +224,8 @@ def check_buttons(
         from ..responses import open_responses
         from ..runner.display import Display
 
-        d = p.display
         try:
-            display = Display(
-                d.size,
-                clock,
-                fullscreen=d.fullscreen,
-                screen=d.screen,
-                background=d.background,
-                text_height=d.text_height,
-                font=p.texts.font,
-            )
+            display = Display.for_protocol(p, clock)
         except Exception as exc:  # no X display, no GL: a check that could not run
             out["error"] = f"cannot open a window: {type(exc).__name__}: {exc}"
             return out

@@ -87,6 +87,29 @@ class Display:
             self.win, vertices="cross", size=(40, 40), lineColor="white", fillColor="white"
         )
 
+    @classmethod
+    def for_protocol(cls, protocol, clock: SessionClock) -> Display:
+        """The window a protocol asks for: its ``display`` settings and its texts' font.
+
+        Examples
+        --------
+        Not run as a doctest: it opens a PsychoPy window (tests/test_runner_display.py).
+
+        >>> from coaffect.formats.protocol import load_protocol
+        >>> p = load_protocol("protocols/bittersweet-demo.yaml", check_manifest=False).protocol
+        >>> disp = Display.for_protocol(p, SessionClock(time.perf_counter()))  # doctest: +SKIP
+        """
+        d = protocol.display
+        return cls(
+            d.size,
+            clock,
+            fullscreen=d.fullscreen,
+            screen=d.screen,
+            background=d.background,
+            text_height=d.text_height,
+            font=protocol.texts.font,
+        )
+
     # ------------------------------------------------------------ drawing
     def text(
         self,

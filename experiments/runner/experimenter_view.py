@@ -220,9 +220,10 @@ class ExperimenterView:
 def open_view(flow) -> ExperimenterView:
     """Open the view for a session flow and hook it to its runtime and writer.
 
-    ``flow.view_options``: ``screen``, ``size``, ``interval``, ``snapshot_dir``, ``snapshot_every``.
+    Its options are ``flow.options.experimenter_view``: ``screen``, ``size``,
+    ``interval``, ``snapshot_dir``, ``snapshot_every``.
     """
-    opts = dict(flow.view_options)
+    opts = dict(flow.options.experimenter_view)
     cams = [(c.name, list(c.seats)) for c in flow.p.cameras] if flow.cams is not None else []
     view = ExperimenterView(
         flow.clock, flow.seat_rows, flow.writer.dir, cams, len(flow.plan.order),

@@ -24,30 +24,15 @@ BASELINE_TEXT_SECONDS = 2.0
 class SessionFlow:
     """Runs the phases of one session on an open session folder."""
 
-    def __init__(
-        self,
-        plan,
-        writer,
-        clock,
-        cams,
-        *,
-        simulate=None,
-        seed=0,
-        scripted=None,
-        progress=True,
-        view=None,
-        audio=None,
-    ):
+    def __init__(self, plan, writer, clock, cams, options, audio=None):
         self.plan = plan
         self.p = plan.loaded.protocol
         self.writer = writer
         self.clock = clock
         self.cams = cams
-        self.simulate = simulate
-        self.seed = seed
-        self.scripted = scripted
-        self.progress = progress
-        self.view_options = view  # issue 13: dict for the experimenter's view, or None
+        #: the session's SessionOptions: simulate, seed, scripted, progress, experimenter_view
+        self.options = options
+        self.simulate = options.simulate
         self.trials_done: list[int] = []
         self.injected: list = []
         # after --resume the earlier runs' per-trial summaries stay (merged, not replaced)
@@ -73,21 +58,13 @@ class SessionFlow:
         from .display import Display
 
         d = self.p.display
-        self.display = Display(
-            d.size,
-            self.clock,
-            fullscreen=d.fullscreen,
-            screen=d.screen,
-            background=d.background,
-            text_height=d.text_height,
-            font=self.p.texts.font,
-        )
+        self.display = Display.for_protocol(self.p, self.clock)
         planner = None
         if self.simulate:  # first: a serial seat's simulated box gives the port its reader opens
             from .simulated_input import open_simulation
 
             planner, self.source = open_simulation(
-                self.p, self.plan.seats, self.clock, self.simulate, self.seed, self.scripted
+                self.p, self.plan.seats, self.clock, self.simulate, self.options.seed, self.options.scripted
             )
         self.keyboard = open_responses(
             self.p, self.plan.seats, self.clock, ports=self.source.ports if self.source else None
@@ -103,7 +80,7 @@ class SessionFlow:
             cams=self.cams,
             devices=device_names(self.p, self.plan.seats),
         )
-        if self.view_options is not None:
+        if self.options.experimenter_view is not None:
             from .experimenter_view import open_view
 
             open_view(self)
@@ -231,7 +208,7 @@ class SessionFlow:
         order = self.plan.order
         todo = [i for i in range(1, len(order) + 1) if rp is None or i not in rp.finished_trials]
         bar = None
-        if self.progress:
+        if self.options.progress:
             from tqdm import tqdm
 
             bar = tqdm(

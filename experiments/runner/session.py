@@ -306,18 +306,7 @@ def _run(plan, guard, lab, opts: SessionOptions):
         writer = lab.start(writer, clock_zero)
         from .flow import SessionFlow
 
-        flow = SessionFlow(
-            plan,
-            writer,
-            clock,
-            cams,
-            simulate=opts.simulate,
-            seed=opts.seed,
-            scripted=opts.scripted,
-            progress=opts.progress,
-            view=opts.experimenter_view,
-            audio=lab.audio,
-        )
+        flow = SessionFlow(plan, writer, clock, cams, opts, audio=lab.audio)
     except BaseException:
         guard.quiet()
         made.undo(writer, cams, lab)
