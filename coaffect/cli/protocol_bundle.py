@@ -95,17 +95,7 @@ def run_bundle_action(args) -> int:
         from experiments.bundle.import_ import import_bundle
 
         r = import_bundle(args.bundle, args.into, stimuli_dir=args.stimuli, name=args.name)
-        what = "installed" if r.installed else "unchanged"
-        print(f"{r.folder}: {what}; protocol: {r.protocol}")
-        for n in r.notes:
-            print(f"  {n}")
-        for w in r.warnings:
-            print(f"  warning: {w}")
-        if r.missing_clips:
-            print(
-                f"  clips still needed: {', '.join(r.missing_clips)} "
-                "(import again with --stimuli DIR, or copy them in and run 'protocol check')"
-            )
+        print("\n".join(r.lines()))
         return 0
     if verb == "diff":
         from experiments.bundle.diff import diff_protocols

@@ -22,21 +22,30 @@ from coaffect.formats.errors import BundleError
 
 from .layout import BUNDLE_JSON, BundleManifest, parse_json_model
 from .safe_zip import DEFAULT_LIMITS, Limits
-from .verify import check_lab_stimuli, open_bundle
+from .verify import Findings, check_lab_stimuli, open_bundle
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass
-class ImportResult:
+class ImportResult(Findings):
     """What :func:`import_bundle` installed."""
 
     folder: Path
     protocol: Path
     installed: bool
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
     missing_clips: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one line each."""
+        out = [f"{self.folder}: {'installed' if self.installed else 'unchanged'}; protocol: {self.protocol}"]
+        out += self.finding_lines()
+        if self.missing_clips:
+            out.append(
+                f"  clips still needed: {', '.join(self.missing_clips)} "
+                "(import again with --stimuli DIR, or copy them in and run 'protocol check')"
+            )
+        return out
 
 
 def _same_install(existing: Path, bm: BundleManifest) -> bool:
@@ -126,13 +135,9 @@ def import_bundle(
         missing = [s.id for s in opened.bundle.stimuli if not s.included] if stimuli_dir is None else []
         if dest.exists() or dest.is_symlink():
             if _same_install(dest, opened.bundle):
+                notes.append(f"{dest}: already installed (identical protocol)")
                 return ImportResult(
-                    dest,
-                    protocol_path,
-                    False,
-                    opened.notes + notes + [f"{dest}: already installed (identical protocol)"],
-                    warnings,
-                    missing,
+                    dest, protocol_path, False, missing, notes=opened.notes + notes, warnings=warnings
                 )
             raise BundleError(
                 f"{dest}: already holds a different protocol (refusing to overwrite; got "
@@ -140,6 +145,6 @@ def import_bundle(
                 hint=f"move {dest} away first, or import under another name with --name",
             )
         os.rename(stage, dest)  # atomic on one file system; fails if dest appeared meanwhile
-        return ImportResult(dest, protocol_path, True, opened.notes + notes, warnings, missing)
+        return ImportResult(dest, protocol_path, True, missing, notes=opened.notes + notes, warnings=warnings)
     finally:
         shutil.rmtree(work, ignore_errors=True)

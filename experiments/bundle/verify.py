@@ -49,26 +49,37 @@ class OpenedBundle:
 
 
 @dataclass
-class VerifyReport:
-    """What :func:`verify_bundle` found (errors are raised, not reported)."""
+class Findings:
+    """Notes and warnings of a bundle step, given by keyword (errors are raised, not reported)."""
+
+    notes: list[str] = field(default_factory=list, kw_only=True)
+    warnings: list[str] = field(default_factory=list, kw_only=True)
+
+    def finding_lines(self) -> list[str]:
+        """The notes, then the warnings, one indented line each.
+
+        Examples
+        --------
+        >>> Findings(notes=["migrated from 1.0"], warnings=["clip a.mp4 differs"]).finding_lines()
+        ['  migrated from 1.0', '  warning: clip a.mp4 differs']
+        """
+        return [f"  {n}" for n in self.notes] + [f"  warning: {w}" for w in self.warnings]
+
+
+@dataclass
+class VerifyReport(Findings):
+    """What :func:`verify_bundle` found."""
 
     bundle: Path
     protocol_id: str
     protocol_version: str
     files: int
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
     matches: list[ClipMatch] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Human-readable summary, one line each."""
-        out = [
-            f"{self.bundle}: ok ({self.protocol_id} {self.protocol_version}, "
-            f"{self.files} files, all checksums match)"
-        ]
-        out += [f"  {n}" for n in self.notes]
-        out += [f"  warning: {w}" for w in self.warnings]
-        return out
+        what = f"{self.protocol_id} {self.protocol_version}, {self.files} files, all checksums match"
+        return [f"{self.bundle}: ok ({what})", *self.finding_lines()]
 
 
 def _relabel(exc: CoaffectError, root: Path, label: str) -> CoaffectError:
@@ -427,7 +438,7 @@ def verify_bundle(
             opened.loaded.protocol.id,
             opened.loaded.protocol.version,
             len(opened.bundle.files) + 1,
-            opened.notes + notes,
-            warnings,
             matches,
+            notes=opened.notes + notes,
+            warnings=warnings,
         )
