@@ -4,8 +4,8 @@
 * :func:`fit_hurdle` - any vs amount of a zero-heavy duration such as ``t_both``.
 * :func:`mixed_anova_table` - pingouin mixed ANOVA on participant (or session) means.
 * :func:`run_stats` - every model of a trial table, as a :class:`StatsResult`;
-  :func:`stats_for_study` / :func:`stats_for_dataset` build the trial table first
-  (what ``coaffect stats`` runs). :meth:`StatsResult.write` writes the tables.
+  :func:`stats_for_study` builds the trial table first (what ``coaffect stats``
+  runs; ``stats_for_dataset`` is its former name). :meth:`StatsResult.write` writes the tables.
 
 Public names (:data:`analysis.public.TABLE`) are imported on first use.
 """

@@ -254,6 +254,8 @@ def stats_for_study(
 ) -> StatsResult:
     """The trial table of a study, then :func:`run_stats` on it with the protocol's models.
 
+    What ``coaffect stats`` runs (then it writes the result).
+
     Parameters
     ----------
     %(study)s
@@ -274,10 +276,13 @@ def stats_for_study(
 
     Examples
     --------
-    >>> from analysis.study.load import load_study
-    >>> out = stats_for_study(load_study(sim), ["t_both ~ condition * valence"])
+    A dataset folder (or a study loaded with :func:`~analysis.study.load.load_study`):
+
+    >>> out = stats_for_study(sim, ["t_both ~ condition * valence"])
     >>> out.models[0].n
     {'participants': 7, 'sessions': 5, 'group_sessions': 2, 'stimuli': 3, 'observations': 21}
+    >>> out.models[0].reference, len(out.info["protocol_sha256"])
+    ({'condition': 'alone', 'valence': 'bittersweet'}, 64)
     """
     from ..measures.trials import trial_table
     from ..study.load import as_study
@@ -293,48 +298,9 @@ def stats_for_study(
     return out
 
 
-@fill_doc
-def stats_for_dataset(
-    dataset_dir: str | Path,
-    formulas: list[str] | None = None,
-    engine: str = "auto",
-    progress: bool = False,
-    ddf: str = "Satterthwaite",
-    n_boot: int = DEFAULT_BOOT,
-    mixed_sources: bool = False,
-) -> StatsResult:
-    """:func:`stats_for_study` on a dataset folder (what ``coaffect stats`` runs, then writes).
-
-    Parameters
-    ----------
-    dataset_dir : str or Path
-        Dataset folder.
-    %(formulas)s
-    %(engine)s
-    %(progress)s
-    %(ddf)s
-    %(n_boot)s
-    %(mixed_sources)s
-
-    Returns
-    -------
-    StatsResult
-
-    Examples
-    --------
-    >>> out = stats_for_dataset(sim, ["t_both ~ condition * valence"])
-    >>> out.models[0].reference, len(out.info["protocol_sha256"])
-    ({'condition': 'alone', 'valence': 'bittersweet'}, 64)
-    """
-    return stats_for_study(
-        dataset_dir,
-        formulas,
-        engine=engine,
-        ddf=ddf,
-        progress=progress,
-        n_boot=n_boot,
-        mixed_sources=mixed_sources,
-    )
+#: The former name of :func:`stats_for_study`, which takes a dataset folder as well as a
+#: :class:`~analysis.study.load.Study` (kept so that existing scripts run unchanged).
+stats_for_dataset = stats_for_study
 
 
 def study_notes(study, trials: pd.DataFrame) -> list[str]:

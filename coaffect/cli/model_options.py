@@ -1,10 +1,38 @@
-"""Flags that ``coaffect stats`` and ``coaffect report`` share for fitting models."""
+"""Flags that ``coaffect stats``, ``coaffect report`` and ``coaffect power`` share for fitting models."""
 
 from __future__ import annotations
 
+#: Library parameters shown as these flags (merged into a verb's ``FLAGS``).
+MODEL_FLAGS = {"formulas": "--formula", "n_boot": "--boot"}
+
+#: The library's ``engine`` values (``analysis.stats.fit.ENGINES``; not imported, to keep ``--help`` fast).
+ENGINE_CHOICES = ("auto", "lme4", "statsmodels")
+
+
+def add_engine_argument(parser) -> None:
+    """``--engine`` (the library's ``engine``)."""
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="auto",
+        help="auto (default): R lme4 + lmerTest (Satterthwaite t) when Rscript is installed, "
+        "else the statsmodels fallback (Wald z)",
+    )
+
 
 def add_model_arguments(parser) -> None:
-    """``--mixed-sources`` and ``--boot`` (the library's ``mixed_sources`` and ``n_boot``)."""
+    """``--formula``, ``--engine``, ``--mixed-sources`` and ``--boot``.
+
+    The library's ``formulas``, ``engine``, ``mixed_sources`` and ``n_boot``.
+    """
+    parser.add_argument(
+        "--formula",
+        action="append",
+        default=None,
+        help="fixed part, e.g. 'AU12 ~ condition * valence' (repeatable; "
+        "default: the protocol's analysis.models)",
+    )
+    add_engine_argument(parser)
     parser.add_argument(
         "--mixed-sources",
         action="store_true",
@@ -17,3 +45,22 @@ def add_model_arguments(parser) -> None:
         default=200,
         help="parametric bootstrap draws for effect-size CIs (default 200; 0: none)",
     )
+
+
+def model_keywords(args) -> dict:
+    """The library's keywords for the flags of :func:`add_model_arguments`.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_model_arguments(parser)
+    >>> sorted(model_keywords(parser.parse_args(["--boot", "0"])).items())
+    [('engine', 'auto'), ('formulas', None), ('mixed_sources', False), ('n_boot', 0)]
+    """
+    return {
+        "formulas": args.formula,
+        "engine": args.engine,
+        "n_boot": args.boot,
+        "mixed_sources": args.mixed_sources,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .cluster_options import add_cluster_arguments
+from .model_options import add_engine_argument
 from .spec_options import add_spec_arguments
 
 HELP = "estimate power for the group effect over numbers of group sessions, alone participants and clips"
@@ -46,7 +47,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--target", type=float, default=0.8, help="power to reach (default 0.8)")
     add_spec_arguments(parser, SPEC_HELP)
     parser.add_argument("--sims", type=int, default=200, help="studies per design (default 200)")
-    parser.add_argument("--engine", choices=("auto", "lme4", "statsmodels"), default="auto")
+    add_engine_argument(parser)
     add_cluster_arguments(parser)
     parser.add_argument("--out", default="power", help="folder for power.tsv and power.png (default ./power)")
 

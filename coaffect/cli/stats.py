@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-from .model_options import add_model_arguments
+from .model_options import MODEL_FLAGS, add_model_arguments, model_keywords
 
 #: Library parameters shown as the verb's own words.
-FLAGS = {"formulas": "--formula", "out_dir": "--out", "dataset_dir": "DATASET", "n_boot": "--boot"}
+FLAGS = {**MODEL_FLAGS, "out_dir": "--out", "study": "DATASET"}
 HELP = "fit mixed-effects models (lme4 when R is installed, else statsmodels) and a mixed ANOVA on a dataset"
 EXAMPLE = "coaffect stats sim-data --formula 'AU12 ~ condition * valence' --engine lme4"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", help="dataset folder (participants.tsv, ses-*)")
-    parser.add_argument(
-        "--formula",
-        action="append",
-        default=None,
-        help="fixed part, e.g. 'AU12 ~ condition * valence' (repeatable; "
-        "default: the protocol's analysis.models)",
-    )
-    parser.add_argument(
-        "--engine",
-        choices=("auto", "lme4", "statsmodels"),
-        default="auto",
-        help="auto (default): R lme4 + lmerTest (Satterthwaite t) when Rscript is installed, "
-        "else the statsmodels fallback (Wald z)",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--ddf",
         choices=("Satterthwaite", "Kenward-Roger"),
         default="Satterthwaite",
         help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
     )
-    add_model_arguments(parser)
     parser.add_argument(
         "--out", default=None, help="folder for the tables (default DATASET/derivatives/coaffect/stats)"
     )
@@ -41,16 +27,9 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import pandas as pd
 
-    from analysis.stats import stats_for_dataset
+    from analysis.stats import stats_for_study
 
-    out = stats_for_dataset(
-        args.dataset,
-        args.formula,
-        engine=args.engine,
-        ddf=args.ddf,
-        n_boot=args.boot,
-        mixed_sources=args.mixed_sources,
-    )
+    out = stats_for_study(args.dataset, ddf=args.ddf, **model_keywords(args))
     with pd.option_context(
         "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format
     ):
