@@ -31,7 +31,7 @@ from coaffect.formats.errors import AnalysisError
 
 from ..parallel.in_process import TaskProgress
 from .detect import iou
-from .frames import has_byte_ranges, video_facts
+from .frames import VideoRange, has_byte_ranges, video_facts
 from .pipeline import PipelineSettings, RangeObservations, observe_range
 
 #: Detection intervals a chunk starts before its seam (two detections confirm a face).
@@ -184,20 +184,13 @@ def stitch_chunks(parts: list[RangeObservations], seams: list[int]) -> RangeObse
 
 
 def observe_chunked(
-    path: Path,
-    settings: PipelineSettings,
-    start: int,
-    stop: int | None,
-    encode,
-    progress,
-    frame_table: pd.DataFrame | None,
-    jobs: int,
+    video: VideoRange, settings: PipelineSettings, encode, progress, jobs: int
 ) -> RangeObservations:
-    """Score frames ``[start, stop)`` in ``jobs`` processes and stitch the chunks.
+    """Score the frames of ``video`` in ``jobs`` processes and stitch the chunks.
 
-    Parameters are those of :func:`observe_video`. Falls back to
-    one process when the frame count is unknown or the range is short
-    (see :func:`plan_chunks`).
+    Parameters are those of :func:`observe_video`, the range as a
+    :class:`~.frames.VideoRange`. Falls back to one process when the frame
+    count is unknown or the range is short (see :func:`plan_chunks`).
 
     Returns
     -------
@@ -207,13 +200,15 @@ def observe_chunked(
     --------
     Not run as a doctest: it scores a long video in several processes (tests/test_faces_chunks.py).
 
-    >>> raw = observe_chunked(Path("long.mp4"), PipelineSettings(), 0, None, True, None, None, 2)  # doctest: +SKIP
+    >>> video = VideoRange(Path("long.mp4"))
+    >>> raw = observe_chunked(video, PipelineSettings(), True, None, 2)  # doctest: +SKIP
     """
-    fps, n_total = video_facts(path, frame_table)
+    start, stop = video.start, video.stop
+    fps, n_total = video_facts(video.path, video.frame_table)
     end = min(stop, n_total) if stop is not None else n_total
     step = max(1, int(settings.step))
     detect_frames = step * max(1, int(round(settings.tracker.detect_every_s * fps / step)))
-    byte_ranges = has_byte_ranges(frame_table)
+    byte_ranges = has_byte_ranges(video.frame_table)
     # a plain video is read forward to each chunk's start (seeks are inexact in
     # variable-frame-rate files), so it gets one chunk per job; session MJPEG
     # files jump to any frame by its byte offset
@@ -223,7 +218,7 @@ def observe_chunked(
         else [(start, start, stop)]
     )
     if len(plan) == 1:
-        raw = observe_range(path, settings, start, stop, encode, progress, frame_table)
+        raw = observe_range(video, settings, encode, progress)
         raw.info.update(jobs=1, chunks=1)
         return raw
     plan[-1] = (plan[-1][0], plan[-1][1], stop)  # the last chunk reads to the real end
@@ -231,8 +226,7 @@ def observe_chunked(
 
     with open_executor(workers=min(jobs, len(plan)), say=None) as ex:
         tasks = [
-            ex.submit(observe_range, path, settings, a, e, encode, None, frame_table, seam)
-            for a, seam, e in plan
+            ex.submit(observe_range, video.part(a, e), settings, encode, None, seam) for a, seam, e in plan
         ]
         seam_of = {id(t): seam for t, (_, seam, _) in zip(tasks, plan)}
         got = {}
@@ -353,7 +347,7 @@ def observe_chunk(
     if not Path(path).exists():
         raise AnalysisError(f"{path}: not found on worker {_where()}", hint=SHARED_FS_HINT)
     table = read_table(Path(frames_tsv), fmt.CAMERA_FRAMES) if frames_tsv is not None else None
-    raw = observe_range(path, settings, read_from, stop, True, progress, table, seam)
+    raw = observe_range(VideoRange(Path(path), read_from, stop, table), settings, True, progress, seam)
     if reporter is not None:
         reporter.flush()
     return raw

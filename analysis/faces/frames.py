@@ -7,6 +7,7 @@ decoding for plain videos) and how the frame rate and count are found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,42 @@ from coaffect.formats.errors import AnalysisError
 
 #: Frame rate assumed when neither the file nor the frame table gives one.
 FALLBACK_FPS = 25.0
+
+
+@dataclass(frozen=True, eq=False)
+class VideoRange:
+    """Frames ``[start, stop)`` of a video file or of a session's MJPEG camera file.
+
+    Attributes
+    ----------
+    path : Path
+        Any video OpenCV reads, or a session's ``cam-<name>.mjpg``.
+    start : int
+    stop : int or None
+        None: to the end.
+    frame_table : pandas.DataFrame, optional
+        The camera's ``cam-<name>_frames.tsv`` (frame, t, byte_offset,
+        byte_length): frames are then read by their byte ranges.
+
+    Examples
+    --------
+    >>> VideoRange.of("clip.mp4", stop=10).part(4, 8)
+    VideoRange(path=PosixPath('clip.mp4'), start=4, stop=8, frame_table=None)
+    """
+
+    path: Path
+    start: int = 0
+    stop: int | None = None
+    frame_table: pd.DataFrame | None = None
+
+    @classmethod
+    def of(cls, video: VideoRange | str | Path, **fields) -> VideoRange:
+        """``video`` as a range: a range as it is (with ``fields`` changed), a path from its start."""
+        return replace(video, **fields) if isinstance(video, VideoRange) else cls(Path(video), **fields)
+
+    def part(self, start: int, stop: int | None) -> VideoRange:
+        """The frames ``[start, stop)`` of the same file."""
+        return replace(self, start=start, stop=stop)
 
 
 def has_byte_ranges(frame_table: pd.DataFrame | None) -> bool:
@@ -125,8 +162,8 @@ def _video_frames(cap: cv2.VideoCapture, start: int, stop: int | None, step: int
         i += 1
 
 
-def open_range(path: Path, start: int, stop: int | None, step: int, frame_table):
-    """Open frames ``[start, stop)`` of a video or a session's MJPEG camera file.
+def open_range(video: VideoRange, step: int):
+    """Open the frames of ``video``, every ``step``-th decoded (the others only grabbed).
 
     Returns
     -------
@@ -138,12 +175,12 @@ def open_range(path: Path, start: int, stop: int | None, step: int, frame_table)
         Frames in the file (0 if OpenCV does not know).
     frames : iterator of (frame, image or None, scored)
     """
-    path = Path(path)
-    if has_byte_ranges(frame_table):
+    path, start, stop, table = video.path, video.start, video.stop, video.frame_table
+    if has_byte_ranges(table):
         if not path.exists():
             raise AnalysisError(f"{path}: no such video file")
-        fps, n_total = _table_facts(frame_table)
-        return None, fps, n_total, _mjpeg_frames(path, frame_table, start, stop, step)
+        fps, n_total = _table_facts(table)
+        return None, fps, n_total, _mjpeg_frames(path, table, start, stop, step)
     cap = open_video(path)
     fps, n_total = _capture_facts(cap)
     return cap, fps, n_total, _video_frames(cap, start, stop, step)

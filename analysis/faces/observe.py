@@ -15,6 +15,7 @@ import pandas as pd
 from coaffect.formats.errors import AnalysisError
 
 from .chunks import observe_chunked
+from .frames import VideoRange
 from .pipeline import PipelineSettings, VideoObservations, finish_observations, observe_range
 
 
@@ -68,8 +69,9 @@ def observe_video(
     settings = settings or PipelineSettings()
     if jobs is None or int(jobs) < 1:
         raise AnalysisError(f"jobs must be at least 1 (got {jobs})")
+    video = VideoRange(Path(path), start, stop, frame_table)
     if int(jobs) > 1:
-        raw = observe_chunked(Path(path), settings, start, stop, encode, progress, frame_table, int(jobs))
+        raw = observe_chunked(video, settings, encode, progress, int(jobs))
     else:
-        raw = observe_range(path, settings, start, stop, encode, progress, frame_table)
+        raw = observe_range(video, settings, encode, progress)
     return finish_observations(raw, settings, encode)

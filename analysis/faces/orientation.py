@@ -106,16 +106,15 @@ def first_seconds(path, seconds: float = 5.0, every_s: float = 0.5, frame_table=
     >>> len(first_seconds("../shared/data/single/single_face.mp4", 1.0, 0.5))
     2
     """
-    from pathlib import Path
+    from .frames import VideoRange, open_range
 
-    from .frames import open_range
-
-    cap, fps, _n, _ = open_range(Path(path), 0, 1, 1, frame_table)
+    video = VideoRange.of(path, frame_table=frame_table)
+    cap, fps, _n, _ = open_range(video.part(0, 1), 1)
     if cap is not None:
         cap.release()
     step = max(1, int(round(every_s * fps)))
     stop = max(1, int(round(seconds * fps)))
-    cap, _fps, _n, frames = open_range(Path(path), 0, stop, step, frame_table)
+    cap, _fps, _n, frames = open_range(video.part(0, stop), step)
     try:
         return [img for _i, img, scored in frames if scored and img is not None]
     finally:

@@ -26,7 +26,7 @@ from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
 
 from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
 from .detect import HOG_WINDOW_PX, fit_landmarks, to_grey
-from .frames import open_range
+from .frames import VideoRange, open_range
 from .identity import encode_chips, face_chip
 from .orientation import rotate_image
 from .track import FaceTracker, TrackerSettings
@@ -171,13 +171,10 @@ def analysis_landmarks(grey: np.ndarray, track, analysis_face_px: float | None) 
 
 
 def observe_range(
-    path,
+    video: VideoRange | str | Path,
     settings: PipelineSettings | None = None,
-    start: int = 0,
-    stop: int | None = None,
     encode: bool | str = True,
     progress=None,
-    frame_table: pd.DataFrame | None = None,
     warm_up_to: int | None = None,
 ) -> RangeObservations:
     """Run the tracker over frames ``[start, stop)`` and keep everything, unfiltered.
@@ -189,7 +186,9 @@ def observe_range(
 
     Parameters
     ----------
-    path, settings, start, stop, encode, progress, frame_table
+    video : VideoRange, str or Path
+        The frames to score (a path: all of its frames).
+    settings, encode, progress
         As for :func:`~.observe.observe_video`.
     warm_up_to : int, optional
         Frames before this one only warm the tracker up (a chunk's overlap with
@@ -202,14 +201,13 @@ def observe_range(
 
     Examples
     --------
-    >>> raw = observe_range(shared / "single/single_face.mp4", stop=3)
+    >>> raw = observe_range(VideoRange.of(shared / "single/single_face.mp4", stop=3))
     >>> sorted({r[1] for r in raw.rows})
     [1]
     """
     settings = settings or PipelineSettings()
     step = max(1, int(settings.step))
-    path = Path(path)
-    cap, fps, n_total, frames_iter = open_range(path, start, stop, step, frame_table)
+    cap, fps, n_total, frames_iter = open_range(VideoRange.of(video), step)
     tracker = FaceTracker(fps / step, settings.tracker)
     encode_gap = max(1, int(round(settings.encode_every_s * fps)))
     frames, rows, lms = [], [], []
