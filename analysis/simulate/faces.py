@@ -23,58 +23,33 @@ from coaffect.formats.tables import write_tsv
 #: Action units the generator can inject.
 SYNTHETIC_UNITS = ("AU01", "AU02", "AU04", "AU12", "AU15", "AU26", "AU45")
 
+# iBUG-68 points the units move on the subject's right side (image left) and their mirror
+# twins on the left side; the midline points (8 chin, 57 and 66 lower lip) have none.
+_MIRROR = {17: 26, 18: 25, 19: 24, 20: 23, 21: 22, 4: 12, 5: 11, 6: 10, 7: 9}
+_MIRROR |= {48: 54, 49: 53, 59: 55, 60: 64, 61: 63, 67: 65, 58: 56}
+
+
+def _both_sides(moves: dict) -> dict:
+    """One side's moves and their mirror images (dx negated): every unit moves both sides alike."""
+    return {**moves, **{_MIRROR[i]: (-dx, dy) for i, (dx, dy) in moves.items() if i in _MIRROR}}
+
+
 # landmark index -> (dx, dy) per unit intensity, in inter-ocular distances (y down, x to the
 # subject's left = image right). Each unit moves only the points FACS describes.
+_JAW_DROP = dict(zip(range(4, 9), (0.3, 0.6, 0.8, 0.95, 1)))  # share of the chin's drop, points 4-8
 _MOVES = {
-    "AU01": {21: (0, -0.13), 22: (0, -0.13), 20: (0, -0.08), 23: (0, -0.08), 19: (0, -0.03), 24: (0, -0.03)},
-    "AU02": {17: (0, -0.13), 26: (0, -0.13), 18: (0, -0.10), 25: (0, -0.10), 19: (0, -0.05), 24: (0, -0.05)},
-    "AU04": {
-        17: (0, 0.04),
-        18: (0, 0.06),
-        19: (0.02, 0.08),
-        20: (0.04, 0.09),
-        21: (0.06, 0.10),
-        26: (0, 0.04),
-        25: (0, 0.06),
-        24: (-0.02, 0.08),
-        23: (-0.04, 0.09),
-        22: (-0.06, 0.10),
-    },
-    "AU12": {
-        48: (-0.09, -0.11),
-        54: (0.09, -0.11),
-        60: (-0.07, -0.09),
-        64: (0.07, -0.09),
-        49: (-0.04, -0.06),
-        53: (0.04, -0.06),
-        59: (-0.05, -0.05),
-        55: (0.05, -0.05),
-        61: (-0.02, -0.03),
-        63: (0.02, -0.03),
-        67: (-0.02, -0.02),
-        65: (0.02, -0.02),
-    },
-    "AU15": {
-        48: (0.01, 0.10),
-        54: (-0.01, 0.10),
-        60: (0.01, 0.08),
-        64: (-0.01, 0.08),
-        49: (0, 0.04),
-        53: (0, 0.04),
-        59: (0, 0.05),
-        55: (0, 0.05),
-    },
-    "AU26": {
-        **{i: (0, 0.22 * w) for i, w in zip(range(4, 13), (0.3, 0.6, 0.8, 0.95, 1, 0.95, 0.8, 0.6, 0.3))},
-        56: (0, 0.20),
-        57: (0, 0.22),
-        58: (0, 0.20),
-        55: (0, 0.12),
-        59: (0, 0.12),
-        65: (0, 0.18),
-        66: (0, 0.20),
-        67: (0, 0.18),
-    },
+    "AU01": _both_sides({21: (0, -0.13), 20: (0, -0.08), 19: (0, -0.03)}),
+    "AU02": _both_sides({17: (0, -0.13), 18: (0, -0.10), 19: (0, -0.05)}),
+    "AU04": _both_sides({17: (0, 0.04), 18: (0, 0.06), 19: (0.02, 0.08), 20: (0.04, 0.09), 21: (0.06, 0.10)}),
+    "AU12": _both_sides(
+        {48: (-0.09, -0.11), 60: (-0.07, -0.09), 49: (-0.04, -0.06), 59: (-0.05, -0.05)}
+        | {61: (-0.02, -0.03), 67: (-0.02, -0.02)}
+    ),
+    "AU15": _both_sides({48: (0.01, 0.10), 60: (0.01, 0.08), 49: (0, 0.04), 59: (0, 0.05)}),
+    "AU26": _both_sides(
+        {i: (0, 0.22 * w) for i, w in _JAW_DROP.items()}
+        | {58: (0, 0.20), 57: (0, 0.22), 59: (0, 0.12), 67: (0, 0.18), 66: (0, 0.20)}
+    ),
     "AU45": {},  # filled per face: upper lids down to the lower lids
 }
 
