@@ -52,10 +52,9 @@ def model_keywords(args) -> dict:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_model_arguments(parser)
-    >>> sorted(model_keywords(parser.parse_args(["--boot", "0"])).items())
+    >>> from coaffect.cli import build_parser
+    >>> args = build_parser().parse_args(["report", "sim-data", "--boot", "0"])
+    >>> sorted(model_keywords(args).items())
     [('engine', 'auto'), ('formulas', None), ('mixed_sources', False), ('n_boot', 0)]
     """
     return {
