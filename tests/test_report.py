@@ -159,6 +159,18 @@ def test_report_without_faces_says_so(tmp_path_factory, tmp_path):
     assert "no session was scored" in html
 
 
+def test_report_models_use_the_ddf_asked_for(tmp_path_factory, tmp_path):
+    """``coaffect report --ddf Kenward-Roger`` reaches the report's models, as it does ``coaffect stats``'."""
+    require_tool("Rscript")  # R's pbkrtest computes the df: skipped without R, fails under CI=true
+    ds = copy_dataset(sim_dataset(tmp_path_factory, "small", **SMALL), tmp_path / "ds")
+    for f in (ds / "derivatives" / "coaffect").glob("ses-*/faces.parquet"):
+        f.unlink()  # the self-report model only: no faces to score or to model
+    args = ["report", str(ds), "--quiet", "--formula", "t_both ~ condition + valence", "--boot", "0"]
+    assert main([*args, "--engine", "lme4", "--ddf", "Kenward-Roger"]) == 0
+    html = (ds / "derivatives/coaffect/report/report.html").read_text()
+    assert "tests: t (Kenward-Roger)" in html and "Satterthwaite" not in html
+
+
 def test_not_interpretable_withholds_every_condition_inference(tmp_path):
     """One group session: the answer says so, and no condition CI, EMM interval, d or p is shown
     anywhere (files, results, report), while the valence inferences stay."""

@@ -195,8 +195,8 @@ def build_report(
     out_dir : str or Path, optional
         Default ``<dataset>/derivatives/coaffect/report``.
     **options
-        ``engine``, ``formulas``, ``progress`` of :func:`analyse_study`, when the
-        study is analysed here.
+        Keywords of :func:`analyse_study` (``engine``, ``formulas``, ``ddf``,
+        ``n_boot``, ...), when the study is analysed here.
 
     Returns
     -------

@@ -230,14 +230,16 @@ def analyse_study(
     progress: bool = False,
     n_boot: int = DEFAULT_BOOT,
     mixed_sources: bool = False,
+    ddf: str = "Satterthwaite",
 ) -> StudyAnalysis:
     """Trial table, quality, flow, time courses, coherence, synchrony and models of a study.
 
     Parameters
     ----------
     %(study)s
-    engine, formulas, progress, n_boot, mixed_sources
+    engine, formulas, progress, n_boot, mixed_sources, ddf
         As for :func:`~analysis.stats.run.stats_for_study` (the models; default the protocol's).
+        ``ddf`` applies to the coherence model too.
 
     Returns
     -------
@@ -267,7 +269,7 @@ def analyse_study(
         if study.has_faces and m in tc.columns and tc[m].notna().any()
     ]
     stats = stats_for_study(
-        study, formulas, engine=engine, trials=trials, n_boot=n_boot, mixed_sources=mixed_sources
+        study, formulas, engine=engine, ddf=ddf, trials=trials, n_boot=n_boot, mixed_sources=mixed_sources
     )
     formulas = list(formulas) if formulas else list(study.settings.models)
     coherence = synchrony = sensitivity = None
@@ -280,7 +282,7 @@ def analyse_study(
             coh = coherence.table.dropna(subset=["z_above_chance"])
             coh.attrs = dict(trials.attrs)  # the protocol's hash goes with the model
             extra["coherence"] = run_stats(
-                coh, [COHERENCE_FORMULA], engine=engine, anova=False, n_boot=n_boot
+                coh, [COHERENCE_FORMULA], engine=engine, anova=False, ddf=ddf, n_boot=n_boot
             )
         synchrony = _synchrony(study, trials, tc)
     face_loss = _face_loss(trials, stats, engine) if study.has_faces else None

@@ -21,9 +21,9 @@ def add_engine_argument(parser) -> None:
 
 
 def add_model_arguments(parser) -> None:
-    """``--formula``, ``--engine``, ``--mixed-sources`` and ``--boot``.
+    """``--formula``, ``--engine``, ``--ddf``, ``--mixed-sources`` and ``--boot``.
 
-    The library's ``formulas``, ``engine``, ``mixed_sources`` and ``n_boot``.
+    The library's ``formulas``, ``engine``, ``ddf``, ``mixed_sources`` and ``n_boot``.
     """
     parser.add_argument(
         "--formula",
@@ -33,6 +33,12 @@ def add_model_arguments(parser) -> None:
         "default: the protocol's analysis.models)",
     )
     add_engine_argument(parser)
+    parser.add_argument(
+        "--ddf",
+        choices=("Satterthwaite", "Kenward-Roger"),
+        default="Satterthwaite",
+        help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
+    )
     parser.add_argument(
         "--mixed-sources",
         action="store_true",
@@ -54,12 +60,14 @@ def model_keywords(args) -> dict:
     --------
     >>> from coaffect.cli import build_parser
     >>> args = build_parser().parse_args(["report", "sim-data", "--boot", "0"])
-    >>> sorted(model_keywords(args).items())
-    [('engine', 'auto'), ('formulas', None), ('mixed_sources', False), ('n_boot', 0)]
+    >>> sorted(model_keywords(args).items())  # doctest: +NORMALIZE_WHITESPACE
+    [('ddf', 'Satterthwaite'), ('engine', 'auto'), ('formulas', None),
+     ('mixed_sources', False), ('n_boot', 0)]
     """
     return {
         "formulas": args.formula,
         "engine": args.engine,
+        "ddf": args.ddf,
         "n_boot": args.boot,
         "mixed_sources": args.mixed_sources,
     }

@@ -14,12 +14,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("dataset", help="dataset folder (participants.tsv, ses-*)")
     add_model_arguments(parser)
     parser.add_argument(
-        "--ddf",
-        choices=("Satterthwaite", "Kenward-Roger"),
-        default="Satterthwaite",
-        help="denominator df of the lme4 engine's t and F tests (Kenward-Roger needs r-cran-pbkrtest)",
-    )
-    parser.add_argument(
         "--out", default=None, help="folder for the tables (default DATASET/derivatives/coaffect/stats)"
     )
 
@@ -29,7 +23,7 @@ def run(args) -> int:
 
     from analysis.stats import stats_for_study
 
-    out = stats_for_study(args.dataset, ddf=args.ddf, **model_keywords(args))
+    out = stats_for_study(args.dataset, **model_keywords(args))
     with pd.option_context(
         "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format
     ):
