@@ -168,8 +168,7 @@ def _units(path: Path, min_face_px: float, analysis_px: float | None) -> pd.Data
     """
     from analysis.expression.measures import expression_measures
     from analysis.faces.observe import observe_video
-    from analysis.faces.pipeline import PipelineSettings
-    from analysis.faces.track import TrackerSettings
+    from analysis.faces.settings import PipelineSettings, TrackerSettings
     from analysis.measures.video_trial import baseline_split
     from coaffect.formats.faces_schema import ACTION_UNITS, RAW_UNITS
 
@@ -336,7 +335,7 @@ def _analysis_px(text: str) -> float | None:
 
 
 def _default_analysis_px() -> float | None:
-    from analysis.faces.pipeline import PipelineSettings
+    from analysis.faces.settings import PipelineSettings
 
     return PipelineSettings().analysis_face_px
 

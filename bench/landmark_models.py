@@ -111,8 +111,7 @@ def _units_by_variant(path: Path, min_face_px: float, variants: dict) -> tuple[d
     from analysis.expression.geometry import landmark_action_units
     from analysis.faces.detect import to_grey
     from analysis.faces.observe import observe_video
-    from analysis.faces.pipeline import PipelineSettings
-    from analysis.faces.track import TrackerSettings
+    from analysis.faces.settings import PipelineSettings, TrackerSettings
 
     obs = observe_video(
         path, PipelineSettings(tracker=TrackerSettings(min_face_px=min_face_px), fer=False), encode=False

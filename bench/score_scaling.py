@@ -105,7 +105,7 @@ def warm_up(video: str, frames_tsv: str) -> int:
     """Load the models on a worker (first-use cost is not scoring throughput)."""
     from analysis.faces.chunks import observe_chunk
     from analysis.faces.identity import enrollment_encodings  # noqa: F401
-    from analysis.faces.pipeline import PipelineSettings
+    from analysis.faces.settings import PipelineSettings
 
     raw = observe_chunk(Path(video), Path(frames_tsv), PipelineSettings(), (0, 0, 20))
     return len(raw.rows)

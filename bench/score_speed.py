@@ -86,7 +86,7 @@ def stage_costs(video: Path, obs) -> dict:
     from analysis.expression.fer_model import expression_probabilities
     from analysis.faces.detect import detect_faces, fit_landmarks, to_grey
     from analysis.faces.identity import encode_chips, face_chip
-    from analysis.faces.pipeline import PipelineSettings
+    from analysis.faces.settings import PipelineSettings
 
     analysis_px = PipelineSettings().analysis_face_px  # the common analysis resolution scoring fits at
     cap = cv2.VideoCapture(str(video))
@@ -204,8 +204,7 @@ def tracking_accuracy(video: Path, n_frames: int = 240) -> list[dict]:
     """Landmarks with sparse detection + tracking vs HOG detection on every frame."""
     from analysis.expression.geometry import landmark_action_units
     from analysis.faces.observe import observe_video
-    from analysis.faces.pipeline import PipelineSettings
-    from analysis.faces.track import TrackerSettings
+    from analysis.faces.settings import PipelineSettings, TrackerSettings
 
     def run(every):
         return observe_video(
@@ -261,8 +260,7 @@ def main(argv=None) -> int:
     from joblib import Parallel, delayed
 
     from analysis.faces.observe import observe_video
-    from analysis.faces.pipeline import PipelineSettings
-    from analysis.faces.track import TrackerSettings
+    from analysis.faces.settings import PipelineSettings, TrackerSettings
 
     # same reach as the naive detector (HOG upsampled once: faces from about 40 px)
     settings = PipelineSettings(tracker=TrackerSettings(min_face_px=40))

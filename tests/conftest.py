@@ -82,7 +82,7 @@ def scored_wolfgang(shared_data):
     ``pytest.mark.xdist_group(WOLFGANG_GROUP)`` so one worker runs them all).
     Treat the tables as read-only.
     """
-    from analysis.faces.pipeline import PipelineSettings
+    from analysis.faces.settings import PipelineSettings
     from analysis.scoring.score import ScoreSettings
     from analysis.scoring.video import score_video
 

@@ -10,8 +10,8 @@ import pytest
 
 from analysis.expression.frontal import RIGID
 from analysis.expression.geometry import head_pose, landmark_action_units
-from analysis.faces.pipeline import PipelineSettings
 from analysis.faces.quality import quality_flags
+from analysis.faces.settings import PipelineSettings
 from analysis.scoring.score import ScoreSettings
 from analysis.scoring.video import score_video
 from analysis.simulate.faces import (

@@ -8,7 +8,7 @@ import pandas as pd
 
 from analysis.faces.chunks import plan_chunks
 from analysis.faces.observe import observe_video
-from analysis.faces.pipeline import PipelineSettings
+from analysis.faces.settings import PipelineSettings
 
 
 def test_plan_chunks_balances_work_and_aligns_to_detections():
@@ -54,7 +54,7 @@ def test_session_camera_file_in_two_processes_equals_one(tmp_path, shared_data):
     # computed in the two processes too.
     from test_score import make_session
 
-    from analysis.faces.track import TrackerSettings
+    from analysis.faces.settings import TrackerSettings
 
     cap = cv2.VideoCapture(str(shared_data / "single" / "WolfgangLanger_Pexels.mp4"))
     video = tmp_path / "wide.avi"

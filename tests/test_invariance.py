@@ -13,8 +13,7 @@ from analysis.expression.invariance import PER_FRAME_UNITS, pose_sensitivity, pr
 from analysis.expression.measures import expression_measures
 from analysis.expression.peak import robust_peak
 from analysis.faces.orientation import rotate_image
-from analysis.faces.pipeline import PipelineSettings
-from analysis.faces.track import TrackerSettings
+from analysis.faces.settings import PipelineSettings, TrackerSettings
 from analysis.measures.video_trial import baseline_split, video_trial_means
 from analysis.scoring.score import ScoreSettings
 from analysis.scoring.video import score_video

@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.faces.pipeline import PipelineSettings
-from analysis.faces.track import TrackerSettings
+from analysis.faces.settings import PipelineSettings, TrackerSettings
 from analysis.parallel.dask_cluster import SCHEDULER_ENV
 from analysis.parallel.dask_processes import ProcessCluster
 from analysis.parallel.in_process import ClusterLostError
@@ -218,7 +217,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from analysis.faces.chunks import stitch_chunks
-from analysis.faces.pipeline import PipelineSettings, RangeObservations, finish_observations
+from analysis.faces.pipeline import RangeObservations, finish_observations
+from analysis.faces.settings import PipelineSettings
 from analysis.faces.table import faces_table, score_summary
 from analysis.scoring.files import write_scores
 

@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from analysis.faces.detect import detect_faces, to_grey
-from analysis.faces.pipeline import PipelineSettings
+from analysis.faces.settings import PipelineSettings
 from analysis.scoring.score import ScoreSettings, score_dataset, score_session
 from analysis.scoring.video import score_video
 from analysis.simulate.faces import base_face, write_group_video
@@ -219,3 +219,17 @@ def test_cli_video_and_errors(tmp_path, shared_data, capsys):
     assert "hint:" in capsys.readouterr().err
     assert main(["score", str(tmp_path)]) == 2
     assert "no ses-* folders" in capsys.readouterr().err
+
+
+def test_the_cli_scoring_defaults_are_the_settings_defaults():
+    """``coaffect score``'s --step and --min-face-px default to the scoring settings' own fields."""
+    import argparse
+
+    from analysis.scoring.score import ScoreSettings
+    from coaffect.cli import score
+
+    parser = argparse.ArgumentParser()
+    score.add_arguments(parser)
+    args = parser.parse_args([])
+    assert ScoreSettings.of(step=args.step, min_face_px=args.min_face_px) == ScoreSettings()
+    assert (args.step, args.min_face_px) == (1, 60.0)  # the documented defaults (docs/score.md)

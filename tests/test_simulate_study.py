@@ -141,6 +141,8 @@ def test_the_cli_defaults_are_the_spec_defaults():
         options = vars(parser.parse_args(args))
         for name in verb.SPEC_HELP:
             assert options[name] == getattr(SimulationSpec(), name), (verb.__name__, name)
+        if verb is simulate:  # --clips is the spec's n_clips under another name
+            assert options["n_clips"] == SimulationSpec().n_clips
     parser = argparse.ArgumentParser()
     simulate.add_arguments(parser)
     changed = vars(parser.parse_args(["out", "--n-alone", "3", "--sad-group-effect", "-0.5"]))

@@ -32,7 +32,8 @@ from coaffect.formats.errors import AnalysisError
 from ..parallel.in_process import TaskProgress
 from .detect import iou
 from .frames import VideoRange, has_byte_ranges, video_facts
-from .pipeline import PipelineSettings, RangeObservations, observe_range
+from .pipeline import RangeObservations, observe_range
+from .settings import PipelineSettings
 
 #: Detection intervals a chunk starts before its seam (two detections confirm a face).
 OVERLAP_DETECTIONS = 2

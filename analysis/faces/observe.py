@@ -16,7 +16,8 @@ from coaffect.formats.errors import AnalysisError
 
 from .chunks import observe_chunked
 from .frames import VideoRange
-from .pipeline import PipelineSettings, VideoObservations, finish_observations, observe_range
+from .pipeline import VideoObservations, finish_observations, observe_range
+from .settings import PipelineSettings
 
 
 def observe_video(

@@ -15,61 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from coaffect.formats.protocol_model import ANALYSIS_FACE_PX
-
 from ..expression.fer_model import FER_CLASSES, expression_probabilities_batch
 from .detect import HOG_WINDOW_PX, fit_landmarks, to_grey
 from .frames import VideoRange, open_range
 from .identity import encode_chips, face_chip
 from .orientation import rotate_image
-from .track import FaceTracker, TrackerSettings
-
-
-@dataclass(frozen=True)
-class PipelineSettings:
-    """Settings of the per-face pipeline (hashed into the scoring settings).
-
-    Attributes
-    ----------
-    tracker : TrackerSettings
-    step : int
-        Score every ``step``-th frame (1 = every frame; others get NaN rows).
-    encodings_per_track : int
-        At most this many 128-d encodings per track, on detected frames.
-    encode_every_s : float
-        Minimum seconds between two encodings of one track.
-    fer : bool
-        Compute FER expression probabilities.
-    rotate : int
-        Degrees clockwise (0, 90, 180, 270) to turn each frame before faces
-        are found: the camera's ``cameras[].rotate`` (:mod:`.orientation`).
-        Boxes and landmarks are in the turned frame.
-    analysis_face_px : float or None
-        Common analysis resolution: every face is brought to this face-box
-        width (px) before its landmarks are fitted
-        (:func:`~.detect.fit_at_resolution`), so close-ups and wide shots give
-        the landmark model the same pixels (:func:`analysis_landmarks`); default :data:`ANALYSIS_FACE_PX`
-        (60, the protocol's ``analysis.face_resolution_px``). None fits in the
-        frame as it is.
-    """
-
-    tracker: TrackerSettings = field(default_factory=TrackerSettings)
-    step: int = 1
-    encodings_per_track: int = 2
-    encode_every_s: float = 2.0
-    fer: bool = True
-    rotate: int = 0
-    analysis_face_px: float | None = ANALYSIS_FACE_PX
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from .settings import PipelineSettings
+from .track import FaceTracker
 
 
 @dataclass

@@ -17,43 +17,7 @@ import cv2
 import numpy as np
 
 from .detect import HOG_WINDOW_PX, box_from_landmarks, detect_faces, detection_scale, fit_landmarks, iou
-
-
-@dataclass(frozen=True)
-class TrackerSettings:
-    """How faces are detected and tracked (part of the scoring settings hash).
-
-    Attributes
-    ----------
-    min_face_px : float
-        Smallest face width (px, full frame) that detection must find; sets the
-        detection scale (``80 / min_face_px``).
-    detect_every_s : float
-        Seconds between HOG detections (tracking fills the frames in between).
-    max_bridge_s : float
-        A track not confirmed by a detection for this long ends.
-    min_patch_ncc : float
-        Normalised cross-correlation between the face patch in consecutive
-        frames below which the track ends (the face is gone).
-    detect_threshold : float
-        dlib HOG score threshold for confirming an existing track.
-    confirm_detections : int
-        A track counts as a face only once this many detections at the
-        detection scale matched it (the scheduled full-frame ones, or the
-        quick re-check on a crop around a new face a quarter interval after
-        it appeared), or one scored at least ``confirm_score``; unconfirmed
-        tracks are dropped by the pipeline (false positives on clothing score
-        about 0; small real faces also score 0.1-0.5, so score alone cannot tell).
-    confirm_score : float
-    """
-
-    min_face_px: float = 60.0
-    detect_every_s: float = 1.0
-    max_bridge_s: float = 3.0
-    min_patch_ncc: float = 0.3
-    detect_threshold: float = 0.0
-    confirm_detections: int = 2
-    confirm_score: float = 0.5
+from .settings import TrackerSettings
 
 
 @dataclass

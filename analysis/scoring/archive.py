@@ -51,7 +51,7 @@ from ..faces.chunks import (
     plan_fixed_chunks,
     stitch_chunks,
 )
-from ..faces.pipeline import PipelineSettings
+from ..faces.settings import PipelineSettings
 from ..parallel.in_process import ClusterLostError, Executor
 
 

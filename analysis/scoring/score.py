@@ -26,8 +26,9 @@ from coaffect.formats.tables import derivatives_dir
 from ..faces.chunks import CHUNK_SECONDS
 from ..faces.identity import assign_tracks, enrollment_encodings
 from ..faces.observe import observe_video
-from ..faces.pipeline import PipelineSettings, finish_observations
+from ..faces.pipeline import finish_observations
 from ..faces.quality import POSE_PITCH_ZERO
+from ..faces.settings import PipelineSettings, TrackerSettings
 from ..faces.table import faces_table, score_summary
 from .archive import camera_pipeline, score_sessions
 from .camera_checks import orientation_note, outside_seats_warning
@@ -55,7 +56,7 @@ class ScoreSettings:
 
         Examples
         --------
-        >>> from analysis.faces.track import TrackerSettings
+        >>> from analysis.faces.settings import TrackerSettings
         >>> ScoreSettings(PipelineSettings(tracker=TrackerSettings(min_face_px=-1)))
         Traceback (most recent call last):
         ...
@@ -72,16 +73,23 @@ class ScoreSettings:
             raise AnalysisError(f"tolerance: must be in (0, 2] (got {self.tolerance:g})", field="tolerance")
 
     @classmethod
-    def of(cls, step: int = 1, min_face_px: float = 60.0, tolerance: float = 0.6) -> ScoreSettings:
+    def of(
+        cls,
+        step: int = PipelineSettings.step,
+        min_face_px: float = TrackerSettings.min_face_px,
+        tolerance: float = tolerance,
+    ) -> ScoreSettings:
         """Settings from the options people set: frame step, smallest face width (px), identity tolerance.
+
+        The defaults are those of the settings' own fields (one source).
 
         Examples
         --------
         >>> ScoreSettings.of(step=5).pipeline.step
         5
+        >>> ScoreSettings.of() == ScoreSettings()
+        True
         """
-        from ..faces.track import TrackerSettings
-
         return cls(PipelineSettings(tracker=TrackerSettings(min_face_px=min_face_px), step=step), tolerance)
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cluster_options import add_cluster_arguments
+from .default_options import add_default_argument
 
 HELP = "score every face in every camera frame (faces.parquet per session)"
 #: Library parameters shown as the verb's own words.
@@ -16,6 +17,8 @@ EXAMPLE = (
 
 
 def add_arguments(parser) -> None:
+    from analysis.faces.settings import PipelineSettings, TrackerSettings
+
     parser.add_argument(
         "path",
         nargs="?",
@@ -27,13 +30,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, help="output folder for --video (default: next to the video)")
     add_cluster_arguments(parser)
     parser.add_argument("--jobs", type=int, help="deprecated: same as --workers")
-    parser.add_argument("--step", type=int, default=1, help="score every Nth frame (default 1: all)")
-    parser.add_argument(
-        "--min-face-px",
-        type=float,
-        default=60.0,
-        help="smallest face width in pixels to detect (default 60; smaller is slower)",
-    )
+    add_default_argument(parser, "--step", PipelineSettings.step, "score every Nth frame (1: all)")
+    what = "smallest face width in pixels to detect; smaller is slower"
+    add_default_argument(parser, "--min-face-px", TrackerSettings.min_face_px, what)
     parser.add_argument("--force", action="store_true", help="re-score sessions already scored")
 
 

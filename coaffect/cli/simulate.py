@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from .default_options import add_default_argument
 from .spec_options import add_spec_arguments
 
 HELP = "write a simulated group-vs-alone study (sessions, buttons, ratings, faces) with known effects"
@@ -34,15 +35,12 @@ SPEC_HELP = {
 
 
 def add_arguments(parser) -> None:
+    from analysis.simulate.spec import SimulationSpec
+
     parser.add_argument("output", help="new dataset folder")
     add_spec_arguments(parser, SPEC_HELP)
-    parser.add_argument(
-        "--clips",
-        type=int,
-        default=6,
-        dest="n_clips",
-        help="clips, valences cycling positive/negative/bittersweet (default 6)",
-    )
+    what = "clips, valences cycling positive/negative/bittersweet"
+    add_default_argument(parser, "--clips", SimulationSpec.n_clips, what, dest="n_clips")
     parser.add_argument(
         "--video",
         action="store_true",

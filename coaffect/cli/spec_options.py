@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import MISSING, fields
 
+from .default_options import add_default_argument
+
 
 def add_spec_arguments(parser, helps: dict[str, str]) -> None:
     """Add ``--<field>`` for each :class:`SimulationSpec` field named in ``helps`` (field -> what it sets).
@@ -29,10 +31,4 @@ def add_spec_arguments(parser, helps: dict[str, str]) -> None:
         default = spec_fields[name].default
         if default is MISSING or isinstance(default, (tuple, dict)):
             raise ValueError(f"{name}: not a number field of SimulationSpec")
-        if default is None:  # optional: None keeps the dataclass's rule (said in the help text)
-            parser.add_argument("--" + name.replace("_", "-"), type=float, default=None, help=what)
-            continue
-        kind = int if isinstance(default, int) else float
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=kind, default=default, help=f"{what} (default {default:g})"
-        )
+        add_default_argument(parser, "--" + name.replace("_", "-"), default, what)
