@@ -183,6 +183,15 @@ def test_round_trip_pack_verify_import_check(bundle, lab_a, tmp_path, capsys):
     assert lp.sha256 == hashlib.sha256(lab_a.read_bytes()).hexdigest()
 
 
+def test_import_without_stimuli_names_the_clips_still_needed(bundle, tmp_path, capsys):
+    """A clip the bundle only describes is named, with the flag that brings it in (library words mapped)."""
+    (tmp_path / "protocols").mkdir()
+    assert main(["protocol", "import", str(bundle), "--into", str(tmp_path / "protocols")]) == 0
+    out = capsys.readouterr().out
+    assert "clips still needed: demo-negative (import again with --stimuli DIR, or copy them in" in out
+    assert "`" not in out
+
+
 DIFF_EDITS = [
     ("clips: [demo-positive, demo-negative, demo-bittersweet]", "clips: [demo-positive, demo-bittersweet]"),
     ("mode: latin_square", "mode: random\n  seed: 7"),

@@ -94,8 +94,10 @@ def run_bundle_action(args) -> int:
     if verb == "import":
         from experiments.bundle.import_ import import_bundle
 
+        from . import in_cli_terms
+
         r = import_bundle(args.bundle, args.into, stimuli_dir=args.stimuli, name=args.name)
-        print("\n".join(r.lines()))
+        print(in_cli_terms("\n".join(r.lines()), {"stimuli_dir": "--stimuli DIR"}))
         return 0
     if verb == "diff":
         from experiments.bundle.diff import diff_protocols

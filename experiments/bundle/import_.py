@@ -37,13 +37,22 @@ class ImportResult(Findings):
     missing_clips: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """Human-readable summary, one line each."""
+        """Human-readable summary, one line each (parameters named as ```name```, for the CLI to map).
+
+        Examples
+        --------
+        >>> r = ImportResult(Path("protocols/demo"), Path("protocols/demo/p.yaml"), True, ["clip03"])
+        >>> for line in r.lines():
+        ...     print(line)
+        protocols/demo: installed; protocol: protocols/demo/p.yaml
+          clips still needed: clip03 (import again with `stimuli_dir`, or copy them in and check the protocol)
+        """
         out = [f"{self.folder}: {'installed' if self.installed else 'unchanged'}; protocol: {self.protocol}"]
         out += self.finding_lines()
         if self.missing_clips:
             out.append(
                 f"  clips still needed: {', '.join(self.missing_clips)} "
-                "(import again with --stimuli DIR, or copy them in and run 'protocol check')"
+                "(import again with `stimuli_dir`, or copy them in and check the protocol)"
             )
         return out
 
