@@ -72,9 +72,9 @@ class PipelineSettings:
         Common analysis resolution: every face is brought to this face-box
         width (px) before its landmarks are fitted
         (:func:`~.detect.fit_at_resolution`), so close-ups and wide shots give
-        the landmark model the same pixels (:func:`~.pipeline.analysis_landmarks`); default :data:`ANALYSIS_FACE_PX`
-        (60, the protocol's ``analysis.face_resolution_px``). None fits in the
-        frame as it is.
+        the landmark model the same pixels (:func:`~.pipeline.analysis_landmarks`);
+        default :data:`ANALYSIS_FACE_PX` (60, the protocol's
+        ``analysis.face_resolution_px``). None fits in the frame as it is.
     """
 
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
