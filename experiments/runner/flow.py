@@ -32,7 +32,6 @@ class SessionFlow:
         self.cams = cams
         #: the session's SessionOptions: simulate, seed, scripted, progress, experimenter_view
         self.options = options
-        self.simulate = options.simulate
         self.trials_done: list[int] = []
         self.injected: list = []
         # after --resume the earlier runs' per-trial summaries stay (merged, not replaced)
@@ -60,11 +59,16 @@ class SessionFlow:
         d = self.p.display
         self.display = Display.for_protocol(self.p, self.clock)
         planner = None
-        if self.simulate:  # first: a serial seat's simulated box gives the port its reader opens
+        if self.options.simulate:  # first: a serial seat's simulated box gives the port its reader opens
             from .simulated_input import open_simulation
 
             planner, self.source = open_simulation(
-                self.p, self.plan.seats, self.clock, self.simulate, self.options.seed, self.options.scripted
+                self.p,
+                self.plan.seats,
+                self.clock,
+                self.options.simulate,
+                self.options.seed,
+                self.options.scripted,
             )
         self.keyboard = open_responses(
             self.p, self.plan.seats, self.clock, ports=self.source.ports if self.source else None
@@ -151,7 +155,7 @@ class SessionFlow:
                 self._baseline()
             self._trials(rp)
             rt.wait_sources()
-            rt.text_screen(t.end, "end", seconds=None if not self.simulate else 0.3)
+            rt.text_screen(t.end, "end", seconds=None if not self.options.simulate else 0.3)
         except SessionAborted:
             self._clip_interrupted("aborted by the experimenter")
             now = self.clock.now()
@@ -167,7 +171,7 @@ class SessionFlow:
     def _button_check(self, skip: bool) -> bool:
         """The button check; a simulated one that stalls stops the session instead of waiting for ever."""
         t = self.p.texts
-        timeout = SIMULATED_TIMEOUT_S if self.simulate else None
+        timeout = SIMULATED_TIMEOUT_S if self.options.simulate else None
         try:
             return run_button_check(
                 self.rt, self.seat_rows, t.button_check, skip=skip, timeout=timeout, texts=t
@@ -184,7 +188,9 @@ class SessionFlow:
 
     def _baseline(self) -> None:
         rt, b = self.rt, self.p.baseline
-        rt.text_screen(self.p.texts.baseline, None, seconds=0.3 if self.simulate else BASELINE_TEXT_SECONDS)
+        rt.text_screen(
+            self.p.texts.baseline, None, seconds=0.3 if self.options.simulate else BASELINE_TEXT_SECONDS
+        )
         if b.kind == "clip":
             path = self.plan.manifest.clip_path(b.clip)
             onset, offset, _ = self._play(path, None, b.clip, "neutral", plan=False)
